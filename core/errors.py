@@ -1,0 +1,92 @@
+"""Errors the core raises. Every message is short and safe to show a user; details go to logs."""
+
+from __future__ import annotations
+
+
+class ConsensusError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    default_message = "Something went wrong."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(ConsensusError):
+    default_message = "The bot is not configured correctly."
+
+
+class InvalidQuestionError(ConsensusError):
+    default_message = "That question cannot be asked."
+
+
+class PermissionDeniedError(ConsensusError):
+    default_message = "You are not allowed to do that."
+
+
+class RateLimitedError(ConsensusError):
+    """A limit of ours (questions per minute, daily budget) was reached."""
+
+    default_message = "Too many questions; try again shortly."
+
+
+class StorageError(ConsensusError):
+    default_message = "The conversation store is unavailable."
+
+
+class NotFoundError(StorageError):
+    default_message = "That conversation or answer no longer exists."
+
+
+class ProviderError(ConsensusError):
+    """A model call failed. `retryable` tells the fan-out whether another attempt may help."""
+
+    default_message = "The model failed to answer."
+    retryable = False
+
+    def __init__(self, message: str | None = None, *, provider: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class ProviderTimeoutError(ProviderError):
+    default_message = "The model took too long to answer."
+    retryable = True
+
+
+class ProviderUnavailableError(ProviderError):
+    """Server errors, overload and dropped connections: worth another try."""
+
+    default_message = "The model's service is unavailable."
+    retryable = True
+
+
+class ProviderRateLimitedError(ProviderError):
+    default_message = "Rate limited by the model's service."
+    retryable = True
+
+    def __init__(
+        self, message: str | None = None, *, provider: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.retry_after = retry_after
+
+
+class ProviderQuotaError(ProviderError):
+    """Money or quota ran out: retrying only burns time."""
+
+    default_message = "The model's quota or spending limit is exhausted."
+
+
+class ProviderAuthError(ProviderError):
+    default_message = "The API key was rejected."
+
+
+class ProviderResponseError(ProviderError):
+    """Bad request, or a reply we could not read."""
+
+    default_message = "The model's service sent a reply that could not be read."

@@ -1,0 +1,47 @@
+"""What every model provider offers the fan-out: one call that turns a chat into a completion."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat to complete. `system` holds our instructions; `messages` alternate user/assistant."""
+
+    messages: tuple[ChatMessage, ...]
+    system: str = ""
+    max_tokens: int = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+
+# Called with the whole text received so far, while a streamed answer arrives.
+OnText = Callable[[str], Awaitable[None]]
+
+
+@runtime_checkable
+class Provider(Protocol):
+    id: str  # "anthropic/claude-sonnet-4-5": stored with each answer
+    label: str  # the provider's name for people: "Anthropic", "OpenAI", "Ollama"
+
+    async def complete(self, request: ChatRequest, on_text: OnText | None = None) -> Completion:
+        """Answer the chat, or raise a core.errors.ProviderError subclass (never an SDK error)."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,96 @@
+"""A recording aiohttp server on 127.0.0.1: the base of every fake upstream in the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    name: str  # a route name with ids templated, e.g. "POST /api/chat.update"
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    t: float
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+class RecordingServer:
+    """Subclasses add routes in `setup_routes`; every request is recorded before it is handled."""
+
+    def __init__(self) -> None:
+        self.app = web.Application(middlewares=[self._record])
+        self.calls: list[Call] = []
+        self.closing = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.setup_routes(self.app)
+
+    def setup_routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    def route_name(self, request: web.Request) -> str:
+        return f"{request.method} {request.path}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> RecordingServer:
+        # A short shutdown timeout: cleanup otherwise waits for hanging handlers for 60 s.
+        self._runner = web.AppRunner(self.app, shutdown_timeout=1.0, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        self.closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> RecordingServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body = await request.read()
+        call = Call(request.method, request.path, self.route_name(request),
+                    CIMultiDictProxy(CIMultiDict(request.headers)), body, time.monotonic())
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+        return await handler(request)
+
+    def named(self, name: str) -> list[Call]:
+        return [c for c in self.calls if c.name == name]
+
+    async def wait_for(self, name: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Wait until at least `count` calls named `name` were recorded; return them."""
+
+        async def enough() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.named(name)) >= count)
+
+        try:
+            await asyncio.wait_for(enough(), timeout)
+        except TimeoutError:
+            seen = sorted({c.name for c in self.calls})
+            raise AssertionError(f"expected {count}× {name}, got {len(self.named(name))}; seen {seen}")
+        return self.named(name)
