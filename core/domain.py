@@ -124,3 +124,11 @@ class ConversationSummary:
     selected: str | None = None  # provider id of the selected answer of the latest question
     snippet: str | None = None  # the matching text, for searches
     links: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """Where a platform shows something: a Slack channel + ts, a Discord channel + message id."""
+
+    channel: str
+    message_id: str
