@@ -1,0 +1,209 @@
+"""OpenAI, and every OpenAI-compatible server (Ollama, vLLM, OpenRouter, Groq...), via `openai.AsyncOpenAI`.
+
+The SDK never retries (`max_retries=0`): the engine's CallPolicy owns retries. Every SDK, transport and
+parsing failure leaves this module as exactly one core.errors.ProviderError with a short, key-free text.
+Also home of the small error helpers the Anthropic provider shares (`redact`, `retry_after_seconds`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletionMessageParam
+
+from core.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderQuotaError,
+    ProviderRateLimitedError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
+from core.providers.base import ChatRequest, Completion, OnText
+
+# sk-..., sk-ant-..., sk-proj-..., and other long bearer-ish tokens a provider might echo back.
+_KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk|gsk|xai|AIza)[-_][A-Za-z0-9_\-]{6,}|\bAIza[A-Za-z0-9_\-]{20,}")
+_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active",
+                          "enforced_spend_limit_reached", "credit_balance_too_low"})
+DUMMY_KEY = "no-key-needed"  # keyless compatible servers (Ollama): the SDK refuses to run without one
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """Remove the API key, and anything that looks like a key, from text that may reach a user."""
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "[redacted]")
+    return _KEY_PATTERN.sub("[redacted]", text)
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """`retry-after-ms`, else `retry-after` in seconds or as an HTTP date; None when absent or nonsense."""
+    if not headers:
+        return None
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+    except ValueError:
+        pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(value)
+        return None if parsed is None else max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+def detail(message: object, secret: str | None, limit: int = 160) -> str:
+    """A provider's own error text, redacted and shortened, to append after our sentence."""
+    text = redact(" ".join(str(message or "").split()), secret)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def transport_error(exc: BaseException, label: str, name: str, streaming: bool) -> ProviderError | None:
+    """Errors raised below the SDK (httpx2, json): the same meaning whatever the provider."""
+    if isinstance(exc, httpx2.TimeoutException):
+        return ProviderTimeoutError(f"{label} did not answer in time", provider=name)
+    if isinstance(exc, httpx2.HTTPError):
+        text = f"connection to {label} dropped" if streaming else f"could not reach {label}"
+        return ProviderUnavailableError(text, provider=name)
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return unreadable(label, name)
+    return None
+
+
+def unreadable(label: str, name: str) -> ProviderResponseError:
+    """A garbled reply. Retryable: one bad body is usually a gateway hiccup; the retry cap bounds it."""
+    error = ProviderResponseError(f"{label} sent a reply that could not be read", provider=name)
+    error.retryable = True
+    return error
+
+
+def status_error(status: int, label: str, name: str, *, code: str | None, message: object,
+                 headers: Mapping[str, str] | None, secret: str | None) -> ProviderError:
+    """Map an HTTP error status (and the body's code) to our errors; shared by both providers."""
+    if code in _QUOTA_CODES or status == 402:
+        return ProviderQuotaError(f"{label}'s quota is exhausted", provider=name)
+    if status == 401:
+        return ProviderAuthError(f"{label} rejected the API key", provider=name)
+    if status == 403:
+        return ProviderAuthError(f"{label} refused access with this API key", provider=name)
+    if status == 429:
+        return ProviderRateLimitedError(f"rate limited by {label}", provider=name,
+                                        retry_after=retry_after_seconds(headers))
+    if status in (408, 409):
+        return ProviderUnavailableError(f"{label} could not take the request ({status})", provider=name)
+    if status == 529 or status == 503:
+        return ProviderUnavailableError(f"{label} is overloaded", provider=name)
+    if status >= 500:
+        return ProviderUnavailableError(f"{label} had a server error ({status})", provider=name)
+    why = detail(message, secret)
+    return ProviderResponseError(f"{label} rejected the request ({status})" + (f": {why}" if why else ""),
+                                 provider=name)
+
+
+def make_client(api_key: str | None, base_url: str | None, timeout: float) -> openai.AsyncOpenAI:
+    """One pooled SDK client; always an explicit key so the SDK never reads the environment."""
+    return openai.AsyncOpenAI(api_key=api_key or DUMMY_KEY, base_url=base_url, max_retries=0,
+                              timeout=httpx2.Timeout(timeout, connect=10.0))
+
+
+class OpenAIProvider:
+    """One model on an OpenAI-style API. Several instances may share one SDK client (see `for_model`)."""
+
+    def __init__(self, client: openai.AsyncOpenAI, model: str, *, name: str = "openai", label: str = "OpenAI",
+                 owns_client: bool = False, official: bool | None = None) -> None:
+        self._client = client
+        self._owns_client = owns_client
+        self.model = model
+        self.name = name
+        self.label = label
+        self.id = f"{name}/{model}"
+        # OpenAI's own API wants max_completion_tokens; many compatible servers only know max_tokens.
+        self._official = name == "openai" if official is None else official
+
+    @classmethod
+    def create(cls, model: str, *, api_key: str | None, base_url: str | None = None, name: str = "openai",
+               label: str = "OpenAI", timeout: float = 300.0) -> OpenAIProvider:
+        """A provider with its own client, closed by `aclose`."""
+        return cls(make_client(api_key, base_url, timeout), model, name=name, label=label, owns_client=True)
+
+    def for_model(self, model: str) -> OpenAIProvider:
+        """Another model on the same pooled client; closing it leaves the client open."""
+        return OpenAIProvider(self._client, model, name=self.name, label=self.label, official=self._official)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.close()
+
+    async def complete(self, request: ChatRequest, on_text: OnText | None = None) -> Completion:
+        messages: list[ChatCompletionMessageParam] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        for m in request.messages:
+            if m.role == "user":
+                messages.append({"role": "user", "content": m.content})
+            else:
+                messages.append({"role": "assistant", "content": m.content})
+        new_limit = request.max_tokens if self._official else openai.omit
+        old_limit = openai.omit if self._official else request.max_tokens
+        streaming = False
+        try:
+            if on_text is None:
+                reply = await self._client.chat.completions.create(
+                    model=self.model, messages=messages,
+                    max_completion_tokens=new_limit, max_tokens=old_limit)
+                if not reply.choices:
+                    raise ProviderResponseError(f"{self.label} sent an empty reply", provider=self.name)
+                usage = reply.usage
+                text = reply.choices[0].message.content or ""
+            else:
+                stream = await self._client.chat.completions.create(
+                    model=self.model, messages=messages, stream=True,
+                    stream_options={"include_usage": True},
+                    max_completion_tokens=new_limit, max_tokens=old_limit)
+                streaming, parts, usage = True, [], None
+                async for chunk in stream:
+                    usage = chunk.usage or usage
+                    piece = "".join(c.delta.content or "" for c in chunk.choices if c.delta)
+                    if piece:
+                        parts.append(piece)
+                        await on_text("".join(parts))
+                text = "".join(parts)
+        except (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._translate(exc, streaming) from exc
+        tokens_in = usage.prompt_tokens if usage else None
+        tokens_out = usage.completion_tokens if usage else None
+        return Completion(text=text, tokens_in=tokens_in, tokens_out=tokens_out)
+
+    def _translate(self, exc: Exception, streaming: bool) -> ProviderError:
+        label, name = self.label, self.name
+        secret = self._client.api_key if isinstance(self._client.api_key, str) else None
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderTimeoutError(f"{label} did not answer in time", provider=name)
+        if isinstance(exc, openai.APIConnectionError):
+            text = f"connection to {label} dropped" if streaming else f"could not reach {label}"
+            return ProviderUnavailableError(text, provider=name)
+        if isinstance(exc, openai.APIStatusError):
+            body: Any = exc.body
+            code = exc.code or exc.type or (body.get("code") if isinstance(body, dict) else None)
+            message = body.get("message") if isinstance(body, dict) else exc.message
+            return status_error(exc.status_code, label, name, code=code, message=message,
+                                headers=exc.response.headers, secret=secret)
+        if isinstance(exc, openai.APIResponseValidationError):
+            return unreadable(label, name)
+        if isinstance(exc, openai.APIError):  # an `error` payload in the middle of a stream
+            return ProviderUnavailableError(f"{label} failed while answering", provider=name)
+        if isinstance(exc, openai.OpenAIError):
+            return ProviderResponseError(f"{label} could not complete the answer", provider=name)
+        mapped = transport_error(exc, label, name, streaming)
+        return mapped or ProviderUnavailableError(f"{label} failed while answering", provider=name)
+

@@ -1,0 +1,138 @@
+"""Turns "provider/model" ids into Provider objects, one pooled SDK client per (provider, key).
+
+Built-in kinds: "openai", "anthropic" and "openai-compatible" (Ollama, vLLM, OpenRouter, Groq, LM Studio,
+Gemini...). Other kinds come from installed packages through the entry-point group "consensus.providers";
+each entry point loads a factory `(config: ProviderConfig, model: str) -> Provider`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+import anthropic
+import openai
+
+from core.errors import ConfigError
+from core.providers import anthropic as anthropic_provider
+from core.providers import openai as openai_provider
+from core.providers.base import Provider
+
+ENTRY_POINT_GROUP = "consensus.providers"
+BUILTIN_KINDS = ("openai", "anthropic", "openai-compatible")
+ProviderFactory = Callable[["ProviderConfig", str], Provider]
+
+_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama", "vllm": "vLLM",
+           "openrouter": "OpenRouter", "groq": "Groq", "lmstudio": "LM Studio", "gemini": "Gemini",
+           "mistral": "Mistral", "deepseek": "DeepSeek", "together": "Together AI", "xai": "xAI"}
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """How to reach one provider. `api_key` never shows in repr or logs."""
+
+    name: str  # the prefix of model ids: "openai", "ollama"
+    kind: str = "openai-compatible"  # "openai" | "anthropic" | "openai-compatible" | a plugin's kind
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    label: str = ""  # for people; defaults from the name ("Ollama")
+    timeout: float = 300.0  # the SDK's own backstop; the engine's CallPolicy sets the real limit
+
+    @property
+    def display_name(self) -> str:
+        return self.label or _LABELS.get(self.name, self.name.title())
+
+
+def split_model_id(model_id: str) -> tuple[str, str]:
+    """ "ollama/llama3.2:3b" -> ("ollama", "llama3.2:3b"); the model part may itself contain "/"."""
+    name, sep, model = model_id.partition("/")
+    if not sep or not name or not model:
+        raise ConfigError(f"Model '{model_id}' should look like 'provider/model', e.g. 'openai/gpt-5-mini'.")
+    return name, model
+
+
+class ProviderRegistry:
+    """Builds providers on demand and owns their SDK clients; `aclose()` closes them all."""
+
+    def __init__(self, configs: Mapping[str, ProviderConfig]) -> None:
+        self._configs = dict(configs)
+        self._clients: dict[tuple[str, str | None], openai.AsyncOpenAI | anthropic.AsyncAnthropic] = {}
+        self._providers: dict[tuple[str, str | None, str], Provider] = {}
+        self._plugins: dict[str, ProviderFactory] | None = None
+
+    def get(self, model_id: str, api_key: str | None = None) -> Provider:
+        """The provider for "provider/model", using `api_key` (a workspace's own) over the configured one."""
+        name, model = split_model_id(model_id)
+        config = self._configs.get(name)
+        if config is None:
+            known = ", ".join(sorted(self._configs)) or "none"
+            raise ConfigError(f"No provider named '{name}' is configured (needed for '{model_id}'); "
+                              f"configure '{name}' with its base URL and API key. Configured: {known}.")
+        key = api_key or config.api_key
+        cache_key = (name, key, model)
+        if (provider := self._providers.get(cache_key)) is None:
+            provider = self._build(config, key, model)
+            self._providers[cache_key] = provider
+        return provider
+
+    def _build(self, config: ProviderConfig, key: str | None, model: str) -> Provider:
+        label = config.display_name
+        if config.kind == "anthropic":
+            if not key:
+                raise ConfigError(f"No API key is configured for {label} ('{config.name}').")
+            client = self._clients.get((config.name, key))
+            if not isinstance(client, anthropic.AsyncAnthropic):
+                client = anthropic_provider.make_client(key, config.base_url, config.timeout)
+                self._clients[(config.name, key)] = client
+            return anthropic_provider.AnthropicProvider(client, model, name=config.name, label=label)
+        if config.kind in ("openai", "openai-compatible"):
+            if config.kind == "openai" and not key:
+                raise ConfigError(f"No API key is configured for {label} ('{config.name}').")
+            if config.kind == "openai-compatible" and not config.base_url:
+                raise ConfigError(f"No base URL is configured for {label} ('{config.name}'), "
+                                  "e.g. http://localhost:11434/v1 for Ollama.")
+            oai = self._clients.get((config.name, key))
+            if not isinstance(oai, openai.AsyncOpenAI):
+                oai = openai_provider.make_client(key, config.base_url, config.timeout)
+                self._clients[(config.name, key)] = oai
+            return openai_provider.OpenAIProvider(oai, model, name=config.name, label=label,
+                                                  official=config.kind == "openai")
+        factory = self._plugin(config.kind)
+        if factory is None:
+            raise ConfigError(f"Provider '{config.name}' has kind '{config.kind}', but no installed package "
+                              f"provides it (entry-point group '{ENTRY_POINT_GROUP}').")
+        return factory(dataclasses.replace(config, api_key=key), model)
+
+    def _plugin(self, kind: str) -> ProviderFactory | None:
+        if self._plugins is None:
+            self._plugins = {}
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                self._plugins.setdefault(ep.name, _lazy(ep.load))
+        return self._plugins.get(kind)
+
+    async def aclose(self) -> None:
+        """Close every provider and pooled client this registry created."""
+        providers, clients = list(self._providers.values()), list(self._clients.values())
+        self._providers.clear()
+        self._clients.clear()
+        for provider in providers:
+            await provider.aclose()  # shares a client: no-op; plugin: its own clean-up
+        for client in clients:
+            await client.close()
+
+
+def _lazy(load: Callable[[], object]) -> ProviderFactory:
+    """Import a plugin only when a configured provider needs it."""
+
+    def factory(config: ProviderConfig, model: str) -> Provider:
+        target = load()
+        if not callable(target):
+            raise ConfigError(f"The '{config.kind}' provider plugin does not load a factory.")
+        provider = target(config, model)
+        if not isinstance(provider, Provider):
+            raise ConfigError(f"The '{config.kind}' provider plugin did not return a provider.")
+        return provider
+
+    return factory
