@@ -1,0 +1,160 @@
+"""JSON factories for the fake Discord: guilds, members, channels, interactions (API v10 shapes).
+
+Button clicks are built from the message the bot really sent (taken from the fake's store), because
+discord.py rebuilds a DynamicItem from `interaction.message.components`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+DISCORD_EPOCH_MS = 1420070400000
+_counter = itertools.count(1)
+
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+READ_HISTORY = 1 << 16
+USE_COMMANDS = 1 << 31
+MEMBER_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | READ_HISTORY | USE_COMMANDS
+MODERATOR_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_MESSAGES
+
+
+def snowflake() -> str:
+    """A fresh, increasing snowflake id (timestamp bits + a process-wide counter)."""
+    ms = int(datetime.now(UTC).timestamp() * 1000) - DISCORD_EPOCH_MS
+    return str((ms << 22) | (next(_counter) & 0x3FFFFF))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def user(user_id: str | None = None, name: str = "someone", *, bot: bool = False) -> dict[str, Any]:
+    return {"id": user_id or snowflake(), "username": name, "discriminator": "0", "global_name": name,
+            "avatar": None, "bot": bot, "public_flags": 0}
+
+
+def member(usr: dict[str, Any], *, permissions: int = MEMBER_PERMISSIONS,
+           roles: list[str] | None = None) -> dict[str, Any]:
+    return {"user": usr, "roles": roles or [], "joined_at": now_iso(), "deaf": False, "mute": False,
+            "flags": 0, "pending": False, "nick": None, "permissions": str(permissions)}
+
+
+def text_channel(guild_id: str, channel_id: str | None = None, name: str = "general") -> dict[str, Any]:
+    return {"id": channel_id or snowflake(), "type": 0, "guild_id": guild_id, "name": name, "position": 0,
+            "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
+            "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
+
+
+def thread_channel(guild_id: str, parent_id: str, owner_id: str, name: str,
+                   thread_id: str | None = None, *, auto_archive_duration: int = 1440) -> dict[str, Any]:
+    """A complete thread (type 11): discord.py needs message_count, member_count, total_message_sent."""
+    return {"id": thread_id or snowflake(), "type": 11, "guild_id": guild_id, "parent_id": parent_id,
+            "owner_id": owner_id, "name": name, "message_count": 0, "member_count": 1,
+            "total_message_sent": 0, "rate_limit_per_user": 0, "flags": 0, "last_message_id": None,
+            "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
+                                "archive_timestamp": now_iso(), "locked": False, "invitable": True,
+                                "create_timestamp": now_iso()}}
+
+
+def dm_channel(recipient: dict[str, Any], channel_id: str | None = None) -> dict[str, Any]:
+    return {"id": channel_id or snowflake(), "type": 1, "recipients": [recipient], "last_message_id": None}
+
+
+def guild(guild_id: str, *, name: str = "Test guild", channels: list[dict[str, Any]] | None = None,
+          members: list[dict[str, Any]] | None = None, threads: list[dict[str, Any]] | None = None,
+          owner_id: str | None = None) -> dict[str, Any]:
+    everyone = {"id": guild_id, "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS), "position": 0,
+                "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+    return {"id": guild_id, "name": name, "icon": None, "owner_id": owner_id or snowflake(),
+            "roles": [everyone], "emojis": [], "stickers": [], "features": [], "channels": channels or [],
+            "threads": threads or [], "members": members or [], "member_count": len(members or []),
+            "large": False, "unavailable": False, "voice_states": [], "presences": [],
+            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+            "joined_at": now_iso(), "premium_tier": 0, "preferred_locale": "en-US",
+            "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
+            "afk_timeout": 300, "mfa_level": 0, "nsfw_level": 0, "system_channel_flags": 0}
+
+
+def _interaction(kind: int, data: dict[str, Any], app_id: str, *, channel: dict[str, Any],
+                 guild_id: str | None, mem: dict[str, Any] | None, usr: dict[str, Any] | None,
+                 message: dict[str, Any] | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": snowflake(), "application_id": app_id, "type": kind, "token": f"itoken-{snowflake()}",
+        "version": 1, "channel_id": channel["id"], "channel": channel, "data": data, "locale": "en-US",
+        "attachment_size_limit": 10 * 1024 * 1024, "entitlements": [], "app_permissions": "0",
+        "authorizing_integration_owners": {"0": guild_id or "0"}, "context": 0 if guild_id else 1,
+    }
+    if guild_id is not None:
+        payload["guild_id"] = guild_id
+        payload["guild_locale"] = "en-US"
+        payload["member"] = mem
+    else:
+        payload["user"] = usr
+    if message is not None:
+        payload["message"] = message
+    return payload
+
+
+def slash_command(app_id: str, name: str, options: dict[str, Any] | None = None, *,
+                  channel: dict[str, Any], guild_id: str | None = None, mem: dict[str, Any] | None = None,
+                  usr: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A CHAT_INPUT command (type 2) in a guild text channel, a thread (pass the thread object) or a DM."""
+    opts = [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]
+    data = {"id": snowflake(), "name": name, "type": 1, "options": opts}
+    return _interaction(2, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr)
+
+
+def button_click(app_id: str, message: dict[str, Any], custom_id: str, *, channel: dict[str, Any],
+                 guild_id: str | None = None, mem: dict[str, Any] | None = None,
+                 usr: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A component interaction (type 3) on a message the bot really sent (from the fake's store)."""
+    ids = [c.get("custom_id") for row in message.get("components", []) for c in row.get("components", [])]
+    if custom_id not in ids:
+        raise AssertionError(f"{custom_id!r} is not on message {message['id']}: {ids}")
+    data = {"custom_id": custom_id, "component_type": 2}
+    return _interaction(3, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr,
+                        message=message)
+
+
+def user_message(channel: dict[str, Any], author: dict[str, Any], content: str, *,
+                 guild_id: str | None = None, mem: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A MESSAGE_CREATE payload written by a person."""
+    msg: dict[str, Any] = {
+        "id": snowflake(), "channel_id": channel["id"], "author": author, "content": content,
+        "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
+        "type": 0, "flags": 0, "components": [],
+    }
+    if guild_id is not None:
+        msg["guild_id"] = guild_id
+        if mem is not None:
+            msg["member"] = {k: v for k, v in mem.items() if k != "user"}
+    return msg
+
+
+@dataclass
+class World:
+    """One guild with a text channel and three people: an asker, a bystander and a moderator."""
+
+    guild_id: str = field(default_factory=snowflake)
+    channel_id: str = field(default_factory=snowflake)
+    asker: dict[str, Any] = field(default_factory=lambda: user(name="asker"))
+    other: dict[str, Any] = field(default_factory=lambda: user(name="bystander"))
+    moderator: dict[str, Any] = field(default_factory=lambda: user(name="moderator"))
+
+    def member(self, usr: dict[str, Any]) -> dict[str, Any]:
+        perms = MODERATOR_PERMISSIONS if usr is self.moderator else MEMBER_PERMISSIONS
+        return member(usr, permissions=perms)
+
+    @property
+    def channel(self) -> dict[str, Any]:
+        return text_channel(self.guild_id, self.channel_id)
+
+    def guild(self) -> dict[str, Any]:
+        people = [self.member(u) for u in (self.asker, self.other, self.moderator)]
+        return guild(self.guild_id, channels=[self.channel], members=people)

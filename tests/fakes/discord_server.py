@@ -1,0 +1,373 @@
+"""A fake Discord: REST v10 (the routes the bot uses) and a gateway over an aiohttp WebSocket.
+
+Stateful where discord.py depends on it: a message store, threads created from messages, the
+interaction token -> message map (`@original`), and scripted 429s carrying a `Via` header.
+Responses are built by hand: discord.py wants `Content-Type: application/json` exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.parser
+import email.policy
+import json
+import re
+import zlib
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes import discord_payloads as p
+from tests.fakes.base import Call, RecordingServer
+
+API = "/api/v10"
+_ID = re.compile(r"^\d{5,}$")
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json({"code": code, "message": message}, status)
+
+
+class FakeDiscord(RecordingServer):
+    def __init__(self, *, heartbeat_ms: int = 41250, token: str = "test-token") -> None:
+        self.token = token
+        self.heartbeat_ms = heartbeat_ms
+        self.bot_user = p.user(name="consensus", bot=True)
+        self.app_id = p.snowflake()
+        self.guilds: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, bytes]] = {}
+        self.deleted: list[str] = []
+        self.interactions: dict[str, dict[str, Any]] = {}  # token -> {"data": payload, "original": id}
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> commands
+        self.identified: list[dict[str, Any]] = []
+        self._sessions: list[_Session] = []
+        self._seq = 0
+        self._limits: dict[str, list[float]] = {}
+        super().__init__()
+
+    # ---- set-up and helpers for tests -------------------------------------------------------
+    def add_guild(self, guild: dict[str, Any]) -> None:
+        self.guilds[guild["id"]] = guild
+        for ch in [*guild.get("channels", []), *guild.get("threads", [])]:
+            self.channels[ch["id"]] = {**ch, "guild_id": guild["id"]}
+
+    def add_channel(self, channel: dict[str, Any]) -> None:
+        self.channels[channel["id"]] = channel
+
+    def rate_limit(self, name: str, times: int = 1, retry_after: float = 0.05) -> None:
+        """The next `times` requests to route `name` get a 429 (with `Via`, as Discord's edge sends)."""
+        self._limits.setdefault(name, []).extend([retry_after] * times)
+
+    def in_channel(self, channel_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages.values() if m["channel_id"] == channel_id]
+
+    def writes(self) -> list[Call]:
+        """Every request by which the bot sent or edited a message (channel, webhook or callback)."""
+        kinds = ("POST /channels/{id}/messages", "PATCH /channels/{id}/messages/{id}",
+                 "POST /webhooks/{id}/{token}", "PATCH /webhooks/{id}/{token}/messages/@original",
+                 "PATCH /webhooks/{id}/{token}/messages/{id}", "POST /interactions/{id}/{token}/callback")
+        return [c for c in self.calls if c.name in kinds]
+
+    @staticmethod
+    def payload(call: Call) -> dict[str, Any]:
+        """The JSON a call carried, whether sent as JSON or as multipart `payload_json`."""
+        ctype = call.headers.get("Content-Type", "")
+        if ctype.startswith("multipart/"):
+            return _multipart(ctype, call.body)[0]
+        return call.json() or {}
+
+    async def push(self, event: str, data: dict[str, Any]) -> None:
+        """Dispatch a gateway event to every connected session."""
+        if event == "INTERACTION_CREATE":
+            original = data.get("message", {}).get("id")
+            self.interactions[data["token"]] = {"data": data, "original": original}
+        self._seq += 1
+        for session in list(self._sessions):
+            await session.send({"op": 0, "t": event, "s": self._seq, "d": data})
+
+    async def stop(self) -> None:
+        for session in list(self._sessions):
+            await session.ws.close()
+        await super().stop()
+
+    # ---- routing -------------------------------------------------------------------------------
+    def route_name(self, request: web.Request) -> str:
+        parts = request.path.removeprefix(API).strip("/").split("/")
+        out: list[str] = []
+        for i, part in enumerate(parts):
+            if i == 2 and parts[0] in ("interactions", "webhooks"):
+                out.append("{token}")
+            elif _ID.match(part):
+                out.append("{id}")
+            else:
+                out.append(part)
+        return f"{request.method} /" + "/".join(out)
+
+    def setup_routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._scripted_429)
+        r = app.router
+        r.add_get("/gateway", self._gateway)
+        r.add_get(API + "/users/@me", lambda _: _json(self.bot_user))
+        r.add_get(API + "/oauth2/applications/@me", self._app_info)
+        r.add_put(API + "/applications/{app}/commands", self._put_commands)
+        r.add_put(API + "/applications/{app}/guilds/{guild}/commands", self._put_commands)
+        r.add_post(API + "/interactions/{iid}/{token}/callback", self._callback)
+        r.add_post(API + "/webhooks/{app}/{token}", self._followup)
+        r.add_route("*", API + "/webhooks/{app}/{token}/messages/{mid}", self._webhook_message)
+        r.add_get(API + "/channels/{cid}", self._get_channel)
+        r.add_post(API + "/channels/{cid}/messages", self._create_message)
+        r.add_route("*", API + "/channels/{cid}/messages/{mid}", self._channel_message)
+        r.add_post(API + "/channels/{cid}/messages/{mid}/threads", self._create_thread)
+
+    @web.middleware
+    async def _scripted_429(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        queue = self._limits.get(self.route_name(request))
+        if queue:
+            retry_after = queue.pop(0)
+            body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+            return _json(body, 429, {"Via": "1.1 google", "Retry-After": str(retry_after),
+                                     "X-RateLimit-Scope": "user"})
+        return await handler(request)
+
+    # ---- REST handlers -------------------------------------------------------------------------
+    async def _app_info(self, _: web.Request) -> web.Response:
+        return _json({"id": self.app_id, "name": "Consensus", "description": "", "icon": None,
+                      "bot_public": True, "bot_require_code_grant": False, "owner": self.bot_user,
+                      "verify_key": "00" * 32, "flags": 0, "team": None, "summary": ""})
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        scope = request.match_info.get("guild", "global")
+        cmds = [{**c, "id": p.snowflake(), "application_id": self.app_id, "version": p.snowflake(),
+                 **({"guild_id": scope} if scope != "global" else {})} for c in await request.json()]
+        self.commands[scope] = cmds
+        return _json(cmds)
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        ch = self.channels.get(request.match_info["cid"])
+        return _json(ch) if ch else _error(404, 10003, "Unknown Channel")
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        cid = request.match_info["cid"]
+        if cid not in self.channels:
+            return _error(404, 10003, "Unknown Channel")
+        return _json(self._store(cid, *(await _body(request))))
+
+    async def _channel_message(self, request: web.Request) -> web.Response:
+        msg = self.messages.get(request.match_info["mid"])
+        if msg is None or msg["channel_id"] != request.match_info["cid"]:
+            return _error(404, 10008, "Unknown Message")
+        return await self._message_op(request, msg)
+
+    async def _message_op(self, request: web.Request, msg: dict[str, Any]) -> web.Response:
+        if request.method == "GET":
+            return _json(msg)
+        if request.method == "DELETE":
+            self.deleted.append(self.messages.pop(msg["id"])["id"])
+            return web.Response(status=204)
+        data, files = await _body(request)
+        return _json(self._edit(msg, data, files))
+
+    async def _create_thread(self, request: web.Request) -> web.Response:
+        cid, mid = request.match_info["cid"], request.match_info["mid"]
+        parent, msg = self.channels.get(cid), self.messages.get(mid)
+        if parent is None or msg is None:
+            return _error(404, 10008, "Unknown Message")
+        if parent["type"] not in (0, 5):
+            return _error(400, 50024, "Cannot execute action on this channel type")
+        data = await request.json()
+        thread = p.thread_channel(parent["guild_id"], cid, self.bot_user["id"], data["name"], mid,
+                                  auto_archive_duration=data.get("auto_archive_duration") or 1440)
+        self.channels[mid] = thread
+        msg["thread"] = thread
+        await self.push("THREAD_CREATE", {**thread, "newly_created": True})
+        return _json(thread, 201)
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        entry = self.interactions.get(request.match_info["token"])
+        if entry is None or entry["data"]["id"] != request.match_info["iid"]:
+            return _error(404, 10062, "Unknown interaction")
+        if entry.get("responded"):
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        entry["responded"] = True
+        body, files = await _body(request)
+        kind, data = body["type"], body.get("data") or {}
+        inter = entry["data"]
+        msg: dict[str, Any] | None = None
+        if kind == 4:
+            msg = self._store(inter["channel_id"], data, files, interaction=inter)
+        elif kind == 5:
+            flags = 128 | (int(data.get("flags", 0)) & 64)
+            msg = self._store(inter["channel_id"], {"content": "", "flags": flags}, {}, interaction=inter)
+        elif kind == 7 and entry["original"] in self.messages:
+            msg = self._edit(self.messages[entry["original"]], data, files)
+        if msg is not None and kind in (4, 5):
+            entry["original"] = msg["id"]
+        answer: dict[str, Any] = {"interaction": {
+            "id": inter["id"], "type": inter["type"], "response_message_id": msg["id"] if msg else None,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool(msg and msg["flags"] & 64)}}
+        if msg is not None:
+            answer["resource"] = {"type": kind, "message": msg}
+        return _json(answer)
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        entry = self.interactions.get(request.match_info["token"])
+        if entry is None:
+            return _error(401, 50027, "Invalid Webhook Token")
+        data, files = await _body(request)
+        msg = self._store(entry["data"]["channel_id"], data, files, interaction=entry["data"])
+        return _json(msg)
+
+    async def _webhook_message(self, request: web.Request) -> web.Response:
+        entry = self.interactions.get(request.match_info["token"])
+        if entry is None:
+            return _error(401, 50027, "Invalid Webhook Token")
+        mid = request.match_info["mid"]
+        msg = self.messages.get(entry["original"] if mid == "@original" else mid)
+        if msg is None:
+            return _error(404, 10008, "Unknown Message")
+        if request.method == "PATCH" and msg["flags"] & 128:
+            msg["flags"] &= ~128  # the first edit of a deferred reply ends "thinking"
+        return await self._message_op(request, msg)
+
+    # ---- the message store --------------------------------------------------------------------
+    def _store(self, cid: str, data: dict[str, Any], files: dict[str, bytes],
+               interaction: dict[str, Any] | None = None) -> dict[str, Any]:
+        ch = self.channels.get(cid, {})
+        msg: dict[str, Any] = {
+            "id": p.snowflake(), "channel_id": cid, "author": self.bot_user, "content": "",
+            "embeds": [], "components": [], "attachments": [], "timestamp": p.now_iso(),
+            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
+            "mention_roles": [], "pinned": False, "type": 20 if interaction else 0, "flags": 0,
+            "application_id": self.app_id,
+        }
+        if "guild_id" in ch:
+            msg["guild_id"] = ch["guild_id"]
+        if interaction is not None:
+            msg["webhook_id"] = self.app_id
+        self.messages[msg["id"]] = msg
+        if ch:
+            ch["last_message_id"] = msg["id"]
+            ch["message_count"] = ch.get("message_count", 0) + 1
+            ch["total_message_sent"] = ch.get("total_message_sent", 0) + 1
+        return self._edit(msg, data, files, edited=False)
+
+    def _edit(self, msg: dict[str, Any], data: dict[str, Any], files: dict[str, bytes],
+              *, edited: bool = True) -> dict[str, Any]:
+        for key in ("content", "embeds", "components"):
+            if key in data and data[key] is not None:
+                msg[key] = data[key]
+        if "flags" in data and data["flags"] is not None:
+            msg["flags"] = int(data["flags"])
+        if "attachments" in data or files:
+            msg["attachments"] = self._attachments(msg, data.get("attachments"), files)
+        if edited:
+            msg["edited_timestamp"] = p.now_iso()
+        return msg
+
+    def _attachments(self, msg: dict[str, Any], wanted: list[dict[str, Any]] | None,
+                     files: dict[str, bytes]) -> list[dict[str, Any]]:
+        """Existing attachments are kept by snowflake id; new ones come as `files[<n>]` parts."""
+        old = {a["id"]: a for a in msg.get("attachments", [])}
+        stored = self.files.setdefault(msg["id"], {})
+        if wanted is None:
+            wanted = [{"id": str(i)} for i in range(len(files))]
+        out: list[dict[str, Any]] = []
+        for att in wanted:
+            aid = str(att.get("id"))
+            if aid in old:
+                out.append(old[aid])
+                continue
+            name = att.get("filename") or f"file{aid}"
+            stored[name] = files.get(f"files[{aid}]", b"")
+            url = f"{self.url}/attachments/{msg['id']}/{name}"
+            out.append({"id": p.snowflake(), "filename": name, "size": len(stored[name]), "url": url,
+                        "proxy_url": url})
+        keep = {a["filename"] for a in out}
+        self.files[msg["id"]] = {n: b for n, b in stored.items() if n in keep}
+        return out
+
+    # ---- gateway ----------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        session = _Session(ws, zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None)
+        self._sessions.append(session)
+        try:
+            await session.send({"op": 10, "d": {"heartbeat_interval": self.heartbeat_ms}})
+            async for raw in ws:
+                if raw.type != WSMsgType.TEXT:
+                    continue
+                await self._on_gateway(session, json.loads(raw.data))
+        finally:
+            self._sessions.remove(session)
+        return ws
+
+    async def _on_gateway(self, session: _Session, msg: dict[str, Any]) -> None:
+        op, data = msg.get("op"), msg.get("d")
+        if op == 1:
+            await session.send({"op": 11})
+        elif op == 2:
+            self.identified.append(data)
+            if data.get("token") != self.token:
+                await session.ws.close(code=4004, message=b"Authentication failed.")
+                return
+            ready = {"v": 10, "user": self.bot_user, "session_id": f"s{p.snowflake()}",
+                     "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
+                     "guilds": [{"id": g, "unavailable": True} for g in self.guilds],
+                     "application": {"id": self.app_id, "flags": 0}, "private_channels": [],
+                     "relationships": [], "shard": [0, 1]}
+            self._seq += 1
+            await session.send({"op": 0, "t": "READY", "s": self._seq, "d": ready})
+            for guild in self.guilds.values():
+                self._seq += 1
+                await session.send({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild})
+        elif op == 6:
+            self._seq += 1
+            await session.send({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}})
+
+
+class _Session:
+    def __init__(self, ws: web.WebSocketResponse, z: Any) -> None:
+        self.ws, self.z = ws, z
+        self.lock = asyncio.Lock()
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        raw = json.dumps(payload)
+        async with self.lock:
+            if self.ws.closed:
+                return
+            if self.z is None:
+                await self.ws.send_str(raw)
+            else:
+                await self.ws.send_bytes(self.z.compress(raw.encode()) + self.z.flush(zlib.Z_SYNC_FLUSH))
+
+
+async def _body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    raw = await request.read()
+    ctype = request.headers.get("Content-Type", "")
+    if ctype.startswith("multipart/"):
+        return _multipart(ctype, raw)
+    return (json.loads(raw) if raw else {}), {}
+
+
+def _multipart(ctype: str, raw: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    data: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        content = part.get_payload(decode=True) or b""
+        if name == "payload_json":
+            data = json.loads(content)
+        elif isinstance(name, str):
+            files[name] = content
+    return data, files
