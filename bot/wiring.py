@@ -1,0 +1,52 @@
+"""Builds the core from settings: store, providers, fan-out and service, and closes them again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from core.events import EventBus
+from core.fanout import FanOut, FanOutSettings
+from core.pricing import PriceTable
+from core.providers.registry import ProviderRegistry
+from core.ranking import ConsensusRanker, JudgeRanker, Ranker
+from core.resilience import CallPolicy, ResilientCaller
+from core.service import ConsensusService
+from core.store.db import is_sqlite
+from core.store.store import Store
+
+
+@dataclass
+class Core:
+    settings: Settings
+    store: Store
+    registry: ProviderRegistry
+    fanout: FanOut
+    service: ConsensusService
+
+    async def aclose(self, deadline: float = 0.0) -> None:
+        await self.fanout.stop(deadline)
+        await self.registry.aclose()
+        await self.store.aclose()
+
+
+def make_ranker(settings: Settings, registry: ProviderRegistry) -> Ranker:
+    fallback = ConsensusRanker()
+    if settings.consensus_reviewer:
+        return JudgeRanker(registry.get(settings.consensus_reviewer), fallback, twice=True)
+    return fallback
+
+
+async def build_core(settings: Settings, *, migrate: bool | None = None, policy: CallPolicy | None = None) -> Core:
+    """`migrate`: apply migrations first; by default only for the embedded SQLite database."""
+    store = Store(settings.database_url)
+    if migrate if migrate is not None else is_sqlite(settings.database_url):
+        await store.migrate()
+    registry = ProviderRegistry(settings.provider_configs())
+    policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,
+                                  retry_after_cap=settings.consensus_retry_after_cap)
+    bus = EventBus()
+    fanout = FanOut(store, registry, ResilientCaller(policy), make_ranker(settings, registry), PriceTable(), bus,
+                    FanOutSettings(lease_seconds=settings.consensus_lease_seconds))
+    service = ConsensusService(store, fanout, bus, registry, settings.models)
+    return Core(settings, store, registry, fanout, service)

@@ -1,0 +1,222 @@
+"""The fan-out: every model of a question runs at once, each answer is stored the moment it
+arrives, then the batch is ranked. A model that fails becomes a failed answer, never an exception.
+
+A batch is run under a lease. The lease is renewed while it runs; when a process dies, the lease
+runs out and `resume_orphans` (at start-up, or on another replica) finishes what is left: stored
+answers are kept, the others run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from core.context import QUOTE_NOTICE, build_history
+from core.domain import AnswerStatus, BatchStatus
+from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, EventBus
+from core.mapping import to_answer, to_batch, to_workspace
+from core.pricing import PriceTable
+from core.providers.base import ChatMessage, ChatRequest
+from core.providers.registry import ProviderRegistry
+from core.ranking import Ranker
+from core.resilience import ResilientCaller
+from core.review import REVIEW_INSTRUCTIONS, review_answer
+from core.store.store import Store
+from core.store.tables import AiResponse, RequestBatch, Workspace, utcnow
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You are one of several AI models answering the same question for a team in a chat thread. "
+    "Answer accurately and concisely; use Markdown where it helps. " + QUOTE_NOTICE + "\n\n"
+    + REVIEW_INSTRUCTIONS
+)
+
+
+@dataclass(frozen=True)
+class FanOutSettings:
+    lease_seconds: float = 60.0
+    deadline_seconds: float = 300.0  # the whole batch, all retries included
+    progress_interval: float = 0.25  # streamed text is published at most this often per answer
+    max_tokens: int = 2048
+
+
+def process_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class FanOut:
+    def __init__(self, store: Store, registry: ProviderRegistry, caller: ResilientCaller, ranker: Ranker,
+                 prices: PriceTable, bus: EventBus, settings: FanOutSettings | None = None) -> None:
+        self.store, self.registry, self.caller = store, registry, caller
+        self.ranker, self.prices, self.bus = ranker, prices, bus
+        self.settings = settings or FanOutSettings()
+        self.owner = process_identity()
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._renewer: asyncio.Task[None] | None = None
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def start(self, batch_id: int) -> None:
+        if batch_id in self._tasks:
+            return
+        task = asyncio.create_task(self._run(batch_id), name=f"batch-{batch_id}")
+        self._tasks[batch_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(batch_id, None))
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_leases(), name="lease-renewer")
+
+    async def wait(self, batch_id: int) -> None:
+        task = self._tasks.get(batch_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    def lease_until(self) -> timedelta:
+        return timedelta(seconds=self.settings.lease_seconds)
+
+    async def resume_orphans(self) -> list[int]:
+        """Claim and restart batches whose process died (their lease ran out)."""
+        async with self.store.write() as repo:
+            orphans = await repo.orphaned_batches()
+            claimed = [b for b in orphans if await repo.claim_batch(b, self.owner, utcnow() + self.lease_until())]
+        for batch_id in claimed:
+            log.info("resuming batch %s left unfinished by another process", batch_id)
+            self.start(batch_id)
+        return claimed
+
+    async def stop(self, deadline: float) -> None:
+        """Let running batches finish within `deadline` seconds; hand the rest back."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=deadline)
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+        async with self.store.write() as repo:
+            await repo.release_leases(self.owner)
+
+    async def _renew_leases(self) -> None:
+        while self._tasks:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                async with self.store.write() as repo:
+                    await repo.renew_lease(list(self._tasks), self.owner, utcnow() + self.lease_until())
+            except Exception:  # a missed renewal only risks a duplicate run later; keep going
+                log.warning("could not renew batch leases", exc_info=True)
+
+    # -- one batch ------------------------------------------------------------------------------
+
+    async def _run(self, batch_id: int) -> None:
+        try:
+            async with self.store.write() as repo:
+                if not await repo.claim_batch(batch_id, self.owner, utcnow() + self.lease_until()):
+                    return  # another process holds it
+                _batch, message, conversation, answers = await repo.batch_rows(batch_id)
+                workspace = await repo.session.get(Workspace, conversation.workspace_id)
+                questions = await repo.earlier_questions(conversation.id, message.id)
+                earlier = await repo.answers_of_questions(q.id for q in questions)
+            assert workspace is not None
+            platform = workspace.platform
+            request = ChatRequest(
+                messages=(*build_history(questions, earlier), ChatMessage("user", message.content)),
+                system=SYSTEM_PROMPT, max_tokens=self.settings.max_tokens,
+            )
+            deadline = time.monotonic() + self.settings.deadline_seconds
+            todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+            await asyncio.gather(*(self._answer(platform, a.id, a.provider_id, request, deadline) for a in todo))
+            await self._rank(batch_id, platform)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch %s failed", batch_id)
+
+    async def _answer(self, platform: str, answer_id: int, provider_id: str, request: ChatRequest,
+                      deadline: float) -> None:
+        async with self.store.write() as repo:
+            row = await repo.session.get(AiResponse, answer_id)
+            assert row is not None
+            row.status, row.started_at = AnswerStatus.RUNNING.value, utcnow()
+            await repo.session.flush()
+            started = to_answer(row)
+        await self.bus.publish(platform, AnswerStarted(started))
+
+        last_progress = 0.0
+
+        async def on_text(text: str) -> None:
+            nonlocal last_progress
+            now = time.monotonic()
+            if now - last_progress >= self.settings.progress_interval:
+                last_progress = now
+                await self.bus.publish(platform, AnswerProgress(started, text))
+
+        try:
+            provider = self.registry.get(provider_id)
+        except Exception as exc:  # a model that cannot be built fails alone
+            outcome_error, completion, attempts, latency_ms = str(exc), None, 0, 0
+        else:
+            outcome = await self.caller.call(provider, request, on_text, deadline)
+            outcome_error, completion = outcome.error, outcome.completion
+            attempts, latency_ms = outcome.attempts, outcome.latency_ms
+
+        async with self.store.write() as repo:
+            row = await repo.session.get(AiResponse, answer_id)
+            assert row is not None
+            row.attempts, row.latency_ms, row.completed_at = attempts, latency_ms, utcnow()
+            if completion is not None:
+                reviewed = review_answer(completion.text)
+                row.status, row.content = AnswerStatus.COMPLETED.value, reviewed.body
+                row.summary, row.reasoning, row.error = reviewed.summary, reviewed.why, None
+                row.tokens_in, row.tokens_out = completion.tokens_in, completion.tokens_out
+                row.cost_usd = self.prices.cost(provider_id, completion.tokens_in, completion.tokens_out)
+                conversation = await repo.conversation_of(row)
+                await repo.index_text(conversation, "answer", row.id, reviewed.body)
+                await repo.session.execute(update(RequestBatch).where(RequestBatch.id == row.batch_id)
+                                           .values(completed=RequestBatch.completed + 1))
+            else:
+                row.status, row.error = AnswerStatus.FAILED.value, outcome_error or "The model failed."
+            await repo.session.flush()
+            finished = to_answer(row)
+        event = AnswerReady(finished) if completion is not None else AnswerFailed(finished)
+        await self.bus.publish(platform, event)
+
+    async def _rank(self, batch_id: int, platform: str) -> None:
+        async with self.store.read() as repo:
+            _batch, message, _conversation, answers = await repo.batch_rows(batch_id)
+        live = {str(a.id): a.content or "" for a in answers
+                if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
+        ranking = await self.ranker.rank(message.content, live) if live else None
+        async with self.store.write() as repo:
+            batch, message, conversation, answers = await repo.batch_rows(batch_id)
+            order = sorted(ranking.scores.items(), key=lambda kv: (-kv[1].value, int(kv[0]))) if ranking else []
+            ranks = {int(key): position for position, (key, _score) in enumerate(order, start=1)}
+            for row in answers:
+                score = ranking.scores.get(str(row.id)) if ranking else None
+                if score is not None and row.id in ranks:
+                    row.ranking_score, row.reasoning = score.value, score.why
+                    row.score_method, row.rank = ranking.method if ranking else None, ranks[row.id]
+            done = [a for a in answers if a.status == AnswerStatus.COMPLETED]
+            failed = [a for a in answers if a.status == AnswerStatus.FAILED]
+            batch.status = (BatchStatus.COMPLETED if not failed else
+                            BatchStatus.PARTIAL if done else BatchStatus.FAILED).value
+            batch.consensus = ranking.consensus if ranking else None
+            batch.disagree = bool(ranking and ranking.disagree)
+            batch.finished_at, batch.lease_owner, batch.lease_expires_at = utcnow(), None, None
+            workspace = await repo.session.get(Workspace, conversation.workspace_id)
+            assert workspace is not None
+            await repo.session.flush()
+            view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
+        await self.bus.publish(platform, BatchRanked(view))

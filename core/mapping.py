@@ -1,0 +1,43 @@
+"""Rows to the domain values adapters receive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
+from core.store.tables import AiResponse, Conversation, Message, RequestBatch, Workspace
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without a zone; every stored time is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def to_answer(row: AiResponse) -> Answer:
+    return Answer(
+        id=row.id, batch_id=row.batch_id, conversation_id=row.conversation_id,
+        provider_id=row.provider_id, label=row.label, status=AnswerStatus(row.status),
+        content=row.content, summary=row.summary, reasoning=row.reasoning, score=row.ranking_score,
+        score_method=row.score_method, rank=row.rank, tokens_in=row.tokens_in, tokens_out=row.tokens_out,
+        latency_ms=row.latency_ms, cost_usd=row.cost_usd, error=row.error, is_selected=row.is_selected,
+        selected_by=row.selected_by, is_deleted=row.is_deleted, is_expanded=row.is_expanded,
+        attempts=row.attempts,
+    )
+
+
+def to_workspace(row: Workspace) -> WorkspaceRef:
+    return WorkspaceRef(Platform(row.platform), row.external_id)
+
+
+def to_batch(batch: RequestBatch, message: Message, conversation: Conversation, workspace: WorkspaceRef,
+             answers: Sequence[AiResponse]) -> Batch:
+    return Batch(
+        id=batch.id, conversation_id=conversation.id, message_id=message.id, workspace=workspace,
+        channel=conversation.channel, thread=conversation.thread_ref, asker=message.author,
+        question=message.content, status=BatchStatus(batch.status),
+        answers=tuple(to_answer(a) for a in answers), consensus=batch.consensus,
+        disagree=batch.disagree, created_at=aware(batch.created_at),
+    )

@@ -1,0 +1,236 @@
+"""ConsensusService: the only thing adapters call. Each method is one transaction; every read
+and write is scoped to the caller's workspace, so an id from elsewhere is simply "not found"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from core.domain import (
+    MAX_QUESTION_CHARS,
+    Actor,
+    Answer,
+    AnswerStatus,
+    Batch,
+    ConversationSummary,
+    MessageRef,
+    Question,
+    WorkspaceRef,
+)
+from core.errors import ConfigError, InvalidQuestionError, NotFoundError, PermissionDeniedError
+from core.events import EventBus, EventSink
+from core.fanout import FanOut
+from core.history import summaries
+from core.mapping import to_answer, to_batch
+from core.providers.registry import ProviderRegistry
+from core.store.repositories import Repository
+from core.store.store import Store
+from core.store.tables import AiResponse, Message, RequestBatch, utcnow
+
+MAX_MODELS = 8
+TITLE_CHARS = 200
+# Control characters go; tab and newline stay, they are part of how people write.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_question(text: str) -> str:
+    cleaned = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    if not cleaned.strip():
+        raise InvalidQuestionError("The question is empty. Type it after the command.")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"The question is {len(cleaned):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Shorten it and ask again."
+        )
+    return cleaned
+
+
+class ConsensusService:
+    def __init__(self, store: Store, fanout: FanOut, bus: EventBus, registry: ProviderRegistry,
+                 default_models: Sequence[str]) -> None:
+        self.store, self.fanout, self.bus, self.registry = store, fanout, bus, registry
+        self.default_models = tuple(default_models)
+
+    def subscribe(self, platform: str, sink: EventSink) -> None:
+        self.bus.subscribe(platform, sink)
+
+    # -- asking ---------------------------------------------------------------------------------
+
+    async def ask(self, question: Question) -> Batch:
+        return await self._ask(None, question)
+
+    async def follow_up(self, conversation_id: int, question: Question) -> Batch:
+        return await self._ask(conversation_id, question)
+
+    async def _ask(self, conversation_id: int | None, question: Question) -> Batch:
+        text = clean_question(question.text)
+        async with self.store.write() as repo:
+            workspace_id = await self._workspace(repo, question.workspace)
+            models = await self._models(repo, workspace_id, question)
+            if conversation_id is None:
+                conversation = await repo.add_conversation(
+                    workspace_id, question.channel, question.thread,
+                    " ".join(text.split())[:TITLE_CHARS], question.user)
+            else:
+                conversation = await repo.conversation(conversation_id, workspace_id)
+            message = await repo.add_question(conversation, question.user, text)
+            batch = await repo.add_batch(message, models, self.fanout.owner,
+                                         utcnow() + self.fanout.lease_until())
+            answers = await repo.answers_of_question(message.id)
+            view = to_batch(batch, message, conversation, question.workspace, answers)
+        self.fanout.start(view.id)
+        return view
+
+    async def _models(self, repo: Repository, workspace_id: int, question: Question) -> list[tuple[str, str]]:
+        chosen = question.models or await repo.models_for(workspace_id, question.channel) or self.default_models
+        if not chosen:
+            raise ConfigError("No models are configured. Set CONSENSUS_MODELS, e.g. openai/gpt-5-mini.")
+        if len(chosen) > MAX_MODELS:
+            raise InvalidQuestionError(f"At most {MAX_MODELS} models can answer one question.")
+        return [(model_id, self.registry.get(model_id).label) for model_id in dict.fromkeys(chosen)]
+
+    async def _workspace(self, repo: Repository, ref: WorkspaceRef, *, create: bool = True) -> int:
+        found = await repo.workspace_id(ref, create=create)
+        if found is None:
+            raise NotFoundError()
+        return found
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def find_conversation(self, workspace: WorkspaceRef, channel: str, thread: str) -> int | None:
+        async with self.store.read() as repo:
+            workspace_id = await repo.workspace_id(workspace, create=False)
+            return None if workspace_id is None else await repo.conversation_by_thread(workspace_id, channel, thread)
+
+    async def set_thread(self, conversation_id: int, workspace: WorkspaceRef, thread: str) -> None:
+        async with self.store.write() as repo:
+            conversation = await repo.conversation(conversation_id, await self._workspace(repo, workspace))
+            conversation.thread_ref = thread
+
+    async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch:
+        async with self.store.read() as repo:
+            workspace_id = await self._workspace(repo, workspace, create=False)
+            batch, message, conversation, answers = await repo.batch_rows(batch_id)
+            if conversation.workspace_id != workspace_id:
+                raise NotFoundError()
+            return to_batch(batch, message, conversation, workspace, answers)
+
+    async def get_answer(self, answer_id: int, workspace: WorkspaceRef) -> Answer:
+        async with self.store.read() as repo:
+            return to_answer(await repo.answer(answer_id, await self._workspace(repo, workspace, create=False)))
+
+    async def wait_for_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch:
+        await self.fanout.wait(batch_id)
+        return await self.get_batch(batch_id, workspace)
+
+    async def wait_idle(self) -> None:
+        await self.fanout.wait_idle()
+
+    async def history(self, workspace: WorkspaceRef, query: str | None = None, limit: int = 20,
+                      offset: int = 0) -> list[ConversationSummary]:
+        limit = max(1, min(limit, 100))
+        async with self.store.read() as repo:
+            workspace_id = await repo.workspace_id(workspace, create=False)
+            if workspace_id is None:
+                return []
+            if query and query.strip():
+                found = await repo.search(workspace_id, query, limit, max(offset, 0))
+            else:
+                found = [(c, "") for c in await repo.conversations_page(workspace_id, limit, max(offset, 0))]
+            return await summaries(repo, found)
+
+    # -- the four clicks ------------------------------------------------------------------------
+
+    async def expand(self, answer_id: int, actor: Actor) -> Answer:
+        return await self._set_expanded(answer_id, actor, True)
+
+    async def collapse(self, answer_id: int, actor: Actor) -> Answer:
+        return await self._set_expanded(answer_id, actor, False)
+
+    async def _set_expanded(self, answer_id: int, actor: Actor, expanded: bool) -> Answer:
+        async with self.store.write() as repo:
+            row = await repo.answer(answer_id, await self._workspace(repo, actor.workspace))
+            if row.is_deleted:
+                raise NotFoundError("That answer was deleted.")
+            row.is_expanded = expanded
+            await repo.session.flush()
+            return to_answer(row)
+
+    async def select(self, answer_id: int, actor: Actor) -> Batch:
+        async with self.store.write() as repo:
+            row = await self._owned(repo, answer_id, actor)
+            if row.status != AnswerStatus.COMPLETED:
+                raise InvalidQuestionError("Only a finished answer can be selected.")
+            await repo.unselect_all(row.message_id)
+            for other in await repo.answers_of_question(row.message_id):
+                other.is_expanded = False if other.id != row.id else other.is_expanded
+            row.is_selected, row.selected_by = True, actor.user_id
+            return await self._batch_view(repo, row.batch_id, actor.workspace)
+
+    async def delete(self, answer_id: int, actor: Actor) -> Batch:
+        async with self.store.write() as repo:
+            row = await self._owned(repo, answer_id, actor)
+            self._soft_delete(row)
+            await repo.unindex("answer", [row.id])
+            return await self._batch_view(repo, row.batch_id, actor.workspace)
+
+    async def delete_others(self, answer_id: int, actor: Actor) -> Batch:
+        async with self.store.write() as repo:
+            row = await self._owned(repo, answer_id, actor)
+            others = [a for a in await repo.answers_of_question(row.message_id)
+                      if a.id != row.id and not a.is_selected and not a.is_deleted]
+            for other in others:
+                self._soft_delete(other)
+            await repo.unindex("answer", [a.id for a in others])
+            return await self._batch_view(repo, row.batch_id, actor.workspace)
+
+    async def retry(self, answer_id: int, actor: Actor) -> Answer:
+        async with self.store.write() as repo:
+            row = await self._owned(repo, answer_id, actor)
+            if row.status != AnswerStatus.FAILED:
+                raise InvalidQuestionError("Only a failed answer can be retried.")
+            row.status, row.error, row.attempts = AnswerStatus.PENDING.value, None, 0
+            batch = await repo.session.get(RequestBatch, row.batch_id)
+            assert batch is not None
+            batch.status, batch.finished_at = "RUNNING", None
+            batch.lease_owner, batch.lease_expires_at = self.fanout.owner, utcnow() + self.fanout.lease_until()
+            await repo.session.flush()
+            answer = to_answer(row)
+        self.fanout.start(answer.batch_id)
+        return answer
+
+    @staticmethod
+    def _soft_delete(row: AiResponse) -> None:
+        row.is_deleted, row.is_selected, row.selected_by, row.is_expanded = True, False, None, False
+
+    async def _owned(self, repo: Repository, answer_id: int, actor: Actor) -> AiResponse:
+        """The answer, locked for change, if the actor asked its question or is an admin."""
+        row = await repo.answer(answer_id, await self._workspace(repo, actor.workspace), lock=True)
+        asker = await repo.session.get(Message, row.message_id)
+        if not actor.is_admin and (asker is None or asker.author != actor.user_id):
+            raise PermissionDeniedError("Only the person who asked, or an admin, can do that.")
+        if row.is_deleted:
+            raise NotFoundError("That answer was deleted.")
+        return row
+
+    async def _batch_view(self, repo: Repository, batch_id: int, workspace: WorkspaceRef) -> Batch:
+        await repo.session.flush()
+        batch, message, conversation, answers = await repo.batch_rows(batch_id)
+        for answer in answers:
+            await repo.session.refresh(answer)
+        return to_batch(batch, message, conversation, workspace, answers)
+
+    # -- platform bookkeeping -------------------------------------------------------------------
+
+    async def claim_event(self, workspace: WorkspaceRef, event_id: str) -> bool:
+        async with self.store.write() as repo:
+            return await repo.claim_event(await self._workspace(repo, workspace), event_id)
+
+    async def remember_message(self, workspace: WorkspaceRef, kind: str, target_id: int, ref: MessageRef) -> None:
+        async with self.store.write() as repo:
+            await repo.remember_message(await self._workspace(repo, workspace), kind, target_id, ref)
+
+    async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None:
+        async with self.store.read() as repo:
+            workspace_id = await repo.workspace_id(workspace, create=False)
+            return None if workspace_id is None else await repo.message_for(workspace_id, kind, target_id)

@@ -1,0 +1,283 @@
+"""Queries, each scoped to a workspace. They run inside the caller's transaction and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.domain import AnswerStatus, BatchStatus, MessageRef, WorkspaceRef
+from core.errors import NotFoundError
+from core.store import search
+from core.store.tables import (
+    AiResponse,
+    Conversation,
+    Message,
+    ModelSetting,
+    PlatformMessage,
+    ProcessedEvent,
+    RequestBatch,
+    SearchDocument,
+    Workspace,
+    utcnow,
+)
+
+UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.bind.dialect.name
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # -- workspaces and idempotency ------------------------------------------------------------
+
+    async def workspace_id(self, ref: WorkspaceRef, *, create: bool = True) -> int | None:
+        query = select(Workspace.id).where(
+            Workspace.platform == ref.platform.value, Workspace.external_id == ref.external_id
+        )
+        found = await self.session.scalar(query)
+        if found is not None or not create:
+            return found
+        await self.session.execute(
+            self._insert(Workspace)
+            .values(platform=ref.platform.value, external_id=ref.external_id, created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        return await self.session.scalar(query)
+
+    async def claim_event(self, workspace_id: int, event_id: str) -> bool:
+        result: Any = await self.session.execute(
+            self._insert(ProcessedEvent)
+            .values(workspace_id=workspace_id, event_id=event_id, created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        return bool(result.rowcount == 1)
+
+    # -- conversations, questions, batches ------------------------------------------------------
+
+    async def conversation(self, conversation_id: int, workspace_id: int) -> Conversation:
+        found = await self.session.get(Conversation, conversation_id)
+        if found is None or found.workspace_id != workspace_id:
+            raise NotFoundError("That conversation does not exist in this workspace.")
+        return found
+
+    async def conversation_by_thread(self, workspace_id: int, channel: str, thread: str) -> int | None:
+        return await self.session.scalar(
+            select(Conversation.id)
+            .where(
+                Conversation.workspace_id == workspace_id,
+                Conversation.channel == channel,
+                Conversation.thread_ref == thread,
+            )
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+
+    async def add_conversation(self, workspace_id: int, channel: str, thread: str | None,
+                               title: str, created_by: str) -> Conversation:
+        now = utcnow()
+        row = Conversation(workspace_id=workspace_id, channel=channel, thread_ref=thread, title=title,
+                           created_by=created_by, created_at=now, updated_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def add_question(self, conversation: Conversation, author: str, text: str) -> Message:
+        message = Message(conversation_id=conversation.id, author=author, content=text, created_at=utcnow())
+        self.session.add(message)
+        conversation.updated_at = utcnow()
+        await self.session.flush()
+        await self.index_text(conversation, "question", message.id, text)
+        return message
+
+    async def add_batch(self, message: Message, models: Sequence[tuple[str, str]],
+                        lease_owner: str, lease_until: datetime) -> RequestBatch:
+        batch = RequestBatch(conversation_id=message.conversation_id, message_id=message.id,
+                             expected=len(models), completed=0, status=BatchStatus.PENDING.value,
+                             lease_owner=lease_owner, lease_expires_at=lease_until, created_at=utcnow())
+        self.session.add(batch)
+        await self.session.flush()
+        for provider_id, label in models:
+            self.session.add(AiResponse(
+                batch_id=batch.id, message_id=message.id, conversation_id=message.conversation_id,
+                provider_id=provider_id, model=provider_id.split("/", 1)[-1], label=label,
+                status=AnswerStatus.PENDING.value, meta={},
+            ))
+        await self.session.flush()
+        return batch
+
+    async def batch_rows(self, batch_id: int) -> tuple[RequestBatch, Message, Conversation, list[AiResponse]]:
+        batch = await self.session.get(RequestBatch, batch_id)
+        if batch is None:
+            raise NotFoundError()
+        message = await self.session.get(Message, batch.message_id)
+        conversation = await self.session.get(Conversation, batch.conversation_id)
+        assert message is not None and conversation is not None
+        answers = await self.session.scalars(
+            select(AiResponse).where(AiResponse.batch_id == batch_id).order_by(AiResponse.id)
+        )
+        return batch, message, conversation, list(answers)
+
+    async def answer(self, answer_id: int, workspace_id: int, *, lock: bool = False) -> AiResponse:
+        query = (
+            select(AiResponse)
+            .join(Conversation, Conversation.id == AiResponse.conversation_id)
+            .where(AiResponse.id == answer_id, Conversation.workspace_id == workspace_id)
+        )
+        found = await self.session.scalar(query)
+        if found is None:
+            raise NotFoundError("That answer does not exist in this workspace.")
+        if lock:  # serialise every change to one question's answers (PostgreSQL row lock)
+            await self.session.execute(
+                select(Message.id).where(Message.id == found.message_id).with_for_update()
+            )
+            await self.session.refresh(found)
+        return found
+
+    async def answers_of_question(self, message_id: int) -> list[AiResponse]:
+        rows = await self.session.scalars(
+            select(AiResponse).where(AiResponse.message_id == message_id).order_by(AiResponse.id)
+        )
+        return list(rows)
+
+    async def earlier_questions(self, conversation_id: int, before_message_id: int | None) -> list[Message]:
+        query = select(Message).where(Message.conversation_id == conversation_id)
+        if before_message_id is not None:
+            query = query.where(Message.id < before_message_id)
+        return list(await self.session.scalars(query.order_by(Message.id)))
+
+    async def answers_of_questions(self, message_ids: Iterable[int]) -> list[AiResponse]:
+        ids = list(message_ids)
+        if not ids:
+            return []
+        rows = await self.session.scalars(
+            select(AiResponse).where(AiResponse.message_id.in_(ids)).order_by(AiResponse.id)
+        )
+        return list(rows)
+
+    async def unselect_all(self, message_id: int) -> None:
+        await self.session.execute(
+            update(AiResponse)
+            .where(AiResponse.message_id == message_id, AiResponse.is_selected.is_(True))
+            .values(is_selected=False, selected_by=None)
+        )
+        await self.session.flush()
+
+    # -- leases: which process runs which batch -------------------------------------------------
+
+    async def claim_batch(self, batch_id: int, owner: str, until: datetime) -> bool:
+        now = utcnow()
+        result: Any = await self.session.execute(
+            update(RequestBatch)
+            .where(
+                RequestBatch.id == batch_id,
+                RequestBatch.status.in_(UNFINISHED),
+                or_(RequestBatch.lease_owner.is_(None), RequestBatch.lease_owner == owner,
+                    RequestBatch.lease_expires_at < now),
+            )
+            .values(status=BatchStatus.RUNNING.value, lease_owner=owner, lease_expires_at=until,
+                    started_at=func.coalesce(RequestBatch.started_at, now))
+        )
+        return bool(result.rowcount == 1)
+
+    async def renew_lease(self, batch_ids: Sequence[int], owner: str, until: datetime) -> None:
+        if batch_ids:
+            await self.session.execute(
+                update(RequestBatch)
+                .where(RequestBatch.id.in_(batch_ids), RequestBatch.lease_owner == owner)
+                .values(lease_expires_at=until)
+            )
+
+    async def release_leases(self, owner: str) -> None:
+        await self.session.execute(
+            update(RequestBatch)
+            .where(RequestBatch.lease_owner == owner, RequestBatch.status.in_(UNFINISHED))
+            .values(lease_owner=None, lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    async def orphaned_batches(self, limit: int = 100) -> list[int]:
+        """Unfinished batches whose lease ran out; rows other replicas are claiming are skipped."""
+        rows = await self.session.scalars(
+            select(RequestBatch.id)
+            .where(RequestBatch.status.in_(UNFINISHED),
+                   or_(RequestBatch.lease_expires_at.is_(None), RequestBatch.lease_expires_at < utcnow()))
+            .order_by(RequestBatch.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    # -- platform messages ----------------------------------------------------------------------
+
+    async def remember_message(self, workspace_id: int, kind: str, target_id: int, ref: MessageRef) -> None:
+        statement = self._insert(PlatformMessage).values(
+            workspace_id=workspace_id, kind=kind, target_id=target_id, channel=ref.channel,
+            message_id=ref.message_id, created_at=utcnow(),
+        )
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=["workspace_id", "kind", "target_id"],
+            set_={"channel": ref.channel, "message_id": ref.message_id},
+        ))
+
+    async def message_for(self, workspace_id: int, kind: str, target_id: int) -> MessageRef | None:
+        row = (await self.session.execute(
+            select(PlatformMessage.channel, PlatformMessage.message_id).where(
+                PlatformMessage.workspace_id == workspace_id, PlatformMessage.kind == kind,
+                PlatformMessage.target_id == target_id)
+        )).first()
+        return MessageRef(row[0], row[1]) if row else None
+
+    # -- settings, history and search -----------------------------------------------------------
+
+    async def models_for(self, workspace_id: int, channel: str) -> list[str] | None:
+        rows = (await self.session.execute(
+            select(ModelSetting.channel, ModelSetting.models).where(
+                ModelSetting.workspace_id == workspace_id, ModelSetting.channel.in_(["", channel]))
+        )).all()
+        by_channel = {row[0]: row[1] for row in rows if row[1]}
+        return by_channel.get(channel) or by_channel.get("")
+
+    async def index_text(self, conversation: Conversation, source: str, source_id: int, body: str) -> None:
+        statement = self._insert(SearchDocument).values(
+            workspace_id=conversation.workspace_id, conversation_id=conversation.id,
+            source=source, source_id=source_id, body=body,
+        )
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=["source", "source_id"], set_={"body": body}))
+
+    async def unindex(self, source: str, source_ids: Iterable[int]) -> None:
+        ids = list(source_ids)
+        if ids:
+            rows = await self.session.scalars(select(SearchDocument).where(
+                and_(SearchDocument.source == source, SearchDocument.source_id.in_(ids))))
+            for row in rows:
+                await self.session.delete(row)
+
+    async def conversations_page(self, workspace_id: int, limit: int, offset: int) -> list[Conversation]:
+        rows = await self.session.scalars(
+            select(Conversation)
+            .where(Conversation.workspace_id == workspace_id, Conversation.archived.is_(False))
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(limit).offset(offset)
+        )
+        return list(rows)
+
+    async def search(self, workspace_id: int, query: str, limit: int, offset: int
+                     ) -> list[tuple[Conversation, str]]:
+        return await search.search(self.session, workspace_id, query, limit, offset)
+
+    async def conversation_of(self, answer: AiResponse) -> Conversation:
+        found = await self.session.get(Conversation, answer.conversation_id)
+        assert found is not None
+        return found
