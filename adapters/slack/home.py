@@ -1,0 +1,123 @@
+"""Usage text, history lists, the App Home tab and the search modal (pure Block Kit builders)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.slack.blocks import Block, Rendered, context, mrkdwn, section
+from adapters.slack.text import ellipsize, escape
+from core.domain import MAX_QUESTION_CHARS, ConversationSummary
+
+SEARCH_CALLBACK = "consensus:search"
+SEARCH_BLOCK = "consensus-search"
+SEARCH_INPUT = "query"
+OPEN_SEARCH = "consensus:search:0"
+_CHANNEL = re.compile(r"^[A-Z0-9]{2,30}$")
+_TS = re.compile(r"^\d{6,12}\.\d{1,8}$")
+_WORKSPACE_URL = re.compile(r"^https://[A-Za-z0-9.-]+/$")
+MAX_ITEMS = 20  # 3 blocks each keeps a modal or the Home tab far below 100 blocks
+
+
+def usage(command: str = "/consensus") -> Rendered:
+    cmd = escape(command)
+    lines = [
+        f"*{cmd} <question>* asks several AI models at once. Each answers in its own card in a thread,",
+        "with a short summary, why it answered that way, and a 0–10 score.",
+        "",
+        "• *Expand* shows the full answer (anyone may). *Select* keeps the best answer as the context",
+        "  for the next question; *Delete* removes an answer; *Retry* runs a failed model again",
+        "  (the asker or a workspace admin).",
+        "• Reply in the thread (or mention the bot there) to ask a follow-up question.",
+        f"• *{cmd} history [words]* lists recent conversations; the app's Home tab shows them too.",
+        f"Questions may be up to {MAX_QUESTION_CHARS:,} characters.",
+    ]
+    return Rendered([section("\n".join(lines))], f"How to use {cmd}")
+
+
+def thread_link(workspace_url: str | None, channel: str, thread: str | None) -> str:
+    """A link to the thread built only from ids Slack gave us; empty when any part looks wrong."""
+    if not (workspace_url and _WORKSPACE_URL.match(workspace_url) and _CHANNEL.match(channel)
+            and thread and _TS.match(thread)):
+        return ""
+    return f"<{workspace_url}archives/{channel}/p{thread.replace('.', '')}|open thread>"
+
+
+def when(moment: datetime) -> str:
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def history_blocks(items: Sequence[ConversationSummary], names: Mapping[str, str],
+                   workspace_url: str | None, *, query: str | None = None) -> list[Block]:
+    if not items:
+        found = f" matching “{escape(query)}”" if query else ""
+        return [section(f"No conversations{found} yet.")]
+    blocks: list[Block] = []
+    for item in items[:MAX_ITEMS]:
+        title = escape(ellipsize(" ".join(item.title.split()), 200))
+        blocks.append(section(f"*{title}*"))
+        facts = [f"by {escape(names.get(item.created_by, item.created_by))}", when(item.updated_at),
+                 f"{item.models} models", f"{item.questions} question{'s' if item.questions != 1 else ''}"]
+        if item.selected:
+            facts.append(f"selected: {escape(item.selected)}")
+        link = thread_link(workspace_url, item.channel, item.thread)
+        if link:
+            facts.append(link)
+        blocks.append(context(" · ".join(facts)))
+        if item.snippet:
+            blocks.append(context("> " + escape(ellipsize(item.snippet, 300))))
+    if len(items) > MAX_ITEMS:
+        blocks.append(context(f"…and {len(items) - MAX_ITEMS} more; search to narrow them down."))
+    return blocks
+
+
+def history_message(items: Sequence[ConversationSummary], names: Mapping[str, str],
+                    workspace_url: str | None, query: str | None) -> Rendered:
+    head = f"*Conversations matching “{escape(query)}”*" if query else "*Recent conversations*"
+    blocks = [section(head), *history_blocks(items, names, workspace_url, query=query)]
+    return Rendered(blocks, "Consensus history")
+
+
+def home_view(items: Sequence[ConversationSummary], names: Mapping[str, str],
+              workspace_url: str | None) -> dict[str, Any]:
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Consensus"}},
+        {"type": "section", "text": mrkdwn("Recent questions your team asked. Open a thread to continue it."),
+         "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Search"},
+                       "action_id": OPEN_SEARCH, "value": OPEN_SEARCH}},
+        {"type": "divider"},
+        *history_blocks(items, names, workspace_url),
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
+def search_modal(query: str = "") -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": SEARCH_INPUT, "max_length": 200,
+                               "placeholder": {"type": "plain_text", "text": "words from a question or answer"}}
+    if query:
+        element["initial_value"] = query[:200]
+    return {
+        "type": "modal", "callback_id": SEARCH_CALLBACK,
+        "title": {"type": "plain_text", "text": "Search conversations"},
+        "submit": {"type": "plain_text", "text": "Search"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "input", "block_id": SEARCH_BLOCK, "element": element,
+                    "label": {"type": "plain_text", "text": "Search for"}}],
+    }
+
+
+def results_modal(items: Sequence[ConversationSummary], names: Mapping[str, str],
+                  workspace_url: str | None, query: str) -> dict[str, Any]:
+    view = search_modal(query)
+    view["blocks"] = [*view["blocks"], {"type": "divider"},
+                      *history_blocks(items, names, workspace_url, query=query)]
+    return view
+
+
+def search_query(view: Mapping[str, Any]) -> str:
+    values = view.get("state", {}).get("values", {})
+    return str(values.get(SEARCH_BLOCK, {}).get(SEARCH_INPUT, {}).get("value") or "").strip()
+

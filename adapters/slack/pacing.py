@@ -1,0 +1,187 @@
+"""Keep within Slack's rate limits without ever losing a card's final state.
+
+- `chat.update` is Tier 3 (~50/min per workspace, short bursts allowed): updates are coalesced
+  per message (the latest state wins) and paced by one token bucket per workspace.
+- `chat.postMessage` allows ~1/s per channel with bursts: one bucket per channel.
+- A 429 pauses the bucket for `Retry-After` seconds and the call is made again; the client's
+  `AsyncRateLimitErrorRetryHandler` (see `RateLimitNotifier`) reports 429s it absorbs, too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+_GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_archived"}
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    update_rate: float = 50 / 60  # chat.update per second, per workspace
+    update_burst: float = 20
+    post_rate: float = 1.0  # chat.postMessage per second, per channel
+    post_burst: float = 6
+
+
+class Bucket:
+    """A token bucket that can also be paused (after a 429)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+        self.paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    async def take(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                paused = self.paused_until - now
+                if paused <= 0 and self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep(max(paused, (1 - self.tokens) / self.rate, 0.01))
+
+
+def retry_after(exc: SlackApiError) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(float(raw), 0.0)
+            except ValueError:
+                break
+    return 1.0
+
+
+class RateLimitNotifier(AsyncRateLimitErrorRetryHandler):
+    """The SDK's 429 retry handler, telling the pacer which method was limited and for how long."""
+
+    def __init__(self, on_limited: Callable[[str, float], None], max_retry_count: int = 3) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._on_limited = on_limited
+
+    async def prepare_for_next_attempt_async(self, *, state: RetryState, request: HttpRequest,
+                                             response: HttpResponse | None = None,
+                                             error: Exception | None = None) -> None:
+        if response is not None:
+            value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+            try:
+                seconds = float(value[0] if isinstance(value, list) else value)
+            except ValueError:
+                seconds = 1.0
+            self._on_limited(request.url.rsplit("/", 1)[-1].split("?")[0], seconds)
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response,
+                                                     error=error)
+
+
+class Pacer:
+    def __init__(self, client: AsyncWebClient, pacing: Pacing | None = None) -> None:
+        self.client = client
+        self.pacing = pacing or Pacing()
+        self._updates: dict[str, Bucket] = {}
+        self._posts: dict[str, Bucket] = {}
+        self._pending: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    def _update_bucket(self, workspace: str) -> Bucket:
+        if workspace not in self._updates:
+            self._updates[workspace] = Bucket(self.pacing.update_rate, self.pacing.update_burst)
+        return self._updates[workspace]
+
+    def _post_bucket(self, channel: str) -> Bucket:
+        if channel not in self._posts:
+            self._posts[channel] = Bucket(self.pacing.post_rate, self.pacing.post_burst)
+        return self._posts[channel]
+
+    def limited(self, method: str, seconds: float) -> None:
+        """Called on every 429: pause every bucket of that method."""
+        log.info("Slack rate limited %s for %.1f s", method, seconds)
+        buckets = self._updates if method == "chat.update" else self._posts if method == "chat.postMessage" else {}
+        for bucket in buckets.values():
+            bucket.pause(seconds)
+
+    async def post(self, channel: str, *, text: str, blocks: list[dict[str, Any]],
+                   thread_ts: str | None = None) -> str:
+        """Post a message (paced per channel) and return its ts; a 429 waits and tries again."""
+        while True:
+            await self._post_bucket(channel).take()
+            try:
+                response = await self.client.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
+                    unfurl_links=False, unfurl_media=False)
+                return str(response["ts"])
+            except SlackApiError as exc:
+                if exc.response.get("error") != "ratelimited":
+                    raise
+                self._post_bucket(channel).pause(retry_after(exc))
+
+    def update(self, workspace: str, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Queue the new state of a message; a state queued later replaces one not yet sent."""
+        key = (channel, ts)
+        self._pending[key] = (workspace, {"text": text, "blocks": blocks})
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.create_task(self._drain(key))
+
+    async def delete(self, channel: str, ts: str) -> None:
+        self._pending.pop((channel, ts), None)
+        try:
+            await self.client.chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in _GONE:
+                raise
+
+    async def _drain(self, key: tuple[str, str]) -> None:
+        channel, ts = key
+        try:
+            while key in self._pending:
+                await self._update_bucket(self._pending[key][0]).take()
+                item = self._pending.pop(key, None)
+                if item is None:
+                    break
+                workspace, payload = item
+                try:
+                    await self.client.chat_update(channel=channel, ts=ts, parse="none", **payload)
+                except SlackApiError as exc:
+                    error = exc.response.get("error")
+                    if error == "ratelimited":
+                        self._update_bucket(workspace).pause(retry_after(exc))
+                        self._pending.setdefault(key, item)
+                    elif error not in _GONE:
+                        log.error("chat.update failed: %s", error)
+                except Exception:
+                    log.exception("chat.update failed")
+        finally:
+            self._tasks.pop(key, None)
+
+    async def flush(self) -> None:
+        """Wait until every queued update was sent (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def close(self, grace: float = 5.0) -> None:
+        try:
+            await asyncio.wait_for(self.flush(), grace)
+        except TimeoutError:
+            for task in list(self._tasks.values()):
+                task.cancel()
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)

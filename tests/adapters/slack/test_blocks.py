@@ -1,0 +1,204 @@
+"""Block Kit builders: every state is valid Block Kit, escaped, and buttons carry only verb + id."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from adapters.slack import blocks, home
+from core.domain import (
+    MAX_QUESTION_CHARS,
+    Answer,
+    AnswerStatus,
+    Batch,
+    BatchStatus,
+    ConversationSummary,
+    Platform,
+    WorkspaceRef,
+)
+from tests.fakes.slack_api import block_errors
+
+WS = WorkspaceRef(Platform.SLACK, "T1")
+EVIL = "Use <!channel> and <!here> or <@U123> & <https://evil.example|safe>"
+
+
+def answer(**kw: Any) -> Answer:
+    base: dict[str, Any] = dict(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test",
+                                label="OpenAI", status=AnswerStatus.COMPLETED, content="**Yes.** " * 20,
+                                summary="Yes, because.", reasoning="It agrees with the others.", score=8.5,
+                                score_method="consensus", rank=1, tokens_in=12, tokens_out=40,
+                                latency_ms=2100, cost_usd=0.0012)
+    base.update(kw)
+    return Answer(**base)
+
+
+def batch(answers: tuple[Answer, ...], **kw: Any) -> Batch:
+    base: dict[str, Any] = dict(id=1, conversation_id=1, message_id=1, workspace=WS, channel="C1",
+                                thread="1700000000.000001", asker="U1", question="What is 2+2?",
+                                status=BatchStatus.COMPLETED, answers=answers)
+    base.update(kw)
+    return Batch(**base)
+
+
+def texts(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("mrkdwn", "plain_text") and "text" in node:
+            found.append(node)
+        for value in node.values():
+            found.extend(texts(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(texts(value))
+    return found
+
+
+def assert_valid(rendered: blocks.Rendered) -> None:
+    for payload in [rendered.blocks, *(more for more, _ in rendered.more)]:
+        assert block_errors(payload) == []
+        assert sum(len(t["text"]) for t in texts(payload)) <= 12_000
+        for obj in texts(payload):
+            if obj["type"] == "mrkdwn":
+                assert obj["verbatim"] is True
+        for element in json.dumps(payload).split('"action_id": ')[1:]:
+            assert re.match(r'"consensus:[a-z_]+:\d+"', element)
+
+
+STATES = {
+    "pending": answer(status=AnswerStatus.PENDING, score=None, rank=None),
+    "running": answer(status=AnswerStatus.RUNNING, score=None, rank=None),
+    "final": answer(),
+    "failed": answer(status=AnswerStatus.FAILED, error="Rate limited <!channel>", attempts=3, score=None),
+    "selected": answer(is_selected=True, selected_by="U42"),
+    "expanded": answer(is_expanded=True, content="# Long\n" + ("word " * 600 + "\n\n") * 12),
+    "unpriced": answer(cost_usd=None),
+}
+
+
+@pytest.mark.parametrize("name", STATES)
+def test_every_card_state_is_valid_block_kit(name: str) -> None:
+    rendered = blocks.card(STATES[name], has_selection=name == "selected", others_live=2,
+                           preview="partial <!here> " * 400)
+    assert_valid(rendered)
+    assert rendered.text and "<!" not in rendered.text
+
+
+def test_buttons_per_state() -> None:
+    def ids(r: blocks.Rendered) -> list[str]:
+        return [e["action_id"] for b in r.blocks if b["type"] == "actions" for e in b["elements"]]
+
+    assert ids(blocks.card(STATES["final"])) == ["consensus:expand:7", "consensus:select:7", "consensus:delete:7"]
+    assert ids(blocks.card(STATES["failed"])) == ["consensus:retry:7", "consensus:delete:7"]
+    assert ids(blocks.card(STATES["pending"])) == []
+    assert ids(blocks.card(STATES["selected"], has_selection=True, others_live=2)) == [
+        "consensus:expand:7", "consensus:delete_others:7", "consensus:delete:7"]
+    assert ids(blocks.card(STATES["selected"], has_selection=True, others_live=0)) == [
+        "consensus:expand:7", "consensus:delete:7"]
+    assert ids(blocks.card(STATES["expanded"]))[0] == "consensus:collapse:7"
+
+
+def test_final_card_shows_summary_why_score_and_usage() -> None:
+    shown = json.dumps(blocks.card(STATES["final"]).blocks)
+    for part in ("Yes, because.", "It agrees with the others.", "*8.5*/10 by agreement", "2.1 s",
+                 "12 in / 40 out tokens", "$0.0012", "top ranked"):
+        assert part in shown
+    assert "cost unknown" in json.dumps(blocks.card(STATES["unpriced"]).blocks)
+
+
+def test_untrusted_text_is_escaped_everywhere() -> None:
+    evil = answer(label=EVIL, summary=EVIL, reasoning=EVIL, content=EVIL, error=EVIL)
+    for variant in (evil, replace(evil, status=AnswerStatus.FAILED), replace(evil, is_expanded=True),
+                    replace(evil, status=AnswerStatus.RUNNING)):
+        rendered = blocks.card(variant, preview=EVIL)
+        dumped = json.dumps([rendered.blocks, rendered.text])
+        assert "<!" not in dumped and "<@" not in dumped and "<http" not in dumped
+        assert "&lt;!channel&gt;" in dumped
+    parent = blocks.parent(batch((evil,), question=EVIL, consensus=EVIL), asker_name=EVIL, ranked=True)
+    dumped = json.dumps([parent.blocks, parent.text])
+    assert "<!" not in dumped and "<@" not in dumped
+
+
+def test_selected_by_is_the_only_mention_and_only_for_a_slack_user_id() -> None:
+    shown = json.dumps(blocks.card(STATES["selected"], has_selection=True).blocks)
+    assert re.findall(r"<[@!#][^>]*>", shown) == ["<@U42>"]
+    forged = json.dumps(blocks.card(replace(STATES["selected"], selected_by="U1> <!channel"),
+                                    has_selection=True).blocks)
+    assert "<!channel" not in forged and "<@" not in forged
+
+
+def test_others_are_compact_once_one_is_selected() -> None:
+    compact = blocks.card(answer(id=8), has_selection=True)
+    assert "It agrees" not in json.dumps(compact.blocks)  # no "why", just a line
+    assert_valid(compact)
+
+
+def test_expanded_long_answer_continues_in_more_messages_and_loses_nothing() -> None:
+    rendered = blocks.card(STATES["expanded"])
+    assert rendered.more, "a 36k-character answer needs continuation messages"
+    shown = " ".join(t["text"] for p in [rendered.blocks, *(m for m, _ in rendered.more)] for t in texts(p))
+    assert shown.count("word") == 600 * 12
+
+
+def test_status_lines() -> None:
+    ok = answer()
+    failed = answer(id=8, label="Claude", status=AnswerStatus.FAILED, error="x")
+    waiting = answer(id=9, label="Llama", status=AnswerStatus.PENDING)
+    assert blocks.status_line(batch((ok, replace(ok, id=2), replace(ok, id=3))), ranked=True) == (
+        "3/3 answered · ranked by agreement")
+    assert blocks.status_line(batch((ok, failed, replace(ok, id=3))), ranked=True) == (
+        "2/3 answered · Claude failed · ranked by agreement")
+    assert blocks.status_line(batch((ok, waiting)), ranked=False) == "1/2 answered · waiting for Llama"
+    chosen = replace(ok, is_selected=True, selected_by="U1")
+    assert blocks.status_line(batch((chosen, replace(ok, id=2, is_deleted=True))), ranked=True) == (
+        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted")
+
+
+def test_parent_with_longest_question_is_valid() -> None:
+    rendered = blocks.parent(batch((answer(),), question="x " * (MAX_QUESTION_CHARS // 2)), asker_name="alice")
+    assert_valid(rendered)
+    assert sum(t["text"].count("x") for t in texts(rendered.blocks)) == MAX_QUESTION_CHARS // 2
+
+
+def test_parent_shows_disagreement_after_ranking() -> None:
+    rendered = blocks.parent(batch((answer(),), consensus="They differ on X.", disagree=True),
+                             asker_name="alice", ranked=True)
+    assert "The models disagree" in json.dumps(rendered.blocks)
+
+
+def summary(i: int, **kw: Any) -> ConversationSummary:
+    base: dict[str, Any] = dict(id=i, title=f"Question {i} <!channel>", created_by="U1", channel="C1",
+                                thread="1700000000.000001", created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                                updated_at=datetime(2026, 1, 2, tzinfo=UTC), models=3,
+                                selected="openai/gpt-test")
+    base.update(kw)
+    return ConversationSummary(**base)
+
+
+def test_history_home_and_search_views_are_valid() -> None:
+    items = [summary(i, snippet="match <@U9>") for i in range(30)]
+    url = "https://consensus-test.slack.com/"
+    for payload in (home.home_view(items, {"U1": "alice"}, url)["blocks"],
+                    home.results_modal(items, {}, url, "x")["blocks"],
+                    home.history_message(items, {}, url, "q").blocks, home.search_modal()["blocks"]):
+        assert block_errors(payload, limit=100) == []
+        dumped = json.dumps(payload)
+        assert "<!channel>" not in dumped and "<@U9>" not in dumped
+    shown = json.dumps(home.home_view(items[:1], {"U1": "alice"}, url))
+    assert "<https://consensus-test.slack.com/archives/C1/p1700000000000001|open thread>" in shown
+    assert "by alice" in shown and "3 models" in shown and "selected: openai/gpt-test" in shown
+
+
+def test_thread_link_refuses_odd_ids() -> None:
+    url = "https://consensus-test.slack.com/"
+    assert home.thread_link(url, "C1|x>", "1.2") == ""
+    assert home.thread_link("javascript:alert(1)//", "C1", "1700000000.000001") == ""
+    assert home.thread_link(url, "C1", None) == ""
+
+
+def test_usage_mentions_the_limit() -> None:
+    assert "8,000 characters" in json.dumps(home.usage().blocks)

@@ -1,0 +1,98 @@
+"""Pacing against the fake Web API: coalescing, buckets, and 429s that never lose a final state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+
+from adapters.slack.pacing import Bucket, Pacer, Pacing, RateLimitNotifier
+from adapters.slack.text import escape
+from tests.fakes.slack_api import FakeSlackAPI
+
+
+def section(text: str) -> list[dict[str, object]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": escape(text), "verbatim": True}}]
+
+
+async def make_pacer(api: FakeSlackAPI, pacing: Pacing) -> tuple[Pacer, aiohttp.ClientSession]:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    session = aiohttp.ClientSession()
+    client = AsyncWebClient(token="xoxb-test", base_url=api.api_url, session=session)
+    pacer = Pacer(client, pacing)
+    client.retry_handlers.append(RateLimitNotifier(pacer.limited, max_retry_count=2))
+    return pacer, session
+
+
+async def test_updates_coalesce_latest_state_wins(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=5, update_burst=1))
+    try:
+        ts = await pacer.post("C1", text="card", blocks=section("v0"))
+        for i in range(1, 30):
+            pacer.update("T1", "C1", ts, text=f"v{i}", blocks=section(f"v{i}"))
+        await pacer.flush()
+        message = slack_api.messages["C1"][ts]
+        assert message.text == "v29"
+        assert message.edits < 5  # 29 states, a handful of calls
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+async def test_429_on_update_waits_and_still_reaches_final_state(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100))
+    try:
+        ts = await pacer.post("C1", text="card", blocks=section("start"))
+        slack_api.rate_limit_next["chat.update"].extend([1, 0, 0])  # more than the SDK retries
+        pacer.update("T1", "C1", ts, text="final", blocks=section("final"))
+        await asyncio.wait_for(pacer.flush(), 15)
+        assert slack_api.messages["C1"][ts].text == "final"
+        assert len(slack_api.args("chat.update")) == 4
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+async def test_post_429_is_retried(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing())
+    try:
+        slack_api.rate_limit_next["chat.postMessage"].append(0)
+        ts = await pacer.post("C1", text="hello", blocks=section("hello"), thread_ts=None)
+        assert slack_api.messages["C1"][ts].text == "hello"
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+async def test_delete_drops_a_pending_update(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=1, update_burst=0))
+    try:
+        ts = await pacer.post("C1", text="card", blocks=section("x"))
+        pacer.update("T1", "C1", ts, text="late", blocks=section("late"))
+        await pacer.delete("C1", ts)
+        await pacer.flush()
+        assert slack_api.messages["C1"][ts].deleted
+        assert slack_api.args("chat.update") == []
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+async def test_bucket_allows_burst_then_paces() -> None:
+    bucket = Bucket(rate=50, burst=3)
+    start = time.monotonic()
+    for _ in range(6):
+        await bucket.take()
+    assert time.monotonic() - start >= 0.05  # three beyond the burst at 50/s
+
+
+@pytest.mark.parametrize("seconds", [0.05])
+async def test_pause_blocks_the_bucket(seconds: float) -> None:
+    bucket = Bucket(rate=1000, burst=10)
+    bucket.pause(seconds)
+    start = time.monotonic()
+    await bucket.take()
+    assert time.monotonic() - start >= seconds * 0.9
