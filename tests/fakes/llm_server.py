@@ -1,9 +1,9 @@
 """A fake OpenAI + Anthropic server on 127.0.0.1 that the real SDKs talk to.
 
-Each endpoint ("chat", "messages", "responses") has a FIFO script of steps, and each model may have its
-own script too (one fake serves several models at once). With nothing scripted a request is answered
-from `answers[model]` (text, or a callable taking the request JSON), else by echoing the last user
-message.
+Endpoints "chat" (POST /v1/chat/completions) and "messages" (POST /v1/messages) each have a FIFO
+script of steps, and each model may have its own (one fake serves several models at once). With
+nothing scripted, a request gets `answers[model]` (text, or a function of the request JSON), else
+an echo of the last user message.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from tests.fakes.base import RecordingServer
 ENDPOINTS = {
     "/v1/chat/completions": "chat",
     "/v1/messages": "messages",
-    "/v1/responses": "responses",
 }
 
 
@@ -44,14 +43,11 @@ class Ok:
 
 @dataclass
 class Status:
-    """Any error response. With `body=None` the body is shaped for the endpoint it is served on."""
+    """Any error response. `body`: JSON, text, or a function of the provider ("openai"/"anthropic")."""
 
     code: int
-    body: Any = None
+    body: Any = None  # None: a provider-shaped "error <code>" body
     headers: dict[str, str] = field(default_factory=dict)
-    error_type: str = "api_error"
-    message: str = "error"
-    error_code: str | None = None
 
 
 @dataclass
@@ -68,52 +64,54 @@ class Malformed:
 
 Step = Ok | Status | Hang | Malformed
 Answer = str | Callable[[Any], str]
+Body = Callable[[str], Any]
 
 
-def _error_body(provider: str | None, error_type: str, message: str, code: str | None) -> Any:
-    if provider == "anthropic":
-        error: dict[str, Any] = {"type": error_type, "message": message}
-        if code:
-            error["details"] = {"error_code": code}
-        return {"type": "error", "error": error}
-    if provider == "openai":
-        return {"error": {"message": message, "type": error_type, "code": code, "param": None}}
-    return None  # shaped when served
+def error_body(kind: str, message: str, code: str | None = None) -> Body:
+    """A provider-shaped error body, rendered for whichever endpoint serves it."""
+
+    def render(provider: str) -> Any:
+        if provider == "anthropic":
+            details = {"details": {"error_code": code}} if code else {}
+            return {"type": "error", "error": {"type": kind, "message": message, **details}}
+        return {"error": {"message": message, "type": kind, "code": code, "param": None}}
+
+    return render
 
 
-def rate_limited(retry_after: float | None = 1, provider: str | None = None, ms: float | None = None) -> Status:
-    headers: dict[str, str] = {}
-    if retry_after is not None:
-        headers["retry-after"] = f"{retry_after:g}"
+def _shape(body: Body, provider: str | None) -> Any:
+    return body(provider) if provider else body
+
+
+def rate_limited(retry_after: float | None = 1, provider: str | None = None,
+                 ms: float | None = None) -> Status:
+    headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
     if ms is not None:
         headers["retry-after-ms"] = f"{ms:g}"
-    kind = "rate_limit_error" if provider == "anthropic" else "requests"
-    msg = "Rate limit reached"
-    return Status(429, _error_body(provider, kind, msg, "rate_limit_exceeded" if provider == "openai" else None),
-                  headers, "rate_limit_error", msg)
+    return Status(429, _shape(error_body("rate_limit_error", "Rate limit reached"), provider), headers)
 
 
 def server_error(provider: str | None = None) -> Status:
-    return Status(500, _error_body(provider, "api_error", "Internal server error", None),
-                  error_type="api_error", message="Internal server error")
+    return Status(500, _shape(error_body("api_error", "Internal server error"), provider))
 
 
 def overloaded() -> Status:
-    return Status(529, _error_body("anthropic", "overloaded_error", "Overloaded", None))
+    return Status(529, error_body("overloaded_error", "Overloaded")("anthropic"))
 
 
 def unauthorized(provider: str | None = None, message: str = "Invalid API key") -> Status:
-    kind = "authentication_error" if provider == "anthropic" else "invalid_request_error"
-    return Status(401, _error_body(provider, kind, message, "invalid_api_key" if provider == "openai" else None),
-                  error_type="authentication_error", message=message)
+    return Status(401, _shape(error_body("authentication_error", message, "invalid_api_key"), provider))
 
 
 def quota_exhausted(provider: str | None = None) -> Status:
-    if provider == "anthropic":
-        body = _error_body("anthropic", "rate_limit_error", "Spend limit reached", "enforced_spend_limit_reached")
-    else:
-        body = _error_body("openai", "insufficient_quota", "You exceeded your current quota", "insufficient_quota")
-    return Status(429, body)
+    """OpenAI's `insufficient_quota`, or Anthropic's spend limit (a 429 that must not be retried)."""
+
+    def render(p: str) -> Any:
+        if p == "anthropic":
+            return error_body("rate_limit_error", "Spend limit reached", "enforced_spend_limit_reached")(p)
+        return error_body("insufficient_quota", "You exceeded your current quota", "insufficient_quota")(p)
+
+    return Status(429, _shape(render, provider))
 
 
 def _split(text: str, n: int) -> list[str]:
@@ -136,11 +134,7 @@ def _content_text(content: Any) -> str:
 
 
 def _last_user_text(body: Any) -> str:
-    if not isinstance(body, dict):
-        return ""
-    if isinstance(body.get("input"), str):
-        return str(body["input"])
-    for message in reversed(body.get("messages") or body.get("input") or []):
+    for message in reversed(body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
             return _content_text(message.get("content"))
     return ""
@@ -165,7 +159,7 @@ class FakeLLMServer(RecordingServer):
             app.router.add_post(path, self._handle)
 
     def script(self, endpoint: str, steps: Iterable[Step], model: str | None = None) -> None:
-        """Queue steps for an endpoint ("chat", "messages", "responses"), optionally for one model."""
+        """Queue steps for an endpoint ("chat" or "messages"), optionally for one model."""
         assert endpoint in ENDPOINTS.values(), endpoint
         self._scripts[(endpoint, model)].extend(steps)
 
@@ -192,19 +186,20 @@ class FakeLLMServer(RecordingServer):
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         endpoint = ENDPOINTS[request.path]
         provider = "anthropic" if endpoint == "messages" else "openai"
-        if not (request.headers.get("authorization", "").startswith("Bearer ") or request.headers.get("x-api-key")):
-            return self._status(unauthorized(provider, "No API key"), provider)
+        auth = request.headers.get("authorization", "")
+        if not (auth.startswith("Bearer ") or request.headers.get("x-api-key")):
+            return self._status(unauthorized(message="No API key"), provider)
         try:
             body = json.loads(await request.read())
         except ValueError:
-            return self._status(Status(400, message="Bad JSON"), provider)
+            return self._status(Status(400, error_body("invalid_request_error", "Bad JSON")), provider)
         model = body.get("model")
         step = self._next_step(endpoint, model)
         if isinstance(step, Status):
             return self._status(step, provider)
         if isinstance(step, Hang):
             await self._wait(step.seconds)
-            return self._status(Status(503, message="Hung"), provider)
+            return self._status(Status(503), provider)
         if isinstance(step, Malformed):
             if body.get("stream"):
                 return await self._malformed_stream(request, endpoint)
@@ -222,11 +217,12 @@ class FakeLLMServer(RecordingServer):
                 w.cancel()
 
     def _status(self, step: Status, provider: str) -> web.Response:
-        body = step.body
-        if body is None:
-            body = _error_body(provider, step.error_type, step.message, step.error_code)
+        body = step.body or error_body("api_error", f"error {step.code}")
+        if callable(body):
+            body = body(provider)
         data = body if isinstance(body, str | bytes) else json.dumps(body)
-        return web.Response(status=step.code, body=data, headers=step.headers, content_type="application/json")
+        return web.Response(status=step.code, body=data, headers=step.headers,
+                            content_type="application/json")
 
     def _text_for(self, body: Any, step: Ok) -> str:
         if step.text is not None:
@@ -244,28 +240,28 @@ class FakeLLMServer(RecordingServer):
         text = self._text_for(body, step)
         usage = (step.tokens_in if step.tokens_in is not None else _words(body),
                  step.tokens_out if step.tokens_out is not None else len(text.split()))
-        fmt = _FORMATS[endpoint]
-        model = str(body.get("model", ""))
+        model, render = str(body.get("model", "")), _FORMATS[endpoint]
         if not body.get("stream"):
-            return web.json_response(fmt.whole(model, text, usage if step.usage else None))
-        include_usage = step.usage and (endpoint != "chat" or (body.get("stream_options") or {}).get("include_usage"))
+            return web.json_response(render(model, text, [], usage if step.usage else None, False))
+        asked = endpoint != "chat" or (body.get("stream_options") or {}).get("include_usage")
+        head, deltas, tail = render(model, text, _split(text, step.chunks), usage if step.usage and asked else None,
+                                    True)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
-        for frame in fmt.start(model, usage):
+        for frame in head:
             await resp.write(frame)
-        for i, part in enumerate(_split(text, step.chunks)):
+        for i, frame in enumerate(deltas):
             if step.cut_after is not None and i >= step.cut_after:
                 assert request.transport is not None
                 request.transport.close()  # the client sees the stream end mid-way
                 return resp
             if step.fail_after is not None and i >= step.fail_after:
-                await resp.write(fmt.error())
-                await resp.write_eof()
-                return resp
+                tail = [_ERRORS[endpoint]]
+                break
             if i and step.chunk_delay:
                 await self._wait(step.chunk_delay)
-            await resp.write(fmt.delta(model, part))
-        for frame in fmt.end(model, text, usage if include_usage else None):
+            await resp.write(frame)
+        for frame in tail:
             await resp.write(frame)
         await resp.write_eof()
         return resp
@@ -273,116 +269,62 @@ class FakeLLMServer(RecordingServer):
     async def _malformed_stream(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
-        name = {"messages": "content_block_delta", "responses": "response.output_text.delta"}.get(endpoint)
-        await resp.write((f"event: {name}\n" if name else "").encode() + b'data: {"broken": \n\n')
+        # Anthropic's SDK only parses frames whose `event:` name it knows.
+        head = b"event: content_block_delta\n" if endpoint == "messages" else b""
+        await resp.write(head + b'data: {"broken": \n\n')
         await resp.write_eof()
         return resp
 
 
 def _sse(data: Any, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
-    payload = data if isinstance(data, str) else json.dumps(data)
-    return f"{head}data: {payload}\n\n".encode()
+    return f"{head}data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode()
 
 
-class _Chat:
-    @staticmethod
-    def _chunk(model: str, choices: list[Any], usage: Any = None) -> dict[str, Any]:
-        out = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
-               "model": model, "choices": choices}
-        if usage is not None:
-            out["usage"] = usage
-        return out
-
-    @staticmethod
-    def _usage(usage: tuple[int, int]) -> dict[str, int]:
-        return {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
-
-    def whole(self, model: str, text: str, usage: tuple[int, int] | None) -> Any:
-        out: dict[str, Any] = {
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-        }
-        if usage is not None:
-            out["usage"] = self._usage(usage)
-        return out
-
-    def start(self, model: str, usage: tuple[int, int]) -> list[bytes]:
-        return []
-
-    def delta(self, model: str, part: str) -> bytes:
-        delta = {"role": "assistant", "content": part}
-        return _sse(self._chunk(model, [{"index": 0, "delta": delta, "finish_reason": None}]))
-
-    def end(self, model: str, text: str, usage: tuple[int, int] | None) -> list[bytes]:
-        frames = [_sse(self._chunk(model, [{"index": 0, "delta": {}, "finish_reason": "stop"}]))]
-        if usage is not None:
-            frames.append(_sse(self._chunk(model, [], self._usage(usage))))
-        return [*frames, _sse("[DONE]")]
-
-    def error(self) -> bytes:
-        return _sse({"error": {"message": "The server is overloaded", "type": "server_error", "code": None}})
+Usage = tuple[int, int] | None
 
 
-class _Messages:
-    def _message(self, model: str, content: list[Any], usage: tuple[int, int] | None, stop: str | None) -> Any:
-        out: dict[str, Any] = {"id": "msg_01", "type": "message", "role": "assistant", "model": model,
-                               "content": content, "stop_reason": stop, "stop_sequence": None}
-        if usage is not None:
-            out["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1]}
-        return out
+def _chat(model: str, text: str, parts: list[str], usage: Usage, stream: bool) -> Any:
+    """OpenAI chat.completions: the whole reply, or SSE (head, deltas, tail) ending with [DONE]."""
+    base = {"id": "chatcmpl-1", "created": 1700000000, "model": model}
+    counts = {"usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                        "total_tokens": sum(usage)}} if usage else {}
+    if not stream:
+        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        return {**base, "object": "chat.completion", "choices": [choice], **counts}
 
-    def whole(self, model: str, text: str, usage: tuple[int, int] | None) -> Any:
-        return self._message(model, [{"type": "text", "text": text}], usage, "end_turn")
+    def chunk(choices: list[Any], **extra: Any) -> bytes:
+        return _sse({**base, "object": "chat.completion.chunk", "choices": choices, **extra})
 
-    def start(self, model: str, usage: tuple[int, int]) -> list[bytes]:
-        start = {"type": "message_start", "message": self._message(model, [], (usage[0], 1), None)}
-        block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-        return [_sse(start, "message_start"), _sse(block, "content_block_start"), _sse({"type": "ping"}, "ping")]
-
-    def delta(self, model: str, part: str) -> bytes:
-        data = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": part}}
-        return _sse(data, "content_block_delta")
-
-    def end(self, model: str, text: str, usage: tuple[int, int] | None) -> list[bytes]:
-        delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                 "usage": {"output_tokens": usage[1] if usage else 0}}
-        return [_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-                _sse(delta, "message_delta"), _sse({"type": "message_stop"}, "message_stop")]
-
-    def error(self) -> bytes:
-        return _sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error")
+    deltas = [chunk([{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}])
+              for p in parts]
+    tail = [chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])] + ([chunk([], **counts)] if usage else [])
+    return [], deltas, [*tail, _sse("[DONE]")]
 
 
-class _Responses:
-    def whole(self, model: str, text: str, usage: tuple[int, int] | None) -> Any:
-        out: dict[str, Any] = {
-            "id": "resp_1", "object": "response", "created_at": 1700000000, "model": model, "status": "completed",
-            "output": [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
-            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-        }
-        if usage is not None:
-            out["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1], "total_tokens": sum(usage),
-                            "input_tokens_details": {"cached_tokens": 0},
-                            "output_tokens_details": {"reasoning_tokens": 0}}
-        return out
-
-    def start(self, model: str, usage: tuple[int, int]) -> list[bytes]:
-        return []
-
-    def delta(self, model: str, part: str) -> bytes:
-        data = {"type": "response.output_text.delta", "sequence_number": 1, "item_id": "msg_1",
-                "output_index": 0, "content_index": 0, "delta": part, "logprobs": []}
-        return _sse(data, "response.output_text.delta")
-
-    def end(self, model: str, text: str, usage: tuple[int, int] | None) -> list[bytes]:
-        done = {"type": "response.completed", "sequence_number": 2, "response": self.whole(model, text, usage)}
-        return [_sse(done, "response.completed")]
-
-    def error(self) -> bytes:
-        return _sse({"type": "error", "code": "server_error", "message": "overloaded", "sequence_number": 2},
-                    "error")
+def _messages(model: str, text: str, parts: list[str], usage: Usage, stream: bool) -> Any:
+    """Anthropic messages. Every SSE frame has an `event:` line, or the SDK silently skips it."""
+    message = {"id": "msg_01", "type": "message", "role": "assistant", "model": model, "stop_sequence": None,
+               "content": [] if stream else [{"type": "text", "text": text}],
+               "stop_reason": None if stream else "end_turn"}
+    if usage:
+        message["usage"] = {"input_tokens": usage[0], "output_tokens": 1 if stream else usage[1]}
+    if not stream:
+        return message
+    block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    head = [_sse({"type": "message_start", "message": message}, "message_start"),
+            _sse(block, "content_block_start"), _sse({"type": "ping"}, "ping")]
+    deltas = [_sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
+                   "content_block_delta") for p in parts]
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+             "usage": {"output_tokens": usage[1] if usage else 0}}
+    tail = [_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            _sse(delta, "message_delta"), _sse({"type": "message_stop"}, "message_stop")]
+    return head, deltas, tail
 
 
-_FORMATS: dict[str, Any] = {"chat": _Chat(), "messages": _Messages(), "responses": _Responses()}
+_FORMATS = {"chat": _chat, "messages": _messages}
+_ERRORS = {  # a mid-stream failure: OpenAI's `error` payload, Anthropic's `event: error` (overloaded)
+    "chat": _sse({"error": {"message": "The server is overloaded", "type": "server_error", "code": None}}),
+    "messages": _sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error"),
+}
