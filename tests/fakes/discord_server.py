@@ -114,7 +114,7 @@ class FakeDiscord(RecordingServer):
         app.middlewares.append(self._scripted_429)
         r = app.router
         r.add_get("/gateway", self._gateway)
-        r.add_get(API + "/users/@me", lambda _: _json(self.bot_user))
+        r.add_get(API + "/users/@me", self._me)
         r.add_get(API + "/oauth2/applications/@me", self._app_info)
         r.add_put(API + "/applications/{app}/commands", self._put_commands)
         r.add_put(API + "/applications/{app}/guilds/{guild}/commands", self._put_commands)
@@ -137,6 +137,9 @@ class FakeDiscord(RecordingServer):
         return await handler(request)
 
     # ---- REST handlers -------------------------------------------------------------------------
+    async def _me(self, _: web.Request) -> web.Response:
+        return _json(self.bot_user)
+
     async def _app_info(self, _: web.Request) -> web.Response:
         return _json({"id": self.app_id, "name": "Consensus", "description": "", "icon": None,
                       "bot_public": True, "bot_require_code_grant": False, "owner": self.bot_user,

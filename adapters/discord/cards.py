@@ -1,0 +1,194 @@
+"""The live board: which Discord message shows which batch and answer, fed by the core's events.
+
+Events may arrive before the cards are posted (the fan-out starts as soon as `ask` returns); they
+are kept and folded in when the batch is tracked. Every edit is queued on the channel's pacer and
+renders the latest state when it runs, with the bot token (not the 15-minute interaction token).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import discord
+
+from adapters.discord import embeds
+from adapters.discord.pacing import ChannelPacer
+from adapters.discord.views import card_view
+from core.domain import Answer, Batch, MessageRef, WorkspaceRef
+from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+
+log = logging.getLogger(__name__)
+KEEP_BATCHES = 500
+KEEP_EARLY = 200
+
+
+class Sendable(Protocol):
+    async def send(self, **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class LiveBatch:
+    workspace: WorkspaceRef
+    batch: Batch
+    question: MessageRef | None = None
+    cards: dict[int, MessageRef] = field(default_factory=dict)
+    progress: dict[int, str] = field(default_factory=dict)
+    removed: set[int] = field(default_factory=set)
+    versions: dict[int, int] = field(default_factory=dict)
+
+    def answer(self, answer_id: int) -> Answer | None:
+        return next((a for a in self.batch.answers if a.id == answer_id), None)
+
+    def put(self, answer: Answer) -> None:
+        answers = tuple(answer if a.id == answer.id else a for a in self.batch.answers)
+        self.batch = dataclasses.replace(self.batch, answers=answers)
+        self.versions[answer.id] = self.versions.get(answer.id, 0) + 1
+
+
+def files_of(rendered: embeds.Rendered) -> list[discord.File]:
+    return [discord.File(io.BytesIO(data), filename=name) for name, data in rendered.files]
+
+
+class Board:
+    def __init__(self, client: discord.Client, service: Any, pacer: ChannelPacer) -> None:
+        self.client, self.service, self.pacer = client, service, pacer
+        self._live: OrderedDict[int, LiveBatch] = OrderedDict()
+        self._early: OrderedDict[int, list[Event]] = OrderedDict()
+
+    # ---- tracking ---------------------------------------------------------------------------
+    def track(self, batch: Batch, workspace: WorkspaceRef) -> LiveBatch:
+        live = self._live.get(batch.id)
+        if live is None:
+            live = self._live[batch.id] = LiveBatch(workspace, batch)
+            while len(self._live) > KEEP_BATCHES:
+                self._live.popitem(last=False)
+            for event in self._early.pop(batch.id, []):
+                self._fold(live, event)
+        self._live.move_to_end(batch.id)
+        return live
+
+    async def live(self, batch_id: int, workspace: WorkspaceRef) -> LiveBatch:
+        """The tracked batch, or (after a restart, or on another replica) one rebuilt from the store."""
+        found = self._live.get(batch_id)
+        if found is not None:
+            return found
+        batch = await self.service.get_batch(batch_id, workspace)
+        question = await self.service.message_for(workspace, "batch", batch.id)
+        live = self.track(batch, workspace)
+        live.question = live.question or question
+        for answer in batch.answers:
+            ref = await self.service.message_for(workspace, "answer", answer.id)
+            if ref is not None:
+                live.cards.setdefault(answer.id, ref)
+            if answer.is_deleted:
+                live.removed.add(answer.id)
+        return live
+
+    # ---- posting ----------------------------------------------------------------------------
+    async def post_cards(self, live: LiveBatch, target: Sendable | discord.abc.Messageable) -> None:
+        """One card per model, in order; each remembered so buttons and edits survive a restart."""
+        for answer in live.batch.answers:
+            if answer.is_deleted:
+                continue
+            seen = live.versions.get(answer.id, 0)
+            rendered = embeds.card(answer, live.progress.get(answer.id))
+            sent = await target.send(embeds=rendered.embeds, view=card_view(answer), files=files_of(rendered))
+            ref = MessageRef(str(sent.channel.id), str(sent.id))
+            live.cards[answer.id] = ref
+            await self.service.remember_message(live.workspace, "answer", answer.id, ref)
+            if live.versions.get(answer.id, 0) != seen:
+                self.show_card(live, answer.id)
+
+    async def remember_question(self, live: LiveBatch, message: discord.Message) -> None:
+        live.question = MessageRef(str(message.channel.id), str(message.id))
+        await self.service.remember_message(live.workspace, "batch", live.batch.id, live.question)
+
+    # ---- events -----------------------------------------------------------------------------
+    async def on_event(self, event: Event) -> None:
+        if self.client.is_closed():
+            return
+        batch_id = event.batch.id if isinstance(event, BatchRanked) else event.answer.batch_id
+        live = self._live.get(batch_id)
+        if live is None:
+            self._early.setdefault(batch_id, []).append(event)
+            while len(self._early) > KEEP_EARLY:
+                self._early.popitem(last=False)
+            return
+        self._fold(live, event)
+        if isinstance(event, BatchRanked):
+            self.show_all(live)
+            return
+        self.show_card(live, event.answer.id)
+        if isinstance(event, AnswerReady | AnswerFailed):
+            self.show_question(live)
+
+    def _fold(self, live: LiveBatch, event: Event) -> None:
+        if isinstance(event, BatchRanked):
+            live.batch = event.batch
+            for answer in event.batch.answers:
+                live.progress.pop(answer.id, None)
+                live.versions[answer.id] = live.versions.get(answer.id, 0) + 1
+        elif isinstance(event, AnswerProgress):
+            live.progress[event.answer.id] = event.text
+            live.put(event.answer)
+        elif isinstance(event, AnswerStarted | AnswerReady | AnswerFailed):
+            if not isinstance(event, AnswerStarted):
+                live.progress.pop(event.answer.id, None)
+            live.put(event.answer)
+
+    # ---- re-rendering -----------------------------------------------------------------------
+    def update(self, live: LiveBatch, change: Answer | Batch) -> None:
+        """Fold in what a click returned and show it."""
+        if isinstance(change, Batch):
+            live.batch = change
+            self.show_all(live)
+        else:
+            live.progress.pop(change.id, None)
+            live.put(change)
+            self.show_card(live, change.id)
+            self.show_question(live)
+
+    def show_all(self, live: LiveBatch) -> None:
+        self.show_question(live)
+        for answer in live.batch.answers:
+            self.show_card(live, answer.id)
+
+    def show_question(self, live: LiveBatch) -> None:
+        ref = live.question
+        if ref is None:
+            return
+
+        async def job() -> None:
+            rendered = embeds.question_message(live.batch)
+            message = self._partial(ref)
+            await message.edit(content=rendered.content, embeds=rendered.embeds)
+
+        self.pacer.submit(ref.channel, ref.message_id, job)
+
+    def show_card(self, live: LiveBatch, answer_id: int) -> None:
+        ref = live.cards.get(answer_id)
+        if ref is None or answer_id in live.removed:
+            return
+
+        async def job() -> None:
+            answer = live.answer(answer_id)
+            if answer is None or answer_id in live.removed:
+                return
+            message = self._partial(ref)
+            if answer.is_deleted:
+                live.removed.add(answer_id)
+                await message.delete()
+                return
+            rendered = embeds.card(answer, live.progress.get(answer_id))
+            await message.edit(embeds=rendered.embeds, view=card_view(answer), attachments=files_of(rendered))
+
+        self.pacer.submit(ref.channel, ref.message_id, job)
+
+    def _partial(self, ref: MessageRef) -> discord.PartialMessage:
+        channel = self.client.get_partial_messageable(int(ref.channel))
+        return channel.get_partial_message(int(ref.message_id))

@@ -1,0 +1,122 @@
+"""The Discord bot: a discord.Client with a CommandTree, wired to the ConsensusService.
+
+    bot = build_discord_bot(service, token=..., guild_ids=(...,))
+    await bot.start(bot.token)      # or bot.run_forever(); stop with await bot.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+
+from adapters.discord.cards import Board
+from adapters.discord.commands import Handlers
+from adapters.discord.pacing import ChannelPacer
+from adapters.discord.views import CardButton
+from core.domain import Platform
+
+log = logging.getLogger(__name__)
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
+CLOSE_GRACE = 5.0
+
+
+def configure_endpoints(api_base: str | None = None,
+                        gateway_url: str | yarl.URL | None = None) -> tuple[str, yarl.URL]:
+    """Point discord.py's two process-wide seams at `api_base` / `gateway_url` (None: Discord's own).
+
+    Returns the previous values so a test can restore them.
+    """
+    before = (discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+    discord.http.Route.BASE = (api_base or DEFAULT_API_BASE).rstrip("/")
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url or DEFAULT_GATEWAY)
+    return before
+
+
+def intents_for(message_content: bool) -> discord.Intents:
+    """Interactions need no intent; `guilds` keeps channels and threads cached. Plain replies in a
+    thread need `guild_messages` and the privileged `message_content` intent."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    if message_content:
+        intents.guild_messages = True
+        intents.message_content = True
+    return intents
+
+
+class ConsensusBot(discord.Client):
+    def __init__(self, service: Any, *, token: str, guild_ids: Iterable[int | str] = (),
+                 message_content: bool = False, sync_commands: bool = True, edit_interval: float = 0.5,
+                 **client_options: Any) -> None:
+        super().__init__(intents=intents_for(message_content), allowed_mentions=discord.AllowedMentions.none(),
+                         **client_options)
+        self.token = token
+        self.service = service
+        self.guild_ids = tuple(int(g) for g in guild_ids)
+        self.message_content = message_content
+        self.sync_commands = sync_commands
+        self.tree: app_commands.CommandTree[ConsensusBot] = app_commands.CommandTree(self)
+        self.pacer = ChannelPacer(edit_interval)
+        self.board = Board(self, service, self.pacer)
+        self.handlers = Handlers(service, self.board)
+        self.handlers.register(self.tree)
+        self.ready_event = asyncio.Event()
+        service.subscribe(Platform.DISCORD.value, self.board.on_event)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CardButton)
+        if not self.sync_commands:
+            return
+        if self.guild_ids:
+            for guild_id in self.guild_ids:  # guild commands show up at once
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()  # global: may take a while to reach every client
+        log.info("discord: commands synced to %s", list(self.guild_ids) or "all guilds")
+
+    async def on_ready(self) -> None:
+        log.info("discord: connected as %s to %d guild(s)", self.user, len(self.guilds))
+        self.ready_event.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.message_content:
+            await self.handlers.message(message)
+
+    async def on_card_click(self, interaction: discord.Interaction[Any], verb: str, answer_id: int) -> None:
+        await self.handlers.click(interaction, verb, answer_id)
+
+    async def wait_ready(self) -> None:
+        await self.ready_event.wait()
+
+    async def idle(self) -> None:
+        """Wait until every queued message edit has been sent (tests and shutdown)."""
+        await self.pacer.drain()
+
+    async def close(self) -> None:
+        try:  # let the last edits out, briefly
+            await asyncio.wait_for(self.pacer.drain(), CLOSE_GRACE)
+        except TimeoutError:
+            log.warning("discord: closing with message edits still queued")
+        await self.pacer.aclose()
+        await super().close()
+
+
+def build_discord_bot(service: Any, *, token: str, api_base: str | None = None, gateway_url: str | None = None,
+                      guild_ids: Iterable[int | str] = (), message_content: bool = False,
+                      **options: Any) -> ConsensusBot:
+    """Build the bot. `api_base`/`gateway_url` override Discord's endpoints (proxies, tests).
+
+    Extra options go to ConsensusBot / discord.Client (e.g. `edit_interval`, `guild_ready_timeout`).
+    """
+    if api_base is not None or gateway_url is not None:
+        configure_endpoints(api_base, gateway_url)
+    return ConsensusBot(service, token=token, guild_ids=guild_ids, message_content=message_content, **options)

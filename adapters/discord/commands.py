@@ -1,0 +1,161 @@
+"""Handlers: translate the Discord event, call the core, render. No rules of our own here.
+
+`/consensus question:<text>` defers at once, posts the question, opens a thread from it (or uses the
+thread it was run in, continuing that conversation), and posts one card per model. Buttons and
+plain replies in a conversation's thread come here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord import embeds
+from adapters.discord.cards import Board, LiveBatch, Sendable, files_of
+from adapters.discord.replies import ANSWERED, guard
+from core.domain import Actor, MessageRef, Platform, Question, WorkspaceRef
+from core.service import clean_question
+
+USAGE = "Usage: `/consensus question:<your question>` — ask every configured model at once."
+HISTORY_LIMIT = 10
+THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
+
+
+def workspace_of(guild_id: int | None, user_id: int) -> WorkspaceRef:
+    """A guild is a workspace; a DM is a workspace of its own person."""
+    return WorkspaceRef(Platform.DISCORD, str(guild_id) if guild_id else f"dm-{user_id}")
+
+
+class Handlers:
+    def __init__(self, service: Any, board: Board) -> None:
+        self.service, self.board = service, board
+
+    def register(self, tree: app_commands.CommandTree[Any]) -> None:
+        @tree.command(name="consensus", description="Ask several AI models at once, in a thread")
+        @app_commands.describe(question="Your question (up to 8,000 characters)")
+        async def consensus(interaction: discord.Interaction[Any], question: str) -> None:
+            await self.consensus(interaction, question)
+
+        @tree.command(name="consensus-history", description="Find earlier conversations of this server")
+        @app_commands.describe(query="Words to search for (leave empty for the most recent)")
+        async def history(interaction: discord.Interaction[Any], query: str | None = None) -> None:
+            await self.history(interaction, query)
+
+    # ---- /consensus -------------------------------------------------------------------------
+    async def consensus(self, interaction: discord.Interaction[Any], question: str) -> None:
+        async with guard(interaction):
+            if not question.strip():
+                await interaction.response.send_message(USAGE, ephemeral=True)
+                return
+            clean_question(question)  # the core's own check, before anything is public
+            await interaction.response.defer(thinking=True)
+            ws = workspace_of(interaction.guild_id, interaction.user.id)
+            channel = interaction.channel
+            if isinstance(channel, discord.Thread):
+                await self._in_thread(interaction, ws, channel, question)
+            else:
+                await self._in_channel(interaction, ws, channel, question)
+
+    async def _in_thread(self, interaction: discord.Interaction[Any], ws: WorkspaceRef,
+                         thread: discord.Thread, text: str) -> None:
+        parent, tid = str(thread.parent_id), str(thread.id)
+        question = Question(ws, parent, str(interaction.user.id), text, thread=tid)
+        conversation = await self.service.find_conversation(ws, parent, tid)
+        if conversation is None:
+            batch = await self.service.ask(question)
+        else:
+            batch = await self.service.follow_up(conversation, question)
+        live = self.board.track(batch, ws)
+        await self._show_question(interaction, live)
+        await self.board.post_cards(live, thread)
+
+    async def _in_channel(self, interaction: discord.Interaction[Any], ws: WorkspaceRef,
+                          channel: Any, text: str) -> None:
+        channel_id = str(channel.id if channel is not None else interaction.channel_id)
+        question = Question(ws, channel_id, str(interaction.user.id), text)
+        batch = await self.service.ask(question)
+        live = self.board.track(batch, ws)
+        root = await self._show_question(interaction, live)
+        target: Sendable | None = None
+        if root.guild is not None and getattr(channel, "type", None) in THREAD_PARENTS:
+            try:
+                target = await root.create_thread(name=embeds.thread_name(text), auto_archive_duration=1440)
+            except discord.HTTPException:
+                target = None  # no permission or not possible here: answer in place
+            else:
+                await self.service.set_thread(batch.conversation_id, ws, str(target.id))
+        if target is None:
+            target = channel if isinstance(channel, discord.abc.Messageable) else None
+        if target is None:
+            target = _FollowupTarget(interaction)
+        await self.board.post_cards(live, target)
+
+    async def _show_question(self, interaction: discord.Interaction[Any], live: LiveBatch) -> discord.Message:
+        rendered = embeds.question_message(live.batch)
+        await interaction.edit_original_response(content=rendered.content, embeds=rendered.embeds,
+                                                 attachments=files_of(rendered))
+        interaction.extras[ANSWERED] = True
+        root = await interaction.original_response()
+        await self.board.remember_question(live, root)
+        return root
+
+    # ---- /consensus-history -----------------------------------------------------------------
+    async def history(self, interaction: discord.Interaction[Any], query: str | None) -> None:
+        async with guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            ws = workspace_of(interaction.guild_id, interaction.user.id)
+            items = await self.service.history(ws, query, limit=HISTORY_LIMIT)
+            rendered = embeds.history(items, str(interaction.guild_id) if interaction.guild_id else None, query)
+            await interaction.edit_original_response(content=rendered.content, embeds=rendered.embeds)
+            interaction.extras[ANSWERED] = True
+
+    # ---- buttons ----------------------------------------------------------------------------
+    async def click(self, interaction: discord.Interaction[Any], verb: str, answer_id: int) -> None:
+        async with guard(interaction):
+            await interaction.response.defer()
+            ws = workspace_of(interaction.guild_id, interaction.user.id)
+            perms = interaction.permissions
+            actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
+            answer = await self.service.get_answer(answer_id, ws)
+            live = await self.board.live(answer.batch_id, ws)
+            if answer_id not in live.cards and interaction.message is not None:
+                live.cards[answer_id] = _ref(interaction.message)
+            call = {"expand": self.service.expand, "collapse": self.service.collapse,
+                    "select": self.service.select, "delete": self.service.delete,
+                    "others": self.service.delete_others, "retry": self.service.retry}[verb]
+            self.board.update(live, await call(answer_id, actor))
+
+    # ---- plain replies in a conversation's thread (needs the message-content intent) ----------
+    async def message(self, message: discord.Message) -> None:
+        thread = message.channel
+        if message.author.bot or not isinstance(thread, discord.Thread) or not message.content.strip():
+            return
+        ws = workspace_of(message.guild.id if message.guild else None, message.author.id)
+        parent, tid = str(thread.parent_id), str(thread.id)
+        conversation = await self.service.find_conversation(ws, parent, tid)
+        if conversation is None or not await self.service.claim_event(ws, f"message:{message.id}"):
+            return
+        async with guard(message):
+            question = Question(ws, parent, str(message.author.id), message.content, thread=tid)
+            live = self.board.track(await self.service.follow_up(conversation, question), ws)
+            rendered = embeds.question_message(live.batch)
+            root = await message.reply(content=rendered.content, embeds=rendered.embeds,
+                                       files=files_of(rendered), mention_author=False)
+            await self.board.remember_question(live, root)
+            await self.board.post_cards(live, thread)
+
+
+def _ref(message: discord.Message) -> MessageRef:
+    return MessageRef(str(message.channel.id), str(message.id))
+
+
+class _FollowupTarget:
+    """Where no channel can be written to with the bot token (e.g. a user-installed DM context)."""
+
+    def __init__(self, interaction: discord.Interaction[Any]) -> None:
+        self.interaction = interaction
+
+    async def send(self, **kwargs: Any) -> discord.Message:
+        return await self.interaction.followup.send(wait=True, **kwargs)

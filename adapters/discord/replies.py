@@ -1,0 +1,57 @@
+"""The one place where an error becomes a reply the user sees.
+
+Core errors carry a short, safe message; anything else is logged and answered generically.
+Replies to interactions are ephemeral where Discord allows it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import discord
+
+from core.errors import ConsensusError
+
+log = logging.getLogger(__name__)
+ANSWERED = "consensus_answered"  # interaction.extras key: the deferred reply already shows content
+
+
+def user_text(exc: BaseException) -> str:
+    if isinstance(exc, ConsensusError):
+        log.info("discord: %s: %s", type(exc).__name__, exc)
+        return str(exc)
+    if isinstance(exc, discord.Forbidden):
+        log.warning("discord: missing permission: %s", exc)
+        return "I lack a permission here (send messages, create threads, or embed links)."
+    log.error("discord: unexpected error", exc_info=exc)
+    return "Something went wrong on our side; it has been logged."
+
+
+async def report_error(target: discord.Interaction[Any] | discord.Message, exc: BaseException) -> None:
+    text = f"⚠️ {user_text(exc)}"
+    try:
+        if isinstance(target, discord.Message):
+            await target.reply(text, mention_author=False)
+            return
+        response = target.response
+        if not response.is_done():
+            await response.send_message(text, ephemeral=True)
+        elif response.type == discord.InteractionResponseType.deferred_channel_message \
+                and not target.extras.get(ANSWERED):
+            await target.edit_original_response(content=text, embeds=[], attachments=[])
+        else:
+            await target.followup.send(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("discord: could not tell the user about %s", type(exc).__name__, exc_info=True)
+
+
+@asynccontextmanager
+async def guard(target: discord.Interaction[Any] | discord.Message) -> AsyncIterator[None]:
+    """Run a handler; whatever escapes it is reported to the user once."""
+    try:
+        yield
+    except Exception as exc:
+        await report_error(target, exc)

@@ -1,0 +1,61 @@
+"""Discord harness: the real discord.py bot, connected to the fake gateway + REST on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from adapters.discord.client import ConsensusBot, build_discord_bot, configure_endpoints
+from tests.fakes import discord_payloads as p
+from tests.fakes.discord_server import FakeDiscord
+
+StartBot = Callable[..., Awaitable[ConsensusBot]]
+
+
+@pytest.fixture
+def world() -> p.World:
+    return p.World()
+
+
+@pytest.fixture
+async def fake_discord(world: p.World) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    fake.add_guild(world.guild())
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def start_bot(fake_discord: FakeDiscord, world: p.World) -> AsyncIterator[StartBot]:
+    """Starts bots against the fake (the endpoints are process globals: restored afterwards)."""
+    before = configure_endpoints(f"{fake_discord.url}/api/v10", f"ws://127.0.0.1:{fake_discord.port}/gateway")
+    running: list[tuple[ConsensusBot, asyncio.Task[None]]] = []
+
+    async def start(service: Any, **options: Any) -> ConsensusBot:
+        options.setdefault("guild_ids", (world.guild_id,))
+        bot = build_discord_bot(service, token=fake_discord.token, guild_ready_timeout=0.05,
+                                edit_interval=0.0, **options)
+        task = asyncio.create_task(bot.start(fake_discord.token))
+        ready = asyncio.create_task(bot.wait_ready())
+        await asyncio.wait({task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            await bot.close()
+            await task  # raises what stopped it
+            raise AssertionError("the bot never became ready")
+        running.append((bot, task))
+        return bot
+
+    try:
+        yield start
+    finally:
+        for bot, task in reversed(running):
+            await bot.close()
+            await task
+        configure_endpoints(*before)  # type: ignore[arg-type]

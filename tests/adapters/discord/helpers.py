@@ -1,0 +1,81 @@
+"""Small helpers for the Discord tests: push commands and clicks, read what the bot left behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes import discord_payloads as p
+from tests.fakes.discord_server import FakeDiscord
+
+CARD_POST = "POST /channels/{id}/messages"
+CARD_EDIT = "PATCH /channels/{id}/messages/{id}"
+CALLBACK = "POST /interactions/{id}/{token}/callback"
+FOLLOWUP = "POST /webhooks/{id}/{token}"
+
+
+async def eventually(check: Callable[[], Any], what: str = "condition", limit: float = 10.0) -> Any:
+    """Poll until `check()` is truthy (state-based waiting; no timing is asserted)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    while True:
+        result = check()
+        if result:
+            return result
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def slash(fake: FakeDiscord, world: p.World, name: str, *, user: dict[str, Any] | None = None,
+                channel: dict[str, Any] | None = None, dm: bool = False, **options: Any) -> dict[str, Any]:
+    usr = user or world.asker
+    if dm:
+        payload = p.slash_command(fake.app_id, name, options, channel=channel or p.dm_channel(usr), usr=usr)
+    else:
+        payload = p.slash_command(fake.app_id, name, options, channel=channel or world.channel,
+                                  guild_id=world.guild_id, mem=world.member(usr))
+    await fake.push("INTERACTION_CREATE", payload)
+    return payload
+
+
+async def click(fake: FakeDiscord, world: p.World, message: dict[str, Any], custom_id: str, *,
+                user: dict[str, Any] | None = None, guild_id: str | None = None) -> dict[str, Any]:
+    usr = user or world.asker
+    channel = fake.channels[message["channel_id"]]
+    payload = p.button_click(fake.app_id, message, custom_id, channel=channel,
+                             guild_id=guild_id or world.guild_id, mem=world.member(usr))
+    await fake.push("INTERACTION_CREATE", payload)
+    return payload
+
+
+def cards(fake: FakeDiscord, thread_id: str) -> list[dict[str, Any]]:
+    """The bot's card messages in a thread (messages with an embed titled by a model)."""
+    return [m for m in fake.in_channel(thread_id) if m["embeds"] and m["embeds"][0].get("title") != "Question"]
+
+
+def custom_ids(message: dict[str, Any]) -> list[str]:
+    return [c["custom_id"] for row in message.get("components", []) for c in row.get("components", [])]
+
+
+def button(message: dict[str, Any], verb: str) -> str:
+    found = [cid for cid in custom_ids(message) if cid.split(":")[1] == verb]
+    assert found, f"no {verb} button on {message['id']}: {custom_ids(message)}"
+    return found[0]
+
+
+def field(message: dict[str, Any], name: str) -> str | None:
+    for embed in message["embeds"]:
+        for f in embed.get("fields", []):
+            if f["name"] == name:
+                return str(f["value"])
+    return None
+
+
+def text_of(message: dict[str, Any]) -> str:
+    parts = [message.get("content") or ""]
+    for embed in message["embeds"]:
+        parts += [embed.get("title") or "", embed.get("description") or ""]
+        parts += [f"{f['name']} {f['value']}" for f in embed.get("fields", [])]
+    return "\n".join(parts)

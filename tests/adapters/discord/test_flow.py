@@ -1,0 +1,36 @@
+"""/consensus end to end: real discord.py on the fake gateway + REST, the real core on the fake LLMs."""
+
+from __future__ import annotations
+
+from tests.adapters.discord.conftest import StartBot
+from tests.adapters.discord.helpers import CALLBACK, CARD_POST, cards, eventually, field, slash
+from tests.fakes import discord_payloads as p
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.llm_server import FakeLLMServer
+
+
+async def test_question_opens_a_thread_with_a_card_per_model(
+        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    service = await make_service()
+    bot = await start_bot(service)
+    assert fake_discord.identified[-1]["intents"] == 1  # guilds only: no privileged intent
+    synced = {c["name"] for c in fake_discord.commands[world.guild_id]}
+    assert synced == {"consensus", "consensus-history"}
+
+    await slash(fake_discord, world, "consensus", question="What is the capital of France?")
+    [defer] = await fake_discord.wait_for(CALLBACK)
+    assert defer.json() == {"type": 5}
+    [thread_call] = await fake_discord.wait_for("POST /channels/{id}/messages/{id}/threads")
+    thread_id = thread_call.path.split("/")[-2]
+    assert thread_id in fake_discord.channels
+    await fake_discord.wait_for(CARD_POST, 3)
+    await service.wait_idle()
+    await bot.idle()
+    final = await eventually(lambda: [c for c in cards(fake_discord, thread_id) if field(c, "Score")],
+                             what="three scored cards")
+    assert len(cards(fake_discord, thread_id)) == 3
+    assert len(final) == 3
+    root = fake_discord.messages[thread_id]
+    await eventually(lambda: "✅" in root["content"], what="a final status line")
+    assert "What is the capital of France?" in root["embeds"][0]["description"]
