@@ -1,0 +1,247 @@
+"""The real openai / anthropic SDKs against the fake server: wire format, streaming, and error translation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from core.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderQuotaError,
+    ProviderRateLimitedError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
+from core.providers.anthropic import AnthropicProvider
+from core.providers.base import ChatMessage, ChatRequest, Provider
+from core.providers.openai import OpenAIProvider, redact, retry_after_seconds
+from tests.fakes.llm_server import (
+    FakeLLMServer,
+    Hang,
+    Malformed,
+    Ok,
+    Status,
+    error_body,
+    overloaded,
+    quota_exhausted,
+    rate_limited,
+    server_error,
+    unauthorized,
+)
+
+OPENAI_KEY = "sk-test-0penai-SECRET-1234567890"
+ANTHROPIC_KEY = "sk-ant-test-SECRET-0987654321"
+REQUEST = ChatRequest((ChatMessage("user", "what is two plus two"),), system="be brief", max_tokens=64)
+
+# (fixture name, fake endpoint, provider name as in the fake's error bodies)
+KINDS = [("openai", "chat", "openai"), ("anthropic", "messages", "anthropic")]
+
+
+class Providers(dict[str, Provider]):
+    """Builds each provider on first use (an SDK client costs ~0.1 s to make); closed at teardown."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def __missing__(self, kind: str) -> Provider:
+        provider: Provider
+        if kind == "openai":
+            provider = OpenAIProvider.create("gpt-test", api_key=OPENAI_KEY, base_url=f"{self.url}/v1")
+        else:
+            provider = AnthropicProvider.create("claude-test", api_key=ANTHROPIC_KEY, base_url=self.url)
+        self[kind] = provider
+        return provider
+
+
+@pytest.fixture
+async def providers(llm_server: FakeLLMServer) -> AsyncIterator[Providers]:
+    made = Providers(llm_server.url)
+    yield made
+    for provider in made.values():
+        await provider.aclose()
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def __call__(self, text: str) -> None:
+        self.seen.append(text)
+
+
+@pytest.mark.parametrize("kind,endpoint,_p", KINDS)
+@pytest.mark.parametrize("stream", [False, True])
+async def test_answers_with_text_and_usage(llm_server: FakeLLMServer, providers: Providers,
+                                           kind: str, endpoint: str, _p: str, stream: bool) -> None:
+    llm_server.script(endpoint, [Ok("four, of course", tokens_in=11, tokens_out=3, chunks=3)])
+    collect = Collector()
+    completion = await providers[kind].complete(REQUEST, collect if stream else None)
+    assert (completion.text, completion.tokens_in, completion.tokens_out) == ("four, of course", 11, 3)
+    if stream:  # on_text gets the whole text so far, growing
+        assert collect.seen == ["four,", "four, of c", "four, of course"]
+    [sent] = llm_server.requests(endpoint)
+    assert bool(sent.get("stream")) is stream
+    assert "temperature" not in sent
+    call = llm_server.calls[-1]
+    assert call.headers["x-stainless-retry-count"] == "0"
+    assert call.headers["authorization"] == f"Bearer {OPENAI_KEY if kind == 'openai' else ANTHROPIC_KEY}"
+
+
+async def test_openai_wire_format(llm_server: FakeLLMServer, providers: Providers) -> None:
+    await providers["openai"].complete(REQUEST, Collector())
+    [sent] = llm_server.requests("chat")
+    assert sent["messages"][0] == {"role": "system", "content": "be brief"}
+    assert sent["messages"][1] == {"role": "user", "content": "what is two plus two"}
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["max_completion_tokens"] == 64 and "max_tokens" not in sent
+
+
+async def test_compatible_server_gets_max_tokens_and_a_dummy_key(llm_server: FakeLLMServer) -> None:
+    ollama = OpenAIProvider.create("llama3.2:3b", api_key=None, base_url=f"{llm_server.url}/v1",
+                                   name="ollama", label="Ollama")
+    try:
+        assert ollama.id == "ollama/llama3.2:3b"
+        completion = await ollama.complete(REQUEST)
+    finally:
+        await ollama.aclose()
+    assert completion.text == "what is two plus two"  # the fake echoes
+    [sent] = llm_server.requests("chat")
+    assert sent["model"] == "llama3.2:3b" and sent["max_tokens"] == 64
+    assert llm_server.calls[-1].headers["authorization"].startswith("Bearer ")
+
+
+async def test_anthropic_wire_format(llm_server: FakeLLMServer, providers: Providers) -> None:
+    await providers["anthropic"].complete(REQUEST)
+    [sent] = llm_server.requests("messages")
+    assert sent["system"] == "be brief"
+    assert sent["messages"] == [{"role": "user", "content": "what is two plus two"}]
+    assert sent["max_tokens"] == 64
+
+
+@pytest.mark.parametrize("kind,endpoint,_p", KINDS)
+async def test_missing_usage_is_unknown_not_zero(llm_server: FakeLLMServer, providers: Providers,
+                                                 kind: str, endpoint: str, _p: str) -> None:
+    llm_server.script(endpoint, [Ok("hi", usage=False), Ok("hi", usage=False)])
+    whole = await providers[kind].complete(REQUEST)
+    streamed = await providers[kind].complete(REQUEST, Collector())
+    assert (whole.text, whole.tokens_in, whole.tokens_out) == ("hi", None, None)
+    assert (streamed.text, streamed.tokens_in) == ("hi", None)
+
+
+def label(kind: str) -> str:
+    return "OpenAI" if kind == "openai" else "Anthropic"
+
+
+FAULTS: list[tuple[str, Any, type[ProviderError], bool, str]] = [
+    # (name, step factory(provider), error class, retryable, message with {L} for the label)
+    ("rate limited", lambda p: rate_limited(2.5, p), ProviderRateLimitedError, True, "rate limited by {L}"),
+    ("server error", server_error, ProviderUnavailableError, True, "{L} had a server error (500)"),
+    ("overloaded", lambda p: overloaded(), ProviderUnavailableError, True, "{L} is overloaded"),
+    ("unauthorized", unauthorized, ProviderAuthError, False, "{L} rejected the API key"),
+    ("forbidden", lambda p: Status(403), ProviderAuthError, False, "{L} refused access with this API key"),
+    ("quota", quota_exhausted, ProviderQuotaError, False, "{L}'s quota is exhausted"),
+    ("not found", lambda p: Status(404, error_body("not_found_error", "model: nope")), ProviderResponseError,
+     False, "{L} rejected the request (404): model: nope"),
+    ("malformed", lambda p: Malformed(), ProviderResponseError, True, "{L} sent a reply that could not be read"),
+    ("cut stream", lambda p: Ok("one two three four", cut_after=2, chunks=4), ProviderUnavailableError, True,
+     "connection to {L} dropped"),
+    ("mid-stream error", lambda p: Ok(fail_after=1), ProviderUnavailableError, True, None),
+]
+
+
+@pytest.mark.parametrize("kind,endpoint,provider_name", KINDS)
+@pytest.mark.parametrize("fault", FAULTS, ids=[f[0] for f in FAULTS])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_every_fault_becomes_one_core_error(
+        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, provider_name: str,
+        fault: tuple[str, Any, type[ProviderError], bool, str | None], stream: bool) -> None:
+    name, step, error_class, retryable, message = fault
+    if not stream and name in ("cut stream", "mid-stream error"):
+        pytest.skip("a stream-only fault")
+    llm_server.script(endpoint, [step(provider_name)])
+    with pytest.raises(error_class) as caught:
+        await providers[kind].complete(REQUEST, Collector() if stream else None)
+    error = caught.value
+    assert error.retryable is retryable
+    assert error.provider == kind
+    assert error.__cause__ is not None  # raised `from` the SDK / transport error
+    if message is not None:
+        assert error.message == message.format(L=label(kind))
+    if isinstance(error, ProviderRateLimitedError):
+        assert error.retry_after == 2.5
+    assert len(llm_server.calls) == 1  # the SDK never retries on its own
+
+
+@pytest.mark.parametrize("kind,endpoint,_p", KINDS)
+async def test_sdk_timeout_is_a_timeout_error(llm_server: FakeLLMServer, kind: str, endpoint: str, _p: str) -> None:
+    cls: Any = OpenAIProvider if kind == "openai" else AnthropicProvider
+    base = f"{llm_server.url}/v1" if kind == "openai" else llm_server.url
+    provider = cls.create("m", api_key="sk-test-key-123456", base_url=base, timeout=0.2)
+    llm_server.script(endpoint, [Hang(5)])
+    try:
+        with pytest.raises(ProviderTimeoutError, match=f"{label(kind)} did not answer in time"):
+            await provider.complete(REQUEST)
+    finally:
+        await provider.aclose()
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_unreachable_server_is_unavailable(unused_tcp_port: int, kind: str) -> None:
+    cls: Any = OpenAIProvider if kind == "openai" else AnthropicProvider
+    provider = cls.create("m", api_key="sk-test-key-123456", base_url=f"http://127.0.0.1:{unused_tcp_port}")
+    try:
+        with pytest.raises(ProviderUnavailableError, match=f"could not reach {label(kind)}"):
+            await provider.complete(REQUEST)
+    finally:
+        await provider.aclose()
+
+
+@pytest.mark.parametrize("kind,endpoint,provider_name", KINDS)
+@pytest.mark.parametrize("status", [400, 401, 403, 422, 429, 500])
+async def test_the_key_never_reaches_an_error_message(
+        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str,
+        provider_name: str, status: int) -> None:
+    key = OPENAI_KEY if kind == "openai" else ANTHROPIC_KEY
+    echo = f"Incorrect API key provided: {key}. Also tried sk-proj-abcdef123456 and {key[:-4]}."
+    llm_server.script(endpoint, [Status(status, error_body("invalid_request_error", echo))])
+    with pytest.raises(ProviderError) as caught:
+        await providers[kind].complete(REQUEST)
+    text = f"{caught.value} {caught.value.message!r}"
+    assert key not in text and key[:-4] not in text and "sk-proj-abcdef" not in text
+    assert label(kind) in text
+
+
+def test_redact() -> None:
+    assert redact("key my-own-secret-value here", "my-own-secret-value") == "key [redacted] here"
+    assert redact("sk-ant-api03-AbC_dEf-123 and sk-proj-xyz12345678") == "[redacted] and [redacted]"
+    assert redact("nothing secret, skills and risk-free") == "nothing secret, skills and risk-free"
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after_seconds({"retry-after": "3"}) == 3.0
+    assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({}) is None
+    when = retry_after_seconds({"retry-after": "Wed, 21 Oct 2099 07:28:00 GMT"})
+    assert when is not None and when > 1000
+
+
+async def test_models_share_one_client_and_answer_differently(llm_server: FakeLLMServer) -> None:
+    base = OpenAIProvider.create("a", api_key="sk-test-key-123456", base_url=f"{llm_server.url}/v1")
+    other = base.for_model("b")
+    llm_server.answers["a"] = "from a"
+    llm_server.answers["b"] = lambda body: f"from b: {body['messages'][-1]['content']}"
+    try:
+        a, b = await asyncio.gather(base.complete(REQUEST), other.complete(REQUEST))
+        await other.aclose()  # does not close the shared client
+        again = await base.complete(REQUEST)
+    finally:
+        await base.aclose()
+    assert (a.text, b.text, again.text) == ("from a", "from b: what is two plus two", "from a")
+    assert other.id == "openai/b"
