@@ -79,3 +79,34 @@ def text_of(message: dict[str, Any]) -> str:
         parts += [embed.get("title") or "", embed.get("description") or ""]
         parts += [f"{f['name']} {f['value']}" for f in embed.get("fields", [])]
     return "\n".join(parts)
+
+
+async def settle(bot: Any, service: Any) -> None:
+    """Wait until the core is idle and every queued Discord edit was sent."""
+    await service.wait_idle()
+    await bot.idle()
+
+
+async def ask_in_channel(fake: FakeDiscord, world: p.World, bot: Any, service: Any, question: str,
+                         models: int = 3) -> tuple[str, list[dict[str, Any]]]:
+    """/consensus in the world's channel; returns the thread id and its cards once all are final."""
+    before = len(fake.named("POST /channels/{id}/messages/{id}/threads"))
+    await slash(fake, world, "consensus", question=question)
+    calls = await fake.wait_for("POST /channels/{id}/messages/{id}/threads", before + 1)
+    thread_id = calls[-1].path.split("/")[-2]
+    await eventually(lambda: len(cards(fake, thread_id)) == models, what=f"{models} cards")
+    await settle(bot, service)
+    final = await eventually(
+        lambda: all(custom_ids(c) for c in cards(fake, thread_id)) and cards(fake, thread_id),
+        what="final cards with buttons")
+    return thread_id, final
+
+
+def card_of(fake: FakeDiscord, thread_id: str, label: str) -> dict[str, Any]:
+    """The card whose title names `label` (e.g. "gpt-test")."""
+    [found] = [c for c in cards(fake, thread_id) if label in (c["embeds"][0].get("title") or "")]
+    return found
+
+
+def has_button(message: dict[str, Any], verb: str) -> bool:
+    return any(cid.split(":")[1] == verb for cid in custom_ids(message))
