@@ -1,0 +1,115 @@
+"""Build and run the Slack app: one Bolt AsyncApp, one shared AsyncWebClient, HTTP or Socket Mode.
+
+    bot = build_slack_app(service, bot_token=..., signing_secret=..., api_url="https://slack.com/api/")
+    await bot.start("0.0.0.0", 3000)      # HTTP: POST /slack/events; Socket Mode if app_token is set
+    ...
+    await bot.stop()                      # closes the server or socket, flushes card updates, closes HTTP
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.handlers import SlackHandlers
+from adapters.slack.pacing import Pacer, Pacing, RateLimitNotifier
+from adapters.slack.people import People
+from adapters.slack.render import ThreadRenderer
+from core.domain import Platform
+from core.events import Event
+from core.service import ConsensusService
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+class SlackBot:
+    """The running Slack side of Consensus."""
+
+    def __init__(self, app: AsyncApp, client: AsyncWebClient, pacer: Pacer, renderer: ThreadRenderer,
+                 *, app_token: str | None = None) -> None:
+        self.app, self.client, self.pacer, self.renderer = app, client, pacer, renderer
+        self.app_token = app_token
+        self.port: int | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._stopped = False
+
+    @property
+    def mode(self) -> str:
+        return "socket" if self.app_token else "http"
+
+    def web_app(self) -> web.Application:
+        """The aiohttp application serving Slack's requests at /slack/events (HTTP mode)."""
+        async def events(request: web.Request) -> web.Response:
+            response = await self.app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
+
+        async def health(_: web.Request) -> web.Response:
+            return web.json_response({"ok": True, "mode": self.mode})
+
+        application = web.Application()
+        application.router.add_post(EVENTS_PATH, events)
+        application.router.add_get("/slack/health", health)
+        return application
+
+    async def start(self, host: str = "0.0.0.0", port: int = 3000) -> None:
+        """HTTP mode: serve on host:port (port 0 picks a free one, see `.port`). Socket Mode: connect."""
+        self._session = aiohttp.ClientSession()
+        self.client.session = self._session
+        if self.app_token:
+            self._socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.client)
+            await self._socket.connect_async()
+            log.info("Slack: connected in Socket Mode")
+            return
+        self._runner = web.AppRunner(self.web_app(), shutdown_timeout=2.0, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self.port = int(self._runner.addresses[0][1])
+        log.info("Slack: serving %s on %s:%s", EVENTS_PATH, host, self.port)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.pacer.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.client.session = None
+
+    async def on_event(self, event: Event) -> None:
+        """The core's event sink; quiet once stopped."""
+        if not self._stopped:
+            await self.renderer.on_event(event)
+
+
+def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret: str, api_url: str,
+                    command: str = "/consensus", app_token: str | None = None,
+                    pacing: Pacing | None = None) -> SlackBot:
+    """Wire the Slack adapter to the core. `api_url` is the Web API base (https://slack.com/api/)."""
+    base_url = api_url if api_url.endswith("/") else api_url + "/"
+    client = AsyncWebClient(token=bot_token, base_url=base_url,
+                            retry_handlers=[AsyncConnectionErrorRetryHandler()])
+    pacer = Pacer(client, pacing)
+    client.retry_handlers.append(RateLimitNotifier(pacer.limited))
+    app = AsyncApp(client=client, signing_secret=signing_secret, ignoring_self_events_enabled=True,
+                   request_verification_enabled=True, process_before_response=False)
+    renderer = ThreadRenderer(service, pacer)
+    people = People(client)
+    SlackHandlers(service, renderer, people, client, command).register(app)
+    bot = SlackBot(app, client, pacer, renderer, app_token=app_token)
+    service.subscribe(Platform.SLACK.value, bot.on_event)
+    return bot

@@ -1,0 +1,217 @@
+"""Slack listeners. Each one translates a Slack request, calls the core, and renders the result.
+
+Core errors become a reply to the person in exactly one place: `SlackHandlers._guard`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks, home
+from adapters.slack.people import People
+from adapters.slack.render import ThreadRenderer
+from core.domain import Actor, Answer, Batch, Platform, Question, WorkspaceRef
+from core.errors import ConsensusError
+from core.service import ConsensusService
+
+log = logging.getLogger(__name__)
+ACTION = re.compile(r"^consensus:(expand|collapse|select|delete|delete_others|retry):(\d{1,18})$")
+PRIVILEGED = {"select", "delete", "delete_others", "retry"}
+HELP_WORDS = {"", "help", "?", "usage"}
+Reply = Callable[[str], Awaitable[None]]
+
+
+def workspace(team_id: str) -> WorkspaceRef:
+    return WorkspaceRef(Platform.SLACK, team_id)
+
+
+def team_of(body: dict[str, Any]) -> str:
+    team = body.get("team") or {}
+    return str(body.get("team_id") or (team.get("id") if isinstance(team, dict) else team)
+               or body.get("user", {}).get("team_id") or "")
+
+
+class SlackHandlers:
+    def __init__(self, service: ConsensusService, renderer: ThreadRenderer, people: People,
+                 client: AsyncWebClient, command: str) -> None:
+        self.service, self.renderer, self.people = service, renderer, people
+        self.client, self.command = client, command
+
+    def register(self, app: AsyncApp) -> None:
+        app.command(self.command)(self.on_command)
+        app.action(home.OPEN_SEARCH)(self.on_open_search)
+        app.action(ACTION)(self.on_action)
+        app.view(home.SEARCH_CALLBACK)(self.on_search)
+        app.event("message")(self.on_message)
+        app.event("app_mention")(self.on_mention)
+        app.event("app_home_opened")(self.on_home)
+
+    # --- the one place where errors become words ------------------------------------------------------
+
+    async def _guard(self, reply: Reply, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except ConsensusError as exc:
+            await self._safe_reply(reply, str(exc))
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("Slack refused a call: %s", error)
+            message = ("I can't post in this channel. Invite me with `/invite @Consensus` and ask again."
+                       if error in ("not_in_channel", "channel_not_found") else
+                       f"Slack refused the request ({error}). Try again in a moment.")
+            await self._safe_reply(reply, message)
+        except Exception:
+            log.exception("Slack handler failed")
+            await self._safe_reply(reply, "Something went wrong on our side. Try again in a moment.")
+
+    @staticmethod
+    async def _safe_reply(reply: Reply, message: str) -> None:
+        try:
+            await reply(message)
+        except Exception:
+            log.exception("could not tell the user: %s", message)
+
+    def _ephemeral(self, channel: str | None, user: str, thread_ts: str | None = None) -> Reply:
+        async def reply(message: str) -> None:
+            if not channel:
+                log.info("no channel to reply in: %s", message)
+                return
+            note = blocks.notice(message)
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=note.text,
+                                                 blocks=note.blocks, thread_ts=thread_ts)
+        return reply
+
+    # --- /consensus ---------------------------------------------------------------------------------------
+
+    async def on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        text = str(command.get("text") or "").strip()
+        if text.lower() in HELP_WORDS:
+            usage = home.usage(self.command)
+            await ack(text=usage.text, blocks=usage.blocks, response_type="ephemeral")
+            return
+        await ack()
+        team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
+        self.people.remember_name(team, user, command.get("user_name"))
+
+        async def reply(message: str) -> None:
+            note = blocks.notice(message)
+            await respond(text=note.text, blocks=note.blocks, response_type="ephemeral", replace_original=False)
+
+        first, _, rest = text.partition(" ")
+        if first.lower() == "history":
+            await self._guard(reply, self._history(team, rest.strip() or None, respond))
+        else:
+            await self._guard(reply, self._ask(Question(workspace(team), channel, user, text)))
+
+    async def _ask(self, question: Question) -> None:
+        batch = await self.service.ask(question)
+        name = await self.people.name(question.workspace.external_id, question.user)
+        await self.renderer.open(batch, asker_name=name)
+
+    async def _history(self, team: str, query: str | None, respond: Any) -> None:
+        items = await self.service.history(workspace(team), query, limit=home.MAX_ITEMS)
+        names = await self.people.names(team, (i.created_by for i in items))
+        shown = home.history_message(items, names, await self.people.workspace_url(team), query)
+        await respond(text=shown.text, blocks=shown.blocks, response_type="ephemeral", replace_original=False)
+
+    # --- buttons ------------------------------------------------------------------------------------------
+
+    async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        match = ACTION.match(str(action.get("action_id") or ""))
+        if match is None:
+            return
+        verb, answer_id = match.group(1), int(match.group(2))
+        team, user = team_of(body), body["user"]["id"]
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        reply = self._ephemeral(channel, user, container.get("thread_ts"))
+        await self._guard(reply, self._click(verb, answer_id, team, user))
+
+    async def _click(self, verb: str, answer_id: int, team: str, user: str) -> None:
+        admin = verb in PRIVILEGED and await self.people.is_admin(team, user)
+        actor = Actor(workspace(team), user, is_admin=admin)
+        result: Answer | Batch = await getattr(self.service, verb)(answer_id, actor)
+        if isinstance(result, Batch):
+            await self.renderer.show_batch(result, await self.people.name(team, result.asker))
+        else:
+            batch = await self.service.get_batch(result.batch_id, actor.workspace)
+            await self.renderer.show_answer(result, batch, await self.people.name(team, batch.asker))
+
+    # --- follow-ups in the thread ---------------------------------------------------------------------
+
+    async def on_message(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        if event.get("subtype") not in (None, "thread_broadcast") or event.get("bot_id"):
+            return  # edits, deletions, joins, bots (our own messages included)
+        if not event.get("user") or not event.get("thread_ts") or event.get("thread_ts") == event.get("ts"):
+            return  # only replies in a thread can be follow-ups
+        await self._follow_up(event, body, context)
+
+    async def on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        if event.get("bot_id") or not event.get("user"):
+            return
+        if not event.get("thread_ts"):
+            hint = f"To ask the models, use `{self.command} <question>`; then reply in its thread to follow up."
+            await self._safe_reply(self._ephemeral(event.get("channel"), event["user"]), hint)
+            return
+        await self._follow_up(event, body, context)
+
+    async def _follow_up(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        team = team_of(body) or str(event.get("team") or "")
+        channel, user, thread_ts = event["channel"], event["user"], event["thread_ts"]
+        reply = self._ephemeral(channel, user, thread_ts)
+        await self._guard(reply, self._continue(team, channel, user, thread_ts, event, body, context))
+
+    async def _continue(self, team: str, channel: str, user: str, thread_ts: str, event: dict[str, Any],
+                        body: dict[str, Any], context: Any) -> None:
+        ws = workspace(team)
+        conversation = await self.service.find_conversation(ws, channel, thread_ts)
+        if conversation is None:
+            return  # a thread that is not ours
+        # Slack retries deliveries (same event_id), and a mention in a thread arrives twice
+        # (message + app_mention, two event ids, one message ts): claim both.
+        if body.get("event_id") and not await self.service.claim_event(ws, str(body["event_id"])):
+            return
+        if not await self.service.claim_event(ws, f"message:{channel}:{event.get('ts')}"):
+            return
+        bot_user = context.get("bot_user_id")
+        text = str(event.get("text") or "")
+        if bot_user:
+            text = text.replace(f"<@{bot_user}>", " ")
+        batch = await self.service.follow_up(conversation, Question(ws, channel, user, text.strip(),
+                                                                    thread=thread_ts))
+        await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
+
+    # --- App Home and search ---------------------------------------------------------------------------
+
+    async def on_home(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        team = team_of(body)
+        items = await self.service.history(workspace(team), None, limit=home.MAX_ITEMS)
+        names = await self.people.names(team, (i.created_by for i in items))
+        view = home.home_view(items, names, await self.people.workspace_url(team))
+        await self.client.views_publish(user_id=event["user"], view=view)
+
+    async def on_open_search(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await self.client.views_open(trigger_id=body["trigger_id"], view=home.search_modal())
+
+    async def on_search(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        async def reply(message: str) -> None:
+            await ack(response_action="errors", errors={home.SEARCH_BLOCK: message[:150]})
+
+        await self._guard(reply, self._search(ack, team_of(body), home.search_query(view)))
+
+    async def _search(self, ack: Any, team: str, query: str) -> None:
+        items = await self.service.history(workspace(team), query or None, limit=home.MAX_ITEMS)
+        names = await self.people.names(team, (i.created_by for i in items))
+        url = await self.people.workspace_url(team)
+        await ack(response_action="update", view=home.results_modal(items, names, url, query))

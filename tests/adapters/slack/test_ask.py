@@ -1,0 +1,99 @@
+"""/consensus end to end: real Bolt over HTTP, the fake Slack Web API, the real core and fake models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import partial
+
+from core.domain import AnswerStatus
+from tests.adapters.slack.conftest import SlackEnv
+from tests.fakes.llm_server import Ok
+from tests.fakes.slack_api import block_errors
+
+dumps = partial(json.dumps, ensure_ascii=False)
+
+
+async def test_question_posts_parent_and_cards_that_fill_and_rank(slack_env: SlackEnv) -> None:
+    env = slack_env
+    gate = asyncio.Event()
+    for endpoint in ("chat", "messages"):
+        env.llm.script(endpoint, [Ok(gate=gate)] * 3)
+    env.api.delay["chat.postMessage"] = 0.2  # Slack is slow too: the ack must not wait for it
+    status, _ = await env.command("What is 2+2?")
+    assert status == 200 and not gate.is_set()  # acknowledged while every model is still thinking
+    await env.api.wait_until(lambda: len(env.parents()) == 1 and len(env.cards()) == 3)
+    assert all("waiting for the model" in dumps(c.blocks) for c in env.cards())
+    parent = env.parents()[0]
+    assert "What is 2+2?" in dumps(parent.blocks) and "asked by alice" in dumps(parent.blocks)
+    gate.set()
+    await env.settle()
+    parent = env.parents()[0]
+    assert "3/3 answered · ranked by agreement" in dumps(parent.blocks), dumps(parent.blocks, indent=1)
+    for card in env.cards():
+        shown = dumps(card.blocks)
+        assert "/10 by agreement" in shown and "consensus:select:" in shown
+    # every payload Slack received was valid Block Kit, sent without mention parsing
+    for method in ("chat.postMessage", "chat.update"):
+        for args in env.api.args(method):
+            assert block_errors(args["blocks"]) == []
+            assert "link_names" not in args
+    assert all(args.get("parse") == "none" for args in env.api.args("chat.update"))
+    stored = await env.service.get_batch(env.bot.renderer.threads.popitem()[1].batch.id, env.ws)
+    assert stored.thread == parent.ts
+    assert {a.status for a in stored.answers} == {AnswerStatus.COMPLETED}
+
+
+async def test_usage_for_empty_command_and_help(slack_env: SlackEnv) -> None:
+    for text in ("", "help"):
+        status, body = await slack_env.command(text)
+        assert status == 200
+        reply = json.loads(body)
+        assert reply["response_type"] == "ephemeral" and "8,000 characters" in dumps(reply["blocks"])
+    assert slack_env.api.args("chat.postMessage") == []
+
+
+async def test_too_long_question_is_refused_and_nothing_posted(slack_env: SlackEnv) -> None:
+    status, _ = await slack_env.command("x" * 8001)
+    assert status == 200
+    await slack_env.api.wait_until(lambda: slack_env.api.responses)
+    reply = slack_env.api.responses[0]
+    assert reply["response_type"] == "ephemeral" and "8,000" in reply["text"]
+    assert slack_env.api.args("chat.postMessage") == []
+    assert slack_env.llm.calls == []
+    assert await slack_env.service.history(slack_env.ws) == []
+
+
+async def test_mentions_in_questions_and_answers_are_escaped(slack_env: SlackEnv) -> None:
+    env = slack_env
+    env.llm.answers["gpt-test"] = "Ping <!here> and <@U123> & <!channel>"
+    await env.ask("Tell <!channel> about <@U999>")
+    everything = dumps([(a.get("text"), a.get("blocks")) for m in ("chat.postMessage", "chat.update")
+                             for a in env.api.args(m)])
+    for token in ("<!channel>", "<!here>", "<@U123>", "<@U999>"):
+        assert token not in everything
+    assert "&lt;!channel&gt;" in dumps(env.parents()[0].blocks)
+    assert "&lt;!here&gt;" in everything and "&lt;@U123&gt;" in everything
+
+
+async def test_rate_limited_updates_still_leave_every_card_final(slack_env: SlackEnv) -> None:
+    env = slack_env
+    env.api.rate_limit_next["chat.update"].extend([1, 0, 0, 0, 0])
+    batch = await env.ask()
+    assert env.api.named("chat.update")
+    for answer in batch.answers:
+        card = await env.card_of(answer.id)
+        assert "/10 by agreement" in dumps(card.blocks)
+    assert "ranked by agreement" in dumps(env.parents()[0].blocks)
+
+
+async def test_history_command_lists_and_searches(slack_env: SlackEnv) -> None:
+    env = slack_env
+    await env.ask("Which database for analytics?")
+    await env.command("history")
+    await env.command("history nothingmatchesthis")
+    await env.api.wait_until(lambda: len(env.api.responses) == 2)
+    listed, empty = (dumps(r) for r in env.api.responses)
+    assert "Which database for analytics?" in listed and "open thread" in listed
+    assert "No conversations" in empty
+    assert all(r["response_type"] == "ephemeral" for r in env.api.responses)
