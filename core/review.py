@@ -90,7 +90,8 @@ def _field(
 
 def _strip_markdown(text: str) -> str:
     text = _FENCE.sub(" ", text)
-    text = re.sub(r"^\s{0,3}(?:#{1,6}|>|[-*+•]|\d+[.)])\s+", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^\s{0,3}#{1,6}\s.*$", "", text, flags=re.MULTILINE)  # headings are not sentences
+    text = re.sub(r"^\s{0,3}(?:>|[-*+•]|\d+[.)])\s+", "", text, flags=re.MULTILINE)
     text = re.sub(r"[*_`]{1,3}(\S(?:.*?\S)?)[*_`]{1,3}", r"\1", text)
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
     return text

@@ -125,7 +125,7 @@ def final_result(question: str, text: str) -> str | None:
     """The checkable result an answer commits to, normalised, or None for open-ended text.
 
     Explicit markers win (\\boxed{}, "final answer:", "the answer is", a lettered choice); then
-    a yes/no opening for yes/no questions; then the last number of the closing paragraph, but only
+    a yes/no opening for yes/no questions; then the last number of the answer, but only
     for questions that ask for a figure and not for an estimate (estimates never agree exactly).
     """
     boxed = _BOXED.findall(text)
@@ -145,9 +145,7 @@ def final_result(question: str, text: str) -> str | None:
         if yes_no:
             return yes_no.group(1).lower()
     if _NUMERIC_Q.search(question) and not _ESTIMATE_Q.search(question):
-        paragraphs = [p for p in text.strip().split("\n\n") if p.strip()]
-        if paragraphs:
-            return _number(paragraphs[-1])
+        return _number(text)
     return None
 
 

@@ -1,0 +1,158 @@
+"""Consensus ranking invariants: padding never pays, order and names don't matter, majority wins."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.domain import WHY_MAX_CHARS, WHY_MAX_WORDS
+from core.ranking import ConsensusRanker, Ranking, rank_fn
+from core.ranking.values import one_decimal
+
+RANKER = ConsensusRanker()
+MATH_Q = "A farmer has 12 cows and buys 30 more. How many cows does the farmer have now?"
+
+
+def math_answer(steps: str, result: str) -> str:
+    return f"The farmer starts with 12 cows. {steps} So the farmer has \\boxed{{{result}}} cows."
+
+
+MATH = {
+    "a": math_answer("Buying 30 more gives 12 + 30 = 42.", "42"),
+    "b": math_answer("Adding the purchase: 12 plus 30 is 42 cows in total.", "42"),
+    "c": math_answer("He bought 30, so 30 + 12 = 42.", "42"),
+    "d": math_answer(
+        "He buys 30 more cows, and each purchase is recorded carefully in the ledger of the farm, "
+        "with prices, dates, breeds, vaccination certificates, feeding plans and the transport "
+        "arrangements; subtracting the 12 original cows from the 30 purchased leaves 18.",
+        "18",
+    ),
+}
+
+OPEN_Q = "How can I improve my time management skills?"
+OPEN = {
+    "gpt": "Plan your week in advance. Prioritise tasks by urgency and importance. Block focused time "
+    "in your calendar, limit distractions such as notifications, and review progress every Friday.",
+    "bard": "Use a calendar and a to-do list. Prioritise the important tasks first and break large "
+    "projects into small steps. Avoid multitasking and take short breaks to stay focused.",
+    "llama": "Time management matters. Set clear goals, prioritise, and use a planner.",
+    "tiny": "I'm not trained to do that.",
+}
+
+FILLERS = [
+    "I hope this helps!",
+    "Let me know if you have any other questions.",
+    "Feel free to ask if anything is unclear.",
+    "Thank you for your question.",
+    "Good luck!",
+    "Hope this helps, and let me know if you need anything else.",
+]
+
+
+def _values(ranking: Ranking) -> dict[str, float]:
+    return {k: s.value for k, s in ranking.scores.items()}
+
+
+def test_scores_in_range_one_decimal_and_why_short() -> None:
+    for q, answers in ((MATH_Q, MATH), (OPEN_Q, OPEN)):
+        ranking = RANKER.score(q, answers)
+        assert ranking.method == "consensus" and set(ranking.scores) == set(answers)
+        assert ranking.consensus and len(ranking.consensus) <= 200
+        for s in ranking.scores.values():
+            assert 0.0 <= s.value <= 10.0 and round(s.value, 1) == s.value
+            assert s.why and len(s.why.split()) <= WHY_MAX_WORDS and len(s.why) <= WHY_MAX_CHARS
+
+
+def test_contradicting_answer_ranks_last_in_every_order() -> None:
+    for order in itertools.permutations(MATH):
+        values = _values(RANKER.score(MATH_Q, {k: MATH[k] for k in order}))
+        assert all(values["d"] < values[k] for k in "abc"), (order, values)
+
+
+def test_majority_why_names_the_result_and_disagree_stays_down() -> None:
+    ranking = RANKER.score(MATH_Q, MATH)
+    assert "42" in ranking.scores["a"].why and "3" in ranking.scores["a"].why
+    assert "18" in ranking.scores["d"].why
+    assert not ranking.disagree
+    assert "42" in ranking.consensus
+
+
+def test_all_different_results_raise_disagree() -> None:
+    answers = {k: math_answer("Some working.", r) for k, r in zip("abc", ("42", "18", "40"), strict=True)}
+    assert RANKER.score(MATH_Q, answers).disagree
+
+
+def test_refusal_ranks_below_real_answers() -> None:
+    values = _values(RANKER.score(OPEN_Q, OPEN))
+    assert values["tiny"] == min(values.values())
+    assert values["gpt"] > values["llama"]
+
+
+def test_single_and_empty_answers() -> None:
+    only = RANKER.score(OPEN_Q, {"x": OPEN["gpt"]})
+    assert "only answer" in only.scores["x"].why.lower() and only.scores["x"].value > 0
+    empty = RANKER.score(OPEN_Q, {"x": "", "y": OPEN["bard"]})
+    assert empty.scores["x"].value == 0.0 < empty.scores["y"].value
+    assert RANKER.score(OPEN_Q, {}).scores == {}
+
+
+async def test_async_rank_equals_sync_score() -> None:
+    assert await RANKER.rank(OPEN_Q, OPEN) == RANKER.score(OPEN_Q, OPEN)
+
+
+def test_rank_fn_returns_the_bot_scores() -> None:
+    assert rank_fn(OPEN_Q, dict(OPEN)) == _values(RANKER.score(OPEN_Q, OPEN))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.permutations([*OPEN, "m"]), st.lists(st.text("xyz", min_size=1, max_size=5), min_size=5, max_size=5, unique=True)
+)
+def test_shuffling_and_renaming_change_no_score(order: list[str], names: list[str]) -> None:
+    base = {**OPEN, "m": MATH["a"]}
+    ref = RANKER.score(OPEN_Q, base)
+    shuffled = RANKER.score(OPEN_Q, {k: base[k] for k in order})
+    renamed = RANKER.score(OPEN_Q, {new: base[old] for old, new in zip(order, names, strict=True)})
+    assert shuffled == ref
+    for old, new in zip(order, names, strict=True):
+        assert renamed.scores[new] == ref.scores[old]
+    assert (renamed.disagree, renamed.consensus) == (ref.disagree, ref.consensus)
+
+
+words = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=1, max_size=12)
+sentence = st.lists(words, min_size=3, max_size=15).map(lambda ws: " ".join(ws) + ".")
+answer_text = st.lists(sentence, min_size=1, max_size=12).map(" ".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(answer_text, min_size=1, max_size=4),
+    st.sampled_from([MATH_Q, OPEN_Q]),
+    st.lists(st.sampled_from(FILLERS), min_size=1, max_size=6),
+    st.sampled_from(["\n\n", " ", "\n"]),
+)
+def test_padding_never_pays(texts: list[str], question: str, filler: list[str], sep: str) -> None:
+    answers = {f"m{i}": t for i, t in enumerate(texts)}
+    answers["real"] = OPEN["gpt"]
+    original = RANKER.score(question, answers).scores["m0"].value
+    for padded in (texts[0] + sep + texts[0], texts[0] + sep + " ".join(filler), " ".join(filler) + sep + texts[0]):
+        value = RANKER.score(question, {**answers, "m0": padded}).scores["m0"].value
+        assert value <= original, (padded, value, original)
+
+
+def test_padding_known_answers_never_pays() -> None:
+    for key, text in {**OPEN, **MATH}.items():
+        answers = dict(MATH if key in MATH else OPEN)
+        question = MATH_Q if key in MATH else OPEN_Q
+        original = RANKER.score(question, answers).scores[key].value
+        for padded in (f"{text}\n\n{text}", f"{text}\n\n{' '.join(FILLERS)}"):
+            assert RANKER.score(question, {**answers, key: padded}).scores[key].value <= original
+
+
+def test_one_decimal_keeps_strict_preferences_apart() -> None:
+    out = one_decimal({"a": 60.4 / 10, "b": 59.6 / 10, "c": 5.96, "d": 0.01, "e": 0.0})
+    assert out["a"] == 6.0 and out["b"] == 5.9 and out["c"] == 5.9
+    assert out["d"] > out["e"] or out["d"] == 0.0
+    assert one_decimal({"x": 12.0, "y": -1.0}) == {"x": 10.0, "y": 0.0}
