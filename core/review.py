@@ -68,9 +68,7 @@ def _clean(value: str) -> str:
     return value
 
 
-def _field(
-    lines: list[str], pattern: re.Pattern[str], labels: tuple[re.Pattern[str], ...]
-) -> tuple[str, set[int]]:
+def _field(lines: list[str], pattern: re.Pattern[str], labels: tuple[re.Pattern[str], ...]) -> tuple[str, set[int]]:
     """The last line with this label, plus up to 3 continuation lines; and the line numbers used."""
     start = next((i for i in range(len(lines) - 1, -1, -1) if pattern.match(lines[i])), None)
     if start is None:

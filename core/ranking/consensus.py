@@ -54,9 +54,16 @@ class _Answer:
 
 
 def _analyse(question: str, text: str) -> _Answer:
-    term_list = terms(text)
-    sentences = {s.strip() for s in _SENTENCE.split(text) if s.strip()}
-    chars = sum(len(s) for s in sentences if terms(s))
+    term_list: list[str] = []
+    seen: set[str] = set()
+    chars = 0
+    for piece in _SENTENCE.split(text):  # one pass: terms in order, and distinct informative sentences
+        found = terms(piece)
+        term_list.extend(found)
+        sentence = piece.strip()
+        if found and sentence not in seen:
+            seen.add(sentence)
+            chars += len(sentence)
     distinct = frozenset(term_list)
     substance = W_SENTENCES * saturate(chars, SENTENCE_CHARS_SCALE) + (1 - W_SENTENCES) * saturate(
         len(distinct), TERMS_SCALE
@@ -84,19 +91,22 @@ class ConsensusRanker:
         info = {key: _analyse(question, text) for key, text in answers.items()}
         n = len(info)
         df: Counter[str] = Counter(u for a in info.values() for u in a.units)
+        k = min(2, n - 1)  # "shared": in at least k *other* answers
+        above = sum(1 for c in df.values() if c > k)  # shared whoever looks
+        at_k = sum(1 for c in df.values() if c == k)  # shared unless the answer is one of the k
         results = Counter(a.result for a in info.values() if a.result is not None)
         voting = sum(results.values()) >= 2
-        k = min(2, n - 1)
         raw: dict[str, float] = {}
         whys: dict[str, str] = {}
         coverages: list[float] = []
         for key, a in info.items():
             parts: list[str] = []
-            shared: list[str] = []
+            shared = 0
             quality = a.substance
             if n > 1:
-                shared = [u for u, c in df.items() if c - (u in a.units) >= k]
-                coverage = sum(u in a.units for u in shared) / len(shared) if shared else 0.0
+                own = [df[u] for u in a.units]
+                shared = above + at_k - sum(1 for c in own if c == k)
+                coverage = sum(1 for c in own if c > k) / shared if shared else 0.0
                 coverages.append(coverage)
                 quality = (1 - W_COVERAGE) * a.substance + W_COVERAGE * coverage
             value = quality

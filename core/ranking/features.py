@@ -6,6 +6,7 @@ twice adds nothing, and generic politeness ("I hope this helps") is treated as s
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -63,6 +64,7 @@ _YESNO_A = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 _CHOICE = re.compile(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-E])\)(?!\w)", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A crude plural/tense folding: 'answers' and 'answer' are the same content unit."""
     if len(word) > 4 and word.endswith("ies"):
@@ -132,10 +134,12 @@ def final_result(question: str, text: str) -> str | None:
     if boxed:
         inner = _clean_boxed(boxed[-1])
         return _number(inner) or inner.lower() or None
-    choice = _CHOICE.findall(text)
+    lower = text.lower()  # cheap guards: the two marker patterns are slow to scan for
+    has_answer = "answer" in lower
+    choice = _CHOICE.findall(text) if has_answer or "option" in lower or "choice" in lower else []
     if choice:
         return f"choice {choice[-1].upper()}"
-    marked = _MARKED.findall(text)
+    marked = _MARKED.findall(text) if has_answer or "result" in lower else []
     if marked:
         value = marked[-1].strip(" *_`")
         words = terms(value)

@@ -108,8 +108,7 @@ class JudgeRanker:
         raw = {key: sum(v[key][0] for v in verdicts) / len(verdicts) for key in keys}
         values = one_decimal(raw)
         scores = {
-            key: Score(values[key], clip_words(verdicts[0][key][1], WHY_MAX_WORDS, WHY_MAX_CHARS))
-            for key in answers
+            key: Score(values[key], clip_words(verdicts[0][key][1], WHY_MAX_WORDS, WHY_MAX_CHARS)) for key in answers
         }
         return Ranking(scores, self.method, fallback.disagree, fallback.consensus)
 
