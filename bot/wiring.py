@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from bot.settings import Settings
+from core.errors import ConsensusError
 from core.events import EventBus
 from core.fanout import FanOut, FanOutSettings
 from core.pricing import PriceTable
@@ -43,6 +45,9 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         await store.migrate()
     registry = ProviderRegistry(settings.provider_configs())
+    for model_id in settings.models:  # build the pooled clients now, not on the first question
+        with contextlib.suppress(ConsensusError):  # a broken model fails on its own card later
+            registry.get(model_id)
     policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,
                                   retry_after_cap=settings.consensus_retry_after_cap)
     bus = EventBus()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +23,9 @@ class Store:
         # SQLite writers take the lock at BEGIN; readers get their own engine and never wait.
         self.read_engine = create_engine(url, read_only=True) if is_sqlite(url) else self.engine
         self._writes = session_factory(self.engine)
+        # SQLite has one writer at a time. Queue this process's writers here rather than in
+        # SQLite's busy handler, which polls with growing sleeps (up to 100 ms each).
+        self._write_turn = asyncio.Lock() if is_sqlite(url) else contextlib.nullcontext()
         self._reads = session_factory(self.read_engine)
 
     @property
@@ -34,7 +39,7 @@ class Store:
     async def write(self) -> AsyncIterator[Repository]:
         """One transaction, committed when the block ends without an error."""
         try:
-            async with self._writes.begin() as session:
+            async with self._write_turn, self._writes.begin() as session:
                 yield Repository(session)
         except ConsensusError:
             raise
