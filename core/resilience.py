@@ -186,5 +186,5 @@ class ResilientCaller:
             breaker.failures, breaker.open_until = 0, None
         elif retryable:
             breaker.failures += 1
-            if probe or breaker.failures >= self.policy.breaker_threshold:
+            if breaker.failures >= self.policy.breaker_threshold:  # a failed probe re-opens it too
                 breaker.open_until = self._clock() + self.policy.breaker_cooldown

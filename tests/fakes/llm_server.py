@@ -150,8 +150,8 @@ class FakeLLMServer(RecordingServer):
     def __init__(self) -> None:
         self.answers: dict[str, Answer] = {}
         self._scripts: dict[tuple[str, str | None], deque[Step]] = defaultdict(deque)
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self.in_flight: dict[str, int] = defaultdict(int)  # per endpoint, now
+        self.max_in_flight: dict[str, int] = defaultdict(int)  # per endpoint, the peak
         super().__init__()
 
     def setup_routes(self, app: web.Application) -> None:
@@ -176,12 +176,13 @@ class FakeLLMServer(RecordingServer):
         return Ok()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        endpoint = ENDPOINTS[request.path]
+        self.in_flight[endpoint] += 1
+        self.max_in_flight[endpoint] = max(self.max_in_flight[endpoint], self.in_flight[endpoint])
         try:
             return await self._serve(request)
         finally:
-            self.in_flight -= 1
+            self.in_flight[endpoint] -= 1
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         endpoint = ENDPOINTS[request.path]
