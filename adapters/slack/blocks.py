@@ -28,7 +28,7 @@ from core.domain import Answer, AnswerStatus, Batch
 Block = dict[str, Any]
 ACTION_PREFIX = "consensus"
 PREVIEW_CHARS = 1500
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 _METHOD_NAMES = {"consensus": "agreement", "agreement": "agreement", "judge": "a judge model"}
 
 

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks, home
+from adapters.slack.pacing import slack_error
 from adapters.slack.people import People
 from adapters.slack.render import ThreadRenderer
 from core.domain import Actor, Answer, Batch, Platform, Question, WorkspaceRef
@@ -61,7 +62,7 @@ class SlackHandlers:
         except ConsensusError as exc:
             await self._safe_reply(reply, str(exc))
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             log.warning("Slack refused a call: %s", error)
             message = ("I can't post in this channel. Invite me with `/invite @Consensus` and ask again."
                        if error in ("not_in_channel", "channel_not_found") else

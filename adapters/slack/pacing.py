@@ -61,6 +61,14 @@ class Bucket:
                 await asyncio.sleep(max(paused, (1 - self.tokens) / self.rate, 0.01))
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """The `error` code of a failed call ("ratelimited", "not_in_channel"…), or the HTTP status."""
+    data = getattr(exc.response, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("error") or "unknown_error")
+    return f"http_{getattr(exc.response, 'status_code', 'error')}"
+
+
 def retry_after(exc: SlackApiError) -> float:
     headers = getattr(exc.response, "headers", None) or {}
     for key, value in headers.items():
@@ -131,7 +139,7 @@ class Pacer:
                     unfurl_links=False, unfurl_media=False)
                 return str(response["ts"])
             except SlackApiError as exc:
-                if exc.response.get("error") != "ratelimited":
+                if slack_error(exc) != "ratelimited":
                     raise
                 self._post_bucket(channel).pause(retry_after(exc))
 
@@ -147,7 +155,7 @@ class Pacer:
         try:
             await self.client.chat_delete(channel=channel, ts=ts)
         except SlackApiError as exc:
-            if exc.response.get("error") not in _GONE:
+            if slack_error(exc) not in _GONE:
                 raise
 
     async def _drain(self, key: tuple[str, str]) -> None:
@@ -162,7 +170,7 @@ class Pacer:
                 try:
                     await self.client.chat_update(channel=channel, ts=ts, parse="none", **payload)
                 except SlackApiError as exc:
-                    error = exc.response.get("error")
+                    error = slack_error(exc)
                     if error == "ratelimited":
                         self._update_bucket(workspace).pause(retry_after(exc))
                         self._pending.setdefault(key, item)

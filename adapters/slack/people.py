@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.pacing import slack_error
+
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +39,7 @@ class People:
             if data.get("team_id") not in (None, team) and not data.get("enterprise_user"):
                 admin = False  # an admin of another workspace is not an admin here
         except SlackApiError as exc:
-            log.warning("users.info failed for %s: %s", user, exc.response.get("error"))
+            log.warning("users.info failed for %s: %s", user, slack_error(exc))
             return self._names.get((team, user), user), False
         self._info[(team, user)] = (time.monotonic() + self.ttl, name, admin)
         return name, admin

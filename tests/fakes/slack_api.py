@@ -91,6 +91,7 @@ class FakeSlackAPI(RecordingServer):
 
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk sends users.info as a GET
         app.router.add_post("/respond/{key}", self._respond)
         app.router.add_get("/socket", self._socket)
 

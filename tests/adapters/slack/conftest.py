@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,11 @@ class SlackEnv:
                                thread_ts=self.thread_ts())
         status, _ = await self.send.action(payload)
         assert status == 200
+
+    def screen(self, channel: str = "C1") -> str:
+        """Everything visible in the channel (text and blocks of every live message), as one string."""
+        shown = [[m.text, m.blocks] for m in self.api.channel(channel) if not m.deleted]
+        return json.dumps(shown, ensure_ascii=False)
 
     def parents(self, channel: str = "C1") -> list[Message]:
         return [m for m in self.api.channel(channel) if m.thread_ts is None]
