@@ -115,7 +115,7 @@ async def test_forged_id_from_another_workspace_is_refused(slack_env: SlackEnv) 
     await env.settle()
     assert snapshot(env) == before
     assert await env.service.get_batch(batch.id, env.ws) == stored_before
-    assert [n["text"] for n in env.api.ephemeral] == ["That conversation or answer no longer exists."] * 2
+    assert [n["text"] for n in env.api.ephemeral] == ["That answer does not exist in this workspace."] * 2
 
 
 async def test_failed_model_shows_retry_and_retry_fills_the_card(slack_env: SlackEnv) -> None:
