@@ -1,0 +1,141 @@
+"""Model ids to providers: parsing, one pooled client per (provider, key), config errors, plugins."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import ConfigError
+from core.providers.anthropic import AnthropicProvider
+from core.providers.base import ChatMessage, ChatRequest
+from core.providers.openai import OpenAIProvider
+from core.providers.registry import ENTRY_POINT_GROUP, ProviderConfig, ProviderRegistry
+from tests.fakes.llm_server import FakeLLMServer
+
+REQUEST = ChatRequest((ChatMessage("user", "hello"),))
+
+
+@pytest.fixture
+async def registry(llm_server: FakeLLMServer) -> AsyncIterator[ProviderRegistry]:
+    made = ProviderRegistry({
+        "openai": ProviderConfig("openai", "openai", f"{llm_server.url}/v1", "sk-test-openai-1234"),
+        "anthropic": ProviderConfig("anthropic", "anthropic", llm_server.url, "sk-ant-test-1234"),
+        "ollama": ProviderConfig("ollama", "openai-compatible", f"{llm_server.url}/v1"),
+        "openrouter": ProviderConfig("openrouter", base_url=f"{llm_server.url}/v1", api_key="sk-or-1234"),
+    })
+    yield made
+    await made.aclose()
+
+
+async def test_builds_providers_that_answer(llm_server: FakeLLMServer, registry: ProviderRegistry) -> None:
+    llm_server.answers.update({"gpt-5-mini": "openai", "claude-haiku-4-5": "anthropic",
+                               "llama3.2:3b": "ollama", "meta-llama/llama-3-8b": "openrouter"})
+    for model_id, cls, label in [("openai/gpt-5-mini", OpenAIProvider, "OpenAI"),
+                                 ("anthropic/claude-haiku-4-5", AnthropicProvider, "Anthropic"),
+                                 ("ollama/llama3.2:3b", OpenAIProvider, "Ollama"),
+                                 ("openrouter/meta-llama/llama-3-8b", OpenAIProvider, "OpenRouter")]:
+        provider = registry.get(model_id)
+        assert isinstance(provider, cls)
+        assert (provider.id, provider.label) == (model_id, label)
+        assert (await provider.complete(REQUEST)).text == model_id.partition("/")[0]
+    assert [b["model"] for b in llm_server.requests("chat")] == ["gpt-5-mini", "llama3.2:3b",
+                                                                 "meta-llama/llama-3-8b"]
+
+
+async def test_models_of_a_provider_share_one_client_per_key(registry: ProviderRegistry) -> None:
+    a, b = registry.get("openai/gpt-5"), registry.get("openai/gpt-5-mini")
+    assert registry.get("openai/gpt-5") is a
+    assert isinstance(a, OpenAIProvider) and isinstance(b, OpenAIProvider)
+    assert a._client is b._client
+    own = registry.get("openai/gpt-5", api_key="sk-workspace-key-99")
+    assert isinstance(own, OpenAIProvider) and own._client is not a._client
+    assert own._client.api_key == "sk-workspace-key-99"
+    await a.aclose()  # a shared provider's aclose leaves the pool to the registry
+    assert not b._client.is_closed()
+    await registry.aclose()
+    assert a._client.is_closed() and own._client.is_closed()
+
+
+async def test_keyless_compatible_server_gets_a_dummy_key(registry: ProviderRegistry) -> None:
+    provider = registry.get("ollama/llama3.2:3b")
+    assert isinstance(provider, OpenAIProvider) and provider._client.api_key
+
+
+@pytest.mark.parametrize("model_id,needle", [
+    ("mistral/large", "No provider named 'mistral'"),
+    ("gpt-5", "should look like 'provider/model'"),
+    ("openai/", "should look like 'provider/model'"),
+    ("/gpt-5", "should look like 'provider/model'"),
+])
+def test_unknown_or_malformed_ids_are_config_errors(registry: ProviderRegistry, model_id: str,
+                                                    needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        registry.get(model_id)
+
+
+async def test_missing_settings_name_what_to_configure() -> None:
+    registry = ProviderRegistry({
+        "openai": ProviderConfig("openai", "openai"),
+        "anthropic": ProviderConfig("anthropic", "anthropic"),
+        "vllm": ProviderConfig("vllm"),
+        "custom": ProviderConfig("custom", "no-such-kind"),
+    })
+    with pytest.raises(ConfigError, match="No API key is configured for OpenAI"):
+        registry.get("openai/gpt-5")
+    with pytest.raises(ConfigError, match="No API key is configured for Anthropic"):
+        registry.get("anthropic/claude-sonnet-4-5")
+    with pytest.raises(ConfigError, match="No base URL is configured for vLLM"):
+        registry.get("vllm/qwen")
+    with pytest.raises(ConfigError, match=ENTRY_POINT_GROUP):
+        registry.get("custom/x")
+    await registry.aclose()
+
+
+def test_config_repr_hides_the_key() -> None:
+    config = ProviderConfig("openai", "openai", None, "sk-test-very-secret")
+    assert "sk-test-very-secret" not in repr(config) and "sk-test-very-secret" not in str(config)
+
+
+
+async def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "consensus_echo_plugin.py").write_text(textwrap.dedent('''
+        from core.providers.base import Completion
+
+        class EchoProvider:
+            closed = []
+
+            def __init__(self, config, model):
+                self.config, self.model = config, model
+                self.id, self.label = f"{config.name}/{model}", config.label or "Echo"
+
+            async def complete(self, request, on_text=None):
+                text = f"{self.config.api_key}:{self.model}:{request.messages[-1].content}"
+                if on_text is not None:
+                    await on_text(text)
+                return Completion(text, 1, 1)
+
+            async def aclose(self):
+                EchoProvider.closed.append(self.id)
+
+        def factory(config, model):
+            return EchoProvider(config, model)
+    '''))
+    dist = tmp_path / "consensus_echo_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: consensus-echo-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\necho = consensus_echo_plugin:factory\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    registry = ProviderRegistry({"myecho": ProviderConfig("myecho", "echo", api_key="k1", label="My Echo")})
+    provider: Any = registry.get("myecho/model-a")
+    assert (provider.id, provider.label) == ("myecho/model-a", "My Echo")
+    assert registry.get("myecho/model-a") is provider
+    assert (await provider.complete(REQUEST)).text == "k1:model-a:hello"
+    other: Any = registry.get("myecho/model-a", api_key="k2")
+    assert (await other.complete(REQUEST)).text == "k2:model-a:hello"
+    await registry.aclose()
+    assert sorted(type(provider).closed) == ["myecho/model-a", "myecho/model-a"]
