@@ -100,7 +100,6 @@ def test_config_repr_hides_the_key() -> None:
     assert "sk-test-very-secret" not in repr(config) and "sk-test-very-secret" not in str(config)
 
 
-
 async def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "consensus_echo_plugin.py").write_text(textwrap.dedent('''
         from core.providers.base import Completion
