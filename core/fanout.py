@@ -21,13 +21,14 @@ from sqlalchemy import update
 
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import AnswerStatus, BatchStatus
+from core.errors import ConsensusError
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, EventBus
 from core.mapping import to_answer, to_batch, to_workspace
 from core.pricing import PriceTable
 from core.providers.base import ChatMessage, ChatRequest
 from core.providers.registry import ProviderRegistry
 from core.ranking import Ranker
-from core.resilience import ResilientCaller
+from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, review_answer
 from core.store.store import Store
 from core.store.tables import AiResponse, RequestBatch, Workspace, utcnow
@@ -165,17 +166,16 @@ class FanOut:
 
         try:
             provider = self.registry.get(provider_id)
-        except Exception as exc:  # a model that cannot be built fails alone
-            outcome_error, completion, attempts, latency_ms = str(exc), None, 0, 0
+        except ConsensusError as exc:  # a model that cannot be built fails alone
+            outcome = CallOutcome(completion=None, error=str(exc), attempts=0, latency_ms=0)
         else:
             outcome = await self.caller.call(provider, request, on_text, deadline)
-            outcome_error, completion = outcome.error, outcome.completion
-            attempts, latency_ms = outcome.attempts, outcome.latency_ms
+        completion = outcome.completion
 
         async with self.store.write() as repo:
             row = await repo.session.get(AiResponse, answer_id)
             assert row is not None
-            row.attempts, row.latency_ms, row.completed_at = attempts, latency_ms, utcnow()
+            row.attempts, row.latency_ms, row.completed_at = outcome.attempts, outcome.latency_ms, utcnow()
             if completion is not None:
                 reviewed = review_answer(completion.text)
                 row.status, row.content = AnswerStatus.COMPLETED.value, reviewed.body
@@ -187,7 +187,7 @@ class FanOut:
                 await repo.session.execute(update(RequestBatch).where(RequestBatch.id == row.batch_id)
                                            .values(completed=RequestBatch.completed + 1))
             else:
-                row.status, row.error = AnswerStatus.FAILED.value, outcome_error or "The model failed."
+                row.status, row.error = AnswerStatus.FAILED.value, outcome.error or "The model failed."
             await repo.session.flush()
             finished = to_answer(row)
         event = AnswerReady(finished) if completion is not None else AnswerFailed(finished)

@@ -64,7 +64,7 @@ async def search(session: AsyncSession, workspace_id: int, query: str, limit: in
     words = terms(query)
     if not words:
         return []
-    postgres = session.bind.dialect.name == "postgresql"
+    postgres = session.get_bind().dialect.name == "postgresql"
     q = postgres_tsquery(words) if postgres else sqlite_match(words)
     page = _PG_PAGE if postgres else _SQLITE_PAGE
     ids = list((await session.scalars(

@@ -163,7 +163,8 @@ async def test_follow_up_context_is_the_selected_answer(core, llm_server: FakeLL
         "What is the capital of France?", "And its population?"]
 
 
-async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer(  # type: ignore[no-untyped-def]
+        core, llm_server: FakeLLMServer) -> None:
     done = await asked(core)
     ranked = sorted(done.answers, key=lambda a: a.rank or 99)
     await core.service.delete(ranked[0].id, ASKER)  # the best one is deleted: the next one goes back
@@ -175,7 +176,8 @@ async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer
     assert ranked[0].provider_id not in turns[0]
 
 
-async def test_a_deleted_answer_never_goes_back_even_when_it_was_the_only_one(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+async def test_a_deleted_answer_never_goes_back_even_when_it_was_the_only_one(  # type: ignore[no-untyped-def]
+        core, llm_server: FakeLLMServer) -> None:
     core_models = ("openai/gpt-test",)
     batch = await core.service.ask(question("Secret plan?", models=core_models))
     done = await core.service.wait_for_batch(batch.id, TEAM)

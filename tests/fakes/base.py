@@ -81,7 +81,7 @@ class RecordingServer:
     def named(self, name: str) -> list[Call]:
         return [c for c in self.calls if c.name == name]
 
-    async def wait_for(self, name: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    async def wait_for(self, name: str, count: int = 1, timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109
         """Wait until at least `count` calls named `name` were recorded; return them."""
 
         async def enough() -> None:
@@ -92,5 +92,5 @@ class RecordingServer:
             await asyncio.wait_for(enough(), timeout)
         except TimeoutError:
             seen = sorted({c.name for c in self.calls})
-            raise AssertionError(f"expected {count}× {name}, got {len(self.named(name))}; seen {seen}")
+            raise AssertionError(f"expected {count}× {name}, got {len(self.named(name))}; seen {seen}") from None
         return self.named(name)

@@ -6,14 +6,8 @@ from typing import Any
 
 from alembic import context
 
+from core.store.migrate import include_object
 from core.store.tables import Base
-
-# Full-text objects are dialect-specific and live only in the migrations.
-UNMODELLED = ("search_documents_fts", "ix_search_documents_tsv")
-
-
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    return not (name or "").startswith(UNMODELLED)
 
 
 def run_migrations(connection: Any) -> None:
