@@ -123,6 +123,11 @@ class FakeSlackAPI(RecordingServer):
         """The merged arguments of every call of `method`, in order."""
         return [args for name, args in self.received if name == method]
 
+    @property
+    def sockets(self) -> int:
+        """How many Socket Mode clients are connected."""
+        return len(self._sockets)
+
     async def push(self, envelope: dict[str, Any]) -> None:
         """Send a Socket Mode envelope to every connected client."""
         for ws in list(self._sockets):
@@ -279,6 +284,8 @@ class FakeSlackAPI(RecordingServer):
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._sockets.append(ws)
+        async with self._changed:
+            self._changed.notify_all()
         await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
                                       "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A1"}}))
         try:
@@ -289,6 +296,8 @@ class FakeSlackAPI(RecordingServer):
                         self._changed.notify_all()
         finally:
             self._sockets.remove(ws)
+            async with self._changed:
+                self._changed.notify_all()
         return ws
 
     async def wait_until(self, predicate: Any, within: float = 5.0) -> None:
