@@ -1,4 +1,5 @@
-"""JSON factories for the fake Discord: guilds, members, channels, interactions (API v10 shapes).
+"""JSON for the fake Discord: factories for guilds, members, channels, interactions (API v10
+shapes), and the parser of the bot's request bodies (JSON or multipart with `payload_json`).
 
 Button clicks are built from the message the bot really sent (taken from the fake's store), because
 discord.py rebuilds a DynamicItem from `interaction.message.components`.
@@ -6,10 +7,15 @@ discord.py rebuilds a DynamicItem from `interaction.message.components`.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import itertools
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from aiohttp import web
 
 DISCORD_EPOCH_MS = 1420070400000
 _counter = itertools.count(1)
@@ -135,6 +141,29 @@ def user_message(channel: dict[str, Any], author: dict[str, Any], content: str, 
         if mem is not None:
             msg["member"] = {k: v for k, v in mem.items() if k != "user"}
     return msg
+
+
+async def request_body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    raw = await request.read()
+    ctype = request.headers.get("Content-Type", "")
+    if ctype.startswith("multipart/"):
+        return multipart(ctype, raw)
+    return (json.loads(raw) if raw else {}), {}
+
+
+def multipart(ctype: str, raw: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    data: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    for part in parsed.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        content = part.get_payload(decode=True) or b""
+        if name == "payload_json":
+            data = json.loads(content)
+        elif isinstance(name, str):
+            files[name] = content
+    return data, files
 
 
 @dataclass

@@ -7,18 +7,15 @@ Responses are built by hand: discord.py wants `Content-Type: application/json` e
 
 from __future__ import annotations
 
-import asyncio
-import email.parser
-import email.policy
 import json
 import re
-import zlib
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from tests.fakes import discord_payloads as p
 from tests.fakes.base import Call, RecordingServer
+from tests.fakes.discord_gateway import GatewayMixin, Session
 
 API = "/api/v10"
 _ID = re.compile(r"^\d{5,}$")
@@ -33,7 +30,7 @@ def _error(status: int, code: int, message: str) -> web.Response:
     return _json({"code": code, "message": message}, status)
 
 
-class FakeDiscord(RecordingServer):
+class FakeDiscord(GatewayMixin, RecordingServer):
     def __init__(self, *, heartbeat_ms: int = 41250, token: str = "test-token") -> None:
         self.token = token
         self.heartbeat_ms = heartbeat_ms
@@ -47,7 +44,7 @@ class FakeDiscord(RecordingServer):
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> {"data": payload, "original": id}
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> commands
         self.identified: list[dict[str, Any]] = []
-        self._sessions: list[_Session] = []
+        self._sessions: list[Session] = []
         self._seq = 0
         self._limits: dict[str, list[float]] = {}
         super().__init__()
@@ -65,6 +62,9 @@ class FakeDiscord(RecordingServer):
         """The next `times` requests to route `name` get a 429 (with `Via`, as Discord's edge sends)."""
         self._limits.setdefault(name, []).extend([retry_after] * times)
 
+    def limits_left(self, name: str) -> int:
+        return len(self._limits.get(name, []))
+
     def in_channel(self, channel_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages.values() if m["channel_id"] == channel_id]
 
@@ -80,7 +80,7 @@ class FakeDiscord(RecordingServer):
         """The JSON a call carried, whether sent as JSON or as multipart `payload_json`."""
         ctype = call.headers.get("Content-Type", "")
         if ctype.startswith("multipart/"):
-            return _multipart(ctype, call.body)[0]
+            return p.multipart(ctype, call.body)[0]
         return call.json() or {}
 
     async def push(self, event: str, data: dict[str, Any]) -> None:
@@ -88,13 +88,10 @@ class FakeDiscord(RecordingServer):
         if event == "INTERACTION_CREATE":
             original = data.get("message", {}).get("id")
             self.interactions[data["token"]] = {"data": data, "original": original}
-        self._seq += 1
-        for session in list(self._sessions):
-            await session.send({"op": 0, "t": event, "s": self._seq, "d": data})
+        await self.broadcast(event, data)
 
     async def stop(self) -> None:
-        for session in list(self._sessions):
-            await session.ws.close()
+        await self.close_sessions()
         await super().stop()
 
     # ---- routing -------------------------------------------------------------------------------
@@ -113,7 +110,7 @@ class FakeDiscord(RecordingServer):
     def setup_routes(self, app: web.Application) -> None:
         app.middlewares.append(self._scripted_429)
         r = app.router
-        r.add_get("/gateway", self._gateway)
+        r.add_get("/gateway", self.gateway)
         r.add_get(API + "/users/@me", self._me)
         r.add_get(API + "/oauth2/applications/@me", self._app_info)
         r.add_put(API + "/applications/{app}/commands", self._put_commands)
@@ -160,7 +157,7 @@ class FakeDiscord(RecordingServer):
         cid = request.match_info["cid"]
         if cid not in self.channels:
             return _error(404, 10003, "Unknown Channel")
-        return _json(self._store(cid, *(await _body(request))))
+        return _json(self._store(cid, *(await p.request_body(request))))
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         msg = self.messages.get(request.match_info["mid"])
@@ -174,7 +171,7 @@ class FakeDiscord(RecordingServer):
         if request.method == "DELETE":
             self.deleted.append(self.messages.pop(msg["id"])["id"])
             return web.Response(status=204)
-        data, files = await _body(request)
+        data, files = await p.request_body(request)
         return _json(self._edit(msg, data, files))
 
     async def _create_thread(self, request: web.Request) -> web.Response:
@@ -199,7 +196,7 @@ class FakeDiscord(RecordingServer):
         if entry.get("responded"):
             return _error(400, 40060, "Interaction has already been acknowledged.")
         entry["responded"] = True
-        body, files = await _body(request)
+        body, files = await p.request_body(request)
         kind, data = body["type"], body.get("data") or {}
         inter = entry["data"]
         msg: dict[str, Any] | None = None
@@ -224,7 +221,7 @@ class FakeDiscord(RecordingServer):
         entry = self.interactions.get(request.match_info["token"])
         if entry is None:
             return _error(401, 50027, "Invalid Webhook Token")
-        data, files = await _body(request)
+        data, files = await p.request_body(request)
         msg = self._store(entry["data"]["channel_id"], data, files, interaction=entry["data"])
         return _json(msg)
 
@@ -296,81 +293,3 @@ class FakeDiscord(RecordingServer):
         keep = {a["filename"] for a in out}
         self.files[msg["id"]] = {n: b for n, b in stored.items() if n in keep}
         return out
-
-    # ---- gateway ----------------------------------------------------------------------------
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        session = _Session(ws, zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None)
-        self._sessions.append(session)
-        try:
-            await session.send({"op": 10, "d": {"heartbeat_interval": self.heartbeat_ms}})
-            async for raw in ws:
-                if raw.type != WSMsgType.TEXT:
-                    continue
-                await self._on_gateway(session, json.loads(raw.data))
-        finally:
-            self._sessions.remove(session)
-        return ws
-
-    async def _on_gateway(self, session: _Session, msg: dict[str, Any]) -> None:
-        op, data = msg.get("op"), msg.get("d")
-        if op == 1:
-            await session.send({"op": 11})
-        elif op == 2:
-            self.identified.append(data)
-            if data.get("token") != self.token:
-                await session.ws.close(code=4004, message=b"Authentication failed.")
-                return
-            ready = {"v": 10, "user": self.bot_user, "session_id": f"s{p.snowflake()}",
-                     "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
-                     "guilds": [{"id": g, "unavailable": True} for g in self.guilds],
-                     "application": {"id": self.app_id, "flags": 0}, "private_channels": [],
-                     "relationships": [], "shard": [0, 1]}
-            self._seq += 1
-            await session.send({"op": 0, "t": "READY", "s": self._seq, "d": ready})
-            for guild in self.guilds.values():
-                self._seq += 1
-                await session.send({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": guild})
-        elif op == 6:
-            self._seq += 1
-            await session.send({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}})
-
-
-class _Session:
-    def __init__(self, ws: web.WebSocketResponse, z: Any) -> None:
-        self.ws, self.z = ws, z
-        self.lock = asyncio.Lock()
-
-    async def send(self, payload: dict[str, Any]) -> None:
-        raw = json.dumps(payload)
-        async with self.lock:
-            if self.ws.closed:
-                return
-            if self.z is None:
-                await self.ws.send_str(raw)
-            else:
-                await self.ws.send_bytes(self.z.compress(raw.encode()) + self.z.flush(zlib.Z_SYNC_FLUSH))
-
-
-async def _body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
-    raw = await request.read()
-    ctype = request.headers.get("Content-Type", "")
-    if ctype.startswith("multipart/"):
-        return _multipart(ctype, raw)
-    return (json.loads(raw) if raw else {}), {}
-
-
-def _multipart(ctype: str, raw: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
-    head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
-    data: dict[str, Any] = {}
-    files: dict[str, bytes] = {}
-    for part in parsed.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        content = part.get_payload(decode=True) or b""
-        if name == "payload_json":
-            data = json.loads(content)
-        elif isinstance(name, str):
-            files[name] = content
-    return data, files
