@@ -23,6 +23,7 @@ from adapters.slack.pacing import Pacer, Pacing, RateLimitNotifier
 from adapters.slack.people import People
 from adapters.slack.render import ThreadRenderer
 from core.domain import Platform
+from core.errors import ConfigError
 from core.events import Event
 from core.service import ConsensusService
 
@@ -99,7 +100,15 @@ class SlackBot:
 def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret: str, api_url: str,
                     command: str = "/consensus", app_token: str | None = None,
                     pacing: Pacing | None = None) -> SlackBot:
-    """Wire the Slack adapter to the core. `api_url` is the Web API base (https://slack.com/api/)."""
+    """Wire the Slack adapter to the core. `api_url` is the Web API base (https://slack.com/api/).
+
+    HTTP mode needs `signing_secret`; Socket Mode (`app_token`, xapp-…) does not verify signatures.
+    """
+    if not bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the xoxb-… bot token).")
+    if not app_token and not signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify Slack's requests without it.")
+    api_url = api_url or "https://slack.com/api/"
     base_url = api_url if api_url.endswith("/") else api_url + "/"
     client = AsyncWebClient(token=bot_token, base_url=base_url,
                             retry_handlers=[AsyncConnectionErrorRetryHandler()])

@@ -32,7 +32,7 @@ class Pacing:
     update_rate: float = 50 / 60  # chat.update per second, per workspace
     update_burst: float = 20
     post_rate: float = 1.0  # chat.postMessage per second, per channel
-    post_burst: float = 6
+    post_burst: float = 10  # a question with up to 8 models posts at once
 
 
 class Bucket:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from adapters.slack.app import build_slack_app
 from core.service import ConsensusService
@@ -41,3 +42,15 @@ async def test_socket_mode_connects_and_serves_commands(
     finally:
         await bot.stop()
     await slack_api.wait_until(lambda: slack_api.sockets == 0)  # stop() closed the socket
+
+
+def test_missing_secrets_fail_with_the_variable_named() -> None:
+    import pytest
+
+    from core.errors import ConfigError
+
+    service: Any = object()  # never reached: configuration is checked first
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        build_slack_app(service, bot_token="xoxb-test", signing_secret="", api_url="http://127.0.0.1:9/api/")
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
+        build_slack_app(service, bot_token="", signing_secret="s", api_url="http://127.0.0.1:9/api/")
