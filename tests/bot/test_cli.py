@@ -132,7 +132,7 @@ async def test_a_killed_ask_is_completed_by_the_next_start(llm_server: FakeLLMSe
     assert stored(db, "SELECT status FROM request_batches") == [("RUNNING",)]
 
     await asyncio.sleep(1.2)  # the dead process's lease runs out
-    code, out, err = await consensus(tmp_path, env, "ask", "Next question", "--json")
+    code, _out, err = await consensus(tmp_path, env, "ask", "Next question", "--json")
     assert code == 0, err
     rows = stored(db, "SELECT batch_id, provider_id, status FROM ai_responses ORDER BY batch_id, id")
     assert [r for r in rows if r[0] == 1] == [(1, "openai/gpt-test", "completed"),
