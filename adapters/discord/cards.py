@@ -25,6 +25,7 @@ from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted
 log = logging.getLogger(__name__)
 KEEP_BATCHES = 500
 KEEP_EARLY = 200
+NO_PINGS = discord.AllowedMentions.none()  # edits do not inherit the client-wide default
 
 
 class Sendable(Protocol):
@@ -92,8 +93,9 @@ class Board:
     # ---- posting ----------------------------------------------------------------------------
     async def post_cards(self, live: LiveBatch, target: Sendable | discord.abc.Messageable) -> None:
         """One card per model, in order; each remembered so buttons and edits survive a restart."""
-        for answer in live.batch.answers:
-            if answer.is_deleted:
+        for answer_id in [a.id for a in live.batch.answers]:
+            answer = live.answer(answer_id)  # the latest state: events keep arriving while we post
+            if answer is None or answer.is_deleted:
                 continue
             seen = live.versions.get(answer.id, 0)
             rendered = embeds.card(answer, live.progress.get(answer.id))
@@ -166,7 +168,7 @@ class Board:
         async def job() -> None:
             rendered = embeds.question_message(live.batch)
             message = self._partial(ref)
-            await message.edit(content=rendered.content, embeds=rendered.embeds)
+            await message.edit(content=rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
 
         self.pacer.submit(ref.channel, ref.message_id, job)
 
@@ -185,7 +187,8 @@ class Board:
                 await message.delete()
                 return
             rendered = embeds.card(answer, live.progress.get(answer_id))
-            await message.edit(embeds=rendered.embeds, view=card_view(answer), attachments=files_of(rendered))
+            await message.edit(embeds=rendered.embeds, view=card_view(answer), attachments=files_of(rendered),
+                               allowed_mentions=NO_PINGS)
 
         self.pacer.submit(ref.channel, ref.message_id, job)
 

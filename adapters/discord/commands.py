@@ -78,18 +78,17 @@ class Handlers:
         batch = await self.service.ask(question)
         live = self.board.track(batch, ws)
         root = await self._show_question(interaction, live)
-        target: Sendable | None = None
+        target: Sendable | discord.abc.Messageable = _FollowupTarget(interaction)
+        if isinstance(channel, discord.abc.Messageable):
+            target = channel  # a DM, or where no thread can start: answer in place
         if root.guild is not None and getattr(channel, "type", None) in THREAD_PARENTS:
             try:
-                target = await root.create_thread(name=embeds.thread_name(text), auto_archive_duration=1440)
+                thread = await root.create_thread(name=embeds.thread_name(text), auto_archive_duration=1440)
             except discord.HTTPException:
-                target = None  # no permission or not possible here: answer in place
+                pass  # no permission to start threads here: answer in place
             else:
-                await self.service.set_thread(batch.conversation_id, ws, str(target.id))
-        if target is None:
-            target = channel if isinstance(channel, discord.abc.Messageable) else None
-        if target is None:
-            target = _FollowupTarget(interaction)
+                await self.service.set_thread(batch.conversation_id, ws, str(thread.id))
+                target = thread
         await self.board.post_cards(live, target)
 
     async def _show_question(self, interaction: discord.Interaction[Any], live: LiveBatch) -> discord.Message:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tests.adapters.discord.conftest import StartBot
-from tests.adapters.discord.helpers import CALLBACK, CARD_POST, cards, eventually, field, slash
+from tests.adapters.discord.helpers import CALLBACK, CARD_EDIT, CARD_POST, cards, eventually, field, slash
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.llm_server import FakeLLMServer
+from tests.fakes.llm_server import FakeLLMServer, Ok
 
 
 async def test_question_opens_a_thread_with_a_card_per_model(
@@ -34,3 +34,21 @@ async def test_question_opens_a_thread_with_a_card_per_model(
     root = fake_discord.messages[thread_id]
     await eventually(lambda: "✅" in root["content"], what="a final status line")
     assert "What is the capital of France?" in root["embeds"][0]["description"]
+
+
+async def test_a_streaming_answer_fills_its_card_as_it_arrives(
+        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    llm_server.script("chat", [Ok("one two three four five six", chunks=6, chunk_delay=0.15)], model="gpt-test")
+    service = await make_service()
+    bot = await start_bot(service)
+    await slash(fake_discord, world, "consensus", question="Stream it")
+    await fake_discord.wait_for(CARD_POST, 3)
+    await service.wait_idle()
+    await bot.idle()
+    bodies = [fake_discord.payload(c) for c in fake_discord.named(CARD_POST) + fake_discord.named(CARD_EDIT)]
+    streamed = [b for b in bodies if "Writing" in str(b.get("embeds"))]
+    assert streamed, "no card showed the answer while it streamed"
+    card = await eventually(lambda: [c for c in fake_discord.messages.values()
+                                     if "gpt-test" in str(c["embeds"]) and field(c, "Score")], what="final")
+    assert "Writing" not in str(card[0]["embeds"])

@@ -1,0 +1,101 @@
+"""Rendering: every card state, the limits, and mentions defused in untrusted text."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from adapters.discord import embeds
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
+
+WS = WorkspaceRef(Platform.DISCORD, "1")
+DONE = Answer(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test", label="OpenAI",
+              status=AnswerStatus.COMPLETED, content="Paris is the capital.", summary="Paris.",
+              reasoning="Well known.", score=8.5, score_method="consensus", rank=1, tokens_in=10,
+              tokens_out=5, latency_ms=1234, cost_usd=None)
+
+
+def total(rendered: embeds.Rendered) -> int:
+    return sum(len(e) for e in rendered.embeds)
+
+
+def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() -> None:
+    [embed] = embeds.card(DONE).embeds
+    assert embed.title == "#1 · OpenAI · gpt-test"
+    assert embed.description == "Paris."
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields == {"Why": "Well known.", "Score": "8.5/10 (consensus)", "Latency": "1.2 s",
+                      "Tokens": "10 in · 5 out", "Cost": "unknown"}
+
+
+@pytest.mark.parametrize(("answer", "progress", "expected"), [
+    (dataclasses.replace(DONE, status=AnswerStatus.PENDING), None, "Thinking"),
+    (dataclasses.replace(DONE, status=AnswerStatus.RUNNING), "Par", "Writing… 3 characters so far"),
+    (dataclasses.replace(DONE, status=AnswerStatus.FAILED, error="The API key was rejected."), None,
+     "Failed:** The API key was rejected."),
+    (dataclasses.replace(DONE, is_deleted=True), None, "Deleted"),
+    (dataclasses.replace(DONE, is_expanded=True), None, "Paris is the capital."),
+])
+def test_each_state_has_its_card(answer: Answer, progress: str | None, expected: str) -> None:
+    assert expected in (embeds.card(answer, progress).embeds[0].description or "")
+
+
+def test_selected_card_names_who_selected_it() -> None:
+    [embed] = embeds.card(dataclasses.replace(DONE, is_selected=True, selected_by="42")).embeds
+    assert embed.title and embed.title.startswith("✅")
+    assert {f.name: f.value for f in embed.fields}["Selected"] == "Selected by <@42>"
+
+
+@pytest.mark.parametrize("size", [4000, 5000, 7000, 40000])
+def test_a_long_answer_is_never_cut_silently(size: int) -> None:
+    text = ("lorem ipsum dolor sit amet " * (size // 27 + 1))[:size]
+    rendered = embeds.card(dataclasses.replace(DONE, content=text, is_expanded=True))
+    assert all(len(e.description or "") <= embeds.DESCRIPTION_MAX for e in rendered.embeds)
+    assert total(rendered) <= embeds.MESSAGE_EMBEDS_MAX and len(rendered.embeds) <= 10
+    if rendered.files:
+        [(name, data)] = rendered.files
+        assert data.decode() == text and name == "answer-7.md"
+        assert f"{size:,} characters" in (rendered.embeds[0].description or "")
+    else:
+        assert "".join(e.description or "" for e in rendered.embeds) == text
+
+
+def test_a_long_question_is_attached_in_full() -> None:
+    batch = Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None, asker="9",
+                  question="q" * 8000, status=BatchStatus.RUNNING, answers=(DONE,))
+    rendered = embeds.question_message(batch)
+    assert rendered.files == [("question.md", b"q" * 8000)]
+    assert rendered.content and len(rendered.content) <= embeds.CONTENT_MAX
+    assert rendered.content.startswith("**<@9> asked**")
+    assert total(rendered) <= embeds.MESSAGE_EMBEDS_MAX
+
+
+def test_status_line_follows_the_batch() -> None:
+    running = Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None,
+                    asker="9", question="q", status=BatchStatus.RUNNING,
+                    answers=(DONE, dataclasses.replace(DONE, id=8, status=AnswerStatus.RUNNING)))
+    assert embeds.status_line(running).startswith("⏳ Asking 2 models… 1 of 2 done")
+    failed = dataclasses.replace(DONE, id=8, status=AnswerStatus.FAILED, rank=None, score=None)
+    done = dataclasses.replace(running, status=BatchStatus.PARTIAL, answers=(DONE, failed),
+                               consensus="@everyone agrees", disagree=True)
+    line = embeds.status_line(done)
+    assert line.startswith("✅ 1 of 2 answered, 1 failed · top: OpenAI 8.5/10 (consensus)")
+    assert "The models disagree" in line and "@\u200beveryone agrees" in line
+
+
+def test_mentions_in_untrusted_text_are_defused() -> None:
+    text = "@everyone @here <@1> <@!2> <@&3> <#4> a@b.c"
+    assert embeds.neutralise(text) == ("@\u200beveryone @\u200bhere <@\u200b1> <@!\u200b2> <@&\u200b3> "
+                                       "<#\u200b4> a@b.c")
+    answer = dataclasses.replace(DONE, summary="ping @everyone", reasoning="<@&3>")
+    [embed] = embeds.card(answer).embeds
+    assert "@everyone" not in (embed.description or "") and "<@&3>" not in str(embed.fields)
+
+
+def test_split_text_keeps_every_character() -> None:
+    text = "word " * 3000 + "x" * 5000
+    parts = embeds.split_text(text, 1000)
+    assert "".join(parts) == text and all(len(p) <= 1000 for p in parts)
+    assert embeds.thread_name("  many\nlines " + "y" * 200).startswith("many lines")
+    assert len(embeds.thread_name("z" * 500)) == 100
