@@ -68,7 +68,7 @@ class SlackBot:
         self.client.session = self._session
         if self.app_token:
             self._socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.client)
-            await self._socket.connect_async()
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode")
             return
         self._runner = web.AppRunner(self.web_app(), shutdown_timeout=2.0, access_log=None)
@@ -80,7 +80,7 @@ class SlackBot:
     async def stop(self) -> None:
         self._stopped = True
         if self._socket is not None:
-            await self._socket.close_async()
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()

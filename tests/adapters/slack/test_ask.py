@@ -97,3 +97,26 @@ async def test_history_command_lists_and_searches(slack_env: SlackEnv) -> None:
     assert "Which database for analytics?" in listed and "open thread" in listed
     assert "No conversations" in empty
     assert all(r["response_type"] == "ephemeral" for r in env.api.responses)
+
+
+async def test_streamed_text_shows_while_the_model_writes(slack_env: SlackEnv) -> None:
+    env = slack_env
+    gate = asyncio.Event()
+    env.llm.script("chat", [Ok(text="Partial words arrive one by one, then the rest.", chunks=4,
+                               chunk_delay=0.3)], model="gpt-test")
+    env.llm.script("messages", [Ok(gate=gate)])
+    env.llm.script("chat", [Ok(gate=gate)], model="llama-test")
+    await env.command("Stream please")
+    await env.api.wait_until(lambda: "writing…" in env.screen() and "Partial words" in env.screen())
+    gate.set()
+    await env.settle()
+    assert "writing…" not in env.screen() and "ranked by agreement" in env.screen()
+
+
+async def test_answers_arriving_before_the_cards_are_posted_still_land(slack_env: SlackEnv) -> None:
+    env = slack_env
+    env.api.delay["chat.postMessage"] = 0.3  # the models finish while placeholders are being posted
+    batch = await env.ask()
+    for answer in batch.answers:
+        assert "/10 by agreement" in dumps((await env.card_of(answer.id)).blocks)
+    assert "3/3 answered · ranked by agreement" in env.screen()
