@@ -1,7 +1,9 @@
 """The Discord bot: a discord.Client with a CommandTree, wired to the ConsensusService.
 
     bot = build_discord_bot(service, token=..., guild_ids=(...,))
-    await bot.start(bot.token)      # or bot.run_forever(); stop with await bot.close()
+    await bot.launch()              # connects in the background (or: await bot.start(bot.token))
+    ...
+    await bot.stop()                # sends the queued edits, closes, waits
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from adapters.discord.commands import Handlers
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.views import CardButton
 from core.domain import Platform
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
 CLOSE_GRACE = 5.0
+READY_TIMEOUT = 30.0
 
 
 def configure_endpoints(api_base: str | None = None,
@@ -68,6 +72,7 @@ class ConsensusBot(discord.Client):
         self.handlers = Handlers(service, self.board)
         self.handlers.register(self.tree)
         self.ready_event = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
         service.subscribe(Platform.DISCORD.value, self.board.on_event)
 
     async def setup_hook(self) -> None:
@@ -96,6 +101,29 @@ class ConsensusBot(discord.Client):
 
     async def wait_ready(self) -> None:
         await self.ready_event.wait()
+
+    async def launch(self, ready_timeout: float = READY_TIMEOUT) -> None:
+        """Start in the background; a rejected token fails here, naming the setting."""
+        self._runner = asyncio.create_task(self.start(self.token), name="discord-bot")
+        ready = asyncio.create_task(self.ready_event.wait())
+        await asyncio.wait({self._runner, ready}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self._runner.done():
+            try:
+                self._runner.result()
+            except discord.LoginFailure as exc:
+                raise ConfigError("Discord rejected DISCORD_TOKEN; copy the bot token again.") from exc
+            except discord.PrivilegedIntentsRequired as exc:
+                raise ConfigError("DISCORD_MESSAGE_CONTENT is on, but the Message Content intent is not "
+                                  "enabled for this application in the Developer Portal.") from exc
+        elif not ready.done():
+            log.warning("discord: not ready after %.0f s; still connecting in the background", ready_timeout)
+
+    async def stop(self) -> None:
+        """Close the connection (sending the edits still queued) and wait for the client to end."""
+        await self.close()
+        if self._runner is not None:
+            await asyncio.gather(self._runner, return_exceptions=True)
 
     async def idle(self) -> None:
         """Wait until every queued message edit has been sent (tests and shutdown)."""

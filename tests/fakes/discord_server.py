@@ -134,7 +134,9 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         return await handler(request)
 
     # ---- REST handlers -------------------------------------------------------------------------
-    async def _me(self, _: web.Request) -> web.Response:
+    async def _me(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return _error(401, 0, "401: Unauthorized")
         return _json(self.bot_user)
 
     async def _app_info(self, _: web.Request) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -35,27 +34,20 @@ async def fake_discord(world: p.World) -> AsyncIterator[FakeDiscord]:
 async def start_bot(fake_discord: FakeDiscord, world: p.World) -> AsyncIterator[StartBot]:
     """Starts bots against the fake (the endpoints are process globals: restored afterwards)."""
     before = configure_endpoints(f"{fake_discord.url}/api/v10", f"ws://127.0.0.1:{fake_discord.port}/gateway")
-    running: list[tuple[ConsensusBot, asyncio.Task[None]]] = []
+    running: list[ConsensusBot] = []
 
     async def start(service: Any, **options: Any) -> ConsensusBot:
         options.setdefault("guild_ids", (world.guild_id,))
-        bot = build_discord_bot(service, token=fake_discord.token, guild_ready_timeout=0.05,
-                                edit_interval=0.0, **options)
-        task = asyncio.create_task(bot.start(fake_discord.token))
-        ready = asyncio.create_task(bot.wait_ready())
-        await asyncio.wait({task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            await bot.close()
-            await task  # raises what stopped it
-            raise AssertionError("the bot never became ready")
-        running.append((bot, task))
+        token = options.pop("token", fake_discord.token)
+        bot = build_discord_bot(service, token=token, guild_ready_timeout=0.05, edit_interval=0.0, **options)
+        running.append(bot)
+        await bot.launch(ready_timeout=10)
+        assert bot.ready_event.is_set(), "the bot never became ready"
         return bot
 
     try:
         yield start
     finally:
-        for bot, task in reversed(running):
-            await bot.close()
-            await task
+        for bot in reversed(running):
+            await bot.stop()
         configure_endpoints(*before)  # type: ignore[arg-type]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from core.errors import ConfigError
 from tests.adapters.discord.conftest import StartBot
 from tests.adapters.discord.helpers import CALLBACK, CARD_EDIT, CARD_POST, cards, eventually, field, slash
 from tests.fakes import discord_payloads as p
@@ -52,3 +55,10 @@ async def test_a_streaming_answer_fills_its_card_as_it_arrives(
     card = await eventually(lambda: [c for c in fake_discord.messages.values()
                                      if "gpt-test" in str(c["embeds"]) and field(c, "Score")], what="final")
     assert "Writing" not in str(card[0]["embeds"])
+
+
+async def test_a_rejected_token_fails_at_start_up_naming_the_setting(
+        fake_discord: FakeDiscord, start_bot: StartBot, make_service) -> None:
+    service = await make_service()
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
+        await start_bot(service, token="wrong-token")
