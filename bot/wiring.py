@@ -51,7 +51,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,
                                   retry_after_cap=settings.consensus_retry_after_cap)
     bus = EventBus()
-    fanout = FanOut(store, registry, ResilientCaller(policy), make_ranker(settings, registry), PriceTable(), bus,
+    fanout = FanOut(store, registry, ResilientCaller(policy), make_ranker(settings, registry),
+                    PriceTable(settings.consensus_prices), bus,
                     FanOutSettings(lease_seconds=settings.consensus_lease_seconds))
     service = ConsensusService(store, fanout, bus, registry, settings.models)
     return Core(settings, store, registry, fanout, service)
