@@ -3,6 +3,7 @@
     bot = build_slack_app(service, bot_token=..., signing_secret=..., api_url="https://slack.com/api/")
     await bot.start("0.0.0.0", 3000)      # HTTP: POST /slack/events; Socket Mode if app_token is set
     ...
+    await bot.stop_intake()               # optional: no new requests; running questions still render
     await bot.stop()                      # closes the server or socket, flushes card updates, closes HTTP
 """
 
@@ -77,14 +78,19 @@ class SlackBot:
         self.port = int(self._runner.addresses[0][1])
         log.info("Slack: serving %s on %s:%s", EVENTS_PATH, host, self.port)
 
-    async def stop(self) -> None:
-        self._stopped = True
+    async def stop_intake(self) -> None:
+        """Take no more requests from Slack; cards of questions in flight still update."""
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def stop(self) -> None:
+        """Stop taking requests, send the queued card updates, close every connection."""
+        await self.stop_intake()
+        self._stopped = True
         await self.pacer.close()
         if self._session is not None:
             await self._session.close()

@@ -127,3 +127,11 @@ async def test_app_home_lists_conversations_and_search_finds_them(slack_env: Sla
     values[home.SEARCH_BLOCK][home.SEARCH_INPUT]["value"] = "zebra"
     _, body = await env.send.action(view_submission(home.SEARCH_CALLBACK, values, user="U2"))
     assert "No conversations matching" in dumps(json.loads(body)["view"])
+
+
+async def test_health_and_unknown_paths(slack_env: SlackEnv) -> None:
+    url = slack_env.send.url.rsplit("/", 1)[0]
+    async with slack_env.send.session.get(f"{url}/health") as response:
+        assert response.status == 200 and (await response.json())["mode"] == "http"
+    async with slack_env.send.session.post(f"{url}/other", data=b"x") as response:
+        assert response.status == 404
