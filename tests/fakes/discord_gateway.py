@@ -14,6 +14,8 @@ from aiohttp import WSMsgType, web
 
 from tests.fakes import discord_payloads as p
 
+MESSAGE_CONTENT = 1 << 15
+
 
 class GatewayMixin:
     """Mixed into FakeDiscord, which provides the attributes below."""
@@ -27,6 +29,7 @@ class GatewayMixin:
     identified: list[dict[str, Any]]
     _sessions: list[Session]
     _seq: int
+    message_content_allowed = True  # the portal's "Message Content Intent" switch
 
     async def broadcast(self, event: str, data: dict[str, Any]) -> None:
         self._seq += 1
@@ -60,6 +63,9 @@ class GatewayMixin:
             self.identified.append(data)
             if data.get("token") != self.token:
                 await session.ws.close(code=4004, message=b"Authentication failed.")
+                return
+            if int(data.get("intents", 0)) & MESSAGE_CONTENT and not self.message_content_allowed:
+                await session.ws.close(code=4014, message=b"Disallowed intent(s).")
                 return
             ready = {"v": 10, "user": self.bot_user, "session_id": f"s{p.snowflake()}",
                      "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",

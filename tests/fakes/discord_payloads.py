@@ -143,6 +143,16 @@ def user_message(channel: dict[str, Any], author: dict[str, Any], content: str, 
     return msg
 
 
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with `Content-Type: application/json` exactly (discord.py compares the header by equality)."""
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def error_response(status: int, code: int, message: str) -> web.Response:
+    return json_response({"code": code, "message": message}, status)
+
+
 async def request_body(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
     raw = await request.read()
     ctype = request.headers.get("Content-Type", "")

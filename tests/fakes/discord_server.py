@@ -7,7 +7,6 @@ Responses are built by hand: discord.py wants `Content-Type: application/json` e
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -21,13 +20,7 @@ API = "/api/v10"
 _ID = re.compile(r"^\d{5,}$")
 
 
-def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json", **(headers or {})})
-
-
-def _error(status: int, code: int, message: str) -> web.Response:
-    return _json({"code": code, "message": message}, status)
+_json, _error = p.json_response, p.error_response
 
 
 class FakeDiscord(GatewayMixin, RecordingServer):
@@ -47,6 +40,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         self._sessions: list[Session] = []
         self._seq = 0
         self._limits: dict[str, list[float]] = {}
+        self._failures: dict[str, list[tuple[int, int, str]]] = {}
         super().__init__()
 
     # ---- set-up and helpers for tests -------------------------------------------------------
@@ -61,6 +55,11 @@ class FakeDiscord(GatewayMixin, RecordingServer):
     def rate_limit(self, name: str, times: int = 1, retry_after: float = 0.05) -> None:
         """The next `times` requests to route `name` get a 429 (with `Via`, as Discord's edge sends)."""
         self._limits.setdefault(name, []).extend([retry_after] * times)
+
+    def fail(self, name: str, status: int = 403, code: int = 50013, message: str = "Missing Permissions",
+             times: int = 1) -> None:
+        """The next `times` requests to route `name` get this error (e.g. a missing permission)."""
+        self._failures.setdefault(name, []).extend([(status, code, message)] * times)
 
     def limits_left(self, name: str) -> int:
         return len(self._limits.get(name, []))
@@ -125,6 +124,9 @@ class FakeDiscord(GatewayMixin, RecordingServer):
 
     @web.middleware
     async def _scripted_429(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        failures = self._failures.get(self.route_name(request))
+        if failures:
+            return _error(*failures.pop(0))
         queue = self._limits.get(self.route_name(request))
         if queue:
             retry_after = queue.pop(0)

@@ -62,3 +62,11 @@ async def test_a_rejected_token_fails_at_start_up_naming_the_setting(
     service = await make_service()
     with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
         await start_bot(service, token="wrong-token")
+
+
+async def test_message_content_without_the_portal_switch_fails_at_start_up(
+        fake_discord: FakeDiscord, start_bot: StartBot, make_service) -> None:
+    fake_discord.message_content_allowed = False
+    service = await make_service()
+    with pytest.raises(ConfigError, match="Message Content intent"):
+        await start_bot(service, message_content=True)

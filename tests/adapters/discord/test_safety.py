@@ -131,3 +131,16 @@ async def test_history_lists_this_servers_conversations_with_jump_links(
     assert "Where do penguins live?" in found["embeds"][0]["description"]
     assert f"https://discord.com/channels/{world.guild_id}/{thread}" in found["embeds"][0]["description"]
     assert "No conversation matches" in none["content"]
+
+
+async def test_without_permission_to_open_threads_the_cards_go_in_the_channel(
+        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord.fail("POST /channels/{id}/messages/{id}/threads")
+    service = await make_service()
+    bot = await start_bot(service)
+    await slash(fake_discord, world, "consensus", question="No threads here?")
+    await fake_discord.wait_for(CARD_POST, 3)
+    await settle(bot, service)
+    await eventually(lambda: len([c for c in cards(fake_discord, world.channel_id) if field(c, "Score")]) == 3,
+                     what="three final cards in the channel")
+    assert not fake_discord.named(FOLLOWUP)  # not an error for the user
