@@ -63,6 +63,10 @@ def _tries(n: int) -> str:
     return "1 try" if n == 1 else f"{n} tries"
 
 
+def _errors(n: int) -> str:
+    return "1 error" if n == 1 else f"{n} errors"
+
+
 class _AttemptTimedOut(ProviderTimeoutError):
     """Our own per-attempt limit fired (not the SDK's)."""
 
@@ -171,10 +175,10 @@ class ResilientCaller:
         left = breaker.open_until - self._clock()
         if left > 0:
             return (f"{label} is failing; paused for {math.ceil(left)} s "
-                    f"after {breaker.failures} errors in a row"), False
+                    f"after {_errors(breaker.failures)} in a row"), False
         if breaker.probing:
             return (f"{label} is failing; checking whether it is back "
-                    f"({breaker.failures} errors in a row)"), False
+                    f"({_errors(breaker.failures)} in a row)"), False
         breaker.probing = True
         return None, True
 

@@ -197,7 +197,7 @@ async def test_half_open_lets_one_probe_through_and_a_failed_probe_reopens(
     await llm_server.wait_for("POST /v1/chat/completions", 2)
     blocked = await run.call(pair[1], REQUEST)
     assert blocked.attempts == 0
-    assert blocked.error == "OpenAI is failing; checking whether it is back (1 errors in a row)"
+    assert blocked.error == "OpenAI is failing; checking whether it is back (1 error in a row)"
     gate.set()
     assert (await probe).ok
     assert not (await run.call(pair[0], REQUEST)).ok  # one failure opens it again (threshold 1)

@@ -9,6 +9,7 @@ an echo of the last user message.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -19,10 +20,7 @@ from aiohttp import web
 
 from tests.fakes.base import RecordingServer
 
-ENDPOINTS = {
-    "/v1/chat/completions": "chat",
-    "/v1/messages": "messages",
-}
+ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/messages": "messages"}
 
 
 @dataclass
@@ -38,7 +36,7 @@ class Ok:
     tokens_in: int | None = None  # default: words in the request
     tokens_out: int | None = None  # default: words in the answer
     usage: bool = True  # False: omit usage, as some compatible servers do
-    gate: asyncio.Event | None = None  # wait for this before answering (deterministic ordering)
+    gate: asyncio.Event | None = None  # answer once this is set (or after `delay`, if given)
 
 
 @dataclass
@@ -51,15 +49,13 @@ class Status:
 
 
 @dataclass
-class Hang:
-    """Never answer (until `seconds` pass or the server stops)."""
-
+class Hang:  # never answer (until `seconds` pass or the server stops)
     seconds: float = 30.0
 
 
 @dataclass
-class Malformed:
-    """A 200 whose JSON (or, when streaming, whose first SSE frame) cannot be parsed."""
+class Malformed:  # a 200 whose JSON (or, when streaming, whose first SSE frame) cannot be parsed
+    pass
 
 
 Step = Ok | Status | Hang | Malformed
@@ -85,13 +81,11 @@ def _shape(body: Body, provider: str | None) -> Any:
 
 def rate_limited(retry_after: float | None = 1, provider: str | None = None,
                  ms: float | None = None) -> Status:
-    headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
-    if ms is not None:
-        headers["retry-after-ms"] = f"{ms:g}"
+    headers = {k: f"{v:g}" for k, v in (("retry-after", retry_after), ("retry-after-ms", ms)) if v is not None}
     return Status(429, _shape(error_body("rate_limit_error", "Rate limit reached"), provider), headers)
 
 
-def server_error(provider: str | None = None) -> Status:
+def server_error(provider: str | None = None) -> Status:  # a 500
     return Status(500, _shape(error_body("api_error", "Internal server error"), provider))
 
 
@@ -106,44 +100,29 @@ def unauthorized(provider: str | None = None, message: str = "Invalid API key") 
 def quota_exhausted(provider: str | None = None) -> Status:
     """OpenAI's `insufficient_quota`, or Anthropic's spend limit (a 429 that must not be retried)."""
 
-    def render(p: str) -> Any:
-        if p == "anthropic":
-            return error_body("rate_limit_error", "Spend limit reached", "enforced_spend_limit_reached")(p)
-        return error_body("insufficient_quota", "You exceeded your current quota", "insufficient_quota")(p)
-
-    return Status(429, _shape(render, provider))
+    spend = error_body("rate_limit_error", "Spend limit reached", "enforced_spend_limit_reached")
+    quota = error_body("insufficient_quota", "You exceeded your current quota", "insufficient_quota")
+    return Status(429, _shape(lambda p: (spend if p == "anthropic" else quota)(p), provider))
 
 
 def _split(text: str, n: int) -> list[str]:
     n = max(1, min(n, len(text) or 1))
-    size, extra = divmod(len(text), n)
-    parts, start = [], 0
-    for i in range(n):
-        end = start + size + (1 if i < extra else 0)
-        parts.append(text[start:end])
-        start = end
-    return parts
+    cuts = [round(i * len(text) / n) for i in range(n + 1)]
+    return [text[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
-    return ""
+    return content if isinstance(content, str) else "".join(b.get("text", "") for b in content or [])
 
 
 def _last_user_text(body: Any) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return _content_text(message.get("content"))
-    return ""
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    return _content_text(users[-1].get("content")) if users else ""
 
 
 def _words(body: Any) -> int:
-    texts = [_content_text(m.get("content")) for m in (body.get("messages") or []) if isinstance(m, dict)]
-    texts.append(_content_text(body.get("system", "")))
-    return sum(len(t.split()) for t in texts)
+    texts = [_content_text(m.get("content")) for m in body.get("messages") or []]
+    return sum(len(t.split()) for t in [*texts, _content_text(body.get("system", ""))])
 
 
 class FakeLLMServer(RecordingServer):
@@ -180,12 +159,11 @@ class FakeLLMServer(RecordingServer):
         self.in_flight[endpoint] += 1
         self.max_in_flight[endpoint] = max(self.max_in_flight[endpoint], self.in_flight[endpoint])
         try:
-            return await self._serve(request)
+            return await self._serve(request, endpoint)
         finally:
             self.in_flight[endpoint] -= 1
 
-    async def _serve(self, request: web.Request) -> web.StreamResponse:
-        endpoint = ENDPOINTS[request.path]
+    async def _serve(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         provider = "anthropic" if endpoint == "messages" else "openai"
         auth = request.headers.get("authorization", "")
         if not (auth.startswith("Bearer ") or request.headers.get("x-api-key")):
@@ -201,21 +179,28 @@ class FakeLLMServer(RecordingServer):
         if isinstance(step, Hang):
             await self._wait(step.seconds)
             return self._status(Status(503), provider)
-        if isinstance(step, Malformed):
-            if body.get("stream"):
-                return await self._malformed_stream(request, endpoint)
+        if isinstance(step, Malformed) and not body.get("stream"):
             return web.Response(status=200, body=b'{"id": "x", "choices": [', content_type="application/json")
+        if isinstance(step, Malformed):  # Anthropic's SDK only parses frames with an `event:` name it knows
+            head = b"event: content_block_delta\n" if endpoint == "messages" else b""
+            return await self._stream(request, [head + b'data: {"broken": \n\n'])
         return await self._answer(request, endpoint, body, step)
 
     async def _wait(self, seconds: float, gate: asyncio.Event | None = None) -> None:
-        waiters = [asyncio.ensure_future(self.closing.wait())]
-        if gate is not None:
-            waiters.append(asyncio.ensure_future(gate.wait()))
+        waiters = [asyncio.ensure_future(e.wait()) for e in (self.closing, gate) if e is not None]
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for w in waiters:
-                w.cancel()
+            for waiter in waiters:
+                waiter.cancel()
+
+    @staticmethod
+    async def _stream(request: web.Request, frames: list[bytes]) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        for frame in frames:
+            await resp.write(frame)
+        return resp
 
     def _status(self, step: Status, provider: str) -> web.Response:
         body = step.body or error_body("api_error", f"error {step.code}")
@@ -226,18 +211,14 @@ class FakeLLMServer(RecordingServer):
                             content_type="application/json")
 
     def _text_for(self, body: Any, step: Ok) -> str:
-        if step.text is not None:
-            return step.text
-        answer = self.answers.get(body.get("model"))
+        answer = step.text if step.text is not None else self.answers.get(body.get("model"))
         if answer is None:
             return _last_user_text(body)
         return answer(body) if callable(answer) else answer
 
     async def _answer(self, request: web.Request, endpoint: str, body: Any, step: Ok) -> web.StreamResponse:
-        if step.gate is not None:
-            await self._wait(60.0, step.gate)
-        elif step.delay:
-            await self._wait(step.delay)
+        if step.gate is not None or step.delay:
+            await self._wait(step.delay or 60.0, step.gate)
         text = self._text_for(body, step)
         usage = (step.tokens_in if step.tokens_in is not None else _words(body),
                  step.tokens_out if step.tokens_out is not None else len(text.split()))
@@ -245,12 +226,9 @@ class FakeLLMServer(RecordingServer):
         if not body.get("stream"):
             return web.json_response(render(model, text, [], usage if step.usage else None, False))
         asked = endpoint != "chat" or (body.get("stream_options") or {}).get("include_usage")
-        head, deltas, tail = render(model, text, _split(text, step.chunks), usage if step.usage and asked else None,
-                                    True)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
-        for frame in head:
-            await resp.write(frame)
+        counted = usage if step.usage and asked else None
+        head, deltas, tail = render(model, text, _split(text, step.chunks), counted, True)
+        resp = await self._stream(request, head)
         for i, frame in enumerate(deltas):
             if step.cut_after is not None and i >= step.cut_after:
                 assert request.transport is not None
@@ -264,15 +242,6 @@ class FakeLLMServer(RecordingServer):
             await resp.write(frame)
         for frame in tail:
             await resp.write(frame)
-        await resp.write_eof()
-        return resp
-
-    async def _malformed_stream(self, request: web.Request, endpoint: str) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        # Anthropic's SDK only parses frames whose `event:` name it knows.
-        head = b"event: content_block_delta\n" if endpoint == "messages" else b""
-        await resp.write(head + b'data: {"broken": \n\n')
         await resp.write_eof()
         return resp
 
