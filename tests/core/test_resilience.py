@@ -208,6 +208,13 @@ async def test_half_open_lets_one_probe_through_and_a_failed_probe_reopens(
     assert again.error == "OpenAI is failing; paused for 10 s after 2 errors in a row"
 
 
+async def test_a_breaker_that_opens_mid_call_stops_the_retries(llm_server: FakeLLMServer, pair: Pair) -> None:
+    llm_server.script("chat", [server_error("openai")] * 4)
+    outcome = await caller(breaker_threshold=2).call(pair[0], REQUEST)
+    assert (outcome.attempts, outcome.error) == (2, "OpenAI had a server error (500), gave up after 2 tries")
+    assert len(llm_server.calls) == 2
+
+
 async def test_non_retryable_errors_do_not_trip_the_breaker(llm_server: FakeLLMServer, pair: Pair) -> None:
     run = caller(breaker_threshold=1)
     llm_server.script("chat", [unauthorized("openai"), quota_exhausted("openai"), Status(404)])
