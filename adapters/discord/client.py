@@ -119,6 +119,10 @@ class ConsensusBot(discord.Client):
         elif not ready.done():
             log.warning("discord: not ready after %.0f s; still connecting in the background", ready_timeout)
 
+    def stop_intake(self) -> None:
+        """Refuse new questions (politely); buttons and the questions in flight keep working."""
+        self.handlers.accepting = False
+
     async def stop(self) -> None:
         """Close the connection (sending the edits still queued) and wait for the client to end."""
         await self.close()

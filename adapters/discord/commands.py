@@ -16,9 +16,11 @@ from adapters.discord import embeds
 from adapters.discord.cards import Board, LiveBatch, Sendable, files_of
 from adapters.discord.replies import ANSWERED, guard
 from core.domain import Actor, MessageRef, Platform, Question, WorkspaceRef
+from core.errors import ConsensusError
 from core.service import clean_question
 
 USAGE = "Usage: `/consensus question:<your question>` — ask every configured model at once."
+RESTARTING = "The bot is restarting; ask again in a minute."
 HISTORY_LIMIT = 10
 THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
 
@@ -31,6 +33,11 @@ def workspace_of(guild_id: int | None, user_id: int) -> WorkspaceRef:
 class Handlers:
     def __init__(self, service: Any, board: Board) -> None:
         self.service, self.board = service, board
+        self.accepting = True  # False while shutting down: running questions finish, new ones wait
+
+    def _check_open(self) -> None:
+        if not self.accepting:
+            raise ConsensusError(RESTARTING)
 
     def register(self, tree: app_commands.CommandTree[Any]) -> None:
         @tree.command(name="consensus", description="Ask several AI models at once, in a thread")
@@ -46,6 +53,7 @@ class Handlers:
     # ---- /consensus -------------------------------------------------------------------------
     async def consensus(self, interaction: discord.Interaction[Any], question: str) -> None:
         async with guard(interaction):
+            self._check_open()
             if not question.strip():
                 await interaction.response.send_message(USAGE, ephemeral=True)
                 return
@@ -137,6 +145,7 @@ class Handlers:
         if conversation is None or not await self.service.claim_event(ws, f"message:{message.id}"):
             return
         async with guard(message):
+            self._check_open()
             question = Question(ws, parent, str(message.author.id), message.content, thread=tid)
             live = self.board.track(await self.service.follow_up(conversation, question), ws)
             rendered = embeds.question_message(live.batch)

@@ -144,3 +144,14 @@ async def test_without_permission_to_open_threads_the_cards_go_in_the_channel(
     await eventually(lambda: len([c for c in cards(fake_discord, world.channel_id) if field(c, "Score")]) == 3,
                      what="three final cards in the channel")
     assert not fake_discord.named(FOLLOWUP)  # not an error for the user
+
+
+async def test_while_shutting_down_new_questions_are_refused_politely(
+        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    service = await make_service()
+    bot = await start_bot(service)
+    bot.stop_intake()
+    await slash(fake_discord, world, "consensus", question="Still there?")
+    [refusal] = await fake_discord.wait_for(CALLBACK)
+    assert refusal.json()["data"]["flags"] == 64 and "restarting" in refusal.json()["data"]["content"]
+    assert await service.history(WorkspaceRef(Platform.DISCORD, world.guild_id)) == []
