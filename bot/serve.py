@@ -4,13 +4,17 @@ SIGTERM or Ctrl-C, then stop taking questions and let the running ones finish.""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
+from typing import Any
 
 import click
 
+from adapters.discord.client import build_discord_bot
+from adapters.slack.app import build_slack_app
 from bot.settings import Settings
-from bot.wiring import build_core
+from bot.wiring import Core, build_core
 
 log = logging.getLogger(__name__)
 SHUTDOWN_DEADLINE = 25.0
@@ -26,20 +30,54 @@ and the models that answer:
 Meanwhile `consensus ask "your question"` works in this terminal."""
 
 
+def secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+async def start_platforms(settings: Settings, core: Core) -> list[Any]:
+    """Start every configured platform; each has `stop_intake()` and `stop()`."""
+    running: list[Any] = []
+    if settings.slack_bot_token:
+        slack = build_slack_app(
+            core.service, bot_token=secret(settings.slack_bot_token),
+            signing_secret=secret(settings.slack_signing_secret), api_url=settings.slack_api_url,
+            command=settings.slack_command, app_token=secret(settings.slack_app_token) or None)
+        await slack.start(settings.host, settings.port)
+        running.append(slack)
+    if settings.discord_token:
+        discord_bot = build_discord_bot(
+            core.service, token=secret(settings.discord_token), api_base=settings.discord_api_base,
+            gateway_url=settings.discord_gateway_url, guild_ids=settings.guild_ids,
+            message_content=settings.discord_message_content)
+        await discord_bot.launch()
+        running.append(discord_bot)
+    return running
+
+
 async def serve(settings: Settings) -> None:
+    if not (settings.slack_bot_token or settings.discord_token):
+        core = await build_core(settings)  # migrates the embedded database all the same
+        await core.aclose()
+        click.echo(NOTHING_TO_SERVE.format(url=settings.database_url))
+        return
+    settings.check_models()
     core = await build_core(settings)
+    running: list[Any] = []
     try:
-        platforms = []  # started platform bots, each with an async stop()
-        if not platforms:
-            click.echo(NOTHING_TO_SERVE.format(url=settings.database_url))
-            return
-        settings.check_models()
+        running = await start_platforms(settings, core)
         resumed = await core.fanout.resume_orphans()
         if resumed:
             log.info("resumed %d unfinished questions", len(resumed))
         await wait_for_stop_signal()
+        for platform in running:
+            stopped = platform.stop_intake()
+            if inspect.isawaitable(stopped):
+                await stopped
+        await core.fanout.stop(SHUTDOWN_DEADLINE)  # the cards of questions in flight still update
     finally:
-        await core.aclose(deadline=SHUTDOWN_DEADLINE)
+        for platform in reversed(running):
+            await platform.stop()
+        await core.aclose()
 
 
 async def wait_for_stop_signal() -> None:
