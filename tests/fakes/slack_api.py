@@ -1,11 +1,7 @@
-"""A fake Slack Web API on 127.0.0.1 that keeps state, so tests can assert what people would see.
-
-One route, `POST /api/{method}`: arguments are merged from the query string (slack_sdk sends
-auth.test and chat.delete that way), the form body and the JSON body. Every message and update is
-checked against Block Kit limits with slack_sdk's model classes; a bad payload gets
-`invalid_blocks`, like Slack. Also serves a response_url sink (`/respond/{key}`) and, for Socket
-Mode, `apps.connections.open` plus a WebSocket at `/socket`.
-"""
+"""A stateful fake Slack Web API on 127.0.0.1: `POST /api/{method}` (arguments merged from query
+string, form and JSON, as slack_sdk uses all three), Block Kit checked with slack_sdk's validators
+(`invalid_blocks` like Slack), a response_url sink at `/respond/{key}`, and Socket Mode
+(`apps.connections.open` + a WebSocket at `/socket`)."""
 
 from __future__ import annotations
 
@@ -62,14 +58,11 @@ def block_errors(blocks: Any, *, limit: int = 50) -> list[str]:
 
 def _check_text_objects(node: Any, errors: list[str]) -> None:
     if isinstance(node, dict):
-        if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-            if not node["text"] or len(node["text"]) > 3000:
-                errors.append(f"text object of {len(node['text'])} chars")
-        for value in node.values():
-            _check_text_objects(value, errors)
-    elif isinstance(node, list):
-        for value in node:
-            _check_text_objects(value, errors)
+        text = node.get("text")
+        if node.get("type") in ("mrkdwn", "plain_text") and isinstance(text, str) and not 0 < len(text) <= 3000:
+            errors.append(f"text object of {len(text)} chars")
+    for value in node.values() if isinstance(node, dict) else node if isinstance(node, list) else ():
+        _check_text_objects(value, errors)
 
 
 class FakeSlackAPI(RecordingServer):
@@ -170,6 +163,8 @@ class FakeSlackAPI(RecordingServer):
             return self._limited(wait)
         if method in self.tiers and not self._within_tier(method):
             return self._limited(1)
+        if method in ("views.open", "views.update", "views.publish"):
+            return web.json_response(self._view(args, method))
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -257,15 +252,6 @@ class FakeSlackAPI(RecordingServer):
             return {"ok": False, "error": "invalid_arguments"}
         self.views.append({"method": kind, **args})
         return {"ok": True, "view": {"id": f"V{len(self.views)}", **view}}
-
-    def m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._view(args, "views.open")
-
-    def m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._view(args, "views.update")
-
-    def m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._view(args, "views.publish")
 
     # --- response_url and Socket Mode --------------------------------------------------------------
 
