@@ -122,8 +122,8 @@ def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret
     client.retry_handlers.append(RateLimitNotifier(pacer.limited))
     app = AsyncApp(client=client, signing_secret=signing_secret, ignoring_self_events_enabled=True,
                    request_verification_enabled=True, process_before_response=False)
-    renderer = ThreadRenderer(service, pacer)
     people = People(client)
+    renderer = ThreadRenderer(service, pacer, name_of=people.name)
     SlackHandlers(service, renderer, people, client, command).register(app)
     bot = SlackBot(app, client, pacer, renderer, app_token=app_token)
     service.subscribe(Platform.SLACK.value, bot.on_event)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -50,8 +51,10 @@ class Thread:
 
 
 class ThreadRenderer:
-    def __init__(self, core: CoreForRendering, pacer: Pacer, *, keep: int = 500) -> None:
+    def __init__(self, core: CoreForRendering, pacer: Pacer, *, keep: int = 500,
+                 name_of: Callable[[str, str], Awaitable[str]] | None = None) -> None:
         self.core, self.pacer, self.keep = core, pacer, keep
+        self.name_of = name_of  # (team, user) -> display name, for batches this process did not open
         self.threads: OrderedDict[int, Thread] = OrderedDict()
         self._shown: dict[tuple[str, str], Any] = {}
 
@@ -114,7 +117,11 @@ class ThreadRenderer:
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, BatchRanked):
-            thread = await self._wait(event.batch.id)
+            batch = event.batch
+            if batch.id not in self.threads:  # resumed after a restart, or opened by another replica
+                name = await self.name_of(batch.workspace.external_id, batch.asker) if self.name_of else batch.asker
+                await self.adopt(batch, name)
+            thread = await self._wait(batch.id)
             if thread is None:
                 return
             thread.batch, thread.ranked = event.batch, True

@@ -120,3 +120,20 @@ async def test_answers_arriving_before_the_cards_are_posted_still_land(slack_env
     for answer in batch.answers:
         assert "/10 by agreement" in dumps((await env.card_of(answer.id)).blocks)
     assert "3/3 answered · ranked by agreement" in env.screen()
+
+
+async def test_a_batch_this_process_did_not_open_still_ends_final(slack_env: SlackEnv) -> None:
+    """After a restart the core resumes unfinished questions; their cards must still end final."""
+    env = slack_env
+    gate = asyncio.Event()
+    for endpoint in ("chat", "messages"):
+        env.llm.script(endpoint, [Ok(gate=gate)] * 3)
+    await env.command("Resumed question")
+    await env.api.wait_until(lambda: len(env.parents()) == 1 and len(env.cards()) == 3)
+    for thread in list(env.bot.renderer.threads.values()):
+        await thread.posted.wait()  # every card is stored with its message
+    env.bot.renderer.threads.clear()  # this process forgets the batch, as a new one would
+    gate.set()
+    await env.settle()
+    assert "3/3 answered · ranked by agreement" in env.screen()
+    assert all("/10 by agreement" in dumps(card.blocks) for card in env.cards())
