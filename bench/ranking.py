@@ -1,30 +1,41 @@
 """Ranking benchmark: the consensus ranker on the public development sets, beside the baselines.
 
-    python -m bench.ranking [--data DIR]      # DIR holds rank_eval.py and the *.dev.jsonl files
+    python -m bench.ranking [DIR] [--direct-only] [--no-write]   # DIR holds rank_eval.py and *.dev.jsonl
 
-Prints rank_eval's tables at tie margin 0 and 0.05 (the bot shows one decimal), how often the
-`disagree` flag rose when the top answer was wrong vs right, and the time to rank 8 answers of
-~500 words. Not run by CI: it reads data outside the repository.
+Prints rank_eval's tables at tie margin 0 and 0.05 (the bot shows one decimal) for the ranker
+called directly ("consensus") and for the scores the real service stored after replaying each
+question through ask → fan-out → review → rank against a fake OpenAI-compatible server that
+answers each model with its stored answer ("pipeline"); then how often the two disagree, how
+often the `disagree` flag rose when the top answer was wrong vs right, and the time to rank 8
+answers of ~500 words. Not run by CI: it reads data outside the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import importlib.util
+import io
+import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from core.ranking import ConsensusRanker  # noqa: E402
+from bench.common import REPO, write_section
+from bot.settings import Settings
+from bot.wiring import build_core
+from core.domain import Platform, Question, WorkspaceRef
+from core.ranking import ConsensusRanker
+from core.resilience import CallPolicy
 
 DEFAULT_DATA = REPO.parent / "shared" / "eval"
+REPLAY = "replay"  # the OpenAI-compatible provider name the replayed models live on
 SETS = ("vicuna80_human.dev.jsonl", "gsm8k_3models.dev.jsonl")
 BASELINES = ("length", "tfidf", "final-number")
 
@@ -44,14 +55,76 @@ def consensus_scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {row["id"]: ranker.score(row["question"], row["answers"]) for row in rows}
 
 
-def replay_through_pipeline(data: Path) -> None:
-    """HOOK for the lead: replay each question through the real fan-out + review + rank pipeline
-    (fake providers that return the stored answers), collect the stored 0–10 scores as
-    {question id: {model: score}}, and feed them to rank_eval.evaluate like consensus_scores."""
-    raise NotImplementedError("pipeline replay is wired by the service owner")
+def replay_through_pipeline(data: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Each question of both dev sets through the real service (ask → fan-out → review → rank),
+    against a fake OpenAI-compatible server answering each model with its stored answer; returns
+    the stored 0–10 scores as {set file: {question id: {model: score}}}."""
+    sets = {name: [json.loads(line) for line in (data / name).read_text().splitlines() if line.strip()]
+            for name in SETS}
+    return asyncio.run(_replay(sets))
 
 
-def report(re_: ModuleType, path: Path, margins: tuple[float, ...]) -> dict[str, Any]:
+async def _replay(sets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
+    from tests.fakes.llm_server import FakeLLMServer
+
+    models = sorted({m for rows in sets.values() for row in rows for m in row["answers"]})
+    server = FakeLLMServer()
+    await server.start()
+    env = {f"{REPLAY.upper()}_BASE_URL": f"{server.url}/v1", f"{REPLAY.upper()}_API_KEY": "replay-key"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with tempfile.TemporaryDirectory(prefix="consensus-bench-") as folder:
+            config = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{Path(folder) / 'replay.db'}",
+                              consensus_models=",".join(f"{REPLAY}/{m}" for m in models))
+            core = await build_core(config, migrate=True, policy=CallPolicy(timeout=30.0, max_retries=0))
+            try:
+                return {name: await _replay_set(core.service, server, rows) for name, rows in sets.items()}
+            finally:
+                await core.aclose()
+    finally:
+        await server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def _replay_set(service: Any, server: Any, rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    workspace = WorkspaceRef(Platform.TERMINAL, "ranking-replay")
+    scores: dict[str, dict[str, float]] = {}
+    for row in rows:  # one at a time: `answers` is keyed by model name, shared by every question
+        for model, text in row["answers"].items():
+            server.answers[model] = text
+        asked = await service.ask(Question(workspace, "C1", "U1", row["question"],
+                                           models=tuple(f"{REPLAY}/{m}" for m in row["answers"])))
+        batch = await service.wait_for_batch(asked.id, workspace)
+        failed = [f"{a.model}: {a.error}" for a in batch.answers if a.score is None]
+        if failed:
+            raise RuntimeError(f"{row['id']}: no score for {'; '.join(failed)}")
+        scores[row["id"]] = {a.model: float(a.score) for a in batch.answers if a.score is not None}
+    return scores
+
+
+def agreement(direct: dict[str, dict[str, float]], pipeline: dict[str, dict[str, float]]) -> str:
+    """How far the pipeline's stored scores are from the direct ones."""
+    def top(scores: dict[str, float] | None) -> str | None:
+        return max(scores, key=lambda m: (scores[m], m)) if scores else None
+
+    differ = [qid for qid, scores in direct.items() if pipeline.get(qid) != scores]
+    top_differ = [qid for qid, scores in direct.items() if top(scores) != top(pipeline.get(qid))]
+    gaps = [abs(scores[m] - pipeline[qid].get(m, -99.0)) for qid, scores in direct.items() if qid in pipeline
+            for m in scores]
+    line = (f"{len(direct) - len(differ)}/{len(direct)} questions with identical scores, "
+            f"{len(top_differ)} with a different top answer, largest score gap {max(gaps, default=0.0):.1f}")
+    if differ:
+        line += f" (first differing: {', '.join(differ[:5])})"
+    return line
+
+
+def report(re_: ModuleType, path: Path, margins: tuple[float, ...],
+           pipeline: dict[str, dict[str, float]] | None) -> dict[str, Any]:
     rows = re_.load_rows([path])
     info = re_.describe(rows)
     rankings = consensus_scores(rows)
@@ -59,10 +132,14 @@ def report(re_: ModuleType, path: Path, margins: tuple[float, ...]) -> dict[str,
     base = re_.make_baselines(rows, 0)
     scored = {name: re_.run_ranker(rows, base[name]) for name in BASELINES}
     scored["consensus"] = ours
+    if pipeline is not None:
+        scored["pipeline"] = pipeline
     for margin in margins:
         results = {name: re_.evaluate(rows, s, margin, 1000, 0)[0] for name, s in scored.items()}
         print(f"\n--- tie margin {margin}")
         re_.print_report(path.name, info, results, None)
+    if pipeline is not None:
+        print(f"pipeline vs direct: {agreement(ours, pipeline)}")
     return {"rows": rows, "rankings": rankings, "best": {r["id"]: re_.best_set(r) for r in rows}}
 
 
@@ -104,16 +181,40 @@ def timing(rows: list[dict[str, Any]], answers: int = 8, words: int = 500, runs:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with rank_eval.py and the data")
+    ap.add_argument("data", type=Path, nargs="?", default=DEFAULT_DATA,
+                    help="folder with rank_eval.py and the dev sets (default ../shared/eval from the repository)")
+    ap.add_argument("--data", dest="data_option", type=Path, help=argparse.SUPPRESS)  # the older spelling
     ap.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.05])
+    ap.add_argument("--direct-only", action="store_true", help="skip the replay through the service")
+    ap.add_argument("--quick", action="store_true", help="accepted for `python -m bench --quick`; same run")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = ap.parse_args(argv)
-    re_ = load_rank_eval(args.data)
-    results = {name: report(re_, args.data / name, tuple(args.margins)) for name in SETS}
-    print("\n== disagree flag")
-    for name, data in results.items():
-        print(f"{name}: {disagree_rates(data)}")
-    print("\n== timing, 8 answers x 500 words, ConsensusRanker.score on one core")
-    print(timing(results[SETS[0]]["rows"]))
+    data: Path = args.data_option or args.data
+    if not (data / "rank_eval.py").exists():
+        print(f"skipped: no rank_eval.py in {data} (pass the eval folder as the argument)")
+        return 0
+    re_ = load_rank_eval(data)
+    start = time.perf_counter()
+    pipeline = None if args.direct_only else replay_through_pipeline(data)
+    replay_s = time.perf_counter() - start
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        results = {name: report(re_, data / name, tuple(args.margins), (pipeline or {}).get(name) if pipeline
+                                else None) for name in SETS}
+        print("\n== disagree flag (direct)")
+        for name, result in results.items():
+            print(f"{name}: {disagree_rates(result)}")
+        print("\n== timing, 8 answers x 500 words, ConsensusRanker.score on one core")
+        print(timing(results[SETS[0]]["rows"]))
+        if pipeline is not None:
+            questions = sum(len(v) for v in pipeline.values())
+            print(f"\n== pipeline replay: {questions} questions through the service in {replay_s:.1f} s")
+    print(out.getvalue())
+    if not args.no_write:
+        body = ("'consensus' is `ConsensusRanker.score` called directly; 'pipeline' is the score the service "
+                "stored after ask → fan-out (fake OpenAI-compatible server replaying the stored answers) → "
+                "review → rank. Brackets: 95% bootstrap intervals.\n\n```text" + out.getvalue().rstrip() + "\n```")
+        write_section("Ranking: dev sets, direct and through the pipeline", body)
     return 0
 
 
