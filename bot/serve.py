@@ -61,6 +61,7 @@ async def serve(settings: Settings) -> None:
         click.echo(NOTHING_TO_SERVE.format(url=settings.database_url))
         return
     settings.check_models()
+    stop = stop_signal()  # first: a SIGTERM during start-up also stops gracefully
     core = await build_core(settings)
     running: list[Any] = []
     try:
@@ -68,7 +69,8 @@ async def serve(settings: Settings) -> None:
         resumed = await core.fanout.resume_orphans()
         if resumed:
             log.info("resumed %d unfinished questions", len(resumed))
-        await wait_for_stop_signal()
+        await stop.wait()
+        log.info("stopping: finishing the questions in flight")
         for platform in running:
             stopped = platform.stop_intake()
             if inspect.isawaitable(stopped):
@@ -80,10 +82,10 @@ async def serve(settings: Settings) -> None:
         await core.aclose()
 
 
-async def wait_for_stop_signal() -> None:
+def stop_signal() -> asyncio.Event:
+    """An event set by SIGTERM or Ctrl-C."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    log.info("stopping: finishing the questions in flight")
+    return stop
