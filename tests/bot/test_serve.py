@@ -1,12 +1,15 @@
-"""`consensus serve` as its own process, against the fake Discord and the fake model servers."""
+"""`consensus serve` as its own process, against the fake Slack, Discord and model servers."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.adapters.discord.helpers import cards, eventually, field, slash
@@ -14,6 +17,8 @@ from tests.bot.test_cli import cli_env, start
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_server import FakeLLMServer, Ok
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_signing import SlackSender
 
 
 def scored(fake: FakeDiscord, thread_id: str) -> list[dict[str, object]]:
@@ -62,3 +67,46 @@ async def test_serve_answers_on_discord_and_stops_cleanly_on_sigterm(
             await proc.wait()
     second = [t for t in fake_discord.named("POST /channels/{id}/messages/{id}/threads")][1].path.split("/")[-2]
     assert len(scored(fake_discord, second)) == 3, "the question in flight did not finish before the process stopped"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_serve_answers_on_slack_in_http_mode(llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    port = free_port()
+    async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
+        slack.add_user("U1", "alice")
+        env = cli_env(llm_server, tmp_path, SLACK_BOT_TOKEN="xoxb-test-serve", SLACK_SIGNING_SECRET="shh",
+                      SLACK_API_URL=f"{slack.url}/api/", HOST="127.0.0.1", PORT=str(port))
+        proc = await start(tmp_path, env, "serve")
+        try:
+            url = f"http://127.0.0.1:{port}/slack/events"
+            await eventually(lambda: proc.returncode is not None or listening(port), "the HTTP server", limit=60)
+            sender = SlackSender(session, url, "shh")
+            status, _ = await sender.command("Is Slack served?", response_url=slack.response_url())
+            assert status == 200
+            forged, _ = await SlackSender(session, url, "wrong").command("forged", response_url=slack.response_url())
+            assert forged == 401
+
+            def finished() -> bool:
+                parents = [m for m in slack.channel("C1") if m.thread_ts is None]
+                return bool(parents) and "3/3 answered" in json.dumps([parents[0].text, parents[0].blocks])
+
+            await eventually(finished, "the parent's final status", limit=30)
+            parent = next(m for m in slack.channel("C1") if m.thread_ts is None)
+            assert len(slack.thread("C1", parent.ts)) == 3
+            assert "forged" not in json.dumps([m.text for m in slack.channel("C1")])
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 60) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
