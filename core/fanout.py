@@ -17,19 +17,24 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from core import logcontext
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import AnswerStatus, BatchStatus
-from core.errors import ConsensusError
+from core.errors import ConsensusError, KeyUnreadableError
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, EventBus
+from core.keyring import KeyChoice, KeyRing
+from core.keys import scrub
 from core.mapping import to_answer, to_batch, to_workspace
+from core.metrics import Metrics, NoMetrics
 from core.pricing import PriceTable
 from core.providers.base import ChatMessage, ChatRequest
 from core.providers.registry import ProviderRegistry
 from core.ranking import Ranker
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, review_answer
+from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import AiResponse, RequestBatch, Workspace, utcnow
 
@@ -55,11 +60,15 @@ def process_identity() -> str:
 
 
 class FanOut:
+    keys: KeyRing | None = None  # stored API keys (set by the service); None: the operator's keys pay
+
     def __init__(self, store: Store, registry: ProviderRegistry, caller: ResilientCaller, ranker: Ranker,
-                 prices: PriceTable, bus: EventBus, settings: FanOutSettings | None = None) -> None:
+                 prices: PriceTable, bus: EventBus, settings: FanOutSettings | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.store, self.registry, self.caller = store, registry, caller
         self.ranker, self.prices, self.bus = ranker, prices, bus
         self.settings = settings or FanOutSettings()
+        self.metrics: Metrics = metrics or NoMetrics()
         self.owner = process_identity()
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._renewer: asyncio.Task[None] | None = None
@@ -74,6 +83,11 @@ class FanOut:
         task.add_done_callback(lambda _t: self._tasks.pop(batch_id, None))
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_leases(), name="lease-renewer")
+
+    @property
+    def in_flight(self) -> int:
+        """Batches this process is running now."""
+        return len(self._tasks)
 
     async def wait(self, batch_id: int) -> None:
         task = self._tasks.get(batch_id)
@@ -122,11 +136,13 @@ class FanOut:
     # -- one batch ------------------------------------------------------------------------------
 
     async def _run(self, batch_id: int) -> None:
+        logcontext.batch_id.set(batch_id)  # this task's log lines (and its children's) name the batch
         try:
             async with self.store.write() as repo:
                 if not await repo.claim_batch(batch_id, self.owner, utcnow() + self.lease_until()):
                     return  # another process holds it
                 _batch, message, conversation, answers = await repo.batch_rows(batch_id)
+                logcontext.conversation_id.set(conversation.id)
                 workspace = await repo.session.get(Workspace, conversation.workspace_id)
                 questions = await repo.earlier_questions(conversation.id, message.id)
                 earlier = await repo.answers_of_questions(q.id for q in questions)
@@ -151,6 +167,8 @@ class FanOut:
             row = await repo.session.get(AiResponse, answer_id)
             assert row is not None
             row.status, row.started_at = AnswerStatus.RUNNING.value, utcnow()
+            choice = await self.keys.choose(repo, row) if self.keys else KeyChoice("operator")
+            row.meta = {**(row.meta or {}), "key": choice.meta}  # which key paid: shown on the card
             await repo.session.flush()
             started = to_answer(row)
         await self.bus.publish(platform, AnswerStarted(started))
@@ -165,7 +183,9 @@ class FanOut:
                 await self.bus.publish(platform, AnswerProgress(started, text))
 
         try:
-            provider = self.registry.get(provider_id)
+            if choice.error:  # an unreadable stored key fails this answer; no silent fallback
+                raise KeyUnreadableError(choice.error)
+            provider = self.registry.get(provider_id, choice.api_key)
         except ConsensusError as exc:  # a model that cannot be built fails alone
             outcome = CallOutcome(completion=None, error=str(exc), attempts=0, latency_ms=0)
         else:
@@ -175,6 +195,9 @@ class FanOut:
         async with self.store.write() as repo:
             row = await repo.session.get(AiResponse, answer_id)
             assert row is not None
+            if not await self._still_owned(repo, row.batch_id):
+                log.warning("batch %s was taken over by another process; dropping this answer", row.batch_id)
+                return
             row.attempts, row.latency_ms, row.completed_at = outcome.attempts, outcome.latency_ms, utcnow()
             if completion is not None:
                 reviewed = review_answer(completion.text)
@@ -187,9 +210,12 @@ class FanOut:
                 await repo.session.execute(update(RequestBatch).where(RequestBatch.id == row.batch_id)
                                            .values(completed=RequestBatch.completed + 1))
             else:
-                row.status, row.error = AnswerStatus.FAILED.value, outcome.error or "The model failed."
+                error = scrub(outcome.error or "The model failed.", [choice.api_key])  # never store a key
+                row.status, row.error = AnswerStatus.FAILED.value, error
             await repo.session.flush()
             finished = to_answer(row)
+        self.metrics.answer_finished(provider_id, finished.status, outcome.latency_ms, finished.tokens_in,
+                                     finished.tokens_out, finished.cost_usd)
         event = AnswerReady(finished) if completion is not None else AnswerFailed(finished)
         await self.bus.publish(platform, event)
 
@@ -200,6 +226,9 @@ class FanOut:
                 if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
         ranking = await self.ranker.rank(message.content, live) if live else None
         async with self.store.write() as repo:
+            if not await self._still_owned(repo, batch_id):
+                log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
+                return
             batch, message, conversation, answers = await repo.batch_rows(batch_id)
             order = sorted(ranking.scores.items(), key=lambda kv: (-kv[1].value, int(kv[0]))) if ranking else []
             ranks = {int(key): position for position, (key, _score) in enumerate(order, start=1)}
@@ -220,3 +249,11 @@ class FanOut:
             await repo.session.flush()
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
         await self.bus.publish(platform, BatchRanked(view))
+
+    async def _still_owned(self, repo: Repository, batch_id: int) -> bool:
+        """Whether this process still holds the batch's lease. The row stays locked until the
+        transaction ends (PostgreSQL), so a replica claiming it meanwhile waits: no answer is
+        stored or posted twice."""
+        owner = await repo.session.scalar(
+            select(RequestBatch.lease_owner).where(RequestBatch.id == batch_id).with_for_update())
+        return owner == self.owner

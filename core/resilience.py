@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core.errors import ProviderError, ProviderRateLimitedError, ProviderTimeoutError
+from core.metrics import Metrics, NoMetrics, failure_reason
 from core.providers.base import ChatRequest, Completion, OnText, Provider
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,9 @@ class ResilientCaller:
     def __init__(self, policy: CallPolicy | None = None, *,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  random: Callable[[], float] = _random.random,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None) -> None:
         self.policy = policy or CallPolicy()
+        self.metrics: Metrics = metrics or NoMetrics()
         self._sleep, self._random, self._clock = sleep, random, clock
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._breakers: dict[str, _Breaker] = {}
@@ -88,8 +90,11 @@ class ResilientCaller:
         """One answer or one reason. `deadline` is on `clock`'s scale; CancelledError propagates."""
         start = self._clock()
         attempts = 0
+        reason = "other"  # the failure label for metrics, from the last thing that went wrong
 
         def outcome(completion: Completion | None, error: str | None) -> CallOutcome:
+            if completion is None:
+                self.metrics.call_failed(provider.id, reason)
             return CallOutcome(completion, error, attempts, int((self._clock() - start) * 1000))
 
         name = provider.id.partition("/")[0]
@@ -98,6 +103,7 @@ class ResilientCaller:
         while True:
             refusal, probe = self._admit(breaker, provider.label)
             if refusal is not None:
+                reason = "breaker_open" if attempts == 0 else reason
                 late = f"{last}, gave up after {_tries(attempts)}"  # the breaker opened mid-call
                 return outcome(None, refusal if attempts == 0 else late)
             attempts += 1
@@ -105,6 +111,7 @@ class ResilientCaller:
                 completion = await self._attempt(name, provider, request, on_text, deadline)
             except ProviderError as exc:
                 self._record(breaker, probe, exc.retryable)
+                reason = failure_reason(exc)
                 log.warning("%s attempt %d failed: %s (%s)", provider.id, attempts, exc, type(exc).__name__)
                 last = exc.message
                 if not exc.retryable:
@@ -120,9 +127,11 @@ class ResilientCaller:
                 if attempts > self.policy.max_retries or (
                         deadline is not None and self._clock() + wait >= deadline):
                     return outcome(None, given_up)
+                self.metrics.call_retried(provider.id, reason)
                 await self._sleep(wait)
             except _GiveUp as stop:
                 self._record(breaker, probe, False)
+                reason = "timeout"  # busy with other questions until the deadline
                 return outcome(None, str(stop))
             except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                 if probe:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from core.admin import AdminVerbs
 from core.domain import (
     MAX_QUESTION_CHARS,
     Actor,
@@ -21,13 +22,14 @@ from core.errors import ConfigError, InvalidQuestionError, NotFoundError, Permis
 from core.events import EventBus, EventSink
 from core.fanout import FanOut
 from core.history import summaries
+from core.keyring import KeyRing
 from core.mapping import to_answer, to_batch
 from core.providers.registry import ProviderRegistry
+from core.settings import MAX_MODELS, Limits, SettingsBook
 from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import AiResponse, Message, RequestBatch, utcnow
 
-MAX_MODELS = 8
 TITLE_CHARS = 200
 # Control characters go; tab and newline stay, they are part of how people write.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -45,11 +47,14 @@ def clean_question(text: str) -> str:
     return cleaned
 
 
-class ConsensusService:
+class ConsensusService(AdminVerbs):
     def __init__(self, store: Store, fanout: FanOut, bus: EventBus, registry: ProviderRegistry,
-                 default_models: Sequence[str]) -> None:
+                 default_models: Sequence[str], *, keys: KeyRing | None = None, limits: Limits | None = None) -> None:
         self.store, self.fanout, self.bus, self.registry = store, fanout, bus, registry
         self.default_models = tuple(default_models)
+        self.keys = keys or KeyRing(None, registry)  # without a vault, storing keys is refused clearly
+        self.settings_book = SettingsBook(self.default_models, limits)
+        fanout.keys = self.keys  # answers are paid by the asker's key, the team's, else the operator's
 
     def subscribe(self, platform: str, sink: EventSink) -> None:
         self.bus.subscribe(platform, sink)
@@ -67,6 +72,7 @@ class ConsensusService:
         async with self.store.write() as repo:
             workspace_id = await self._workspace(repo, question.workspace)
             models = await self._models(repo, workspace_id, question)
+            await self.settings_book.admit(repo, workspace_id, question.user)  # a refusal stores nothing
             if conversation_id is None:
                 conversation = await repo.add_conversation(
                     workspace_id, question.channel, question.thread,
@@ -79,6 +85,7 @@ class ConsensusService:
             answers = await repo.answers_of_question(message.id)
             view = to_batch(batch, message, conversation, question.workspace, answers)
         self.fanout.start(view.id)
+        self.fanout.metrics.question_asked(question.workspace.platform.value)
         return view
 
     async def _models(self, repo: Repository, workspace_id: int, question: Question) -> list[tuple[str, str]]:
