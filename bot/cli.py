@@ -27,13 +27,13 @@ TERMINAL = WorkspaceRef(Platform.TERMINAL, "local")
 EXIT_ANSWERED, EXIT_NONE_ANSWERED, EXIT_USAGE = 0, 1, 2
 
 
-def load_settings() -> Settings:
+def load_settings(default_level: str = "WARNING") -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise click.UsageError(f"invalid configuration: {problems}") from None
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level or default_level, settings.log_format)
     return settings
 
 
@@ -68,7 +68,7 @@ def serve() -> None:
     """Run the Slack and/or Discord bot (whichever is configured)."""
     from bot.serve import serve as serve_forever
 
-    settings = load_settings()
+    settings = load_settings(default_level="INFO")
     run(lambda: serve_forever(settings))
 
 
