@@ -1,5 +1,9 @@
 """`consensus serve`: migrate, resume unfinished questions, run each configured platform until
-SIGTERM or Ctrl-C, then stop taking questions and let the running ones finish."""
+SIGTERM or Ctrl-C, then stop taking questions and let the running ones finish.
+
+Several replicas may share one PostgreSQL database: each sweeps for batches whose lease ran out
+(a replica died) every half lease, and claims them with SKIP LOCKED, so exactly one finishes them.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ import click
 
 from adapters.discord.client import build_discord_bot
 from adapters.slack.app import build_slack_app
+from bot.health import Health
+from bot.metrics import PrometheusMetrics
 from bot.settings import Settings
 from bot.wiring import Core, build_core
+from core.fanout import FanOut
 
 log = logging.getLogger(__name__)
-SHUTDOWN_DEADLINE = 25.0
 
 NOTHING_TO_SERVE = """\
 The database is ready ({url}), but no chat platform is configured yet.
@@ -34,24 +40,48 @@ def secret(value: Any) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-async def start_platforms(settings: Settings, core: Core) -> list[Any]:
-    """Start every configured platform; each has `stop_intake()` and `stop()`."""
-    running: list[Any] = []
+def slack_http(settings: Settings) -> bool:
+    return bool(settings.slack_bot_token) and not settings.slack_app_token
+
+
+async def start_platforms(settings: Settings, core: Core, health: Health, metrics: PrometheusMetrics,
+                          running: list[Any]) -> None:
+    """Start every configured platform into `running` (each has `stop_intake()` and `stop()`)."""
     if settings.slack_bot_token:
         slack = build_slack_app(
             core.service, bot_token=secret(settings.slack_bot_token),
             signing_secret=secret(settings.slack_signing_secret), api_url=settings.slack_api_url,
-            command=settings.slack_command, app_token=secret(settings.slack_app_token) or None)
-        await slack.start(settings.host, settings.port)
+            command=settings.slack_command, app_token=secret(settings.slack_app_token) or None, metrics=metrics)
+        routes = health.routes() if slack_http(settings) else ()  # one port: Slack, health and metrics
+        await slack.start(settings.host, settings.port, routes=routes)
         running.append(slack)
+        health.checks["slack"] = slack.ready
     if settings.discord_token:
         discord_bot = build_discord_bot(
             core.service, token=secret(settings.discord_token), api_base=settings.discord_api_base,
             gateway_url=settings.discord_gateway_url, guild_ids=settings.guild_ids,
-            message_content=settings.discord_message_content)
-        await discord_bot.launch()
+            message_content=settings.discord_message_content, shard_count=settings.discord_shard_count,
+            shard_ids=settings.shard_ids, metrics=metrics)
         running.append(discord_bot)
-    return running
+
+        async def discord_ready() -> str | None:
+            return discord_bot.ready_problem()
+
+        health.checks["discord"] = discord_ready
+        await discord_bot.launch()
+
+
+async def sweep_orphans(fanout: FanOut, interval: float) -> None:
+    """Finish, on this replica, the batches a dead one left behind (their lease ran out)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            resumed = await fanout.resume_orphans()
+        except Exception:  # the database may be briefly away; the next sweep tries again
+            log.warning("could not look for unfinished questions", exc_info=True)
+            continue
+        if resumed:
+            log.info("took over %d unfinished questions: batches %s", len(resumed), resumed)
 
 
 async def serve(settings: Settings) -> None:
@@ -62,23 +92,37 @@ async def serve(settings: Settings) -> None:
         return
     settings.check_models()
     stop = stop_signal()  # first: a SIGTERM during start-up also stops gracefully
-    core = await build_core(settings)
+    metrics = PrometheusMetrics()
+    core = await build_core(settings, metrics=metrics)
+    metrics.track_in_flight(lambda: core.fanout.in_flight)
+    health = Health(core.store, metrics)
     running: list[Any] = []
+    sweeper: asyncio.Task[None] | None = None
     try:
-        running = await start_platforms(settings, core)
+        if not slack_http(settings):
+            await health.start(settings.host, settings.port)
+        await start_platforms(settings, core, health, metrics, running)
         resumed = await core.fanout.resume_orphans()
         if resumed:
             log.info("resumed %d unfinished questions", len(resumed))
+        sweeper = asyncio.create_task(sweep_orphans(core.fanout, settings.consensus_lease_seconds / 2))
         await stop.wait()
-        log.info("stopping: finishing the questions in flight")
-        for platform in running:
+        log.info("stopping: finishing the questions in flight (up to %g s)", settings.consensus_shutdown_seconds)
+        health.draining = True  # /readyz turns 503: the load balancer sends new requests elsewhere
+        sweeper.cancel()
+        for platform in running:  # new questions now get "restarting"; clicks still work
             stopped = platform.stop_intake()
             if inspect.isawaitable(stopped):
                 await stopped
-        await core.fanout.stop(SHUTDOWN_DEADLINE)  # the cards of questions in flight still update
+        # the cards of questions in flight still update; leases of unfinished ones are released
+        await core.fanout.stop(settings.consensus_shutdown_seconds)
     finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         for platform in reversed(running):
             await platform.stop()
+        await health.stop()
         await core.aclose()
 
 

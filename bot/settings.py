@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     discord_guild_ids: str = ""
     discord_message_content: bool = False
+    discord_shard_count: int | None = Field(default=None, ge=1, description="total shards, across every process")
+    discord_shard_ids: str = Field(default="", description="comma list of the shards this process runs; empty: all")
 
     consensus_encryption_keys: SecretStr | None = None
     consensus_timeout: float = Field(default=60.0, gt=0, description="seconds per model call")
@@ -60,6 +62,7 @@ class Settings(BaseSettings):
     consensus_prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description='JSON: {"provider/model" or "provider/*": [usd_in, usd_out] per million}')
     consensus_lease_seconds: float = Field(default=60.0, gt=0, description="a dead process's batches resume after this")
+    consensus_shutdown_seconds: float = Field(default=25.0, ge=0, description="on SIGTERM: seconds to finish")
 
     host: str = "0.0.0.0"
     port: int = 8080
@@ -76,6 +79,13 @@ class Settings(BaseSettings):
             return tuple(int(g) for g in self.discord_guild_ids.replace(" ", "").split(",") if g)
         except ValueError as exc:
             raise ConfigError("DISCORD_GUILD_IDS must be a comma list of numeric server ids.") from exc
+
+    @property
+    def shard_ids(self) -> tuple[int, ...]:
+        try:
+            return tuple(int(s) for s in self.discord_shard_ids.replace(" ", "").split(",") if s)
+        except ValueError as exc:
+            raise ConfigError("DISCORD_SHARD_IDS must be a comma list of shard numbers, e.g. 0,1.") from exc
 
     def provider_configs(self) -> dict[str, ProviderConfig]:
         """Every provider named in CONSENSUS_MODELS or CONSENSUS_REVIEWER, with its URL and key."""

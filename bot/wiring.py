@@ -9,6 +9,7 @@ from bot.settings import Settings
 from core.errors import ConsensusError
 from core.events import EventBus
 from core.fanout import FanOut, FanOutSettings
+from core.metrics import Metrics
 from core.pricing import PriceTable
 from core.providers.registry import ProviderRegistry
 from core.ranking import ConsensusRanker, JudgeRanker, Ranker
@@ -39,7 +40,8 @@ def make_ranker(settings: Settings, registry: ProviderRegistry) -> Ranker:
     return fallback
 
 
-async def build_core(settings: Settings, *, migrate: bool | None = None, policy: CallPolicy | None = None) -> Core:
+async def build_core(settings: Settings, *, migrate: bool | None = None, policy: CallPolicy | None = None,
+                     metrics: Metrics | None = None) -> Core:
     """`migrate`: apply migrations first; by default only for the embedded SQLite database."""
     store = Store(settings.database_url)
     if migrate if migrate is not None else is_sqlite(settings.database_url):
@@ -51,8 +53,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,
                                   retry_after_cap=settings.consensus_retry_after_cap)
     bus = EventBus()
-    fanout = FanOut(store, registry, ResilientCaller(policy), make_ranker(settings, registry),
+    fanout = FanOut(store, registry, ResilientCaller(policy, metrics=metrics), make_ranker(settings, registry),
                     PriceTable(settings.consensus_prices), bus,
-                    FanOutSettings(lease_seconds=settings.consensus_lease_seconds))
+                    FanOutSettings(lease_seconds=settings.consensus_lease_seconds), metrics=metrics)
     service = ConsensusService(store, fanout, bus, registry, settings.models)
     return Core(settings, store, registry, fanout, service)

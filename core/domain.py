@@ -83,6 +83,7 @@ class Answer:
     is_deleted: bool = False
     is_expanded: bool = False
     attempts: int = 0
+    key_label: str | None = None  # which key paid: "your key ••12ab", "team ••3f9a", "operator"
 
     @property
     def model(self) -> str:

@@ -33,6 +33,34 @@ class RateLimitedError(ConsensusError):
 
     default_message = "Too many questions; try again shortly."
 
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until a question would be accepted
+
+
+class BudgetExceededError(RateLimitedError):
+    """The workspace's daily budget is spent; questions resume at 00:00 UTC."""
+
+    default_message = "This workspace has spent its daily budget; questions resume at 00:00 UTC."
+
+
+class InvalidKeyError(ConsensusError):
+    """An API key that fails its provider's format check. The message never holds the key."""
+
+    default_message = "That does not look like an API key."
+
+
+class KeyUnreadableError(ConsensusError):
+    """A stored key that the configured encryption keys cannot decrypt."""
+
+    default_message = "A stored API key could not be decrypted; set it again."
+
+
+class InvalidSettingsError(ConsensusError):
+    """Model settings or limits that cannot be applied."""
+
+    default_message = "Those settings cannot be applied."
+
 
 class StorageError(ConsensusError):
     default_message = "The conversation store is unavailable."

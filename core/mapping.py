@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
 from core.store.tables import AiResponse, Conversation, Message, RequestBatch, Workspace
+
+
+def key_label(meta: dict[str, Any] | None) -> str | None:
+    """Which key paid, for the card: "your key ••12ab", "team ••3f9a", "operator"; None before a call."""
+    chosen = (meta or {}).get("key")
+    if not isinstance(chosen, dict):
+        return None
+    scope, shown = chosen.get("scope"), chosen.get("hint") or ""
+    if scope == "user":
+        return f"your key {shown}".strip()
+    if scope == "workspace":
+        return f"team {shown}".strip()
+    return "operator"
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -24,7 +38,7 @@ def to_answer(row: AiResponse) -> Answer:
         score_method=row.score_method, rank=row.rank, tokens_in=row.tokens_in, tokens_out=row.tokens_out,
         latency_ms=row.latency_ms, cost_usd=row.cost_usd, error=row.error, is_selected=row.is_selected,
         selected_by=row.selected_by, is_deleted=row.is_deleted, is_expanded=row.is_expanded,
-        attempts=row.attempts,
+        attempts=row.attempts, key_label=key_label(row.meta),
     )
 
 

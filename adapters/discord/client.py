@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,18 +20,21 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from adapters.calltrace import call_trace
 from adapters.discord.cards import Board
 from adapters.discord.commands import Handlers
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.views import CardButton
 from core.domain import Platform
 from core.errors import ConfigError
+from core.metrics import Metrics, NoMetrics
 
 log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
 CLOSE_GRACE = 5.0
 READY_TIMEOUT = 30.0
+_CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback$")  # the ack of an interaction
 
 
 def configure_endpoints(api_base: str | None = None,
@@ -58,9 +63,11 @@ def intents_for(message_content: bool) -> discord.Intents:
 class ConsensusBot(discord.Client):
     def __init__(self, service: Any, *, token: str, guild_ids: Iterable[int | str] = (),
                  message_content: bool = False, sync_commands: bool = True, edit_interval: float = 0.5,
-                 **client_options: Any) -> None:
+                 metrics: Metrics | None = None, **client_options: Any) -> None:
+        self.metrics: Metrics = metrics or NoMetrics()
+        self._received: dict[int, float] = {}  # interaction id -> when it arrived
         super().__init__(intents=intents_for(message_content), allowed_mentions=discord.AllowedMentions.none(),
-                         **client_options)
+                         http_trace=call_trace("discord", self.metrics, self._on_api_response), **client_options)
         self.token = token
         self.service = service
         self.guild_ids = tuple(int(g) for g in guild_ids)
@@ -87,6 +94,21 @@ class ConsensusBot(discord.Client):
         else:
             await self.tree.sync()  # global: may take a while to reach every client
         log.info("discord: commands synced to %s", list(self.guild_ids) or "all guilds")
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        self._received[interaction.id] = time.monotonic()
+
+    def _on_api_response(self, _verb: str, path: str) -> None:
+        acked = _CALLBACK.search(path)
+        received = self._received.pop(int(acked.group(1)), None) if acked else None
+        if received is not None:
+            self.metrics.ack_latency("discord", "interaction", time.monotonic() - received)
+
+    def ready_problem(self) -> str | None:
+        """None while connected to the gateway; else why not (for the readiness check)."""
+        if self.is_closed():
+            return "Discord connection closed"
+        return None if self.is_ready() else "Discord not connected yet"
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s to %d guild(s)", self.user, len(self.guilds))
@@ -142,13 +164,33 @@ class ConsensusBot(discord.Client):
         await super().close()
 
 
+class ShardedConsensusBot(ConsensusBot, discord.AutoShardedClient):
+    """Several shards in one process (`shard_ids`), or all of them."""
+
+
 def build_discord_bot(service: Any, *, token: str, api_base: str | None = None, gateway_url: str | None = None,
                       guild_ids: Iterable[int | str] = (), message_content: bool = False,
+                      shard_count: int | None = None, shard_ids: Iterable[int] = (),
                       **options: Any) -> ConsensusBot:
     """Build the bot. `api_base`/`gateway_url` override Discord's endpoints (proxies, tests).
 
+    Sharding: with `shard_count`, this process runs the shards in `shard_ids` (all when empty);
+    only the process with shard 0 syncs the slash commands.
     Extra options go to ConsensusBot / discord.Client (e.g. `edit_interval`, `guild_ready_timeout`).
     """
     if api_base is not None or gateway_url is not None:
         configure_endpoints(api_base, gateway_url)
-    return ConsensusBot(service, token=token, guild_ids=guild_ids, message_content=message_content, **options)
+    shards = tuple(shard_ids)
+    if shard_count is None:
+        if shards:
+            raise ConfigError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total number of shards).")
+        return ConsensusBot(service, token=token, guild_ids=guild_ids, message_content=message_content, **options)
+    if shard_count < 1 or any(not 0 <= s < shard_count for s in shards):
+        raise ConfigError(f"DISCORD_SHARD_IDS must be between 0 and DISCORD_SHARD_COUNT - 1 ({shard_count - 1}).")
+    if shards and 0 not in shards:
+        options["sync_commands"] = False
+    if len(shards) == 1:
+        return ConsensusBot(service, token=token, guild_ids=guild_ids, message_content=message_content,
+                            shard_id=shards[0], shard_count=shard_count, **options)
+    return ShardedConsensusBot(service, token=token, guild_ids=guild_ids, message_content=message_content,
+                               shard_count=shard_count, shard_ids=list(shards) or None, **options)

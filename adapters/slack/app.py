@@ -3,13 +3,16 @@
     bot = build_slack_app(service, bot_token=..., signing_secret=..., api_url="https://slack.com/api/")
     await bot.start("0.0.0.0", 3000)      # HTTP: POST /slack/events; Socket Mode if app_token is set
     ...
-    await bot.stop_intake()               # optional: no new requests; running questions still render
+    await bot.stop_intake()               # new questions get "restarting"; running questions still render
     await bot.stop()                      # closes the server or socket, flushes card updates, closes HTTP
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -19,6 +22,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.calltrace import call_trace
 from adapters.slack.handlers import SlackHandlers
 from adapters.slack.pacing import Pacer, Pacing, RateLimitNotifier
 from adapters.slack.people import People
@@ -26,19 +30,41 @@ from adapters.slack.render import ThreadRenderer
 from core.domain import Platform
 from core.errors import ConfigError
 from core.events import Event
+from core.metrics import Metrics, NoMetrics
 from core.service import ConsensusService
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+SOCKET_KINDS = {"slash_commands": "command", "interactive": "interaction", "events_api": "event"}
+
+
+def request_kind(body: dict[str, Any]) -> str:
+    if "command" in body:
+        return "command"
+    return "event" if body.get("type") in ("event_callback", "url_verification") else "interaction"
+
+
+class _TimedSocketHandler(AsyncSocketModeHandler):
+    """Socket Mode, reporting how long each envelope took to be acknowledged."""
+
+    metrics: Metrics = NoMetrics()
+
+    async def handle(self, client: Any, req: Any) -> None:
+        started = time.monotonic()
+        await super().handle(client, req)
+        self.metrics.ack_latency("slack", SOCKET_KINDS.get(req.type, "event"), time.monotonic() - started)
 
 
 class SlackBot:
     """The running Slack side of Consensus."""
 
     def __init__(self, app: AsyncApp, client: AsyncWebClient, pacer: Pacer, renderer: ThreadRenderer,
-                 *, app_token: str | None = None) -> None:
+                 *, app_token: str | None = None, handlers: SlackHandlers | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.app, self.client, self.pacer, self.renderer = app, client, pacer, renderer
         self.app_token = app_token
+        self.handlers = handlers
+        self.metrics: Metrics = metrics or NoMetrics()
         self.port: int | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -49,10 +75,15 @@ class SlackBot:
     def mode(self) -> str:
         return "socket" if self.app_token else "http"
 
-    def web_app(self) -> web.Application:
-        """The aiohttp application serving Slack's requests at /slack/events (HTTP mode)."""
+    def web_app(self, routes: Iterable[web.RouteDef] = ()) -> web.Application:
+        """The aiohttp application serving Slack's requests at /slack/events (HTTP mode), plus
+        `routes` (the bot's health and metrics), so one port serves everything."""
         async def events(request: web.Request) -> web.Response:
-            response = await self.app.async_dispatch(await to_bolt_request(request))
+            started = time.monotonic()
+            bolt_request = await to_bolt_request(request)
+            response = await self.app.async_dispatch(bolt_request)  # returns once the listener acked
+            if response.status == 200:
+                self.metrics.ack_latency("slack", request_kind(bolt_request.body), time.monotonic() - started)
             return await to_aiohttp_response(response)
 
         async def health(_: web.Request) -> web.Response:
@@ -61,25 +92,38 @@ class SlackBot:
         application = web.Application()
         application.router.add_post(EVENTS_PATH, events)
         application.router.add_get("/slack/health", health)
+        application.add_routes(list(routes))
         return application
 
-    async def start(self, host: str = "0.0.0.0", port: int = 3000) -> None:
+    async def start(self, host: str = "0.0.0.0", port: int = 3000, *, routes: Iterable[web.RouteDef] = ()) -> None:
         """HTTP mode: serve on host:port (port 0 picks a free one, see `.port`). Socket Mode: connect."""
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(trace_configs=[call_trace("slack", self.metrics)])
         self.client.session = self._session
         if self.app_token:
-            self._socket = AsyncSocketModeHandler(self.app, self.app_token, web_client=self.client)
+            self._socket = _TimedSocketHandler(self.app, self.app_token, web_client=self.client)
+            self._socket.metrics = self.metrics
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode")
             return
-        self._runner = web.AppRunner(self.web_app(), shutdown_timeout=2.0, access_log=None)
+        self._runner = web.AppRunner(self.web_app(routes), shutdown_timeout=2.0, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.port = int(self._runner.addresses[0][1])
         log.info("Slack: serving %s on %s:%s", EVENTS_PATH, host, self.port)
 
-    async def stop_intake(self) -> None:
-        """Take no more requests from Slack; cards of questions in flight still update."""
+    async def ready(self) -> str | None:
+        """None when Slack can reach us (HTTP server up, or socket connected); else why not."""
+        if self._socket is not None:
+            return None if await self._socket.client.is_connected() else "Slack socket not connected"
+        return None if self._runner is not None else "Slack HTTP server not running"
+
+    def stop_intake(self) -> None:
+        """New questions get a "restarting" reply; clicks and the cards of questions in flight keep
+        working. The server (or socket) stays up so nobody's command goes unanswered."""
+        if self.handlers is not None:
+            self.handlers.accepting = False
+
+    async def _close_intake(self) -> None:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -89,7 +133,7 @@ class SlackBot:
 
     async def stop(self) -> None:
         """Stop taking requests, send the queued card updates, close every connection."""
-        await self.stop_intake()
+        await self._close_intake()
         self._stopped = True
         await self.pacer.close()
         if self._session is not None:
@@ -105,7 +149,7 @@ class SlackBot:
 
 def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret: str, api_url: str,
                     command: str = "/consensus", app_token: str | None = None,
-                    pacing: Pacing | None = None) -> SlackBot:
+                    pacing: Pacing | None = None, metrics: Metrics | None = None) -> SlackBot:
     """Wire the Slack adapter to the core. `api_url` is the Web API base (https://slack.com/api/).
 
     HTTP mode needs `signing_secret`; Socket Mode (`app_token`, xapp-…) does not verify signatures.
@@ -124,7 +168,8 @@ def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret
                    request_verification_enabled=True, process_before_response=False)
     people = People(client)
     renderer = ThreadRenderer(service, pacer, name_of=people.name)
-    SlackHandlers(service, renderer, people, client, command).register(app)
-    bot = SlackBot(app, client, pacer, renderer, app_token=app_token)
+    handlers = SlackHandlers(service, renderer, people, client, command)
+    handlers.register(app)
+    bot = SlackBot(app, client, pacer, renderer, app_token=app_token, handlers=handlers, metrics=metrics)
     service.subscribe(Platform.SLACK.value, bot.on_event)
     return bot

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 ACTION = re.compile(r"^consensus:(expand|collapse|select|delete|delete_others|retry):(\d{1,18})$")
 PRIVILEGED = {"select", "delete", "delete_others", "retry"}
 HELP_WORDS = {"", "help", "?", "usage"}
+RESTARTING = "Consensus is restarting; ask again in a minute."
 Reply = Callable[[str], Awaitable[None]]
 
 
@@ -44,6 +45,7 @@ class SlackHandlers:
                  client: AsyncWebClient, command: str) -> None:
         self.service, self.renderer, self.people = service, renderer, people
         self.client, self.command = client, command
+        self.accepting = True  # False while shutting down: questions in flight finish, new ones wait
 
     def register(self, app: AsyncApp) -> None:
         app.command(self.command)(self.on_command)
@@ -96,6 +98,10 @@ class SlackHandlers:
         if text.lower() in HELP_WORDS:
             usage = home.usage(self.command)
             await ack(text=usage.text, blocks=usage.blocks, response_type="ephemeral")
+            return
+        if not self.accepting and not text.lower().startswith("history"):
+            note = blocks.notice(RESTARTING)
+            await ack(text=note.text, blocks=note.blocks, response_type="ephemeral")
             return
         await ack()
         team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
@@ -182,6 +188,8 @@ class SlackHandlers:
             return
         if not await self.service.claim_event(ws, f"message:{channel}:{event.get('ts')}"):
             return
+        if not self.accepting:
+            raise ConsensusError(RESTARTING)
         bot_user = context.get("bot_user_id")
         text = str(event.get("text") or "")
         if bot_user:

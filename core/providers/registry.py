@@ -62,6 +62,14 @@ class ProviderRegistry:
         self._providers: dict[tuple[str, str | None, str], Provider] = {}
         self._plugins: dict[str, ProviderFactory] | None = None
 
+    def config(self, name: str) -> ProviderConfig | None:
+        """How provider `name` ("openai", "ollama") is reached, if it is configured."""
+        return self._configs.get(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._configs))
+
     def get(self, model_id: str, api_key: str | None = None) -> Provider:
         """The provider for "provider/model", using `api_key` (a workspace's own) over the configured one."""
         name, model = split_model_id(model_id)

@@ -1,0 +1,190 @@
+"""Stored API keys: set, list, delete, rotate, and which key pays for an answer.
+
+Lookup order for an answer: the asker's own key for the provider, then the workspace's key, then the
+operator's key from the configuration. A stored key that cannot be decrypted fails that answer with a
+clear reason instead of falling back to the next key: silently charging the team or the operator for
+a question the asker meant to pay for would be a surprise, and "set it again" is a quick fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.domain import Actor
+from core.errors import (
+    ConfigError,
+    InvalidKeyError,
+    KeyUnreadableError,
+    PermissionDeniedError,
+    ProviderAuthError,
+    ProviderError,
+)
+from core.keys import KEY_SCOPES, KeyInfo, KeyScope, KeyVault, hint, scrub, validate_key
+from core.mapping import aware
+from core.providers.base import ChatMessage, ChatRequest
+from core.providers.registry import ProviderConfig, ProviderRegistry, split_model_id
+from core.store.repositories import Repository
+from core.store.tables import AiResponse, ApiKey, Conversation, Message, utcnow
+
+Payer = Literal["user", "workspace", "operator"]
+ALWAYS_OFFERED = ("anthropic", "openai")
+NO_VAULT = ("Storing API keys is not enabled on this server: the operator has not configured an "
+            "encryption key for them.")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChoice:
+    """The key that pays for one answer. `api_key` None means the operator's configured key."""
+
+    scope: Payer
+    hint: str | None = None
+    api_key: str | None = None
+    error: str | None = None  # set when the chosen key cannot be used: the answer fails with it
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {"scope": self.scope, "hint": self.hint}
+
+
+@dataclass(frozen=True, slots=True)
+class RotationReport:
+    rotated: int
+    unreadable: int
+
+
+def _insert(repo: Repository) -> Any:
+    return (postgresql.insert if repo.dialect == "postgresql" else sqlite.insert)(ApiKey)
+
+
+class KeyRing:
+    """The service's keeper of stored keys; every method runs inside the caller's transaction."""
+
+    def __init__(self, vault: KeyVault | None, registry: ProviderRegistry) -> None:
+        self.vault, self.registry = vault, registry
+
+    def providers(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.registry.names, *ALWAYS_OFFERED}))
+
+    def label(self, provider: str) -> str:
+        return (self.registry.config(provider) or ProviderConfig(name=provider)).display_name
+
+    def _vault(self) -> KeyVault:
+        if self.vault is None:
+            raise ConfigError(NO_VAULT)
+        return self.vault
+
+    def _check(self, actor: Actor, provider: str, scope: str) -> None:
+        if scope not in KEY_SCOPES:
+            raise InvalidKeyError(f"The scope must be one of: {', '.join(KEY_SCOPES)}.")
+        if provider not in self.providers():
+            raise InvalidKeyError(f"Keys can be set for: {', '.join(self.providers())}; not '{provider}'.")
+        if scope == "workspace" and not actor.is_admin:
+            raise PermissionDeniedError("Only an admin can change the team's keys. You can set your own key.")
+
+    async def set(self, repo: Repository, workspace_id: int, actor: Actor, provider: str, key: str,
+                  scope: KeyScope) -> KeyInfo:
+        self._check(actor, provider, scope)
+        key = validate_key(provider, key, self.label(provider))
+        user_id = actor.user_id if scope == "user" else ""
+        now, shown, token = utcnow(), hint(key), self._vault().encrypt(key)
+        values = {"workspace_id": workspace_id, "scope": scope, "user_id": user_id, "provider": provider,
+                  "encrypted_value": token, "hint": shown, "created_at": now, "last_used_at": None}
+        await repo.session.execute(_insert(repo).values(**values).on_conflict_do_update(
+            index_elements=["workspace_id", "scope", "user_id", "provider"],
+            set_={"encrypted_value": token, "hint": shown, "created_at": now, "last_used_at": None}))
+        return KeyInfo(provider, scope, shown, user_id, now, None, True)
+
+    async def list(self, repo: Repository, workspace_id: int, actor: Actor) -> list[KeyInfo]:
+        rows = await repo.session.scalars(
+            select(ApiKey).where(ApiKey.workspace_id == workspace_id,
+                                 (ApiKey.scope == "workspace") | (ApiKey.user_id == actor.user_id))
+            .order_by(ApiKey.provider, ApiKey.scope))
+        return [self._info(row) for row in rows]
+
+    def _info(self, row: ApiKey) -> KeyInfo:
+        scope: KeyScope = "workspace" if row.scope == "workspace" else "user"
+        created = aware(row.created_at)
+        assert created is not None
+        return KeyInfo(row.provider, scope, row.hint, row.user_id, created, aware(row.last_used_at),
+                       self._readable(row.encrypted_value))
+
+    def _readable(self, token: bytes) -> bool:
+        if self.vault is None:
+            return False
+        try:
+            self.vault.decrypt(token)
+        except KeyUnreadableError:
+            return False
+        return True
+
+    async def delete(self, repo: Repository, workspace_id: int, actor: Actor, provider: str,
+                     scope: KeyScope) -> bool:
+        self._check(actor, provider, scope)
+        result: Any = await repo.session.execute(delete(ApiKey).where(
+            ApiKey.workspace_id == workspace_id, ApiKey.scope == scope, ApiKey.provider == provider,
+            ApiKey.user_id == (actor.user_id if scope == "user" else "")))
+        return bool(result.rowcount)
+
+    async def rotate_all(self, repo: Repository) -> RotationReport:
+        """Re-encrypt every stored key with the first encryption key; unreadable rows stay as they are."""
+        vault = self._vault()
+        rotated = unreadable = 0
+        for row in await repo.session.scalars(select(ApiKey).order_by(ApiKey.id).with_for_update()):
+            try:
+                row.encrypted_value = vault.rotate(row.encrypted_value)
+                rotated += 1
+            except KeyUnreadableError:
+                unreadable += 1
+        return RotationReport(rotated, unreadable)
+
+    async def choose(self, repo: Repository, answer: AiResponse) -> KeyChoice:
+        """The key that pays for `answer`: the asker's, the workspace's, else the operator's."""
+        message = await repo.session.get(Message, answer.message_id)
+        conversation = await repo.session.get(Conversation, answer.conversation_id)
+        if message is None or conversation is None:
+            return KeyChoice("operator")
+        provider = split_model_id(answer.provider_id)[0]
+        return await self._choose(repo, conversation.workspace_id, message.author, provider, touch=True)
+
+    async def _choose(self, repo: Repository, workspace_id: int, user_id: str, provider: str, *,
+                      touch: bool) -> KeyChoice:
+        rows = {row.scope: row for row in await repo.session.scalars(select(ApiKey).where(
+            ApiKey.workspace_id == workspace_id, ApiKey.provider == provider,
+            ((ApiKey.scope == "user") & (ApiKey.user_id == user_id)) | (ApiKey.scope == "workspace")))}
+        row = rows.get("user") or rows.get("workspace")
+        if row is None:
+            return KeyChoice("operator")
+        scope: Payer = "user" if row.scope == "user" else "workspace"
+        if touch:
+            row.last_used_at = utcnow()
+        try:
+            return KeyChoice(scope, row.hint, self._vault().decrypt(row.encrypted_value))
+        except (KeyUnreadableError, ConfigError):
+            whose = f"Your {self.label(provider)} key" if scope == "user" else f"The team's {self.label(provider)} key"
+            fix = "set it again" if scope == "user" else "an admin must set it again"
+            return KeyChoice(scope, row.hint, error=f"{whose} {row.hint} could not be decrypted; {fix}.")
+
+    async def check(self, repo: Repository, workspace_id: int, actor: Actor, provider: str,
+                    models: Sequence[str]) -> str:
+        """A cheap live call with the stored key the actor would pay with; a sentence for the actor."""
+        label = self.label(provider)
+        model = next((m for m in models if split_model_id(m)[0] == provider), None)
+        if model is None:
+            return f"No {label} model is configured, so the key could not be checked."
+        choice = await self._choose(repo, workspace_id, actor.user_id, provider, touch=False)
+        if choice.error or choice.api_key is None:
+            return choice.error or f"No {label} key is stored for you or the team."
+        try:
+            await self.registry.get(model, choice.api_key).complete(
+                ChatRequest(messages=(ChatMessage("user", "ping"),), max_tokens=1))
+        except ProviderAuthError:
+            return f"{label} rejected the key {choice.hint}."
+        except ProviderError as exc:
+            reason = scrub(exc.message, [choice.api_key])
+            return f"{label} could not be reached to check the key {choice.hint}: {reason}"
+        return f"{label} accepted the key {choice.hint}."
