@@ -55,7 +55,10 @@ class Settings(BaseSettings):
     discord_shard_count: int | None = Field(default=None, ge=1, description="total shards, across every process")
     discord_shard_ids: str = Field(default="", description="comma list of the shards this process runs; empty: all")
 
-    consensus_encryption_keys: SecretStr | None = None
+    consensus_encryption_keys: SecretStr | None = Field(
+        default=None, description="comma list of Fernet keys; the first encrypts stored API keys")
+    consensus_daily_budget_usd: float | None = Field(default=None, ge=0, description="per workspace; unset: none")
+    consensus_questions_per_minute: int | None = Field(default=None, ge=1, description="per user; unset: none")
     consensus_timeout: float = Field(default=60.0, gt=0, description="seconds per model call")
     consensus_retries: int = Field(default=3, ge=0, le=10)
     consensus_retry_after_cap: float = Field(default=30.0, gt=0)
@@ -68,10 +71,23 @@ class Settings(BaseSettings):
     port: int = 8080
     log_level: str = "INFO"
     log_format: str = "text"
+    log_sdk_debug: bool = False  # the SDKs' DEBUG lines hold request bodies: explicit opt-in only
 
     @cached_property
     def models(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.strip() for m in self.consensus_models.split(",") if m.strip()))
+
+    @property
+    def encryption_keys(self) -> tuple[str, ...]:
+        raw = self.consensus_encryption_keys.get_secret_value() if self.consensus_encryption_keys else ""
+        return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret, for the log redaction filter."""
+        values = [getattr(self, name) for name in type(self).model_fields]
+        found = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+        found += [c.api_key for c in self.provider_configs().values() if c.api_key and c.api_key != "local"]
+        return tuple(dict.fromkeys(s.strip() for part in found for s in part.split(",") if len(s.strip()) >= 8))
 
     @property
     def guild_ids(self) -> tuple[int, ...]:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from bot.encryption import load_vault
 from bot.settings import Settings
 from core.errors import ConsensusError
 from core.events import EventBus
 from core.fanout import FanOut, FanOutSettings
+from core.keyring import KeyRing
 from core.metrics import Metrics
 from core.pricing import PriceTable
 from core.providers.registry import ProviderRegistry
 from core.ranking import ConsensusRanker, JudgeRanker, Ranker
 from core.resilience import CallPolicy, ResilientCaller
 from core.service import ConsensusService
+from core.settings import Limits
 from core.store.db import is_sqlite
 from core.store.store import Store
 
@@ -43,6 +46,7 @@ def make_ranker(settings: Settings, registry: ProviderRegistry) -> Ranker:
 async def build_core(settings: Settings, *, migrate: bool | None = None, policy: CallPolicy | None = None,
                      metrics: Metrics | None = None) -> Core:
     """`migrate`: apply migrations first; by default only for the embedded SQLite database."""
+    vault = load_vault(settings)  # first: production without CONSENSUS_ENCRYPTION_KEYS stops here
     store = Store(settings.database_url)
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         await store.migrate()
@@ -56,5 +60,7 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     fanout = FanOut(store, registry, ResilientCaller(policy, metrics=metrics), make_ranker(settings, registry),
                     PriceTable(settings.consensus_prices), bus,
                     FanOutSettings(lease_seconds=settings.consensus_lease_seconds), metrics=metrics)
-    service = ConsensusService(store, fanout, bus, registry, settings.models)
+    limits = Limits(settings.consensus_daily_budget_usd, settings.consensus_questions_per_minute)
+    service = ConsensusService(store, fanout, bus, registry, settings.models,
+                               keys=KeyRing(vault, registry), limits=limits)
     return Core(settings, store, registry, fanout, service)
