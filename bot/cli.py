@@ -33,7 +33,8 @@ def load_settings(default_level: str = "WARNING") -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise click.UsageError(f"invalid configuration: {problems}") from None
-    setup_logging(settings.log_level or default_level, settings.log_format)
+    setup_logging(settings.log_level or default_level, settings.log_format, secrets=settings.secret_values(),
+                  sdk_debug=settings.log_sdk_debug)
     return settings
 
 
@@ -137,22 +138,6 @@ def history(query: str | None, limit: int, as_json: bool) -> None:
     run(lambda: with_core(settings, work))
 
 
-@main.command()
-def models() -> None:
-    """The models that answer, and where each is reached."""
-    settings = load_settings()
-    if not settings.models:
-        click.echo("No models configured. Set CONSENSUS_MODELS, e.g. anthropic/claude-sonnet-4-5,openai/gpt-5-mini")
-        return
-    configs = settings.provider_configs()
-    for model_id in settings.models:
-        config = configs[model_id.partition("/")[0]]
-        key = "key set" if config.api_key else "no key"
-        click.echo(f"{model_id:<40} {config.display_name:<12} {config.base_url or 'default URL'} ({key})")
-    if settings.consensus_reviewer:
-        click.echo(f"judge: {settings.consensus_reviewer}")
-
-
 @main.group()
 def db() -> None:
     """Database migrations."""
@@ -181,3 +166,9 @@ async def _migrate(settings: Settings, action: Callable[[Store], Awaitable[Any]]
         await action(store)
     finally:
         await store.aclose()
+
+
+from bot.cli_keys import keys, models  # noqa: E402  (they use the helpers above)
+
+main.add_command(keys)
+main.add_command(models)

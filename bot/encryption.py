@@ -52,13 +52,14 @@ def load_vault(settings: Settings) -> KeyVault | None:
 
 
 def _key_file(path: Path) -> str:
-    """Read the generated key, or create it (mode 0600, never overwritten)."""
+    """Read the generated key, or create it (mode 0600, never overwritten). Creating it is a WARNING;
+    reusing it is logged at INFO, which `serve` shows at every start."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         key = path.read_text(encoding="ascii").strip()
-        log.warning("%s is not set: stored API keys are encrypted with the key in %s. Keep that file "
+        log.info("%s is not set: stored API keys are encrypted with the key in %s. Keep that file "
                     "private and backed up; set %s in production.", VARIABLE, path, VARIABLE)
         return key
     key = KeyVault.generate()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from bot.redaction import RedactionFilter
 from core import logcontext
 
 
@@ -33,19 +35,23 @@ class JsonFormatter(logging.Formatter):
         for key in ("conversation_id", "batch_id"):
             if getattr(record, key, None) is not None:
                 entry[key] = getattr(record, key)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info:  # exc_text: already redacted by RedactionFilter
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text", *, secrets: Iterable[str] = (),
+                  sdk_debug: bool = False) -> None:
+    """`secrets`: configured values to hide besides the known shapes. `sdk_debug` (LOG_SDK_DEBUG=1) lets
+    the SDKs' DEBUG lines through; they hold request bodies, so it is off unless asked for."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(QuestionIds())
+    handler.addFilter(RedactionFilter(secrets))
     handler.setFormatter(JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s%(question)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # The SDKs log request bodies at DEBUG; keep them quiet unless asked for by name.
+    # The SDKs log request bodies at DEBUG; keep them quiet unless explicitly enabled.
     for noisy in ("openai", "anthropic", "httpx", "httpx2", "httpcore", "httpcore2", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+        logging.getLogger(noisy).setLevel(logging.NOTSET if sdk_debug else max(logging.INFO, root.level))

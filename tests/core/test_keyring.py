@@ -169,8 +169,13 @@ async def test_a_plaintext_key_never_shows_in_the_store_logs_requests_or_errors(
     for secret in secrets:
         assert secret not in dump
     if core.store.dialect == "sqlite":
-        raw = b"".join(p.read_bytes() for p in tmp_path.rglob("consensus.db*"))
+        raw = database_files(tmp_path)
         assert raw and not any(secret.encode() in raw for secret in secrets)
+
+
+def database_files(folder: Path) -> bytes:
+    """The raw bytes of the SQLite file and its WAL: what a stolen disk would hold."""
+    return b"".join(p.read_bytes() for p in folder.rglob("consensus.db*"))
 
 
 async def database_text(core) -> str:  # type: ignore[no-untyped-def]

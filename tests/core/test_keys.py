@@ -71,5 +71,5 @@ def test_vault_round_trip_and_rotation_with_two_keys() -> None:
 
 @pytest.mark.parametrize("keys", [[], ["not-a-fernet-key"], [Fernet.generate_key().decode(), "short"]])
 def test_bad_encryption_keys_fail_clearly(keys: list[str]) -> None:
-    with pytest.raises(ConfigError, match="Fernet|No encryption key"):
+    with pytest.raises(ConfigError, match=r"Fernet|No encryption key"):
         KeyVault(keys)
