@@ -3,9 +3,11 @@
 A score is a statement on a fixed 0–10 scale, built from three signals (figures: bench/ranking.py):
 
 * **Result agreement** A. Where answers commit to a checkable result (a boxed or stated number,
-  yes/no, a lettered choice, the named thing a who/what question asks for), A is the square root
-  of the share of the *other* answers reaching the same result. It takes 70% of the score: an
-  answer no other answer confirms cannot pass 3, one that all others confirm starts at 7.
+  yes/no, a lettered choice, the named thing a short who/what question asks for), A is the square
+  root of the share of the *other* answers reaching the same result. It takes 70% of the score: an
+  answer no other answer confirms cannot pass 3, one that all others confirm starts at 7. Named
+  things are guessed from the opening words, so they only count when two answers share one.
+  Refusals and empty answers neither vote nor count in the share.
 * **Substance** S, relative to the batch: the characters of distinct sentences that carry an
   informative term, divided by the fullest answer's, square-rooted (diminishing returns). People
   in the Vicuna votes prefer fuller answers, and this is the best single predictor of their votes;
@@ -75,7 +77,8 @@ class ConsensusRanker:
         core = _core(question, [a.text for a in info.values() if a.counts])
         counts = Counter(a.result.key for a in info.values() if a.counts and a.result is not None)
         shown = {a.result.key: a.result.shown for a in info.values() if a.result is not None}
-        voting = n > 1 and sum(counts.values()) >= 2
+        guessed_only = all(a.result is None or a.result.guessed for a in info.values())
+        voting = n > 1 and sum(counts.values()) >= 2 and not (guessed_only and max(counts.values()) < 2)
         m = sum(1 for a in info.values() if a.counts)  # answers taking part: refusals neither vote nor count
         raw: dict[str, float] = {}
         whys: dict[str, str] = {}

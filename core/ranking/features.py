@@ -87,7 +87,9 @@ def analyse_text(text: str) -> Text:
         for raw in _WORD.findall(piece):
             if _informative(raw):
                 found = True
-                surface.setdefault(stem(raw.lower()), raw)
+                key = stem(raw.lower())
+                if surface.setdefault(key, raw) != raw and raw.islower():
+                    surface[key] = raw  # "Prioritise" opening a sentence is still the word "prioritise"
         sentence = piece.strip()
         if found and sentence not in seen:
             seen.add(sentence)
@@ -102,6 +104,7 @@ def is_refusal(text: str) -> bool:
 
 
 def common_surface(term: str, texts: list[Text]) -> str:
-    """The form most answers wrote a folded term in ("Paris", never the fold "pari")."""
+    """The form most answers wrote a folded term in ("Paris", never a fold); lower case if anyone used it."""
     forms = Counter(t.surface[term] for t in texts if term in t.surface)
-    return min(forms.items(), key=lambda kv: (-kv[1], kv[0]))[0] if forms else term
+    lower = Counter({form: c for form, c in forms.items() if form.islower()})
+    return min((lower or forms).items(), key=lambda kv: (-kv[1], kv[0]))[0] if forms else term

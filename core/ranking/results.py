@@ -16,6 +16,7 @@ from core.ranking.features import STOP, terms
 class Result(NamedTuple):
     key: str  # what agreement is decided on
     shown: str  # what a person reads in the why and the consensus line
+    guessed: bool = False  # read off the opening words (a named thing), not stated as the answer
 
 
 _NUMBER = re.compile(r"[-−]?\$?\d[\d,]*(?:\.\d+)?")
@@ -88,7 +89,7 @@ def _entity(question: str, text: str) -> Result | None:
         words = [w for w in candidate.split() if re.split(r"['’]", w.lower())[0] not in STOP | asked]
         if words and len(words) <= 4:
             shown = " ".join(words).strip(".,:;!?")
-            return Result(" ".join(terms(shown)) or shown.lower(), shown)
+            return Result(" ".join(terms(shown)) or shown.lower(), shown, guessed=True)
     return None
 
 

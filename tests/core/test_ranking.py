@@ -156,3 +156,85 @@ def test_one_decimal_keeps_strict_preferences_apart() -> None:
     assert out["a"] == 6.0 and out["b"] == 5.9 and out["c"] == 5.9
     assert out["d"] > out["e"] or out["d"] == 0.0
     assert one_decimal({"x": 12.0, "y": -1.0}) == {"x": 10.0, "y": 0.0}
+
+
+# Calibration: a score means the same on every batch, whatever the question's natural length.
+
+FRANCE_Q = "What is the capital of France?"
+FRANCE = {
+    "a": "**Paris** is the capital of France. It has been since 987.",
+    "b": "The capital of France is Paris, seat of government.",
+    "c": "I believe it is Lyon.",
+}
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip(".,;:()").lower() for w in text.split()}
+
+
+def test_short_agreeing_answers_score_high_and_the_contradicted_one_low() -> None:
+    ranking = RANKER.score(FRANCE_Q, FRANCE)
+    values = _values(ranking)
+    assert values["a"] >= 6 and values["b"] >= 6, values
+    assert values["c"] <= 3, values
+    for key in "ab":
+        assert "Paris" in ranking.scores[key].why and "2 of 3" in ranking.scores[key].why
+    assert "Lyon" in ranking.scores["c"].why and "Paris" in ranking.scores["c"].why
+    assert "Paris" in ranking.consensus and "Lyon" in ranking.consensus and "2 of 3" in ranking.consensus
+
+
+def test_why_and_consensus_use_words_the_answers_wrote() -> None:
+    for question, answers in ((FRANCE_Q, FRANCE), (OPEN_Q, OPEN), (MATH_Q, MATH)):
+        ranking = RANKER.score(question, answers)
+        written = set().union(*(_words(t) for t in answers.values()))
+        listed = ranking.consensus.partition(":")[2].partition(";")[0] if ":" in ranking.consensus else ""
+        assert _words(listed.replace(" and ", ", ")) - {""} <= written, ranking.consensus
+        assert "pari" not in _words(ranking.consensus) | set().union(*(_words(s.why) for s in ranking.scores.values()))
+
+
+def test_open_question_scores_span_the_scale() -> None:
+    values = _values(RANKER.score(OPEN_Q, OPEN))
+    assert 7 <= values["gpt"] <= 9.5 and 7 <= values["bard"] <= 9.5
+    assert 3 <= values["llama"] < values["bard"]
+    assert values["tiny"] <= 1
+
+
+def test_brevity_alone_keeps_a_right_answer_well_above_a_wrong_one() -> None:
+    values = _values(RANKER.score(MATH_Q, {**MATH, "e": "42."}))
+    assert values["e"] >= 6 and values["d"] <= 3, values
+
+
+def test_single_answer_gets_a_mid_high_score_and_says_so() -> None:
+    for text in (OPEN["gpt"], "Paris."):
+        score = RANKER.score(FRANCE_Q, {"x": text}).scores["x"]
+        assert 5 <= score.value <= 8 and "only answer" in score.why.lower()
+    refusal = RANKER.score(OPEN_Q, {"x": OPEN["tiny"]}).scores["x"]
+    assert refusal.value <= 1
+
+
+def test_a_refusal_neither_votes_nor_dilutes_the_agreement() -> None:
+    with_refusal = RANKER.score(FRANCE_Q, {**FRANCE, "d": "I'm sorry, but I cannot help with that."})
+    values = _values(with_refusal)
+    assert values["d"] <= 1 and values["a"] == _values(RANKER.score(FRANCE_Q, FRANCE))["a"]
+    assert "2 of 3 agree on Paris" in with_refusal.consensus and "declined" in with_refusal.consensus
+
+
+def test_disagree_flags_a_full_dissent_but_not_a_thin_one() -> None:
+    assert not RANKER.score(FRANCE_Q, FRANCE).disagree  # a bare "Lyon" is named in the line instead
+    full_dissent = {
+        **FRANCE,
+        "c": "Lyon is the capital of France. It hosts the regional council, the prefecture, the main "
+        "courts and most ministries, and it has been the seat of government for centuries.",
+    }
+    assert RANKER.score(FRANCE_Q, full_dissent).disagree
+
+
+def test_named_things_that_no_two_answers_share_are_not_a_vote() -> None:
+    answers = {
+        "a": "Douglas Adams said it is 42, in a famous novel.",
+        "b": "Aristotle argued it is happiness, a life of virtue.",
+        "c": "Many people find meaning in family and in helping others.",
+    }
+    ranking = RANKER.score("What is the meaning of life?", answers)
+    assert min(_values(ranking).values()) >= 3
+    assert "agree" not in ranking.consensus and ranking.disagree
