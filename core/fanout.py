@@ -154,6 +154,7 @@ class FanOut:
             )
             deadline = time.monotonic() + self.settings.deadline_seconds
             todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+            log.info("asking %d of %d models", len(todo), len(answers))
             await asyncio.gather(*(self._answer(platform, a.id, a.provider_id, request, deadline) for a in todo))
             await self._rank(batch_id, platform)
         except asyncio.CancelledError:
@@ -248,6 +249,7 @@ class FanOut:
             assert workspace is not None
             await repo.session.flush()
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
+        log.info("question finished: %s, %d of %d answered", view.status, len(done), len(answers))
         await self.bus.publish(platform, BatchRanked(view))
 
     async def _still_owned(self, repo: Repository, batch_id: int) -> bool:

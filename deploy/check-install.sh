@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# What deploy/Dockerfile does, outside Docker (CI has no Docker engine): install.sh's two steps into a
+# fresh virtual environment from the same files the image copies, then the image's start command
+# against a scratch SQLite database with no platform configured (migrate, then serve says what to set).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+mkdir -p "$work/src/deploy" "$work/app"
+cp -R "$root/pyproject.toml" "$root/README.md" "$root/core" "$root/adapters" "$root/bot" "$work/src/"
+cp "$root/deploy/install.sh" "$root/deploy/requirements.lock" "$root/deploy/start.sh" "$work/src/deploy/"
+find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+
+sh "$work/src/deploy/install.sh" deps "$work/venv"
+sh "$work/src/deploy/install.sh" app "$work/venv" "$work/src"
+
+# A clean environment, as in the container: no tokens, no keys, no developer's .env.
+output="$(cd "$work/app" && env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work/app" \
+  DATABASE_URL="sqlite+aiosqlite:///$work/app/data/consensus.db" sh "$work/src/deploy/start.sh" 2>&1)" || {
+  echo "$output"; echo "check-install: the start command failed" >&2; exit 1; }
+echo "$output"
+grep -q "Database is up to date." <<<"$output" || { echo "check-install: no migration" >&2; exit 1; }
+grep -q "no chat platform is configured" <<<"$output" || { echo "check-install: serve did not start" >&2; exit 1; }
+echo "check-install: OK"
