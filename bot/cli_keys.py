@@ -44,11 +44,15 @@ def keys() -> None:
 
 @keys.command("set")
 @click.argument("provider")
+@click.argument("extra", nargs=-1, metavar="")
 @click.option("--scope", type=SCOPE, default="user", show_default=True,
               help="user: only your questions use it; workspace: everyone's here.")
 @click.option("--check", is_flag=True, help="Afterwards, check the key with a cheap call to the provider.")
-def keys_set(provider: str, scope: KeyScope, check: bool) -> None:
+def keys_set(provider: str, extra: tuple[str, ...], scope: KeyScope, check: bool) -> None:
     """Store a key for PROVIDER, read from a hidden prompt or standard input (never an argument)."""
+    if extra:  # refuse a key given as an argument, without repeating it
+        raise click.UsageError("the key is read from a hidden prompt or standard input, never from an argument "
+                               "(arguments show in process lists and shell history). Revoke a key you typed there.")
     settings = load_settings()
 
     async def work(core: Core) -> None:

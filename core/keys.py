@@ -68,23 +68,23 @@ def validate_key(provider: str, key: str, label: str | None = None) -> str:
     name = label or provider
     key = key.strip()
     if not key:
-        raise InvalidKeyError(f"The {name} key is empty. Paste the key your {name} account shows.")
+        raise InvalidKeyError(f"The API key for {name} is empty. Paste the key your {name} account shows.")
     if not all(ch in _PRINTABLE for ch in key):
-        raise InvalidKeyError(f"That {name} key contains spaces or characters a key never has. "
+        raise InvalidKeyError(f"That API key for {name} contains spaces or characters a key never has. "
                               "Copy it again, without quotes or line breaks.")
     shape = KEY_SHAPES.get(provider)
     if shape is None:
         if not GENERIC_MIN <= len(key) <= GENERIC_MAX:
-            raise InvalidKeyError(f"A {name} key should be {GENERIC_MIN} to {GENERIC_MAX} characters long; "
+            raise InvalidKeyError(f"API keys for {name} should be {GENERIC_MIN} to {GENERIC_MAX} characters long; "
                                   f"that one has {len(key)}.")
         return key
     if shape.pattern.fullmatch(key):
         return key
     family = next(((owner, shown) for prefix, owner, shown in _FAMILIES if key.startswith(prefix)), None)
     if family is not None and family[0] != provider:
-        raise InvalidKeyError(f"That looks like a {family[1]} key, not a {name} key. "
-                              f"A {name} key is {shape.looks_like}.")
-    raise InvalidKeyError(f"That does not look like a {name} key: a {name} key is {shape.looks_like}.")
+        raise InvalidKeyError(f"That key looks like it is for {family[1]}, not {name}. "
+                              f"API keys for {name} are {shape.looks_like}.")
+    raise InvalidKeyError(f"That does not look like an API key for {name}: they are {shape.looks_like}.")
 
 
 def hint(key: str) -> str:

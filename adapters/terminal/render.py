@@ -28,6 +28,8 @@ def stats(answer: Answer) -> str:
     if answer.tokens_in is not None or answer.tokens_out is not None:
         parts.append(f"{answer.tokens_in or 0}→{answer.tokens_out or 0} tokens")
     parts.append(money(answer.cost_usd))
+    if answer.key_label:
+        parts.append(f"key: {answer.key_label}")
     return " · ".join(parts)
 
 
@@ -109,7 +111,7 @@ def batch_json(batch: Batch) -> dict[str, Any]:
             {"id": a.id, "provider": a.provider_id.split("/", 1)[0], "model": a.model, "status": a.status.value,
              "summary": a.summary, "reasoning": a.reasoning, "score": a.score, "score_method": a.score_method,
              "content": a.content, "latency_ms": a.latency_ms, "tokens_in": a.tokens_in,
-             "tokens_out": a.tokens_out, "cost_usd": a.cost_usd, "error": a.error}
+             "tokens_out": a.tokens_out, "cost_usd": a.cost_usd, "error": a.error, "key": a.key_label}
             for a in best_first(batch)
         ],
     }

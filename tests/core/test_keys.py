@@ -25,9 +25,9 @@ def test_known_shapes_pass_and_surrounding_whitespace_goes(provider: str, key: s
 
 BAD = [
     ("openai", "sk-short", "'sk-' or 'sk-proj-'"),
-    ("openai", "sk-ant-api03-" + "x" * 40, "Anthropic key"),  # pasted in the wrong place
+    ("openai", "sk-ant-api03-" + "x" * 40, "for Anthropic, not Openai"),  # pasted in the wrong place
     ("openai", "pk-" + "a" * 40, "'sk-' or 'sk-proj-'"),
-    ("anthropic", "sk-" + "a" * 40, "OpenAI key"),
+    ("anthropic", "sk-" + "a" * 40, "for OpenAI, not Anthropic"),
     ("openrouter", "sk-or-" + "a" * 5, "'sk-or-'"),
     ("groq", "gsk_" + "a" * 10, "'gsk_'"),
     ("gemini", "AIza" + "S" * 34, "39 in all"),
