@@ -69,7 +69,7 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = 8080
-    log_level: str = "INFO"
+    log_level: str | None = None  # default: INFO for `serve`, WARNING for terminal commands
     log_format: str = "text"
     log_sdk_debug: bool = False  # the SDKs' DEBUG lines hold request bodies: explicit opt-in only
 
