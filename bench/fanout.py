@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
 import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ def answer_text(n: int) -> str:
 
 def _serve(conn: Connection, steps: int) -> None:
     from tests.fakes.llm_server import FakeLLMServer, Ok
+
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)  # clients gone mid-stream are the client's story
 
     async def main() -> None:
         server = FakeLLMServer()
@@ -161,17 +164,46 @@ async def ask_many(core: Core, count: int) -> tuple[float, float, list[float], l
         starts[batch.id] = start
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(count)))
-    await core.service.wait_idle()
+    with ErrorTally() as errors:
+        refused = [r for r in await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+                   if isinstance(r, BaseException)]
+        await core.service.wait_idle()
     core.service.bus.unsubscribe(WORKSPACE.platform.value, timeline.sink)
     missing = [b for b in starts if len(timeline.ready[b]) != len(MODELS) or b not in timeline.ranked]
-    if missing:
-        raise RuntimeError(f"{len(missing)} batches did not complete with {len(MODELS)} answers")
+    if missing or refused:
+        why = errors.summary(refused)
+        raise RuntimeError(f"{len(missing) + len(refused)} of {count} questions did not complete: {why}")
     last_ready = max(max(timeline.ready[b]) for b in starts) - t0
     last_ranked = max(timeline.ranked[b] for b in starts) - t0
     per_ready = [max(timeline.ready[b]) - s for b, s in starts.items()]
     per_ranked = [timeline.ranked[b] - s for b, s in starts.items()]
     return last_ready, last_ranked, per_ready, per_ranked
+
+
+class ErrorTally(logging.Handler):
+    """Counts the errors the core logs (a failed batch is logged, not raised) while a run lasts."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.kinds: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        cause = exc.__cause__ if exc is not None and exc.__cause__ is not None else exc
+        self.kinds[f"{type(cause).__name__}: {str(cause).split('(')[0].strip()}" if cause else record.getMessage()] += 1
+
+    def __enter__(self) -> ErrorTally:
+        logging.getLogger("core").addHandler(self)
+        logging.getLogger("core").propagate = False  # counted here instead of a traceback per batch
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("core").removeHandler(self)
+        logging.getLogger("core").propagate = True
+
+    def summary(self, refused: list[BaseException]) -> str:
+        kinds = self.kinds + Counter(f"ask() raised {type(e).__name__}: {e}" for e in refused)
+        return "; ".join(f"{n}× {kind}" for kind, n in kinds.most_common(3)) or "no error logged"
 
 
 def ratio(seconds: float) -> str:
@@ -229,7 +261,12 @@ async def run(count: int, repeats_one: int, repeats_many: int, profile: bool) ->
 
 
 async def _row(name: str, url: str, database_url: str, n: int, limit: int, repeats: int) -> list[object]:
-    ready, ranked, _per_ready, per_ranked = await scenario(url, database_url, limit, n, repeats)
+    try:
+        ready, ranked, _per_ready, per_ranked = await scenario(url, database_url, limit, n, repeats)
+    except RuntimeError as exc:
+        print(f"    {n} question(s), limit {limit}: FAILED: {exc}")
+        return [name, n, limit, repeats, "-", "-", "-", f"≤ {TARGET_ONE if n == 1 else TARGET_MANY}",
+                f"FAILED: {exc}"]
     target = TARGET_ONE if n == 1 else TARGET_MANY
     verdict = "ok" if p50(ranked) / SLOWEST <= target else "MISS"
     return [name, n, limit, repeats, f"{ratio(p50(ready))} / {ratio(p95(ready))}",

@@ -256,11 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="20,000 conversations, fewer repeats")
     ap.add_argument("--conversations", type=int, help="default 100,000 (20,000 with --quick)")
-    ap.add_argument("--repeats", type=int, help="timed calls per query (default 40, 15 with --quick)")
+    ap.add_argument("--repeats", type=int, help="timed calls per query (default 30, 15 with --quick)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = ap.parse_args(argv)
     n = args.conversations or (20_000 if args.quick else 100_000)
-    body = asyncio.run(run(n, args.repeats or (15 if args.quick else 40)))
+    body = asyncio.run(run(n, args.repeats or (15 if args.quick else 30)))
     print("\n" + body)
     if not args.no_write:
         write_section("Storage: history and search", body)
