@@ -40,10 +40,11 @@ async def fake_discord(world: p.World) -> AsyncIterator[FakeDiscord]:
 
 async def test_serve_answers_on_discord_and_stops_cleanly_on_sigterm(
         llm_server: FakeLLMServer, fake_discord: FakeDiscord, world: p.World, tmp_path: Path) -> None:
+    port = free_port()  # Discord-only: health and metrics get a server of their own on PORT
     env = cli_env(llm_server, tmp_path, DISCORD_TOKEN=fake_discord.token,
                   DISCORD_API_BASE=f"{fake_discord.url}/api/v10",
                   DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{fake_discord.port}/gateway",
-                  DISCORD_GUILD_IDS=world.guild_id)
+                  DISCORD_GUILD_IDS=world.guild_id, HOST="127.0.0.1", PORT=str(port))
     proc = await start(tmp_path, env, "serve")
     try:
         await eventually(lambda: fake_discord.commands.get(world.guild_id), "commands synced", limit=60)
@@ -53,6 +54,19 @@ async def test_serve_answers_on_discord_and_stops_cleanly_on_sigterm(
         thread_id = thread.path.split("/")[-2]
         await eventually(lambda: len(scored(fake_discord, thread_id)) == 3, "three scored cards", limit=30)
         assert len(cards(fake_discord, thread_id)) == 3
+        async with aiohttp.ClientSession() as session:
+            for _ in range(600):  # ready once discord.py has seen every guild (a couple of seconds)
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as ready:
+                    status, body = ready.status, await ready.json()
+                if status == 200:
+                    break
+                assert body["reasons"] == ["Discord not connected yet"]
+                await asyncio.sleep(0.05)
+            assert status == 200 and body["platforms"] == ["discord"]
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as metrics:
+                exported = await metrics.text()
+        assert 'consensus_questions_total{platform="discord"} 1.0' in exported
+        assert 'consensus_ack_latency_seconds_count{kind="interaction",platform="discord"}' in exported
 
         # A question in flight when SIGTERM arrives still completes before the process exits.
         llm_server.script("chat", [Ok("worth the wait", delay=1.0)], model="gpt-test")
