@@ -23,7 +23,9 @@ from discord.gateway import DiscordWebSocket
 from adapters.calltrace import call_trace
 from adapters.discord.cards import Board
 from adapters.discord.commands import Handlers
+from adapters.discord.keys import KeyCommands
 from adapters.discord.pacing import ChannelPacer
+from adapters.discord.settings import ModelsSelect, SettingsCommands
 from adapters.discord.views import CardButton
 from core.domain import Platform
 from core.errors import ConfigError
@@ -78,12 +80,16 @@ class ConsensusBot(discord.Client):
         self.board = Board(self, service, self.pacer)
         self.handlers = Handlers(service, self.board)
         self.handlers.register(self.tree)
+        self.key_commands = KeyCommands(service)
+        self.key_commands.register(self.tree)
+        self.settings_commands = SettingsCommands(service)
+        self.settings_commands.register(self.tree)
         self.ready_event = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         service.subscribe(Platform.DISCORD.value, self.board.on_event)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(CardButton)
+        self.add_dynamic_items(CardButton, ModelsSelect)
         if not self.sync_commands:
             return
         if self.guild_ids:
@@ -97,6 +103,8 @@ class ConsensusBot(discord.Client):
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         self._received[interaction.id] = time.monotonic()
+        if interaction.type == discord.InteractionType.modal_submit:  # our modals are stateless
+            await self.key_commands.submitted(interaction)
 
     def _on_api_response(self, _verb: str, path: str) -> None:
         acked = _CALLBACK.search(path)
@@ -120,6 +128,9 @@ class ConsensusBot(discord.Client):
 
     async def on_card_click(self, interaction: discord.Interaction[Any], verb: str, answer_id: int) -> None:
         await self.handlers.click(interaction, verb, answer_id)
+
+    async def on_models_chosen(self, interaction: discord.Interaction[Any], where: str) -> None:
+        await self.settings_commands.chosen(interaction, where)
 
     async def wait_ready(self) -> None:
         await self.ready_event.wait()

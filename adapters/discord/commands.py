@@ -13,9 +13,10 @@ import discord
 from discord import app_commands
 
 from adapters.discord import embeds
+from adapters.discord.actors import workspace_of
 from adapters.discord.cards import Board, LiveBatch, Sendable, files_of
-from adapters.discord.replies import ANSWERED, guard
-from core.domain import Actor, MessageRef, Platform, Question, WorkspaceRef
+from adapters.discord.replies import ANSWERED, defer_publicly, guard
+from core.domain import Actor, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
 from core.service import clean_question
 
@@ -23,11 +24,6 @@ USAGE = "Usage: `/consensus question:<your question>` — ask every configured m
 RESTARTING = "The bot is restarting; ask again in a minute."
 HISTORY_LIMIT = 10
 THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
-
-
-def workspace_of(guild_id: int | None, user_id: int) -> WorkspaceRef:
-    """A guild is a workspace; a DM is a workspace of its own person."""
-    return WorkspaceRef(Platform.DISCORD, str(guild_id) if guild_id else f"dm-{user_id}")
 
 
 class Handlers:
@@ -58,7 +54,7 @@ class Handlers:
                 await interaction.response.send_message(USAGE, ephemeral=True)
                 return
             clean_question(question)  # the core's own check, before anything is public
-            await interaction.response.defer(thinking=True)
+            await defer_publicly(interaction)
             ws = workspace_of(interaction.guild_id, interaction.user.id)
             channel = interaction.channel
             if isinstance(channel, discord.Thread):

@@ -26,6 +26,11 @@ ZWSP = "\u200b"
 GREY, BLURPLE, GREEN, RED, GOLD = 0x99AAB5, 0x5865F2, 0x57F287, 0xED4245, 0xFEE75C
 _BROADCAST = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
+# Control and invisible formatting characters (the core's set for questions): tab and newline stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# [shown text](https://somewhere): the text may pretend to be another address; show the real one.
+_MASKED_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?((?:https?|discord)://[^\s)>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)",
+                          re.IGNORECASE)
 
 
 @dataclass
@@ -38,7 +43,14 @@ class Rendered:
 
 
 def neutralise(text: str) -> str:
-    """Defuse @everyone/@here and <@id>, <@&role>, <#channel> in untrusted text."""
+    """Untrusted text made harmless: control characters removed, masked links unmasked, and
+    @everyone/@here, <@id>, <@&role>, <#channel> defused."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    while True:  # unmasking can reveal an outer masked link: repeat until none is left
+        unmasked = _MASKED_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
+        if unmasked == text:
+            break
+        text = unmasked
     text = _BROADCAST.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
     return _TAG.sub(lambda m: f"<{m.group(1)}{ZWSP}{m.group(2)}>", text)
 
@@ -113,7 +125,7 @@ def question_message(batch: Batch) -> Rendered:
 
 
 def thread_name(question: str) -> str:
-    first = " ".join(question.split())
+    first = " ".join(_CONTROL.sub("", question).split())
     return _clip(first, 100) or "Consensus"
 
 
@@ -147,6 +159,15 @@ def _stats(embed: discord.Embed, answer: Answer) -> None:
         embed.add_field(name="Selected", value=f"Selected by <@{answer.selected_by}>", inline=False)
 
 
+def _paid(embed: discord.Embed, answer: Answer) -> None:
+    """Which key paid for the answer ("key: team ••3f9a"), in the footer after any part count."""
+    if not answer.key_label:
+        return
+    paid = f"key: {neutralise(answer.key_label)}"
+    before = embed.footer.text if embed.footer and embed.footer.text else ""
+    embed.set_footer(text=f"{before} · {paid}" if before else paid)
+
+
 def card(answer: Answer, progress: str | None = None) -> Rendered:
     """The card of one answer in its current state."""
     title, colour = card_title(answer), _colour(answer)
@@ -157,6 +178,7 @@ def card(answer: Answer, progress: str | None = None) -> Rendered:
         reason = neutralise(_clip(answer.error or "The model failed to answer.", 1500))
         embed = discord.Embed(title=title, description=f"❌ **Failed:** {reason}", colour=colour)
         _stats(embed, answer)
+        _paid(embed, answer)
         return Rendered(embeds=[embed])
     if answer.status != AnswerStatus.COMPLETED:
         if not progress:
@@ -169,12 +191,14 @@ def card(answer: Answer, progress: str | None = None) -> Rendered:
         out = fit_long_text(neutralise(answer.content or ""), title=title, colour=colour,
                             filename=f"answer-{answer.id}.md", room=MESSAGE_EMBEDS_MAX - 600)
         _stats(out.embeds[-1], answer)
+        _paid(out.embeds[-1], answer)
         return out
     summary = answer.summary or _clip(answer.content or "", 600, "… (Expand for the whole answer)")
     embed = discord.Embed(title=title, description=neutralise(summary) or "(empty answer)", colour=colour)
     if answer.reasoning:
         embed.add_field(name="Why", value=neutralise(_clip(answer.reasoning, FIELD_MAX)), inline=False)
     _stats(embed, answer)
+    _paid(embed, answer)
     return Rendered(embeds=[embed])
 
 

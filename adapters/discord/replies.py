@@ -1,7 +1,9 @@
 """The one place where an error becomes a reply the user sees.
 
 Core errors carry a short, safe message; anything else is logged and answered generically.
-Replies to interactions are ephemeral where Discord allows it.
+Replies to interactions are ephemeral. A public "thinking…" reply that has shown nothing yet (a
+refused question: rate limit, budget) is deleted and the error sent privately instead, so only the
+asker sees it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from core.errors import ConsensusError
 
 log = logging.getLogger(__name__)
 ANSWERED = "consensus_answered"  # interaction.extras key: the deferred reply already shows content
+PUBLIC = "consensus_public"  # interaction.extras key: deferred publicly (everyone sees "thinking…")
+
+
+async def defer_publicly(interaction: discord.Interaction[Any]) -> None:
+    interaction.extras[PUBLIC] = True
+    await interaction.response.defer(thinking=True)
 
 
 def user_text(exc: BaseException) -> str:
@@ -41,7 +49,11 @@ async def report_error(target: discord.Interaction[Any] | discord.Message, exc: 
             await response.send_message(text, ephemeral=True)
         elif response.type == discord.InteractionResponseType.deferred_channel_message \
                 and not target.extras.get(ANSWERED):
-            await target.edit_original_response(content=text, embeds=[], attachments=[])
+            if target.extras.get(PUBLIC):  # nothing to show the channel: tell the person privately
+                await target.delete_original_response()
+                await target.followup.send(text, ephemeral=True)
+            else:
+                await target.edit_original_response(content=text, embeds=[], attachments=[])
         else:
             await target.followup.send(text, ephemeral=True)
     except discord.HTTPException:

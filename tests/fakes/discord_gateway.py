@@ -27,9 +27,17 @@ class GatewayMixin:
     app_id: str
     guilds: dict[str, dict[str, Any]]
     identified: list[dict[str, Any]]
+    interactions: dict[str, dict[str, Any]]
     _sessions: list[Session]
     _seq: int
     message_content_allowed = True  # the portal's "Message Content Intent" switch
+
+    async def push(self, event: str, data: dict[str, Any]) -> None:
+        """Dispatch a gateway event to every connected session (interactions are remembered by token)."""
+        if event == "INTERACTION_CREATE":
+            original = data.get("message", {}).get("id")
+            self.interactions[data["token"]] = {"data": data, "original": original}
+        await self.broadcast(event, data)
 
     async def broadcast(self, event: str, data: dict[str, Any]) -> None:
         self._seq += 1

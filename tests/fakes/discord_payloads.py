@@ -1,8 +1,9 @@
 """JSON for the fake Discord: factories for guilds, members, channels, interactions (API v10
 shapes), and the parser of the bot's request bodies (JSON or multipart with `payload_json`).
 
-Button clicks are built from the message the bot really sent (taken from the fake's store), because
-discord.py rebuilds a DynamicItem from `interaction.message.components`.
+Button clicks and select choices are built from the message the bot really sent (taken from the
+fake's store), because discord.py rebuilds a DynamicItem from `interaction.message.components`; a
+modal submit (type 5) is built from the modal the bot really opened (callback type 9).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp import web
 DISCORD_EPOCH_MS = 1420070400000
 _counter = itertools.count(1)
 
+MANAGE_GUILD = 1 << 5
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 MANAGE_MESSAGES = 1 << 13
@@ -27,6 +29,7 @@ READ_HISTORY = 1 << 16
 USE_COMMANDS = 1 << 31
 MEMBER_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | READ_HISTORY | USE_COMMANDS
 MODERATOR_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_MESSAGES
+ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
 
 
 def snowflake() -> str:
@@ -106,11 +109,20 @@ def _interaction(kind: int, data: dict[str, Any], app_id: str, *, channel: dict[
     return payload
 
 
+def _option(name: str, value: Any) -> dict[str, Any]:
+    """A command option typed as Discord sends it: boolean 5, integer 4, number 10, string 3."""
+    kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 10 if isinstance(value, float) else 3
+    return {"name": name, "type": kind, "value": value}
+
+
 def slash_command(app_id: str, name: str, options: dict[str, Any] | None = None, *,
                   channel: dict[str, Any], guild_id: str | None = None, mem: dict[str, Any] | None = None,
-                  usr: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A CHAT_INPUT command (type 2) in a guild text channel, a thread (pass the thread object) or a DM."""
-    opts = [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()]
+                  usr: dict[str, Any] | None = None, sub: str | None = None) -> dict[str, Any]:
+    """A CHAT_INPUT command (type 2) in a guild text channel, a thread (pass the thread object) or a DM;
+    with `sub`, a subcommand of the group `name` (e.g. `/consensus-keys set`)."""
+    opts = [_option(k, v) for k, v in (options or {}).items()]
+    if sub is not None:
+        opts = [{"name": sub, "type": 1, "options": opts}]
     data = {"id": snowflake(), "name": name, "type": 1, "options": opts}
     return _interaction(2, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr)
 
@@ -125,6 +137,47 @@ def button_click(app_id: str, message: dict[str, Any], custom_id: str, *, channe
     data = {"custom_id": custom_id, "component_type": 2}
     return _interaction(3, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr,
                         message=message)
+
+
+def select_choice(app_id: str, message: dict[str, Any], custom_id: str, values: list[str], *,
+                  channel: dict[str, Any], guild_id: str | None = None, mem: dict[str, Any] | None = None,
+                  forged: bool = False) -> dict[str, Any]:
+    """A string select (type 3 component) chosen on a message the bot really sent. Unless `forged`,
+    the values must be among the select's options, as Discord's client allows."""
+    selects = [c for row in message.get("components", []) for c in row.get("components", [])
+               if c.get("custom_id") == custom_id and c.get("type") == 3]
+    if not selects:
+        raise AssertionError(f"no select {custom_id!r} on message {message['id']}")
+    offered = {o["value"] for o in selects[0].get("options", [])}
+    if not forged and not set(values) <= offered:
+        raise AssertionError(f"{values} are not all offered by {custom_id!r}: {sorted(offered)}")
+    data = {"custom_id": custom_id, "component_type": 3, "values": values}
+    return _interaction(3, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=None, message=message)
+
+
+def _submitted(component: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+    """One component of a modal, as a submit carries it: text inputs with their values."""
+    if component["type"] == 1:
+        return {"type": 1, "components": [_submitted(c, values) for c in component["components"]]}
+    if component["type"] == 18:
+        return {"type": 18, "id": component.get("id"), "component": _submitted(component["component"], values)}
+    if component["type"] != 4:
+        return {"type": component["type"], "id": component.get("id")}
+    cid, value = component["custom_id"], values.get(component["custom_id"], "")
+    if component.get("required", True) and not value:
+        raise AssertionError(f"the required input {cid!r} was left empty")
+    if len(value) > int(component.get("max_length") or 4000) or len(value) < int(component.get("min_length") or 0):
+        raise AssertionError(f"Discord's client would not accept {len(value)} characters in {cid!r}")
+    return {"type": 4, "id": component.get("id"), "custom_id": cid, "value": value}
+
+
+def modal_submit(app_id: str, modal: dict[str, Any], values: dict[str, str], *, channel: dict[str, Any],
+                 guild_id: str | None = None, mem: dict[str, Any] | None = None,
+                 usr: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A MODAL_SUBMIT (type 5) of a modal the bot opened (`FakeDiscord.modal_for`), with the person's
+    input per text input custom_id."""
+    data = {"custom_id": modal["custom_id"], "components": [_submitted(c, values) for c in modal["components"]]}
+    return _interaction(5, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr)
 
 
 def user_message(channel: dict[str, Any], author: dict[str, Any], content: str, *,
@@ -178,22 +231,23 @@ def multipart(ctype: str, raw: bytes) -> tuple[dict[str, Any], dict[str, bytes]]
 
 @dataclass
 class World:
-    """One guild with a text channel and three people: an asker, a bystander and a moderator."""
+    """One guild with a text channel and four people: an asker, a bystander, a moderator and an admin."""
 
     guild_id: str = field(default_factory=snowflake)
     channel_id: str = field(default_factory=snowflake)
     asker: dict[str, Any] = field(default_factory=lambda: user(name="asker"))
     other: dict[str, Any] = field(default_factory=lambda: user(name="bystander"))
     moderator: dict[str, Any] = field(default_factory=lambda: user(name="moderator"))
+    admin: dict[str, Any] = field(default_factory=lambda: user(name="admin"))  # Manage Server
 
     def member(self, usr: dict[str, Any]) -> dict[str, Any]:
-        perms = MODERATOR_PERMISSIONS if usr is self.moderator else MEMBER_PERMISSIONS
-        return member(usr, permissions=perms)
+        perms = {id(self.moderator): MODERATOR_PERMISSIONS, id(self.admin): ADMIN_PERMISSIONS}
+        return member(usr, permissions=perms.get(id(usr), MEMBER_PERMISSIONS))
 
     @property
     def channel(self) -> dict[str, Any]:
         return text_channel(self.guild_id, self.channel_id)
 
     def guild(self) -> dict[str, Any]:
-        people = [self.member(u) for u in (self.asker, self.other, self.moderator)]
+        people = [self.member(u) for u in (self.asker, self.other, self.moderator, self.admin)]
         return guild(self.guild_id, channels=[self.channel], members=people)

@@ -18,8 +18,6 @@ from tests.fakes.discord_gateway import GatewayMixin, Session
 
 API = "/api/v10"
 _ID = re.compile(r"^\d{5,}$")
-
-
 _json, _error = p.json_response, p.error_response
 
 
@@ -35,6 +33,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         self.files: dict[str, dict[str, bytes]] = {}
         self.deleted: list[str] = []
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> {"data": payload, "original": id}
+        self.modals: list[dict[str, Any]] = []  # callback type 9: {"interaction": payload, "modal": data}
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> commands
         self.identified: list[dict[str, Any]] = []
         self._sessions: list[Session] = []
@@ -64,6 +63,11 @@ class FakeDiscord(GatewayMixin, RecordingServer):
     def limits_left(self, name: str) -> int:
         return len(self._limits.get(name, []))
 
+    def modal_for(self, interaction: dict[str, Any]) -> dict[str, Any]:
+        """The modal the bot opened in answer to `interaction` (the callback type 9's data)."""
+        [found] = [m["modal"] for m in self.modals if m["interaction"]["id"] == interaction["id"]]
+        return found
+
     def in_channel(self, channel_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages.values() if m["channel_id"] == channel_id]
 
@@ -81,13 +85,6 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         if ctype.startswith("multipart/"):
             return p.multipart(ctype, call.body)[0]
         return call.json() or {}
-
-    async def push(self, event: str, data: dict[str, Any]) -> None:
-        """Dispatch a gateway event to every connected session."""
-        if event == "INTERACTION_CREATE":
-            original = data.get("message", {}).get("id")
-            self.interactions[data["token"]] = {"data": data, "original": original}
-        await self.broadcast(event, data)
 
     async def stop(self) -> None:
         await self.close_sessions()
@@ -211,6 +208,8 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             msg = self._store(inter["channel_id"], {"content": "", "flags": flags}, {}, interaction=inter)
         elif kind == 7 and entry["original"] in self.messages:
             msg = self._edit(self.messages[entry["original"]], data, files)
+        elif kind == 9:  # a modal: shown to the person, who may submit it (p.modal_submit)
+            self.modals.append({"interaction": inter, "modal": data})
         if msg is not None and kind in (4, 5):
             entry["original"] = msg["id"]
         answer: dict[str, Any] = {"interaction": {

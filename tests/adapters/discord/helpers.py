@@ -13,6 +13,7 @@ CARD_POST = "POST /channels/{id}/messages"
 CARD_EDIT = "PATCH /channels/{id}/messages/{id}"
 CALLBACK = "POST /interactions/{id}/{token}/callback"
 FOLLOWUP = "POST /webhooks/{id}/{token}"
+ORIGINAL = "PATCH /webhooks/{id}/{token}/messages/@original"
 
 
 async def eventually(check: Callable[[], Any], what: str = "condition", limit: float = 10.0) -> Any:
@@ -29,13 +30,16 @@ async def eventually(check: Callable[[], Any], what: str = "condition", limit: f
 
 
 async def slash(fake: FakeDiscord, world: p.World, name: str, *, user: dict[str, Any] | None = None,
-                channel: dict[str, Any] | None = None, dm: bool = False, **options: Any) -> dict[str, Any]:
+                channel: dict[str, Any] | None = None, dm: bool = False, sub: str | None = None,
+                **options: Any) -> dict[str, Any]:
+    """`/name [sub] option:value …` by `user` (the asker by default) in the world's channel."""
     usr = user or world.asker
     if dm:
-        payload = p.slash_command(fake.app_id, name, options, channel=channel or p.dm_channel(usr), usr=usr)
+        payload = p.slash_command(fake.app_id, name, options, channel=channel or p.dm_channel(usr), usr=usr,
+                                  sub=sub)
     else:
         payload = p.slash_command(fake.app_id, name, options, channel=channel or world.channel,
-                                  guild_id=world.guild_id, mem=world.member(usr))
+                                  guild_id=world.guild_id, mem=world.member(usr), sub=sub)
     await fake.push("INTERACTION_CREATE", payload)
     return payload
 
@@ -48,6 +52,29 @@ async def click(fake: FakeDiscord, world: p.World, message: dict[str, Any], cust
                              guild_id=guild_id or world.guild_id, mem=world.member(usr))
     await fake.push("INTERACTION_CREATE", payload)
     return payload
+
+
+async def submit(fake: FakeDiscord, world: p.World, modal: dict[str, Any], values: dict[str, str], *,
+                 user: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fill in and submit a modal the bot opened (`fake.modal_for(command)`)."""
+    payload = p.modal_submit(fake.app_id, modal, values, channel=world.channel, guild_id=world.guild_id,
+                             mem=world.member(user or world.asker))
+    await fake.push("INTERACTION_CREATE", payload)
+    return payload
+
+
+async def choose(fake: FakeDiscord, world: p.World, message: dict[str, Any], custom_id: str, values: list[str],
+                 *, user: dict[str, Any] | None = None, forged: bool = False) -> dict[str, Any]:
+    """Pick `values` in a select of a message the bot sent."""
+    payload = p.select_choice(fake.app_id, message, custom_id, values, channel=fake.channels[message["channel_id"]],
+                              guild_id=world.guild_id, mem=world.member(user or world.asker), forged=forged)
+    await fake.push("INTERACTION_CREATE", payload)
+    return payload
+
+
+def sent_bodies(fake: FakeDiscord) -> list[bytes]:
+    """Everything the bot sent to the fake Discord: paths, headers and bodies of every request."""
+    return [f"{c.method} {c.path} {dict(c.headers)}".encode() + c.body for c in fake.calls]
 
 
 def cards(fake: FakeDiscord, thread_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,169 @@
+"""`/consensus-settings show|models|limits`: which models answer here, the daily budget, the rate.
+
+Only members with Manage Server may change settings (the command is hidden from others by default,
+and the core refuses anyone else). `models` shows a private message with a select of the models the
+operator configured; the select is a DynamicItem (`consensus-models:server` or
+`consensus-models:<channel id>`), so it works on any replica and after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
+
+import discord
+from discord import app_commands
+
+from adapters.discord.actors import actor_of, settings_channel
+from adapters.discord.embeds import BLURPLE
+from adapters.discord.replies import ANSWERED, guard
+from core.errors import PermissionDeniedError
+from core.settings import MAX_MODELS, ModelSettings
+
+Where = Literal["server", "channel"]
+SELECT_TEMPLATE = r"consensus-models:(?P<where>server|\d{1,20})"
+MAX_OPTIONS = 25  # Discord's limit for one select
+MANAGERS_ONLY = "Only members with Manage Server can change this server's settings."
+
+
+class ModelsHandler(Protocol):
+    async def on_models_chosen(self, interaction: discord.Interaction[Any], where: str) -> None: ...
+
+
+def _models(models: tuple[str, ...] | None, otherwise: str) -> str:
+    return ", ".join(f"`{m}`" for m in models) if models else otherwise
+
+
+def render(settings: ModelSettings, channel: str | None) -> discord.Embed:
+    """The settings in force for the server and (given) one channel."""
+    embed = discord.Embed(title="Consensus settings", colour=BLURPLE)
+    everyone = f"all the operator's models ({len(settings.available)})"
+    embed.add_field(name="Server's models", value=_models(settings.models, everyone), inline=False)
+    if channel is not None:
+        embed.add_field(name=f"Models in <#{channel}>", value=_models(settings.channel_models, "the server's"),
+                        inline=False)
+        embed.add_field(name="Asked here", value=_models(settings.effective, "none"), inline=False)
+    budget = settings.daily_budget_usd
+    rate = settings.questions_per_minute
+    embed.add_field(name="Daily budget", value="no limit" if budget is None else f"${budget:,.2f} per day (UTC)")
+    embed.add_field(name="Questions per minute", value="no limit" if rate is None else f"{rate} per person")
+    embed.set_footer(text=f"At most {MAX_MODELS} models answer one question.")
+    return embed
+
+
+class ModelsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=SELECT_TEMPLATE):
+    """Pick the models for the server (`server`) or one channel (its id); none picked: the default."""
+
+    def __init__(self, where: str, settings: ModelSettings | None = None) -> None:
+        chosen: tuple[str, ...] = ()
+        if settings is not None:
+            chosen = settings.models if where == "server" else settings.channel_models or ()
+        available = settings.available[:MAX_OPTIONS] if settings is not None else ()
+        options = [discord.SelectOption(label=m[:100], value=m[:100], default=m in chosen) for m in available]
+        fallback = "all the operator's models" if where == "server" else "the server's models"
+        select: discord.ui.Select[Any] = discord.ui.Select(
+            custom_id=f"consensus-models:{where}", min_values=0,
+            max_values=max(1, min(MAX_MODELS, len(options))), options=options,
+            placeholder=f"Choose up to {MAX_MODELS} (none: {fallback})")
+        super().__init__(select)
+        self.where = where
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
+                             match: Any) -> ModelsSelect:
+        return cls(match["where"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler: ModelsHandler = interaction.client
+        await handler.on_models_chosen(interaction, self.where)
+
+
+def models_view(where: str, settings: ModelSettings) -> discord.ui.View:
+    """A stopped view (nothing kept in the process): the DynamicItem handles the choice."""
+    view = discord.ui.View(timeout=None)
+    if settings.available:
+        view.add_item(ModelsSelect(where, settings))
+    view.stop()
+    return view
+
+
+class SettingsCommands:
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    def register(self, tree: app_commands.CommandTree[Any]) -> None:
+        group = app_commands.Group(name="consensus-settings", description="Which models answer, budget, rate",
+                                   guild_only=True, default_permissions=discord.Permissions(manage_guild=True))
+
+        @group.command(name="show", description="The settings in force in this channel")
+        async def show(interaction: discord.Interaction[Any]) -> None:
+            await self.show(interaction)
+
+        @group.command(name="models", description="Choose which models answer (server-wide or this channel)")
+        @app_commands.describe(where="The whole server, or only this channel")
+        async def models(interaction: discord.Interaction[Any], where: Where = "server") -> None:
+            await self.models(interaction, where)
+
+        @group.command(name="limits", description="Daily budget and questions per minute (omitted: unchanged)")
+        @app_commands.describe(daily_budget_usd="US dollars per day for the whole server",
+                               questions_per_minute="Questions per person per minute",
+                               reset="Put both back to the operator's defaults")
+        async def limits(interaction: discord.Interaction[Any],
+                         daily_budget_usd: app_commands.Range[float, 0, 1_000_000] | None = None,
+                         questions_per_minute: app_commands.Range[int, 1, 10_000] | None = None,
+                         reset: bool = False) -> None:
+            await self.limits(interaction, daily_budget_usd, questions_per_minute, reset)
+
+        tree.add_command(group)
+
+    async def _reply(self, interaction: discord.Interaction[Any], embed: discord.Embed,
+                     view: discord.ui.View | None = None) -> None:
+        if view is None:
+            await interaction.edit_original_response(embed=embed)
+        else:
+            await interaction.edit_original_response(embed=embed, view=view)
+        interaction.extras[ANSWERED] = True
+
+    async def show(self, interaction: discord.Interaction[Any]) -> None:
+        async with guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            actor, channel = actor_of(interaction), settings_channel(interaction)
+            settings = await self.service.model_settings(actor.workspace, channel)
+            await self._reply(interaction, render(settings, channel))
+
+    async def models(self, interaction: discord.Interaction[Any], where: Where) -> None:
+        async with guard(interaction):
+            actor, channel = actor_of(interaction), settings_channel(interaction)
+            if not actor.is_admin:
+                raise PermissionDeniedError(MANAGERS_ONLY)  # no use offering the select (the core checks too)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            settings = await self.service.model_settings(actor.workspace, channel)
+            key = "server" if where == "server" else channel
+            await self._reply(interaction, render(settings, channel), models_view(key, settings))
+
+    async def chosen(self, interaction: discord.Interaction[Any], where: str) -> None:
+        async with guard(interaction):
+            await interaction.response.defer()
+            data: Mapping[str, Any] = interaction.data or {}
+            values = [str(v) for v in data.get("values", [])]
+            actor = actor_of(interaction)
+            channel = None if where == "server" else where
+            await self.service.set_models(actor, values, channel)
+            here = settings_channel(interaction)
+            shown = await self.service.model_settings(actor.workspace, here)
+            await self._reply(interaction, render(shown, here), models_view(where, shown))
+
+    async def limits(self, interaction: discord.Interaction[Any], daily_budget_usd: float | None,
+                     questions_per_minute: int | None, reset: bool) -> None:
+        async with guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            actor, channel = actor_of(interaction), settings_channel(interaction)
+            if not reset:  # an option left out keeps its value
+                now = await self.service.model_settings(actor.workspace)
+                daily_budget_usd = now.daily_budget_usd if daily_budget_usd is None else daily_budget_usd
+                if questions_per_minute is None:
+                    questions_per_minute = now.questions_per_minute
+            await self.service.set_limits(actor, daily_budget_usd=daily_budget_usd,
+                                          questions_per_minute=questions_per_minute)
+            await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel),
+                                                  channel))
