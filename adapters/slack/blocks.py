@@ -221,6 +221,8 @@ def _usage(answer: Answer) -> str:
         parts.append(f"${answer.cost_usd:.4f}")
     elif parts:
         parts.append("cost unknown")
+    if answer.key_label:
+        parts.append(f"key: {escape(answer.key_label)}")
     return " · ".join(parts)
 
 

@@ -1,121 +1,73 @@
 """Slack listeners. Each one translates a Slack request, calls the core, and renders the result.
 
-Core errors become a reply to the person in exactly one place: `SlackHandlers._guard`.
+Core errors become a reply to the person in exactly one place: `HandlerBase._guard` (base.py).
+The keys and settings listeners live in keys.py and settings.py, mixed in here.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks, home
-from adapters.slack.pacing import slack_error
-from adapters.slack.people import People
-from adapters.slack.render import ThreadRenderer
-from core.domain import Actor, Answer, Batch, Platform, Question, WorkspaceRef
+from adapters.slack.base import HandlerBase, Reply, team_of, workspace
+from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
+from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
+from core.domain import Actor, Answer, Batch, Question
 from core.errors import ConsensusError
-from core.service import ConsensusService
 
 log = logging.getLogger(__name__)
 ACTION = re.compile(r"^consensus:(expand|collapse|select|delete|delete_others|retry):(\d{1,18})$")
 PRIVILEGED = {"select", "delete", "delete_others", "retry"}
 HELP_WORDS = {"", "help", "?", "usage"}
+KEYS_WORDS = {"", "list", "delete", "set", "add"}  # `keys` followed by one of these is not a question
 RESTARTING = "Consensus is restarting; ask again in a minute."
-Reply = Callable[[str], Awaitable[None]]
+__all__ = ["RESTARTING", "Reply", "SlackHandlers", "team_of", "workspace"]
 
 
-def workspace(team_id: str) -> WorkspaceRef:
-    return WorkspaceRef(Platform.SLACK, team_id)
-
-
-def team_of(body: dict[str, Any]) -> str:
-    team = body.get("team") or {}
-    return str(body.get("team_id") or (team.get("id") if isinstance(team, dict) else team)
-               or body.get("user", {}).get("team_id") or "")
-
-
-class SlackHandlers:
-    def __init__(self, service: ConsensusService, renderer: ThreadRenderer, people: People,
-                 client: AsyncWebClient, command: str) -> None:
-        self.service, self.renderer, self.people = service, renderer, people
-        self.client, self.command = client, command
-        self.accepting = True  # False while shutting down: questions in flight finish, new ones wait
-
+class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
     def register(self, app: AsyncApp) -> None:
         app.command(self.command)(self.on_command)
         app.action(home.OPEN_SEARCH)(self.on_open_search)
         app.action(ACTION)(self.on_action)
+        app.action(KEY_DELETE)(self.on_key_delete)
         app.view(home.SEARCH_CALLBACK)(self.on_search)
+        app.view(KEYS_CALLBACK)(self.on_keys_submit)
+        app.view(SETTINGS_CALLBACK)(self.on_settings_submit)
         app.event("message")(self.on_message)
         app.event("app_mention")(self.on_mention)
         app.event("app_home_opened")(self.on_home)
-
-    # --- the one place where errors become words ------------------------------------------------------
-
-    async def _guard(self, reply: Reply, work: Awaitable[None]) -> None:
-        try:
-            await work
-        except ConsensusError as exc:
-            await self._safe_reply(reply, str(exc))
-        except SlackApiError as exc:
-            error = slack_error(exc)
-            log.warning("Slack refused a call: %s", error)
-            message = ("I can't post in this channel. Invite me with `/invite @Consensus` and ask again."
-                       if error in ("not_in_channel", "channel_not_found") else
-                       f"Slack refused the request ({error}). Try again in a moment.")
-            await self._safe_reply(reply, message)
-        except Exception:
-            log.exception("Slack handler failed")
-            await self._safe_reply(reply, "Something went wrong on our side. Try again in a moment.")
-
-    @staticmethod
-    async def _safe_reply(reply: Reply, message: str) -> None:
-        try:
-            await reply(message)
-        except Exception:
-            log.exception("could not tell the user: %s", message)
-
-    def _ephemeral(self, channel: str | None, user: str, thread_ts: str | None = None) -> Reply:
-        async def reply(message: str) -> None:
-            if not channel:
-                log.info("no channel to reply in: %s", message)
-                return
-            note = blocks.notice(message)
-            await self.client.chat_postEphemeral(channel=channel, user=user, text=note.text,
-                                                 blocks=note.blocks, thread_ts=thread_ts)
-        return reply
 
     # --- /consensus ---------------------------------------------------------------------------------------
 
     async def on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         text = str(command.get("text") or "").strip()
+        first, _, rest = text.partition(" ")
+        verb, rest = first.lower(), rest.strip()
+        if verb == "keys" and rest.partition(" ")[0].lower() not in KEYS_WORDS:
+            verb = ""  # "keys to a good API design?" is a question
         if text.lower() in HELP_WORDS:
             usage = home.usage(self.command)
             await ack(text=usage.text, blocks=usage.blocks, response_type="ephemeral")
             return
-        if not self.accepting and not text.lower().startswith("history"):
+        if not self.accepting and verb not in ("history", "keys") and text.lower() != "settings":
             note = blocks.notice(RESTARTING)
             await ack(text=note.text, blocks=note.blocks, response_type="ephemeral")
             return
-        await ack()
+        await ack()  # first: a modal's trigger_id, and Slack's patience, last 3 s
         team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
         self.people.remember_name(team, user, command.get("user_name"))
-
-        async def reply(message: str) -> None:
-            note = blocks.notice(message)
-            await respond(text=note.text, blocks=note.blocks, response_type="ephemeral", replace_original=False)
-
-        first, _, rest = text.partition(" ")
-        if first.lower() == "history":
-            await self._guard(reply, self._history(team, rest.strip() or None, respond))
+        if verb == "keys":
+            await self.keys_command(rest, command, respond)
+        elif text.lower() == "settings":
+            await self.settings_command(command, respond)
+        elif verb == "history":
+            await self._guard(self._responder(respond), self._history(team, rest or None, respond))
         else:
-            await self._guard(reply, self._ask(Question(workspace(team), channel, user, text)))
+            await self._guard(self._responder(respond), self._ask(Question(workspace(team), channel, user, text)))
 
     async def _ask(self, question: Question) -> None:
         batch = await self.service.ask(question)

@@ -32,6 +32,8 @@ def usage(command: str = "/consensus") -> Rendered:
         "  (the asker or a workspace admin).",
         "• Reply in the thread (or mention the bot there) to ask a follow-up question.",
         f"• *{cmd} history [words]* lists recent conversations; the app's Home tab shows them too.",
+        f"• *{cmd} keys* sets an API key (yours, or an admin's for the workspace); *{cmd} keys list*",
+        f"  shows them and deletes them. *{cmd} settings* (admins): the models and the limits.",
         f"Questions may be up to {MAX_QUESTION_CHARS:,} characters.",
     ]
     return Rendered([section("\n".join(lines))], f"How to use {cmd}")

@@ -17,14 +17,21 @@ FALLBACK_LIMIT = 3000  # the top-level `text` of a message: a notification, not 
 _FENCE = "```"
 
 
+# Control characters and bidirectional overrides go (tab and newline stay): they can hide or
+# reorder what a message seems to say.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def escape(text: str) -> str:
-    """Escape Slack's three control characters; `&` first so nothing is escaped twice."""
+    """Escape Slack's three control characters (`&` first, so nothing is escaped twice) and drop
+    control characters."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n"))
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def plain(text: str, limit: int) -> str:
     """A short single-line label for a plain_text object (buttons, headers); marks any cut with …."""
-    flat = " ".join(text.split()) or "-"
+    flat = " ".join(_CONTROL.sub("", text).split()) or "-"
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 from tests.fakes.base import RecordingServer
 
@@ -117,8 +118,7 @@ class FakeSlackAPI(RecordingServer):
         return [args for name, args in self.received if name == method]
 
     @property
-    def sockets(self) -> int:
-        """How many Socket Mode clients are connected."""
+    def sockets(self) -> int:  # connected Socket Mode clients
         return len(self._sockets)
 
     async def push(self, envelope: dict[str, Any]) -> None:
@@ -159,16 +159,13 @@ class FakeSlackAPI(RecordingServer):
         if self.delay.get(method):
             await asyncio.sleep(self.delay[method])
         if self.rate_limit_next[method]:
-            wait = self.rate_limit_next[method].popleft()
-            return self._limited(wait)
+            return self._limited(self.rate_limit_next[method].popleft())
         if method in self.tiers and not self._within_tier(method):
             return self._limited(1)
         if method in ("views.open", "views.update", "views.publish"):
             return web.json_response(self._view(args, method))
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
-        if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(args))
+        return web.json_response(handler(args) if handler else {"ok": False, "error": "unknown_method"})
 
     def _within_tier(self, method: str) -> bool:
         now, window = time.monotonic(), self._window[method]
@@ -248,8 +245,13 @@ class FakeSlackAPI(RecordingServer):
 
     def _view(self, args: dict[str, Any], kind: str) -> dict[str, Any]:
         view = args.get("view") or {}
-        if block_errors(view.get("blocks", []), limit=100):
-            return {"ok": False, "error": "invalid_arguments"}
+        errors = block_errors(view.get("blocks", []), limit=100)
+        try:
+            View(**view).to_dict()  # the view's own limits: title ≤ 24 characters, private_metadata ≤ 3000…
+        except (SlackObjectFormationError, TypeError) as exc:
+            errors.append(str(exc))
+        if errors:
+            return {"ok": False, "error": "invalid_arguments", "detail": errors}
         self.views.append({"method": kind, **args})
         return {"ok": True, "view": {"id": f"V{len(self.views)}", **view}}
 

@@ -55,11 +55,33 @@ def block_action(action_id: str, *, response_url: str, team: str = TEAM, channel
 
 
 def view_submission(callback_id: str, values: dict[str, Any], *, team: str = TEAM,
-                    user: str = "U1") -> dict[str, Any]:
+                    user: str = "U1", private_metadata: str = "") -> dict[str, Any]:
     return {"type": "view_submission", "team": {"id": team, "domain": "test"}, "api_app_id": "A1",
             "user": {"id": user, "username": user, "team_id": team}, "trigger_id": "1.2.3",
             "view": {"id": "V1", "type": "modal", "callback_id": callback_id, "team_id": team,
-                     "private_metadata": "", "state": {"values": values}, "hash": "h"}}
+                     "private_metadata": private_metadata, "state": {"values": values}, "hash": "h"}}
+
+
+def state_of(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The `state.values` Slack would send for `view` filled in with `answers` (action_id → answer):
+    a str for text inputs, a value (or list of values) for selects, radios and checkboxes. Values
+    must be among the element's options, as in Slack."""
+    values: dict[str, Any] = {}
+    for block in view.get("blocks", []):
+        element = block.get("element") or {}
+        action, kind = element.get("action_id"), element.get("type")
+        if block.get("type") != "input" or action not in answers:
+            continue
+        answer = answers[action]
+        options = {o["value"]: o for o in element.get("options", [])}
+        if kind == "plain_text_input":
+            state: dict[str, Any] = {"type": kind, "value": answer}
+        elif kind in ("static_select", "radio_buttons"):
+            state = {"type": kind, "selected_option": options[answer] if answer is not None else None}
+        else:  # multi_static_select, checkboxes
+            state = {"type": kind, "selected_options": [options[v] for v in answer]}
+        values[block["block_id"]] = {action: state}
+    return values
 
 
 def event_callback(event: dict[str, Any], *, event_id: str, team: str = TEAM) -> dict[str, Any]:

@@ -19,3 +19,18 @@ def test_manifest_declares_what_the_app_uses() -> None:
                   "im:history", "users:read"):
         assert f"- {scope}" in lines, scope
     assert "\t" not in text
+
+
+def test_modals_need_no_new_scope() -> None:
+    """views.open works with a trigger_id alone; the keys and settings flows reply with
+    chat.postEphemeral (chat:write) and read admin status with users.info (users:read)."""
+    lines = [line.split("#")[0].strip() for line in MANIFEST.read_text(encoding="utf-8").splitlines()]
+    start = lines.index("bot:")
+    scopes = set()
+    for line in lines[start + 1:]:
+        if not line.startswith("- "):
+            break
+        scopes.add(line[2:])
+    assert scopes == {"commands", "chat:write", "app_mentions:read", "channels:history", "groups:history",
+                      "im:history", "users:read"}
+    assert "keys [list] | settings" in MANIFEST.read_text(encoding="utf-8")

@@ -88,3 +88,8 @@ def test_ellipsize_marks_the_cut() -> None:
     assert ellipsize("short", 10) == "short"
     cut = ellipsize("word " * 100, 50)
     assert cut.endswith("…") and len(cut) <= 50
+
+
+def test_escape_drops_control_characters_and_bidi_overrides_but_keeps_lines() -> None:
+    assert escape("a\x00b\x1b[31mc\u202ed\r\ne\tf\x7f") == "ab[31mcd\ne\tf"
+    assert markdown_to_mrkdwn("**x\x00y**") == "*xy*"  # a NUL in an answer is not a bold mark
