@@ -1,4 +1,4 @@
-"""The team's history: one line per conversation, in three queries whatever the page size."""
+"""The team's history: one line per conversation, in one query after the page, whatever its size."""
 
 from __future__ import annotations
 
@@ -16,20 +16,21 @@ async def summaries(repo: Repository, found: Sequence[tuple[Conversation, str]])
     ids = [conversation.id for conversation, _snippet in found]
     if not ids:
         return []
-    rows = (await repo.session.execute(
-        select(Message.conversation_id, func.count(), func.max(Message.id))
-        .where(Message.conversation_id.in_(ids)).group_by(Message.conversation_id)
-    )).all()
-    counts = {row[0]: row[1] for row in rows}
-    latest = {row[2]: row[0] for row in rows}  # latest question id -> conversation id
+    # One round trip: each conversation's question count and latest question, joined to that
+    # question's answers.
+    latest = (select(Message.conversation_id.label("conversation_id"), func.count().label("questions"),
+                     func.max(Message.id).label("latest"))
+              .where(Message.conversation_id.in_(ids)).group_by(Message.conversation_id).subquery())
+    counts: dict[int, int] = {}
     models: dict[int, int] = {}
     selected: dict[int, str] = {}
-    for message_id, provider_id, is_selected in (await repo.session.execute(
-        select(AiResponse.message_id, AiResponse.provider_id, AiResponse.is_selected)
-        .where(AiResponse.message_id.in_(list(latest)))
+    for conversation_id, questions, provider_id, is_selected in (await repo.session.execute(
+        select(latest.c.conversation_id, latest.c.questions, AiResponse.provider_id, AiResponse.is_selected)
+        .outerjoin(AiResponse, AiResponse.message_id == latest.c.latest)
     )).all():
-        conversation_id = latest[message_id]
-        models[conversation_id] = models.get(conversation_id, 0) + 1
+        counts[conversation_id] = questions
+        if provider_id is not None:
+            models[conversation_id] = models.get(conversation_id, 0) + 1
         if is_selected:
             selected[conversation_id] = provider_id
     return [

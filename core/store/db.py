@@ -17,9 +17,15 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
     if not is_sqlite(url):
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
-        kwargs.setdefault("pool_pre_ping", True)
+        # A ping on every checkout was a round trip on every call; connections are recycled by age
+        # instead, and a dropped one invalidates the pool on its first error. The pool holds a
+        # connection per concurrent transaction of ~200 questions in flight (each transaction is a
+        # few ms); a CPU-starved loop waits up to a minute for one rather than failing the answer.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 30)
+        kwargs.setdefault("pool_timeout", 60)
+        kwargs.setdefault("pool_recycle", 1800)
+        kwargs.setdefault("pool_pre_ping", False)
         return create_async_engine(url, **kwargs)
 
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

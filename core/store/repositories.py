@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,8 +30,11 @@ UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
 
 
 class Repository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, workspaces: dict[WorkspaceRef, int] | None = None) -> None:
         self.session = session
+        # Workspace ids already committed (the store's cache, shared by its transactions): rows are
+        # never deleted or renumbered, and every call starts with this lookup.
+        self._workspaces = workspaces if workspaces is not None else {}
 
     @property
     def dialect(self) -> str:
@@ -43,10 +46,14 @@ class Repository:
     # -- workspaces and idempotency ------------------------------------------------------------
 
     async def workspace_id(self, ref: WorkspaceRef, *, create: bool = True) -> int | None:
+        if ref in self._workspaces:
+            return self._workspaces[ref]
         query = select(Workspace.id).where(
             Workspace.platform == ref.platform.value, Workspace.external_id == ref.external_id
         )
         found = await self.session.scalar(query)
+        if found is not None:
+            self._workspaces[ref] = found  # committed before this transaction began: safe to keep
         if found is not None or not create:
             return found
         await self.session.execute(
@@ -265,12 +272,13 @@ class Repository:
                 await self.session.delete(row)
 
     async def conversations_page(self, workspace_id: int, limit: int, offset: int) -> list[Conversation]:
-        rows = await self.session.scalars(
-            select(Conversation)
-            .where(Conversation.workspace_id == workspace_id, Conversation.archived.is_(False))
-            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-            .limit(limit).offset(offset)
-        )
+        # The offset is walked in the listing index alone (it holds every ORDER BY column); only
+        # the page's rows are read from the table.
+        order = (Conversation.updated_at.desc(), Conversation.id.desc())
+        page = (select(Conversation.id)
+                .where(Conversation.workspace_id == workspace_id, Conversation.archived == false())
+                .order_by(*order).limit(limit).offset(offset).scalar_subquery())
+        rows = await self.session.scalars(select(Conversation).where(Conversation.id.in_(page)).order_by(*order))
         return list(rows)
 
     async def search(self, workspace_id: int, query: str, limit: int, offset: int

@@ -2,6 +2,12 @@
 
 A person's query is reduced to its words, so no query syntax of either engine can be injected;
 every word must match, the last one as a prefix (search-as-you-type).
+
+A page is the newest matching conversations. A common word matches thousands of them, and
+building that whole set only to keep 20 was the slow part; so when a capped probe says the match
+is large, conversations are walked newest first through the listing index, a chunk at a time,
+and the walk stops as soon as the page is full. A rare word (or a deep page, or a match too
+sparse to fill the page within the walk's budget) takes the set-based query, which is cheap then.
 """
 
 from __future__ import annotations
@@ -15,12 +21,34 @@ from core.store.tables import Conversation
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 12
+PROBE = 2000  # matching documents from which walking newest first beats building the whole match
+WALK_CHUNK = 256  # conversations per walk step (doubling)
+WALK_MAX = 8192  # conversations walked before a sparse match falls back to the set-based query
+WALK_PAGE_MAX = 200  # offset + limit beyond which the walk is not worth it
 
+_SQLITE_PROBE = """
+SELECT count(*) FROM (SELECT 1 FROM search_documents_fts WHERE search_documents_fts MATCH :q LIMIT :cap)
+"""
+# SQLite's walk step: the chunk's conversations with their documents (by the listing index and
+# the documents' conversation index), then the full-text matches from the chunk's oldest document
+# on (FTS5 seeks by rowid range; a rowid `=`/IN per document re-reads the whole doclist).
+_SQLITE_CHUNK = """
+SELECT c.id, d.id FROM (SELECT id, updated_at FROM conversations WHERE workspace_id = :ws AND archived = 0
+      ORDER BY updated_at DESC, id DESC LIMIT :n OFFSET :skip) c
+LEFT JOIN search_documents d ON d.conversation_id = c.id
+ORDER BY c.updated_at DESC, c.id DESC
+"""
+_SQLITE_MATCHES = """
+SELECT rowid FROM search_documents_fts WHERE search_documents_fts MATCH :q AND rowid >= :low
+"""
+# Each matching conversation with its first matching document, whose snippet is then cheap to get.
 _SQLITE_PAGE = """
-SELECT c.id FROM conversations c
-WHERE c.workspace_id = :ws AND c.archived = 0 AND c.id IN (
-    SELECT d.conversation_id FROM search_documents_fts f JOIN search_documents d ON d.id = f.rowid
-    WHERE search_documents_fts MATCH :q AND d.workspace_id = :ws)
+SELECT c.id, m.first FROM (
+    SELECT d.conversation_id AS cid, min(d.id) AS first
+    FROM search_documents_fts f JOIN search_documents d ON d.id = f.rowid
+    WHERE search_documents_fts MATCH :q AND d.workspace_id = :ws GROUP BY d.conversation_id) m
+JOIN conversations c ON c.id = m.cid
+WHERE c.archived = 0
 ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit OFFSET :offset
 """
 _SQLITE_SNIPPETS = """
@@ -29,19 +57,32 @@ FROM search_documents_fts f JOIN search_documents d ON d.id = f.rowid
 WHERE search_documents_fts MATCH :q AND d.conversation_id IN ({ids})
 ORDER BY d.id
 """
-_PG_PAGE = """
+_SQLITE_SNIPPETS_RANGE = """
+SELECT rowid, snippet(search_documents_fts, 0, '', '', '…', 16) FROM search_documents_fts
+WHERE search_documents_fts MATCH :q AND rowid BETWEEN :low AND :high
+"""
+_PG_MATCH = "to_tsvector('simple', d.body) @@ to_tsquery('simple', :q)"
+_PG_PROBE = f"""
+SELECT count(*) FROM (SELECT 1 FROM search_documents d WHERE d.workspace_id = :ws AND {_PG_MATCH} LIMIT :cap) s
+"""
+_PG_WALK = f"""
+SELECT c.id, EXISTS (SELECT 1 FROM search_documents d WHERE d.conversation_id = c.id AND {_PG_MATCH})
+FROM (SELECT id, updated_at FROM conversations WHERE workspace_id = :ws AND NOT archived
+      ORDER BY updated_at DESC, id DESC LIMIT :n OFFSET :skip) c
+ORDER BY c.updated_at DESC, c.id DESC
+"""
+_PG_PAGE = f"""
 SELECT c.id FROM conversations c
 WHERE c.workspace_id = :ws AND NOT c.archived AND c.id IN (
-    SELECT d.conversation_id FROM search_documents d
-    WHERE d.workspace_id = :ws AND to_tsvector('simple', d.body) @@ to_tsquery('simple', :q))
+    SELECT d.conversation_id FROM search_documents d WHERE d.workspace_id = :ws AND {_PG_MATCH})
 ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit OFFSET :offset
 """
-_PG_SNIPPETS = """
-SELECT d.conversation_id, ts_headline('simple', d.body, to_tsquery('simple', :q),
+# The first matching document of each conversation, and only then its (costly) headline.
+_PG_SNIPPETS = f"""
+SELECT s.conversation_id, ts_headline('simple', s.body, to_tsquery('simple', :q),
        'StartSel="",StopSel="",MaxWords=24,MinWords=8,ShortWord=2')
-FROM search_documents d
-WHERE d.conversation_id IN ({ids}) AND to_tsvector('simple', d.body) @@ to_tsquery('simple', :q)
-ORDER BY d.id
+FROM (SELECT DISTINCT ON (d.conversation_id) d.conversation_id, d.body FROM search_documents d
+      WHERE d.conversation_id IN ({{ids}}) AND {_PG_MATCH} ORDER BY d.conversation_id, d.id) s
 """
 
 
@@ -59,6 +100,75 @@ def postgres_tsquery(words: list[str]) -> str:
     return " & ".join([*words[:-1], words[-1] + ":*"])
 
 
+Walk = tuple[list[int], dict[int, int]]  # conversation ids, and (SQLite) each one's first matching document
+
+
+async def _pg_chunk(session: AsyncSession, params: dict[str, object]) -> tuple[int, list[int], dict[int, int]]:
+    rows = (await session.execute(text(_PG_WALK), params)).all()
+    return len(rows), [int(row[0]) for row in rows if row[1]], {}
+
+
+async def _sqlite_chunk(session: AsyncSession, params: dict[str, object]) -> tuple[int, list[int], dict[int, int]]:
+    documents: dict[int, list[int]] = {}
+    for conversation_id, document_id in (await session.execute(text(_SQLITE_CHUNK), params)).all():
+        documents.setdefault(int(conversation_id), []).extend([] if document_id is None else [int(document_id)])
+    low = min((d for docs in documents.values() for d in docs), default=None)
+    if low is None:
+        return len(documents), [], {}
+    matched = set((await session.scalars(text(_SQLITE_MATCHES), {"q": params["q"], "low": low})).all())
+    first = {c: min(hit) for c, docs in documents.items() if (hit := [d for d in docs if d in matched])}
+    return len(documents), list(first), first
+
+
+async def _walk(session: AsyncSession, postgres: bool, params: dict[str, object], need: int) -> Walk | None:
+    """Matching conversation ids, newest first, up to `need`; None when the match is too sparse."""
+    hits: list[int] = []
+    first: dict[int, int] = {}
+    skip, n = 0, max(WALK_CHUNK, need * 4)
+    while skip < WALK_MAX:
+        seen, found, documents = await (_pg_chunk if postgres else _sqlite_chunk)(
+            session, {**params, "n": n, "skip": skip})
+        hits += found
+        first.update(documents)
+        if len(hits) >= need or seen < n:  # the page is full, or every conversation was seen
+            return hits[:need], first
+        skip, n = skip + n, n * 2
+    return None
+
+
+async def page_ids(session: AsyncSession, workspace_id: int, q: str, limit: int, offset: int,
+                   postgres: bool) -> Walk:
+    params: dict[str, object] = {"ws": workspace_id, "q": q}
+    need = offset + limit
+    if need <= WALK_PAGE_MAX:
+        probe = _PG_PROBE if postgres else _SQLITE_PROBE
+        if (await session.scalar(text(probe), {**params, "cap": PROBE}) or 0) >= PROBE:
+            found = await _walk(session, postgres, params, need)
+            if found is not None:
+                return found[0][offset:], found[1]
+    params.update(limit=limit, offset=offset)
+    if postgres:
+        return [int(i) for i in await session.scalars(text(_PG_PAGE), params)], {}
+    rows = (await session.execute(text(_SQLITE_PAGE), params)).all()
+    return [int(row[0]) for row in rows], {int(row[0]): int(row[1]) for row in rows}
+
+
+async def _snippets(session: AsyncSession, postgres: bool, q: str, ids: list[int], first: dict[int, int]
+                    ) -> dict[int, str]:
+    snippets: dict[int, str] = {}
+    documents = {first[i]: i for i in ids if i in first}
+    if documents and len(documents) == len(ids):  # SQLite: the matching documents are known
+        rows = await session.execute(text(_SQLITE_SNIPPETS_RANGE),
+                                     {"q": q, "low": min(documents), "high": max(documents)})
+        return {documents[rowid]: snippet for rowid, snippet in rows if rowid in documents}
+    id_list = ", ".join(str(int(i)) for i in ids)
+    for conversation_id, snippet in await session.execute(
+        text((_PG_SNIPPETS if postgres else _SQLITE_SNIPPETS).format(ids=id_list)), {"q": q}
+    ):
+        snippets.setdefault(conversation_id, snippet)
+    return snippets
+
+
 async def search(session: AsyncSession, workspace_id: int, query: str, limit: int, offset: int
                  ) -> list[tuple[Conversation, str]]:
     words = terms(query)
@@ -66,16 +176,9 @@ async def search(session: AsyncSession, workspace_id: int, query: str, limit: in
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
     q = postgres_tsquery(words) if postgres else sqlite_match(words)
-    page = _PG_PAGE if postgres else _SQLITE_PAGE
-    ids = list((await session.scalars(
-        text(page), {"ws": workspace_id, "q": q, "limit": limit, "offset": offset})).all())
+    ids, first = await page_ids(session, workspace_id, q, limit, offset, postgres)
     if not ids:
         return []
-    id_list = ", ".join(str(int(i)) for i in ids)
-    snippets: dict[int, str] = {}
-    for conversation_id, snippet in await session.execute(
-        text((_PG_SNIPPETS if postgres else _SQLITE_SNIPPETS).format(ids=id_list)), {"q": q}
-    ):
-        snippets.setdefault(conversation_id, snippet)
+    snippets = await _snippets(session, postgres, q, ids, first)
     rows = {c.id: c for c in await session.scalars(select(Conversation).where(Conversation.id.in_(ids)))}
     return [(rows[i], snippets.get(i, "")) for i in ids if i in rows]

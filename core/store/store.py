@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.domain import WorkspaceRef
 from core.errors import ConsensusError, StorageError
 from core.store.db import create_engine, is_sqlite, session_factory
 from core.store.migrate import ensure_sqlite_folder, upgrade
@@ -27,6 +28,7 @@ class Store:
         # SQLite's busy handler, which polls with growing sleeps (up to 100 ms each).
         self._write_turn = asyncio.Lock() if is_sqlite(url) else contextlib.nullcontext()
         self._reads = session_factory(self.read_engine)
+        self._workspaces: dict[WorkspaceRef, int] = {}  # see Repository.workspace_id
 
     @property
     def dialect(self) -> str:
@@ -40,7 +42,7 @@ class Store:
         """One transaction, committed when the block ends without an error."""
         try:
             async with self._write_turn, self._writes.begin() as session:
-                yield Repository(session)
+                yield Repository(session, self._workspaces)
         except ConsensusError:
             raise
         except SQLAlchemyError as exc:
@@ -50,7 +52,7 @@ class Store:
     async def read(self) -> AsyncIterator[Repository]:
         try:
             async with self._reads() as session:
-                yield Repository(session)
+                yield Repository(session, self._workspaces)
         except ConsensusError:
             raise
         except SQLAlchemyError as exc:

@@ -85,7 +85,9 @@ class ModelSetting(Base):
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
-        Index("ix_conversations_workspace_updated", "workspace_id", "updated_at"),
+        # History pages newest first and search walks them that way: every column of the ORDER BY,
+        # id included, so a page (or a deep offset) reads the index alone and never sorts.
+        Index("ix_conversations_listing", "workspace_id", "archived", "updated_at", "id"),
         Index("ix_conversations_thread", "workspace_id", "channel", "thread_ref"),
     )
 
@@ -222,7 +224,11 @@ class SearchDocument(Base):
     dialect-specific and created by the migration (FTS5 on SQLite, a GIN tsvector on PostgreSQL)."""
 
     __tablename__ = "search_documents"
-    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_search_documents_source"),)
+    __table_args__ = (
+        UniqueConstraint("source", "source_id", name="uq_search_documents_source"),
+        # Snippets and the newest-first search walk look documents up by conversation.
+        Index("ix_search_documents_conversation", "conversation_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
