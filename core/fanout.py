@@ -16,12 +16,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
 from core import logcontext
 from core.context import QUOTE_NOTICE, build_history
-from core.domain import AnswerStatus, BatchStatus
+from core.domain import Answer, AnswerStatus, BatchStatus
 from core.errors import ConsensusError, KeyUnreadableError
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, EventBus
 from core.keyring import KeyChoice, KeyRing
@@ -36,7 +37,7 @@ from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, review_answer
 from core.store.repositories import Repository
 from core.store.store import Store
-from core.store.tables import AiResponse, RequestBatch, Workspace, utcnow
+from core.store.tables import AiResponse, Conversation, RequestBatch, Workspace, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,8 @@ class FanOut:
     async def _run(self, batch_id: int) -> None:
         logcontext.batch_id.set(batch_id)  # this task's log lines (and its children's) name the batch
         try:
+            # One transaction claims the batch and marks every answer to run as running, with the
+            # key that pays for it; then each answer writes once, when it is finished.
             async with self.store.write() as repo:
                 if not await repo.claim_batch(batch_id, self.owner, utcnow() + self.lease_until()):
                     return  # another process holds it
@@ -146,6 +149,15 @@ class FanOut:
                 workspace = await repo.session.get(Workspace, conversation.workspace_id)
                 questions = await repo.earlier_questions(conversation.id, message.id)
                 earlier = await repo.answers_of_questions(q.id for q in questions)
+                todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+                choices: dict[int, KeyChoice] = {}
+                now = utcnow()
+                for row in todo:
+                    row.status, row.started_at = AnswerStatus.RUNNING.value, now
+                    choices[row.id] = await self.keys.choose(repo, row) if self.keys else KeyChoice("operator")
+                    row.meta = {**(row.meta or {}), "key": choices[row.id].meta}  # which key paid: on the card
+                await repo.session.flush()
+                started = [to_answer(row) for row in todo]
             assert workspace is not None
             platform = workspace.platform
             request = ChatRequest(
@@ -153,27 +165,19 @@ class FanOut:
                 system=SYSTEM_PROMPT, max_tokens=self.settings.max_tokens,
             )
             deadline = time.monotonic() + self.settings.deadline_seconds
-            todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
             log.info("asking %d of %d models", len(todo), len(answers))
-            await asyncio.gather(*(self._answer(platform, a.id, a.provider_id, request, deadline) for a in todo))
-            await self._rank(batch_id, platform)
+            await asyncio.gather(*(self._answer(platform, conversation, view, choices[view.id], request, deadline)
+                                   for view in started))
+            await self._rank(batch_id, platform, message.content)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("batch %s failed", batch_id)
 
-    async def _answer(self, platform: str, answer_id: int, provider_id: str, request: ChatRequest,
-                      deadline: float) -> None:
-        async with self.store.write() as repo:
-            row = await repo.session.get(AiResponse, answer_id)
-            assert row is not None
-            row.status, row.started_at = AnswerStatus.RUNNING.value, utcnow()
-            choice = await self.keys.choose(repo, row) if self.keys else KeyChoice("operator")
-            row.meta = {**(row.meta or {}), "key": choice.meta}  # which key paid: shown on the card
-            await repo.session.flush()
-            started = to_answer(row)
+    async def _answer(self, platform: str, conversation: Conversation, started: Answer, choice: KeyChoice,
+                      request: ChatRequest, deadline: float) -> None:
         await self.bus.publish(platform, AnswerStarted(started))
-
+        answer_id, provider_id = started.id, started.provider_id
         last_progress = 0.0
 
         async def on_text(text: str) -> None:
@@ -189,16 +193,17 @@ class FanOut:
             provider = self.registry.get(provider_id, choice.api_key)
         except ConsensusError as exc:  # a model that cannot be built fails alone
             outcome = CallOutcome(completion=None, error=str(exc), attempts=0, latency_ms=0)
-        else:
-            outcome = await self.caller.call(provider, request, on_text, deadline)
+        else:  # streamed only when someone shows the text as it comes
+            streaming = on_text if self.bus.wants_progress(platform) else None
+            outcome = await self.caller.call(provider, request, streaming, deadline)
         completion = outcome.completion
 
         async with self.store.write() as repo:
+            if not await self._still_owned(repo, started.batch_id, completed=int(completion is not None)):
+                log.warning("batch %s was taken over by another process; dropping this answer", started.batch_id)
+                return
             row = await repo.session.get(AiResponse, answer_id)
             assert row is not None
-            if not await self._still_owned(repo, row.batch_id):
-                log.warning("batch %s was taken over by another process; dropping this answer", row.batch_id)
-                return
             row.attempts, row.latency_ms, row.completed_at = outcome.attempts, outcome.latency_ms, utcnow()
             if completion is not None:
                 reviewed = review_answer(completion.text)
@@ -206,10 +211,7 @@ class FanOut:
                 row.summary, row.reasoning, row.error = reviewed.summary, reviewed.why, None
                 row.tokens_in, row.tokens_out = completion.tokens_in, completion.tokens_out
                 row.cost_usd = self.prices.cost(provider_id, completion.tokens_in, completion.tokens_out)
-                conversation = await repo.conversation_of(row)
                 await repo.index_text(conversation, "answer", row.id, reviewed.body)
-                await repo.session.execute(update(RequestBatch).where(RequestBatch.id == row.batch_id)
-                                           .values(completed=RequestBatch.completed + 1))
             else:
                 error = scrub(outcome.error or "The model failed.", [choice.api_key])  # never store a key
                 row.status, row.error = AnswerStatus.FAILED.value, error
@@ -220,12 +222,12 @@ class FanOut:
         event = AnswerReady(finished) if completion is not None else AnswerFailed(finished)
         await self.bus.publish(platform, event)
 
-    async def _rank(self, batch_id: int, platform: str) -> None:
+    async def _rank(self, batch_id: int, platform: str, question: str) -> None:
         async with self.store.read() as repo:
-            _batch, message, _conversation, answers = await repo.batch_rows(batch_id)
+            answers = list(await repo.session.scalars(select(AiResponse).where(AiResponse.batch_id == batch_id)))
         live = {str(a.id): a.content or "" for a in answers
                 if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
-        ranking = await self.ranker.rank(message.content, live) if live else None
+        ranking = await self.ranker.rank(question, live) if live else None
         async with self.store.write() as repo:
             if not await self._still_owned(repo, batch_id):
                 log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
@@ -252,10 +254,11 @@ class FanOut:
         log.info("question finished: %s, %d of %d answered", view.status, len(done), len(answers))
         await self.bus.publish(platform, BatchRanked(view))
 
-    async def _still_owned(self, repo: Repository, batch_id: int) -> bool:
-        """Whether this process still holds the batch's lease. The row stays locked until the
-        transaction ends (PostgreSQL), so a replica claiming it meanwhile waits: no answer is
-        stored or posted twice."""
-        owner = await repo.session.scalar(
-            select(RequestBatch.lease_owner).where(RequestBatch.id == batch_id).with_for_update())
-        return owner == self.owner
+    async def _still_owned(self, repo: Repository, batch_id: int, completed: int = 0) -> bool:
+        """Whether this process still holds the batch's lease, counting `completed` answers in the
+        same statement. The row stays locked until the transaction ends (PostgreSQL), so a replica
+        claiming it meanwhile waits: no answer is stored or posted twice."""
+        result: Any = await repo.session.execute(
+            update(RequestBatch).where(RequestBatch.id == batch_id, RequestBatch.lease_owner == self.owner)
+            .values(completed=RequestBatch.completed + completed))
+        return bool(result.rowcount == 1)

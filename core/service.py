@@ -56,8 +56,8 @@ class ConsensusService(AdminVerbs):
         self.settings_book = SettingsBook(self.default_models, limits)
         fanout.keys = self.keys  # answers are paid by the asker's key, the team's, else the operator's
 
-    def subscribe(self, platform: str, sink: EventSink) -> None:
-        self.bus.subscribe(platform, sink)
+    def subscribe(self, platform: str, sink: EventSink, *, progress: bool = True) -> None:
+        self.bus.subscribe(platform, sink, progress=progress)
 
     # -- asking ---------------------------------------------------------------------------------
 
