@@ -125,7 +125,7 @@ def question_message(batch: Batch) -> Rendered:
 
 
 def thread_name(question: str) -> str:
-    first = " ".join(_CONTROL.sub("", question).split())
+    first = " ".join(neutralise(question).split())  # names never ping; defused all the same
     return _clip(first, 100) or "Consensus"
 
 

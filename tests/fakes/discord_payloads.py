@@ -127,6 +127,16 @@ def slash_command(app_id: str, name: str, options: dict[str, Any] | None = None,
     return _interaction(2, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr)
 
 
+def autocomplete(app_id: str, name: str, options: dict[str, Any], focused: str, **kwargs: Any) -> dict[str, Any]:
+    """An APPLICATION_COMMAND_AUTOCOMPLETE (type 4): the person is typing option `focused`."""
+    payload = slash_command(app_id, name, options, **kwargs)
+    payload["type"] = 4
+    opts = payload["data"]["options"]
+    for option in opts[0]["options"] if opts and opts[0]["type"] == 1 else opts:
+        option["focused"] = option["name"] == focused
+    return payload
+
+
 def button_click(app_id: str, message: dict[str, Any], custom_id: str, *, channel: dict[str, Any],
                  guild_id: str | None = None, mem: dict[str, Any] | None = None,
                  usr: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -99,3 +99,24 @@ def test_split_text_keeps_every_character() -> None:
     assert "".join(parts) == text and all(len(p) <= 1000 for p in parts)
     assert embeds.thread_name("  many\nlines " + "y" * 200).startswith("many lines")
     assert len(embeds.thread_name("z" * 500)) == 100
+
+
+def test_control_characters_go_and_masked_links_show_where_they_lead() -> None:
+    assert embeds.neutralise("a\x00b\x1b[1mc\u202ed\r\ne\tf") == "ab[1mcd\ne\tf"
+    assert embeds.neutralise("[https://bank.example](https://evil.example)") == \
+        "https://bank.example (https://evil.example)"
+    assert embeds.neutralise("[[a](https://x.example)](<https://y.example> \"t\")") == \
+        "a (https://x.example) (https://y.example)"
+    assert embeds.neutralise("@\u200beveryone") == "@\u200beveryone"  # a hidden space cannot smuggle a ping
+    assert embeds.thread_name("<@&1> \x00hi") == "<@&\u200b1> hi"
+
+
+def test_the_card_says_which_key_paid() -> None:
+    [embed] = embeds.card(dataclasses.replace(DONE, key_label="team ••3f9a")).embeds
+    assert embed.footer.text == "key: team ••3f9a"
+    failed = dataclasses.replace(DONE, status=AnswerStatus.FAILED, error="401", key_label="your key ••12ab")
+    assert embeds.card(failed).embeds[0].footer.text == "key: your key ••12ab"
+    long = dataclasses.replace(DONE, content="word " * 1000, is_expanded=True, key_label="operator")
+    parts = embeds.card(long).embeds
+    assert len(parts) == 2 and parts[-1].footer.text == "part 2 of 2 · key: operator"
+    assert embeds.card(dataclasses.replace(DONE, key_label=None)).embeds[0].footer.text is None

@@ -166,3 +166,13 @@ async def test_an_unknown_provider_gets_the_list_and_no_form(
     data = reply.json()["data"]
     assert data["flags"] == 64 and data["content"].startswith("Keys can be set for: ") and "openai" in data["content"]
     assert not fake_discord.modals
+
+
+async def test_the_provider_is_completed_from_the_cores_list(
+        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    await keyed(make_service, start_bot)
+    payload = p.autocomplete(fake_discord.app_id, "consensus-keys", {"provider": "an"}, "provider", sub="set",
+                             channel=world.channel, guild_id=world.guild_id, mem=world.member(world.asker))
+    await fake_discord.push("INTERACTION_CREATE", payload)
+    [reply] = await fake_discord.wait_for(CALLBACK)
+    assert reply.json() == {"type": 8, "data": {"choices": [{"name": "anthropic", "value": "anthropic"}]}}
