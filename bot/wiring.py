@@ -55,7 +55,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
         with contextlib.suppress(ConsensusError):  # a broken model fails on its own card later
             registry.get(model_id)
     policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,
-                                  retry_after_cap=settings.consensus_retry_after_cap)
+                                  retry_after_cap=settings.consensus_retry_after_cap,
+                                  concurrency_per_provider=settings.consensus_concurrency)
     bus = EventBus()
     fanout = FanOut(store, registry, ResilientCaller(policy, metrics=metrics), make_ranker(settings, registry),
                     PriceTable(settings.consensus_prices), bus,

@@ -41,14 +41,11 @@ ORDER BY c.updated_at DESC, c.id DESC
 _SQLITE_MATCHES = """
 SELECT rowid FROM search_documents_fts WHERE search_documents_fts MATCH :q AND rowid >= :low
 """
-# Each matching conversation with its first matching document, whose snippet is then cheap to get.
 _SQLITE_PAGE = """
-SELECT c.id, m.first FROM (
-    SELECT d.conversation_id AS cid, min(d.id) AS first
-    FROM search_documents_fts f JOIN search_documents d ON d.id = f.rowid
-    WHERE search_documents_fts MATCH :q AND d.workspace_id = :ws GROUP BY d.conversation_id) m
-JOIN conversations c ON c.id = m.cid
-WHERE c.archived = 0
+SELECT c.id FROM conversations c
+WHERE c.workspace_id = :ws AND c.archived = 0 AND c.id IN (
+    SELECT d.conversation_id FROM search_documents_fts f JOIN search_documents d ON d.id = f.rowid
+    WHERE search_documents_fts MATCH :q AND d.workspace_id = :ws)
 ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit OFFSET :offset
 """
 _SQLITE_SNIPPETS = """
@@ -140,24 +137,23 @@ async def page_ids(session: AsyncSession, workspace_id: int, q: str, limit: int,
                    postgres: bool) -> Walk:
     params: dict[str, object] = {"ws": workspace_id, "q": q}
     need = offset + limit
-    if need <= WALK_PAGE_MAX:
+    # PostgreSQL rechecks every candidate by recomputing to_tsvector (the prefix query needs it), so
+    # neither the probe nor the walk pays off there without a stored tsvector column; SQLite only.
+    if need <= WALK_PAGE_MAX and not postgres:
         probe = _PG_PROBE if postgres else _SQLITE_PROBE
         if (await session.scalar(text(probe), {**params, "cap": PROBE}) or 0) >= PROBE:
             found = await _walk(session, postgres, params, need)
             if found is not None:
                 return found[0][offset:], found[1]
-    params.update(limit=limit, offset=offset)
-    if postgres:
-        return [int(i) for i in await session.scalars(text(_PG_PAGE), params)], {}
-    rows = (await session.execute(text(_SQLITE_PAGE), params)).all()
-    return [int(row[0]) for row in rows], {int(row[0]): int(row[1]) for row in rows}
+    page = _PG_PAGE if postgres else _SQLITE_PAGE
+    return [int(i) for i in await session.scalars(text(page), {**params, "limit": limit, "offset": offset})], {}
 
 
 async def _snippets(session: AsyncSession, postgres: bool, q: str, ids: list[int], first: dict[int, int]
                     ) -> dict[int, str]:
     snippets: dict[int, str] = {}
     documents = {first[i]: i for i in ids if i in first}
-    if documents and len(documents) == len(ids):  # SQLite: the matching documents are known
+    if documents and len(documents) == len(ids):  # SQLite, after a walk: the matching documents are known
         rows = await session.execute(text(_SQLITE_SNIPPETS_RANGE),
                                      {"q": q, "low": min(documents), "high": max(documents)})
         return {documents[rowid]: snippet for rowid, snippet in rows if rowid in documents}
