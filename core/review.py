@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from core.domain import SUMMARY_MAX_CHARS, SUMMARY_MAX_WORDS, WHY_MAX_CHARS, WHY_MAX_WORDS
+from core.text import remove_control_characters
 
 REVIEW_INSTRUCTIONS = f"""\
 After your answer, end with exactly these two lines and nothing after them:
@@ -111,7 +112,7 @@ def extract_summary(text: str) -> str:
 
 def review_answer(text: str) -> Reviewed:
     """Split an answer into body, summary and why; every field within the card's limits."""
-    lines = text.splitlines()
+    lines = remove_control_characters(text).splitlines()
     labels = (_TLDR, _WHY)
     summary, tldr_lines = _field(lines, _TLDR, labels)
     why, why_lines = _field(lines, _WHY, labels)

@@ -3,7 +3,6 @@ and write is scoped to the caller's workspace, so an id from elsewhere is simply
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from core.admin import AdminVerbs
@@ -29,14 +28,13 @@ from core.settings import MAX_MODELS, Limits, SettingsBook
 from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import AiResponse, Message, RequestBatch, utcnow
+from core.text import remove_control_characters
 
 TITLE_CHARS = 200
-# Control characters go; tab and newline stay, they are part of how people write.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_question(text: str) -> str:
-    cleaned = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    cleaned = remove_control_characters(text)
     if not cleaned.strip():
         raise InvalidQuestionError("The question is empty. Type it after the command.")
     if len(cleaned) > MAX_QUESTION_CHARS:

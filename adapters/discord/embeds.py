@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import discord
 
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationSummary
+from core.text import remove_control_characters
 
 CONTENT_MAX = 2000
 DESCRIPTION_MAX = 4096
@@ -27,7 +28,6 @@ GREY, BLURPLE, GREEN, RED, GOLD = 0x99AAB5, 0x5865F2, 0x57F287, 0xED4245, 0xFEE7
 _BROADCAST = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
 # Control and invisible formatting characters (the core's set for questions): tab and newline stay.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # [shown text](https://somewhere): the text may pretend to be another address; show the real one.
 _MASKED_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?((?:https?|discord)://[^\s)>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)",
                           re.IGNORECASE)
@@ -45,7 +45,7 @@ class Rendered:
 def neutralise(text: str) -> str:
     """Untrusted text made harmless: control characters removed, masked links unmasked, and
     @everyone/@here, <@id>, <@&role>, <#channel> defused."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    text = remove_control_characters(text)
     while True:  # unmasking can reveal an outer masked link: repeat until none is left
         unmasked = _MASKED_LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
         if unmasked == text:

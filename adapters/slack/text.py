@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from core.text import remove_control_characters
+
 SECTION_LIMIT = 3000  # characters in one mrkdwn text object
 MESSAGE_BLOCKS = 50  # blocks in one message
 MESSAGE_BUDGET = 11_000  # characters of text we put in one message (Slack's cumulative cap is ~12k)
@@ -17,21 +19,18 @@ FALLBACK_LIMIT = 3000  # the top-level `text` of a message: a notification, not 
 _FENCE = "```"
 
 
-# Control characters and bidirectional overrides go (tab and newline stay): they can hide or
-# reorder what a message seems to say.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def escape(text: str) -> str:
     """Escape Slack's three control characters (`&` first, so nothing is escaped twice) and drop
     control characters."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n"))
+    text = remove_control_characters(text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def plain(text: str, limit: int) -> str:
     """A short single-line label for a plain_text object (buttons, headers); marks any cut with …."""
-    flat = " ".join(_CONTROL.sub("", text).split()) or "-"
+    flat = " ".join(remove_control_characters(text).split()) or "-"
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
