@@ -27,7 +27,6 @@ ZWSP = "\u200b"
 GREY, BLURPLE, GREEN, RED, GOLD = 0x99AAB5, 0x5865F2, 0x57F287, 0xED4245, 0xFEE75C
 _BROADCAST = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
-# Control and invisible formatting characters (the core's set for questions): tab and newline stay.
 # [shown text](https://somewhere): the text may pretend to be another address; show the real one.
 _MASKED_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?((?:https?|discord)://[^\s)>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)",
                           re.IGNORECASE)
