@@ -19,6 +19,8 @@ from bot.settings import Settings  # noqa: E402
 from bot.wiring import Core, build_core  # noqa: E402
 from core.resilience import CallPolicy  # noqa: E402
 from core.service import ConsensusService  # noqa: E402
+from tests.fakes import discord_payloads  # noqa: E402
+from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 
 POSTGRES = os.environ.get("CONSENSUS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -108,3 +110,20 @@ async def make_service(make_core: MakeCore) -> Callable[..., Awaitable[Consensus
         return (await make_core(**kwargs)).service
 
     return make
+
+
+# The Discord world: one server with a text channel, an asker, a bystander and an admin.
+@pytest.fixture
+def world() -> discord_payloads.World:
+    return discord_payloads.World()
+
+
+@pytest.fixture
+async def fake_discord(world: discord_payloads.World) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    fake.add_guild(world.guild())
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.bot.processes import cli_env, consensus, ensure_stopped, start
 from tests.fakes.llm_server import FakeLLMServer, Hang, unauthorized
-
-MODELS = "openai/gpt-test,anthropic/claude-test,ollama/llama-test"
-
-
-def cli_env(server: FakeLLMServer, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONSENSUS_", "OPENAI_", "ANTHROPIC_"))}
-    env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/consensus.db", CONSENSUS_MODELS=MODELS,
-        OPENAI_API_KEY="sk-test-cli", OPENAI_BASE_URL=f"{server.url}/v1",
-        ANTHROPIC_API_KEY="sk-ant-test-cli", ANTHROPIC_BASE_URL=server.url,
-        OLLAMA_BASE_URL=f"{server.url}/v1", CONSENSUS_RETRIES="0", NO_PROXY="127.0.0.1,localhost",
-    )
-    env.update(extra)
-    return env
-
-
-async def start(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-
-
-async def consensus(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await start(tmp_path, env, *args)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_ask_json_prints_every_answer_ranked(llm_server: FakeLLMServer, tmp_path: Path) -> None:
@@ -128,7 +100,7 @@ async def test_a_killed_ask_is_completed_by_the_next_start(llm_server: FakeLLMSe
         await llm_server.wait_for("POST /v1/messages", 1)
     finally:
         proc.send_signal(signal.SIGKILL)
-        await proc.wait()
+        await ensure_stopped(proc)
     assert stored(db, "SELECT status FROM request_batches") == [("RUNNING",)]
 
     await asyncio.sleep(1.2)  # the dead process's lease runs out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from tests.bot.test_cli import cli_env, consensus
+from tests.bot.processes import cli_env, consensus
 from tests.fakes.llm_server import FakeLLMServer
 
 USER_KEY = "sk-proj-TerminalUserKey0123456789abcdefXY9z"

@@ -14,8 +14,7 @@ import aiohttp
 import pytest
 
 from tests.adapters.discord.helpers import eventually
-from tests.bot.test_cli import cli_env, start
-from tests.bot.test_serve import free_port, listening
+from tests.bot.processes import cli_env, ensure_stopped, free_port, listening, start
 from tests.fakes.llm_server import FakeLLMServer, Ok
 from tests.fakes.slack_api import FakeSlackAPI, Message
 from tests.fakes.slack_signing import SlackSender
@@ -112,9 +111,7 @@ async def test_health_metrics_json_logs_and_draining_on_sigterm(
             gate.set()
             assert await asyncio.wait_for(proc.wait(), 60) == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await ensure_stopped(proc)
         assert proc.stderr is not None
         stderr = (await proc.stderr.read()).decode()
 

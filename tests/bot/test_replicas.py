@@ -16,9 +16,8 @@ import asyncpg
 import pytest
 
 from tests.adapters.discord.helpers import eventually
-from tests.bot.test_cli import cli_env, consensus, start
+from tests.bot.processes import cli_env, consensus, ensure_stopped, free_port, listening, start
 from tests.bot.test_ops import final, parents
-from tests.bot.test_serve import free_port, listening
 from tests.conftest import _postgres_database
 from tests.fakes.llm_server import FakeLLMServer, Hang
 from tests.fakes.slack_api import FakeSlackAPI
@@ -96,7 +95,4 @@ async def test_a_killed_replica_s_question_is_finished_by_the_other_once(
             replicas[1].send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(replicas[1].wait(), 60) == 0
         finally:
-            for proc in replicas:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+            await ensure_stopped(*replicas)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.adapters.discord.helpers import cards, eventually, field, slash
-from tests.bot.test_cli import cli_env, start
+from tests.bot.processes import cli_env, ensure_stopped, free_port, listening, start
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_server import FakeLLMServer, Ok
@@ -23,19 +20,6 @@ from tests.fakes.slack_signing import SlackSender
 
 def scored(fake: FakeDiscord, thread_id: str) -> list[dict[str, object]]:
     return [c for c in cards(fake, thread_id) if field(c, "Score")]
-
-
-@pytest.fixture
-def world() -> p.World:
-    return p.World()
-
-
-@pytest.fixture
-async def fake_discord(world: p.World) -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    fake.add_guild(world.guild())
-    async with fake:
-        yield fake
 
 
 async def test_serve_answers_on_discord_and_stops_cleanly_on_sigterm(
@@ -76,17 +60,9 @@ async def test_serve_answers_on_discord_and_stops_cleanly_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 60) == 0
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await ensure_stopped(proc)
     second = [t for t in fake_discord.named("POST /channels/{id}/messages/{id}/threads")][1].path.split("/")[-2]
     assert len(scored(fake_discord, second)) == 3, "the question in flight did not finish before the process stopped"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_serve_answers_on_slack_in_http_mode(llm_server: FakeLLMServer, tmp_path: Path) -> None:
@@ -116,11 +92,4 @@ async def test_serve_answers_on_slack_in_http_mode(llm_server: FakeLLMServer, tm
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 60) == 0
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+            await ensure_stopped(proc)

@@ -15,22 +15,6 @@ StartBot = Callable[..., Awaitable[ConsensusBot]]
 
 
 @pytest.fixture
-def world() -> p.World:
-    return p.World()
-
-
-@pytest.fixture
-async def fake_discord(world: p.World) -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    fake.add_guild(world.guild())
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@pytest.fixture
 async def start_bot(fake_discord: FakeDiscord, world: p.World) -> AsyncIterator[StartBot]:
     """Starts bots against the fake (the endpoints are process globals: restored afterwards)."""
     before = configure_endpoints(f"{fake_discord.url}/api/v10", f"ws://127.0.0.1:{fake_discord.port}/gateway")
