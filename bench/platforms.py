@@ -157,7 +157,7 @@ async def run_sustained(llm: str, folder: Path, rate: float, seconds: float, pea
 async def _watch(driver: SlackDriver, memory: Memory, pending: set[int], asked: list[Asked], stop: asyncio.Event
                  ) -> None:
     while not stop.is_set():
-        for i in [i for i in pending if driver.finished(asked[i])]:
+        for i in [i for i in pending if i < len(asked) and asked[i].key and driver.finished(asked[i])]:
             pending.discard(i)
         memory.sample(len(pending))
         await asyncio.sleep(0.5)
@@ -252,7 +252,7 @@ async def run(parts: list[str], quick: bool) -> str:
                         "bot CPU ms / question", "peak RSS MB", "peak in flight", "RSS kB / question in flight"]
             out += ["\n### Sustained load\n", table(sheaders, srows),
                     "\nTargets: ≥ 50 q/s with ratio ≤ 1.2 and nothing lost; ≤ 200 MB RSS at 500 in flight."]
-            print(out[-2], flush=True)
+            print(out[-2], flush=True)  # the steady rate's row, then the burst's
     return "\n".join(out)
 
 

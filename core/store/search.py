@@ -59,19 +59,21 @@ SELECT rowid, snippet(search_documents_fts, 0, '', '', '…', 16) FROM search_do
 WHERE search_documents_fts MATCH :q AND rowid BETWEEN :low AND :high
 """
 _PG_MATCH = "to_tsvector('simple', d.body) @@ to_tsquery('simple', :q)"
-_PG_PROBE = f"""
-SELECT count(*) FROM (SELECT 1 FROM search_documents d WHERE d.workspace_id = :ws AND {_PG_MATCH} LIMIT :cap) s
-"""
+# PostgreSQL's walk is one bounded statement that stops at the page: the newest PG_WALK conversations
+# checked one by one (the document index by conversation, then the match on a few rows).
 _PG_WALK = f"""
-SELECT c.id, EXISTS (SELECT 1 FROM search_documents d WHERE d.conversation_id = c.id AND {_PG_MATCH})
-FROM (SELECT id, updated_at FROM conversations WHERE workspace_id = :ws AND NOT archived
-      ORDER BY updated_at DESC, id DESC LIMIT :n OFFSET :skip) c
-ORDER BY c.updated_at DESC, c.id DESC
+SELECT c.id FROM (SELECT id, updated_at FROM conversations WHERE workspace_id = :ws AND NOT archived
+      ORDER BY updated_at DESC, id DESC LIMIT :n) c
+WHERE EXISTS (SELECT 1 FROM search_documents d WHERE d.conversation_id = c.id AND {_PG_MATCH})
+ORDER BY c.updated_at DESC, c.id DESC LIMIT :need
 """
+PG_WALK = 128
+# `+ 0` keeps the planner off the conversation index here: walking it for a sparse match rechecks
+# to_tsvector on thousands of rows; the GIN bitmap of a sparse match is small.
 _PG_PAGE = f"""
 SELECT c.id FROM conversations c
 WHERE c.workspace_id = :ws AND NOT c.archived AND c.id IN (
-    SELECT d.conversation_id FROM search_documents d WHERE d.workspace_id = :ws AND {_PG_MATCH})
+    SELECT d.conversation_id + 0 FROM search_documents d WHERE d.workspace_id = :ws AND {_PG_MATCH})
 ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit OFFSET :offset
 """
 # The first matching document of each conversation, and only then its (costly) headline.
@@ -100,11 +102,6 @@ def postgres_tsquery(words: list[str]) -> str:
 Walk = tuple[list[int], dict[int, int]]  # conversation ids, and (SQLite) each one's first matching document
 
 
-async def _pg_chunk(session: AsyncSession, params: dict[str, object]) -> tuple[int, list[int], dict[int, int]]:
-    rows = (await session.execute(text(_PG_WALK), params)).all()
-    return len(rows), [int(row[0]) for row in rows if row[1]], {}
-
-
 async def _sqlite_chunk(session: AsyncSession, params: dict[str, object]) -> tuple[int, list[int], dict[int, int]]:
     documents: dict[int, list[int]] = {}
     for conversation_id, document_id in (await session.execute(text(_SQLITE_CHUNK), params)).all():
@@ -117,14 +114,13 @@ async def _sqlite_chunk(session: AsyncSession, params: dict[str, object]) -> tup
     return len(documents), list(first), first
 
 
-async def _walk(session: AsyncSession, postgres: bool, params: dict[str, object], need: int) -> Walk | None:
+async def _walk(session: AsyncSession, params: dict[str, object], need: int) -> Walk | None:
     """Matching conversation ids, newest first, up to `need`; None when the match is too sparse."""
     hits: list[int] = []
     first: dict[int, int] = {}
     skip, n = 0, max(WALK_CHUNK, need * 4)
     while skip < WALK_MAX:
-        seen, found, documents = await (_pg_chunk if postgres else _sqlite_chunk)(
-            session, {**params, "n": n, "skip": skip})
+        seen, found, documents = await _sqlite_chunk(session, {**params, "n": n, "skip": skip})
         hits += found
         first.update(documents)
         if len(hits) >= need or seen < n:  # the page is full, or every conversation was seen
@@ -137,12 +133,13 @@ async def page_ids(session: AsyncSession, workspace_id: int, q: str, limit: int,
                    postgres: bool) -> Walk:
     params: dict[str, object] = {"ws": workspace_id, "q": q}
     need = offset + limit
-    # PostgreSQL rechecks every candidate by recomputing to_tsvector (the prefix query needs it), so
-    # neither the probe nor the walk pays off there without a stored tsvector column; SQLite only.
-    if need <= WALK_PAGE_MAX and not postgres:
-        probe = _PG_PROBE if postgres else _SQLITE_PROBE
-        if (await session.scalar(text(probe), {**params, "cap": PROBE}) or 0) >= PROBE:
-            found = await _walk(session, postgres, params, need)
+    if postgres and need <= WALK_PAGE_MAX:  # a dense match fills the page within the bounded walk
+        walked = [int(i) for i in await session.scalars(text(_PG_WALK), {**params, "n": PG_WALK, "need": need})]
+        if len(walked) >= need:
+            return walked[offset:], {}
+    elif need <= WALK_PAGE_MAX:
+        if (await session.scalar(text(_SQLITE_PROBE), {**params, "cap": PROBE}) or 0) >= PROBE:
+            found = await _walk(session, params, need)
             if found is not None:
                 return found[0][offset:], found[1]
     page = _PG_PAGE if postgres else _SQLITE_PAGE
