@@ -56,7 +56,7 @@ def summarise(label: str, asked: list[Asked], slowest: float, lost: int) -> list
 
 
 HEADERS = ["platform, load", "questions", "ack p50 / p95 ms", "ack p99 ms", "first card p50 / p95 ms",
-           "last card final ÷ slowest p50 / p95", "API calls / question", "lost"]
+           "last card final ÷ slowest p50 / p95", "API calls / question", "not final in time"]
 
 
 async def sequential(driver: SlackDriver | DiscordDriver, count: int, limit: float) -> tuple[list[Asked], int]:
@@ -135,7 +135,7 @@ async def run_tiers(llm: str, folder: Path, count: int) -> str:
     per = ", ".join(f"{name} {n / count:.1f}" for name, n in calls.most_common())
     return (f"{count} questions at once in one workspace, 5 models, tiers enforced per 60 s: "
             f"{', '.join(f'{m} {n}' for m, n in TIERS.items())}.\n\n"
-            + table(["Web API calls per question", "429s met", "lost", "all cards final after"],
+            + table(["Web API calls per question", "429s met", "not final in time", "all cards final after"],
                     [[per, fake.limited, lost, f"{took:.1f} s"]]))
 
 
@@ -248,7 +248,7 @@ async def run(parts: list[str], quick: bool) -> str:
             print("  sustained ...", flush=True)
             with llm_process(THREE) as llm:
                 srows = await run_sustained(llm, folder / "sustained", 50.0, seconds, peak)
-            sheaders = ["load (Slack HTTP, 3 models at 1 s)", "questions", "ratio p50 / p95", "lost",
+            sheaders = ["load (Slack HTTP, 3 models at 1 s)", "questions", "ratio p50 / p95", "not final in time",
                         "bot CPU ms / question", "peak RSS MB", "peak in flight", "RSS kB / question in flight"]
             out += ["\n### Sustained load\n", table(sheaders, srows),
                     "\nTargets: ≥ 50 q/s with ratio ≤ 1.2 and nothing lost; ≤ 200 MB RSS at 500 in flight."]
