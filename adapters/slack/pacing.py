@@ -29,8 +29,9 @@ _GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_ar
 
 @dataclass(frozen=True, slots=True)
 class Pacing:
-    update_rate: float = 50 / 60  # chat.update per second, per workspace
-    update_burst: float = 20
+    # chat.update per workspace: burst + rate x 60 s = 50, so no minute ever exceeds Tier 3's 50.
+    update_rate: float = 40 / 60
+    update_burst: float = 10
     post_rate: float = 1.0  # chat.postMessage per second, per channel
     post_burst: float = 10  # a question with up to 8 models posts at once
 

@@ -96,3 +96,8 @@ async def test_pause_blocks_the_bucket(seconds: float) -> None:
     start = time.monotonic()
     await bucket.take()
     assert time.monotonic() - start >= seconds * 0.9
+
+
+def test_default_update_pacing_never_exceeds_tier_3_in_any_minute() -> None:
+    pacing = Pacing()
+    assert pacing.update_burst + pacing.update_rate * 60 <= 50
