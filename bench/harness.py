@@ -12,7 +12,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench.common import REPO
+from tests.bot.processes import listening
 
 CHUNKS, CHUNK_DELAY = 8, 0.02  # streamed in 8 deltas 20 ms apart, within each model's latency
 ANSWER = ("Check pg_stat_activity for lock waits first, then compare the slow plan with a fast night's "
@@ -71,17 +71,6 @@ def llm_process(models: dict[str, float], steps: int = 50_000) -> Iterator[str]:
         if process.is_alive():
             process.terminate()
             process.join()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def model_env(llm_url: str, models: dict[str, float]) -> dict[str, str]:

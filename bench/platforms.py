@@ -26,7 +26,8 @@ import aiohttp
 
 from bench.common import p50, p95, percentile, table, write_section
 from bench.drivers import SECRET, Asked, CountingSlack, DiscordDriver, SlackDriver, settle
-from bench.harness import Memory, free_port, llm_process, model_env, serve
+from bench.harness import Memory, llm_process, model_env, serve
+from tests.bot.processes import free_port
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 
