@@ -49,6 +49,10 @@ class Bucket:
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
+    def unpace(self) -> None:
+        """Let every waiting and later call through (a 429 still pauses it)."""
+        self.rate = self.burst = self.tokens = 1e9
+
     async def take(self) -> None:
         async with self._lock:
             while True:
@@ -188,6 +192,10 @@ class Pacer:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     async def close(self, grace: float = 5.0) -> None:
+        # At shutdown every card's final state matters more than the pace: send what is queued now;
+        # a 429 is still waited out (Retry-After) by the client's retry handler.
+        for bucket in self._updates.values():
+            bucket.unpace()
         try:
             await asyncio.wait_for(self.flush(), grace)
         except TimeoutError:

@@ -101,3 +101,15 @@ async def test_pause_blocks_the_bucket(seconds: float) -> None:
 def test_default_update_pacing_never_exceeds_tier_3_in_any_minute() -> None:
     pacing = Pacing()
     assert pacing.update_burst + pacing.update_rate * 60 <= 50
+
+
+async def test_closing_sends_every_queued_final_state_without_waiting_for_the_pace(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=1 / 600, update_burst=1))  # 1 per 10 min
+    try:
+        cards = [await pacer.post("C1", text="card", blocks=section("pending")) for _ in range(3)]
+        for ts in cards:
+            pacer.update("T1", "C1", ts, text="final", blocks=section("final"))
+        await pacer.close(grace=5.0)
+        assert [slack_api.messages["C1"][ts].text for ts in cards] == ["final"] * 3
+    finally:
+        await session.close()
