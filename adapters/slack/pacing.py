@@ -63,7 +63,8 @@ class Bucket:
                 if paused <= 0 and self.tokens >= 1:
                     self.tokens -= 1
                     return
-                await asyncio.sleep(max(paused, (1 - self.tokens) / self.rate, 0.01))
+                # Re-check at least every second: `unpace` may have opened the bucket meanwhile.
+                await asyncio.sleep(min(max(paused, (1 - self.tokens) / self.rate, 0.01), 1.0))
 
 
 def slack_error(exc: SlackApiError) -> str:
