@@ -116,10 +116,13 @@ class Pacer:
         self._posts: dict[str, Bucket] = {}
         self._pending: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._closing = False
 
     def _update_bucket(self, workspace: str) -> Bucket:
         if workspace not in self._updates:
             self._updates[workspace] = Bucket(self.pacing.update_rate, self.pacing.update_burst)
+            if self._closing:
+                self._updates[workspace].unpace()
         return self._updates[workspace]
 
     def _post_bucket(self, channel: str) -> Bucket:
@@ -195,6 +198,7 @@ class Pacer:
     async def close(self, grace: float = 5.0) -> None:
         # At shutdown every card's final state matters more than the pace: send what is queued now;
         # a 429 is still waited out (Retry-After) by the client's retry handler.
+        self._closing = True
         for bucket in self._updates.values():
             bucket.unpace()
         try:
