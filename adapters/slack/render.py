@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,9 @@ from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted
 
 log = logging.getLogger(__name__)
 POSTED_WAIT = 30.0  # how long an event waits for its card to be posted
+# Streamed text refreshes a card at most this often: chat.update is ~50 a minute per workspace,
+# and the final states must not queue behind progress.
+PROGRESS_EVERY = 3.0
 
 
 class CoreForRendering(Protocol):
@@ -44,6 +48,7 @@ class Thread:
     more: dict[int, list[MessageRef]] = field(default_factory=dict)
     answers: dict[int, Answer] = field(default_factory=dict)
     previews: dict[int, str] = field(default_factory=dict)
+    progress_shown: dict[int, float] = field(default_factory=dict)  # answer id -> when, monotonic
     posted: asyncio.Event = field(default_factory=asyncio.Event)
 
     def current(self) -> Batch:
@@ -135,6 +140,10 @@ class ThreadRenderer:
         thread.answers[answer.id] = answer
         if isinstance(event, AnswerProgress):
             thread.previews[answer.id] = event.text
+            now = time.monotonic()
+            if now - thread.progress_shown.get(answer.id, -PROGRESS_EVERY) < PROGRESS_EVERY:
+                return  # the next refresh or the final state shows it
+            thread.progress_shown[answer.id] = now
         elif isinstance(event, AnswerStarted):
             thread.previews.pop(answer.id, None)
         await self._render_card(thread, answer.id)

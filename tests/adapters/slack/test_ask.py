@@ -137,3 +137,15 @@ async def test_a_batch_this_process_did_not_open_still_ends_final(slack_env: Sla
     await env.settle()
     assert "3/3 answered · ranked by agreement" in env.screen()
     assert all("/10 by agreement" in dumps(card.blocks) for card in env.cards())
+
+
+async def test_streamed_text_refreshes_a_card_only_every_few_seconds(slack_env: SlackEnv) -> None:
+    env = slack_env
+    env.llm.script("chat", [Ok(text="one two three four five six seven eight nine ten", chunks=10,
+                               chunk_delay=0.1)], model="gpt-test")
+    batch = await env.ask()
+    gpt = next(a for a in batch.answers if a.provider_id == "openai/gpt-test")
+    card = await env.card_of(gpt.id)
+    previews = [c for c in env.api.args("chat.update")  # a writing card with text: head, preview, "writing…"
+                if c.get("ts") == card.ts and "writing…" in dumps(c) and len(c["blocks"]) == 3]
+    assert len(previews) == 1  # ten deltas in a second: one preview, then the final state
