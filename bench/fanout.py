@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -25,26 +24,25 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from bench.common import PostgresUnavailable, p50, p95, scratch_postgres, table, write_section
+from bench.harness import CHUNK_DELAY, CHUNKS, llm_process
 from bot.settings import Settings
 from bot.wiring import Core, build_core
 from core.domain import Platform, Question, WorkspaceRef
 from core.events import AnswerReady, BatchRanked, Event
 from core.resilience import CallPolicy
 
-# model id -> (latency in seconds, endpoint of the fake)
+# model id -> latency in seconds
 MODELS = {
-    "openai/gpt-bench": (0.2, "chat"),
-    "anthropic/claude-bench": (0.5, "messages"),
-    "ollama/llama-bench": (1.0, "chat"),
-    "vllm/qwen-bench": (1.5, "chat"),
-    "groq/mixtral-bench": (2.0, "chat"),
+    "openai/gpt-bench": 0.2,
+    "anthropic/claude-bench": 0.5,
+    "ollama/llama-bench": 1.0,
+    "vllm/qwen-bench": 1.5,
+    "groq/mixtral-bench": 2.0,
 }
-SLOWEST = max(latency for latency, _endpoint in MODELS.values())
-CHUNKS, CHUNK_DELAY = 8, 0.02  # streamed in 8 deltas, 20 ms apart: 0.14 s of each latency
+SLOWEST = max(MODELS.values())
 TARGET_ONE, TARGET_MANY = 1.05, 1.2
 WORKSPACE = WorkspaceRef(Platform.TERMINAL, "bench")
 QUESTION = ("Our nightly ETL job on PostgreSQL 16 sometimes takes three hours instead of forty minutes. "
@@ -66,47 +64,6 @@ _EXTRAS = ("work_mem for sorts spilling to disk", "temp_file usage in pg_stat_da
 
 def answer_text(n: int) -> str:
     return _ANSWER.format(extra=_EXTRAS[n % len(_EXTRAS)], short="refresh statistics after the load")
-
-
-# -- the fake server, in its own process so that it does not share the event loop being measured --
-
-
-def _serve(conn: Connection, steps: int) -> None:
-    from tests.fakes.llm_server import FakeLLMServer, Ok
-
-    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)  # clients gone mid-stream are the client's story
-
-    async def main() -> None:
-        server = FakeLLMServer()
-        for n, (model_id, (latency, endpoint)) in enumerate(MODELS.items()):
-            model = model_id.split("/", 1)[1]
-            server.answers[model] = answer_text(n)
-            step = Ok(delay=latency - (CHUNKS - 1) * CHUNK_DELAY, chunks=CHUNKS, chunk_delay=CHUNK_DELAY)
-            server.script(endpoint, [step] * steps, model=model)
-        await server.start()
-        conn.send(server.url)
-        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
-        await server.stop()
-
-    asyncio.run(main())
-
-
-@contextmanager
-def fake_server(steps: int) -> Iterator[str]:
-    ctx = multiprocessing.get_context("spawn")
-    ours, theirs = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(theirs, steps), daemon=True)
-    process.start()
-    try:
-        if not ours.poll(30):
-            raise RuntimeError("the fake LLM server did not start")
-        yield ours.recv()
-    finally:
-        ours.send("stop")
-        process.join(10)
-        if process.is_alive():
-            process.terminate()
-            process.join()
 
 
 @contextmanager
@@ -234,7 +191,10 @@ async def run(count: int, repeats_one: int, repeats_many: int, profile: bool) ->
                "per question to ranked (p50 / p95)", "target", "verdict"]
     rows: list[list[object]] = []
     plans = [(1, 16, repeats_one), (count, 16, max(1, repeats_many - 1)), (count, 256, repeats_many)]
-    with fake_server(steps=(count + 2) * (2 * repeats_many + repeats_one + 8)) as url, provider_env(url):
+    answers = {model_id: answer_text(n) for n, model_id in enumerate(MODELS)}
+    steps = (count + 2) * (2 * repeats_many + repeats_one + 8)
+    # The fake runs in its own process, so that it does not share the event loop being measured.
+    with llm_process(MODELS, steps, answers) as url, provider_env(url):
         with tempfile.TemporaryDirectory(prefix="consensus-bench-") as folder:
             databases = [("SQLite", f"sqlite+aiosqlite:///{Path(folder) / 'fanout.db'}")]
             for name, database_url in databases:
@@ -252,7 +212,7 @@ async def run(count: int, repeats_one: int, repeats_many: int, profile: bool) ->
         if profile:
             with tempfile.TemporaryDirectory(prefix="consensus-bench-") as folder:
                 await profile_many(url, f"sqlite+aiosqlite:///{Path(folder) / 'profile.db'}", count)
-    note = (f"Models: {', '.join(f'{m} {lat:g} s' for m, (lat, _e) in MODELS.items())}; each streams "
+    note = (f"Models: {', '.join(f'{m} {lat:g} s' for m, lat in MODELS.items())}; each streams "
             f"{CHUNKS} deltas {CHUNK_DELAY * 1000:g} ms apart within its latency. The fake server runs in its "
             "own process. Ratios are wall time from the first `ask()` call to the last AnswerReady "
             "(published after the answer's commit) and to the last BatchRanked, over the slowest "

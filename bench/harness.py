@@ -34,7 +34,7 @@ def endpoint(model_id: str) -> str:
     return "messages" if model_id.startswith("anthropic/") else "chat"
 
 
-def _serve_llm(conn: Connection, models: dict[str, float], steps: int) -> None:
+def _serve_llm(conn: Connection, models: dict[str, float], steps: int, answers: dict[str, str]) -> None:
     from tests.fakes.llm_server import FakeLLMServer, Ok
 
     logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
@@ -43,7 +43,7 @@ def _serve_llm(conn: Connection, models: dict[str, float], steps: int) -> None:
         server = FakeLLMServer()
         for model_id, latency in models.items():
             model = model_id.split("/", 1)[1]
-            server.answers[model] = ANSWER
+            server.answers[model] = answers.get(model_id, ANSWER)
             step = Ok(delay=latency - (CHUNKS - 1) * CHUNK_DELAY, chunks=CHUNKS, chunk_delay=CHUNK_DELAY)
             server.script(endpoint(model_id), [step] * steps, model=model)
         await server.start()
@@ -55,11 +55,13 @@ def _serve_llm(conn: Connection, models: dict[str, float], steps: int) -> None:
 
 
 @contextmanager
-def llm_process(models: dict[str, float], steps: int = 50_000) -> Iterator[str]:
-    """The fake OpenAI/Anthropic server, answering each model after its latency; yields its URL."""
+def llm_process(models: dict[str, float], steps: int = 50_000,
+                answers: dict[str, str] | None = None) -> Iterator[str]:
+    """The fake OpenAI/Anthropic server, answering each model after its latency (with `answers[model_id]`
+    or a default answer); yields its URL."""
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
-    process = ctx.Process(target=_serve_llm, args=(theirs, models, steps), daemon=True)
+    process = ctx.Process(target=_serve_llm, args=(theirs, models, steps, answers or {}), daemon=True)
     process.start()
     try:
         if not ours.poll(60):
