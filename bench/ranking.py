@@ -6,8 +6,9 @@ Prints rank_eval's tables at tie margin 0 and 0.05 (the bot shows one decimal) f
 called directly ("consensus") and for the scores the real service stored after replaying each
 question through ask → fan-out → review → rank against a fake OpenAI-compatible server that
 answers each model with its stored answer ("pipeline"); then how often the two disagree, how
-often the `disagree` flag rose when the top answer was wrong vs right, and the time to rank 8
-answers of ~500 words. Not run by CI: it reads data outside the repository.
+often the `disagree` flag rose when the top answer was wrong vs right, the figures on each half of the
+questions (even and odd position: a weight chosen on one half is checked on the other) and on each
+category, and the time to rank 8 answers of ~500 words. Not run by CI: it reads data outside the repository.
 """
 
 from __future__ import annotations
@@ -143,6 +144,28 @@ def report(re_: ModuleType, path: Path, margins: tuple[float, ...],
     return {"rows": rows, "rankings": rankings, "best": {r["id"]: re_.best_set(r) for r in rows}}
 
 
+def _figures(re_: ModuleType, rows: list[dict[str, Any]], scores: dict[str, dict[str, float]]) -> str:
+    """Top-1 on sets with a known best answer; agreement without / with ties on vote sets (one decimal)."""
+    result = re_.evaluate(rows, scores, 0.05, 0, 0)[0]
+    if "agree_with_ties" not in result:
+        return f"{100 * result['top1']['value']:.1f}"
+    return f"{100 * result['agree_without_ties']['value']:.1f}/{100 * result['agree_with_ties']['value']:.1f}"
+
+
+def breakdown(re_: ModuleType, data: dict[str, Any]) -> list[str]:
+    """The consensus figures (length baseline in brackets) on each half of the questions (even and odd
+    position in the file: a weight chosen on one half is checked on the other) and on each category."""
+    rows = data["rows"]
+    ours = {qid: {k: s.value for k, s in r.scores.items()} for qid, r in data["rankings"].items()}
+    length = re_.run_ranker(rows, re_.make_baselines(rows, 0)["length"])
+    groups: dict[str, list[dict[str, Any]]] = {"even": rows[0::2], "odd": rows[1::2]}
+    categories = sorted({row.get("category", "") for row in rows})
+    if len(categories) > 1:
+        groups.update({c: [row for row in rows if row.get("category", "") == c] for c in categories})
+    return [f"{name} ({len(part)} q): {_figures(re_, part, ours)} [{_figures(re_, part, length)}]"
+            for name, part in groups.items()]
+
+
 def disagree_rates(data: dict[str, Any]) -> str:
     tally = {True: [0, 0], False: [0, 0]}  # top wrong? -> [flag raised, questions]
     for row in data["rows"]:
@@ -204,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== disagree flag (direct)")
         for name, result in results.items():
             print(f"{name}: {disagree_rates(result)}")
+        print("\n== halves and categories (direct, one decimal): top-1, or agree w/o ties / with ties [length]")
+        for name, result in results.items():
+            print(name)
+            for line in breakdown(re_, result):
+                print(f"  {line}")
         print("\n== timing, 8 answers x 500 words, ConsensusRanker.score on one core")
         print(timing(results[SETS[0]]["rows"]))
         if pipeline is not None:
