@@ -14,7 +14,7 @@ A score is a statement on a fixed 0–10 scale, built from three signals (figure
   in the Vicuna votes prefer fuller answers, and this is the best single predictor of their votes;
   measuring it against the batch's best keeps a right two-line answer to a two-line question high.
   Repeating an answer or adding filler ("I hope this helps") adds no distinct informative sentence.
-  Checked on each half of the questions, nothing else we could measure added to it: distinct terms,
+  Checked on each half of the questions, none of these added to it on both: distinct terms,
   compressed size, new words per sentence, numbers, names, list items, examples, the question's own
   terms, whole sentences over fragments. The votes reward how much an answer says.
 * **Coverage** C: of the *shared points* (terms beyond the question's own that at least half of the
