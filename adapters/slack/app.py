@@ -35,6 +35,7 @@ from core.service import ConsensusService
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+LISTENER_GRACE = 10.0  # at shutdown, how long a listener may still take to post its cards
 SOCKET_KINDS = {"slash_commands": "command", "interactive": "interaction", "events_api": "event"}
 
 
@@ -134,6 +135,8 @@ class SlackBot:
     async def stop(self) -> None:
         """Stop taking requests, send the queued card updates, close every connection."""
         await self._close_intake()
+        if self.handlers is not None:
+            await self.handlers.listeners.settle(LISTENER_GRACE)
         self._stopped = True
         await self.pacer.close()
         if self._session is not None:
@@ -165,7 +168,7 @@ def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret
     pacer = Pacer(client, pacing)
     client.retry_handlers.append(RateLimitNotifier(pacer.limited))
     app = AsyncApp(client=client, signing_secret=signing_secret, ignoring_self_events_enabled=True,
-                   request_verification_enabled=True, process_before_response=False)
+                   request_verification_enabled=True, process_before_response=True)  # see acking.py
     people = People(client)
     renderer = ThreadRenderer(service, pacer, name_of=people.name)
     handlers = SlackHandlers(service, renderer, people, client, command)

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from adapters.slack.acking import Listeners
 from adapters.slack.pacing import slack_error
 from adapters.slack.people import People
 from adapters.slack.render import ThreadRenderer
@@ -39,6 +40,7 @@ class HandlerBase:
         self.service, self.renderer, self.people = service, renderer, people
         self.client, self.command = client, command
         self.accepting = True  # False while shutting down: questions in flight finish, new ones wait
+        self.listeners = Listeners()
 
     # --- the one place where errors become words ------------------------------------------------------
 

@@ -30,16 +30,17 @@ __all__ = ["RESTARTING", "Reply", "SlackHandlers", "team_of", "workspace"]
 
 class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
     def register(self, app: AsyncApp) -> None:
-        app.command(self.command)(self.on_command)
-        app.action(home.OPEN_SEARCH)(self.on_open_search)
-        app.action(ACTION)(self.on_action)
-        app.action(KEY_DELETE)(self.on_key_delete)
-        app.view(home.SEARCH_CALLBACK)(self.on_search)
-        app.view(KEYS_CALLBACK)(self.on_keys_submit)
-        app.view(SETTINGS_CALLBACK)(self.on_settings_submit)
-        app.event("message")(self.on_message)
-        app.event("app_mention")(self.on_mention)
-        app.event("app_home_opened")(self.on_home)
+        early = self.listeners.early  # Bolt answers Slack as soon as a listener acknowledges
+        app.command(self.command)(early(self.on_command))
+        app.action(home.OPEN_SEARCH)(early(self.on_open_search))
+        app.action(ACTION)(early(self.on_action))
+        app.action(KEY_DELETE)(early(self.on_key_delete))
+        app.view(home.SEARCH_CALLBACK)(early(self.on_search))
+        app.view(KEYS_CALLBACK)(early(self.on_keys_submit))
+        app.view(SETTINGS_CALLBACK)(early(self.on_settings_submit))
+        app.event("message")(early(self.on_message))
+        app.event("app_mention")(early(self.on_mention))
+        app.event("app_home_opened")(early(self.on_home))
 
     # --- /consensus ---------------------------------------------------------------------------------------
 

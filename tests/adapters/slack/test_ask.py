@@ -107,7 +107,7 @@ async def test_streamed_text_shows_while_the_model_writes(slack_env: SlackEnv) -
     env.llm.script("messages", [Ok(gate=gate)])
     env.llm.script("chat", [Ok(gate=gate)], model="llama-test")
     await env.command("Stream please")
-    await env.api.wait_until(lambda: "writing…" in env.screen() and "Partial words" in env.screen())
+    await env.api.wait_until(lambda: "writing…" in env.screen() and "Partial word" in env.screen())
     gate.set()
     await env.settle()
     assert "writing…" not in env.screen() and "ranked by agreement" in env.screen()
@@ -149,3 +149,25 @@ async def test_streamed_text_refreshes_a_card_only_every_few_seconds(slack_env: 
     previews = [c for c in env.api.args("chat.update")  # a writing card with text: head, preview, "writing…"
                 if c.get("ts") == card.ts and "writing…" in dumps(c) and len(c["blocks"]) == 3]
     assert len(previews) == 1  # ten deltas in a second: one preview, then the final state
+
+
+async def test_the_command_is_answered_before_its_cards_are_posted(slack_env: SlackEnv) -> None:
+    """Slack gets its 200 as soon as the listener acknowledges, not once the listener is done."""
+    env = slack_env
+    env.api.delay["chat.postMessage"] = 0.5
+    status, _ = await env.command("Quick ack please")
+    assert status == 200
+    assert env.parents() == []  # the question's message was still on its way
+    await env.api.wait_until(lambda: len(env.parents()) == 1 and len(env.cards()) == 3)
+    await env.settle()
+    assert "3/3 answered · ranked by agreement" in env.screen()
+
+
+async def test_stopping_waits_for_a_listener_still_posting_cards(slack_env: SlackEnv) -> None:
+    env = slack_env
+    env.api.delay["chat.postMessage"] = 0.3
+    status, _ = await env.command("Asked just before a restart")
+    assert status == 200 and env.bot.handlers is not None
+    assert env.bot.handlers.listeners.running  # acknowledged, still posting
+    await env.bot.handlers.listeners.settle(10)
+    assert len(env.parents()) == 1 and len(env.cards()) == 3
