@@ -138,7 +138,8 @@ def card(answer: Answer, *, has_selection: bool = False, others_live: int = 0,
     if answer.rank == 1 and answer.status is AnswerStatus.COMPLETED:
         head += " · 🥇 top ranked"
     fallback = f"{escape(answer.label)} ({escape(answer.model)})"
-    if answer.status is AnswerStatus.PENDING:
+    if answer.status is AnswerStatus.PENDING or (answer.status is AnswerStatus.RUNNING and not preview):
+        # one look until text arrives: a card update costs Slack rate limit, and says nothing new here
         return Rendered([section(head), context("⏳ waiting for the model…")], fallback + ": waiting")
     if answer.status is AnswerStatus.RUNNING:
         blocks = [section(head)]

@@ -1,7 +1,9 @@
 """Keep within Slack's rate limits without ever losing a card's final state.
 
 - `chat.update` is Tier 3 (~50/min per workspace, short bursts allowed): updates are coalesced
-  per message (the latest state wins) and paced by one token bucket per workspace.
+  per message (the latest state wins) and paced by one token bucket per workspace. Progress
+  (streamed text, "2/5 answered") is optional: it is dropped unless the bucket keeps enough
+  tokens for a question's final and ranked states, which then never wait behind it.
 - `chat.postMessage` allows ~1/s per channel with bursts: one bucket per channel.
 - A 429 pauses the bucket for `Retry-After` seconds and the call is made again; the client's
   `AsyncRateLimitErrorRetryHandler` (see `RateLimitNotifier`) reports 429s it absorbs, too.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +33,10 @@ _GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_ar
 @dataclass(frozen=True, slots=True)
 class Pacing:
     # chat.update per workspace: burst + rate x 60 s = 50, so no minute ever exceeds Tier 3's 50.
-    update_rate: float = 40 / 60
-    update_burst: float = 10
+    # The burst holds a 5-model question's final and ranked states (11 updates) with room to spare.
+    update_rate: float = 30 / 60
+    update_burst: float = 20
+    update_reserve: float = 12  # optional updates only while the bucket holds at least this many
     post_rate: float = 1.0  # chat.postMessage per second, per channel
     post_burst: float = 10  # a question with up to 8 models posts at once
 
@@ -48,6 +53,12 @@ class Bucket:
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    def available(self) -> float:
+        """Tokens there would be now (0 while paused)."""
+        if self.paused_until > time.monotonic():
+            return 0.0
+        return min(self.burst, self.tokens + (time.monotonic() - self.stamp) * self.rate)
 
     def unpace(self) -> None:
         """Let every waiting and later call through (a 429 still pauses it)."""
@@ -115,6 +126,7 @@ class Pacer:
         self._updates: dict[str, Bucket] = {}
         self._posts: dict[str, Bucket] = {}
         self._pending: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self._queued: Counter[str] = Counter()  # workspace -> its messages in _pending
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._closing = False
 
@@ -152,27 +164,44 @@ class Pacer:
                     raise
                 self._post_bucket(channel).pause(retry_after(exc))
 
-    def update(self, workspace: str, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
-        """Queue the new state of a message; a state queued later replaces one not yet sent."""
+    def update(self, workspace: str, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]],
+               optional: bool = False) -> bool:
+        """Queue the new state of a message; a state queued later replaces one not yet sent.
+        An `optional` state is dropped (False) when the workspace's updates are running short."""
         key = (channel, ts)
-        self._pending[key] = (workspace, {"text": text, "blocks": blocks})
+        if optional and key not in self._pending and \
+                self._update_bucket(workspace).available() - self._queued[workspace] < self.pacing.update_reserve:
+            return False
+        self._put(key, (workspace, {"text": text, "blocks": blocks}))
         if key not in self._tasks:
             self._tasks[key] = asyncio.create_task(self._drain(key))
+        return True
 
     async def delete(self, channel: str, ts: str) -> None:
-        self._pending.pop((channel, ts), None)
+        self._take((channel, ts))
         try:
             await self.client.chat_delete(channel=channel, ts=ts)
         except SlackApiError as exc:
             if slack_error(exc) not in _GONE:
                 raise
 
+    def _put(self, key: tuple[str, str], item: tuple[str, dict[str, Any]]) -> None:
+        if key not in self._pending:
+            self._queued[item[0]] += 1
+        self._pending[key] = item
+
+    def _take(self, key: tuple[str, str]) -> tuple[str, dict[str, Any]] | None:
+        item = self._pending.pop(key, None)
+        if item is not None:
+            self._queued[item[0]] -= 1
+        return item
+
     async def _drain(self, key: tuple[str, str]) -> None:
         channel, ts = key
         try:
             while key in self._pending:
                 await self._update_bucket(self._pending[key][0]).take()
-                item = self._pending.pop(key, None)
+                item = self._take(key)
                 if item is None:
                     break
                 workspace, payload = item
@@ -182,7 +211,8 @@ class Pacer:
                     error = slack_error(exc)
                     if error == "ratelimited":
                         self._update_bucket(workspace).pause(retry_after(exc))
-                        self._pending.setdefault(key, item)
+                        if key not in self._pending:  # unless a newer state came meanwhile
+                            self._put(key, item)
                     elif error not in _GONE:
                         log.error("chat.update failed: %s", error)
                 except Exception:

@@ -17,13 +17,13 @@ from typing import Any, Protocol
 
 from adapters.slack import blocks
 from adapters.slack.pacing import Pacer
-from core.domain import Answer, Batch, MessageRef, WorkspaceRef
-from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+from core.domain import Answer, AnswerStatus, Batch, MessageRef, WorkspaceRef
+from core.events import AnswerProgress, AnswerStarted, BatchRanked, Event
 
 log = logging.getLogger(__name__)
 POSTED_WAIT = 30.0  # how long an event waits for its card to be posted
-# Streamed text refreshes a card at most this often: chat.update is ~50 a minute per workspace,
-# and the final states must not queue behind progress.
+# Streamed text refreshes a card at most this often: chat.update is ~50 a minute per workspace.
+# Progress is sent as optional (see pacing.py), so final states never queue behind it.
 PROGRESS_EVERY = 3.0
 
 
@@ -138,6 +138,7 @@ class ThreadRenderer:
         if thread is None:
             return
         thread.answers[answer.id] = answer
+        progress = isinstance(event, AnswerProgress)
         if isinstance(event, AnswerProgress):
             thread.previews[answer.id] = event.text
             now = time.monotonic()
@@ -146,9 +147,12 @@ class ThreadRenderer:
             thread.progress_shown[answer.id] = now
         elif isinstance(event, AnswerStarted):
             thread.previews.pop(answer.id, None)
-        await self._render_card(thread, answer.id)
-        if isinstance(event, AnswerReady | AnswerFailed | AnswerStarted):
-            self._render_parent(thread)
+        await self._render_card(thread, answer.id, optional=progress)
+        if not progress:
+            # "3/5 answered" is progress too, while answers are outstanding and the ranking will follow
+            live = thread.current().live_answers
+            waiting = any(a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING) for a in live)
+            self._render_parent(thread, optional=waiting)
 
     async def _wait(self, batch_id: int) -> Thread | None:
         thread = self.threads.get(batch_id)
@@ -185,14 +189,14 @@ class ThreadRenderer:
             await self._render_card(thread, answer_id)
         self._render_parent(thread)
 
-    def _render_parent(self, thread: Thread) -> None:
+    def _render_parent(self, thread: Thread, *, optional: bool = False) -> None:
         if thread.parent is None:
             return
         head = blocks.parent(thread.current(), asker_name=thread.asker_name, ranked=thread.ranked,
                              follow_up=thread.follow_up)
-        self._update(thread, thread.parent, head)
+        self._update(thread, thread.parent, head, optional=optional)
 
-    async def _render_card(self, thread: Thread, answer_id: int) -> None:
+    async def _render_card(self, thread: Thread, answer_id: int, *, optional: bool = False) -> None:
         answer = thread.answers[answer_id]
         ref = thread.cards.get(answer_id)
         if ref is None:
@@ -207,7 +211,7 @@ class ThreadRenderer:
         card = blocks.card(answer, has_selection=any(a.is_selected for a in live),
                            others_live=sum(1 for a in live if a.id != answer.id and not a.is_selected),
                            preview=thread.previews.get(answer_id))
-        self._update(thread, ref, card)
+        self._update(thread, ref, card, optional=optional)
         await self._render_more(thread, answer_id, card)
 
     async def _render_more(self, thread: Thread, answer_id: int, card: blocks.Rendered) -> None:
@@ -225,10 +229,10 @@ class ThreadRenderer:
             self._shown.pop((gone.channel, gone.message_id), None)
             await self.pacer.delete(gone.channel, gone.message_id)
 
-    def _update(self, thread: Thread, ref: MessageRef, rendered: blocks.Rendered) -> None:
+    def _update(self, thread: Thread, ref: MessageRef, rendered: blocks.Rendered, *, optional: bool = False) -> None:
         key = (ref.channel, ref.message_id)
         if self._shown.get(key) == rendered.blocks:
             return
-        self._shown[key] = rendered.blocks
-        self.pacer.update(thread.batch.workspace.external_id, ref.channel, ref.message_id,
-                          text=rendered.text, blocks=rendered.blocks)
+        if self.pacer.update(thread.batch.workspace.external_id, ref.channel, ref.message_id,
+                             text=rendered.text, blocks=rendered.blocks, optional=optional):
+            self._shown[key] = rendered.blocks

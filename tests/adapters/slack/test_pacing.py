@@ -42,6 +42,24 @@ async def test_updates_coalesce_latest_state_wins(slack_api: FakeSlackAPI) -> No
         await session.close()
 
 
+async def test_optional_updates_are_dropped_when_the_bucket_runs_short(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=1 / 600, update_burst=4, update_reserve=4))
+    try:
+        cards = [await pacer.post("C1", text="card", blocks=section("start")) for _ in range(3)]
+        sent = [pacer.update("T1", "C1", ts, text="progress", blocks=section("progress"), optional=True)
+                for ts in cards]
+        assert sent == [True, False, False]  # 4 tokens, 4 in reserve: after the first, the reserve is short
+        await pacer.flush()
+        for ts in cards:  # the final states still go out, on the tokens progress did not take
+            pacer.update("T1", "C1", ts, text="final", blocks=section("final"))
+        await asyncio.wait_for(pacer.flush(), 5)
+        assert [slack_api.messages["C1"][ts].text for ts in cards] == ["final"] * 3
+        assert len(slack_api.args("chat.update")) == 4
+    finally:
+        await pacer.close()
+        await session.close()
+
+
 async def test_429_on_update_waits_and_still_reaches_final_state(slack_api: FakeSlackAPI) -> None:
     pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100))
     try:
