@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted
 log = logging.getLogger(__name__)
 KEEP_BATCHES = 500
 KEEP_EARLY = 200
+PROGRESS_EVERY = 1.0  # streamed text: at most one edit a second per card
 NO_PINGS = discord.AllowedMentions.none()  # edits do not inherit the client-wide default
 
 
@@ -39,6 +41,7 @@ class LiveBatch:
     question: MessageRef | None = None
     cards: dict[int, MessageRef] = field(default_factory=dict)
     progress: dict[int, str] = field(default_factory=dict)
+    progress_shown: dict[int, float] = field(default_factory=dict)  # answer id -> when, monotonic
     removed: set[int] = field(default_factory=set)
     versions: dict[int, int] = field(default_factory=dict)
 
@@ -125,9 +128,24 @@ class Board:
         if isinstance(event, BatchRanked):
             self.show_all(live)
             return
+        if isinstance(event, AnswerStarted):
+            return  # the card already says it is waiting; its text or result comes next
+        if isinstance(event, AnswerProgress) and not self._progress_due(live, event.answer.id):
+            return
         self.show_card(live, event.answer.id)
         if isinstance(event, AnswerReady | AnswerFailed):
             self.show_question(live)
+
+    def _progress_due(self, live: LiveBatch, answer_id: int) -> bool:
+        """Streamed text refreshes a card at most every PROGRESS_EVERY s, and never ahead of final
+        states already waiting for the thread's rate-limit bucket."""
+        ref = live.cards.get(answer_id)
+        now = time.monotonic()
+        if ref is None or self.pacer.busy(ref.channel) or \
+                now - live.progress_shown.get(answer_id, -PROGRESS_EVERY) < PROGRESS_EVERY:
+            return False
+        live.progress_shown[answer_id] = now
+        return True
 
     def _fold(self, live: LiveBatch, event: Event) -> None:
         if isinstance(event, BatchRanked):

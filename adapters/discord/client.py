@@ -64,7 +64,7 @@ def intents_for(message_content: bool) -> discord.Intents:
 
 class ConsensusBot(discord.Client):
     def __init__(self, service: Any, *, token: str, guild_ids: Iterable[int | str] = (),
-                 message_content: bool = False, sync_commands: bool = True, edit_interval: float = 0.5,
+                 message_content: bool = False, sync_commands: bool = True, edit_interval: float = 0.0,
                  metrics: Metrics | None = None, **client_options: Any) -> None:
         self.metrics: Metrics = metrics or NoMetrics()
         self._received: dict[int, float] = {}  # interaction id -> when it arrived

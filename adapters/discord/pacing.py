@@ -1,9 +1,10 @@
-"""Per-channel pacing of message edits: one worker per channel, latest state wins.
+"""Per-channel queue of message edits: one worker per channel, latest state wins.
 
 Every card of a question lives in one thread, and a thread is one rate-limit bucket, so edits are
-serialised per channel with a pause between them. Jobs are keyed by message: a newer job for a
-message replaces a queued one (coalescing), so a burst of streamed updates costs one edit. A 429
-is still possible (other traffic, other replicas); discord.py waits it out and retries.
+serialised per channel. discord.py reads Discord's rate-limit headers and waits for the bucket
+itself (and retries a 429), so no pause is added here by default. Jobs are keyed by message: a newer
+job for a message replaces a queued one (coalescing), so while an edit waits for the bucket the
+states that arrive meanwhile cost one edit.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ Job = Callable[[], Awaitable[None]]
 
 
 class ChannelPacer:
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, interval: float = 0.0) -> None:
         self.interval = interval
         self._queues: dict[str, OrderedDict[str, Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -35,6 +36,10 @@ class ChannelPacer:
         queue[key] = job
         if channel not in self._workers:
             self._workers[channel] = asyncio.create_task(self._work(channel), name=f"discord-pacer-{channel}")
+
+    def busy(self, channel: str) -> bool:
+        """Whether edits are queued for `channel` (progress can wait; final states come first)."""
+        return bool(self._queues.get(channel))
 
     async def _work(self, channel: str) -> None:
         queue = self._queues[channel]

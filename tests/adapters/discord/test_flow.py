@@ -57,6 +57,24 @@ async def test_a_streaming_answer_fills_its_card_as_it_arrives(
     assert "Writing" not in str(card[0]["embeds"])
 
 
+async def test_streamed_text_edits_a_card_about_once_a_second(
+        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    llm_server.script("chat", [Ok(" ".join(f"w{i}" for i in range(20)), chunks=20, chunk_delay=0.05)],
+                      model="gpt-test")
+    service = await make_service()
+    bot = await start_bot(service)
+    await slash(fake_discord, world, "consensus", question="Stream it fast")
+    await fake_discord.wait_for(CARD_POST, 3)
+    await service.wait_idle()
+    await bot.idle()
+    edits = [fake_discord.payload(c) for c in fake_discord.named(CARD_EDIT)]
+    gpt_edits = [b for b in edits if "gpt-test" in str(b.get("embeds"))]
+    writing = [b for b in gpt_edits if "Writing" in str(b.get("embeds"))]
+    assert 1 <= len(writing) <= 2  # 20 deltas over a second: one or two previews, not twenty
+    assert len(gpt_edits) <= 4  # the previews, the final state and the ranked one; no edit for "started"
+
+
 async def test_a_rejected_token_fails_at_start_up_naming_the_setting(
         fake_discord: FakeDiscord, start_bot: StartBot, make_service) -> None:
     service = await make_service()
