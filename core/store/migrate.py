@@ -11,8 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-# Full-text objects are dialect-specific and live only in the migrations, not in the models.
-UNMODELLED = ("search_documents_fts", "ix_search_documents_tsv")
+# Full-text objects are dialect-specific and live only in the migrations, not in the models:
+# SQLite's FTS5 table, PostgreSQL's stored tsvector column and its GIN index.
+UNMODELLED = ("search_documents_fts", "ix_search_documents_tsv", "body_tsv")
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:

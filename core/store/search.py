@@ -5,8 +5,9 @@ every word must match, the last one as a prefix (search-as-you-type).
 
 A page is the newest matching conversations. A common word matches thousands of them, and
 building that whole set only to keep 20 was the slow part; so when a capped probe says the match
-is large, conversations are walked newest first through the listing index, a chunk at a time,
-and the walk stops as soon as the page is full. A rare word (or a deep page, or a match too
+is large (SQLite), or the first step of the walk found matches near enough (PostgreSQL),
+conversations are walked newest first through the listing index and the walk stops as soon as
+the page is full. A rare word (or a deep page, or a match too
 sparse to fill the page within the walk's budget) takes the set-based query, which is cheap then.
 """
 
@@ -48,28 +49,34 @@ WHERE c.workspace_id = :ws AND c.archived = 0 AND c.id IN (
     WHERE search_documents_fts MATCH :q AND d.workspace_id = :ws)
 ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit OFFSET :offset
 """
+# The page's own documents bound a rowid range, so FTS5 reads only that part of the match.
 _SQLITE_SNIPPETS = """
 SELECT d.conversation_id, snippet(search_documents_fts, 0, '', '', '…', 16)
 FROM search_documents_fts f JOIN search_documents d ON d.id = f.rowid
 WHERE search_documents_fts MATCH :q AND d.conversation_id IN ({ids})
+  AND f.rowid BETWEEN (SELECT min(id) FROM search_documents WHERE conversation_id IN ({ids}))
+                  AND (SELECT max(id) FROM search_documents WHERE conversation_id IN ({ids}))
 ORDER BY d.id
 """
 _SQLITE_SNIPPETS_RANGE = """
 SELECT rowid, snippet(search_documents_fts, 0, '', '', '…', 16) FROM search_documents_fts
 WHERE search_documents_fts MATCH :q AND rowid BETWEEN :low AND :high
 """
-_PG_MATCH = "to_tsvector('simple', d.body) @@ to_tsquery('simple', :q)"
-# PostgreSQL's walk is one bounded statement that stops at the page: the newest PG_WALK conversations
-# checked one by one (the document index by conversation, then the match on a few rows).
+_PG_MATCH = "d.body_tsv @@ to_tsquery('simple', :q)"
+# PostgreSQL's walk checks conversations newest first, one by one: the document index by
+# conversation, then the stored vector of a few rows (microseconds each). LATERAL keeps it a
+# per-conversation loop that stops at the page; a join could take the GIN bitmap of a prefix
+# term, which costs milliseconds however few conversations the page needs.
 _PG_WALK = f"""
 SELECT c.id FROM (SELECT id, updated_at FROM conversations WHERE workspace_id = :ws AND NOT archived
-      ORDER BY updated_at DESC, id DESC LIMIT :n) c
-WHERE EXISTS (SELECT 1 FROM search_documents d WHERE d.conversation_id = c.id AND {_PG_MATCH})
+      ORDER BY updated_at DESC, id DESC LIMIT :n OFFSET :skip) c
+CROSS JOIN LATERAL (SELECT 1 FROM search_documents d WHERE d.conversation_id = c.id AND {_PG_MATCH} LIMIT 1) m
 ORDER BY c.updated_at DESC, c.id DESC LIMIT :need
 """
-PG_WALK = 128
-# `+ 0` keeps the planner off the conversation index here: walking it for a sparse match rechecks
-# to_tsvector on thousands of rows; the GIN bitmap of a sparse match is small.
+PG_WALK_FIRST = 256  # conversations in the first step, which also measures how dense the match is
+PG_WALK_MAX = 4096  # conversations walked at most before the set-based query is cheaper
+# `+ 0` keeps the planner off the conversation index here: walking it for a sparse match checks
+# thousands of rows; the GIN bitmap of a sparse match is small.
 _PG_PAGE = f"""
 SELECT c.id FROM conversations c
 WHERE c.workspace_id = :ws AND NOT c.archived AND c.id IN (
@@ -114,8 +121,10 @@ async def _sqlite_chunk(session: AsyncSession, params: dict[str, object]) -> tup
     return len(documents), list(first), first
 
 
-async def _walk(session: AsyncSession, params: dict[str, object], need: int) -> Walk | None:
-    """Matching conversation ids, newest first, up to `need`; None when the match is too sparse."""
+async def _sqlite_walk(session: AsyncSession, params: dict[str, object], need: int) -> Walk | None:
+    """Matching conversation ids, newest first, up to `need`; None when the match is small or too sparse."""
+    if (await session.scalar(text(_SQLITE_PROBE), {**params, "cap": PROBE}) or 0) < PROBE:
+        return None  # a small match: building all of it is cheap
     hits: list[int] = []
     first: dict[int, int] = {}
     skip, n = 0, max(WALK_CHUNK, need * 4)
@@ -129,19 +138,32 @@ async def _walk(session: AsyncSession, params: dict[str, object], need: int) -> 
     return None
 
 
+async def _pg_walk_step(session: AsyncSession, params: dict[str, object], skip: int, n: int, need: int
+                        ) -> list[int]:
+    rows = await session.scalars(text(_PG_WALK), {**params, "skip": skip, "n": n, "need": need})
+    return [int(i) for i in rows]
+
+
+async def _pg_walk(session: AsyncSession, params: dict[str, object], need: int) -> Walk | None:
+    """Matching conversation ids, newest first, up to `need`; None when the match is too sparse."""
+    found = await _pg_walk_step(session, params, 0, PG_WALK_FIRST, need)
+    if len(found) >= need:
+        return found, {}
+    # The first step's hits say how far the page lies; beyond the walk's reach, build the set.
+    if not found or PG_WALK_FIRST * need / len(found) > PG_WALK_MAX:
+        return None
+    found += await _pg_walk_step(session, params, PG_WALK_FIRST, PG_WALK_MAX - PG_WALK_FIRST, need - len(found))
+    return (found, {}) if len(found) >= need else None
+
+
 async def page_ids(session: AsyncSession, workspace_id: int, q: str, limit: int, offset: int,
                    postgres: bool) -> Walk:
     params: dict[str, object] = {"ws": workspace_id, "q": q}
     need = offset + limit
-    if postgres and need <= WALK_PAGE_MAX:  # a dense match fills the page within the bounded walk
-        walked = [int(i) for i in await session.scalars(text(_PG_WALK), {**params, "n": PG_WALK, "need": need})]
-        if len(walked) >= need:
-            return walked[offset:], {}
-    elif need <= WALK_PAGE_MAX:
-        if (await session.scalar(text(_SQLITE_PROBE), {**params, "cap": PROBE}) or 0) >= PROBE:
-            found = await _walk(session, params, need)
-            if found is not None:
-                return found[0][offset:], found[1]
+    if need <= WALK_PAGE_MAX:
+        walked = await (_pg_walk if postgres else _sqlite_walk)(session, params, need)
+        if walked is not None:
+            return walked[0][offset:], walked[1]
     page = _PG_PAGE if postgres else _SQLITE_PAGE
     return [int(i) for i in await session.scalars(text(page), {**params, "limit": limit, "offset": offset})], {}
 

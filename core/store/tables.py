@@ -221,7 +221,8 @@ class ProcessedEvent(Base):
 
 class SearchDocument(Base):
     """Text that history search finds: questions and answers. The full-text index over it is
-    dialect-specific and created by the migration (FTS5 on SQLite, a GIN tsvector on PostgreSQL)."""
+    dialect-specific and created by the migrations: FTS5 with prefix indexes on SQLite; on PostgreSQL
+    a stored generated tsvector column (`body_tsv`) with a GIN index. Neither is modelled here."""
 
     __tablename__ = "search_documents"
     __table_args__ = (
