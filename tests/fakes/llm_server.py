@@ -58,7 +58,15 @@ class Malformed:  # a 200 whose JSON (or, when streaming, whose first SSE frame)
     pass
 
 
-Step = Ok | Status | Hang | Malformed
+@dataclass
+class RawStream:
+    """A 200 event stream of exactly these frames, for testing the clients' SSE readers."""
+
+    frames: list[bytes | str]
+    cut: bool = False  # close the connection after the frames instead of ending the body
+
+
+Step = Ok | Status | Hang | Malformed | RawStream
 Answer = str | Callable[[Any], str]
 Body = Callable[[str], Any]
 
@@ -181,6 +189,8 @@ class FakeLLMServer(RecordingServer):
             return self._status(Status(503), provider)
         if isinstance(step, Malformed) and not body.get("stream"):
             return web.Response(status=200, body=b'{"id": "x", "choices": [', content_type="application/json")
+        if isinstance(step, RawStream):
+            return await self._raw_stream(request, step)
         if isinstance(step, Malformed):  # Anthropic's SDK only parses frames with an `event:` name it knows
             head = b"event: content_block_delta\n" if endpoint == "messages" else b""
             return await self._stream(request, [head + b'data: {"broken": \n\n'])
@@ -200,6 +210,16 @@ class FakeLLMServer(RecordingServer):
         await resp.prepare(request)
         for frame in frames:
             await resp.write(frame)
+        return resp
+
+    async def _raw_stream(self, request: web.Request, step: RawStream) -> web.StreamResponse:
+        frames = [f.encode() if isinstance(f, str) else f for f in step.frames]
+        resp = await self._stream(request, frames)
+        if step.cut:
+            assert request.transport is not None
+            request.transport.close()
+        else:
+            await resp.write_eof()
         return resp
 
     def _status(self, step: Status, provider: str) -> web.Response:
