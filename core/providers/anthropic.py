@@ -1,13 +1,17 @@
 """Anthropic's Messages API via `anthropic.AsyncAnthropic`.
 
 Same contract as the OpenAI provider: the SDK never retries, and every failure leaves as one
-core.errors.ProviderError. Anthropic needs extra care: a stream cut surfaces as a raw
-`httpx2.RemoteProtocolError`, and a mid-stream overload as an APIStatusError with status 200.
+core.errors.ProviderError. The SDK sends each request and raises for error statuses; the reply is read
+as plain JSON (streams through sse.py), sparing the SDK's pydantic model for every event.
+A stream cut surfaces as a raw `httpx2` error, and a mid-stream `error` event (an overload, say) as an
+APIStatusError with the stream's status, 200.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from typing import Any
 
 import anthropic
 import httpx2
@@ -19,11 +23,22 @@ from core.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from core.providers import sse
 from core.providers.base import ChatRequest, Completion, OnText
-from core.providers.openai import status_error, transport_error, unreadable
+from core.providers.openai import (
+    UnexpectedShape,
+    count,
+    json_list,
+    json_object,
+    status_error,
+    transport_error,
+    unreadable,
+)
 
 # Above this the SDK insists on streaming a non-streamed call; we simply stream.
 _STREAM_ABOVE_TOKENS = 16_000
+# Everything sending a request or reading its reply may raise; each is translated to one ProviderError.
+_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError, UnicodeDecodeError, UnexpectedShape)
 
 
 def make_client(api_key: str | None, base_url: str | None, timeout: float) -> anthropic.AsyncAnthropic:
@@ -60,7 +75,7 @@ class AnthropicProvider:
 
     async def complete(self, request: ChatRequest, on_text: OnText | None = None) -> Completion:
         messages: list[MessageParam] = []
-        for m in request.messages:
+        for m in request.messages:  # spelled out per role for the SDK's typed message params
             if m.role == "user":
                 messages.append({"role": "user", "content": m.content})
             else:
@@ -69,30 +84,15 @@ class AnthropicProvider:
         streaming = False
         try:
             if on_text is None and request.max_tokens <= _STREAM_ABOVE_TOKENS:
-                message = await self._client.messages.create(
+                raw = await self._client.messages.with_raw_response.create(
                     model=self.model, max_tokens=request.max_tokens, messages=messages, system=system)
-                text = "".join(b.text for b in message.content if b.type == "text")
-                usage = message.usage
-                return Completion(text, usage.input_tokens if usage else None,
-                                  usage.output_tokens if usage else None)
-            stream = await self._client.messages.create(
-                model=self.model, max_tokens=request.max_tokens, messages=messages, system=system,
-                stream=True)
-            streaming = True
-            parts: list[str] = []
-            tokens_in: int | None = None
-            tokens_out: int | None = None
-            async for event in stream:
-                if event.type == "message_start" and event.message.usage:
-                    tokens_in = event.message.usage.input_tokens
-                elif event.type == "message_delta" and event.usage:
-                    tokens_out = event.usage.output_tokens
-                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    parts.append(event.delta.text)
-                    if on_text is not None:
-                        await on_text("".join(parts))
-            return Completion("".join(parts), tokens_in, tokens_out)
-        except (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                return _whole(json.loads(raw.http_response.content))
+            async with self._client.messages.with_streaming_response.create(
+                    model=self.model, max_tokens=request.max_tokens, messages=messages, system=system,
+                    stream=True) as response:
+                streaming = True
+                return await _streamed(response.http_response, on_text)
+        except _ERRORS as exc:
             raise self._translate(exc, streaming) from exc
 
     def _translate(self, exc: Exception, streaming: bool) -> ProviderError:
@@ -115,3 +115,42 @@ class AnthropicProvider:
             return ProviderResponseError(f"{label} could not complete the answer", provider=name)
         mapped = transport_error(exc, label, name, streaming)
         return mapped or ProviderUnavailableError(f"{label} failed while answering", provider=name)
+
+
+def _whole(body: Any) -> Completion:
+    message = json_object(body)
+    blocks = [json_object(block) for block in json_list(message.get("content"))]
+    texts = [block.get("text") for block in blocks if block.get("type") == "text"]
+    text = "".join(t for t in texts if isinstance(t, str))
+    usage = message.get("usage")
+    return Completion(text, count(usage, "input_tokens"), count(usage, "output_tokens"))
+
+
+async def _streamed(response: httpx2.Response, on_text: OnText | None) -> Completion:
+    """Text and usage from the stream's events; like the SDK, events are told apart by their `event:` name,
+    and only the ones that matter are parsed (not `ping`, nor the block and message boundaries)."""
+    text, tokens_in, tokens_out, finished = "", None, None, False
+    async with contextlib.aclosing(sse.events(response.aiter_lines())) as events:
+        async for event in events:
+            if event.name == "content_block_delta":
+                delta = json_object(json_object(json.loads(event.data)).get("delta"))
+                piece = delta.get("text") if delta.get("type") == "text_delta" else None
+                if isinstance(piece, str) and piece:
+                    text += piece  # not "".join(parts) per delta, which copies the whole answer every time
+                    if on_text is not None:
+                        await on_text(text)
+            elif event.name == "message_start":
+                message = json_object(json_object(json.loads(event.data)).get("message"))
+                tokens_in = count(message.get("usage"), "input_tokens")
+            elif event.name == "message_delta":
+                found = count(json_object(json.loads(event.data)).get("usage"), "output_tokens")
+                tokens_out = tokens_out if found is None else found  # cumulative: the last one counts
+            elif event.name == "error":  # raised as the SDK would: a status error, with the stream's 200
+                raise anthropic.APIStatusError("error event in the stream", response=response,
+                                               body=json.loads(event.data))
+            elif event.name == "message_stop":
+                finished = True
+                break
+        if finished:
+            await sse.drain(events)
+    return Completion(text, tokens_in, tokens_out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from core.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from core.providers import sse
 from core.providers.anthropic import AnthropicProvider
 from core.providers.base import ChatMessage, ChatRequest, Provider
 from core.providers.openai import OpenAIProvider, redact, retry_after_seconds
@@ -25,6 +27,7 @@ from tests.fakes.llm_server import (
     Hang,
     Malformed,
     Ok,
+    RawStream,
     Status,
     error_body,
     overloaded,
@@ -247,3 +250,145 @@ async def test_models_share_one_client_and_answer_differently(llm_server: FakeLL
         await base.aclose()
     assert (a.text, b.text, again.text) == ("from a", "from b: what is two plus two", "from a")
     assert other.id == "openai/b"
+
+
+# -- the raw SSE readers: the SDK sends the request, the providers read the event stream themselves --
+
+
+def chat_chunk(text: str | None = None, usage: tuple[int, int] | None = None) -> str:
+    choices = [] if text is None else [{"index": 0, "delta": {"content": text}, "finish_reason": None}]
+    extra = {"usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1]}} if usage else {}
+    return json.dumps({"id": "c1", "object": "chat.completion.chunk", "choices": choices, **extra})
+
+
+def anthropic_event(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
+def text_delta(text: str) -> str:
+    return anthropic_event("content_block_delta",
+                           {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+
+
+async def test_openai_stream_reader_follows_the_sse_format(llm_server: FakeLLMServer, providers: Providers) -> None:
+    # Keep-alive comments, id/retry fields, CRLF line ends, JSON split over two `data:` lines, and
+    # whatever follows [DONE] (a well-behaved server sends nothing; it is ignored).
+    split = chat_chunk("lo").replace(', "choices"', ',\ndata: "choices"')
+    frames = [": keep-alive\n\n", "retry: 3000\nid: 1\n", f"data: {chat_chunk('Hel')}\r\n\r\n",
+              ": still here\n", f"data: {split}\n\n", f"data: {chat_chunk(usage=(7, 2))}\n\n",
+              "data: [DONE]\n\n", "data: {not json\n\n"]
+    llm_server.script("chat", [RawStream(frames)])
+    collect = Collector()
+    completion = await providers["openai"].complete(REQUEST, collect)
+    assert (completion.text, completion.tokens_in, completion.tokens_out) == ("Hello", 7, 2)
+    assert collect.seen == ["Hel", "Hello"]
+
+
+async def test_openai_stream_without_done_keeps_what_arrived(llm_server: FakeLLMServer,
+                                                             providers: Providers) -> None:
+    # The body ends cleanly but early; an event without its blank line is unfinished and dropped.
+    frames = [f"data: {chat_chunk('partial')}\n\n", 'data: {"choices": [{"delta": {"content": "x"']
+    llm_server.script("chat", [RawStream(frames)])
+    completion = await providers["openai"].complete(REQUEST, Collector())
+    assert (completion.text, completion.tokens_in, completion.tokens_out) == ("partial", None, None)
+
+
+@pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
+async def test_a_stream_cut_inside_an_event_is_a_dropped_connection(
+        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str) -> None:
+    first = f"data: {chat_chunk('one ')}\n\n" if kind == "openai" else text_delta("one ")
+    llm_server.script(endpoint, [RawStream([first, 'data: {"choices": [{"del'], cut=True)])
+    collect = Collector()
+    with pytest.raises(ProviderUnavailableError, match=f"connection to {label(kind)} dropped") as caught:
+        await providers[kind].complete(REQUEST, collect)
+    assert caught.value.retryable and caught.value.__cause__ is not None
+    assert collect.seen == ["one "]
+
+
+@pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
+async def test_garbled_event_json_could_not_be_read(llm_server: FakeLLMServer, providers: Providers,
+                                                    kind: str, endpoint: str) -> None:
+    bad = "data: {\"choices\": [\n\n" if kind == "openai" else "event: message_delta\ndata: {\"usage\": \n\n"
+    llm_server.script(endpoint, [RawStream([bad])])
+    with pytest.raises(ProviderResponseError, match="could not be read") as caught:
+        await providers[kind].complete(REQUEST, Collector())
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
+async def test_json_of_the_wrong_shape_could_not_be_read(llm_server: FakeLLMServer, providers: Providers,
+                                                         kind: str, endpoint: str) -> None:
+    streamed = "data: [1, 2]\n\n" if kind == "openai" else 'event: content_block_delta\ndata: {"delta": "hi"}\n\n'
+    whole = {"choices": [{"text": "no message"}]} if kind == "openai" else {"content": "not a list"}
+    llm_server.script(endpoint, [RawStream([streamed]), Status(200, whole)])
+    for on_text in (Collector(), None):
+        with pytest.raises(ProviderResponseError, match="could not be read") as caught:
+            await providers[kind].complete(REQUEST, on_text)
+        assert caught.value.retryable and caught.value.__cause__ is not None
+
+
+async def test_openai_reply_without_choices_is_empty(llm_server: FakeLLMServer, providers: Providers) -> None:
+    llm_server.script("chat", [Status(200, {"id": "c1", "choices": []})])
+    with pytest.raises(ProviderResponseError, match="OpenAI sent an empty reply") as caught:
+        await providers["openai"].complete(REQUEST)
+    assert not caught.value.retryable
+
+
+async def test_openai_error_payload_mid_stream(llm_server: FakeLLMServer, providers: Providers) -> None:
+    error = {"error": {"message": "The server had an error", "type": "server_error", "code": None}}
+    llm_server.script("chat", [RawStream([f"data: {chat_chunk('Hi')}\n\n", f"data: {json.dumps(error)}\n\n"])])
+    collect = Collector()
+    with pytest.raises(ProviderUnavailableError, match="OpenAI failed while answering") as caught:
+        await providers["openai"].complete(REQUEST, collect)
+    assert caught.value.retryable and collect.seen == ["Hi"]
+
+
+async def test_anthropic_stream_reader_skips_what_it_does_not_need(llm_server: FakeLLMServer,
+                                                                   providers: Providers) -> None:
+    # Pings, comments, events it does not know (even unparseable), frames without an `event:` name
+    # (the SDK skips those too), non-text deltas; the last message_delta carries the output count.
+    start = {"type": "message_start", "message": {"id": "m", "content": [], "usage": {"input_tokens": 9}}}
+    thinking = {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hm"}}
+    frames = [anthropic_event("message_start", start), ": keep-alive\n\n", anthropic_event("ping", {"type": "ping"}),
+              "event: future_event\ndata: {not json\n\n", f"data: {json.dumps({'type': 'ping'})}\n\n",
+              anthropic_event("content_block_delta", thinking), text_delta("Hi "), text_delta("there"),
+              anthropic_event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 1}}),
+              anthropic_event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 4}}),
+              anthropic_event("message_stop", {"type": "message_stop"}), "event: message_delta\ndata: {oops\n\n"]
+    llm_server.script("messages", [RawStream(frames)])
+    collect = Collector()
+    completion = await providers["anthropic"].complete(REQUEST, collect)
+    assert (completion.text, completion.tokens_in, completion.tokens_out) == ("Hi there", 9, 4)
+    assert collect.seen == ["Hi ", "Hi there"]
+
+
+async def test_anthropic_error_event_that_is_not_an_overload(llm_server: FakeLLMServer,
+                                                             providers: Providers) -> None:
+    error = {"type": "error", "error": {"type": "api_error", "message": "Internal error"}}
+    llm_server.script("messages", [RawStream([text_delta("Hi"), anthropic_event("error", error)])])
+    with pytest.raises(ProviderUnavailableError, match="Anthropic failed while answering") as caught:
+        await providers["anthropic"].complete(REQUEST, Collector())
+    assert caught.value.retryable and caught.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("kind,endpoint,_p", KINDS)
+async def test_a_stalled_stream_is_a_timeout(llm_server: FakeLLMServer, kind: str, endpoint: str, _p: str) -> None:
+    cls: Any = OpenAIProvider if kind == "openai" else AnthropicProvider
+    base = f"{llm_server.url}/v1" if kind == "openai" else llm_server.url
+    provider = cls.create("m", api_key="sk-test-key-123456", base_url=base, timeout=0.3)
+    llm_server.script(endpoint, [Ok("one two three", chunks=3, chunk_delay=2.0)])
+    collect = Collector()
+    try:
+        with pytest.raises(ProviderTimeoutError, match=f"{label(kind)} did not answer in time"):
+            await provider.complete(REQUEST, collect)
+    finally:
+        await provider.aclose()
+    assert collect.seen == ["one "]
+
+
+async def test_sse_events_joins_data_lines_and_drops_an_unfinished_event() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in ["event: a", "data: 1", "data:2", "", ":comment", "", "data: x", "id: 7", "", "data: tail"]:
+            yield line
+
+    assert [(e.name, e.data) async for e in sse.events(lines())] == [("a", "1\n2"), ("", "x")]
