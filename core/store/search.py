@@ -23,6 +23,7 @@ from core.store.tables import Conversation
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 12
 PROBE = 2000  # matching documents from which walking newest first beats building the whole match
+BY_LISTING = 500  # matching documents from which SQLite's set query reads the listing index
 WALK_CHUNK = 256  # conversations per walk step (doubling)
 WALK_MAX = 8192  # conversations walked before a sparse match falls back to the set-based query
 WALK_PAGE_MAX = 200  # offset + limit beyond which the walk is not worth it
@@ -44,11 +45,15 @@ SELECT rowid FROM search_documents_fts WHERE search_documents_fts MATCH :q AND r
 """
 _SQLITE_PAGE = """
 SELECT c.id FROM conversations c
-WHERE c.workspace_id = :ws AND c.archived = 0 AND c.id IN (
+WHERE c.workspace_id = :ws AND c.archived = 0 AND {by}c.id IN (
     SELECT d.conversation_id FROM search_documents_fts f JOIN search_documents d ON d.id = f.rowid
     WHERE search_documents_fts MATCH :q AND d.workspace_id = :ws)
 ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit OFFSET :offset
 """
+# A small match is read conversation by conversation (by id) and sorted. For a larger one, `+`
+# keeps SQLite off the id lookups: it reads the listing index newest first (the index alone) and
+# stops at the page, which saves reading and sorting hundreds of conversations.
+_SQLITE_BY_ID, _SQLITE_BY_LISTING = "", "+"
 # The page's own documents bound a rowid range, so FTS5 reads only that part of the match.
 _SQLITE_SNIPPETS = """
 SELECT d.conversation_id, snippet(search_documents_fts, 0, '', '', '…', 16)
@@ -122,9 +127,7 @@ async def _sqlite_chunk(session: AsyncSession, params: dict[str, object]) -> tup
 
 
 async def _sqlite_walk(session: AsyncSession, params: dict[str, object], need: int) -> Walk | None:
-    """Matching conversation ids, newest first, up to `need`; None when the match is small or too sparse."""
-    if (await session.scalar(text(_SQLITE_PROBE), {**params, "cap": PROBE}) or 0) < PROBE:
-        return None  # a small match: building all of it is cheap
+    """Matching conversation ids, newest first, up to `need`; None when the match is too sparse."""
     hits: list[int] = []
     first: dict[int, int] = {}
     skip, n = 0, max(WALK_CHUNK, need * 4)
@@ -136,6 +139,17 @@ async def _sqlite_walk(session: AsyncSession, params: dict[str, object], need: i
             return hits[:need], first
         skip, n = skip + n, n * 2
     return None
+
+
+async def _sqlite_page_ids(session: AsyncSession, params: dict[str, object], limit: int, offset: int) -> Walk:
+    need = offset + limit
+    matching = await session.scalar(text(_SQLITE_PROBE), {**params, "cap": PROBE}) or 0
+    if matching >= PROBE and need <= WALK_PAGE_MAX:
+        walked = await _sqlite_walk(session, params, need)
+        if walked is not None:
+            return walked[0][offset:], walked[1]
+    page = _SQLITE_PAGE.format(by=_SQLITE_BY_LISTING if matching >= BY_LISTING else _SQLITE_BY_ID)
+    return [int(i) for i in await session.scalars(text(page), {**params, "limit": limit, "offset": offset})], {}
 
 
 async def _pg_walk_step(session: AsyncSession, params: dict[str, object], skip: int, n: int, need: int
@@ -156,16 +170,19 @@ async def _pg_walk(session: AsyncSession, params: dict[str, object], need: int) 
     return (found, {}) if len(found) >= need else None
 
 
+async def _pg_page_ids(session: AsyncSession, params: dict[str, object], limit: int, offset: int) -> Walk:
+    need = offset + limit
+    if need <= WALK_PAGE_MAX:
+        walked = await _pg_walk(session, params, need)
+        if walked is not None:
+            return walked[0][offset:], walked[1]
+    return [int(i) for i in await session.scalars(text(_PG_PAGE), {**params, "limit": limit, "offset": offset})], {}
+
+
 async def page_ids(session: AsyncSession, workspace_id: int, q: str, limit: int, offset: int,
                    postgres: bool) -> Walk:
     params: dict[str, object] = {"ws": workspace_id, "q": q}
-    need = offset + limit
-    if need <= WALK_PAGE_MAX:
-        walked = await (_pg_walk if postgres else _sqlite_walk)(session, params, need)
-        if walked is not None:
-            return walked[0][offset:], walked[1]
-    page = _PG_PAGE if postgres else _SQLITE_PAGE
-    return [int(i) for i in await session.scalars(text(page), {**params, "limit": limit, "offset": offset})], {}
+    return await (_pg_page_ids if postgres else _sqlite_page_ids)(session, params, limit, offset)
 
 
 async def _snippets(session: AsyncSession, postgres: bool, q: str, ids: list[int], first: dict[int, int]
