@@ -174,12 +174,15 @@ async def scenario(url: str, database_url: str, limit: int, count: int, repeats:
         await ask_many(core, 1)  # warm-up: connections, caches
         ready, ranked, per_ready, per_ranked = [], [], [], []
         for _ in range(repeats):
+            cpu = time.process_time()
             r, k, pr, pk = await ask_many(core, count)
+            cpu_ms = (time.process_time() - cpu) * 1000 / count
             ready.append(r)
             ranked.append(k)
             per_ready += pr
             per_ranked += pk
-            print(f"    {count} question(s), limit {limit}: last answer {ratio(r)} × slowest, ranked {ratio(k)}")
+            print(f"    {count} question(s), limit {limit}: last answer {ratio(r)} × slowest, ranked {ratio(k)}, "
+                  f"CPU {cpu_ms:.1f} ms per question")
         return ready, ranked, per_ready, per_ranked
     finally:
         await core.aclose()
