@@ -69,12 +69,70 @@ class EventBus:
         return any(sink not in self._quiet for sink in self._sinks.get(platform, ()))
 
     async def publish(self, platform: str, event: Event) -> None:
-        sinks = list(self._sinks.get(platform, ()))
-        if isinstance(event, AnswerProgress):
-            sinks = [sink for sink in sinks if sink not in self._quiet]
+        sinks = self._sinks.get(platform)
         if not sinks:
             return
-        results = await asyncio.gather(*(sink(event) for sink in sinks), return_exceptions=True)
+        if isinstance(event, AnswerProgress) and self._quiet:
+            sinks = [sink for sink in sinks if sink not in self._quiet]
+        if len(sinks) == 1:  # the usual case: no task per event
+            try:
+                await sinks[0](event)
+            except Exception as exc:
+                log.error("event subscriber failed on %s", type(event).__name__, exc_info=exc)
+            return
+        results = await asyncio.gather(*(sink(event) for sink in list(sinks)), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 log.error("event subscriber failed on %s", type(event).__name__, exc_info=result)
+
+
+class ProgressThrottle:
+    """Streamed text of one answer, published at most once per `interval` seconds.
+
+    A platform shows a few updates a second at most, so the deltas in between are dropped; the
+    newest one is kept and published when the interval ends, so the text shown is never older
+    than `interval`. `aclose()` drops what is still waiting (the finished answer follows) and lets
+    a publication under way end first, so that it never arrives after the finished answer."""
+
+    def __init__(self, publish: Callable[[str], Awaitable[None]], interval: float) -> None:
+        self._publish, self._interval = publish, interval
+        self._last = -interval  # loop time of the last publication
+        self._waiting: str | None = None  # newest text not yet published
+        self._timer: asyncio.Task[None] | None = None
+        self._sleeping = False
+        self._closed = False
+
+    async def __call__(self, text: str) -> None:
+        if self._closed:
+            return
+        wait = self._last + self._interval - asyncio.get_running_loop().time()
+        if wait <= 0 and self._timer is None:
+            await self._send(text)
+            return
+        self._waiting = text
+        if self._timer is None:
+            self._sleeping = True
+            self._timer = asyncio.create_task(self._send_later(max(wait, 0.0)))
+
+    async def _send_later(self, delay: float) -> None:
+        try:
+            await asyncio.sleep(delay)
+            self._sleeping = False
+            text, self._waiting = self._waiting, None
+            if text is not None:
+                await self._send(text)
+        finally:
+            self._timer = None
+
+    async def _send(self, text: str) -> None:
+        self._last = asyncio.get_running_loop().time()
+        await self._publish(text)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        timer = self._timer
+        if timer is None:
+            return
+        if self._sleeping:
+            timer.cancel()
+        await asyncio.gather(timer, return_exceptions=True)
