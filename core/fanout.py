@@ -9,11 +9,13 @@ answers are kept, the others run again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -24,7 +26,15 @@ from core import logcontext
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import Answer, AnswerStatus, BatchStatus
 from core.errors import ConsensusError, KeyUnreadableError
-from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, EventBus
+from core.events import (
+    AnswerFailed,
+    AnswerProgress,
+    AnswerReady,
+    AnswerStarted,
+    BatchRanked,
+    EventBus,
+    ProgressThrottle,
+)
 from core.keyring import KeyChoice, KeyRing
 from core.keys import scrub
 from core.mapping import to_answer, to_batch, to_workspace
@@ -35,11 +45,23 @@ from core.providers.registry import ProviderRegistry
 from core.ranking import Ranker
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, review_answer
-from core.store.repositories import Repository
+from core.store.repositories import AnswerFlags, FinishedAnswer, Repository
 from core.store.store import Store
 from core.store.tables import AiResponse, Conversation, RequestBatch, Workspace, utcnow
 
 log = logging.getLogger(__name__)
+
+# Stored columns that the Answer view shows under another name.
+_VIEW_NAMES = {"ranking_score": "score"}
+_VIEW_FIELDS = {field.name for field in dataclasses.fields(Answer)}
+
+
+def _answer_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored columns that the Answer view shows, under its field names."""
+    fields = {_VIEW_NAMES.get(name, name): value for name, value in values.items()}
+    if "status" in fields:
+        fields["status"] = AnswerStatus(fields["status"])
+    return {name: value for name, value in fields.items() if name in _VIEW_FIELDS}
 
 SYSTEM_PROMPT = (
     "You are one of several AI models answering the same question for a team in a chat thread. "
@@ -60,6 +82,54 @@ def process_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+class AnswerWriter:
+    """Stores finished answers. Answers that finish while a write is under way are stored together
+    by the next one: under load one transaction (and one commit) carries many answers, instead of
+    each waiting its turn for the database."""
+
+    def __init__(self, store: Store, owner: str) -> None:
+        self.store, self.owner = store, owner
+        self._queue: list[tuple[FinishedAnswer, asyncio.Future[AnswerFlags | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store_answer(self, finished: FinishedAnswer) -> AnswerFlags | None:
+        """The stored answer's flags, or None when another process took its batch over."""
+        future: asyncio.Future[AnswerFlags | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((finished, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued(), name="answer-writer")
+        return await future
+
+    async def idle(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def _write_queued(self) -> None:
+        group: list[tuple[FinishedAnswer, asyncio.Future[AnswerFlags | None]]] = []
+        try:
+            while self._queue:
+                group, self._queue = self._queue, []
+                if not await self._write_group(group) and len(group) > 1:
+                    for entry in group:  # one answer the database refuses must not fail the others
+                        await self._write_group([entry])
+        finally:  # cancelled: nobody waits forever
+            for _item, future in group + self._queue:
+                future.cancel()
+
+    async def _write_group(self, group: list[tuple[FinishedAnswer, asyncio.Future[AnswerFlags | None]]]) -> bool:
+        try:
+            async with self.store.write() as repo:
+                stored = await repo.store_answers(self.owner, [item for item, _ in group])
+        except Exception as exc:
+            if len(group) == 1 and not group[0][1].done():
+                group[0][1].set_exception(exc)
+            return False
+        for item, future in group:
+            if not future.done():
+                future.set_result(stored.get(item.answer_id))
+        return True
+
+
 class FanOut:
     keys: KeyRing | None = None  # stored API keys (set by the service); None: the operator's keys pay
 
@@ -71,6 +141,7 @@ class FanOut:
         self.settings = settings or FanOutSettings()
         self.metrics: Metrics = metrics or NoMetrics()
         self.owner = process_identity()
+        self.writer = AnswerWriter(store, self.owner)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._renewer: asyncio.Task[None] | None = None
 
@@ -122,6 +193,7 @@ class FanOut:
         if self._renewer is not None:
             self._renewer.cancel()
             await asyncio.gather(self._renewer, return_exceptions=True)
+        await self.writer.idle()  # answers already handed over are stored under the lease
         async with self.store.write() as repo:
             await repo.release_leases(self.owner)
 
@@ -177,50 +249,50 @@ class FanOut:
     async def _answer(self, platform: str, conversation: Conversation, started: Answer, choice: KeyChoice,
                       request: ChatRequest, deadline: float) -> None:
         await self.bus.publish(platform, AnswerStarted(started))
-        answer_id, provider_id = started.id, started.provider_id
-        last_progress = 0.0
 
-        async def on_text(text: str) -> None:
-            nonlocal last_progress
-            now = time.monotonic()
-            if now - last_progress >= self.settings.progress_interval:
-                last_progress = now
-                await self.bus.publish(platform, AnswerProgress(started, text))
+        async def publish_text(text: str) -> None:
+            await self.bus.publish(platform, AnswerProgress(started, text))
 
+        progress = ProgressThrottle(publish_text, self.settings.progress_interval)
         try:
             if choice.error:  # an unreadable stored key fails this answer; no silent fallback
                 raise KeyUnreadableError(choice.error)
-            provider = self.registry.get(provider_id, choice.api_key)
+            provider = self.registry.get(started.provider_id, choice.api_key)
         except ConsensusError as exc:  # a model that cannot be built fails alone
             outcome = CallOutcome(completion=None, error=str(exc), attempts=0, latency_ms=0)
         else:  # streamed only when someone shows the text as it comes
-            streaming = on_text if self.bus.wants_progress(platform) else None
+            streaming = progress if self.bus.wants_progress(platform) else None
             outcome = await self.caller.call(provider, request, streaming, deadline)
-        completion = outcome.completion
+        await progress.aclose()
 
-        async with self.store.write() as repo:
-            if not await self._still_owned(repo, started.batch_id, completed=int(completion is not None)):
-                log.warning("batch %s was taken over by another process; dropping this answer", started.batch_id)
-                return
-            row = await repo.session.get(AiResponse, answer_id)
-            assert row is not None
-            row.attempts, row.latency_ms, row.completed_at = outcome.attempts, outcome.latency_ms, utcnow()
-            if completion is not None:
-                reviewed = review_answer(completion.text)
-                row.status, row.content = AnswerStatus.COMPLETED.value, reviewed.body
-                row.summary, row.reasoning, row.error = reviewed.summary, reviewed.why, None
-                row.tokens_in, row.tokens_out = completion.tokens_in, completion.tokens_out
-                row.cost_usd = self.prices.cost(provider_id, completion.tokens_in, completion.tokens_out)
-                await repo.index_text(conversation, "answer", row.id, reviewed.body)
-            else:
-                error = scrub(outcome.error or "The model failed.", [choice.api_key])  # never store a key
-                row.status, row.error = AnswerStatus.FAILED.value, error
-            await repo.session.flush()
-            finished = to_answer(row)
-        self.metrics.answer_finished(provider_id, finished.status, outcome.latency_ms, finished.tokens_in,
-                                     finished.tokens_out, finished.cost_usd)
-        event = AnswerReady(finished) if completion is not None else AnswerFailed(finished)
-        await self.bus.publish(platform, event)
+        finished = self._finished(conversation, started, choice, outcome)
+        flags = await self.writer.store_answer(finished)
+        if flags is None:
+            log.warning("batch %s was taken over by another process; dropping this answer", started.batch_id)
+            return
+        answer = dataclasses.replace(started, **_answer_fields(finished.values), **dataclasses.asdict(flags))
+        self.metrics.answer_finished(answer.provider_id, answer.status, outcome.latency_ms, answer.tokens_in,
+                                     answer.tokens_out, answer.cost_usd)
+        await self.bus.publish(platform, AnswerReady(answer) if finished.succeeded else AnswerFailed(answer))
+
+    def _finished(self, conversation: Conversation, started: Answer, choice: KeyChoice,
+                  outcome: CallOutcome) -> FinishedAnswer:
+        """The columns to store for this outcome (the review of a completed answer included)."""
+        values: dict[str, Any] = {"attempts": outcome.attempts, "latency_ms": outcome.latency_ms,
+                                  "completed_at": utcnow()}
+        completion = outcome.completion
+        if completion is None:
+            error = scrub(outcome.error or "The model failed.", [choice.api_key])  # never store a key
+            values.update(status=AnswerStatus.FAILED.value, error=error)
+        else:
+            reviewed = review_answer(completion.text)
+            values.update(status=AnswerStatus.COMPLETED.value, content=reviewed.body, summary=reviewed.summary,
+                          reasoning=reviewed.why, error=None, tokens_in=completion.tokens_in,
+                          tokens_out=completion.tokens_out,
+                          cost_usd=self.prices.cost(started.provider_id, completion.tokens_in, completion.tokens_out))
+        return FinishedAnswer(answer_id=started.id, batch_id=started.batch_id, workspace_id=conversation.workspace_id,
+                              conversation_id=conversation.id, succeeded=completion is not None, values=values,
+                              indexed_body=values.get("content") if completion is not None else None)
 
     async def _rank(self, batch_id: int, platform: str, question: str) -> None:
         async with self.store.read() as repo:

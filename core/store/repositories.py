@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,31 @@ from core.store.tables import (
 )
 
 UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
+_ANSWERS: Table = AiResponse.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
+# What a user may change on an answer while it runs; read back when it is stored.
+_ANSWER_FLAGS = (_ANSWERS.c.id, _ANSWERS.c.is_selected, _ANSWERS.c.selected_by, _ANSWERS.c.is_deleted,
+                 _ANSWERS.c.is_expanded)
+
+
+@dataclass(frozen=True)
+class FinishedAnswer:
+    """One model's outcome, ready to store: the columns to set, and the text to index if any."""
+
+    answer_id: int
+    batch_id: int
+    workspace_id: int
+    conversation_id: int
+    succeeded: bool  # counted in the batch's `completed`
+    values: Mapping[str, Any]  # ai_responses columns
+    indexed_body: str | None = None  # searchable text of a completed answer
+
+
+@dataclass(frozen=True)
+class AnswerFlags:
+    is_selected: bool
+    selected_by: str | None
+    is_deleted: bool
+    is_expanded: bool
 
 
 class Repository:
@@ -205,6 +231,43 @@ class Repository:
                 .where(RequestBatch.id.in_(batch_ids), RequestBatch.lease_owner == owner)
                 .values(lease_expires_at=until)
             )
+
+    async def store_answers(self, owner: str, finished: Sequence[FinishedAnswer]) -> dict[int, AnswerFlags]:
+        """Store finished answers of batches `owner` still holds, a few statements for any number of
+        answers; each batch's `completed` counter counts its answers in the same statement as the
+        ownership check. Returns the stored answers' flags by id; the others' batches were taken over."""
+        per_batch: dict[int, int] = {}
+        for item in finished:
+            per_batch[item.batch_id] = per_batch.get(item.batch_id, 0) + int(item.succeeded)
+        owned = set(await self.session.scalars(
+            update(RequestBatch)
+            .where(RequestBatch.id.in_(sorted(per_batch)), RequestBatch.lease_owner == owner)
+            .values(completed=RequestBatch.completed + case(per_batch, value=RequestBatch.id, else_=0))
+            .returning(RequestBatch.id)))
+        stored = [item for item in finished if item.batch_id in owned]
+        if not stored:
+            return {}
+        for columns in {tuple(item.values) for item in stored}:  # one statement per set of columns
+            same = [item for item in stored if tuple(item.values) == columns]
+            statement = (update(_ANSWERS).where(_ANSWERS.c.id == bindparam("answer_id"))
+                         .values({name: bindparam(f"new_{name}") for name in columns}))
+            await self.session.execute(statement, [
+                {"answer_id": item.answer_id, **{f"new_{k}": v for k, v in item.values.items()}} for item in same])
+        await self._index_many([item for item in stored if item.indexed_body is not None])
+        rows = await self.session.execute(select(*_ANSWER_FLAGS).where(
+            _ANSWERS.c.id.in_([item.answer_id for item in stored])))
+        return {row.id: AnswerFlags(row.is_selected, row.selected_by, row.is_deleted, row.is_expanded)
+                for row in rows}
+
+    async def _index_many(self, answers: Sequence[FinishedAnswer]) -> None:
+        if not answers:
+            return
+        statement = self._insert(SearchDocument)
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=["source", "source_id"],
+                                            set_={"body": statement.excluded.body}),
+            [{"workspace_id": a.workspace_id, "conversation_id": a.conversation_id, "source": "answer",
+              "source_id": a.answer_id, "body": a.indexed_body} for a in answers])
 
     async def release_leases(self, owner: str) -> None:
         await self.session.execute(

@@ -5,8 +5,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+import pytest
+from sqlalchemy import select
+
 from core.domain import AnswerStatus, Platform, Question, WorkspaceRef
-from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+from core.events import (
+    AnswerFailed,
+    AnswerProgress,
+    AnswerReady,
+    AnswerStarted,
+    BatchRanked,
+    Event,
+    ProgressThrottle,
+)
+from core.store.repositories import FinishedAnswer
+from core.store.tables import AiResponse, RequestBatch
 from tests.conftest import MakeCore
 from tests.fakes.llm_server import FakeLLMServer, Ok, unauthorized
 
@@ -96,3 +109,121 @@ async def test_cost_from_the_price_table_and_unknown_is_not_zero(
     done = {a.provider_id: a for a in (await core.service.wait_for_batch(batch.id, TEAM)).answers}
     assert done["openai/gpt-test"].cost_usd == 0.002
     assert done["ollama/llama-test"].cost_usd is None
+
+
+async def test_progress_is_throttled_and_the_newest_text_is_published_when_the_interval_ends() -> None:
+    shown: list[str] = []
+
+    async def publish(text: str) -> None:
+        shown.append(text)
+
+    throttle = ProgressThrottle(publish, interval=0.05)
+    for text in ("a", "ab", "abc"):
+        await throttle(text)
+    assert shown == ["a"]  # the first delta at once, the next ones wait for the interval
+    await asyncio.sleep(0.1)
+    assert shown == ["a", "abc"]  # the newest text, not every delta
+    await throttle("abcd")
+    await throttle("abcde")
+    await throttle.aclose()  # the finished answer follows: what still waits is dropped
+    await asyncio.sleep(0.1)
+    await throttle("abcdef")
+    assert shown == ["a", "abc", "abcd"]
+
+
+async def test_closing_lets_a_publication_under_way_finish_first() -> None:
+    shown: list[str] = []
+    gate = asyncio.Event()
+
+    async def publish(text: str) -> None:
+        await gate.wait()
+        shown.append(text)
+
+    throttle = ProgressThrottle(publish, interval=0.0)
+    sending = asyncio.create_task(throttle("a"))
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(throttle.aclose())
+    gate.set()
+    await asyncio.gather(sending, closing)
+    assert shown == ["a"]
+
+
+async def test_a_streamed_answer_sends_few_progress_events(make_core: MakeCore, llm_server: FakeLLMServer) -> None:
+    core = await make_core(models=("openai/gpt-test",))
+    text = "word " * 200
+    llm_server.script("chat", [Ok(text, chunks=40, chunk_delay=0.01)], model="gpt-test")
+    seen: list[Event] = []
+
+    async def sink(event: Event) -> None:
+        seen.append(event)
+
+    core.service.subscribe(Platform.DISCORD, sink)
+    batch = await core.service.ask(Question(TEAM, "C1", "U1", "Stream it"))
+    await core.service.wait_for_batch(batch.id, TEAM)
+    progress = [e.text for e in seen if isinstance(e, AnswerProgress)]
+    assert 1 <= len(progress) < 10  # ~0.4 s of streaming at most one update per 0.25 s, not 40
+    assert all(len(a) < len(b) for a, b in itertools.pairwise(progress))
+    assert isinstance(seen[-2], AnswerReady) and seen[-2].answer.content == text.strip()
+
+
+async def test_answers_finishing_together_are_stored_together_and_counted(
+        database_url: str, make_core: MakeCore) -> None:
+    core = await make_core(database_url=database_url)
+    batches = await asyncio.gather(*(core.service.ask(Question(TEAM, "C1", "U1", f"Question {i}"))
+                                     for i in range(6)))
+    done = [await core.service.wait_for_batch(b.id, TEAM) for b in batches]
+    assert all(a.status == AnswerStatus.COMPLETED and a.content for d in done for a in d.answers)
+    async with core.store.read() as repo:
+        counted = dict((await repo.session.execute(select(RequestBatch.id, RequestBatch.completed))).all())
+        owners = set(await repo.session.scalars(select(RequestBatch.lease_owner)))
+    assert counted == {b.id: len(b.answers) for b in batches}
+    assert owners == {None}
+    history = await core.service.history(TEAM, "Question")
+    assert len(history) == 6
+
+
+async def test_an_answer_of_a_batch_taken_over_is_not_stored(database_url: str, make_core: MakeCore) -> None:
+    core = await make_core(database_url=database_url)
+    batch = await core.service.ask(Question(TEAM, "C1", "U1", "Whose is it?"))
+    await core.service.wait_for_batch(batch.id, TEAM)
+    ours, taken = batch.answers[0], batch.answers[1]
+    async with core.store.write() as repo:  # the batch now belongs to another process
+        other = await repo.session.get(RequestBatch, batch.id)
+        assert other is not None
+        other.lease_owner = "elsewhere"
+
+    def finished(answer_id: int, batch_id: int) -> FinishedAnswer:
+        return FinishedAnswer(answer_id=answer_id, batch_id=batch_id, workspace_id=1,
+                              conversation_id=batch.conversation_id, succeeded=False,
+                              values={"status": "failed", "error": "late"})
+
+    async with core.store.write() as repo:
+        stored = await repo.store_answers("elsewhere", [finished(ours.id, batch.id)])
+        refused = await repo.store_answers(core.fanout.owner, [finished(taken.id, batch.id)])
+    assert set(stored) == {ours.id} and refused == {}
+    async with core.store.read() as repo:
+        statuses = dict((await repo.session.execute(
+            select(AiResponse.id, AiResponse.status).where(AiResponse.batch_id == batch.id))).all())
+    assert statuses[ours.id] == "failed" and statuses[taken.id] == "completed"
+
+
+@pytest.mark.parametrize("count", [1, 3])
+async def test_a_write_the_database_refuses_fails_only_its_own_answer(make_core: MakeCore, count: int) -> None:
+    core = await make_core()
+    batch = await core.service.ask(Question(TEAM, "C1", "U1", "Refused?"))
+    await core.service.wait_for_batch(batch.id, TEAM)
+    async with core.store.write() as repo:
+        await repo.session.execute(
+            RequestBatch.__table__.update().values(lease_owner=core.fanout.owner))
+
+    def finished(answer_id: int, status: str) -> FinishedAnswer:
+        return FinishedAnswer(answer_id=answer_id, batch_id=batch.id, workspace_id=1,
+                              conversation_id=batch.conversation_id, succeeded=False,
+                              values={"status": status, "error": "rewritten"})
+
+    good = [finished(a.id, "failed") for a in batch.answers[1:count]]
+    bad = finished(batch.answers[0].id, "not a status")  # the check constraint refuses it
+    results = await asyncio.gather(*(core.fanout.writer.store_answer(item) for item in [bad, *good]),
+                                   return_exceptions=True)
+    assert isinstance(results[0], Exception)
+    assert all(not isinstance(r, BaseException) and r is not None for r in results[1:])
