@@ -14,13 +14,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from bench.burst import fire, http_post
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_signing import SlackSender
+from tests.fakes.slack_signing import SlackSender, encode_form, signed_headers, slash_command
 
 SECRET = "bench-signing-secret"
 WRITES = ("chat.postMessage", "chat.update")
@@ -70,6 +72,24 @@ class SlackDriver:
                                               response_url=self.fake.response_url(str(self._n)))
         asked.ack, asked.status = time.monotonic(), status
         return asked
+
+    async def burst(self, count: int) -> list[Asked]:
+        """`count` commands at the same instant, each from its own team and channel, sent by `bench.burst`
+        from another process so that the driver's own work is not counted as the bot's ack time."""
+        url = urlsplit(self.url)
+        host, port = url.hostname or "127.0.0.1", url.port or 80
+        batch, requests = [], []
+        for _ in range(count):
+            self._n += 1
+            body = encode_form(slash_command(f"Why is the nightly job slow? (#{self._n})", team=f"T{self._n:06d}",
+                                             channel=f"C{self._n:06d}", response_url=self.fake.response_url(
+                                                 str(self._n))))
+            requests.append(http_post(host, port, url.path, body.encode(), signed_headers(SECRET, body)))
+            batch.append(Asked(f"C{self._n:06d}", 0.0))
+        for asked, timing in zip(batch, await asyncio.to_thread(fire, host, port, requests), strict=True):
+            asked.sent, asked.ack, asked.status = timing.sent, timing.answered, timing.status
+        self.asked.extend(batch)
+        return batch
 
     def finished(self, asked: Asked) -> bool:
         parents = [m for m in self.fake.channel(asked.key) if m.thread_ts is None]

@@ -73,7 +73,10 @@ async def sequential(driver: SlackDriver | DiscordDriver, count: int, limit: flo
 
 
 async def burst(driver: SlackDriver | DiscordDriver, count: int, limit: float) -> tuple[list[Asked], int]:
-    asked = list(await asyncio.gather(*(driver.ask() for _ in range(count))))
+    if isinstance(driver, SlackDriver):
+        asked = await driver.burst(count)
+    else:  # one gateway connection carries them all: pushing 200 events is cheap
+        asked = list(await asyncio.gather(*(driver.ask() for _ in range(count))))
     return asked, await settle(driver, asked, limit)
 
 
