@@ -66,5 +66,6 @@ def _signalling(ack: Callable[..., Awaitable[Any]], acked: asyncio.Event) -> Cal
             return await ack(*args, **kwargs)
         finally:
             acked.set()
+            await asyncio.sleep(0)  # let the answer go out before the listener's own work goes on
 
     return acknowledge
