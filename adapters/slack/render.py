@@ -159,6 +159,8 @@ class ThreadRenderer:
         if thread is None:
             log.debug("event for batch %s, which is not on screen here", batch_id)
             return None
+        if thread.posted.is_set():
+            return thread
         try:
             await asyncio.wait_for(thread.posted.wait(), POSTED_WAIT)
         except TimeoutError:
