@@ -97,10 +97,9 @@ class Handlers:
 
     async def _show_question(self, interaction: discord.Interaction[Any], live: LiveBatch) -> discord.Message:
         rendered = embeds.question_message(live.batch)
-        await interaction.edit_original_response(content=rendered.content, embeds=rendered.embeds,
-                                                 attachments=files_of(rendered))
+        root = await interaction.edit_original_response(content=rendered.content, embeds=rendered.embeds,
+                                                        attachments=files_of(rendered))
         interaction.extras[ANSWERED] = True
-        root = await interaction.original_response()
         await self.board.remember_question(live, root)
         return root
 
