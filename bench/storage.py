@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import random
 import sys
 import tempfile
@@ -41,7 +42,7 @@ WORKSPACES = (("T0BIG", 0.60), ("T0MID", 0.25), ("G0GUILD", 0.10), ("T0SMALL", 0
 MEASURED = WorkspaceRef(Platform.SLACK, WORKSPACES[0][0])
 ANSWERED_SHARE, FOLLOW_UP_SHARE, ANSWERS_PER_QUESTION = 0.30, 0.10, 3
 DEEP_OFFSET = 10_000
-CHUNK = 20_000  # rows per executemany
+CHUNK = 20_000  # rows per executemany (SQLite)
 INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL builds a GIN index much faster when it fits in memory
 
 _FUNCTION = ("the a to of and is in for it how i my with on what can that do be this from are not or "
@@ -155,7 +156,8 @@ def build_corpus(n: int, workspace_ids: list[int], seed: int = 7) -> Corpus:
 
 
 async def seed(service: ConsensusService, corpus: Corpus) -> None:
-    """Bulk-load the corpus in one transaction, the full-text index built once after the rows."""
+    """Bulk-load the corpus in one transaction (COPY on PostgreSQL), the full-text index built once after
+    the rows; PostgreSQL's id sequences are moved past them."""
     async with service.store.write() as repo:
         ids = [await repo.workspace_id(WorkspaceRef(Platform.SLACK if name.startswith("T") else Platform.DISCORD,
                                                     name)) for name, _share in WORKSPACES]
@@ -166,8 +168,7 @@ async def seed(service: ConsensusService, corpus: Corpus) -> None:
         connection = await repo.session.connection()
         await _pause_full_text(connection, postgres)
         for table, rows in corpus.tables():
-            for i in range(0, len(rows), CHUNK):
-                await connection.execute(insert(table), rows[i:i + CHUNK])
+            await (_copy if postgres else _insert)(connection, table, rows)
         await _resume_full_text(connection, postgres)
         if postgres:
             for table, _rows in corpus.tables():
@@ -175,6 +176,21 @@ async def seed(service: ConsensusService, corpus: Corpus) -> None:
                                               f"(SELECT max(id) FROM {table.name}))"))
     async with service.store.write() as repo:  # fresh planner statistics, as autovacuum would give
         await repo.session.execute(text("ANALYZE"))
+
+
+async def _insert(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(rows), CHUNK):
+        await connection.execute(insert(table), rows[i:i + CHUNK])
+
+
+async def _copy(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL's COPY: about twice as fast as inserting the rows one statement at a time."""
+    columns = list(rows[0])  # every row of a table has the same keys
+    records = [tuple(json.dumps(value) if isinstance(value, dict) else value for value in map(row.get, columns))
+               for row in rows]
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
 async def _pause_full_text(connection: AsyncConnection, postgres: bool) -> None:
