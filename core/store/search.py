@@ -4,11 +4,12 @@ A person's query is reduced to its words, so no query syntax of either engine ca
 every word must match, the last one as a prefix (search-as-you-type).
 
 A page is the newest matching conversations. A common word matches thousands of them, and
-building that whole set only to keep 20 was the slow part; so when a capped probe says the match
-is large (SQLite), or the first step of the walk found matches near enough (PostgreSQL),
-conversations are walked newest first through the listing index and the walk stops as soon as
-the page is full. A rare word (or a deep page, or a match too
-sparse to fill the page within the walk's budget) takes the set-based query, which is cheap then.
+building that whole set only to keep 20 was the slow part; so when the match looks large (SQLite:
+a capped probe; PostgreSQL: the first step of the walk itself), conversations are walked newest
+first through the listing index and the walk stops as soon as the page is full. A rare word (or a
+deep page, or a match too sparse to fill the page within the walk's budget) takes the set-based
+query, which is cheap then. The indexes behind both (migration 0003): FTS5 with 2- and 3-letter
+prefix indexes, and a stored tsvector column on PostgreSQL, so the walk never parses a body.
 """
 
 from __future__ import annotations

@@ -65,9 +65,10 @@ async def test_the_last_word_matches_as_a_prefix_of_two_three_or_more_letters(st
     assert await found(store, "T1", "t") == [i for i in newest_first if i != ids[5]]  # shorter than any prefix index
 
 
-@pytest.mark.parametrize("every", [1, 7, 60, 400])
+@pytest.mark.parametrize("every", [1, 2, 7, 60, 400])
 async def test_walking_newest_first_finds_what_the_set_query_finds(store: Store, every: int) -> None:
-    """Dense, near, far and sparse matches, with the conversations updated out of id order."""
+    """Dense, large, near, far and sparse matches, and a page beyond the walks, with the
+    conversations updated out of id order."""
     await upgrade(store.engine)
     count = 3000  # above SQLite's probe (2,000 documents) when every conversation matches
     rng = random.Random(every)
@@ -80,6 +81,7 @@ async def test_walking_newest_first_finds_what_the_set_query_finds(store: Store,
     for query in ("needle", "needl"):
         assert await found(store, "T1", query) == matching[:20]
         assert await found(store, "T1", query, 20, 40) == matching[40:60]
+        assert await found(store, "T1", query, 20, 200) == matching[200:220]
 
 
 async def test_the_postgresql_walk_takes_its_second_step_when_the_first_finds_the_match_near(store: Store) -> None:
