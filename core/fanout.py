@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-
 from core import logcontext
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import Answer, AnswerStatus, BatchStatus
@@ -42,12 +40,12 @@ from core.metrics import Metrics, NoMetrics
 from core.pricing import PriceTable
 from core.providers.base import ChatMessage, ChatRequest
 from core.providers.registry import ProviderRegistry
-from core.ranking import Ranker
+from core.ranking import Ranker, Ranking
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, review_answer
-from core.store.repositories import AnswerFlags, FinishedAnswer, Repository
+from core.store.repositories import AnswerFlags, FinishedAnswer
 from core.store.store import Store
-from core.store.tables import AiResponse, Conversation, RequestBatch, Workspace, utcnow
+from core.store.tables import Conversation, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +74,14 @@ class FanOutSettings:
     deadline_seconds: float = 300.0  # the whole batch, all retries included
     progress_interval: float = 0.25  # streamed text is published at most this often per answer
     max_tokens: int = 2048
+
+
+def _scores(ranking: Ranking, ranked: Mapping[str, str]) -> list[tuple[int, float, str | None, str, int]]:
+    """(answer id, score, why, method, rank) of each answer in `ranked`; rank 1 is the best, ties by id."""
+    order = sorted(((key, score) for key, score in ranking.scores.items() if key in ranked),
+                   key=lambda kv: (-kv[1].value, int(kv[0])))
+    return [(int(key), score.value, score.why, ranking.method, position)
+            for position, (key, score) in enumerate(order, start=1)]
 
 
 def process_identity() -> str:
@@ -216,21 +222,20 @@ class FanOut:
             async with self.store.write() as repo:
                 if not await repo.claim_batch(batch_id, self.owner, utcnow() + self.lease_until()):
                     return  # another process holds it
-                _batch, message, conversation, answers = await repo.batch_rows(batch_id)
+                _batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
                 logcontext.conversation_id.set(conversation.id)
-                workspace = await repo.session.get(Workspace, conversation.workspace_id)
                 questions = await repo.earlier_questions(conversation.id, message.id)
                 earlier = await repo.answers_of_questions(q.id for q in questions)
                 todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
                 choices: dict[int, KeyChoice] = {}
+                for row in todo:  # keys first: a change made in between would be flushed before each lookup
+                    choices[row.id] = await self.keys.choose(repo, row) if self.keys else KeyChoice("operator")
                 now = utcnow()
                 for row in todo:
                     row.status, row.started_at = AnswerStatus.RUNNING.value, now
-                    choices[row.id] = await self.keys.choose(repo, row) if self.keys else KeyChoice("operator")
                     row.meta = {**(row.meta or {}), "key": choices[row.id].meta}  # which key paid: on the card
                 await repo.session.flush()
                 started = [to_answer(row) for row in todo]
-            assert workspace is not None
             platform = workspace.platform
             request = ChatRequest(
                 messages=(*build_history(questions, earlier), ChatMessage("user", message.content)),
@@ -296,41 +301,22 @@ class FanOut:
 
     async def _rank(self, batch_id: int, platform: str, question: str) -> None:
         async with self.store.read() as repo:
-            answers = list(await repo.session.scalars(select(AiResponse).where(AiResponse.batch_id == batch_id)))
-        live = {str(a.id): a.content or "" for a in answers
+            outcomes = await repo.answer_outcomes(batch_id)
+        live = {str(a.id): a.content or "" for a in outcomes
                 if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
         ranking = await self.ranker.rank(question, live) if live else None
+        # Every answer of the batch was stored under this lease, so their statuses are final.
+        done = sum(a.status == AnswerStatus.COMPLETED for a in outcomes)
+        failed = sum(a.status == AnswerStatus.FAILED for a in outcomes)
+        status = BatchStatus.COMPLETED if not failed else BatchStatus.PARTIAL if done else BatchStatus.FAILED
         async with self.store.write() as repo:
-            if not await self._still_owned(repo, batch_id):
+            if not await repo.finish_batch(batch_id, self.owner, status.value, ranking.consensus if ranking else None,
+                                           bool(ranking and ranking.disagree)):
                 log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
                 return
-            batch, message, conversation, answers = await repo.batch_rows(batch_id)
-            order = sorted(ranking.scores.items(), key=lambda kv: (-kv[1].value, int(kv[0]))) if ranking else []
-            ranks = {int(key): position for position, (key, _score) in enumerate(order, start=1)}
-            for row in answers:
-                score = ranking.scores.get(str(row.id)) if ranking else None
-                if score is not None and row.id in ranks:
-                    row.ranking_score, row.reasoning = score.value, score.why
-                    row.score_method, row.rank = ranking.method if ranking else None, ranks[row.id]
-            done = [a for a in answers if a.status == AnswerStatus.COMPLETED]
-            failed = [a for a in answers if a.status == AnswerStatus.FAILED]
-            batch.status = (BatchStatus.COMPLETED if not failed else
-                            BatchStatus.PARTIAL if done else BatchStatus.FAILED).value
-            batch.consensus = ranking.consensus if ranking else None
-            batch.disagree = bool(ranking and ranking.disagree)
-            batch.finished_at, batch.lease_owner, batch.lease_expires_at = utcnow(), None, None
-            workspace = await repo.session.get(Workspace, conversation.workspace_id)
-            assert workspace is not None
-            await repo.session.flush()
+            if ranking:
+                await repo.store_scores(_scores(ranking, live))
+            batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
-        log.info("question finished: %s, %d of %d answered", view.status, len(done), len(answers))
+        log.info("question finished: %s, %d of %d answered", view.status, done, len(outcomes))
         await self.bus.publish(platform, BatchRanked(view))
-
-    async def _still_owned(self, repo: Repository, batch_id: int, completed: int = 0) -> bool:
-        """Whether this process still holds the batch's lease, counting `completed` answers in the
-        same statement. The row stays locked until the transaction ends (PostgreSQL), so a replica
-        claiming it meanwhile waits: no answer is stored or posted twice."""
-        result: Any = await repo.session.execute(
-            update(RequestBatch).where(RequestBatch.id == batch_id, RequestBatch.lease_owner == self.owner)
-            .values(completed=RequestBatch.completed + completed))
-        return bool(result.rowcount == 1)

@@ -77,7 +77,7 @@ class ConsensusService(AdminVerbs):
                     " ".join(text.split())[:TITLE_CHARS], question.user)
             else:
                 conversation = await repo.conversation(conversation_id, workspace_id)
-            message = await repo.add_question(conversation, question.user, text)
+            message = await repo.add_question(conversation, question.user, text, touch=conversation_id is not None)
             batch = await repo.add_batch(message, models, self.fanout.owner,
                                          utcnow() + self.fanout.lease_until())
             answers = await repo.answers_of_question(message.id)

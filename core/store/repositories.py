@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, false, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -126,10 +126,13 @@ class Repository:
         await self.session.flush()
         return row
 
-    async def add_question(self, conversation: Conversation, author: str, text: str) -> Message:
+    async def add_question(self, conversation: Conversation, author: str, text: str, *, touch: bool = True
+                           ) -> Message:
+        """`touch=False`: the conversation was just created, its `updated_at` is already now."""
         message = Message(conversation_id=conversation.id, author=author, content=text, created_at=utcnow())
         self.session.add(message)
-        conversation.updated_at = utcnow()
+        if touch:
+            conversation.updated_at = utcnow()
         await self.session.flush()
         await self.index_text(conversation, "question", message.id, text)
         return message
@@ -141,13 +144,11 @@ class Repository:
                              lease_owner=lease_owner, lease_expires_at=lease_until, created_at=utcnow())
         self.session.add(batch)
         await self.session.flush()
-        for provider_id, label in models:
-            self.session.add(AiResponse(
-                batch_id=batch.id, message_id=message.id, conversation_id=message.conversation_id,
-                provider_id=provider_id, model=provider_id.split("/", 1)[-1], label=label,
-                status=AnswerStatus.PENDING.value, meta={},
-            ))
-        await self.session.flush()
+        await self.session.execute(insert(AiResponse), [  # one statement for all the models
+            {"batch_id": batch.id, "message_id": message.id, "conversation_id": message.conversation_id,
+             "provider_id": provider_id, "model": provider_id.split("/", 1)[-1], "label": label,
+             "status": AnswerStatus.PENDING.value, "meta": {}}
+            for provider_id, label in models])
         return batch
 
     async def batch_rows(self, batch_id: int) -> tuple[RequestBatch, Message, Conversation, list[AiResponse]]:
@@ -161,6 +162,28 @@ class Repository:
             select(AiResponse).where(AiResponse.batch_id == batch_id).order_by(AiResponse.id)
         )
         return batch, message, conversation, list(answers)
+
+    async def batch_with_workspace(self, batch_id: int
+                                   ) -> tuple[RequestBatch, Message, Conversation, Workspace, list[AiResponse]]:
+        """The batch, its question, conversation and workspace in one statement, then its answers."""
+        found = (await self.session.execute(
+            select(RequestBatch, Message, Conversation, Workspace)
+            .join(Message, Message.id == RequestBatch.message_id)
+            .join(Conversation, Conversation.id == RequestBatch.conversation_id)
+            .join(Workspace, Workspace.id == Conversation.workspace_id)
+            .where(RequestBatch.id == batch_id))).first()
+        if found is None:
+            raise NotFoundError()
+        answers = await self.session.scalars(
+            select(AiResponse).where(AiResponse.batch_id == batch_id).order_by(AiResponse.id))
+        return found[0], found[1], found[2], found[3], list(answers)
+
+    async def answer_outcomes(self, batch_id: int) -> list[Any]:
+        """(id, status, is_deleted, content) of each answer: what ranking needs, without loading rows."""
+        rows = await self.session.execute(
+            select(_ANSWERS.c.id, _ANSWERS.c.status, _ANSWERS.c.is_deleted, _ANSWERS.c.content)
+            .where(_ANSWERS.c.batch_id == batch_id).order_by(_ANSWERS.c.id))
+        return list(rows)
 
     async def answer(self, answer_id: int, workspace_id: int, *, lock: bool = False) -> AiResponse:
         query = (
@@ -223,6 +246,24 @@ class Repository:
                     started_at=func.coalesce(RequestBatch.started_at, now))
         )
         return bool(result.rowcount == 1)
+
+    async def finish_batch(self, batch_id: int, owner: str, status: str, consensus: str | None,
+                           disagree: bool) -> bool:
+        """Close the batch if `owner` still holds it (the check and the write are one statement)."""
+        result: Any = await self.session.execute(
+            update(RequestBatch).where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner)
+            .values(status=status, consensus=consensus, disagree=disagree, finished_at=utcnow(),
+                    lease_owner=None, lease_expires_at=None))
+        return bool(result.rowcount == 1)
+
+    async def store_scores(self, scores: Sequence[tuple[int, float, str | None, str, int]]) -> None:
+        """(answer id, score, why, method, rank) for each ranked answer, in one statement."""
+        if scores:
+            await self.session.execute(
+                update(_ANSWERS).where(_ANSWERS.c.id == bindparam("answer_id"))
+                .values(ranking_score=bindparam("score"), reasoning=bindparam("why"),
+                        score_method=bindparam("method"), rank=bindparam("position")),
+                [dict(zip(("answer_id", "score", "why", "method", "position"), row, strict=True)) for row in scores])
 
     async def renew_lease(self, batch_ids: Sequence[int], owner: str, until: datetime) -> None:
         if batch_ids:
