@@ -1,5 +1,6 @@
-"""The fan-out: every model of a question runs at once, each answer is stored the moment it
-arrives, then the batch is ranked. A model that fails becomes a failed answer, never an exception.
+"""The fan-out: every model of a question runs at once, each answer is stored as soon as it
+arrives (answers arriving together share one transaction), then the batch is ranked. A model
+that fails becomes a failed answer, never an exception.
 
 A batch is run under a lease. The lease is renewed while it runs; when a process dies, the lease
 runs out and `resume_orphans` (at start-up, or on another replica) finishes what is left: stored

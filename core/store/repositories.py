@@ -276,7 +276,9 @@ class Repository:
     async def store_answers(self, owner: str, finished: Sequence[FinishedAnswer]) -> dict[int, AnswerFlags]:
         """Store finished answers of batches `owner` still holds, a few statements for any number of
         answers; each batch's `completed` counter counts its answers in the same statement as the
-        ownership check. Returns the stored answers' flags by id; the others' batches were taken over."""
+        ownership check. That statement locks the batch rows until the transaction ends (PostgreSQL),
+        so a replica claiming one meanwhile waits: no answer is stored or posted twice. Returns the
+        stored answers' flags by id; the others' batches were taken over."""
         per_batch: dict[int, int] = {}
         for item in finished:
             per_batch[item.batch_id] = per_batch.get(item.batch_id, 0) + int(item.succeeded)
