@@ -91,7 +91,11 @@ async def test_the_postgresql_walk_takes_its_second_step_when_the_first_finds_th
     bodies = [f"question {n} about {'needle' if n % 50 == 0 else 'hay'}" for n in range(2000)]
     ids = await add_conversations(store, "T1", bodies)
     async with store.read() as repo:
-        walked = await search._pg_walk(repo.session, {"ws": 1, "q": "needle"}, 20)
+        workspace = await repo.workspace_id(WorkspaceRef(Platform.SLACK, "T1"))
+        params: dict[str, object] = {"ws": workspace, "q": "needle"}
+        first_step = await search._pg_walk_step(repo.session, params, 0, search.PG_WALK_FIRST, 20)
+        assert 0 < len(first_step) < 20  # near, but the first step alone does not fill the page
+        walked = await search._pg_walk(repo.session, params, 20)
     assert walked is not None
     assert walked[0] == [cid for n, cid in enumerate(ids) if n % 50 == 0][::-1][:20]
 
