@@ -145,6 +145,8 @@ async def _sqlite_walk(session: AsyncSession, params: dict[str, object], need: i
 async def _sqlite_page_ids(session: AsyncSession, params: dict[str, object], limit: int, offset: int) -> Walk:
     need = offset + limit
     matching = await session.scalar(text(_SQLITE_PROBE), {**params, "cap": PROBE}) or 0
+    if not matching:
+        return [], {}
     if matching >= PROBE and need <= WALK_PAGE_MAX:
         walked = await _sqlite_walk(session, params, need)
         if walked is not None:
