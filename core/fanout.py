@@ -150,18 +150,26 @@ class FanOut:
         self.owner = process_identity()
         self.writer = AnswerWriter(store, self.owner)
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()  # batches given new work (a retry) while running: run once more
         self._renewer: asyncio.Task[None] | None = None
 
     # -- scheduling -----------------------------------------------------------------------------
 
     def start(self, batch_id: int) -> None:
         if batch_id in self._tasks:
+            self._again.add(batch_id)  # its pending answers are picked up when this run ends
             return
         task = asyncio.create_task(self._run(batch_id), name=f"batch-{batch_id}")
         self._tasks[batch_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(batch_id, None))
+        task.add_done_callback(lambda _t: self._ended(batch_id))
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_leases(), name="lease-renewer")
+
+    def _ended(self, batch_id: int) -> None:
+        self._tasks.pop(batch_id, None)
+        if batch_id in self._again:
+            self._again.discard(batch_id)
+            self.start(batch_id)
 
     @property
     def in_flight(self) -> int:
@@ -169,8 +177,7 @@ class FanOut:
         return len(self._tasks)
 
     async def wait(self, batch_id: int) -> None:
-        task = self._tasks.get(batch_id)
-        if task is not None:
+        while (task := self._tasks.get(batch_id)) is not None:  # a retry may run the batch once more
             await asyncio.shield(task)
 
     async def wait_idle(self) -> None:
@@ -192,6 +199,7 @@ class FanOut:
 
     async def stop(self, deadline: float) -> None:
         """Let running batches finish within `deadline` seconds; hand the rest back."""
+        self._again.clear()  # a retry not started yet is resumed by whoever takes the batch next
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=deadline)
         for task in list(self._tasks.values()):
@@ -228,9 +236,8 @@ class FanOut:
                 questions = await repo.earlier_questions(conversation.id, message.id)
                 earlier = await repo.answers_of_questions(q.id for q in questions)
                 todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
-                choices: dict[int, KeyChoice] = {}
-                for row in todo:  # keys first: a change made in between would be flushed before each lookup
-                    choices[row.id] = await self.keys.choose(repo, row) if self.keys else KeyChoice("operator")
+                choices = (await self.keys.choose_all(repo, conversation.workspace_id, message.author, todo)
+                           if self.keys else {row.id: KeyChoice("operator") for row in todo})
                 now = utcnow()
                 for row in todo:
                     row.status, row.started_at = AnswerStatus.RUNNING.value, now
@@ -313,7 +320,10 @@ class FanOut:
         async with self.store.write() as repo:
             if not await repo.finish_batch(batch_id, self.owner, status.value, ranking.consensus if ranking else None,
                                            bool(ranking and ranking.disagree)):
-                log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
+                if batch_id in self._again:
+                    log.info("batch %s has a retried answer to run first; ranking it after that", batch_id)
+                else:
+                    log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
                 return
             if ranking:
                 await repo.store_scores(_scores(ranking, live))

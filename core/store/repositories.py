@@ -249,9 +249,13 @@ class Repository:
 
     async def finish_batch(self, batch_id: int, owner: str, status: str, consensus: str | None,
                            disagree: bool) -> bool:
-        """Close the batch if `owner` still holds it (the check and the write are one statement)."""
+        """Close the batch if `owner` still holds it and no answer waits to run (a retry clicked
+        meanwhile); the checks and the write are one statement."""
+        waiting = select(AiResponse.id).where(AiResponse.batch_id == batch_id,
+                                              AiResponse.status == AnswerStatus.PENDING.value)
         result: Any = await self.session.execute(
-            update(RequestBatch).where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner)
+            update(RequestBatch).where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner,
+                                       ~waiting.exists())
             .values(status=status, consensus=consensus, disagree=disagree, finished_at=utcnow(),
                     lease_owner=None, lease_expires_at=None))
         return bool(result.rowcount == 1)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.domain import Actor, AnswerStatus, BatchStatus, Platform, Question, WorkspaceRef
 from core.errors import InvalidQuestionError, NotFoundError, PermissionDeniedError
 from core.store.tables import Conversation, Message
 from tests.conftest import MakeCore
-from tests.fakes.llm_server import FakeLLMServer, server_error
+from tests.fakes.llm_server import FakeLLMServer, Ok, server_error
 
 TEAM = WorkspaceRef(Platform.SLACK, "T1")
 OTHER_TEAM = WorkspaceRef(Platform.SLACK, "T2")
@@ -142,6 +144,30 @@ async def test_retry_runs_only_the_failed_model_again(core, llm_server: FakeLLMS
     assert len(llm_server.calls) == calls_before + 1  # the other models were not asked again
     with pytest.raises(InvalidQuestionError):
         await core.service.retry(failed.id, ASKER)  # no longer failed
+
+
+async def test_retry_while_the_other_models_still_answer(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+    """A retry clicked before the batch ends runs too, and the batch is ranked once, with it."""
+    gate = asyncio.Event()
+    llm_server.script("chat", [server_error("openai")] * 3, model="gpt-test")
+    llm_server.script("messages", [Ok(gate=gate)])
+    batch = await core.service.ask(question())
+    failed = await wait_until_failed(core, batch.id)
+    await core.service.retry(failed.id, ASKER)  # Claude is still answering
+    gate.set()
+    done = await core.service.wait_for_batch(batch.id, TEAM)
+    assert done.status == BatchStatus.COMPLETED
+    assert all(a.status == AnswerStatus.COMPLETED and a.score is not None for a in done.answers)
+
+
+async def wait_until_failed(core, batch_id: int):  # type: ignore[no-untyped-def]
+    for _ in range(200):
+        batch = await core.service.get_batch(batch_id, TEAM)
+        failed = [a for a in batch.answers if a.status == AnswerStatus.FAILED]
+        if failed:
+            return failed[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no answer failed")
 
 
 def assistant_turns(body: dict) -> list[str]:  # type: ignore[type-arg]
