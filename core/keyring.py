@@ -29,7 +29,7 @@ from core.mapping import aware
 from core.providers.base import ChatMessage, ChatRequest
 from core.providers.registry import ProviderConfig, ProviderRegistry, split_model_id
 from core.store.repositories import Repository
-from core.store.tables import AiResponse, ApiKey, Conversation, Message, utcnow
+from core.store.tables import AiResponse, ApiKey, utcnow
 
 Payer = Literal["user", "workspace", "operator"]
 ALWAYS_OFFERED = ("anthropic", "openai")
@@ -142,20 +142,37 @@ class KeyRing:
                 unreadable += 1
         return RotationReport(rotated, unreadable)
 
-    async def choose(self, repo: Repository, answer: AiResponse) -> KeyChoice:
-        """The key that pays for `answer`: the asker's, the workspace's, else the operator's."""
-        message = await repo.session.get(Message, answer.message_id)
-        conversation = await repo.session.get(Conversation, answer.conversation_id)
-        if message is None or conversation is None:
-            return KeyChoice("operator")
-        provider = split_model_id(answer.provider_id)[0]
-        return await self._choose(repo, conversation.workspace_id, message.author, provider, touch=True)
+    async def choose_all(self, repo: Repository, workspace_id: int, user_id: str,
+                         answers: Sequence[AiResponse]) -> dict[int, KeyChoice]:
+        """The key that pays for each answer of one question (answer id -> choice): the asker's,
+        the workspace's, else the operator's. One query for them all."""
+        stored = await self._stored(repo, workspace_id, user_id, provider=None)
+        by_provider: dict[str, KeyChoice] = {}
+        for answer in answers:
+            provider = split_model_id(answer.provider_id)[0]
+            if provider not in by_provider:
+                by_provider[provider] = self._pick(stored.get(provider, {}), provider, touch=True)
+        return {answer.id: by_provider[split_model_id(answer.provider_id)[0]] for answer in answers}
+
+    async def _stored(self, repo: Repository, workspace_id: int, user_id: str, provider: str | None
+                      ) -> dict[str, dict[str, ApiKey]]:
+        """The asker's and the workspace's keys (of one provider, or all): provider -> scope -> row."""
+        query = select(ApiKey).where(
+            ApiKey.workspace_id == workspace_id,
+            ((ApiKey.scope == "user") & (ApiKey.user_id == user_id)) | (ApiKey.scope == "workspace"))
+        if provider is not None:
+            query = query.where(ApiKey.provider == provider)
+        stored: dict[str, dict[str, ApiKey]] = {}
+        for row in await repo.session.scalars(query):
+            stored.setdefault(row.provider, {})[row.scope] = row
+        return stored
 
     async def _choose(self, repo: Repository, workspace_id: int, user_id: str, provider: str, *,
                       touch: bool) -> KeyChoice:
-        rows = {row.scope: row for row in await repo.session.scalars(select(ApiKey).where(
-            ApiKey.workspace_id == workspace_id, ApiKey.provider == provider,
-            ((ApiKey.scope == "user") & (ApiKey.user_id == user_id)) | (ApiKey.scope == "workspace")))}
+        stored = await self._stored(repo, workspace_id, user_id, provider)
+        return self._pick(stored.get(provider, {}), provider, touch=touch)
+
+    def _pick(self, rows: dict[str, ApiKey], provider: str, *, touch: bool) -> KeyChoice:
         row = rows.get("user") or rows.get("workspace")
         if row is None:
             return KeyChoice("operator")
