@@ -24,7 +24,7 @@ from core.history import summaries
 from core.keyring import KeyRing
 from core.mapping import to_answer, to_batch
 from core.providers.registry import ProviderRegistry
-from core.settings import MAX_MODELS, Limits, SettingsBook
+from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook
 from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import AiResponse, Message, RequestBatch, utcnow
@@ -69,8 +69,9 @@ class ConsensusService(AdminVerbs):
         text = clean_question(question.text)
         async with self.store.write() as repo:
             workspace_id = await self._workspace(repo, question.workspace)
-            models = await self._models(repo, workspace_id, question)
-            await self.settings_book.admit(repo, workspace_id, question.user)  # a refusal stores nothing
+            settings = await self.settings_book.read(repo, workspace_id, question.channel)
+            models = self._models(question, settings)
+            await self.settings_book.admit(repo, workspace_id, question.user, settings)  # a refusal stores nothing
             if conversation_id is None:
                 conversation = await repo.add_conversation(
                     workspace_id, question.channel, question.thread,
@@ -86,8 +87,8 @@ class ConsensusService(AdminVerbs):
         self.fanout.metrics.question_asked(question.workspace.platform.value)
         return view
 
-    async def _models(self, repo: Repository, workspace_id: int, question: Question) -> list[tuple[str, str]]:
-        chosen = question.models or await repo.models_for(workspace_id, question.channel) or self.default_models
+    def _models(self, question: Question, settings: ModelSettings) -> list[tuple[str, str]]:
+        chosen = question.models or list(settings.channel_models or settings.models) or self.default_models
         if not chosen:
             raise ConfigError("No models are configured. Set CONSENSUS_MODELS, e.g. openai/gpt-5-mini.")
         if len(chosen) > MAX_MODELS:

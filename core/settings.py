@@ -122,9 +122,9 @@ class SettingsBook:
         await repo.session.flush()
         return await self.read(repo, workspace_id, None)
 
-    async def admit(self, repo: Repository, workspace_id: int, user: str) -> None:
-        """Refuse a question over the user's rate or the workspace's budget (before anything is stored)."""
-        settings = await self.read(repo, workspace_id, None)
+    async def admit(self, repo: Repository, workspace_id: int, user: str, settings: ModelSettings) -> None:
+        """Refuse a question over the user's rate or the workspace's budget (before anything is stored);
+        `settings` are the workspace's, as `read` gives them."""
         budget, rate = settings.daily_budget_usd, settings.questions_per_minute
         if budget is None and rate is None:
             return

@@ -18,7 +18,6 @@ from core.store.tables import (
     AiResponse,
     Conversation,
     Message,
-    ModelSetting,
     PlatformMessage,
     ProcessedEvent,
     RequestBatch,
@@ -356,14 +355,6 @@ class Repository:
         return MessageRef(row[0], row[1]) if row else None
 
     # -- settings, history and search -----------------------------------------------------------
-
-    async def models_for(self, workspace_id: int, channel: str) -> list[str] | None:
-        rows = (await self.session.execute(
-            select(ModelSetting.channel, ModelSetting.models).where(
-                ModelSetting.workspace_id == workspace_id, ModelSetting.channel.in_(["", channel]))
-        )).all()
-        by_channel = {row[0]: row[1] for row in rows if row[1]}
-        return by_channel.get(channel) or by_channel.get("")
 
     async def index_text(self, conversation: Conversation, source: str, source_id: int, body: str) -> None:
         statement = self._insert(SearchDocument).values(
