@@ -232,9 +232,11 @@ class ConsensusService(AdminVerbs):
         async with self.store.write() as repo:
             return await repo.claim_event(await self._workspace(repo, workspace), event_id)
 
-    async def remember_message(self, workspace: WorkspaceRef, kind: str, target_id: int, ref: MessageRef) -> None:
+    async def remember_messages(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]]) -> None:
+        """Remember which platform message shows each ("batch" or "answer", its id), so that buttons and
+        edits work after a restart; one write for a question's messages."""
         async with self.store.write() as repo:
-            await repo.remember_message(await self._workspace(repo, workspace), kind, target_id, ref)
+            await repo.remember_messages(await self._workspace(repo, workspace), refs)
 
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None:
         async with self.store.read() as repo:

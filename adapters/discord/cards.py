@@ -103,15 +103,19 @@ class Board:
             seen = live.versions.get(answer.id, 0)
             rendered = embeds.card(answer, live.progress.get(answer.id))
             sent = await target.send(embeds=rendered.embeds, view=card_view(answer), files=files_of(rendered))
-            ref = MessageRef(str(sent.channel.id), str(sent.id))
-            live.cards[answer.id] = ref
-            await self.service.remember_message(live.workspace, "answer", answer.id, ref)
+            live.cards[answer.id] = MessageRef(str(sent.channel.id), str(sent.id))
             if live.versions.get(answer.id, 0) != seen:
                 self.show_card(live, answer.id)
+        # stored for a restart or another replica, in one write; clicks carry the answer id
+        refs = [("answer", answer_id, ref) for answer_id, ref in live.cards.items()]
+        if live.question is not None:
+            refs.append(("batch", live.batch.id, live.question))
+        await self.service.remember_messages(live.workspace, refs)
 
-    async def remember_question(self, live: LiveBatch, message: discord.Message) -> None:
+    @staticmethod
+    def question_posted(live: LiveBatch, message: discord.Message) -> None:
+        """Where the question was posted; stored with the cards by `post_cards`."""
         live.question = MessageRef(str(message.channel.id), str(message.id))
-        await self.service.remember_message(live.workspace, "batch", live.batch.id, live.question)
 
     # ---- events -----------------------------------------------------------------------------
     async def on_event(self, event: Event) -> None:

@@ -100,7 +100,7 @@ class Handlers:
         root = await interaction.edit_original_response(content=rendered.content, embeds=rendered.embeds,
                                                         attachments=files_of(rendered))
         interaction.extras[ANSWERED] = True
-        await self.board.remember_question(live, root)
+        self.board.question_posted(live, root)
         return root
 
     # ---- /consensus-history -----------------------------------------------------------------
@@ -146,7 +146,7 @@ class Handlers:
             rendered = embeds.question_message(live.batch)
             root = await message.reply(content=rendered.content, embeds=rendered.embeds,
                                        files=files_of(rendered), mention_author=False)
-            await self.board.remember_question(live, root)
+            self.board.question_posted(live, root)
             await self.board.post_cards(live, thread)
 
 

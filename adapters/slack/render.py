@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -30,8 +30,8 @@ PROGRESS_EVERY = 3.0
 class CoreForRendering(Protocol):
     async def set_thread(self, conversation_id: int, workspace: WorkspaceRef, thread: str) -> None: ...
     async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch: ...
-    async def remember_message(self, workspace: WorkspaceRef, kind: str, target_id: int,
-                               ref: MessageRef) -> None: ...
+    async def remember_messages(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]]
+                                ) -> None: ...
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None: ...
 
 
@@ -88,14 +88,15 @@ class ThreadRenderer:
             if not follow_up:
                 await self.core.set_thread(batch.conversation_id, ws, ts)
                 thread.batch = batch = replace(batch, thread=ts)
-            await self.core.remember_message(ws, "batch", batch.id, thread.parent)
             for answer in batch.answers:
                 card = blocks.card(thread.answers[answer.id])
                 card_ts = await self.pacer.post(batch.channel, text=card.text, blocks=card.blocks,
                                                 thread_ts=batch.thread)
                 ref = thread.cards[answer.id] = MessageRef(batch.channel, card_ts)
                 self._shown[(ref.channel, ref.message_id)] = card.blocks
-                await self.core.remember_message(ws, "answer", answer.id, ref)
+            # stored for a restart or another replica; clicks carry the answer id and need none of it
+            await self.core.remember_messages(ws, [("batch", batch.id, thread.parent),
+                                                   *(("answer", a, ref) for a, ref in thread.cards.items())])
         finally:
             thread.posted.set()
         # events may have arrived while posting: show the latest state of everything

@@ -336,14 +336,17 @@ class Repository:
 
     # -- platform messages ----------------------------------------------------------------------
 
-    async def remember_message(self, workspace_id: int, kind: str, target_id: int, ref: MessageRef) -> None:
-        statement = self._insert(PlatformMessage).values(
-            workspace_id=workspace_id, kind=kind, target_id=target_id, channel=ref.channel,
-            message_id=ref.message_id, created_at=utcnow(),
-        )
+    async def remember_messages(self, workspace_id: int, refs: Sequence[tuple[str, int, MessageRef]]) -> None:
+        """Which platform message shows each (kind, target id); one statement for them all."""
+        if not refs:
+            return
+        now = utcnow()
+        statement = self._insert(PlatformMessage).values([
+            {"workspace_id": workspace_id, "kind": kind, "target_id": target_id, "channel": ref.channel,
+             "message_id": ref.message_id, "created_at": now} for kind, target_id, ref in refs])
         await self.session.execute(statement.on_conflict_do_update(
             index_elements=["workspace_id", "kind", "target_id"],
-            set_={"channel": ref.channel, "message_id": ref.message_id},
+            set_={"channel": statement.excluded.channel, "message_id": statement.excluded.message_id},
         ))
 
     async def message_for(self, workspace_id: int, kind: str, target_id: int) -> MessageRef | None:

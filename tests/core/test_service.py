@@ -252,9 +252,12 @@ async def test_message_refs_survive_in_the_store(core) -> None:  # type: ignore[
     from core.domain import MessageRef
 
     done = await asked(core)
-    await core.service.remember_message(TEAM, "answer", done.answers[0].id, MessageRef("C1", "1.1"))
-    await core.service.remember_message(TEAM, "answer", done.answers[0].id, MessageRef("C1", "1.2"))
-    assert await core.service.message_for(TEAM, "answer", done.answers[0].id) == MessageRef("C1", "1.2")
+    first, second = done.answers[0].id, done.answers[1].id
+    await core.service.remember_messages(TEAM, [("answer", first, MessageRef("C1", "1.1")),
+                                                 ("answer", second, MessageRef("C1", "2.1"))])
+    await core.service.remember_messages(TEAM, [("answer", first, MessageRef("C1", "1.2"))])
+    assert await core.service.message_for(TEAM, "answer", first) == MessageRef("C1", "1.2")
+    assert await core.service.message_for(TEAM, "answer", second) == MessageRef("C1", "2.1")
     assert await core.service.message_for(OTHER_TEAM, "answer", done.answers[0].id) is None
 
 
