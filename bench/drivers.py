@@ -97,8 +97,11 @@ class SlackDriver:
                                                                                           parents[0].blocks])
 
     def collect(self) -> None:
-        """First and last write per channel, and every Web API call, from the fake's record."""
+        """First and last write per channel, and every Web API call, from the fake's record (read
+        afresh each time: calling it again counts nothing twice)."""
         by_key = {a.key: a for a in self.asked}
+        for asked in self.asked:
+            asked.first, asked.last, asked.calls = None, None, Counter()
         for call in self.fake.calls:
             method = call.name
             if not method or method.startswith(("POST /respond", "GET /socket")):
@@ -145,7 +148,10 @@ class DiscordDriver:
         return len(scored) >= self.models
 
     def collect(self) -> None:
+        """As SlackDriver.collect; the ack is the interaction callback."""
         threads = {t: a for a in self.asked if (t := self._thread(a))}
+        for asked in self.asked:
+            asked.ack, asked.first, asked.last, asked.calls = None, None, None, Counter()
         tokens = {a.key: a for a in self.asked}
         for call in self.fake.calls:
             parts = call.path.split("/")
