@@ -182,7 +182,8 @@ def card(answer: Answer, progress: str | None = None) -> Rendered:
     if answer.status != AnswerStatus.COMPLETED:
         if not progress:
             return Rendered(embeds=[discord.Embed(title=title, description="⏳ Thinking…", colour=colour)])
-        tail = neutralise(progress[-STREAM_TAIL:])
+        # A link still arriving ("[a](https://x.exa") cannot be unmasked yet: keep it from ever forming one.
+        tail = neutralise(progress[-STREAM_TAIL:]).replace("](", "] (")
         more = "…" if len(progress) > STREAM_TAIL else ""
         lead = f"✍️ Writing… {len(progress):,} characters so far\n\n{more}"
         return Rendered(embeds=[discord.Embed(title=title, description=lead + tail, colour=colour)])
