@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 KEEP_BATCHES = 500
 KEEP_EARLY = 200
 PROGRESS_EVERY = 1.0  # streamed text: at most one edit a second per card
+FIRST_PREVIEW_AFTER = 1.0  # and only once the model has written for a second: a quick answer goes straight to final
 NO_PINGS = discord.AllowedMentions.none()  # edits do not inherit the client-wide default
 
 
@@ -133,6 +134,7 @@ class Board:
             self.show_all(live)
             return
         if isinstance(event, AnswerStarted):
+            live.progress_shown.pop(event.answer.id, None)
             return  # the card already says it is waiting; its text or result comes next
         if isinstance(event, AnswerProgress) and not self._progress_due(live, event.answer.id):
             return
@@ -141,12 +143,12 @@ class Board:
             self.show_question(live)
 
     def _progress_due(self, live: LiveBatch, answer_id: int) -> bool:
-        """Streamed text refreshes a card at most every PROGRESS_EVERY s, and never ahead of final
-        states already waiting for the thread's rate-limit bucket."""
+        """Streamed text shows once the model has written for FIRST_PREVIEW_AFTER s, then refreshes at
+        most every PROGRESS_EVERY s, and never ahead of final states waiting for the thread's bucket."""
         ref = live.cards.get(answer_id)
         now = time.monotonic()
-        if ref is None or self.pacer.busy(ref.channel) or \
-                now - live.progress_shown.get(answer_id, -PROGRESS_EVERY) < PROGRESS_EVERY:
+        shown = live.progress_shown.setdefault(answer_id, now - PROGRESS_EVERY + FIRST_PREVIEW_AFTER)
+        if ref is None or self.pacer.busy(ref.channel) or now - shown < PROGRESS_EVERY:
             return False
         live.progress_shown[answer_id] = now
         return True

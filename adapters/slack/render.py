@@ -25,6 +25,9 @@ POSTED_WAIT = 30.0  # how long an event waits for its card to be posted
 # Streamed text refreshes a card at most this often: chat.update is ~50 a minute per workspace.
 # Progress is sent as optional (see pacing.py), so final states never queue behind it.
 PROGRESS_EVERY = 3.0
+# A card shows streamed text once its model has written for this long: a quick answer goes straight
+# to its final state, without a preview that costs an update and is replaced a moment later.
+FIRST_PREVIEW_AFTER = 1.0
 
 
 class CoreForRendering(Protocol):
@@ -143,11 +146,13 @@ class ThreadRenderer:
         if isinstance(event, AnswerProgress):
             thread.previews[answer.id] = event.text
             now = time.monotonic()
-            if now - thread.progress_shown.get(answer.id, -PROGRESS_EVERY) < PROGRESS_EVERY:
+            shown = thread.progress_shown.setdefault(answer.id, now - PROGRESS_EVERY + FIRST_PREVIEW_AFTER)
+            if now - shown < PROGRESS_EVERY:
                 return  # the next refresh or the final state shows it
             thread.progress_shown[answer.id] = now
         elif isinstance(event, AnswerStarted):
             thread.previews.pop(answer.id, None)
+            thread.progress_shown.pop(answer.id, None)
         await self._render_card(thread, answer.id, optional=progress)
         if not progress:
             # "3/5 answered" is progress too, while answers are outstanding and the ranking will follow

@@ -42,7 +42,8 @@ async def test_question_opens_a_thread_with_a_card_per_model(
 async def test_a_streaming_answer_fills_its_card_as_it_arrives(
         fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
 ) -> None:
-    llm_server.script("chat", [Ok("one two three four five six", chunks=6, chunk_delay=0.15)], model="gpt-test")
+    llm_server.script("chat", [Ok("one two three four five six seven eight nine ten", chunks=10, chunk_delay=0.15)],
+                      model="gpt-test")
     service = await make_service()
     bot = await start_bot(service)
     await slash(fake_discord, world, "consensus", question="Stream it")
@@ -60,7 +61,7 @@ async def test_a_streaming_answer_fills_its_card_as_it_arrives(
 async def test_streamed_text_edits_a_card_about_once_a_second(
         fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
 ) -> None:
-    llm_server.script("chat", [Ok(" ".join(f"w{i}" for i in range(20)), chunks=20, chunk_delay=0.05)],
+    llm_server.script("chat", [Ok(" ".join(f"w{i}" for i in range(40)), chunks=40, chunk_delay=0.05)],
                       model="gpt-test")
     service = await make_service()
     bot = await start_bot(service)
@@ -71,7 +72,7 @@ async def test_streamed_text_edits_a_card_about_once_a_second(
     edits = [fake_discord.payload(c) for c in fake_discord.named(CARD_EDIT)]
     gpt_edits = [b for b in edits if "gpt-test" in str(b.get("embeds"))]
     writing = [b for b in gpt_edits if "Writing" in str(b.get("embeds"))]
-    assert 1 <= len(writing) <= 2  # 20 deltas over a second: one or two previews, not twenty
+    assert 1 <= len(writing) <= 2  # 40 deltas over two seconds: a preview after 1 s and maybe one more
     assert len(gpt_edits) <= 4  # the previews, the final state and the ranked one; no edit for "started"
 
 
