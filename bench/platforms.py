@@ -25,9 +25,10 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import p50, p95, percentile, table, write_section
+from bench.common import PostgresUnavailable, p50, p95, percentile, scratch_postgres, table, write_section
 from bench.drivers import SECRET, Asked, CountingSlack, DiscordDriver, SlackDriver, settle
 from bench.harness import Memory, llm_process, model_env, serve
+from core.store.store import Store
 from tests.bot.processes import free_port
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
@@ -98,6 +99,29 @@ async def run_slack(llm: str, folder: Path, one: int, many: int) -> list[list[ob
             asked, lost = await burst(driver, many, 120)
             rows.append(summarise(f"Slack HTTP, {many} at once", asked, max(FIVE.values()), lost))
     return rows
+
+
+async def run_slack_postgres(llm: str, folder: Path, many: int) -> list[list[object]]:
+    """The burst again with PostgreSQL as the store: its writers do not queue behind one lock."""
+    try:
+        async with scratch_postgres("consensus_platforms") as url:
+            store = Store(url)
+            try:
+                await store.migrate()
+            finally:
+                await store.aclose()
+            port = free_port()
+            async with CountingSlack() as fake, aiohttp.ClientSession(connector=connector()) as session:
+                env = {**model_env(llm, FIVE), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+                       "SLACK_API_URL": fake.api_url, "CONSENSUS_CONCURRENCY": "1024", "DATABASE_URL": url}
+                async with serve(folder, env, port):
+                    driver = SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(FIVE))
+                    await sequential(driver, 1, 30)  # warm-up
+                    asked, lost = await burst(driver, many, 120)
+    except PostgresUnavailable as exc:
+        print(f"  skipped: {exc}", flush=True)
+        return []
+    return [summarise(f"Slack HTTP, {many} at once, PostgreSQL", asked, max(FIVE.values()), lost)]
 
 
 async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:
@@ -239,7 +263,8 @@ async def _peak(driver: SlackDriver, memory: Memory, count: int, idle_kb: int) -
 
 async def run(parts: list[str], quick: bool) -> str:
     one, many = (3, 100) if quick else (5, 200)
-    out = ["`consensus serve` in its own process (SQLite, LOG_LEVEL=WARNING, CONSENSUS_CONCURRENCY raised so "
+    out = ["`consensus serve` in its own process (SQLite unless the row says PostgreSQL, LOG_LEVEL=WARNING, "
+           "CONSENSUS_CONCURRENCY raised so "
            "that the provider limit is not what is measured); fake model server in another process; fake "
            "Slack/Discord and the driver in the bench process. Times are taken at the fakes (the platform's "
            "view): ack = the HTTP 200 (Slack) or the interaction callback (Discord); first card = the first "
@@ -256,6 +281,10 @@ async def run(parts: list[str], quick: bool) -> str:
                         print(f"  {name} ...", flush=True)
                         rows += await runner(llm, folder / name, one, many)
                         print(table(HEADERS, rows[-2:]), flush=True)
+                if "slack" in parts:
+                    (folder / "slack-postgres").mkdir()
+                    print("  slack on PostgreSQL ...", flush=True)
+                    rows += await run_slack_postgres(llm, folder / "slack-postgres", many)
                 if rows:
                     out += ["\n### Ack, first card, fan-out through the platforms\n", table(HEADERS, rows),
                             "\nTargets: ack p99 ≤ 50 ms; first card p95 ≤ 50 ms one at a time, ≤ 300 ms at 200; "
