@@ -102,7 +102,8 @@ async def run_slack(llm: str, folder: Path, one: int, many: int) -> list[list[ob
 
 
 async def run_slack_postgres(llm: str, folder: Path, many: int) -> list[list[object]]:
-    """The burst again with PostgreSQL as the store: its writers do not queue behind one lock."""
+    """The burst again with PostgreSQL as the store (its writers do not queue behind one lock), after a
+    smaller burst that has opened the connection pool."""
     try:
         async with scratch_postgres("consensus_platforms") as url:
             store = Store(url)
@@ -116,7 +117,7 @@ async def run_slack_postgres(llm: str, folder: Path, many: int) -> list[list[obj
                        "SLACK_API_URL": fake.api_url, "CONSENSUS_CONCURRENCY": "1024", "DATABASE_URL": url}
                 async with serve(folder, env, port):
                     driver = SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(FIVE))
-                    await sequential(driver, 1, 30)  # warm-up
+                    await burst(driver, 30, 60)  # warm-up that also opens the connection pool, as a busy day has
                     asked, lost = await burst(driver, many, 120)
     except PostgresUnavailable as exc:
         print(f"  skipped: {exc}", flush=True)
