@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -85,19 +87,27 @@ def connector() -> aiohttp.TCPConnector:
     return aiohttp.TCPConnector(limit=0)  # 200 commands at once really are at once
 
 
-async def run_slack(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:
+@asynccontextmanager
+async def slack_bot(llm: str, folder: Path, models: dict[str, float], fake: CountingSlack,
+                    **env: str) -> AsyncIterator[tuple[SlackDriver, Memory]]:
+    """`consensus serve` for Slack over HTTP against `fake` (with `env` on top), and a driver for it."""
     port = free_port()
-    async with CountingSlack() as fake, aiohttp.ClientSession(connector=connector()) as session:
-        env = {**model_env(llm, FIVE), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": fake.api_url, "CONSENSUS_CONCURRENCY": "1024"}
-        async with serve(folder, env, port):
-            driver = SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(FIVE))
-            await sequential(driver, 1, 30)  # warm-up
-            rows = []
-            asked, lost = await sequential(driver, one, 30)
-            rows.append(summarise("Slack HTTP, 1 at a time", asked, max(FIVE.values()), lost))
-            asked, lost = await burst(driver, many, 120)
-            rows.append(summarise(f"Slack HTTP, {many} at once", asked, max(FIVE.values()), lost))
+    async with aiohttp.ClientSession(connector=connector()) as session:
+        env = {**model_env(llm, models), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+               "SLACK_API_URL": fake.api_url, **env}
+        async with serve(folder, env, port) as memory:
+            yield SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(models)), memory
+
+
+async def run_slack(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:
+    async with CountingSlack() as fake, slack_bot(llm, folder, FIVE, fake, CONSENSUS_CONCURRENCY="1024") as (
+            driver, _):
+        await sequential(driver, 1, 30)  # warm-up
+        rows = []
+        asked, lost = await sequential(driver, one, 30)
+        rows.append(summarise("Slack HTTP, 1 at a time", asked, max(FIVE.values()), lost))
+        asked, lost = await burst(driver, many, 120)
+        rows.append(summarise(f"Slack HTTP, {many} at once", asked, max(FIVE.values()), lost))
     return rows
 
 
@@ -111,14 +121,10 @@ async def run_slack_postgres(llm: str, folder: Path, many: int) -> list[list[obj
                 await store.migrate()
             finally:
                 await store.aclose()
-            port = free_port()
-            async with CountingSlack() as fake, aiohttp.ClientSession(connector=connector()) as session:
-                env = {**model_env(llm, FIVE), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-                       "SLACK_API_URL": fake.api_url, "CONSENSUS_CONCURRENCY": "1024", "DATABASE_URL": url}
-                async with serve(folder, env, port):
-                    driver = SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(FIVE))
-                    await burst(driver, 30, 60)  # warm-up that also opens the connection pool, as a busy day has
-                    asked, lost = await burst(driver, many, 120)
+            async with CountingSlack() as fake, slack_bot(llm, folder, FIVE, fake, CONSENSUS_CONCURRENCY="1024",
+                                                          DATABASE_URL=url) as (driver, _):
+                await burst(driver, 30, 60)  # warm-up that also opens the connection pool, as a busy day has
+                asked, lost = await burst(driver, many, 120)
     except PostgresUnavailable as exc:
         print(f"  skipped: {exc}", flush=True)
         return []
@@ -151,16 +157,11 @@ async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[
 
 
 async def run_tiers(llm: str, folder: Path, count: int) -> str:
-    port = free_port()
-    async with CountingSlack(tiers=TIERS) as fake, aiohttp.ClientSession(connector=connector()) as session:
-        env = {**model_env(llm, FIVE), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": fake.api_url}
-        async with serve(folder, env, port):
-            driver = SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(FIVE))
-            start = time.monotonic()
-            asked = list(await asyncio.gather(*(driver.ask(team="TONE") for _ in range(count))))
-            lost = await settle(driver, asked, 240, quiet=3.0)
-            took = max((a.last or start) for a in asked) - start
+    async with CountingSlack(tiers=TIERS) as fake, slack_bot(llm, folder, FIVE, fake) as (driver, _):
+        start = time.monotonic()
+        asked = list(await asyncio.gather(*(driver.ask(team="TONE") for _ in range(count))))
+        lost = await settle(driver, asked, 240, quiet=3.0)
+        took = max((a.last or start) for a in asked) - start
     calls = Counter[str]()
     for a in asked:
         calls.update(a.calls)
@@ -174,25 +175,21 @@ async def run_tiers(llm: str, folder: Path, count: int) -> str:
 async def run_sustained(llm: str, folder: Path, rates: list[float], rung: float, seconds: float, peak: int
                         ) -> list[list[object]]:
     """The ladder (`rung` s per rate, climbing while a rate holds), `seconds` at the best rate, then `peak`."""
-    port = free_port()
     rows: list[list[object]] = []
-    async with CountingSlack() as fake, aiohttp.ClientSession(connector=connector()) as session:
-        env = {**model_env(llm, THREE), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": fake.api_url, "CONSENSUS_CONCURRENCY": "2048"}
-        async with serve(folder, env, port) as memory:
-            driver = SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(THREE))
-            await sequential(driver, 1, 30)
-            idle_kb = memory.rss_kb()
-            best = 0.0
-            for rate in rates:
-                row, held = await _steady(driver, memory, rate, rung, idle_kb, limit=15)
-                rows.append(row)
-                if not held:
-                    break
-                best = rate
-            if best:
-                rows.append((await _steady(driver, memory, best, seconds, idle_kb, limit=60))[0])
-            rows.append(await _peak(driver, memory, peak, idle_kb))
+    async with CountingSlack() as fake, slack_bot(llm, folder, THREE, fake, CONSENSUS_CONCURRENCY="2048") as (
+            driver, memory):
+        await sequential(driver, 1, 30)
+        idle_kb = memory.rss_kb()
+        best = 0.0
+        for rate in rates:
+            row, held = await _steady(driver, memory, rate, rung, idle_kb, limit=15)
+            rows.append(row)
+            if not held:
+                break
+            best = rate
+        if best:
+            rows.append((await _steady(driver, memory, best, seconds, idle_kb, limit=60))[0])
+        rows.append(await _peak(driver, memory, peak, idle_kb))
     return rows
 
 
