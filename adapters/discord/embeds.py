@@ -30,6 +30,8 @@ _TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
 # [shown text](https://somewhere): the text may pretend to be another address; show the real one.
 _MASKED_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?((?:https?|discord)://[^\s)>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)",
                           re.IGNORECASE)
+# What is left of one cut short ("[a](https://x.exa", at the end of a clipped summary or a preview)
+_LINK_START = re.compile(r"\]\(\s*<?(?=(?:https?|discord)://)", re.IGNORECASE)
 
 
 @dataclass
@@ -50,6 +52,7 @@ def neutralise(text: str) -> str:
         if unmasked == text:
             break
         text = unmasked
+    text = _LINK_START.sub("] (", text)  # a link cut short stays inert, whatever text comes after it
     text = _BROADCAST.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
     return _TAG.sub(lambda m: f"<{m.group(1)}{ZWSP}{m.group(2)}>", text)
 
@@ -182,8 +185,7 @@ def card(answer: Answer, progress: str | None = None) -> Rendered:
     if answer.status != AnswerStatus.COMPLETED:
         if not progress:
             return Rendered(embeds=[discord.Embed(title=title, description="⏳ Thinking…", colour=colour)])
-        # A link still arriving ("[a](https://x.exa") cannot be unmasked yet: keep it from ever forming one.
-        tail = neutralise(progress[-STREAM_TAIL:]).replace("](", "] (")
+        tail = neutralise(progress[-STREAM_TAIL:])
         more = "…" if len(progress) > STREAM_TAIL else ""
         lead = f"✍️ Writing… {len(progress):,} characters so far\n\n{more}"
         return Rendered(embeds=[discord.Embed(title=title, description=lead + tail, colour=colour)])

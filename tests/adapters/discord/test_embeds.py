@@ -111,7 +111,8 @@ def test_control_characters_go_and_masked_links_show_where_they_lead() -> None:
     assert embeds.thread_name("<@&1> \x00hi") == "<@&\u200b1> hi"
 
 
-def test_a_masked_link_still_arriving_never_forms_a_link() -> None:
+def test_a_masked_link_cut_short_never_forms_a_link() -> None:
+    assert embeds.neutralise("See [the docs](https://docs.example/pa") == "See [the docs] (https://docs.example/pa"
     running = dataclasses.replace(DONE, status=AnswerStatus.RUNNING, content=None)
     shown = embeds.card(running, "See [the docs](https://docs.example/pa").embeds[0].description or ""
     assert "](" not in shown and "the docs" in shown
