@@ -102,12 +102,17 @@ async def slack_bot(llm: str, folder: Path, models: dict[str, float], fake: Coun
 async def run_slack(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:
     async with CountingSlack() as fake, slack_bot(llm, folder, FIVE, fake, CONSENSUS_CONCURRENCY="1024") as (
             driver, _):
-        await sequential(driver, 1, 30)  # warm-up
-        rows = []
-        asked, lost = await sequential(driver, one, 30)
-        rows.append(summarise("Slack HTTP, 1 at a time", asked, max(FIVE.values()), lost))
-        asked, lost = await burst(driver, many, 120)
-        rows.append(summarise(f"Slack HTTP, {many} at once", asked, max(FIVE.values()), lost))
+        return await one_then_many(driver, "Slack HTTP", one, many)
+
+
+async def one_then_many(driver: SlackDriver | DiscordDriver, platform: str, one: int, many: int
+                        ) -> list[list[object]]:
+    """After a warm-up question: `one` question at a time, then `many` at once; a row for each."""
+    await sequential(driver, 1, 30)
+    asked, lost = await sequential(driver, one, 30)
+    rows = [summarise(f"{platform}, 1 at a time", asked, max(FIVE.values()), lost)]
+    asked, lost = await burst(driver, many, 120)
+    rows.append(summarise(f"{platform}, {many} at once", asked, max(FIVE.values()), lost))
     return rows
 
 
@@ -146,14 +151,7 @@ async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[
                     if ready.status == 200:
                         break
                 await asyncio.sleep(0.1)
-            driver = DiscordDriver(fake, world, len(FIVE))
-            await sequential(driver, 1, 30)
-            rows = []
-            asked, lost = await sequential(driver, one, 30)
-            rows.append(summarise("Discord, 1 at a time", asked, max(FIVE.values()), lost))
-            asked, lost = await burst(driver, many, 120)
-            rows.append(summarise(f"Discord, {many} at once", asked, max(FIVE.values()), lost))
-    return rows
+            return await one_then_many(DiscordDriver(fake, world, len(FIVE)), "Discord", one, many)
 
 
 async def run_tiers(llm: str, folder: Path, count: int) -> str:

@@ -26,18 +26,24 @@ from tests.fakes.llm_server import FakeLLMServer, Ok, unauthorized
 TEAM = WorkspaceRef(Platform.DISCORD, "G1")
 
 
-async def test_events_per_answer_then_one_batch_ranked_last(make_core: MakeCore, llm_server: FakeLLMServer) -> None:
-    core = await make_core()
-    llm_server.script("chat", [Ok("A long streamed answer " * 20, chunks=8, chunk_delay=0.05)], model="gpt-test")
-    llm_server.script("messages", [unauthorized("anthropic")], model="claude-test")
+async def ask_and_watch(core, text: str):  # type: ignore[no-untyped-def]
+    """Ask `text` and wait for the batch; the batch as asked, and every event the platform saw."""
     seen: list[Event] = []
 
     async def sink(event: Event) -> None:
         seen.append(event)
 
     core.service.subscribe(Platform.DISCORD, sink)
-    batch = await core.service.ask(Question(TEAM, "C1", "U1", "Tell me a story"))
+    batch = await core.service.ask(Question(TEAM, "C1", "U1", text))
     await core.service.wait_for_batch(batch.id, TEAM)
+    return batch, seen
+
+
+async def test_events_per_answer_then_one_batch_ranked_last(make_core: MakeCore, llm_server: FakeLLMServer) -> None:
+    core = await make_core()
+    llm_server.script("chat", [Ok("A long streamed answer " * 20, chunks=8, chunk_delay=0.05)], model="gpt-test")
+    llm_server.script("messages", [unauthorized("anthropic")], model="claude-test")
+    batch, seen = await ask_and_watch(core, "Tell me a story")
 
     assert isinstance(seen[-1], BatchRanked) and sum(isinstance(e, BatchRanked) for e in seen) == 1
     for answer in batch.answers:
@@ -152,14 +158,7 @@ async def test_a_streamed_answer_sends_few_progress_events(make_core: MakeCore, 
     core = await make_core(models=("openai/gpt-test",))
     text = "word " * 200
     llm_server.script("chat", [Ok(text, chunks=40, chunk_delay=0.01)], model="gpt-test")
-    seen: list[Event] = []
-
-    async def sink(event: Event) -> None:
-        seen.append(event)
-
-    core.service.subscribe(Platform.DISCORD, sink)
-    batch = await core.service.ask(Question(TEAM, "C1", "U1", "Stream it"))
-    await core.service.wait_for_batch(batch.id, TEAM)
+    _, seen = await ask_and_watch(core, "Stream it")
     progress = [e.text for e in seen if isinstance(e, AnswerProgress)]
     assert 1 <= len(progress) < 10  # ~0.4 s of streaming at most one update per 0.25 s, not 40
     assert all(len(a) < len(b) for a, b in itertools.pairwise(progress))
