@@ -7,9 +7,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/src/deploy" "$work/app"
+mkdir -p "$work/src/deploy" "$work/src/requirements" "$work/app"
 cp -R "$root/pyproject.toml" "$root/README.md" "$root/core" "$root/adapters" "$root/bot" "$work/src/"
-cp "$root/deploy/install.sh" "$root/deploy/requirements.lock" "$root/deploy/start.sh" "$work/src/deploy/"
+cp "$root/deploy/install.sh" "$root/deploy/start.sh" "$work/src/deploy/"
+cp "$root/requirements/runtime.lock" "$work/src/requirements/"
 find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
 
 sh "$work/src/deploy/install.sh" deps "$work/venv"
