@@ -3,6 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 UV     := uv==0.13.9
 LOCK   := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
           --upgrade --quiet --custom-compile-command 'make lock'
@@ -12,8 +13,8 @@ LOCK   := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11
 $(BIN)/consensus: pyproject.toml requirements/dev.lock
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable .
+	$(PIP) install --require-hashes -r requirements/dev.lock
+	$(PIP) install --no-deps --editable .
 	touch $@
 
 install: $(BIN)/consensus
@@ -34,7 +35,7 @@ bench: install
 # The newest versions that pyproject.toml allows, for every platform and Python 3.11+; the
 # run-time lock (the image's) takes the same versions as the development lock.
 lock: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV)
+	$(PIP) install $(UV)
 	$(LOCK) --extra test -o requirements/dev.lock
 	$(LOCK) --constraint requirements/dev.lock -o requirements/runtime.lock
 
