@@ -2,60 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import ValidationError
-from rich.console import Console
 
-from adapters.terminal.render import LiveProgress, batch_json, print_batch
-from bot.observability import setup_logging
-from bot.settings import Settings
-from bot.wiring import Core, build_core
-from core.domain import AnswerStatus, Platform, Question, WorkspaceRef
-from core.errors import ConfigError, ConsensusError
-from core.store.migrate import downgrade, upgrade
-from core.store.store import Store
+from bot.cli_base import EXIT_ANSWERED, EXIT_NONE_ANSWERED, TERMINAL, load_settings, run, with_core
+from bot.cli_keys import keys, models
 
-T = TypeVar("T")
-TERMINAL = WorkspaceRef(Platform.TERMINAL, "local")
-EXIT_ANSWERED, EXIT_NONE_ANSWERED, EXIT_USAGE = 0, 1, 2
-
-
-def load_settings(default_level: str = "WARNING") -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise click.UsageError(f"invalid configuration: {problems}") from None
-    setup_logging(settings.log_level or default_level, settings.log_format, secrets=settings.secret_values(),
-                  sdk_debug=settings.log_sdk_debug)
-    return settings
-
-
-def run(main: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; core errors become a clear message and exit code 2."""
-    try:
-        return asyncio.run(main())
-    except ConfigError as exc:
-        click.echo(f"Configuration: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    except ConsensusError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-
-
-async def with_core(settings: Settings, work: Callable[[Core], Awaitable[T]]) -> T:
-    core = await build_core(settings)
-    try:
-        return await work(core)
-    finally:
-        await core.aclose()
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from bot.wiring import Core
+    from core.store.store import Store
 
 
 @click.group()
@@ -82,6 +43,12 @@ def serve() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ask(question: str, models: tuple[str, ...], conversation: int | None, full: bool, as_json: bool) -> None:
     """Ask every configured model QUESTION at once and rank the answers."""
+    from rich.console import Console
+
+    from adapters.terminal.render import LiveProgress, batch_json, print_batch
+    from core.domain import AnswerStatus, Platform, Question
+    from core.errors import ConfigError
+
     settings = load_settings()
     if not models:
         try:
@@ -147,6 +114,8 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply migrations (up to REVISION, default head)."""
+    from core.store.migrate import upgrade
+
     settings = load_settings()
     run(lambda: _migrate(settings, lambda store: upgrade(store.engine, revision)))
     click.echo("Database is up to date.")
@@ -156,19 +125,21 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Undo migrations down to REVISION ("base" removes everything)."""
+    from core.store.migrate import downgrade
+
     settings = load_settings()
     run(lambda: _migrate(settings, lambda store: downgrade(store.engine, revision)))
 
 
 async def _migrate(settings: Settings, action: Callable[[Store], Awaitable[Any]]) -> None:
+    from core.store.store import Store
+
     store = Store(settings.database_url)
     try:
         await action(store)
     finally:
         await store.aclose()
 
-
-from bot.cli_keys import keys, models  # noqa: E402  (they use the helpers above)
 
 main.add_command(keys)
 main.add_command(models)

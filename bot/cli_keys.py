@@ -7,14 +7,17 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import TERMINAL, load_settings, run, with_core
-from bot.wiring import Core
+from bot.cli_base import TERMINAL, load_settings, run, with_core
 from core.domain import Actor
-from core.keys import KeyInfo, KeyScope
-from core.settings import ModelSettings
+
+if TYPE_CHECKING:
+    from bot.wiring import Core
+    from core.keys import KeyInfo, KeyScope
+    from core.settings import ModelSettings
 
 SCOPE = click.Choice(["user", "workspace"])
 

@@ -93,7 +93,7 @@ async def serve(settings: Settings) -> None:
     settings.check_models()
     stop = stop_signal()  # first: a SIGTERM during start-up also stops gracefully
     metrics = PrometheusMetrics()
-    core = await build_core(settings, metrics=metrics)
+    core = await build_core(settings, metrics=metrics, warm=True)
     metrics.track_in_flight(lambda: core.fanout.in_flight)
     health = Health(core.store, metrics)
     running: list[Any] = []

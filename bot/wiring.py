@@ -44,14 +44,16 @@ def make_ranker(settings: Settings, registry: ProviderRegistry) -> Ranker:
 
 
 async def build_core(settings: Settings, *, migrate: bool | None = None, policy: CallPolicy | None = None,
-                     metrics: Metrics | None = None) -> Core:
-    """`migrate`: apply migrations first; by default only for the embedded SQLite database."""
+                     metrics: Metrics | None = None, warm: bool = False) -> Core:
+    """`migrate`: apply migrations first; by default only for the embedded SQLite database.
+    `warm`: build the models' SDK clients now (a server's first question should not pay for the SDK
+    imports); a terminal command builds them when it first asks, after its live rows are up."""
     vault = load_vault(settings)  # first: production without CONSENSUS_ENCRYPTION_KEYS stops here
     store = Store(settings.database_url)
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         await store.migrate()
     registry = ProviderRegistry(settings.provider_configs())
-    for model_id in settings.models:  # build the pooled clients now, not on the first question
+    for model_id in settings.models if warm else ():
         with contextlib.suppress(ConsensusError):  # a broken model fails on its own card later
             registry.get(model_id)
     policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,

@@ -3,6 +3,8 @@
 Built-in kinds: "openai", "anthropic" and "openai-compatible" (Ollama, vLLM, OpenRouter, Groq, LM Studio,
 Gemini...). Other kinds come from installed packages through the entry-point group "consensus.providers";
 each entry point loads a factory `(config: ProviderConfig, model: str) -> Provider`.
+The SDKs are imported when the first provider of their kind is built: importing one takes about a
+second, which a command that asks no model should not pay.
 """
 
 from __future__ import annotations
@@ -11,13 +13,9 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-
-import anthropic
-import openai
+from typing import Any
 
 from core.errors import ConfigError
-from core.providers import anthropic as anthropic_provider
-from core.providers import openai as openai_provider
 from core.providers.base import Provider
 
 ENTRY_POINT_GROUP = "consensus.providers"
@@ -58,7 +56,7 @@ class ProviderRegistry:
 
     def __init__(self, configs: Mapping[str, ProviderConfig]) -> None:
         self._configs = dict(configs)
-        self._clients: dict[tuple[str, str | None], openai.AsyncOpenAI | anthropic.AsyncAnthropic] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}  # the SDK's AsyncOpenAI or AsyncAnthropic
         self._providers: dict[tuple[str, str | None, str], Provider] = {}
         self._plugins: dict[str, ProviderFactory] | None = None
 
@@ -90,10 +88,9 @@ class ProviderRegistry:
         if config.kind == "anthropic":
             if not key:
                 raise ConfigError(f"No API key is configured for {label} ('{config.name}').")
-            client = self._clients.get((config.name, key))
-            if not isinstance(client, anthropic.AsyncAnthropic):
-                client = anthropic_provider.make_client(key, config.base_url, config.timeout)
-                self._clients[(config.name, key)] = client
+            from core.providers import anthropic as anthropic_provider
+
+            client = self._client(config, key, anthropic_provider.make_client)
             return anthropic_provider.AnthropicProvider(client, model, name=config.name, label=label)
         if config.kind in ("openai", "openai-compatible"):
             if config.kind == "openai" and not key:
@@ -101,17 +98,22 @@ class ProviderRegistry:
             if config.kind == "openai-compatible" and not config.base_url:
                 raise ConfigError(f"No base URL is configured for {label} ('{config.name}'), "
                                   "e.g. http://localhost:11434/v1 for Ollama.")
-            oai = self._clients.get((config.name, key))
-            if not isinstance(oai, openai.AsyncOpenAI):
-                oai = openai_provider.make_client(key, config.base_url, config.timeout)
-                self._clients[(config.name, key)] = oai
-            return openai_provider.OpenAIProvider(oai, model, name=config.name, label=label,
+            from core.providers import openai as openai_provider
+
+            client = self._client(config, key, openai_provider.make_client)
+            return openai_provider.OpenAIProvider(client, model, name=config.name, label=label,
                                                   official=config.kind == "openai")
         factory = self._plugin(config.kind)
         if factory is None:
             raise ConfigError(f"Provider '{config.name}' has kind '{config.kind}', but no installed package "
                               f"provides it (entry-point group '{ENTRY_POINT_GROUP}').")
         return factory(dataclasses.replace(config, api_key=key), model)
+
+    def _client(self, config: ProviderConfig, key: str | None, make: Callable[..., Any]) -> Any:
+        """One pooled SDK client per (provider, key), shared by all of that provider's models."""
+        if (client := self._clients.get((config.name, key))) is None:
+            client = self._clients[(config.name, key)] = make(key, config.base_url, config.timeout)
+        return client
 
     def _plugin(self, kind: str) -> ProviderFactory | None:
         if self._plugins is None:
