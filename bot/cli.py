@@ -105,6 +105,27 @@ def history(query: str | None, limit: int, as_json: bool) -> None:
     run(lambda: with_core(settings, work))
 
 
+@main.command()
+def where() -> None:
+    """Where the database, the encryption key for stored API keys and the settings file are."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from bot.encryption import VARIABLE, key_file
+
+    settings = load_settings()
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    if settings.database_found_here:
+        database += "  (found in this folder)"
+    keys = key_file(settings)
+    env_file = Path(".env").resolve()
+    click.echo(f"database:        {database}")
+    click.echo("encryption key:  " + (f"{keys}" if keys else VARIABLE if settings.encryption_keys
+                                      else f"none: set {VARIABLE} to store API keys"))
+    click.echo(f"settings file:   {env_file if env_file.is_file() else 'none (.env in this folder is read)'}")
+
+
 @main.group()
 def db() -> None:
     """Database migrations."""
@@ -132,11 +153,15 @@ def db_downgrade(revision: str) -> None:
 
 
 async def _migrate(settings: Settings, action: Callable[[Store], Awaitable[Any]]) -> None:
+    from core.errors import ConfigError
     from core.store.store import Store
 
     store = Store(settings.database_url)
     try:
-        await action(store)
+        async with store.reachable():
+            await action(store)
+    except ConfigError as exc:
+        raise ConfigError(f"DATABASE_URL: {exc}") from None
     finally:
         await store.aclose()
 

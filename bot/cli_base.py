@@ -8,9 +8,10 @@ module: `consensus --help` must not pay the second it takes to import them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,20 +26,46 @@ TERMINAL = WorkspaceRef(Platform.TERMINAL, "local")
 EXIT_ANSWERED, EXIT_NONE_ANSWERED, EXIT_USAGE = 0, 1, 2
 
 
+class ConfigurationProblem(click.ClickException):
+    """A setting that cannot work: one line naming it, exit 2, before anything starts."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Configuration: {self.message}", err=True)
+
+
 def load_settings(default_level: str = "WARNING") -> Settings:
     from pydantic import ValidationError
 
     from bot.observability import setup_logging
-    from bot.settings import Settings
+    from bot.settings import LEGACY_DATABASE, Settings
 
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise click.UsageError(f"invalid configuration: {problems}") from None
+        raise ConfigurationProblem("; ".join(describe(error) for error in exc.errors())) from None
     setup_logging(settings.log_level or default_level, settings.log_format, secrets=settings.secret_values(),
                   sdk_debug=settings.log_sdk_debug)
+    if settings.database_found_here:
+        logging.getLogger("consensus").warning(
+            "Using the database %s found in this folder; set CONSENSUS_HOME or DATABASE_URL to choose where "
+            "it lives (`consensus where` shows it).", LEGACY_DATABASE)
     return settings
+
+
+def describe(error: Any) -> str:
+    """A pydantic error as "SETTING: what was given and what is expected"; never a secret's value."""
+    name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    given = error.get("input")
+    if error["type"] != "value_error" and isinstance(given, str | int | float) and not _secret(name):
+        message = f"{given!r} given; {message[0].lower()}{message[1:]}"
+    return f"{name}: {message}"
+
+
+def _secret(name: str) -> bool:
+    return any(word in name for word in ("KEY", "TOKEN", "SECRET", "PASSWORD"))
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
@@ -48,7 +75,7 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())  # type: ignore[arg-type]  # a coroutine, typed loosely
     except ConfigError as exc:
-        click.echo(f"Configuration: {exc}", err=True)
+        ConfigurationProblem(str(exc)).show()
         sys.exit(EXIT_USAGE)
     except ConsensusError as exc:
         click.echo(f"Error: {exc}", err=True)

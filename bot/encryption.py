@@ -29,6 +29,12 @@ def sqlite_folder(url: str) -> Path | None:
     return Path(parsed.database).parent
 
 
+def key_file(settings: Settings) -> Path | None:
+    """The generated key file stored API keys are encrypted with, when CONSENSUS_ENCRYPTION_KEYS is unset."""
+    folder = sqlite_folder(settings.database_url)
+    return None if settings.encryption_keys or folder is None else folder / KEY_FILE
+
+
 def load_vault(settings: Settings) -> KeyVault | None:
     """The vault for stored API keys; None (keys cannot be stored) on PostgreSQL without the variable."""
     keys = settings.encryption_keys
@@ -40,11 +46,10 @@ def load_vault(settings: Settings) -> KeyVault | None:
     if settings.consensus_env.lower() == "production":
         raise ConfigError(f"{VARIABLE} is not set; CONSENSUS_ENV=production refuses to start without it, "
                           f"because stored API keys are encrypted with it. {GENERATE_HINT}")
-    folder = sqlite_folder(settings.database_url)
-    if folder is None:
+    path = key_file(settings)
+    if path is None:
         log.warning("%s is not set: API keys cannot be stored in this database until it is.", VARIABLE)
         return None
-    path = folder / KEY_FILE
     try:
         return KeyVault([_key_file(path)])
     except ConfigError as exc:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import ConfigError
 from core.providers.registry import ProviderConfig
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/consensus.db"
+DATABASE_FILE = "consensus.db"
+LEGACY_DATABASE = Path("data") / DATABASE_FILE  # the default before CONSENSUS_HOME: relative to the folder
+DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+DATABASE_EXAMPLES = "sqlite+aiosqlite:///path/to/consensus.db or postgresql+asyncpg://user:password@host/database"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# "provider/model": a provider name that can prefix an environment variable, a model id without spaces.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[^\s,;]+")
 
 # OpenAI-compatible servers known by name; `<NAME>_BASE_URL` overrides, `<NAME>_API_KEY` authenticates.
 KNOWN_COMPATIBLE = {
@@ -31,7 +41,8 @@ KEYLESS = {"ollama", "vllm", "lmstudio"}  # local servers that accept any key
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(default="", description="unset: consensus.db in CONSENSUS_HOME")
+    consensus_home: Path | None = Field(default=None, description="unset: the user's data folder")
     consensus_models: str = Field(default="", description="comma list of provider/model")
     consensus_reviewer: str | None = None
     consensus_env: str = "development"
@@ -63,7 +74,7 @@ class Settings(BaseSettings):
     consensus_retries: int = Field(default=3, ge=0, le=10)
     consensus_retry_after_cap: float = Field(default=30.0, gt=0)
     consensus_concurrency: int = Field(default=16, ge=1, description="calls in flight per provider, all questions")
-    consensus_prices: dict[str, tuple[float, float]] = Field(
+    consensus_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
         default_factory=dict, description='JSON: {"provider/model" or "provider/*": [usd_in, usd_out] per million}')
     consensus_lease_seconds: float = Field(default=60.0, gt=0, description="a dead process's batches resume after this")
     consensus_shutdown_seconds: float = Field(default=25.0, ge=0, description="on SIGTERM: seconds to finish")
@@ -73,6 +84,96 @@ class Settings(BaseSettings):
     log_level: str | None = None  # default: INFO for `serve`, WARNING for terminal commands
     log_format: str = "text"
     log_sdk_debug: bool = False  # the SDKs' DEBUG lines hold request bodies: explicit opt-in only
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        """Accept the plain forms (postgresql://, sqlite:///) by mapping them to the async drivers."""
+        if not url:
+            return url
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise ValueError(f"'{url}' is not a database URL; expected {DATABASE_EXAMPLES}") from None
+        driver = DRIVERS.get(parsed.drivername, parsed.drivername)
+        if driver not in DRIVERS.values():
+            raise ValueError(f"'{parsed.drivername}' is not supported (given "
+                             f"{parsed.render_as_string(hide_password=True)}); expected {DATABASE_EXAMPLES}")
+        return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+    @field_validator("consensus_prices", mode="before")
+    @classmethod
+    def _prices(cls, raw: Any) -> Any:
+        example = '{"ollama/*": [0, 0], "openai/gpt-5-mini": [0.25, 2.0]}'
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw) if raw.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError(f"{raw[:60]!r} is not JSON; expected {example}") from None
+        valid = isinstance(raw, dict) and all(
+            isinstance(price, list | tuple) and len(price) == 2
+            and all(isinstance(p, int | float) and not isinstance(p, bool) and p >= 0 for p in price)
+            for price in raw.values())
+        if not valid:
+            raise ValueError(f"expected an object of \"provider/model\" or \"provider/*\" to "
+                             f"[USD per million input tokens, USD per million output tokens], e.g. {example}")
+        return raw
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, level: str | None) -> str | None:
+        if level is not None and level.upper() not in LOG_LEVELS:
+            raise ValueError(f"{level!r} is not a level; expected one of {', '.join(LOG_LEVELS)}")
+        return level.upper() if level else None
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, fmt: str) -> str:
+        if fmt.lower() not in ("text", "json"):
+            raise ValueError(f"{fmt!r} is not a format; expected text or json")
+        return fmt.lower()
+
+    @field_validator("consensus_models")
+    @classmethod
+    def _models(cls, raw: str) -> str:
+        for entry in (m.strip() for m in raw.split(",")):
+            if entry and not MODEL_ID.fullmatch(entry):
+                raise ValueError(f"{entry!r} is not a model; expected provider/model entries separated by "
+                                 "commas, e.g. anthropic/claude-sonnet-4-5,openai/gpt-5-mini")
+        return raw
+
+    @field_validator("consensus_reviewer")
+    @classmethod
+    def _reviewer(cls, raw: str | None) -> str | None:
+        if raw and not MODEL_ID.fullmatch(raw.strip()):
+            raise ValueError(f"{raw!r} is not a model; expected one provider/model, e.g. openai/gpt-5-mini")
+        return raw.strip() if raw else None
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = "sqlite+aiosqlite:///" + str(self.default_database_path())
+        return self
+
+    def default_database_path(self) -> Path:
+        """CONSENSUS_HOME's database, else the user's data folder's, so that every folder a command runs
+        in sees the same history and keys; an existing ./data/consensus.db is kept."""
+        if self.consensus_home is not None:
+            return self.consensus_home.expanduser().resolve() / DATABASE_FILE
+        if self.database_found_here:
+            return LEGACY_DATABASE.resolve()
+        from platformdirs import user_data_path
+
+        return user_data_path("consensus", appauthor=False) / DATABASE_FILE
+
+    @cached_property
+    def database_found_here(self) -> bool:
+        """An existing ./data/consensus.db (the old default) is in use: DATABASE_URL and CONSENSUS_HOME unset."""
+        return self.consensus_home is None and LEGACY_DATABASE.is_file() and \
+            self.database_url in ("", "sqlite+aiosqlite:///" + str(LEGACY_DATABASE.resolve()))
 
     @cached_property
     def models(self) -> tuple[str, ...]:
@@ -110,7 +211,7 @@ class Settings(BaseSettings):
         names = {m.partition("/")[0] for m in (*self.models, self.consensus_reviewer or "") if m}
         configs = {}
         for name in names:
-            prefix = name.upper().replace("-", "_")
+            prefix = re.sub(r"[.-]", "_", name.upper())
             if name == "anthropic":
                 key, url, kind = self.anthropic_api_key, self.anthropic_base_url, "anthropic"
             elif name == "openai":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.encryption import load_vault
 from bot.settings import Settings
-from core.errors import ConsensusError
+from core.errors import ConfigError, ConsensusError
 from core.events import EventBus
 from core.fanout import FanOut, FanOutSettings
 from core.keyring import KeyRing
@@ -48,10 +48,16 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     """`migrate`: apply migrations first; by default only for the embedded SQLite database.
     `warm`: build the models' SDK clients now (a server's first question should not pay for the SDK
     imports); a terminal command builds them when it first asks, after its live rows are up."""
-    vault = load_vault(settings)  # first: production without CONSENSUS_ENCRYPTION_KEYS stops here
     store = Store(settings.database_url)
-    if migrate if migrate is not None else is_sqlite(settings.database_url):
-        await store.migrate()
+    try:
+        try:
+            await store.prepare(migrate=migrate if migrate is not None else is_sqlite(settings.database_url))
+        except ConfigError as exc:
+            raise ConfigError(f"DATABASE_URL: {exc}") from None
+        vault = load_vault(settings)  # production without CONSENSUS_ENCRYPTION_KEYS stops here
+    except BaseException:
+        await store.aclose()
+        raise
     registry = ProviderRegistry(settings.provider_configs())
     for model_id in settings.models if warm else ():
         with contextlib.suppress(ConsensusError):  # a broken model fails on its own card later

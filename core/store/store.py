@@ -7,12 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.domain import WorkspaceRef
-from core.errors import ConsensusError, StorageError
+from core.errors import ConfigError, ConsensusError, StorageError
 from core.store.db import create_engine, is_sqlite, session_factory
-from core.store.migrate import ensure_sqlite_folder, upgrade
+from core.store.migrate import ensure_sqlite_folder, revisions, upgrade
 from core.store.repositories import Repository
 
 
@@ -36,6 +36,33 @@ class Store:
 
     async def migrate(self) -> None:
         await upgrade(self.engine)
+
+    async def prepare(self, *, migrate: bool) -> None:
+        """Migrate if asked, then make sure the schema is the code's: a ConfigError that names the
+        database (password hidden) when it cannot be reached or was never migrated."""
+        async with self.reachable():
+            if migrate:
+                await self.migrate()
+            current, head = await revisions(self.engine)
+        if current != head:
+            state = "was never migrated" if current is None else f"is at migration {current}, the code needs {head}"
+            raise ConfigError(f"the database {self.shown_url} {state}: run `consensus db upgrade`.")
+
+    @property
+    def shown_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @asynccontextmanager
+    async def reachable(self) -> AsyncIterator[None]:
+        """Turns "cannot connect" into one line a person can act on, instead of a driver's traceback."""
+        try:
+            yield
+        except ConnectionRefusedError:
+            raise ConfigError(f"could not connect to {self.shown_url}: connection refused "
+                              "(is the database server running there?).") from None
+        except (OSError, DBAPIError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise ConfigError(f"could not open {self.shown_url}: {reason}.") from None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Repository]:
