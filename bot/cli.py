@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli_base import EXIT_ANSWERED, EXIT_NONE_ANSWERED, TERMINAL, load_settings, run, with_core
+from bot.cli_base import EXIT_FAILED, EXIT_OK, TERMINAL, ConfigurationProblem, load_settings, run, with_core
 from bot.cli_keys import keys, models
 
 if TYPE_CHECKING:
@@ -42,23 +42,27 @@ def serve() -> None:
 @click.option("--full", is_flag=True, help="Show whole answers, not only summaries.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ask(question: str, models: tuple[str, ...], conversation: int | None, full: bool, as_json: bool) -> None:
-    """Ask every configured model QUESTION at once and rank the answers."""
+    """Ask every configured model QUESTION at once and rank the answers.
+
+    QUESTION "-" reads it from standard input; a question that begins with "-" follows "--"."""
     from rich.console import Console
 
     from adapters.terminal.render import LiveProgress, batch_json, print_batch
     from core.domain import AnswerStatus, Platform, Question
     from core.errors import ConfigError
 
+    if question == "-":
+        question = read_question()
     settings = load_settings()
     if not models:
         try:
             settings.check_models()
         except ConfigError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise ConfigurationProblem(str(exc)) from None
     console = Console(stderr=as_json)
 
     async def work(core: Core) -> int:
-        await core.fanout.resume_orphans()
+        await finish_interrupted(core)
         asked = Question(TERMINAL, "terminal", getpass.getuser(), question, models=models or None)
         service = core.service
         batch = await (service.follow_up(conversation, asked) if conversation else service.ask(asked))
@@ -75,9 +79,34 @@ def ask(question: str, models: tuple[str, ...], conversation: int | None, full: 
         else:
             print_batch(console, batch, full)
         answered = any(a.status == AnswerStatus.COMPLETED for a in batch.answers)
-        return EXIT_ANSWERED if answered else EXIT_NONE_ANSWERED
+        return EXIT_OK if answered else EXIT_FAILED
 
     sys.exit(run(lambda: with_core(settings, work)))
+
+
+def read_question() -> str:
+    """The question from standard input: a pipe, or typed and ended with Ctrl-D."""
+    from core.domain import MAX_QUESTION_CHARS
+
+    if sys.stdin.isatty():
+        click.echo("Type the question, then Ctrl-D on a line of its own:", err=True)
+    text = sys.stdin.read(MAX_QUESTION_CHARS * 4).strip()  # past the limit, the service says how long it is
+    if not text:
+        raise click.UsageError("the question from standard input is empty.")
+    return text
+
+
+async def finish_interrupted(core: Core) -> None:
+    """Questions an interrupted run left unfinished are finished now (by `wait_idle`), and said so."""
+    from core.errors import ConsensusError
+
+    for batch_id in await core.fanout.resume_orphans():
+        try:
+            batch = await core.service.get_batch(batch_id, TERMINAL)
+            which = f"conversation {batch.conversation_id}, “{batch.question[:60]}”"
+        except ConsensusError:  # another workspace's, in a database shared with `serve`
+            which = f"question {batch_id}, asked outside this terminal"
+        click.echo(f"Finishing a question an interrupted run left unfinished: {which}.", err=True)
 
 
 @main.command()

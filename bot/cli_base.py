@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 TERMINAL = WorkspaceRef(Platform.TERMINAL, "local")
-EXIT_ANSWERED, EXIT_NONE_ANSWERED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # ask: 1 when no model answered
 
 
 class ConfigurationProblem(click.ClickException):

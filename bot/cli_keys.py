@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_base import TERMINAL, load_settings, run, with_core
+from bot.cli_base import EXIT_FAILED, EXIT_OK, TERMINAL, load_settings, run, with_core
 from core.domain import Actor
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def keys() -> None:
 @click.argument("extra", nargs=-1, metavar="")
 @click.option("--scope", type=SCOPE, default="user", show_default=True,
               help="user: only your questions use it; workspace: everyone's here.")
-@click.option("--check", is_flag=True, help="Afterwards, check the key with a cheap call to the provider.")
+@click.option("--check", is_flag=True, help="First try the key with a cheap call; a rejected key is not stored.")
 def keys_set(provider: str, extra: tuple[str, ...], scope: KeyScope, check: bool) -> None:
     """Store a key for PROVIDER, read from a hidden prompt or standard input (never an argument)."""
     if extra:  # refuse a key given as an argument, without repeating it
@@ -58,17 +58,25 @@ def keys_set(provider: str, extra: tuple[str, ...], scope: KeyScope, check: bool
                                "(arguments show in process lists and shell history). Revoke a key you typed there.")
     settings = load_settings()
 
-    async def work(core: Core) -> None:
+    async def work(core: Core) -> int:
+        from core.errors import KeyRejectedError
+
         actor = terminal_actor()
         if provider not in core.service.key_providers():
             raise click.UsageError(f"keys can be set for: {', '.join(core.service.key_providers())}")
-        info = await core.service.set_key(actor, provider, read_key(core.service.keys.label(provider)), scope)
+        label = core.service.keys.label(provider)
+        key = read_key(label)
+        try:
+            info, verdict = (await core.service.set_checked_key(actor, provider, key, scope) if check
+                             else (await core.service.set_key(actor, provider, key, scope), ""))
+        except KeyRejectedError as exc:
+            click.echo(str(exc), err=True)
+            return EXIT_FAILED
         whose = "the team's" if info.scope == "workspace" else "your"
-        click.echo(f"Stored {whose} {core.service.keys.label(provider)} key {info.hint}.")
-        if check:
-            click.echo(await core.service.check_key(actor, provider))
+        click.echo(f"Stored {whose} {label} key {info.hint}." + (f" {verdict}" if verdict else ""))
+        return EXIT_OK
 
-    run(lambda: with_core(settings, work))
+    sys.exit(run(lambda: with_core(settings, work)))
 
 
 @keys.command("list")

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.redaction import RedactionFilter
 from core import logcontext
@@ -40,11 +41,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is logged, so that a live view which redirects it
+    (the terminal's rows) prints warnings above its rows instead of across them."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text", *, secrets: Iterable[str] = (),
                   sdk_debug: bool = False) -> None:
     """`secrets`: configured values to hide besides the known shapes. `sdk_debug` (LOG_SDK_DEBUG=1) lets
     the SDKs' DEBUG lines through; they hold request bodies, so it is off unless asked for."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.addFilter(QuestionIds())
     handler.addFilter(RedactionFilter(secrets))
     handler.setFormatter(JsonFormatter() if fmt == "json" else

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.domain import Actor, WorkspaceRef
-from core.errors import PermissionDeniedError
+from core.errors import KeyRejectedError, PermissionDeniedError
 from core.keyring import KeyRing, RotationReport
-from core.keys import KeyInfo, KeyScope
+from core.keys import KeyInfo, KeyScope, validate_key
 from core.settings import ModelSettings, SettingsBook
 from core.store.repositories import Repository
 from core.store.store import Store
@@ -37,6 +37,16 @@ class AdminVerbs:
         """Check the key's format, encrypt it and store it, replacing one of the same scope."""
         async with self.store.write() as repo:
             return await self.keys.set(repo, await _workspace_id(repo, actor.workspace), actor, provider, key, scope)
+
+    async def set_checked_key(self, actor: Actor, provider: str, key: str,
+                              scope: KeyScope = "user") -> tuple[KeyInfo, str]:
+        """Try the key with a cheap call first (slow: after the platform's ack), then store it; a key the
+        provider rejects is not stored. Also returns the check's sentence for the actor."""
+        key = validate_key(provider, key, self.keys.label(provider))
+        accepted, verdict = await self.keys.probe(provider, key, self.settings_book.available)
+        if accepted is False:
+            raise KeyRejectedError(f"{verdict} It was not stored.")
+        return await self.set_key(actor, provider, key, scope), verdict
 
     async def check_key(self, actor: Actor, provider: str) -> str:
         """A live check with a cheap call; slow, so call it after the platform's ack."""

@@ -50,6 +50,10 @@ class InvalidKeyError(ConsensusError):
     default_message = "That does not look like an API key."
 
 
+class KeyRejectedError(InvalidKeyError):
+    """The provider refused the key when it was checked; it was not stored."""
+
+
 class KeyUnreadableError(ConsensusError):
     """A stored key that the configured encryption keys cannot decrypt."""
 

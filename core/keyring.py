@@ -190,18 +190,24 @@ class KeyRing:
                     models: Sequence[str]) -> str:
         """A cheap live call with the stored key the actor would pay with; a sentence for the actor."""
         label = self.label(provider)
-        model = next((m for m in models if split_model_id(m)[0] == provider), None)
-        if model is None:
-            return f"No {label} model is configured, so the key could not be checked."
         choice = await self._choose(repo, workspace_id, actor.user_id, provider, touch=False)
         if choice.error or choice.api_key is None:
             return choice.error or f"No {label} key is stored for you or the team."
+        return (await self.probe(provider, choice.api_key, models))[1]
+
+    async def probe(self, provider: str, api_key: str, models: Sequence[str]) -> tuple[bool | None, str]:
+        """Try a key with a one-token call to one of the provider's configured models: (accepted, a
+        sentence), accepted None when it could not be told (no model configured, provider unreachable)."""
+        label, shown = self.label(provider), hint(api_key)
+        model = next((m for m in models if split_model_id(m)[0] == provider), None)
+        if model is None:
+            return None, f"No {label} model is configured, so the key {shown} could not be checked."
         try:
-            await self.registry.get(model, choice.api_key).complete(
+            await self.registry.get(model, api_key).complete(
                 ChatRequest(messages=(ChatMessage("user", "ping"),), max_tokens=1))
         except ProviderAuthError:
-            return f"{label} rejected the key {choice.hint}."
+            return False, f"{label} rejected the key {shown}."
         except ProviderError as exc:
-            reason = scrub(exc.message, [choice.api_key])
-            return f"{label} could not be reached to check the key {choice.hint}: {reason}"
-        return f"{label} accepted the key {choice.hint}."
+            reason = scrub(exc.message, [api_key])
+            return None, f"{label} could not be reached to check the key {shown}: {reason}"
+        return True, f"{label} accepted the key {shown}."

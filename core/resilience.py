@@ -60,7 +60,7 @@ def _secs(seconds: float) -> str:
     return f"{round(seconds, 1):g} s"
 
 
-def _tries(n: int) -> str:
+def tries(n: int) -> str:
     return "1 try" if n == 1 else f"{n} tries"
 
 
@@ -104,7 +104,7 @@ class ResilientCaller:
             refusal, probe = self._admit(breaker, provider.label)
             if refusal is not None:
                 reason = "breaker_open" if attempts == 0 else reason
-                late = f"{last}, gave up after {_tries(attempts)}"  # the breaker opened mid-call
+                late = f"{last}, gave up after {tries(attempts)}"  # the breaker opened mid-call
                 return outcome(None, refusal if attempts == 0 else late)
             attempts += 1
             try:
@@ -117,9 +117,9 @@ class ResilientCaller:
                 if not exc.retryable:
                     return outcome(None, last)
                 if isinstance(exc, _AttemptTimedOut):
-                    given_up = f"{last} ({_tries(attempts)})"
+                    given_up = f"{last} ({tries(attempts)})"
                 else:
-                    given_up = f"{last}, gave up after {_tries(attempts)}"
+                    given_up = f"{last}, gave up after {tries(attempts)}"
                 try:
                     wait = self._backoff(exc, attempts)
                 except _GiveUp as stop:

@@ -15,6 +15,8 @@ from rich.text import Text
 
 from core.domain import Answer, AnswerStatus, Batch
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+from core.ranking.judge import JUDGE_FAILED
+from core.resilience import tries
 
 
 def money(cost: float | None) -> str:
@@ -75,7 +77,7 @@ def card(answer: Answer, full: bool) -> Panel:
     title = Text.assemble((answer.label, "bold"), " ", (answer.provider_id, "dim"))
     if answer.status == AnswerStatus.FAILED:
         return Panel(Text(answer.error or "failed", style="red"), title=title, title_align="left",
-                     border_style="red", subtitle=f"{answer.attempts} tries")
+                     border_style="red", subtitle=tries(answer.attempts))
     score = f"{answer.score:.1f}/10 · #{answer.rank}" if answer.score is not None else "not ranked"
     body: list[Any] = [Text(answer.summary or "", style="default")]
     if answer.reasoning:
@@ -95,6 +97,11 @@ def print_batch(console: Console, batch: Batch, full: bool) -> None:
     console.print(Text(f"Conversation {batch.conversation_id} · question {batch.message_id}", style="dim"))
     for answer in best_first(batch):
         console.print(card(answer, full))
+    judge_failed = next((m for a in batch.answers if (m := a.score_method) and JUDGE_FAILED in m), None)
+    if judge_failed:
+        reason = judge_failed.partition(JUDGE_FAILED)[2].rstrip(")").strip()
+        console.print(Text(f"The reviewer failed ({reason}); the answers are ranked by how much they agree.",
+                           style="yellow"))
     if batch.consensus:
         style = "yellow" if batch.disagree else "green"
         console.print(Text(("Models disagree: " if batch.disagree else "Consensus: ") + batch.consensus, style=style))

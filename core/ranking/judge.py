@@ -22,6 +22,7 @@ from core.providers.base import ChatMessage, ChatRequest, Provider
 from core.ranking.values import MAX_SCORE, Ranker, Ranking, Score, one_decimal
 from core.review import clip_words
 
+JUDGE_FAILED = "judge failed:"  # in the score method of a ranking the judge could not give
 MAX_ANSWER_CHARS = 6000  # per answer in the judge's prompt, so that eight answers fit any context
 
 JUDGE_SYSTEM = """\
@@ -124,5 +125,5 @@ class JudgeRanker:
 
     def _failed(self, fallback: Ranking, reason: str) -> Ranking:
         reason = clip_words(reason, 8, 60)
-        method = f"{fallback.method} (judge failed: {reason})"
+        method = f"{fallback.method} ({JUDGE_FAILED} {reason})"
         return Ranking(fallback.scores, method, fallback.disagree, fallback.consensus)

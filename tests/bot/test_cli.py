@@ -106,6 +106,8 @@ async def test_a_killed_ask_is_completed_by_the_next_start(llm_server: FakeLLMSe
     await asyncio.sleep(1.2)  # the dead process's lease runs out
     code, _out, err = await consensus(tmp_path, env, "ask", "Next question", "--json")
     assert code == 0, err
+    assert ("Finishing a question an interrupted run left unfinished: conversation 1, "
+            "“Will this survive a crash?”.") in err
     rows = stored(db, "SELECT batch_id, provider_id, status FROM ai_responses ORDER BY batch_id, id")
     assert [r for r in rows if r[0] == 1] == [(1, "openai/gpt-test", "completed"),
                                              (1, "anthropic/claude-test", "completed"),

@@ -12,7 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tests.bot.processes import cli_env, consensus
-from tests.fakes.llm_server import FakeLLMServer
+from tests.fakes.llm_server import FakeLLMServer, unauthorized
 
 USER_KEY = "sk-proj-TerminalUserKey0123456789abcdefXY9z"
 OPERATOR_KEY = "sk-test-cli"  # cli_env's OPENAI_API_KEY: the environment path
@@ -102,3 +102,20 @@ async def test_rotate_from_the_terminal(llm_server: FakeLLMServer, tmp_path: Pat
     assert code == 0, err
     assert "team" in out and "••XY9z" in out and "UNREADABLE" not in out
     assert not (tmp_path / "encryption.key").exists()  # the variable was set: no file generated
+
+
+async def test_a_key_the_provider_rejects_is_not_stored(llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    env = cli_env(llm_server, tmp_path, CONSENSUS_MODELS="openai/gpt-test")
+    llm_server.script("chat", [unauthorized("openai")])
+
+    code, out, err = await with_stdin(tmp_path, env, USER_KEY + "\n", "keys", "set", "openai", "--check")
+    assert code == 1, err
+    assert "OpenAI rejected the key ••XY9z. It was not stored." in err
+    assert "Stored" not in out
+    code, out, _err = await consensus(tmp_path, env, "keys", "list", "--json")
+    assert json.loads(out) == []
+
+    code, out, err = await with_stdin(tmp_path, env, USER_KEY + "\n", "keys", "set", "openai", "--check")
+    assert code == 0, err
+    assert "Stored your OpenAI key ••XY9z. OpenAI accepted the key ••XY9z." in out
+    assert [c.headers["authorization"] for c in llm_server.calls] == [f"Bearer {USER_KEY}"] * 2

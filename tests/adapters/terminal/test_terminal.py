@@ -1,0 +1,108 @@
+"""`consensus ask` in a terminal, in-process: the question from standard input or after `--`, the
+reviewer's failure said in words, warnings printed above the live rows, "1 try"."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from rich.console import Console
+
+from adapters.terminal.render import LiveProgress, card, print_batch
+from bot.cli import main
+from bot.cli_base import TERMINAL
+from bot.observability import setup_logging
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus
+from tests.bot.processes import cli_env
+from tests.fakes.llm_server import FakeLLMServer
+
+
+def answer(answer_id: int, status: AnswerStatus = AnswerStatus.COMPLETED, **fields: object) -> Answer:
+    return Answer(answer_id, 1, 1, f"openai/gpt-{answer_id}", "OpenAI", status, **fields)  # type: ignore[arg-type]
+
+
+def batch(*answers: Answer) -> Batch:
+    return Batch(1, 1, 1, TERMINAL, "terminal", None, "me", "q?", BatchStatus.PARTIAL, answers)
+
+
+def rendered(*renderables: object) -> str:
+    console = Console(file=io.StringIO(), width=100, record=True)
+    for item in renderables:
+        console.print(item)
+    return console.export_text()
+
+
+@pytest.fixture(autouse=True)
+def keep_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+async def ask(llm_server: FakeLLMServer, tmp_path: Path, *args: str, stdin: str | None = None) -> Result:
+    env = cli_env(llm_server, tmp_path, CONSENSUS_MODELS="openai/gpt-test")
+    env = {**{k: None for k in ("DATABASE_URL", "CONSENSUS_MODELS")}, **env}
+    # the command runs its own event loop: in a thread, while this loop serves the fake models
+    return await asyncio.to_thread(CliRunner().invoke, main, ["ask", "--json", *args], input=stdin, env=env)
+
+
+def asked(llm_server: FakeLLMServer) -> list[str]:
+    return [body["messages"][-1]["content"] for body in llm_server.requests("chat")]
+
+
+async def test_the_question_comes_from_standard_input(llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    result = await ask(llm_server, tmp_path, "-", stdin="What is a mutex?\nAnd a semaphore?\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["answers"][0]["status"] == "completed"
+    assert any(text.endswith("What is a mutex?\nAnd a semaphore?") for text in asked(llm_server))
+
+
+async def test_empty_standard_input_is_a_usage_error(llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    result = await ask(llm_server, tmp_path, "-", stdin="  \n")
+    assert result.exit_code == 2
+    assert "the question from standard input is empty" in result.stderr
+    assert llm_server.calls == []
+
+
+async def test_a_question_that_begins_with_a_dash_follows_double_dash(llm_server: FakeLLMServer,
+                                                                      tmp_path: Path) -> None:
+    result = await ask(llm_server, tmp_path, "--", "-v or --verbose: which is clearer?")
+    assert result.exit_code == 0, result.stderr
+    assert any(text.endswith("-v or --verbose: which is clearer?") for text in asked(llm_server))
+
+
+def test_a_failed_judge_is_said_in_words() -> None:
+    method = "consensus (judge failed: OpenAI did not answer within 30 s)"
+    console = Console(file=io.StringIO(), width=120, record=True)
+    print_batch(console, batch(answer(1, summary="A", score=8.0, rank=1, score_method=method),
+                               answer(2, summary="B", score=6.0, rank=2, score_method=method)), full=False)
+    assert ("The reviewer failed (OpenAI did not answer within 30 s); the answers are ranked by how much "
+            "they agree.") in console.export_text()
+    quiet = Console(file=io.StringIO(), width=120, record=True)
+    print_batch(quiet, batch(answer(1, summary="A", score=8.0, rank=1, score_method="judge")), full=False)
+    assert "reviewer" not in quiet.export_text()
+
+
+def test_one_attempt_is_one_try() -> None:
+    assert "1 try" in rendered(card(answer(1, AnswerStatus.FAILED, error="boom", attempts=1), full=False))
+    assert "3 tries" in rendered(card(answer(1, AnswerStatus.FAILED, error="boom", attempts=3), full=False))
+
+
+def test_warnings_print_above_the_live_rows_not_across_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal, stderr = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    setup_logging("WARNING")
+    console = Console(file=terminal, force_terminal=True, width=100)
+    progress = LiveProgress(batch(answer(1, AnswerStatus.PENDING)), console)
+    with progress.live:
+        logging.getLogger("core.resilience").warning("OpenAI is rate limited; trying again in 2 s")
+    assert "trying again in 2 s" in terminal.getvalue()  # printed by the live view, above its rows
+    assert stderr.getvalue() == ""  # not written straight to the terminal, across the rows
