@@ -93,7 +93,8 @@ class ConsensusService(AdminVerbs):
             raise ConfigError("No models are configured. Set CONSENSUS_MODELS, e.g. openai/gpt-5-mini.")
         if len(chosen) > MAX_MODELS:
             raise InvalidQuestionError(f"At most {MAX_MODELS} models can answer one question.")
-        return [(model_id, self.registry.get(model_id).label) for model_id in dict.fromkeys(chosen)]
+        # Only the labels: the SDK clients are built on the first call, after the question is stored
+        return [(model_id, self.registry.label(model_id)) for model_id in dict.fromkeys(chosen)]
 
     async def _workspace(self, repo: Repository, ref: WorkspaceRef, *, create: bool = True) -> int:
         found = await repo.workspace_id(ref, create=create)

@@ -68,20 +68,29 @@ class ProviderRegistry:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._configs))
 
+    def label(self, model_id: str) -> str:
+        """The provider's name for people ("OpenAI"), without building anything; unknown: ConfigError."""
+        return self._config_for(model_id)[0].display_name
+
     def get(self, model_id: str, api_key: str | None = None) -> Provider:
         """The provider for "provider/model", using `api_key` (a workspace's own) over the configured one."""
-        name, model = split_model_id(model_id)
-        config = self._configs.get(name)
-        if config is None:
-            known = ", ".join(sorted(self._configs)) or "none"
-            raise ConfigError(f"No provider named '{name}' is configured (needed for '{model_id}'); "
-                              f"configure '{name}' with its base URL and API key. Configured: {known}.")
+        config, model = self._config_for(model_id)
+        name = config.name
         key = api_key or config.api_key
         cache_key = (name, key, model)
         if (provider := self._providers.get(cache_key)) is None:
             provider = self._build(config, key, model)
             self._providers[cache_key] = provider
         return provider
+
+    def _config_for(self, model_id: str) -> tuple[ProviderConfig, str]:
+        name, model = split_model_id(model_id)
+        config = self._configs.get(name)
+        if config is None:
+            known = ", ".join(sorted(self._configs)) or "none"
+            raise ConfigError(f"No provider named '{name}' is configured (needed for '{model_id}'); "
+                              f"configure '{name}' with its base URL and API key. Configured: {known}.")
+        return config, model
 
     def _build(self, config: ProviderConfig, key: str | None, model: str) -> Provider:
         label = config.display_name
