@@ -112,6 +112,18 @@ class Batch:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationDetail:
+    """A stored conversation read back whole: each question's batch in the order asked, with every
+    answer, deleted ones included (`is_deleted`); for people to read, never sent to a model."""
+
+    id: int
+    title: str
+    created_by: str
+    created_at: datetime
+    batches: tuple[Batch, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationSummary:
     id: int
     title: str

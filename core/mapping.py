@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from core.domain import Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail, Platform, WorkspaceRef
 from core.store.tables import AiResponse, Conversation, Message, RequestBatch, Workspace
 
 
@@ -54,4 +54,17 @@ def to_batch(batch: RequestBatch, message: Message, conversation: Conversation, 
         question=message.content, status=BatchStatus(batch.status),
         answers=tuple(to_answer(a) for a in answers), consensus=batch.consensus,
         disagree=batch.disagree, created_at=aware(batch.created_at),
+    )
+
+
+def to_conversation(conversation: Conversation, workspace: WorkspaceRef,
+                    asked: Sequence[tuple[Message, RequestBatch]], answers: Sequence[AiResponse]) -> ConversationDetail:
+    by_question: dict[int, list[AiResponse]] = {}
+    for answer in answers:
+        by_question.setdefault(answer.message_id, []).append(answer)
+    return ConversationDetail(
+        id=conversation.id, title=conversation.title, created_by=conversation.created_by,
+        created_at=aware(conversation.created_at) or conversation.created_at,
+        batches=tuple(to_batch(batch, message, conversation, workspace, by_question.get(message.id, []))
+                      for message, batch in asked),
     )

@@ -12,6 +12,7 @@ from core.domain import (
     Answer,
     AnswerStatus,
     Batch,
+    ConversationDetail,
     ConversationSummary,
     MessageRef,
     Question,
@@ -22,7 +23,7 @@ from core.events import EventBus, EventSink
 from core.fanout import FanOut
 from core.history import summaries
 from core.keyring import KeyRing
-from core.mapping import to_answer, to_batch
+from core.mapping import to_answer, to_batch, to_conversation
 from core.providers.registry import ProviderRegistry
 from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook
 from core.store.repositories import Repository
@@ -125,6 +126,15 @@ class ConsensusService(AdminVerbs):
     async def get_answer(self, answer_id: int, workspace: WorkspaceRef) -> Answer:
         async with self.store.read() as repo:
             return to_answer(await repo.answer(answer_id, await self._workspace(repo, workspace, create=False)))
+
+    async def get_conversation(self, conversation_id: int, workspace: WorkspaceRef) -> ConversationDetail:
+        """Every question in the order asked, each with all its answers, the deleted ones marked."""
+        async with self.store.read() as repo:
+            conversation = await repo.conversation(conversation_id,
+                                                   await self._workspace(repo, workspace, create=False))
+            asked = await repo.questions_with_batches(conversation.id)
+            answers = await repo.answers_of_questions(message.id for message, _batch in asked)
+            return to_conversation(conversation, workspace, asked, answers)
 
     async def wait_for_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch:
         await self.fanout.wait(batch_id)

@@ -1,19 +1,22 @@
-"""`consensus ask` in a terminal: a live row per model while it runs, then one card per model."""
+"""`consensus ask` in a terminal: a live row per model while it runs, then one card per model.
+`consensus show` prints a stored conversation with the same cards, marked selected or deleted."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.rule import Rule
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from core.domain import Answer, AnswerStatus, Batch
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
 from core.ranking.judge import JUDGE_FAILED
 from core.resilience import tries
@@ -73,11 +76,28 @@ class LiveProgress:
             self.status[answer.id], self.done[answer.id] = "failed", time.monotonic()
 
 
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "time unknown"
+
+
+def marks(answer: Answer) -> Text:
+    """What people did with the answer: selected (by whom) or deleted; nothing for a fresh one."""
+    if answer.is_deleted:
+        return Text(" deleted", style="bold red")
+    if answer.is_selected:
+        return Text(f" ✓ selected by {answer.selected_by or 'someone'}", style="bold green")
+    return Text()
+
+
 def card(answer: Answer, full: bool) -> Panel:
-    title = Text.assemble((answer.label, "bold"), " ", (answer.provider_id, "dim"))
+    title = Text.assemble((answer.label, "bold"), " ", (answer.provider_id, "dim"), marks(answer))
+    faded = "bright_black" if answer.is_deleted else None
     if answer.status == AnswerStatus.FAILED:
         return Panel(Text(answer.error or "failed", style="red"), title=title, title_align="left",
-                     border_style="red", subtitle=tries(answer.attempts))
+                     border_style=faded or "red", subtitle=tries(answer.attempts))
+    if answer.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING):  # a batch still running, or cut off
+        return Panel(Text(f"{answer.status.value}, no answer yet", style="dim"), title=title, title_align="left",
+                     border_style=faded or "yellow")
     score = f"{answer.score:.1f}/10 · #{answer.rank}" if answer.score is not None else "not ranked"
     body: list[Any] = [Text(answer.summary or "", style="default")]
     if answer.reasoning:
@@ -85,16 +105,18 @@ def card(answer: Answer, full: bool) -> Panel:
     if full and answer.content:
         body.append(Markdown(answer.content))
     return Panel(Group(*body), title=title, title_align="left", subtitle=f"{score} · {stats(answer)}",
-                 subtitle_align="right", border_style="green" if answer.rank == 1 else "blue")
+                 subtitle_align="right",
+                 border_style=faded or ("green" if answer.is_selected or answer.rank == 1 else "blue"))
 
 
 def best_first(batch: Batch) -> list[Answer]:
-    return sorted(batch.answers, key=lambda a: (a.status != AnswerStatus.COMPLETED,
+    """Live answers before deleted ones; finished before failed; then by score."""
+    return sorted(batch.answers, key=lambda a: (a.is_deleted, a.status != AnswerStatus.COMPLETED,
                                                 -(a.score if a.score is not None else -1), a.id))
 
 
-def print_batch(console: Console, batch: Batch, full: bool) -> None:
-    console.print(Text(f"Conversation {batch.conversation_id} · question {batch.message_id}", style="dim"))
+def print_batch(console: Console, batch: Batch, full: bool, *, heading: RenderableType | None = None) -> None:
+    console.print(heading or Text(f"Conversation {batch.conversation_id} · question {batch.message_id}", style="dim"))
     for answer in best_first(batch):
         console.print(card(answer, full))
     judge_failed = next((m for a in batch.answers if (m := a.score_method) and JUDGE_FAILED in m), None)
@@ -107,18 +129,47 @@ def print_batch(console: Console, batch: Batch, full: bool) -> None:
         console.print(Text(("Models disagree: " if batch.disagree else "Consensus: ") + batch.consensus, style=style))
 
 
-def batch_json(batch: Batch) -> dict[str, Any]:
+def print_conversation(console: Console, conversation: ConversationDetail, full: bool) -> None:
+    """Every question in the order asked, who asked it and when, then its cards."""
+    count = len(conversation.batches)
+    console.print(Text(f"Conversation {conversation.id} · started by {conversation.created_by} · "
+                       f"{when(conversation.created_at)} · {count} question{'s' if count != 1 else ''}", style="dim"))
+    for number, batch in enumerate(conversation.batches, 1):
+        unfinished = "" if batch.status == BatchStatus.COMPLETED else f" · {batch.status.value.lower()}"
+        rule = Rule(Text(f"Question {number} of {count} · {batch.asker} · {when(batch.created_at)}{unfinished}"),
+                    align="left", style="dim")
+        print_batch(console, batch, full, heading=Group(rule, Text(batch.question, style="bold")))
+
+
+def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
+    """`marked`: also the rank and what people did with the answer (for stored conversations)."""
+    a = answer
+    found = {"id": a.id, "provider": a.provider_id.split("/", 1)[0], "model": a.model, "status": a.status.value,
+             "summary": a.summary, "reasoning": a.reasoning, "score": a.score, "score_method": a.score_method,
+             "content": a.content, "latency_ms": a.latency_ms, "tokens_in": a.tokens_in,
+             "tokens_out": a.tokens_out, "cost_usd": a.cost_usd, "error": a.error, "key": a.key_label}
+    if marked:
+        found.update(rank=a.rank, selected=a.is_selected, selected_by=a.selected_by, deleted=a.is_deleted)
+    return found
+
+
+def batch_json(batch: Batch, *, marked: bool = False) -> dict[str, Any]:
     return {
         "conversation_id": batch.conversation_id,
         "message_id": batch.message_id,
         "status": batch.status.value,
         "consensus": batch.consensus,
         "disagree": batch.disagree,
-        "answers": [
-            {"id": a.id, "provider": a.provider_id.split("/", 1)[0], "model": a.model, "status": a.status.value,
-             "summary": a.summary, "reasoning": a.reasoning, "score": a.score, "score_method": a.score_method,
-             "content": a.content, "latency_ms": a.latency_ms, "tokens_in": a.tokens_in,
-             "tokens_out": a.tokens_out, "cost_usd": a.cost_usd, "error": a.error, "key": a.key_label}
-            for a in best_first(batch)
-        ],
+        "answers": [answer_json(a, marked=marked) for a in best_first(batch)],
     }
+
+
+def conversation_json(conversation: ConversationDetail) -> dict[str, Any]:
+    questions = []
+    for batch in conversation.batches:
+        entry = batch_json(batch, marked=True)
+        del entry["conversation_id"]  # said once, at the top
+        questions.append({"message_id": entry.pop("message_id"), "question": batch.question, "asked_by": batch.asker,
+                          "asked_at": batch.created_at.isoformat() if batch.created_at else None, **entry})
+    return {"conversation_id": conversation.id, "title": conversation.title, "created_by": conversation.created_by,
+            "created_at": conversation.created_at.isoformat(), "questions": questions}

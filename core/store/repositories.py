@@ -212,6 +212,13 @@ class Repository:
             query = query.where(Message.id < before_message_id)
         return list(await self.session.scalars(query.order_by(Message.id)))
 
+    async def questions_with_batches(self, conversation_id: int) -> list[tuple[Message, RequestBatch]]:
+        """Each question of the conversation with its batch, in the order asked."""
+        rows = await self.session.execute(
+            select(Message, RequestBatch).join(RequestBatch, RequestBatch.message_id == Message.id)
+            .where(Message.conversation_id == conversation_id).order_by(Message.id))
+        return [(message, batch) for message, batch in rows]
+
     async def answers_of_questions(self, message_ids: Iterable[int]) -> list[AiResponse]:
         ids = list(message_ids)
         if not ids:

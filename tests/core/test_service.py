@@ -239,6 +239,38 @@ async def test_search_finds_answers_too_and_forgets_deleted_ones(core, llm_serve
     assert await core.service.history(TEAM, "photosynthesis") == []
 
 
+async def test_a_conversation_reads_back_whole_in_order_with_the_marks(core) -> None:  # type: ignore[no-untyped-def]
+    first = await asked(core, "What is the capital of France?")
+    kept, _other, gone = first.answers
+    await core.service.select(kept.id, ASKER)
+    await core.service.delete(gone.id, ASKER)
+    follow = await core.service.follow_up(first.conversation_id, question("And its population?", user="U-admin"))
+    await core.service.wait_for_batch(follow.id, TEAM)
+    await core.service.ask(question("An unrelated question"))  # another conversation stays out
+
+    read = await core.service.get_conversation(first.conversation_id, TEAM)
+    assert (read.id, read.title, read.created_by) == (first.conversation_id, "What is the capital of France?",
+                                                      "U-asker")
+    assert [(b.question, b.asker) for b in read.batches] == [
+        ("What is the capital of France?", "U-asker"), ("And its population?", "U-admin")]
+    assert [b.id for b in read.batches] == [first.id, follow.id]
+    marks = {a.id: (a.is_selected, a.selected_by, a.is_deleted) for a in read.batches[0].answers}
+    assert marks[kept.id] == (True, "U-asker", False)
+    assert marks[gone.id] == (False, None, True)  # still there, marked
+    assert len(read.batches[1].answers) == 3
+    assert all(a.status == AnswerStatus.COMPLETED and a.summary for a in read.batches[1].answers)
+
+
+async def test_a_conversation_of_another_workspace_or_unknown_is_not_found(core) -> None:  # type: ignore[no-untyped-def]
+    done = await asked(core)
+    for conversation_id, workspace in ((done.conversation_id, OTHER_TEAM), (done.conversation_id + 1, TEAM)):
+        with pytest.raises(NotFoundError):
+            await core.service.get_conversation(conversation_id, workspace)
+    await core.service.ask(Question(OTHER_TEAM, "C9", "U-x", "hello"))  # the other workspace now exists
+    with pytest.raises(NotFoundError, match="does not exist in this workspace"):
+        await core.service.get_conversation(done.conversation_id, OTHER_TEAM)
+
+
 async def test_thread_lookup_and_idempotent_events(core) -> None:  # type: ignore[no-untyped-def]
     done = await asked(core)
     assert await core.service.find_conversation(TEAM, "C1", "1700000000.000100") == done.conversation_id

@@ -1,0 +1,52 @@
+"""`consensus show ID`: a stored conversation of this terminal's workspace, read back whole."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli_base import EXIT_USAGE, TERMINAL, load_settings, run, with_core
+
+if TYPE_CHECKING:
+    from bot.wiring import Core
+
+MAX_ID = 2**63 - 1  # the largest id a database row can have
+
+
+def not_found(conversation_id: int) -> int:
+    click.echo(f"Error: there is no conversation {conversation_id} in this terminal's workspace; "
+               "`consensus history` lists them.", err=True)
+    return EXIT_USAGE
+
+
+@click.command()
+@click.argument("conversation_id", metavar="ID", type=int)
+@click.option("--full", is_flag=True, help="Show whole answers, not only summaries.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(conversation_id: int, full: bool, as_json: bool) -> None:
+    """Print conversation ID: every question in order with who asked it and when, every answer,
+    who selected what, and the deleted answers, marked."""
+    if not 0 < conversation_id <= MAX_ID:
+        sys.exit(not_found(conversation_id))
+    from rich.console import Console
+
+    from adapters.terminal.render import conversation_json, print_conversation
+    from core.errors import NotFoundError
+
+    settings = load_settings()
+
+    async def work(core: Core) -> int:
+        try:
+            conversation = await core.service.get_conversation(conversation_id, TERMINAL)
+        except NotFoundError:
+            return not_found(conversation_id)
+        if as_json:
+            click.echo(json.dumps(conversation_json(conversation), ensure_ascii=False))
+        else:
+            print_conversation(Console(), conversation, full)
+        return 0
+
+    sys.exit(run(lambda: with_core(settings, work)))
