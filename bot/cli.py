@@ -38,7 +38,7 @@ def serve() -> None:
 @main.command()
 @click.argument("question")
 @click.option("--model", "models", multiple=True, metavar="PROVIDER/MODEL", help="Ask only these models.")
-@click.option("--follow-up", "conversation", type=int, metavar="CONVERSATION_ID",
+@click.option("--follow-up", "conversation", type=click.IntRange(1, 2**63 - 1), metavar="CONVERSATION_ID",
               help="Continue a conversation; the kept answers go back as context.")
 @click.option("--full", is_flag=True, help="Show whole answers, not only summaries.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

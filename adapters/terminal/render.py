@@ -9,7 +9,6 @@ from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.spinner import Spinner
@@ -103,6 +102,8 @@ def card(answer: Answer, full: bool) -> Panel:
     if answer.reasoning:
         body.append(Text(f"Why: {answer.reasoning}", style="italic"))
     if full and answer.content:
+        from rich.markdown import Markdown  # its parser and highlighter: only when whole answers show
+
         body.append(Markdown(answer.content))
     return Panel(Group(*body), title=title, title_align="left", subtitle=f"{score} · {stats(answer)}",
                  subtitle_align="right",

@@ -7,8 +7,6 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -53,10 +51,3 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
     await _run(engine, command.downgrade, revision)
 
-
-async def revisions(engine: AsyncEngine) -> tuple[str | None, str | None]:
-    """The database's migration revision (None: never migrated) and the code's newest."""
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
-    async with engine.connect() as connection:
-        current = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
-    return current, head

@@ -7,17 +7,23 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.domain import WorkspaceRef
 from core.errors import ConfigError, ConsensusError, StorageError
 from core.store.db import create_engine, is_sqlite, session_factory
-from core.store.migrate import ensure_sqlite_folder, revisions, upgrade
 from core.store.repositories import Repository
+
+# The newest migration. Comparing with it spares every start Alembic's import and run when the schema
+# is current (most starts); tests/core/test_store.py checks that it is Alembic's head.
+SCHEMA_REVISION = "0003"
 
 
 class Store:
     def __init__(self, url: str) -> None:
+        from core.store.migrate import ensure_sqlite_folder
+
         ensure_sqlite_folder(url)
         self.url = url
         self.engine = create_engine(url)
@@ -35,18 +41,30 @@ class Store:
         return self.engine.dialect.name
 
     async def migrate(self) -> None:
+        from core.store.migrate import upgrade
+
         await upgrade(self.engine)
 
     async def prepare(self, *, migrate: bool) -> None:
         """Migrate if asked, then make sure the schema is the code's: a ConfigError that names the
         database (password hidden) when it cannot be reached or was never migrated."""
         async with self.reachable():
-            if migrate:
+            current = await self.revision()
+            if migrate and current != SCHEMA_REVISION:
                 await self.migrate()
-            current, head = await revisions(self.engine)
-        if current != head:
-            state = "was never migrated" if current is None else f"is at migration {current}, the code needs {head}"
+                current = await self.revision()
+        if current != SCHEMA_REVISION:
+            state = ("was never migrated" if current is None
+                     else f"is at migration {current}, the code needs {SCHEMA_REVISION}")
             raise ConfigError(f"the database {self.shown_url} {state}: run `consensus db upgrade`.")
+
+    async def revision(self) -> str | None:
+        """The schema's migration revision; None when it was never migrated."""
+        async with self.engine.connect() as connection:
+            if not await connection.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
+                return None
+            found = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            return str(found) if found is not None else None
 
     @property
     def shown_url(self) -> str:

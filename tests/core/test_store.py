@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, text
 
 from core.domain import Platform, WorkspaceRef
-from core.store.migrate import downgrade, include_object, upgrade
-from core.store.store import Store
+from core.store.migrate import alembic_config, downgrade, include_object, upgrade
+from core.store.store import SCHEMA_REVISION, Store
 from core.store.tables import Base, Conversation, Message, SearchDocument, Workspace, utcnow
 
 
@@ -43,6 +44,14 @@ async def test_migrations_go_up_and_down_and_match_the_models(store: Store) -> N
     assert await table_names(store) <= {"alembic_version"}
     await upgrade(store.engine)  # and up again
     assert "ai_responses" in await table_names(store)
+
+
+async def test_the_schema_revision_the_store_expects_is_alembics_head(store: Store) -> None:
+    head = ScriptDirectory.from_config(alembic_config(store.url)).get_current_head()
+    assert SCHEMA_REVISION == head
+    assert await store.revision() is None
+    await store.prepare(migrate=True)
+    assert await store.revision() == head
 
 
 async def test_sqlite_runs_in_wal_with_a_busy_timeout_and_foreign_keys(tmp_path: Any) -> None:
