@@ -42,16 +42,21 @@ class JsonFormatter(logging.Formatter):
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is when a line is logged, so that a live view which redirects it
-    (the terminal's rows) prints warnings above its rows instead of across them."""
+    """Writes to whatever sys.stderr is when a line is logged (unless `setStream` fixed a stream), so
+    that a live view which redirects it (the terminal's rows) prints warnings above its rows instead of
+    across them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fixed: Any = None  # the constructor's own assignment is not a choice
 
     @property  # type: ignore[override]
     def stream(self) -> Any:
-        return sys.stderr
+        return self._fixed or sys.stderr
 
     @stream.setter
-    def stream(self, _value: Any) -> None:
-        pass
+    def stream(self, value: Any) -> None:
+        self._fixed = value
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text", *, secrets: Iterable[str] = (),
