@@ -23,7 +23,7 @@ from core.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from core.providers import sse
+from core.providers import sse, statuses
 from core.providers.base import ChatRequest, Completion, OnText
 from core.providers.openai import (
     UnexpectedShape,
@@ -108,7 +108,8 @@ class AnthropicProvider:
             if exc.status_code < 400:  # an `error` event in the middle of a stream
                 return ProviderUnavailableError(f"{label} failed while answering", provider=name)
             return status_error(exc.status_code, label, name, code=exc.error_code, message=exc.api_message,
-                                headers=exc.response.headers, secret=self._client.api_key)
+                                headers=exc.response.headers, secret=self._client.api_key, url=exc.request.url,
+                                convention=statuses.base_url_convention(name, anthropic=True))
         if isinstance(exc, anthropic.APIResponseValidationError):
             return unreadable(label, name)
         if isinstance(exc, anthropic.AnthropicError):

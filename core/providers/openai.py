@@ -29,7 +29,7 @@ from core.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from core.providers import sse
+from core.providers import sse, statuses
 from core.providers.base import ChatRequest, Completion, OnText
 
 # sk-..., sk-ant-..., sk-proj-..., and other long bearer-ish tokens a provider might echo back.
@@ -127,8 +127,11 @@ def unreadable(label: str, name: str) -> ProviderResponseError:
 
 
 def status_error(status: int, label: str, name: str, *, code: str | None, message: object,
-                 headers: Mapping[str, str] | None, secret: str | None) -> ProviderError:
-    """Map an HTTP error status (and the body's code) to our errors; shared by both providers."""
+                 headers: Mapping[str, str] | None, secret: str | None, url: httpx2.URL | str | None = None,
+                 convention: str = "") -> ProviderError:
+    """Map an HTTP error status (and the body's code) to our errors; shared by both providers.
+    `message` is the provider's own text from a JSON error body, None when the body had none (an
+    HTML or plain-text page from a proxy): then the status's meaning is said instead."""
     if code in _QUOTA_CODES or status == 402:
         return ProviderQuotaError(f"{label}'s quota is exhausted", provider=name)
     if status == 401:
@@ -140,12 +143,16 @@ def status_error(status: int, label: str, name: str, *, code: str | None, messag
                                         retry_after=retry_after_seconds(headers))
     if status in (408, 409):
         return ProviderUnavailableError(f"{label} could not take the request ({status})", provider=name)
-    if status == 529 or status == 503:
+    if status == 529:
         return ProviderUnavailableError(f"{label} is overloaded", provider=name)
     if status >= 500:
-        return ProviderUnavailableError(f"{label} had a server error ({status})", provider=name)
+        return ProviderUnavailableError(statuses.server_failure(status, label), provider=name)
     why = detail(message, secret)
-    return ProviderResponseError(f"{label} rejected the request ({status})" + (f": {why}" if why else ""),
+    if status == 404:
+        tried = f" at {redact(statuses.shown_url(url), secret)}" if url is not None else ""
+        text = f"{label} found nothing{tried} (404)" + (f": {why}" if why else "")
+        return ProviderResponseError(text + (f". {convention}" if convention else ""), provider=name)
+    return ProviderResponseError(f"{label} rejected the request ({status}): {why or statuses.refusal(status, label)}",
                                  provider=name)
 
 
@@ -252,9 +259,10 @@ class OpenAIProvider:
         if isinstance(exc, openai.APIStatusError):
             body: Any = exc.body
             code = exc.code or exc.type or (body.get("code") if isinstance(body, dict) else None)
-            message = body.get("message") if isinstance(body, dict) else exc.message
+            message = body.get("message") if isinstance(body, dict) else None  # None: not a JSON body
             return status_error(exc.status_code, label, name, code=code, message=message,
-                                headers=exc.response.headers, secret=secret)
+                                headers=exc.response.headers, secret=secret, url=exc.request.url,
+                                convention=statuses.base_url_convention(name, anthropic=False))
         if isinstance(exc, openai.APIResponseValidationError):
             return unreadable(label, name)
         if isinstance(exc, openai.APIError):  # an `error` payload in the middle of a stream
