@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.domain import Ending
 from core.errors import (
     ProviderAuthError,
     ProviderError,
@@ -350,13 +351,14 @@ async def test_openai_stream_reader_follows_the_sse_format(llm_server: FakeLLMSe
     assert collect.seen == ["Hel", "Hello"]
 
 
-async def test_openai_stream_without_done_keeps_what_arrived(llm_server: FakeLLMServer,
-                                                             providers: Providers) -> None:
+async def test_openai_stream_without_done_keeps_what_arrived_and_says_it_was_cut(
+        llm_server: FakeLLMServer, providers: Providers) -> None:
     # The body ends cleanly but early; an event without its blank line is unfinished and dropped.
     frames = [f"data: {chat_chunk('partial')}\n\n", 'data: {"choices": [{"delta": {"content": "x"']
     llm_server.script("chat", [RawStream(frames)])
     completion = await providers["openai"].complete(REQUEST, Collector())
     assert (completion.text, completion.tokens_in, completion.tokens_out) == ("partial", None, None)
+    assert completion.ended is Ending.CLOSED
 
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
@@ -458,3 +460,11 @@ async def test_sse_events_joins_data_lines_and_drops_an_unfinished_event() -> No
             yield line
 
     assert [(e.name, e.data) async for e in sse.events(lines())] == [("a", "1\n2"), ("", "x")]
+
+
+async def test_sse_events_skips_an_event_with_empty_data() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in ["data:", "", "event: ping", "data: ", "", "data: 1", ""]:
+            yield line
+
+    assert [(e.name, e.data) async for e in sse.events(lines())] == [("", "1")]
