@@ -19,6 +19,7 @@ import httpx2
 from core.domain import Ending
 from core.errors import ProviderResponseError, ProviderUnavailableError
 from core.providers.base import Completion
+from core.text import remove_control_characters
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 _SPACE = re.compile(r"\s*")
@@ -85,7 +86,7 @@ def completion(text: str, *, label: str, name: str, ended: Ending, thinking: str
 
 def no_answer(completion: Completion) -> str | None:
     """Why a finished reply holds no answer, for its card; None when it has one."""
-    if completion.text.strip():
+    if remove_control_characters(completion.text).strip():  # what is stored and shown has no controls
         return None
     thought = bool(completion.thinking.strip() or completion.reasoning_tokens)
     if completion.ended is Ending.LENGTH:
