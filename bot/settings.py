@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     consensus_concurrency: int = Field(default=16, ge=1, description="calls in flight per provider, all questions")
     consensus_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
         default_factory=dict, description='JSON: {"provider/model" or "provider/*": [usd_in, usd_out] per million}')
+    consensus_max_tokens: dict[str, int] = Field(
+        default_factory=dict, description='JSON: {"provider/model", "provider/*" or "*": output limit in tokens}')
     consensus_lease_seconds: float = Field(default=60.0, gt=0, description="a dead process's batches resume after this")
     consensus_shutdown_seconds: float = Field(default=25.0, ge=0, description="on SIGTERM: seconds to finish")
 

@@ -13,6 +13,7 @@ from core.fanout import FanOut, FanOutSettings
 from core.keyring import KeyRing
 from core.metrics import Metrics
 from core.pricing import PriceTable
+from core.providers.limits import OutputLimits
 from core.providers.registry import ProviderRegistry
 from core.ranking import ConsensusRanker, JudgeRanker, Ranker
 from core.resilience import CallPolicy, ResilientCaller
@@ -68,7 +69,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     bus = EventBus()
     fanout = FanOut(store, registry, ResilientCaller(policy, metrics=metrics), make_ranker(settings, registry),
                     PriceTable(settings.consensus_prices), bus,
-                    FanOutSettings(lease_seconds=settings.consensus_lease_seconds), metrics=metrics)
+                    FanOutSettings(lease_seconds=settings.consensus_lease_seconds,
+                                   output_limits=OutputLimits(settings.consensus_max_tokens)), metrics=metrics)
     limits = Limits(settings.consensus_daily_budget_usd, settings.consensus_questions_per_minute)
     service = ConsensusService(store, fanout, bus, registry, settings.models,
                                keys=KeyRing(vault, registry), limits=limits)

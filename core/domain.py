@@ -34,6 +34,28 @@ class AnswerStatus(StrEnum):
     FAILED = "failed"
 
 
+class Ending(StrEnum):
+    """How a model's answer ended. Anything but COMPLETE is said on the card."""
+
+    COMPLETE = "complete"
+    LENGTH = "length"  # the output limit (max tokens) was reached
+    CONTEXT = "context"  # the conversation filled the model's context window
+    CONTENT_FILTER = "content_filter"
+    CLOSED = "closed"  # the stream ended without its end marker
+    REFUSED = "refused"
+
+
+ENDING_NOTES = {
+    Ending.LENGTH: "cut off: the model reached its output limit",
+    Ending.CONTEXT: "cut off: the conversation filled the model's context window",
+    Ending.CONTENT_FILTER: "stopped by the provider's content filter",
+    Ending.CLOSED: "the connection closed before the answer ended",
+    Ending.REFUSED: "the model refused to answer",
+}
+CUT_ENDINGS = frozenset({Ending.LENGTH, Ending.CONTEXT, Ending.CONTENT_FILTER, Ending.CLOSED})
+REPLACED_NOTE = "some characters were not valid UTF-8 and show as �"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceRef:
     """A Slack team, a Discord guild, or the terminal's local workspace."""
@@ -84,10 +106,35 @@ class Answer:
     is_expanded: bool = False
     attempts: int = 0
     key_label: str | None = None  # which key paid: "your key ••12ab", "team ••3f9a", "operator"
+    ended: str | None = None  # an Ending value; None: not finished, or stored before endings were kept
+    thinking: str | None = None  # the model's own reasoning, kept apart from the answer (shown on Expand)
+    replaced_characters: bool = False  # the reply was not valid UTF-8; the bad bytes show as U+FFFD
 
     @property
     def model(self) -> str:
         return self.provider_id.split("/", 1)[-1]
+
+    @property
+    def is_cut(self) -> bool:
+        """Ended before the model finished: the text is kept and a retry is offered."""
+        return self.ended in CUT_ENDINGS
+
+    @property
+    def ending_note(self) -> str | None:
+        """What the card says about how the answer ended; None for a whole, clean answer."""
+        notes = [ENDING_NOTES[Ending(self.ended)]] if self.ended in ENDING_NOTES else []
+        if self.replaced_characters:
+            notes.append(REPLACED_NOTE)
+        return "; ".join(notes) or None
+
+    @property
+    def expanded_text(self) -> str:
+        """What Expand shows: the whole answer, then the model's reasoning, labelled and quoted."""
+        text = self.content or self.summary or ""
+        if not self.thinking:
+            return text
+        quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in self.thinking.splitlines())
+        return f"{text}\n\n---\n**The model's reasoning** (not part of the answer)\n{quoted}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,13 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from core import logcontext
 from core.context import QUOTE_NOTICE, build_history
-from core.domain import Answer, AnswerStatus, BatchStatus
+from core.domain import CUT_ENDINGS, ENDING_NOTES, WHY_MAX_CHARS, Answer, AnswerStatus, BatchStatus, Ending
 from core.errors import ConsensusError, KeyUnreadableError
 from core.events import (
     AnswerFailed,
@@ -40,10 +40,12 @@ from core.mapping import to_answer, to_batch, to_workspace
 from core.metrics import Metrics, NoMetrics
 from core.pricing import PriceTable
 from core.providers.base import ChatMessage, ChatRequest
+from core.providers.limits import OutputLimits
 from core.providers.registry import ProviderRegistry
+from core.providers.replies import no_answer
 from core.ranking import Ranker, Ranking
 from core.resilience import CallOutcome, ResilientCaller
-from core.review import REVIEW_INSTRUCTIONS, review_answer
+from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
 from core.store.repositories import AnswerFlags, FinishedAnswer
 from core.store.store import Store
 from core.store.tables import Conversation, utcnow
@@ -74,15 +76,24 @@ class FanOutSettings:
     lease_seconds: float = 60.0
     deadline_seconds: float = 300.0  # the whole batch, all retries included
     progress_interval: float = 0.25  # streamed text is published at most this often per answer
-    max_tokens: int = 2048
+    output_limits: OutputLimits = field(default_factory=OutputLimits)  # max tokens, per model
 
 
-def _scores(ranking: Ranking, ranked: Mapping[str, str]) -> list[tuple[int, float, str | None, str, int]]:
-    """(answer id, score, why, method, rank) of each answer in `ranked`; rank 1 is the best, ties by id."""
+def _scores(ranking: Ranking, ranked: Mapping[str, str],
+            endings: Mapping[str, str | None]) -> list[tuple[int, float, str | None, str, int]]:
+    """(answer id, score, why, method, rank) of each answer in `ranked`; rank 1 is the best, ties by id.
+    A cut answer is ranked on what arrived, and its why says first that it was cut."""
     order = sorted(((key, score) for key, score in ranking.scores.items() if key in ranked),
                    key=lambda kv: (-kv[1].value, int(kv[0])))
-    return [(int(key), score.value, score.why, ranking.method, position)
+    return [(int(key), score.value, _why(score.why, endings.get(key)), ranking.method, position)
             for position, (key, score) in enumerate(order, start=1)]
+
+
+def _why(why: str | None, ended: str | None) -> str | None:
+    if ended not in CUT_ENDINGS:
+        return why
+    note = ENDING_NOTES[Ending(ended)]
+    return clip_words(f"{note[0].upper()}{note[1:]}. {why or ''}", 40, WHY_MAX_CHARS)
 
 
 def process_identity() -> str:
@@ -247,7 +258,7 @@ class FanOut:
             platform = workspace.platform
             request = ChatRequest(
                 messages=(*build_history(questions, earlier), ChatMessage("user", message.content)),
-                system=SYSTEM_PROMPT, max_tokens=self.settings.max_tokens,
+                system=SYSTEM_PROMPT,
             )
             deadline = time.monotonic() + self.settings.deadline_seconds
             log.info("asking %d of %d models", len(todo), len(answers))
@@ -275,7 +286,9 @@ class FanOut:
             outcome = CallOutcome(completion=None, error=str(exc), attempts=0, latency_ms=0)
         else:  # streamed only when someone shows the text as it comes
             streaming = progress if self.bus.wants_progress(platform) else None
-            outcome = await self.caller.call(provider, request, streaming, deadline)
+            limit = self.settings.output_limits.limit(started.provider_id)
+            outcome = await self.caller.call(provider, dataclasses.replace(request, max_tokens=limit), streaming,
+                                             deadline)
         await progress.aclose()
 
         finished = self._finished(conversation, started, choice, outcome)
@@ -294,24 +307,30 @@ class FanOut:
         values: dict[str, Any] = {"attempts": outcome.attempts, "latency_ms": outcome.latency_ms,
                                   "completed_at": utcnow()}
         completion = outcome.completion
-        if completion is None:
-            error = scrub(outcome.error or "The model failed.", [choice.api_key])  # never store a key
+        empty = no_answer(completion) if completion is not None else None
+        if completion is not None:  # an empty answer still cost its tokens, and may hold reasoning
+            values.update(tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
+                          cost_usd=self.prices.cost(started.provider_id, completion.tokens_in, completion.tokens_out),
+                          ended=completion.ended.value, thinking=completion.thinking or None,
+                          replaced_characters=completion.replaced_characters)
+        if completion is None or empty is not None:
+            error = scrub(empty or outcome.error or "The model failed.", [choice.api_key])  # never store a key
             values.update(status=AnswerStatus.FAILED.value, error=error)
         else:
             reviewed = review_answer(completion.text)
             values.update(status=AnswerStatus.COMPLETED.value, content=reviewed.body, summary=reviewed.summary,
-                          reasoning=reviewed.why, error=None, tokens_in=completion.tokens_in,
-                          tokens_out=completion.tokens_out,
-                          cost_usd=self.prices.cost(started.provider_id, completion.tokens_in, completion.tokens_out))
+                          reasoning=reviewed.why, error=None)
+        succeeded = values["status"] == AnswerStatus.COMPLETED.value
         return FinishedAnswer(answer_id=started.id, batch_id=started.batch_id, workspace_id=conversation.workspace_id,
-                              conversation_id=conversation.id, succeeded=completion is not None, values=values,
-                              indexed_body=values.get("content") if completion is not None else None)
+                              conversation_id=conversation.id, succeeded=succeeded, values=values,
+                              indexed_body=values.get("content") if succeeded else None)
 
     async def _rank(self, batch_id: int, platform: str, question: str) -> None:
         async with self.store.read() as repo:
             outcomes = await repo.answer_outcomes(batch_id)
         live = {str(a.id): a.content or "" for a in outcomes
                 if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
+        endings = {str(a.id): a.ended for a in outcomes}
         ranking = await self.ranker.rank(question, live) if live else None
         # Every answer of the batch was stored under this lease, so their statuses are final.
         done = sum(a.status == AnswerStatus.COMPLETED for a in outcomes)
@@ -326,7 +345,7 @@ class FanOut:
                     log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
                 return
             if ranking:
-                await repo.store_scores(_scores(ranking, live))
+                await repo.store_scores(_scores(ranking, live, endings))
             batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
         log.info("question finished: %s, %d of %d answered", view.status, done, len(outcomes))

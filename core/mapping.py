@@ -38,7 +38,8 @@ def to_answer(row: AiResponse) -> Answer:
         score_method=row.score_method, rank=row.rank, tokens_in=row.tokens_in, tokens_out=row.tokens_out,
         latency_ms=row.latency_ms, cost_usd=row.cost_usd, error=row.error, is_selected=row.is_selected,
         selected_by=row.selected_by, is_deleted=row.is_deleted, is_expanded=row.is_expanded,
-        attempts=row.attempts, key_label=key_label(row.meta),
+        attempts=row.attempts, key_label=key_label(row.meta), ended=row.ended, thinking=row.thinking,
+        replaced_characters=row.replaced_characters,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from core.admin import AdminVerbs
 from core.domain import (
+    CUT_ENDINGS,
     MAX_QUESTION_CHARS,
     Actor,
     Answer,
@@ -204,11 +205,17 @@ class ConsensusService(AdminVerbs):
     async def retry(self, answer_id: int, actor: Actor) -> Answer:
         async with self.store.write() as repo:
             row = await self._owned(repo, answer_id, actor)
-            if row.status != AnswerStatus.FAILED:
-                raise InvalidQuestionError("Only a failed answer can be retried.")
-            row.status, row.error, row.attempts = AnswerStatus.PENDING.value, None, 0
+            cut = row.status == AnswerStatus.COMPLETED and row.ended in CUT_ENDINGS
+            if row.status != AnswerStatus.FAILED and not cut:
+                raise InvalidQuestionError("Only a failed or cut-off answer can be retried.")
             batch = await repo.session.get(RequestBatch, row.batch_id)
             assert batch is not None
+            if cut:  # what arrived goes; the new answer is stored, reviewed and ranked afresh
+                batch.completed -= 1
+                row.content = row.summary = row.reasoning = row.thinking = row.ended = None
+                row.ranking_score = row.score_method = row.rank = None
+                row.is_selected, row.selected_by, row.is_expanded = False, None, False
+            row.status, row.error, row.attempts = AnswerStatus.PENDING.value, None, 0
             batch.status, batch.finished_at = "RUNNING", None
             batch.lease_owner, batch.lease_expires_at = self.fanout.owner, utcnow() + self.fanout.lease_until()
             await repo.session.flush()

@@ -161,6 +161,12 @@ def _stats(embed: discord.Embed, answer: Answer) -> None:
         embed.add_field(name="Selected", value=f"Selected by <@{answer.selected_by}>", inline=False)
 
 
+def _ending(embed: discord.Embed, answer: Answer) -> None:
+    """How an answer that is not whole ended ("cut off: …"), first of its fields."""
+    if answer.ending_note:
+        embed.add_field(name="✂️ Ended early", value=answer.ending_note, inline=False)
+
+
 def _paid(embed: discord.Embed, answer: Answer) -> None:
     """Which key paid for the answer ("key: team ••3f9a"), in the footer after any part count."""
     if not answer.key_label:
@@ -190,13 +196,15 @@ def card(answer: Answer, progress: str | None = None) -> Rendered:
         lead = f"✍️ Writing… {len(progress):,} characters so far\n\n{more}"
         return Rendered(embeds=[discord.Embed(title=title, description=lead + tail, colour=colour)])
     if answer.is_expanded:
-        out = fit_long_text(neutralise(answer.content or ""), title=title, colour=colour,
+        out = fit_long_text(neutralise(answer.expanded_text), title=title, colour=colour,
                             filename=f"answer-{answer.id}.md", room=MESSAGE_EMBEDS_MAX - 600)
+        _ending(out.embeds[-1], answer)
         _stats(out.embeds[-1], answer)
         _paid(out.embeds[-1], answer)
         return out
     summary = answer.summary or _clip(answer.content or "", 600, "… (Expand for the whole answer)")
     embed = discord.Embed(title=title, description=neutralise(summary) or "(empty answer)", colour=colour)
+    _ending(embed, answer)
     if answer.reasoning:
         embed.add_field(name="Why", value=neutralise(_clip(answer.reasoning, FIELD_MAX)), inline=False)
     _stats(embed, answer)

@@ -54,7 +54,8 @@ def _buttons(answer: Answer) -> list[CardButton]:
     toggle = (CardButton("collapse", aid) if answer.is_expanded else CardButton("expand", aid))
     select = CardButton("select", aid, label="Selected" if answer.is_selected else "Select",
                         style=discord.ButtonStyle.success, disabled=answer.is_selected)
-    return [toggle, select, CardButton("delete", aid, style=discord.ButtonStyle.danger),
+    retry = [CardButton("retry", aid)] if answer.is_cut else []  # a cut answer may be asked again
+    return [toggle, select, *retry, CardButton("delete", aid, style=discord.ButtonStyle.danger),
             CardButton("others", aid, label="Delete others", style=discord.ButtonStyle.danger)]
 
 

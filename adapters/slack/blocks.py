@@ -164,13 +164,15 @@ def _final(answer: Answer, head: str, fallback: str, *, has_selection: bool, oth
     selected = answer.is_selected
     compact = has_selection and not selected and not answer.is_expanded
     blocks: list[Block] = [section(f"{head}{' · ' + score if score else ''}")]
+    if answer.ending_note:
+        blocks.append(context(f"✂️ {escape(answer.ending_note)}"))
     if selected:
         blocks.append(context(f"✅ Selected by {mention(answer.selected_by)}"))
     more: list[tuple[list[Block], str]] = []
     if compact:
         blocks.append(context(escape(ellipsize(answer.summary or answer.content or "", 280))))
     elif answer.is_expanded:
-        full = markdown_to_mrkdwn(answer.content or answer.summary or "(empty answer)")
+        full = markdown_to_mrkdwn(answer.expanded_text or "(empty answer)")
         pages = paginate(split_text(full), budget=9000)
         blocks.extend(section(p) for p in pages[0])
         for number, page in enumerate(pages[1:], start=2):
@@ -186,6 +188,8 @@ def _final(answer: Answer, head: str, fallback: str, *, has_selection: bool, oth
         blocks.append(context(_usage(answer)))
     buttons = [button("Collapse", "collapse", answer.id) if answer.is_expanded
                else button("Expand", "expand", answer.id)]
+    if answer.is_cut:
+        buttons.append(button("Retry", "retry", answer.id))
     if not selected:
         buttons.append(button("Select", "select", answer.id, "primary"))
     elif others_live:

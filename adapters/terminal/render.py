@@ -55,7 +55,8 @@ class LiveProgress:
         for answer_id, name in self.names.items():
             finished = answer_id in self.done
             elapsed = self.done.get(answer_id, now) - self.started
-            icon: Any = Text("✓" if self.status[answer_id] == "answered" else "✗") if finished else Spinner("dots")
+            icon: Any = (Text("✓" if self.status[answer_id].startswith("answered") else "✗") if finished
+                         else Spinner("dots"))
             table.add_row(icon, Text(name, style="bold"), f"{elapsed:5.1f} s", Text(self.status[answer_id]))
         return table
 
@@ -70,7 +71,8 @@ class LiveProgress:
         elif isinstance(event, AnswerProgress):
             self.status[answer.id] = f"writing ({len(event.text)} chars)"
         elif isinstance(event, AnswerReady):
-            self.status[answer.id], self.done[answer.id] = "answered", time.monotonic()
+            note = f" ({answer.ending_note})" if answer.ending_note else ""
+            self.status[answer.id], self.done[answer.id] = "answered" + note, time.monotonic()
         elif isinstance(event, AnswerFailed):
             self.status[answer.id], self.done[answer.id] = "failed", time.monotonic()
 
@@ -99,12 +101,14 @@ def card(answer: Answer, full: bool) -> Panel:
                      border_style=faded or "yellow")
     score = f"{answer.score:.1f}/10 · #{answer.rank}" if answer.score is not None else "not ranked"
     body: list[Any] = [Text(answer.summary or "", style="default")]
+    if answer.ending_note:
+        body.append(Text(f"✂ {answer.ending_note}", style="yellow"))
     if answer.reasoning:
         body.append(Text(f"Why: {answer.reasoning}", style="italic"))
     if full and answer.content:
         from rich.markdown import Markdown  # its parser and highlighter: only when whole answers show
 
-        body.append(Markdown(answer.content))
+        body.append(Markdown(answer.expanded_text))
     return Panel(Group(*body), title=title, title_align="left", subtitle=f"{score} · {stats(answer)}",
                  subtitle_align="right",
                  border_style=faded or ("green" if answer.is_selected or answer.rank == 1 else "blue"))
@@ -148,7 +152,8 @@ def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
     found = {"id": a.id, "provider": a.provider_id.split("/", 1)[0], "model": a.model, "status": a.status.value,
              "summary": a.summary, "reasoning": a.reasoning, "score": a.score, "score_method": a.score_method,
              "content": a.content, "latency_ms": a.latency_ms, "tokens_in": a.tokens_in,
-             "tokens_out": a.tokens_out, "cost_usd": a.cost_usd, "error": a.error, "key": a.key_label}
+             "tokens_out": a.tokens_out, "cost_usd": a.cost_usd, "error": a.error, "key": a.key_label,
+             "ended": a.ended, "ended_note": a.ending_note, "thinking": a.thinking}
     if marked:
         found.update(rank=a.rank, selected=a.is_selected, selected_by=a.selected_by, deleted=a.is_deleted)
     return found

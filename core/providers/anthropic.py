@@ -17,13 +17,14 @@ import anthropic
 import httpx2
 from anthropic.types import MessageParam
 
+from core.domain import Ending
 from core.errors import (
     ProviderError,
     ProviderResponseError,
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from core.providers import sse
+from core.providers import replies, sse, statuses
 from core.providers.base import ChatRequest, Completion, OnText
 from core.providers.openai import (
     UnexpectedShape,
@@ -86,12 +87,19 @@ class AnthropicProvider:
             if on_text is None and request.max_tokens <= _STREAM_ABOVE_TOKENS:
                 raw = await self._client.messages.with_raw_response.create(
                     model=self.model, max_tokens=request.max_tokens, messages=messages, system=system)
-                return _whole(json.loads(raw.http_response.content))
+                return self._whole(raw.http_response, raw.http_response.content)
             async with self._client.messages.with_streaming_response.create(
                     model=self.model, max_tokens=request.max_tokens, messages=messages, system=system,
                     stream=True) as response:
                 streaming = True
-                return await _streamed(response.http_response, on_text)
+                http = response.http_response
+                if replies.kind(http) == "sse":
+                    return await self._streamed(http, on_text)
+                # A JSON message although a stream was asked (LiteLLM's mock does this), or a web page.
+                whole = self._whole(http, await http.aread())
+                if on_text is not None and whole.text:
+                    await on_text(whole.text)
+                return whole
         except _ERRORS as exc:
             raise self._translate(exc, streaming) from exc
 
@@ -108,7 +116,8 @@ class AnthropicProvider:
             if exc.status_code < 400:  # an `error` event in the middle of a stream
                 return ProviderUnavailableError(f"{label} failed while answering", provider=name)
             return status_error(exc.status_code, label, name, code=exc.error_code, message=exc.api_message,
-                                headers=exc.response.headers, secret=self._client.api_key)
+                                headers=exc.response.headers, secret=self._client.api_key, url=exc.request.url,
+                                convention=statuses.base_url_convention(name, anthropic=True))
         if isinstance(exc, anthropic.APIResponseValidationError):
             return unreadable(label, name)
         if isinstance(exc, anthropic.AnthropicError):
@@ -116,41 +125,69 @@ class AnthropicProvider:
         mapped = transport_error(exc, label, name, streaming)
         return mapped or ProviderUnavailableError(f"{label} failed while answering", provider=name)
 
+    def _whole(self, response: httpx2.Response, content: bytes) -> Completion:
+        if replies.is_html(response, content):
+            raise replies.html_page(self.label, self.name)
+        message = json_object(json.loads(replies.text_of(content)))
+        blocks = [json_object(block) for block in json_list(message.get("content"))]
+        text = "".join(_string(b.get("text")) for b in blocks if b.get("type") == "text")
+        thinking = "\n\n".join(_string(b.get("thinking")) for b in blocks if b.get("type") == "thinking")
+        usage = message.get("usage")
+        return replies.completion(text, label=self.label, name=self.name, ended=ending(message.get("stop_reason")),
+                                  thinking=thinking, tokens_in=count(usage, "input_tokens"),
+                                  tokens_out=count(usage, "output_tokens"))
 
-def _whole(body: Any) -> Completion:
-    message = json_object(body)
-    blocks = [json_object(block) for block in json_list(message.get("content"))]
-    texts = [block.get("text") for block in blocks if block.get("type") == "text"]
-    text = "".join(t for t in texts if isinstance(t, str))
-    usage = message.get("usage")
-    return Completion(text, count(usage, "input_tokens"), count(usage, "output_tokens"))
+    async def _streamed(self, response: httpx2.Response, on_text: OnText | None) -> Completion:
+        """Text and usage from the stream's events; like the SDK, events are told apart by their `event:`
+        name, and only the ones that matter are parsed (not `ping`, nor the block boundaries)."""
+        text = thinking = ""
+        tokens_in: int | None = None
+        tokens_out: int | None = None
+        stop_reason: Any = None
+        finished = False
+        split = replies.ThinkSplitter()
+        async with contextlib.aclosing(sse.events(response.aiter_lines())) as events:
+            async for event in events:
+                if event.name == "content_block_delta":
+                    delta = json_object(json_object(json.loads(event.data)).get("delta"))
+                    if delta.get("type") == "thinking_delta":
+                        thinking += _string(delta.get("thinking"))
+                    elif delta.get("type") == "text_delta" and (piece := _string(delta.get("text"))):
+                        text += piece  # not "".join(parts) per delta, which copies the whole answer every time
+                        if on_text is not None and (answer := split.answer(text)):
+                            await on_text(answer)
+                elif event.name == "message_start":
+                    message = json_object(json_object(json.loads(event.data)).get("message"))
+                    tokens_in = count(message.get("usage"), "input_tokens")
+                elif event.name == "message_delta":
+                    data = json_object(json.loads(event.data))
+                    stop_reason = json_object(data.get("delta") or {}).get("stop_reason") or stop_reason
+                    # Cumulative counts: the last one wins. Some gateways send the input count only here.
+                    found = count(data.get("usage"), "output_tokens")
+                    tokens_out = tokens_out if found is None else found
+                    tokens_in = count(data.get("usage"), "input_tokens") or tokens_in
+                elif event.name == "error":  # raised as the SDK would: a status error, with the stream's 200
+                    raise anthropic.APIStatusError("error event in the stream", response=response,
+                                                   body=json.loads(event.data))
+                elif event.name == "message_stop":
+                    finished = True
+                    break
+            if finished:
+                await sse.drain(events)
+        # A stop reason says how the answer ended; without one or message_stop, the body stopped early.
+        ended = ending(stop_reason) if stop_reason or finished else Ending.CLOSED
+        return replies.completion(text, label=self.label, name=self.name, ended=ended, thinking=thinking,
+                                  tokens_in=tokens_in, tokens_out=tokens_out)
 
 
-async def _streamed(response: httpx2.Response, on_text: OnText | None) -> Completion:
-    """Text and usage from the stream's events; like the SDK, events are told apart by their `event:` name,
-    and only the ones that matter are parsed (not `ping`, nor the block and message boundaries)."""
-    text, tokens_in, tokens_out, finished = "", None, None, False
-    async with contextlib.aclosing(sse.events(response.aiter_lines())) as events:
-        async for event in events:
-            if event.name == "content_block_delta":
-                delta = json_object(json_object(json.loads(event.data)).get("delta"))
-                piece = delta.get("text") if delta.get("type") == "text_delta" else None
-                if isinstance(piece, str) and piece:
-                    text += piece  # not "".join(parts) per delta, which copies the whole answer every time
-                    if on_text is not None:
-                        await on_text(text)
-            elif event.name == "message_start":
-                message = json_object(json_object(json.loads(event.data)).get("message"))
-                tokens_in = count(message.get("usage"), "input_tokens")
-            elif event.name == "message_delta":
-                found = count(json_object(json.loads(event.data)).get("usage"), "output_tokens")
-                tokens_out = tokens_out if found is None else found  # cumulative: the last one counts
-            elif event.name == "error":  # raised as the SDK would: a status error, with the stream's 200
-                raise anthropic.APIStatusError("error event in the stream", response=response,
-                                               body=json.loads(event.data))
-            elif event.name == "message_stop":
-                finished = True
-                break
-        if finished:
-            await sse.drain(events)
-    return Completion(text, tokens_in, tokens_out)
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# stop_reason values that mean the answer did not end as the model meant it to.
+_STOP_REASONS = {"max_tokens": Ending.LENGTH, "model_context_window_exceeded": Ending.CONTEXT,
+                 "refusal": Ending.REFUSED}
+
+
+def ending(stop_reason: Any) -> Ending:
+    return _STOP_REASONS.get(str(stop_reason), Ending.COMPLETE) if stop_reason else Ending.COMPLETE

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from core.domain import Ending
+
 Role = Literal["user", "assistant"]
 
 
@@ -21,14 +23,20 @@ class ChatRequest:
 
     messages: tuple[ChatMessage, ...]
     system: str = ""
-    max_tokens: int = 2048
+    max_tokens: int = 4096  # the output limit; for reasoning models it includes the reasoning
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
+    """What a model sent: the answer (its reasoning taken out), how it ended, and the usage."""
+
     text: str
     tokens_in: int | None = None
-    tokens_out: int | None = None
+    tokens_out: int | None = None  # reasoning tokens included, as they are billed
+    ended: Ending = Ending.COMPLETE
+    thinking: str = ""  # the model's reasoning: `<think>` text, reasoning fields, thinking blocks
+    replaced_characters: bool = False  # bytes that were not UTF-8 were read as U+FFFD
+    reasoning_tokens: int | None = None  # of tokens_out, where the provider reports them
 
 
 # Called with the whole text received so far, while a streamed answer arrives.

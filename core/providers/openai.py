@@ -20,6 +20,7 @@ from typing import Any
 import httpx2
 import openai
 
+from core.domain import Ending
 from core.errors import (
     ProviderAuthError,
     ProviderError,
@@ -29,7 +30,7 @@ from core.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from core.providers import sse
+from core.providers import replies, sse, statuses
 from core.providers.base import ChatRequest, Completion, OnText
 
 # sk-..., sk-ant-..., sk-proj-..., and other long bearer-ish tokens a provider might echo back.
@@ -65,14 +66,35 @@ def count(usage: Any, key: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _delta_text(chunk: dict[str, Any]) -> str:
-    """The text one streamed chunk adds (the usage chunk has no choices)."""
-    text = ""
-    for choice in chunk.get("choices") or ():
-        content = json_object(json_object(choice).get("delta") or {}).get("content")
-        if isinstance(content, str):
-            text += content
-    return text
+def usage_counts(usage: Any) -> tuple[int | None, int | None, int | None]:
+    """(input, output, reasoning) tokens of a chat usage object. Output includes the reasoning, as
+    OpenAI counts it; a server that reports reasoning beside the output (its total says so) gets it
+    added, since it is billed all the same."""
+    tokens_in, tokens_out = count(usage, "prompt_tokens"), count(usage, "completion_tokens")
+    details = usage.get("completion_tokens_details") if isinstance(usage, dict) else None
+    reasoning = count(details, "reasoning_tokens")
+    total = count(usage, "total_tokens")
+    if reasoning and tokens_in is not None and tokens_out is not None and total == tokens_in + tokens_out + reasoning:
+        tokens_out += reasoning
+    return tokens_in, tokens_out, reasoning
+
+
+def _usage_of(reply: dict[str, Any]) -> Any:
+    """A reply's or chunk's usage; Groq sends a stream's under `x_groq`."""
+    groq = reply.get("x_groq")
+    return reply.get("usage") or (groq.get("usage") if isinstance(groq, dict) else None)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# finish_reason values that mean the answer did not end as the model meant it to.
+_FINISH_REASONS = {"length": Ending.LENGTH, "max_tokens": Ending.LENGTH, "content_filter": Ending.CONTENT_FILTER}
+
+
+def ending(finish_reason: Any) -> Ending:
+    return _FINISH_REASONS.get(str(finish_reason).lower(), Ending.COMPLETE) if finish_reason else Ending.COMPLETE
 
 
 def redact(text: str, secret: str | None = None) -> str:
@@ -127,8 +149,11 @@ def unreadable(label: str, name: str) -> ProviderResponseError:
 
 
 def status_error(status: int, label: str, name: str, *, code: str | None, message: object,
-                 headers: Mapping[str, str] | None, secret: str | None) -> ProviderError:
-    """Map an HTTP error status (and the body's code) to our errors; shared by both providers."""
+                 headers: Mapping[str, str] | None, secret: str | None, url: httpx2.URL | str | None = None,
+                 convention: str = "") -> ProviderError:
+    """Map an HTTP error status (and the body's code) to our errors; shared by both providers.
+    `message` is the provider's own text from a JSON error body, None when the body had none (an
+    HTML or plain-text page from a proxy): then the status's meaning is said instead."""
     if code in _QUOTA_CODES or status == 402:
         return ProviderQuotaError(f"{label}'s quota is exhausted", provider=name)
     if status == 401:
@@ -140,12 +165,16 @@ def status_error(status: int, label: str, name: str, *, code: str | None, messag
                                         retry_after=retry_after_seconds(headers))
     if status in (408, 409):
         return ProviderUnavailableError(f"{label} could not take the request ({status})", provider=name)
-    if status == 529 or status == 503:
+    if status == 529:
         return ProviderUnavailableError(f"{label} is overloaded", provider=name)
     if status >= 500:
-        return ProviderUnavailableError(f"{label} had a server error ({status})", provider=name)
+        return ProviderUnavailableError(statuses.server_failure(status, label), provider=name)
     why = detail(message, secret)
-    return ProviderResponseError(f"{label} rejected the request ({status})" + (f": {why}" if why else ""),
+    if status == 404:
+        tried = f" at {redact(statuses.shown_url(url), secret)}" if url is not None else ""
+        text = f"{label} found nothing{tried} (404)" + (f": {why}" if why else "")
+        return ProviderResponseError(text + (f". {convention}" if convention else ""), provider=name)
+    return ProviderResponseError(f"{label} rejected the request ({status}): {why or statuses.refusal(status, label)}",
                                  provider=name)
 
 
@@ -184,20 +213,24 @@ class OpenAIProvider:
             await self._client.close()
 
     async def complete(self, request: ChatRequest, on_text: OnText | None = None) -> Completion:
-        body = self._body(request, streaming=on_text is not None)
+        streaming = on_text is not None
+        body = self._body(request, streaming=streaming)
         try:
             # The bearer key, as the SDK's chat.completions.create asks for it.
             response = await self._client.post("/chat/completions", body=body, cast_to=httpx2.Response,
-                                               options={"security": {"bearer_auth": True}},
-                                               stream=on_text is not None)
+                                               options={"security": {"bearer_auth": True}}, stream=streaming)
         except _ERRORS as exc:
             raise self._translate(exc, streaming=False) from exc
         try:
-            if on_text is None:
-                return self._whole(json.loads(response.content))
-            return await self._streamed(response, on_text)
+            if on_text is not None and replies.kind(response) == "sse":
+                return await self._streamed(response, on_text)
+            # Whole, or a JSON reply although a stream was asked (some proxies answer so).
+            whole = self._whole(response, await response.aread())
+            if on_text is not None and whole.text:
+                await on_text(whole.text)
+            return whole
         except _ERRORS as exc:
-            raise self._translate(exc, streaming=on_text is not None) from exc
+            raise self._translate(exc, streaming=streaming) from exc
         finally:
             await response.aclose()
 
@@ -212,19 +245,28 @@ class OpenAIProvider:
             body.update(stream=True, stream_options={"include_usage": True})
         return body
 
-    def _whole(self, body: Any) -> Completion:
-        reply = json_object(body)
+    def _whole(self, response: httpx2.Response, content: bytes) -> Completion:
+        if replies.is_html(response, content):
+            raise replies.html_page(self.label, self.name)
+        reply = json_object(json.loads(replies.text_of(content)))
         choices = reply.get("choices")
         if not choices:
             raise ProviderResponseError(f"{self.label} sent an empty reply", provider=self.name)
-        message = json_object(json_object(json_list(choices)[0]).get("message"))
-        content = message.get("content")
-        usage = reply.get("usage")
-        return Completion(content if isinstance(content, str) else "", count(usage, "prompt_tokens"),
-                          count(usage, "completion_tokens"))
+        choice = json_object(json_list(choices)[0])
+        message = json_object(choice.get("message"))
+        tokens_in, tokens_out, reasoning = usage_counts(_usage_of(reply))
+        return replies.completion(
+            _text(message.get("content")), label=self.label, name=self.name, ended=ending(choice.get("finish_reason")),
+            thinking=_text(message.get("reasoning_content")) or _text(message.get("reasoning")),
+            refusal=_text(message.get("refusal")), tokens_in=tokens_in, tokens_out=tokens_out,
+            reasoning_tokens=reasoning)
 
     async def _streamed(self, response: httpx2.Response, on_text: OnText) -> Completion:
-        text, usage, finished = "", None, False
+        text = thinking = refusal = ""
+        usage: Any = None
+        finish_reason: Any = None
+        finished = False
+        split = replies.ThinkSplitter()
         async with contextlib.aclosing(sse.events(response.aiter_lines())) as events:
             async for event in events:
                 if event.data.startswith("[DONE]"):
@@ -233,13 +275,27 @@ class OpenAIProvider:
                 chunk = json_object(json.loads(event.data))
                 if chunk.get("error"):
                     raise openai.APIError("error event in the stream", response.request, body=chunk["error"])
-                usage = chunk.get("usage") or usage
-                if piece := _delta_text(chunk):
-                    text += piece  # not "".join(parts) per delta, which copies the whole answer every time
-                    await on_text(text)
+                usage = _usage_of(chunk) or usage
+                grew = False
+                for item in chunk.get("choices") or ():  # the usage chunk has none
+                    choice = json_object(item)
+                    delta = json_object(choice.get("delta") or {})
+                    if piece := _text(delta.get("content")):
+                        text += piece  # not "".join(parts) per delta, which copies the whole answer every time
+                        grew = True
+                    thinking += _text(delta.get("reasoning_content")) or _text(delta.get("reasoning"))
+                    refusal += _text(delta.get("refusal"))
+                    finish_reason = choice.get("finish_reason") or finish_reason
+                if grew and (answer := split.answer(text)):
+                    await on_text(answer)
             if finished:
                 await sse.drain(events)
-        return Completion(text, count(usage, "prompt_tokens"), count(usage, "completion_tokens"))
+        # A finish reason says how the answer ended; without one or [DONE], the body stopped early.
+        ended = ending(finish_reason) if finish_reason or finished else Ending.CLOSED
+        tokens_in, tokens_out, reasoning = usage_counts(usage)
+        return replies.completion(text, label=self.label, name=self.name, ended=ended, thinking=thinking,
+                                  refusal=refusal, tokens_in=tokens_in, tokens_out=tokens_out,
+                                  reasoning_tokens=reasoning)
 
     def _translate(self, exc: Exception, streaming: bool) -> ProviderError:
         label, name = self.label, self.name
@@ -252,9 +308,10 @@ class OpenAIProvider:
         if isinstance(exc, openai.APIStatusError):
             body: Any = exc.body
             code = exc.code or exc.type or (body.get("code") if isinstance(body, dict) else None)
-            message = body.get("message") if isinstance(body, dict) else exc.message
+            message = body.get("message") if isinstance(body, dict) else None  # None: not a JSON body
             return status_error(exc.status_code, label, name, code=code, message=message,
-                                headers=exc.response.headers, secret=secret)
+                                headers=exc.response.headers, secret=secret, url=exc.request.url,
+                                convention=statuses.base_url_convention(name, anthropic=False))
         if isinstance(exc, openai.APIResponseValidationError):
             return unreadable(label, name)
         if isinstance(exc, openai.APIError):  # an `error` payload in the middle of a stream

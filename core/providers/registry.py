@@ -40,7 +40,8 @@ class ProviderConfig:
 
     @property
     def display_name(self) -> str:
-        return self.label or _LABELS.get(self.name, self.name.title())
+        # A name we do not know keeps the spelling it was configured with ("LiteLLM", not "Litellm").
+        return self.label or _LABELS.get(self.name.lower(), self.name)
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:

@@ -6,6 +6,8 @@ authenticate and send the request and raise its errors for bad statuses; only th
 successful stream is read here, and each event's JSON is parsed with `json.loads` where it is needed.
 Follows the SSE format: `event:` and `data:` fields, `:` comments (keep-alives), several `data:` lines
 joined by newlines, an event dispatched at its blank line and an unfinished one dropped at the end.
+An event whose data is empty (a bare `data:` heartbeat some gateways send) is not dispatched, as the
+specification says.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ async def events(lines: AsyncIterator[str]) -> AsyncGenerator[Event, None]:
     data: list[str] = []
     async for line in lines:
         if not line:
-            if data:
-                yield Event(name, "\n".join(data))
+            if data and (joined := "\n".join(data)):
+                yield Event(name, joined)
             name, data = "", []
         elif line.startswith("data:"):
             data.append(_field_value(line, 5))

@@ -178,9 +178,9 @@ class Repository:
         return found[0], found[1], found[2], found[3], list(answers)
 
     async def answer_outcomes(self, batch_id: int) -> list[Any]:
-        """(id, status, is_deleted, content) of each answer: what ranking needs, without loading rows."""
+        """(id, status, is_deleted, content, ended) of each answer: what ranking needs, without loading rows."""
         rows = await self.session.execute(
-            select(_ANSWERS.c.id, _ANSWERS.c.status, _ANSWERS.c.is_deleted, _ANSWERS.c.content)
+            select(_ANSWERS.c.id, _ANSWERS.c.status, _ANSWERS.c.is_deleted, _ANSWERS.c.content, _ANSWERS.c.ended)
             .where(_ANSWERS.c.batch_id == batch_id).order_by(_ANSWERS.c.id))
         return list(rows)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.domain import Ending
 from core.errors import (
     ProviderAuthError,
     ProviderError,
@@ -18,7 +19,7 @@ from core.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from core.providers import sse
+from core.providers import sse, statuses
 from core.providers.anthropic import AnthropicProvider
 from core.providers.base import ChatMessage, ChatRequest, Provider
 from core.providers.openai import OpenAIProvider, redact, retry_after_seconds
@@ -150,7 +151,7 @@ FAULTS: list[tuple[str, Any, type[ProviderError], bool, str]] = [
     ("forbidden", lambda p: Status(403), ProviderAuthError, False, "{L} refused access with this API key"),
     ("quota", quota_exhausted, ProviderQuotaError, False, "{L}'s quota is exhausted"),
     ("not found", lambda p: Status(404, error_body("not_found_error", "model: nope")), ProviderResponseError,
-     False, "{L} rejected the request (404): model: nope"),
+     False, None),  # names the URL: see test_404_names_the_url_tried_and_the_convention
     ("malformed", lambda p: Malformed(), ProviderResponseError, True, "{L} sent a reply that could not be read"),
     ("cut stream", lambda p: Ok("one two three four", cut_after=2, chunks=4), ProviderUnavailableError, True,
      "connection to {L} dropped"),
@@ -181,6 +182,72 @@ async def test_every_fault_becomes_one_core_error(
     if isinstance(error, ProviderRateLimitedError):
         assert error.retry_after == 2.5
     assert len(llm_server.calls) == 1  # the SDK never retries on its own
+
+
+NGINX_PAGE = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center><hr>nginx</body></html>"
+
+
+@pytest.mark.parametrize("kind,endpoint,_p", KINDS)
+@pytest.mark.parametrize("json_body", [False, True])
+async def test_404_names_the_url_tried_and_the_convention(
+        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, _p: str, json_body: bool) -> None:
+    body: Any = error_body("not_found_error", "model: nope") if json_body else NGINX_PAGE.format("404 Not Found")
+    llm_server.script(endpoint, [Status(404, body, content_type="application/json" if json_body else "text/html")])
+    with pytest.raises(ProviderResponseError) as caught:
+        await providers[kind].complete(REQUEST)
+    path = "/v1/chat/completions" if kind == "openai" else "/v1/messages"
+    found = f"{label(kind)} found nothing at {llm_server.url}{path} (404)"
+    if kind == "openai":
+        convention = "OPENAI_BASE_URL should end in /v1 (e.g. https://api.openai.com/v1)"
+    else:
+        convention = "ANTHROPIC_BASE_URL should not end in /v1 (e.g. https://api.anthropic.com)"
+    why = ": model: nope" if json_body else ""
+    assert caught.value.message == f"{found}{why}. {convention}"
+    assert not caught.value.retryable
+
+
+async def test_404_of_a_compatible_server_names_its_own_setting(llm_server: FakeLLMServer) -> None:
+    # A base URL without /v1: the SDK posts to /chat/completions, which the server does not serve.
+    proxy = OpenAIProvider.create("m", api_key="sk-test-key-123456", base_url=llm_server.url, name="litellm",
+                                  label="LiteLLM")
+    try:
+        with pytest.raises(ProviderResponseError) as caught:
+            await proxy.complete(REQUEST)
+    finally:
+        await proxy.aclose()
+    assert caught.value.message.startswith(f"LiteLLM found nothing at {llm_server.url}/chat/completions (404)")
+    assert caught.value.message.endswith("LITELLM_BASE_URL should end in /v1 (e.g. http://localhost:11434/v1)")
+
+
+# (status, body a proxy sends, what the person reads after "<label> ")
+PAGES = [
+    (413, NGINX_PAGE.format("413 Request Entity Too Large"),
+     "{L} rejected the request (413): the request is too large for {L}"),
+    (400, "Bad Request", "{L} rejected the request (400): {L} could not understand the request"),
+    (418, "I'm a teapot", "{L} rejected the request (418): {L} refused it"),
+    (502, NGINX_PAGE.format("502 Bad Gateway"), "a gateway in front of {L} got no valid answer from it (502)"),
+    (503, "upstream connect error", "{L} is unavailable or overloaded (503)"),
+    (504, NGINX_PAGE.format("504 Gateway Time-out"), "a gateway in front of {L} timed out waiting for it (504)"),
+    (500, "<html>oops</html>", "{L} had a server error (500)"),
+]
+
+
+@pytest.mark.parametrize("kind,endpoint,_p", KINDS)
+@pytest.mark.parametrize("status,page,expected", PAGES, ids=[str(p[0]) for p in PAGES])
+async def test_an_error_page_says_what_its_status_means(
+        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, _p: str,
+        status: int, page: str, expected: str) -> None:
+    llm_server.script(endpoint, [Status(status, page, content_type="text/html")])
+    with pytest.raises(ProviderError) as caught:
+        await providers[kind].complete(REQUEST, Collector())
+    assert caught.value.message == expected.format(L=label(kind))
+    assert "Error code" not in caught.value.message and "<" not in caught.value.message
+    assert caught.value.retryable is (status >= 500)
+
+
+def test_the_url_shown_drops_credentials_and_query() -> None:
+    shown = statuses.shown_url("https://user:sk-secret-123456@gw.example.com:8443/v1/chat?key=AIzaSecret")
+    assert shown == "https://gw.example.com:8443/v1/chat"
 
 
 @pytest.mark.parametrize("kind,endpoint,_p", KINDS)
@@ -284,13 +351,14 @@ async def test_openai_stream_reader_follows_the_sse_format(llm_server: FakeLLMSe
     assert collect.seen == ["Hel", "Hello"]
 
 
-async def test_openai_stream_without_done_keeps_what_arrived(llm_server: FakeLLMServer,
-                                                             providers: Providers) -> None:
+async def test_openai_stream_without_done_keeps_what_arrived_and_says_it_was_cut(
+        llm_server: FakeLLMServer, providers: Providers) -> None:
     # The body ends cleanly but early; an event without its blank line is unfinished and dropped.
     frames = [f"data: {chat_chunk('partial')}\n\n", 'data: {"choices": [{"delta": {"content": "x"']
     llm_server.script("chat", [RawStream(frames)])
     completion = await providers["openai"].complete(REQUEST, Collector())
     assert (completion.text, completion.tokens_in, completion.tokens_out) == ("partial", None, None)
+    assert completion.ended is Ending.CLOSED
 
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
@@ -392,3 +460,11 @@ async def test_sse_events_joins_data_lines_and_drops_an_unfinished_event() -> No
             yield line
 
     assert [(e.name, e.data) async for e in sse.events(lines())] == [("a", "1\n2"), ("", "x")]
+
+
+async def test_sse_events_skips_an_event_with_empty_data() -> None:
+    async def lines() -> AsyncIterator[str]:
+        for line in ["data:", "", "event: ping", "data: ", "", "data: 1", ""]:
+            yield line
+
+    assert [(e.name, e.data) async for e in sse.events(lines())] == [("", "1")]

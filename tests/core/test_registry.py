@@ -138,3 +138,11 @@ async def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (await other.complete(REQUEST)).text == "k2:model-a:hello"
     await registry.aclose()
     assert sorted(type(provider).closed) == ["myecho/model-a", "myecho/model-a"]
+
+
+def test_a_configured_name_keeps_its_spelling() -> None:
+    assert ProviderConfig(name="LiteLLM").display_name == "LiteLLM"
+    assert ProviderConfig(name="my-proxy").display_name == "my-proxy"
+    assert ProviderConfig(name="ollama").display_name == "Ollama"
+    assert ProviderConfig(name="OpenRouter").display_name == "OpenRouter"
+    assert ProviderConfig(name="litellm", label="LiteLLM proxy").display_name == "LiteLLM proxy"

@@ -46,6 +46,7 @@ class Status:
     code: int
     body: Any = None  # None: a provider-shaped "error <code>" body
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"  # "text/html" for a proxy's error page
 
 
 @dataclass
@@ -227,8 +228,7 @@ class FakeLLMServer(RecordingServer):
         if callable(body):
             body = body(provider)
         data = body if isinstance(body, str | bytes) else json.dumps(body)
-        return web.Response(status=step.code, body=data, headers=step.headers,
-                            content_type="application/json")
+        return web.Response(status=step.code, body=data, headers=step.headers, content_type=step.content_type)
 
     def _text_for(self, body: Any, step: Ok) -> str:
         answer = step.text if step.text is not None else self.answers.get(body.get("model"))

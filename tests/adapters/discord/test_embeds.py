@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from adapters.discord import embeds
+from adapters.discord import embeds, views
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
 
 WS = WorkspaceRef(Platform.DISCORD, "1")
@@ -18,6 +18,26 @@ DONE = Answer(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test"
 
 def total(rendered: embeds.Rendered) -> int:
     return sum(len(e) for e in rendered.embeds)
+
+
+def test_a_cut_answer_says_how_it_ended_and_offers_retry() -> None:
+    cut = dataclasses.replace(DONE, ended="content_filter")
+    [embed] = embeds.card(cut).embeds
+    assert embed.fields[0].name == "✂️ Ended early"
+    assert embed.fields[0].value == "stopped by the provider's content filter"
+    assert [b.verb for b in views._buttons(cut)] == ["expand", "select", "retry", "delete", "others"]
+    assert "retry" not in [b.verb for b in views._buttons(DONE)]
+    [whole] = embeds.card(DONE).embeds
+    assert all("Ended" not in (f.name or "") for f in whole.fields)
+
+
+def test_expand_shows_the_models_reasoning_apart() -> None:
+    reasoned = dataclasses.replace(DONE, is_expanded=True, thinking="The user wants <@123> a capital.")
+    text = "".join(e.description or "" for e in embeds.card(reasoned).embeds)
+    assert text.startswith("Paris is the capital.") and "The model's reasoning" in text
+    assert "> The user wants" in text and "<@123>" not in text
+    collapsed = embeds.card(dataclasses.replace(reasoned, is_expanded=False)).embeds[0]
+    assert "reasoning" not in (collapsed.description or "")
 
 
 def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() -> None:

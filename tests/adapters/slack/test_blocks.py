@@ -77,6 +77,8 @@ STATES = {
     "selected": answer(is_selected=True, selected_by="U42"),
     "expanded": answer(is_expanded=True, content="# Long\n" + ("word " * 600 + "\n\n") * 12),
     "unpriced": answer(cost_usd=None),
+    "cut": answer(ended="length", reasoning="Cut off: the model reached its output limit. Agrees."),
+    "reasoned": answer(is_expanded=True, content="It is 4.", thinking="The user <!here> wants a sum.\n\nEasy."),
 }
 
 
@@ -100,6 +102,22 @@ def test_buttons_per_state() -> None:
     assert ids(blocks.card(STATES["selected"], has_selection=True, others_live=0)) == [
         "consensus:expand:7", "consensus:delete:7"]
     assert ids(blocks.card(STATES["expanded"]))[0] == "consensus:collapse:7"
+
+
+def test_a_cut_answer_says_how_it_ended_and_offers_retry() -> None:
+    rendered = blocks.card(STATES["cut"])
+    shown = json.dumps(rendered.blocks, ensure_ascii=False)
+    assert "✂️ cut off: the model reached its output limit" in shown and "Yes, because." in shown
+    actions = [e["action_id"] for b in rendered.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["consensus:expand:7", "consensus:retry:7", "consensus:select:7", "consensus:delete:7"]
+    assert "ended" not in json.dumps(blocks.card(STATES["final"]).blocks)
+
+
+def test_expand_shows_the_models_reasoning_apart_and_escaped() -> None:
+    shown = json.dumps(blocks.card(STATES["reasoned"]).blocks)
+    assert "It is 4." in shown and "The model's reasoning" in shown and "wants a sum." in shown
+    assert "<!here>" not in shown
+    assert "reasoning" not in json.dumps(blocks.card(replace(STATES["reasoned"], is_expanded=False)).blocks)
 
 
 def test_final_card_shows_summary_why_score_and_usage() -> None:
