@@ -1,4 +1,5 @@
-"""`consensus` run as a real process against the fake model server."""
+"""`consensus` against the fake model server: in this process, and as a real process where a killed
+process is the point."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 
 import pytest
 
+from tests.bot.inprocess import run_cli
 from tests.bot.processes import cli_env, consensus, ensure_stopped, start
 from tests.fakes.llm_server import FakeLLMServer, Hang, unauthorized
 
 
 async def test_ask_json_prints_every_answer_ranked(llm_server: FakeLLMServer, tmp_path: Path) -> None:
     llm_server.answers["gpt-test"] = "The answer is 42.\nTL;DR: It is 42.\nWHY: Arithmetic."
-    code, out, err = await consensus(tmp_path, cli_env(llm_server, tmp_path), "ask", "What is 6 x 7?", "--json")
+    code, out, err = await run_cli(cli_env(llm_server, tmp_path), "ask", "What is 6 x 7?", "--json")
     assert code == 0, err
     result = json.loads(out)
     assert set(result) >= {"conversation_id", "message_id", "status", "consensus", "answers"}
@@ -30,9 +32,9 @@ async def test_ask_json_prints_every_answer_ranked(llm_server: FakeLLMServer, tm
     scores = [a["score"] for a in result["answers"]]
     assert scores == sorted(scores, reverse=True)  # best first
 
-    code, out, _ = await consensus(tmp_path, cli_env(llm_server, tmp_path), "history", "--json")
+    code, out, _ = await run_cli(cli_env(llm_server, tmp_path), "history", "--json")
     assert code == 0 and [c["title"] for c in json.loads(out)] == ["What is 6 x 7?"]
-    code, out, _ = await consensus(tmp_path, cli_env(llm_server, tmp_path), "ask", "And times two?",
+    code, out, _ = await run_cli(cli_env(llm_server, tmp_path), "ask", "And times two?",
                                    "--follow-up", str(result["conversation_id"]), "--json",
                                    "--model", "openai/gpt-test")
     assert code == 0
@@ -43,7 +45,7 @@ async def test_ask_json_prints_every_answer_ranked(llm_server: FakeLLMServer, tm
 async def test_ask_exits_1_when_no_model_answers(llm_server: FakeLLMServer, tmp_path: Path) -> None:
     llm_server.script("chat", [unauthorized("openai")], model="gpt-test")
     env = cli_env(llm_server, tmp_path, CONSENSUS_MODELS="openai/gpt-test")
-    code, out, err = await consensus(tmp_path, env, "ask", "hello", "--json")
+    code, out, err = await run_cli(env, "ask", "hello", "--json")
     assert code == 1, err
     answer = json.loads(out)["answers"][0]
     assert answer["status"] == "failed" and "key" in answer["error"].lower()
@@ -58,7 +60,7 @@ async def test_ask_exits_1_when_no_model_answers(llm_server: FakeLLMServer, tmp_
 ])
 async def test_usage_and_configuration_errors_exit_2_and_name_the_problem(
         llm_server: FakeLLMServer, tmp_path: Path, extra: dict[str, str], args: tuple[str, ...], named: str) -> None:
-    code, _out, err = await consensus(tmp_path, cli_env(llm_server, tmp_path, **extra), *args)
+    code, _out, err = await run_cli(cli_env(llm_server, tmp_path, **extra), *args)
     assert code == 2
     assert named in err
 

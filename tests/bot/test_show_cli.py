@@ -3,20 +3,17 @@ order, every answer with what people did with it, and a clear exit 2 for an id t
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from bot.cli import main
 from bot.cli_base import TERMINAL
 from core.domain import Actor, Platform, Question, WorkspaceRef
+from tests.bot.inprocess import run_cli
 from tests.conftest import MakeCore
 from tests.fakes.llm_server import FakeLLMServer, server_error
 
@@ -54,25 +51,14 @@ async def stored(make_core: MakeCore, llm_server: FakeLLMServer) -> Stored:
                   next(a.id for a in second.answers if a.provider_id == "ollama/llama-test"))
 
 
-def invoke(tmp_path: Path, *args: str) -> Result:
-    """The command as a user runs it; the logging set-up it does is undone afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return CliRunner().invoke(main, ["show", *args], env={
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/consensus.db", "COLUMNS": "120"})
-    finally:
-        root.handlers[:], root.level = handlers, level
-
-
-async def show(tmp_path: Path, *args: str) -> Result:
-    return await asyncio.to_thread(invoke, tmp_path, *args)  # the command runs its own event loop
+async def show(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    return await run_cli({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/consensus.db", "COLUMNS": "120"},
+                         "show", *args)
 
 
 async def test_text_shows_every_question_in_order_with_the_marks(stored: Stored, tmp_path: Path) -> None:
-    result = await show(tmp_path, str(stored.conversation_id))
-    assert result.exit_code == 0, result.output
-    out = result.stdout
+    code, out, err = await show(tmp_path, str(stored.conversation_id))
+    assert code == 0, err
     first, second = out.index("Question 1 of 2 · alice"), out.index("Question 2 of 2 · bob")
     assert first < out.index(FIRST) < second < out.index(SECOND)
     part_one, part_two = out[first:second], out[second:]
@@ -87,9 +73,9 @@ async def test_text_shows_every_question_in_order_with_the_marks(stored: Stored,
 
 
 async def test_json_is_one_object_with_the_questions_and_marked_answers(stored: Stored, tmp_path: Path) -> None:
-    result = await show(tmp_path, str(stored.conversation_id), "--json")
-    assert result.exit_code == 0, result.output
-    shown = json.loads(result.stdout)
+    code, out, err = await show(tmp_path, str(stored.conversation_id), "--json")
+    assert code == 0, err
+    shown = json.loads(out)
     assert (shown["conversation_id"], shown["title"]) == (stored.conversation_id, FIRST)
     assert [(q["question"], q["asked_by"]) for q in shown["questions"]] == [(FIRST, "alice"), (SECOND, "bob")]
     assert all(q["asked_at"].endswith("+00:00") for q in shown["questions"])
@@ -97,7 +83,8 @@ async def test_json_is_one_object_with_the_questions_and_marked_answers(stored: 
     assert len(answers) == 6
     assert all(set(a) == {"id", "provider", "model", "status", "summary", "reasoning", "score", "score_method",
                           "content", "latency_ms", "tokens_in", "tokens_out", "cost_usd", "error", "key",
-                          "rank", "selected", "selected_by", "deleted"} for a in answers.values())
+                          "ended", "ended_note", "thinking", "rank", "selected", "selected_by", "deleted"}
+               for a in answers.values())
     assert [(a["id"], a["selected_by"]) for a in answers.values() if a["selected"]] == [
         (stored.selected_id, "alice")]
     assert [a["id"] for a in answers.values() if a["deleted"]] == [stored.deleted_id]
@@ -111,10 +98,10 @@ async def test_an_id_that_is_not_here_exits_2_with_one_line(stored: Stored, tmp_
     unknown, other_workspace = stored.other_workspace_conversation_id + 1, stored.other_workspace_conversation_id
     for conversation_id in (unknown, other_workspace, 0, 2**64):
         for extra in ((), ("--json",)):
-            result = await show(tmp_path, str(conversation_id), *extra)
-            assert result.exit_code == 2
-            assert result.stdout == ""
-            assert result.stderr == (f"Error: there is no conversation {conversation_id} in this terminal's "
+            code, out, err = await show(tmp_path, str(conversation_id), *extra)
+            assert code == 2
+            assert out == ""
+            assert err == (f"Error: there is no conversation {conversation_id} in this terminal's "
                                      "workspace; `consensus history` lists them.\n")
 
 

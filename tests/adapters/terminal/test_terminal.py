@@ -3,7 +3,6 @@ reviewer's failure said in words, warnings printed above the live rows, "1 try".
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -12,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from rich.console import Console
 
 from adapters.terminal.render import LiveProgress, card, print_batch
-from bot.cli import main
 from bot.cli_base import TERMINAL
 from bot.observability import setup_logging
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus
+from tests.bot.inprocess import run_cli
 from tests.bot.processes import cli_env
 from tests.fakes.llm_server import FakeLLMServer
 
@@ -47,11 +45,10 @@ def keep_logging() -> Iterator[None]:
     root.handlers[:], root.level = handlers, level
 
 
-async def ask(llm_server: FakeLLMServer, tmp_path: Path, *args: str, stdin: str | None = None) -> Result:
+async def ask(llm_server: FakeLLMServer, tmp_path: Path, *args: str,
+              stdin: str | None = None) -> tuple[int, str, str]:
     env = cli_env(llm_server, tmp_path, CONSENSUS_MODELS="openai/gpt-test")
-    env = {**{k: None for k in ("DATABASE_URL", "CONSENSUS_MODELS")}, **env}
-    # the command runs its own event loop: in a thread, while this loop serves the fake models
-    return await asyncio.to_thread(CliRunner().invoke, main, ["ask", "--json", *args], input=stdin, env=env)
+    return await run_cli(env, "ask", "--json", *args, stdin=stdin)
 
 
 def asked(llm_server: FakeLLMServer) -> list[str]:
@@ -59,23 +56,23 @@ def asked(llm_server: FakeLLMServer) -> list[str]:
 
 
 async def test_the_question_comes_from_standard_input(llm_server: FakeLLMServer, tmp_path: Path) -> None:
-    result = await ask(llm_server, tmp_path, "-", stdin="What is a mutex?\nAnd a semaphore?\n")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["answers"][0]["status"] == "completed"
+    code, out, err = await ask(llm_server, tmp_path, "-", stdin="What is a mutex?\nAnd a semaphore?\n")
+    assert code == 0, err
+    assert json.loads(out)["answers"][0]["status"] == "completed"
     assert any(text.endswith("What is a mutex?\nAnd a semaphore?") for text in asked(llm_server))
 
 
 async def test_empty_standard_input_is_a_usage_error(llm_server: FakeLLMServer, tmp_path: Path) -> None:
-    result = await ask(llm_server, tmp_path, "-", stdin="  \n")
-    assert result.exit_code == 2
-    assert "the question from standard input is empty" in result.stderr
+    code, _out, err = await ask(llm_server, tmp_path, "-", stdin="  \n")
+    assert code == 2
+    assert "the question from standard input is empty" in err
     assert llm_server.calls == []
 
 
 async def test_a_question_that_begins_with_a_dash_follows_double_dash(llm_server: FakeLLMServer,
                                                                       tmp_path: Path) -> None:
-    result = await ask(llm_server, tmp_path, "--", "-v or --verbose: which is clearer?")
-    assert result.exit_code == 0, result.stderr
+    code, _out, err = await ask(llm_server, tmp_path, "--", "-v or --verbose: which is clearer?")
+    assert code == 0, err
     assert any(text.endswith("-v or --verbose: which is clearer?") for text in asked(llm_server))
 
 
