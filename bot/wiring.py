@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from bot.encryption import load_vault
 from bot.settings import Settings
-from core.errors import ConfigError, ConsensusError
+from core.errors import ConfigError
 from core.events import EventBus
 from core.fanout import FanOut, FanOutSettings
 from core.keyring import KeyRing
@@ -40,15 +39,15 @@ class Core:
 def make_ranker(settings: Settings, registry: ProviderRegistry) -> Ranker:
     fallback = ConsensusRanker()
     if settings.consensus_reviewer:
-        return JudgeRanker(registry.get(settings.consensus_reviewer), fallback, twice=True)
+        return JudgeRanker(registry.deferred(settings.consensus_reviewer), fallback, twice=True)
     return fallback
 
 
 async def build_core(settings: Settings, *, migrate: bool | None = None, policy: CallPolicy | None = None,
                      metrics: Metrics | None = None, warm: bool = False) -> Core:
     """`migrate`: apply migrations first; by default only for the embedded SQLite database.
-    `warm`: build the models' SDK clients now (a server's first question should not pay for the SDK
-    imports); a terminal command builds them when it first asks, after its live rows are up."""
+    `warm`: start importing the models' SDKs now, in a worker thread (a server's first question should not
+    wait for them); a terminal command imports them when it first asks, after its live rows are up."""
     store = Store(settings.database_url)
     try:
         try:
@@ -60,9 +59,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
         await store.aclose()
         raise
     registry = ProviderRegistry(settings.provider_configs())
-    for model_id in settings.models if warm else ():
-        with contextlib.suppress(ConsensusError):  # a broken model fails on its own card later
-            registry.get(model_id)
+    if warm:
+        registry.warm((*settings.models, *filter(None, [settings.consensus_reviewer])))
     policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,
                                   retry_after_cap=settings.consensus_retry_after_cap,
                                   concurrency_per_provider=settings.consensus_concurrency)

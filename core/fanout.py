@@ -281,7 +281,7 @@ class FanOut:
         try:
             if choice.error:  # an unreadable stored key fails this answer; no silent fallback
                 raise KeyUnreadableError(choice.error)
-            provider = self.registry.get(started.provider_id, choice.api_key)
+            provider = await self.registry.provider(started.provider_id, choice.api_key)
         except ConsensusError as exc:  # a model that cannot be built fails alone
             outcome = CallOutcome(completion=None, error=str(exc), attempts=0, latency_ms=0)
         else:  # streamed only when someone shows the text as it comes

@@ -203,7 +203,7 @@ class KeyRing:
         if model is None:
             return None, f"No {label} model is configured, so the key {shown} could not be checked."
         try:
-            await self.registry.get(model, api_key).complete(
+            await (await self.registry.provider(model, api_key)).complete(
                 ChatRequest(messages=(ChatMessage("user", "ping"),), max_tokens=1))
         except ProviderAuthError:
             return False, f"{label} rejected the key {shown}."

@@ -9,17 +9,22 @@ second, which a command that asks no model should not pay.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from core.errors import ConfigError
-from core.providers.base import Provider
+from core.errors import ConfigError, ConsensusError
+from core.providers.base import ChatRequest, Completion, OnText, Provider
 
 ENTRY_POINT_GROUP = "consensus.providers"
 BUILTIN_KINDS = ("openai", "anthropic", "openai-compatible")
+SDK_MODULES = {"openai": "core.providers.openai", "openai-compatible": "core.providers.openai",
+               "anthropic": "core.providers.anthropic"}
 ProviderFactory = Callable[["ProviderConfig", str], Provider]
 
 _LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama", "vllm": "vLLM",
@@ -60,6 +65,7 @@ class ProviderRegistry:
         self._clients: dict[tuple[str, str | None], Any] = {}  # the SDK's AsyncOpenAI or AsyncAnthropic
         self._providers: dict[tuple[str, str | None, str], Provider] = {}
         self._plugins: dict[str, ProviderFactory] | None = None
+        self._imports: dict[str, asyncio.Future[Any]] = {}  # SDK module -> its import in a worker thread
 
     def config(self, name: str) -> ProviderConfig | None:
         """How provider `name` ("openai", "ollama") is reached, if it is configured."""
@@ -72,6 +78,30 @@ class ProviderRegistry:
     def label(self, model_id: str) -> str:
         """The provider's name for people ("OpenAI"), without building anything; unknown: ConfigError."""
         return self._config_for(model_id)[0].display_name
+
+    async def provider(self, model_id: str, api_key: str | None = None) -> Provider:
+        """`get`, after importing the provider's SDK in a worker thread (once): the event loop keeps
+        serving while it loads, instead of stopping for a second or two inside `get`."""
+        module = SDK_MODULES.get(self._config_for(model_id)[0].kind)
+        if module is not None:
+            await asyncio.shield(self._import(module))
+        return self.get(model_id, api_key)
+
+    def warm(self, model_ids: Iterable[str]) -> None:
+        """Start importing these models' SDKs now (in a worker thread), so the first question finds them loaded."""
+        for model_id in model_ids:
+            with contextlib.suppress(ConsensusError):  # a broken model fails on its own card later
+                if (module := SDK_MODULES.get(self._config_for(model_id)[0].kind)) is not None:
+                    self._import(module)
+
+    def deferred(self, model_id: str) -> Provider:
+        """A provider for holders built before any call (the judge): it is built on its first call."""
+        return _Deferred(self, model_id, self.label(model_id))
+
+    def _import(self, module: str) -> asyncio.Future[Any]:
+        if (loading := self._imports.get(module)) is None:
+            loading = self._imports[module] = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, module))
+        return loading
 
     def get(self, model_id: str, api_key: str | None = None) -> Provider:
         """The provider for "provider/model", using `api_key` (a workspace's own) over the configured one."""
@@ -141,6 +171,17 @@ class ProviderRegistry:
             await provider.aclose()  # shares a client: no-op; plugin: its own clean-up
         for client in clients:
             await client.close()
+
+
+class _Deferred:
+    def __init__(self, registry: ProviderRegistry, model_id: str, label: str) -> None:
+        self._registry, self.id, self.label = registry, model_id, label
+
+    async def complete(self, request: ChatRequest, on_text: OnText | None = None) -> Completion:
+        return await (await self._registry.provider(self.id)).complete(request, on_text)
+
+    async def aclose(self) -> None:  # the registry closes what it built
+        pass
 
 
 def _lazy(load: Callable[[], object]) -> ProviderFactory:

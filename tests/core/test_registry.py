@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import textwrap
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,34 @@ async def test_builds_providers_that_answer(llm_server: FakeLLMServer, registry:
         assert (await provider.complete(REQUEST)).text == model_id.partition("/")[0]
     assert [b["model"] for b in llm_server.requests("chat")] == ["gpt-5-mini", "llama3.2:3b",
                                                                  "meta-llama/llama-3-8b"]
+
+
+async def test_the_sdk_loads_once_in_a_worker_thread(registry: ProviderRegistry,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded_on: list[tuple[str, bool]] = []
+    real_import = importlib.import_module
+
+    def recording_import(name: str) -> Any:
+        loaded_on.append((name, threading.current_thread() is threading.main_thread()))
+        return real_import(name)
+
+    monkeypatch.setattr(importlib, "import_module", recording_import)
+    registry.warm(["openai/gpt-5", "nosuch/model"])  # an unknown provider fails later, on its own card
+    first = await registry.provider("openai/gpt-5")
+    second = await registry.provider("ollama/llama3.2:3b")  # the same SDK: no second import
+    assert isinstance(first, OpenAIProvider) and isinstance(second, OpenAIProvider)
+    assert loaded_on == [("core.providers.openai", False)]  # off the event loop's thread
+
+
+async def test_a_deferred_provider_is_built_on_its_first_call(llm_server: FakeLLMServer,
+                                                             registry: ProviderRegistry) -> None:
+    llm_server.answers["claude-haiku-4-5"] = "judged"
+    judge = registry.deferred("anthropic/claude-haiku-4-5")
+    assert (judge.id, judge.label) == ("anthropic/claude-haiku-4-5", "Anthropic")
+    assert llm_server.calls == []
+    assert (await judge.complete(REQUEST)).text == "judged"
+    with pytest.raises(ConfigError, match="No provider named 'mistral'"):
+        registry.deferred("mistral/large")
 
 
 async def test_models_of_a_provider_share_one_client_per_key(registry: ProviderRegistry) -> None:
