@@ -20,8 +20,10 @@ import discord
 from adapters.discord import embeds
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.views import card_view
+from adapters.presenter import card
 from core.domain import Answer, Batch, MessageRef, WorkspaceRef
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+from core.service import ConsensusService
 
 log = logging.getLogger(__name__)
 KEEP_BATCHES = 500
@@ -55,12 +57,19 @@ class LiveBatch:
         self.versions[answer.id] = self.versions.get(answer.id, 0) + 1
 
 
+def card_links(live: LiveBatch) -> dict[int, str]:
+    """Jump URLs of the cards, for the ranking on the question's message."""
+    guild = live.workspace.external_id
+    guild_id = None if guild.startswith("dm-") else guild
+    return {answer_id: embeds.message_url(guild_id, ref) for answer_id, ref in live.cards.items()}
+
+
 def files_of(rendered: embeds.Rendered) -> list[discord.File]:
     return [discord.File(io.BytesIO(data), filename=name) for name, data in rendered.files]
 
 
 class Board:
-    def __init__(self, client: discord.Client, service: Any, pacer: ChannelPacer) -> None:
+    def __init__(self, client: discord.Client, service: ConsensusService, pacer: ChannelPacer) -> None:
         self.client, self.service, self.pacer = client, service, pacer
         self._live: OrderedDict[int, LiveBatch] = OrderedDict()
         self._early: OrderedDict[int, list[Event]] = OrderedDict()
@@ -102,8 +111,9 @@ class Board:
             if answer is None or answer.is_deleted:
                 continue
             seen = live.versions.get(answer.id, 0)
-            rendered = embeds.card(answer, live.progress.get(answer.id))
-            sent = await target.send(embeds=rendered.embeds, view=card_view(answer), files=files_of(rendered))
+            shown = card.view(answer, live.batch, live.progress.get(answer.id))
+            rendered = embeds.card_message(shown)
+            sent = await target.send(embeds=rendered.embeds, view=card_view(shown), files=files_of(rendered))
             live.cards[answer.id] = MessageRef(str(sent.channel.id), str(sent.id))
             if live.versions.get(answer.id, 0) != seen:
                 self.show_card(live, answer.id)
@@ -190,7 +200,7 @@ class Board:
             return
 
         async def job() -> None:
-            rendered = embeds.question_message(live.batch)
+            rendered = embeds.question_message(live.batch, card_links(live))
             message = self._partial(ref)
             await message.edit(content=rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
 
@@ -210,8 +220,9 @@ class Board:
                 live.removed.add(answer_id)
                 await message.delete()
                 return
-            rendered = embeds.card(answer, live.progress.get(answer_id))
-            await message.edit(embeds=rendered.embeds, view=card_view(answer), attachments=files_of(rendered),
+            shown = card.view(answer, live.batch, live.progress.get(answer_id))
+            rendered = embeds.card_message(shown)
+            await message.edit(embeds=rendered.embeds, view=card_view(shown), attachments=files_of(rendered),
                                allowed_mentions=NO_PINGS)
 
         self.pacer.submit(ref.channel, ref.message_id, job)

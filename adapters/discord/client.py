@@ -27,9 +27,11 @@ from adapters.discord.keys import KeyCommands
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.settings import ModelsSelect, SettingsCommands
 from adapters.discord.views import CardButton
+from adapters.presenter.actions import Click
 from core.domain import Platform
 from core.errors import ConfigError
 from core.metrics import Metrics, NoMetrics
+from core.service import ConsensusService
 
 log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
@@ -63,7 +65,7 @@ def intents_for(message_content: bool) -> discord.Intents:
 
 
 class ConsensusBot(discord.Client):
-    def __init__(self, service: Any, *, token: str, guild_ids: Iterable[int | str] = (),
+    def __init__(self, service: ConsensusService, *, token: str, guild_ids: Iterable[int | str] = (),
                  message_content: bool = False, sync_commands: bool = True, edit_interval: float = 0.0,
                  metrics: Metrics | None = None, **client_options: Any) -> None:
         self.metrics: Metrics = metrics or NoMetrics()
@@ -126,14 +128,11 @@ class ConsensusBot(discord.Client):
         if self.message_content:
             await self.handlers.message(message)
 
-    async def on_card_click(self, interaction: discord.Interaction[Any], verb: str, answer_id: int) -> None:
-        await self.handlers.click(interaction, verb, answer_id)
+    async def on_card_click(self, interaction: discord.Interaction[Any], click: Click) -> None:
+        await self.handlers.click(interaction, click)
 
     async def on_models_chosen(self, interaction: discord.Interaction[Any], where: str) -> None:
         await self.settings_commands.chosen(interaction, where)
-
-    async def wait_ready(self) -> None:
-        await self.ready_event.wait()
 
     async def launch(self, ready_timeout: float = READY_TIMEOUT) -> None:
         """Start in the background; a rejected token fails here, naming the setting."""
@@ -179,8 +178,9 @@ class ShardedConsensusBot(ConsensusBot, discord.AutoShardedClient):
     """Several shards in one process (`shard_ids`), or all of them."""
 
 
-def build_discord_bot(service: Any, *, token: str, api_base: str | None = None, gateway_url: str | None = None,
-                      guild_ids: Iterable[int | str] = (), message_content: bool = False,
+def build_discord_bot(service: ConsensusService, *, token: str, api_base: str | None = None,
+                      gateway_url: str | None = None, guild_ids: Iterable[int | str] = (),
+                      message_content: bool = False,
                       shard_count: int | None = None, shard_ids: Iterable[int] = (),
                       **options: Any) -> ConsensusBot:
     """Build the bot. `api_base`/`gateway_url` override Discord's endpoints (proxies, tests).

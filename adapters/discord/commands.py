@@ -16,9 +16,11 @@ from adapters.discord import embeds
 from adapters.discord.actors import workspace_of
 from adapters.discord.cards import Board, LiveBatch, Sendable, files_of
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
+from adapters.discord.views import confirm_view
+from adapters.presenter import actions
 from core.domain import Actor, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
-from core.service import clean_question
+from core.service import ConsensusService, clean_question
 
 USAGE = "Usage: `/consensus question:<your question>` — ask every configured model at once."
 RESTARTING = "The bot is restarting; ask again in a minute."
@@ -27,7 +29,7 @@ THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
 
 
 class Handlers:
-    def __init__(self, service: Any, board: Board) -> None:
+    def __init__(self, service: ConsensusService, board: Board) -> None:
         self.service, self.board = service, board
         self.accepting = True  # False while shutting down: running questions finish, new ones wait
 
@@ -114,20 +116,25 @@ class Handlers:
             interaction.extras[ANSWERED] = True
 
     # ---- buttons ----------------------------------------------------------------------------
-    async def click(self, interaction: discord.Interaction[Any], verb: str, answer_id: int) -> None:
+    async def click(self, interaction: discord.Interaction[Any], click: actions.Click) -> None:
         async with guard(interaction):
+            if click.needs_confirmation:  # an ephemeral question first; its button carries the `:yes` id
+                confirm = actions.CONFIRMS[click.verb]
+                await interaction.response.send_message(f"**{confirm.title}** {confirm.text}",
+                                                        view=confirm_view(click), ephemeral=True)
+                return
             await interaction.response.defer()
             ws = workspace_of(interaction.guild_id, interaction.user.id)
             perms = interaction.permissions
             actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
-            answer = await self.service.get_answer(answer_id, ws)
+            answer = await self.service.get_answer(click.answer_id, ws)
             live = await self.board.live(answer.batch_id, ws)
-            if answer_id not in live.cards and interaction.message is not None:
-                live.cards[answer_id] = _ref(interaction.message)
-            call = {"expand": self.service.expand, "collapse": self.service.collapse,
-                    "select": self.service.select, "delete": self.service.delete,
-                    "others": self.service.delete_others, "retry": self.service.retry}[verb]
-            self.board.update(live, await call(answer_id, actor))
+            if click.answer_id not in live.cards and interaction.message is not None and not click.confirmed:
+                live.cards[click.answer_id] = _ref(interaction.message)  # the clicked card itself
+            self.board.update(live, await actions.perform(self.service, click, actor))
+            if click.confirmed:  # the confirmation has done its work
+                await interaction.edit_original_response(content=f"Done: {actions.CONFIRMS[click.verb].button}.",
+                                                         view=None)
 
     # ---- plain replies in a conversation's thread (needs the message-content intent) ----------
     async def message(self, message: discord.Message) -> None:

@@ -9,11 +9,13 @@ well, but the real protection is `allowed_mentions` (AllowedMentions.none() on t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import discord
 
-from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationSummary
+from adapters.presenter import card
+from core.domain import Answer, Batch, ConversationSummary, MessageRef
 from core.text import remove_control_characters
 
 CONTENT_MAX = 2000
@@ -95,31 +97,32 @@ def fit_long_text(text: str, *, title: str, colour: int, filename: str, room: in
 
 
 # ---- the question message ----------------------------------------------------------------------
-def status_line(batch: Batch) -> str:
-    live = batch.live_answers
-    done = [a for a in live if a.status == AnswerStatus.COMPLETED]
-    failed = [a for a in live if a.status == AnswerStatus.FAILED]
-    if batch.status in (BatchStatus.PENDING, BatchStatus.RUNNING):
-        return f"⏳ Asking {len(batch.answers)} models… {len(done) + len(failed)} of {len(live)} done."
-    line = f"✅ {len(done)} of {len(live)} answered" if done else "❌ No model could answer"
-    if failed:
-        line += f", {len(failed)} failed"
-    best = min((a for a in done if a.rank is not None), key=lambda a: a.rank or 0, default=None)
-    if best is not None and best.score is not None:
-        how = f" ({best.score_method})" if best.score_method else ""
-        line += f" · top: {best.label} {best.score:.1f}/10{how}"
-    selected = next((a for a in live if a.is_selected), None)
-    if selected is not None:
-        line += f" · kept: {selected.label}"
-    if batch.disagree:
-        line += "\n⚠️ The models disagree."
-    if batch.consensus:
-        line += "\n" + neutralise(_clip(batch.consensus, 900))
-    return line
+def message_url(guild: str | None, ref: MessageRef) -> str:
+    """Discord's jump URL of a message ("@me" for a direct message)."""
+    return f"https://discord.com/channels/{guild or '@me'}/{ref.channel}/{ref.message_id}"
 
 
-def question_message(batch: Batch) -> Rendered:
-    header = f"**<@{batch.asker}> asked** · {status_line(batch)}"
+def status_text(batch: Batch, links: Mapping[int, str] | None = None) -> str:
+    """The status line, then (once ranked) the ranking with links to the cards, then the consensus."""
+    found = links or {}
+
+    def linked(answer: Answer, text: str) -> str:
+        url = found.get(answer.id)
+        return f"[{text}]({url})" if url else text
+
+    lines = [card.status_line(batch, neutralise)]
+    ranking = card.ranking_line(batch, linked, lambda t: neutralise(t).replace("[", "(").replace("]", ")"))
+    if ranking:
+        lines.append(ranking)
+    if card.is_ranked(batch) and batch.disagree:
+        lines.append("⚠️ The models disagree.")
+    if card.is_ranked(batch) and batch.consensus:
+        lines.append(neutralise(_clip(batch.consensus, 900)))
+    return "\n".join(lines)
+
+
+def question_message(batch: Batch, links: Mapping[int, str] | None = None) -> Rendered:
+    header = f"**<@{batch.asker}> asked** · {status_text(batch, links)}"
     out = fit_long_text(neutralise(batch.question), title="Question", colour=BLURPLE,
                         filename="question.md", room=MESSAGE_EMBEDS_MAX)
     out.content = _clip(header, CONTENT_MAX)
@@ -132,65 +135,58 @@ def thread_name(question: str) -> str:
 
 
 # ---- cards -------------------------------------------------------------------------------------
-def card_title(answer: Answer) -> str:
-    rank = f"#{answer.rank} · " if answer.rank is not None and not answer.is_deleted else ""
+def card_title(shown: card.CardView) -> str:
+    answer = shown.answer
+    rank = f"#{shown.rank} · " if shown.rank is not None else ""
     mark = "✅ " if answer.is_selected else ""
     return _clip(f"{mark}{rank}{answer.label} · {answer.model}", TITLE_MAX)
 
 
-def _colour(answer: Answer) -> int:
-    if answer.is_selected:
+def _colour(shown: card.CardView) -> int:
+    if shown.answer.is_selected:
         return GREEN
-    return {AnswerStatus.PENDING: GREY, AnswerStatus.RUNNING: BLURPLE,
-            AnswerStatus.FAILED: RED}.get(answer.status, GOLD if answer.rank == 1 else BLURPLE)
+    return {card.CardState.WAITING: GREY, card.CardState.WRITING: BLURPLE, card.CardState.FAILED: RED,
+            card.CardState.DELETED: GREY}.get(shown.state, GOLD if shown.is_top else BLURPLE)
 
 
-def _stats(embed: discord.Embed, answer: Answer) -> None:
-    if answer.score is not None:
-        how = f" ({answer.score_method})" if answer.score_method else ""
-        embed.add_field(name="Score", value=f"{answer.score:.1f}/10{how}", inline=True)
-    if answer.latency_ms is not None:
-        embed.add_field(name="Latency", value=f"{answer.latency_ms / 1000:.1f} s", inline=True)
-    if answer.tokens_in is not None or answer.tokens_out is not None:
-        embed.add_field(name="Tokens", value=f"{answer.tokens_in or 0} in · {answer.tokens_out or 0} out",
-                        inline=True)
-    if answer.status == AnswerStatus.COMPLETED:
-        cost = "unknown" if answer.cost_usd is None else f"${answer.cost_usd:.4f}"
-        embed.add_field(name="Cost", value=cost, inline=True)
-    if answer.is_selected and answer.selected_by:
-        embed.add_field(name="Selected", value=f"Selected by <@{answer.selected_by}>", inline=False)
-
-
-def _ending(embed: discord.Embed, answer: Answer) -> None:
-    """How an answer that is not whole ended ("cut off: …"), first of its fields."""
+def _facts(embed: discord.Embed, answer: Answer, *, with_why: bool = False) -> None:
+    """How it ended, why, the score, usage, who selected it, and (in the footer) which key paid."""
     if answer.ending_note:
         embed.add_field(name="✂️ Ended early", value=answer.ending_note, inline=False)
+    if with_why and answer.reasoning:
+        embed.add_field(name="Why", value=neutralise(_clip(answer.reasoning, FIELD_MAX)), inline=False)
+    score = card.score_text(answer, neutralise)
+    if score:
+        embed.add_field(name="Score", value=score, inline=True)
+    usage = " · ".join(card.usage_parts(answer))
+    if usage:
+        embed.add_field(name="Usage", value=usage, inline=True)
+    if answer.is_selected and answer.selected_by:
+        embed.add_field(name="Selected", value=f"Selected by <@{answer.selected_by}>", inline=False)
+    paid = card.paid_by(answer, neutralise)
+    if paid:
+        before = embed.footer.text if embed.footer and embed.footer.text else ""
+        embed.set_footer(text=f"{before} · {paid}" if before else paid)
 
 
-def _paid(embed: discord.Embed, answer: Answer) -> None:
-    """Which key paid for the answer ("key: team ••3f9a"), in the footer after any part count."""
-    if not answer.key_label:
-        return
-    paid = f"key: {neutralise(answer.key_label)}"
-    before = embed.footer.text if embed.footer and embed.footer.text else ""
-    embed.set_footer(text=f"{before} · {paid}" if before else paid)
-
-
-def card(answer: Answer, progress: str | None = None) -> Rendered:
+def card_message(shown: card.CardView) -> Rendered:
     """The card of one answer in its current state."""
-    title, colour = card_title(answer), _colour(answer)
-    if answer.is_deleted:
+    answer = shown.answer
+    title, colour = card_title(shown), _colour(shown)
+    if shown.state is card.CardState.DELETED:
         text = "🗑️ Deleted: this answer is never sent back to the models."
         return Rendered(embeds=[discord.Embed(title=title, description=text, colour=GREY)])
-    if answer.status == AnswerStatus.FAILED:
+    if shown.state is card.CardState.FAILED:
         reason = neutralise(_clip(answer.error or "The model failed to answer.", 1500))
-        embed = discord.Embed(title=title, description=f"❌ **Failed:** {reason}", colour=colour)
-        _stats(embed, answer)
-        _paid(embed, answer)
+        tries = card.tries_text(answer)
+        embed = discord.Embed(title=title, description=f"❌ **Failed:** {reason}" + (f" ({tries})" if tries else ""),
+                              colour=colour)
+        _facts(embed, answer)
         return Rendered(embeds=[embed])
-    if answer.status != AnswerStatus.COMPLETED:
-        if not progress:
-            return Rendered(embeds=[discord.Embed(title=title, description="⏳ Thinking…", colour=colour)])
+    if shown.state is card.CardState.WAITING:
+        return Rendered(embeds=[discord.Embed(title=title, description="⏳ Thinking…", colour=colour)])
+    if shown.state is card.CardState.WRITING:
+        progress = shown.preview or ""
         tail = neutralise(progress[-STREAM_TAIL:])
         more = "…" if len(progress) > STREAM_TAIL else ""
         lead = f"✍️ Writing… {len(progress):,} characters so far\n\n{more}"
@@ -198,17 +194,13 @@ def card(answer: Answer, progress: str | None = None) -> Rendered:
     if answer.is_expanded:
         out = fit_long_text(neutralise(answer.expanded_text), title=title, colour=colour,
                             filename=f"answer-{answer.id}.md", room=MESSAGE_EMBEDS_MAX - 600)
-        _ending(out.embeds[-1], answer)
-        _stats(out.embeds[-1], answer)
-        _paid(out.embeds[-1], answer)
+        _facts(out.embeds[-1], answer)
         return out
     summary = answer.summary or _clip(answer.content or "", 600, "… (Expand for the whole answer)")
+    if shown.compact:
+        summary = _clip(summary, 280)
     embed = discord.Embed(title=title, description=neutralise(summary) or "(empty answer)", colour=colour)
-    _ending(embed, answer)
-    if answer.reasoning:
-        embed.add_field(name="Why", value=neutralise(_clip(answer.reasoning, FIELD_MAX)), inline=False)
-    _stats(embed, answer)
-    _paid(embed, answer)
+    _facts(embed, answer, with_why=not shown.compact)
     return Rendered(embeds=[embed])
 
 

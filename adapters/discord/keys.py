@@ -20,6 +20,7 @@ from adapters.discord.embeds import neutralise
 from adapters.discord.replies import ANSWERED, guard
 from core.errors import PermissionDeniedError
 from core.keys import GENERIC_MAX, KeyInfo, KeyScope
+from core.service import ConsensusService
 
 Scope = Literal["me", "server"]
 SCOPES: dict[str, KeyScope] = {"me": "user", "server": "workspace"}
@@ -87,7 +88,7 @@ def listing(keys: list[KeyInfo]) -> str:
 
 
 class KeyCommands:
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: ConsensusService) -> None:
         self.service = service
 
     def register(self, tree: app_commands.CommandTree[Any]) -> None:

@@ -18,6 +18,7 @@ from adapters.discord.actors import actor_of, settings_channel
 from adapters.discord.embeds import BLURPLE
 from adapters.discord.replies import ANSWERED, guard
 from core.errors import PermissionDeniedError
+from core.service import ConsensusService
 from core.settings import MAX_MODELS, ModelSettings
 
 Where = Literal["server", "channel"]
@@ -88,7 +89,7 @@ def models_view(where: str, settings: ModelSettings) -> discord.ui.View:
 
 
 class SettingsCommands:
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: ConsensusService) -> None:
         self.service = service
 
     def register(self, tree: app_commands.CommandTree[Any]) -> None:

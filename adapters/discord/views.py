@@ -1,4 +1,4 @@
-"""Card buttons as DynamicItems: `consensus:<verb>:<answer id>`, state in the database.
+"""Card buttons as DynamicItems, drawn from the card view's actions; ids from presenter/actions.py.
 
 discord.py rebuilds a DynamicItem from the clicked message's components, so the buttons work on
 any replica and after a restart. Views are stopped before sending: nothing is kept in the
@@ -11,58 +11,54 @@ from typing import Any, Protocol
 
 import discord
 
-from core.domain import Answer, AnswerStatus
+from adapters.presenter import actions
+from adapters.presenter.card import CardView, Style
 
-PREFIX = "consensus"
-VERBS = ("expand", "collapse", "select", "delete", "others", "retry")
-TEMPLATE = rf"{PREFIX}:(?P<verb>{'|'.join(VERBS)}):(?P<id>\d{{1,20}})"
+_STYLES = {Style.PLAIN: discord.ButtonStyle.secondary, Style.PRIMARY: discord.ButtonStyle.primary,
+           Style.DANGER: discord.ButtonStyle.danger}
 
 
 class ClickHandler(Protocol):
-    async def on_card_click(self, interaction: discord.Interaction[Any], verb: str, answer_id: int) -> None: ...
+    async def on_card_click(self, interaction: discord.Interaction[Any], click: actions.Click) -> None: ...
 
 
-def custom_id(verb: str, answer_id: int) -> str:
-    return f"{PREFIX}:{verb}:{answer_id}"
-
-
-class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
-    def __init__(self, verb: str, answer_id: int, *, label: str | None = None,
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary, disabled: bool = False) -> None:
+class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=actions.COMPONENT_ID.pattern):
+    def __init__(self, click: actions.Click, *, label: str | None = None,
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
         button: discord.ui.Button[Any] = discord.ui.Button(
-            label=label or verb.title(), style=style, disabled=disabled, custom_id=custom_id(verb, answer_id))
+            label=label or click.verb.title(), style=style,
+            custom_id=actions.component_id(click.verb, click.answer_id, confirmed=click.confirmed))
         super().__init__(button)
-        self.verb, self.answer_id = verb, answer_id
+        self.click = click
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
                              match: Any) -> CardButton:
-        return cls(match["verb"], int(match["id"]))
+        click = actions.parse(match.group(0))
+        assert click is not None  # the template matched
+        return cls(click)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         handler: ClickHandler = interaction.client
-        await handler.on_card_click(interaction, self.verb, self.answer_id)
+        await handler.on_card_click(interaction, self.click)
 
 
-def _buttons(answer: Answer) -> list[CardButton]:
-    aid = answer.id
-    if answer.is_deleted or answer.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING):
-        return []
-    if answer.status == AnswerStatus.FAILED:
-        return [CardButton("retry", aid, style=discord.ButtonStyle.primary),
-                CardButton("delete", aid, style=discord.ButtonStyle.danger)]
-    toggle = (CardButton("collapse", aid) if answer.is_expanded else CardButton("expand", aid))
-    select = CardButton("select", aid, label="Selected" if answer.is_selected else "Select",
-                        style=discord.ButtonStyle.success, disabled=answer.is_selected)
-    retry = [CardButton("retry", aid)] if answer.is_cut else []  # a cut answer may be asked again
-    return [toggle, select, *retry, CardButton("delete", aid, style=discord.ButtonStyle.danger),
-            CardButton("others", aid, label="Delete others", style=discord.ButtonStyle.danger)]
-
-
-def card_view(answer: Answer) -> discord.ui.View:
-    """The buttons of a card, as a stopped view (call inside the event loop)."""
+def _stopped(*buttons: CardButton) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    for button in _buttons(answer):
+    for button in buttons:
         view.add_item(button)
     view.stop()
     return view
+
+
+def card_view(shown: CardView) -> discord.ui.View:
+    """The buttons of a card, as a stopped view (call inside the event loop)."""
+    return _stopped(*(CardButton(actions.Click(a.verb, shown.answer.id), label=a.label, style=_STYLES[a.style])
+                      for a in shown.actions))
+
+
+def confirm_view(click: actions.Click) -> discord.ui.View:
+    """The one button of a confirmation step; dismissing the ephemeral message is the way out."""
+    confirm = actions.CONFIRMS[click.verb]
+    yes = actions.Click(click.verb, click.answer_id, confirmed=True)
+    return _stopped(CardButton(yes, label=confirm.button, style=discord.ButtonStyle.danger))

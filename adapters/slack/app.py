@@ -170,7 +170,7 @@ def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret
     app = AsyncApp(client=client, signing_secret=signing_secret, ignoring_self_events_enabled=True,
                    request_verification_enabled=True, process_before_response=True)  # see acking.py
     people = People(client)
-    renderer = ThreadRenderer(service, pacer, name_of=people.name)
+    renderer = ThreadRenderer(service, pacer, name_of=people.name, workspace_url=people.workspace_url)
     handlers = SlackHandlers(service, renderer, people, client, command)
     handlers.register(app)
     bot = SlackBot(app, client, pacer, renderer, app_token=app_token, handlers=handlers, metrics=metrics)

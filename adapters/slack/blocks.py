@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.presenter import card
+from adapters.presenter.actions import Confirm, Verb, component_id
 from adapters.slack.text import (
     FALLBACK_LIMIT,
     SECTION_LIMIT,
@@ -23,13 +25,15 @@ from adapters.slack.text import (
     plain,
     split_text,
 )
-from core.domain import Answer, AnswerStatus, Batch
+from core.domain import Answer, Batch, MessageRef
 
 Block = dict[str, Any]
-ACTION_PREFIX = "consensus"
 PREVIEW_CHARS = 1500
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
-_METHOD_NAMES = {"consensus": "agreement", "agreement": "agreement", "judge": "a judge model"}
+_CHANNEL = re.compile(r"^[A-Z0-9]{2,30}$")
+_TS = re.compile(r"^\d{6,12}\.\d{1,8}$")
+_WORKSPACE_URL = re.compile(r"^https://[A-Za-z0-9.-]+/$")
+_STYLES = {card.Style.PLAIN: None, card.Style.PRIMARY: "primary", card.Style.DANGER: "danger"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +43,6 @@ class Rendered:
     blocks: list[Block]
     text: str
     more: list[tuple[list[Block], str]] = field(default_factory=list)
-
-
-def action_id(verb: str, target_id: int) -> str:
-    return f"{ACTION_PREFIX}:{verb}:{target_id}"
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
@@ -57,19 +57,20 @@ def context(*texts: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(t) for t in texts if t][:10] or [mrkdwn(" ")]}
 
 
-def button(label: str, verb: str, target_id: int, style: str | None = None,
-           confirm: tuple[str, str] | None = None) -> Block:
-    ident = action_id(verb, target_id)
+def button(label: str, verb: Verb, target_id: int, style: str | None = None,
+           confirm: Confirm | None = None) -> Block:
+    ident = component_id(verb, target_id)
     element: Block = {"type": "button", "text": {"type": "plain_text", "text": plain(label, 75)},
                       "action_id": ident, "value": ident}
     if style:
         element["style"] = style
     if confirm:
         element["confirm"] = {
-            "title": {"type": "plain_text", "text": plain(confirm[0], 100)},
-            "text": {"type": "plain_text", "text": plain(confirm[1], 300)},
-            "confirm": {"type": "plain_text", "text": "Yes"},
+            "title": {"type": "plain_text", "text": plain(confirm.title, 100)},
+            "text": {"type": "plain_text", "text": plain(confirm.text, 300)},
+            "confirm": {"type": "plain_text", "text": plain(confirm.button, 30)},
             "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger",
         }
     return element
 
@@ -81,36 +82,21 @@ def mention(user_id: str | None) -> str:
     return escape(user_id or "someone")
 
 
-def method_name(method: str | None) -> str:
-    return _METHOD_NAMES.get(method or "", escape(method or "score"))
+def permalink(workspace_url: str | None, ref: MessageRef | None, thread: str | None) -> str | None:
+    """The link to a message in a thread, built from ids Slack gave us (the format chat.getPermalink
+    returns); None when anything looks wrong."""
+    if not (ref and workspace_url and _WORKSPACE_URL.match(workspace_url) and _CHANNEL.match(ref.channel)
+            and _TS.match(ref.message_id)):
+        return None
+    link = f"{workspace_url}archives/{ref.channel}/p{ref.message_id.replace('.', '')}"
+    return f"{link}?thread_ts={thread}&cid={ref.channel}" if thread and _TS.match(thread) else link
 
 
 # --- the question (thread parent) ---------------------------------------------------------------
 
-def status_line(batch: Batch, *, ranked: bool) -> str:
-    """"3/3 answered · ranked by agreement", "2/3 answered · Claude failed", "1/3 answered…"."""
-    live = batch.live_answers
-    done = [a for a in live if a.status is AnswerStatus.COMPLETED]
-    failed = [a for a in live if a.status is AnswerStatus.FAILED]
-    waiting = [a for a in live if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
-    parts = [f"{len(done)}/{len(live)} answered"]
-    if failed:
-        parts.append(", ".join(escape(a.label) for a in failed) + " failed")
-    if waiting:
-        parts.append("waiting for " + ", ".join(escape(a.label) for a in waiting))
-    elif ranked and done:
-        method = next((a.score_method for a in done if a.score_method), None)
-        parts.append(f"ranked by {method_name(method)}")
-    selected = next((a for a in live if a.is_selected), None)
-    if selected:
-        parts.append(f"selected: {escape(selected.label)}")
-    deleted = len(batch.answers) - len(live)
-    if deleted:
-        parts.append(f"{deleted} deleted")
-    return " · ".join(parts)
-
-
-def parent(batch: Batch, *, asker_name: str, ranked: bool = False, follow_up: bool = False) -> Rendered:
+def parent(batch: Batch, *, asker_name: str, follow_up: bool = False,
+           links: Mapping[int, str] | None = None) -> Rendered:
+    """The question, its status, and once ranked the ranking with a link to each card."""
     title = "Follow-up" if follow_up else "Question"
     who = f"asked by {escape(asker_name)} · {len(batch.answers)} models"
     blocks: list[Block] = []
@@ -121,8 +107,17 @@ def parent(batch: Batch, *, asker_name: str, ranked: bool = False, follow_up: bo
         blocks.append(section(f"*{title}*\n{pieces[0]}"))
         blocks.extend(section(p) for p in pieces[1:])
         blocks.append(context(who))
-    blocks.append(context(status_line(batch, ranked=ranked)))
-    if ranked and batch.consensus:
+    blocks.append(context(card.status_line(batch, escape)))
+    found = links or {}
+
+    def linked(answer: Answer, text: str) -> str:
+        url = found.get(answer.id)
+        return f"<{escape(url)}|{text}>" if url else text  # `&` in a link is escaped too
+
+    ranking = card.ranking_line(batch, linked, escape)
+    if ranking:
+        blocks.append(section(ranking))
+    if card.is_ranked(batch) and batch.consensus:
         flag = "⚠️ The models disagree. " if batch.disagree else ""
         blocks.append(context(flag + escape(ellipsize(batch.consensus, 2000))))
     fallback = f"{title}: {escape(ellipsize(batch.question, FALLBACK_LIMIT - 20))}"
@@ -131,45 +126,41 @@ def parent(batch: Batch, *, asker_name: str, ranked: bool = False, follow_up: bo
 
 # --- one answer card -----------------------------------------------------------------------------
 
-def card(answer: Answer, *, has_selection: bool = False, others_live: int = 0,
-         preview: str | None = None) -> Rendered:
+def card_message(shown: card.CardView) -> Rendered:
     """The card of one answer in whatever state it is in."""
-    head = f"*{escape(answer.label)}* · `{escape(answer.model)}`"
-    if answer.rank == 1 and answer.status is AnswerStatus.COMPLETED:
+    answer = shown.answer
+    rank = f"#{shown.rank} · " if shown.rank is not None else ""
+    head = f"*{rank}{escape(answer.label)}* · `{escape(answer.model)}`"
+    if shown.is_top:
         head += " · 🥇 top ranked"
     fallback = f"{escape(answer.label)} ({escape(answer.model)})"
-    if answer.status is AnswerStatus.PENDING or (answer.status is AnswerStatus.RUNNING and not preview):
+    if shown.state is card.CardState.WAITING:
         # one look until text arrives: a card update costs Slack rate limit, and says nothing new here
         return Rendered([section(head), context("⏳ waiting for the model…")], fallback + ": waiting")
-    if answer.status is AnswerStatus.RUNNING:
-        blocks = [section(head)]
-        if preview:
-            tail = preview if len(preview) <= PREVIEW_CHARS else "…" + preview[-PREVIEW_CHARS:]
-            blocks.append(section(escape(tail)))
-        blocks.append(context("✍️ writing…"))
-        return Rendered(blocks, fallback + ": writing")
-    if answer.status is AnswerStatus.FAILED:
+    if shown.state is card.CardState.WRITING:
+        preview = shown.preview or ""
+        tail = preview if len(preview) <= PREVIEW_CHARS else "…" + preview[-PREVIEW_CHARS:]
+        return Rendered([section(head), section(escape(tail)), context("✍️ writing…")], fallback + ": writing")
+    if shown.state is card.CardState.FAILED:
         error = escape(ellipsize(answer.error or "The model failed to answer.", 1500))
-        tries = f"after {answer.attempts} attempts" if answer.attempts > 1 else ""
         blocks = [section(head), section(f"⚠️ *Failed:* {error}")]
-        blocks.append(context(*(t for t in (tries, _usage(answer)) if t)))
-        blocks.append(_actions(answer, [button("Retry", "retry", answer.id, "primary"), _delete(answer)]))
+        blocks.append(context(card.tries_text(answer), card.usage_line(answer, escape)))
+        blocks.append(_actions(shown))
         return Rendered(blocks, fallback + ": failed")
-    return _final(answer, head, fallback, has_selection=has_selection, others_live=others_live)
+    return _final(shown, head, fallback)
 
 
-def _final(answer: Answer, head: str, fallback: str, *, has_selection: bool, others_live: int) -> Rendered:
+def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
+    answer = shown.answer
     summary = escape(answer.summary or ellipsize(answer.content or "(empty answer)", 600))
-    score = _score(answer)
-    selected = answer.is_selected
-    compact = has_selection and not selected and not answer.is_expanded
+    score = card.score_text(answer, escape)
     blocks: list[Block] = [section(f"{head}{' · ' + score if score else ''}")]
     if answer.ending_note:
         blocks.append(context(f"✂️ {escape(answer.ending_note)}"))
-    if selected:
+    if answer.is_selected:
         blocks.append(context(f"✅ Selected by {mention(answer.selected_by)}"))
     more: list[tuple[list[Block], str]] = []
-    if compact:
+    if shown.compact:
         blocks.append(context(escape(ellipsize(answer.summary or answer.content or "", 280))))
     elif answer.is_expanded:
         full = markdown_to_mrkdwn(answer.expanded_text or "(empty answer)")
@@ -184,62 +175,18 @@ def _final(answer: Answer, head: str, fallback: str, *, has_selection: bool, oth
         blocks.append(section(summary))
         if answer.reasoning:
             blocks.append(context(f"_Why:_ {escape(answer.reasoning)}"))
-    if not compact:
-        blocks.append(context(_usage(answer)))
-    buttons = [button("Collapse", "collapse", answer.id) if answer.is_expanded
-               else button("Expand", "expand", answer.id)]
-    if answer.is_cut:
-        buttons.append(button("Retry", "retry", answer.id))
-    if not selected:
-        buttons.append(button("Select", "select", answer.id, "primary"))
-    elif others_live:
-        buttons.append(button("Delete others", "delete_others", answer.id, "danger",
-                              ("Delete the other answers?", "Every answer except this one is removed.")))
-    buttons.append(_delete(answer))
-    blocks.append(_actions(answer, buttons))
+    if not shown.compact:
+        blocks.append(context(card.usage_line(answer, escape)))
+    blocks.append(_actions(shown))
     text = f"{fallback}: {escape(ellipsize(answer.summary or answer.content or '', 500))}"
     return Rendered(blocks, text, more)
 
 
-def _delete(answer: Answer) -> Block:
-    return button("Delete", "delete", answer.id, "danger",
-                  ("Delete this answer?", "It is removed here and never sent to the models again."))
-
-
-def _actions(answer: Answer, elements: list[Block]) -> Block:
-    return {"type": "actions", "block_id": f"consensus-{answer.id}", "elements": elements}
-
-
-def _score(answer: Answer) -> str:
-    if answer.score is None:
-        return ""
-    return f"*{answer.score:.1f}*/10 by {method_name(answer.score_method)}"
-
-
-def _usage(answer: Answer) -> str:
-    parts: list[str] = []
-    if answer.latency_ms is not None:
-        parts.append(f"{answer.latency_ms / 1000:.1f} s")
-    if answer.tokens_in is not None or answer.tokens_out is not None:
-        parts.append(f"{answer.tokens_in or 0} in / {answer.tokens_out or 0} out tokens")
-    if answer.cost_usd is not None:
-        parts.append(f"${answer.cost_usd:.4f}")
-    elif parts:
-        parts.append("cost unknown")
-    if answer.key_label:
-        parts.append(f"key: {escape(answer.key_label)}")
-    return " · ".join(parts)
-
-
-def removed(answer: Answer) -> Rendered:
-    """What a card shows if Slack refuses to delete it: nothing of the answer remains."""
-    return Rendered([context(f"🗑️ The answer from {escape(answer.label)} was deleted.")], "Answer deleted")
+def _actions(shown: card.CardView) -> Block:
+    elements = [button(a.label, a.verb, shown.answer.id, _STYLES[a.style], a.confirm) for a in shown.actions]
+    return {"type": "actions", "block_id": f"consensus-{shown.answer.id}", "elements": elements}
 
 
 def notice(message: str) -> Rendered:
     """A short ephemeral message: core error strings and refusals, escaped."""
     return Rendered([section(escape(message))], escape(ellipsize(message, FALLBACK_LIMIT)))
-
-
-def names_line(names: Mapping[str, str], user_id: str) -> str:
-    return escape(names.get(user_id, user_id))

@@ -12,16 +12,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from adapters.presenter import actions
 from adapters.slack import blocks, home
 from adapters.slack.base import HandlerBase, Reply, team_of, workspace
 from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
-from core.domain import Actor, Answer, Batch, Question
+from core.domain import Actor, Batch, Question
 from core.errors import ConsensusError
 
 log = logging.getLogger(__name__)
-ACTION = re.compile(r"^consensus:(expand|collapse|select|delete|delete_others|retry):(\d{1,18})$")
-PRIVILEGED = {"select", "delete", "delete_others", "retry"}
+ACTION = re.compile(f"^{actions.COMPONENT_ID.pattern}$")
 HELP_WORDS = {"", "help", "?", "usage"}
 KEYS_WORDS = {"", "list", "delete", "set", "add"}  # `keys` followed by one of these is not a question
 RESTARTING = "Consensus is restarting; ask again in a minute."
@@ -85,20 +85,20 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
 
     async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        match = ACTION.match(str(action.get("action_id") or ""))
-        if match is None:
+        click = actions.parse(str(action.get("action_id") or ""))
+        if click is None:
             return
-        verb, answer_id = match.group(1), int(match.group(2))
         team, user = team_of(body), body["user"]["id"]
         container = body.get("container") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         reply = self._ephemeral(channel, user, container.get("thread_ts"))
-        await self._guard(reply, self._click(verb, answer_id, team, user))
+        await self._guard(reply, self._click(click, team, user))
 
-    async def _click(self, verb: str, answer_id: int, team: str, user: str) -> None:
-        admin = verb in PRIVILEGED and await self.people.is_admin(team, user)
+    async def _click(self, click: actions.Click, team: str, user: str) -> None:
+        # Slack asked for confirmation already: the button carries a `confirm` dialog
+        admin = click.verb in actions.PRIVILEGED and await self.people.is_admin(team, user)
         actor = Actor(workspace(team), user, is_admin=admin)
-        result: Answer | Batch = await getattr(self.service, verb)(answer_id, actor)
+        result = await actions.perform(self.service, click, actor)
         if isinstance(result, Batch):
             await self.renderer.show_batch(result, await self.people.name(team, result.asker))
         else:

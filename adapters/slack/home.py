@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from adapters.slack.blocks import Block, Rendered, context, mrkdwn, section
+from adapters.slack.blocks import Block, Rendered, context, mrkdwn, permalink, section
 from adapters.slack.text import ellipsize, escape
-from core.domain import MAX_QUESTION_CHARS, ConversationSummary
+from core.domain import MAX_QUESTION_CHARS, ConversationSummary, MessageRef
 
 SEARCH_CALLBACK = "consensus:search"
 SEARCH_BLOCK = "consensus-search"
 SEARCH_INPUT = "query"
 OPEN_SEARCH = "consensus:search:0"
-_CHANNEL = re.compile(r"^[A-Z0-9]{2,30}$")
-_TS = re.compile(r"^\d{6,12}\.\d{1,8}$")
-_WORKSPACE_URL = re.compile(r"^https://[A-Za-z0-9.-]+/$")
 MAX_ITEMS = 20  # 3 blocks each keeps a modal or the Home tab far below 100 blocks
 
 
@@ -41,10 +37,8 @@ def usage(command: str = "/consensus") -> Rendered:
 
 def thread_link(workspace_url: str | None, channel: str, thread: str | None) -> str:
     """A link to the thread built only from ids Slack gave us; empty when any part looks wrong."""
-    if not (workspace_url and _WORKSPACE_URL.match(workspace_url) and _CHANNEL.match(channel)
-            and thread and _TS.match(thread)):
-        return ""
-    return f"<{workspace_url}archives/{channel}/p{thread.replace('.', '')}|open thread>"
+    url = permalink(workspace_url, MessageRef(channel, thread or ""), None)
+    return f"<{url}|open thread>" if url else ""
 
 
 def when(moment: datetime) -> str:

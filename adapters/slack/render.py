@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from adapters.presenter import card
 from adapters.slack import blocks
 from adapters.slack.pacing import Pacer
 from core.domain import Answer, AnswerStatus, Batch, MessageRef, WorkspaceRef
@@ -45,7 +46,6 @@ class Thread:
     batch: Batch
     asker_name: str
     follow_up: bool
-    ranked: bool = False
     parent: MessageRef | None = None
     cards: dict[int, MessageRef] = field(default_factory=dict)
     more: dict[int, list[MessageRef]] = field(default_factory=dict)
@@ -60,9 +60,11 @@ class Thread:
 
 class ThreadRenderer:
     def __init__(self, core: CoreForRendering, pacer: Pacer, *, keep: int = 500,
-                 name_of: Callable[[str, str], Awaitable[str]] | None = None) -> None:
+                 name_of: Callable[[str, str], Awaitable[str]] | None = None,
+                 workspace_url: Callable[[str], Awaitable[str | None]] | None = None) -> None:
         self.core, self.pacer, self.keep = core, pacer, keep
         self.name_of = name_of  # (team, user) -> display name, for batches this process did not open
+        self.workspace_url = workspace_url  # team -> https://x.slack.com/, for links to the cards
         self.threads: OrderedDict[int, Thread] = OrderedDict()
         self._shown: dict[tuple[str, str], Any] = {}
 
@@ -92,11 +94,11 @@ class ThreadRenderer:
                 await self.core.set_thread(batch.conversation_id, ws, ts)
                 thread.batch = batch = replace(batch, thread=ts)
             for answer in batch.answers:
-                card = blocks.card(thread.answers[answer.id])
-                card_ts = await self.pacer.post(batch.channel, text=card.text, blocks=card.blocks,
+                shown = blocks.card_message(card.view(thread.answers[answer.id], batch))
+                card_ts = await self.pacer.post(batch.channel, text=shown.text, blocks=shown.blocks,
                                                 thread_ts=batch.thread)
                 ref = thread.cards[answer.id] = MessageRef(batch.channel, card_ts)
-                self._shown[(ref.channel, ref.message_id)] = card.blocks
+                self._shown[(ref.channel, ref.message_id)] = shown.blocks
             # stored for a restart or another replica; clicks carry the answer id and need none of it
             await self.core.remember_messages(ws, [("batch", batch.id, thread.parent),
                                                    *(("answer", a, ref) for a, ref in thread.cards.items())])
@@ -110,8 +112,7 @@ class ThreadRenderer:
         known = self.threads.get(batch.id)
         if known is not None:
             return known
-        thread = Thread(batch, asker_name, follow_up=False, answers={a.id: a for a in batch.answers},
-                        ranked=all(a.score is not None for a in batch.live_answers if a.status == "completed"))
+        thread = Thread(batch, asker_name, follow_up=False, answers={a.id: a for a in batch.answers})
         ws = batch.workspace
         thread.parent = await self.core.message_for(ws, "batch", batch.id)
         thread.follow_up = thread.parent is not None and thread.parent.message_id != batch.thread
@@ -133,7 +134,7 @@ class ThreadRenderer:
             thread = await self._wait(batch.id)
             if thread is None:
                 return
-            thread.batch, thread.ranked = event.batch, True
+            thread.batch = event.batch
             thread.answers = {a.id: a for a in event.batch.answers}
             await self._render_all(thread)
             return
@@ -158,7 +159,7 @@ class ThreadRenderer:
             # "3/5 answered" is progress too, while answers are outstanding and the ranking will follow
             live = thread.current().live_answers
             waiting = any(a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING) for a in live)
-            self._render_parent(thread, optional=waiting)
+            await self._render_parent(thread, optional=waiting)
 
     async def _wait(self, batch_id: int) -> Thread | None:
         thread = self.threads.get(batch_id)
@@ -188,20 +189,27 @@ class ThreadRenderer:
         if answer.status in ("pending", "running"):
             thread.previews.pop(answer.id, None)
         await self._render_card(thread, answer.id)
-        self._render_parent(thread)
+        await self._render_parent(thread)
 
     # --- rendering --------------------------------------------------------------------------------------
 
     async def _render_all(self, thread: Thread) -> None:
         for answer_id in list(thread.answers):
             await self._render_card(thread, answer_id)
-        self._render_parent(thread)
+        await self._render_parent(thread)
 
-    def _render_parent(self, thread: Thread, *, optional: bool = False) -> None:
+    async def _render_parent(self, thread: Thread, *, optional: bool = False) -> None:
         if thread.parent is None:
             return
-        head = blocks.parent(thread.current(), asker_name=thread.asker_name, ranked=thread.ranked,
-                             follow_up=thread.follow_up)
+        batch = thread.current()
+        links: dict[int, str] = {}
+        if card.is_ranked(batch) and self.workspace_url is not None:
+            url = await self.workspace_url(batch.workspace.external_id)
+            for answer_id, ref in thread.cards.items():
+                link = blocks.permalink(url, ref, batch.thread)
+                if link:
+                    links[answer_id] = link
+        head = blocks.parent(batch, asker_name=thread.asker_name, follow_up=thread.follow_up, links=links)
         self._update(thread, thread.parent, head, optional=optional)
 
     async def _render_card(self, thread: Thread, answer_id: int, *, optional: bool = False) -> None:
@@ -215,12 +223,9 @@ class ThreadRenderer:
                 await self.pacer.delete(gone.channel, gone.message_id)
             del thread.cards[answer_id]
             return
-        live = thread.current().live_answers
-        card = blocks.card(answer, has_selection=any(a.is_selected for a in live),
-                           others_live=sum(1 for a in live if a.id != answer.id and not a.is_selected),
-                           preview=thread.previews.get(answer_id))
-        self._update(thread, ref, card, optional=optional)
-        await self._render_more(thread, answer_id, card)
+        rendered = blocks.card_message(card.view(answer, thread.current(), thread.previews.get(answer_id)))
+        self._update(thread, ref, rendered, optional=optional)
+        await self._render_more(thread, answer_id, rendered)
 
     async def _render_more(self, thread: Thread, answer_id: int, card: blocks.Rendered) -> None:
         """Continuation messages of an expanded long answer: update, post or delete to match."""

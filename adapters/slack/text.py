@@ -12,7 +12,6 @@ import re
 from core.text import remove_control_characters
 
 SECTION_LIMIT = 3000  # characters in one mrkdwn text object
-MESSAGE_BLOCKS = 50  # blocks in one message
 MESSAGE_BUDGET = 11_000  # characters of text we put in one message (Slack's cumulative cap is ~12k)
 FALLBACK_LIMIT = 3000  # the top-level `text` of a message: a notification, not the content
 

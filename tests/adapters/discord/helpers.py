@@ -137,3 +137,15 @@ def card_of(fake: FakeDiscord, thread_id: str, label: str) -> dict[str, Any]:
 
 def has_button(message: dict[str, Any], verb: str) -> bool:
     return any(cid.split(":")[1] == verb for cid in custom_ids(message))
+
+
+async def confirm(fake: FakeDiscord, world: p.World, card: dict[str, Any], verb: str) -> None:
+    """Click `verb` on `card`, see the ephemeral confirmation (nothing deleted yet), confirm it."""
+    before = set(fake.deleted)
+    await click(fake, world, card, button(card, verb))
+    step = await eventually(lambda: [m for m in fake.in_channel(card["channel_id"])
+                                     if m["flags"] & 64 and any(c.endswith(":yes") for c in custom_ids(m))],
+                            what=f"the confirmation of {verb}")
+    assert custom_ids(step[-1]) == [f"{button(card, verb)}:yes"]
+    assert set(fake.deleted) == before  # asking deletes nothing
+    await click(fake, world, step[-1], custom_ids(step[-1])[0])

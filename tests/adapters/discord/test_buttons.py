@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from core.domain import Platform, WorkspaceRef
 from tests.adapters.discord.conftest import StartBot
 from tests.adapters.discord.helpers import (
@@ -11,9 +13,11 @@ from tests.adapters.discord.helpers import (
     card_of,
     cards,
     click,
+    confirm,
     custom_ids,
     eventually,
     field,
+    has_button,
     settle,
 )
 from tests.fakes import discord_payloads as p
@@ -73,10 +77,9 @@ async def test_select_by_the_asker_and_by_a_moderator(
     await click(fake_discord, world, first, button(first, "select"))
     await eventually(lambda: field(first, "Selected"), what="the selected mark")
     assert field(first, "Selected") == f"Selected by <@{world.asker['id']}>"
-    assert button(first, "select")
-    assert first["components"][0]["components"][1]["disabled"] is True
+    assert not has_button(first, "select")
     root = fake_discord.messages[thread]
-    await eventually(lambda: "kept: OpenAI" in root["content"], what="the kept answer in the status")
+    await eventually(lambda: "selected: OpenAI" in root["content"], what="the kept answer in the status")
 
     await click(fake_discord, world, second, button(second, "select"), user=world.moderator)
     await eventually(lambda: field(second, "Selected"), what="the moderator's pick")
@@ -84,21 +87,40 @@ async def test_select_by_the_asker_and_by_a_moderator(
     await eventually(lambda: field(first, "Selected") is None, what="the mark moved")
 
 
-async def test_delete_and_delete_others_remove_cards(
+async def test_delete_asks_first_and_delete_others_comes_only_with_a_selection(
         fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
     service = await make_service()
     bot = await start_bot(service)
-    thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Prune")
+    thread, shown = await ask_in_channel(fake_discord, world, bot, service, "Prune")
+    assert not any(has_button(c, "delete_others") for c in shown)  # nothing selected yet
     gpt, claude, llama = (card_of(fake_discord, thread, m) for m in ("gpt-test", "claude-test", "llama-test"))
 
-    await click(fake_discord, world, llama, button(llama, "delete"))
+    await confirm(fake_discord, world, llama, "delete")
     await eventually(lambda: llama["id"] in fake_discord.deleted, what="the card deleted")
-    await click(fake_discord, world, gpt, button(gpt, "others"))
+    await click(fake_discord, world, gpt, button(gpt, "select"))
+    await eventually(lambda: has_button(gpt, "delete_others"), what="Delete others on the selected card")
+    assert not has_button(claude, "delete_others")
+    await confirm(fake_discord, world, gpt, "delete_others")
     await eventually(lambda: claude["id"] in fake_discord.deleted, what="the other card deleted")
     await settle(bot, service)
     assert [c["id"] for c in cards(fake_discord, thread)] == [gpt["id"]]
     batch = await service.get_batch(1, WorkspaceRef(Platform.DISCORD, world.guild_id))
     assert [a.is_deleted for a in batch.answers] == [False, True, True]
+
+
+async def test_every_card_shows_its_rank_and_the_question_lists_the_ranking_with_links(
+        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    service = await make_service()
+    bot = await start_bot(service)
+    thread, shown = await ask_in_channel(fake_discord, world, bot, service, "Rank them")
+    ranks = sorted(c["embeds"][0]["title"].split(" · ")[0] for c in shown)
+    assert ranks == ["#1", "#2", "#3"]
+    root = fake_discord.messages[thread]
+    for c in shown:
+        rank, label = c["embeds"][0]["title"].split(" · ")[:2]
+        url = f"https://discord.com/channels/{world.guild_id}/{thread}/{c['id']}"
+        assert re.search(rf"\[{rank} {label} \d+\.\d\]\({re.escape(url)}\)", root["content"]), root["content"]
+    assert "ranked by agreement" in root["content"]
 
 
 async def test_retry_turns_a_failed_card_into_an_answer(

@@ -12,6 +12,7 @@ from tests.adapters.discord.helpers import (
     card_of,
     cards,
     click,
+    confirm,
     eventually,
     field,
     has_button,
@@ -41,7 +42,7 @@ async def test_buttons_keep_working_after_a_restart(
     await eventually(lambda: has_button(card, "collapse"), what="expanded after the restart")
     await settle(second, again)
     root = fake_discord.messages[thread]
-    assert "kept: OpenAI" in root["content"]
+    assert "selected: OpenAI" in root["content"]
 
 
 async def test_follow_up_in_the_thread_sends_only_the_kept_context(
@@ -53,7 +54,7 @@ async def test_follow_up_in_the_thread_sends_only_the_kept_context(
     bot = await start_bot(service)
     thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Capital of France?")
     kept, gone = card_of(fake_discord, thread, "gpt-test"), card_of(fake_discord, thread, "claude-test")
-    await click(fake_discord, world, gone, button(gone, "delete"))
+    await confirm(fake_discord, world, gone, "delete")
     await eventually(lambda: gone["id"] in fake_discord.deleted, what="the deleted card")
     await click(fake_discord, world, kept, button(kept, "select"))
     await eventually(lambda: field(kept, "Selected"), what="the selection")

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from adapters.discord import embeds, views
-from core.domain import Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
+from adapters.discord import embeds
+from adapters.presenter import card
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus, MessageRef, Platform, WorkspaceRef
 
 WS = WorkspaceRef(Platform.DISCORD, "1")
 DONE = Answer(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test", label="OpenAI",
@@ -16,37 +17,49 @@ DONE = Answer(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test"
               tokens_out=5, latency_ms=1234, cost_usd=None)
 
 
+def render(answer: Answer, progress: str | None = None) -> embeds.Rendered:
+    batch = Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None, asker="9",
+                  question="q", status=BatchStatus.COMPLETED, answers=(answer,))
+    return embeds.card_message(card.view(answer, batch, progress))
+
+
+def verbs(answer: Answer) -> list[str]:
+    return [a.verb.value for a in card.view(answer, Batch(
+        id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None, asker="9", question="q",
+        status=BatchStatus.COMPLETED, answers=(answer,))).actions]
+
+
 def total(rendered: embeds.Rendered) -> int:
     return sum(len(e) for e in rendered.embeds)
 
 
 def test_a_cut_answer_says_how_it_ended_and_offers_retry() -> None:
     cut = dataclasses.replace(DONE, ended="content_filter")
-    [embed] = embeds.card(cut).embeds
+    [embed] = render(cut).embeds
     assert embed.fields[0].name == "✂️ Ended early"
     assert embed.fields[0].value == "stopped by the provider's content filter"
-    assert [b.verb for b in views._buttons(cut)] == ["expand", "select", "retry", "delete", "others"]
-    assert "retry" not in [b.verb for b in views._buttons(DONE)]
-    [whole] = embeds.card(DONE).embeds
+    assert verbs(cut) == ["expand", "retry", "select", "delete"]
+    assert "retry" not in verbs(DONE)
+    [whole] = render(DONE).embeds
     assert all("Ended" not in (f.name or "") for f in whole.fields)
 
 
 def test_expand_shows_the_models_reasoning_apart() -> None:
     reasoned = dataclasses.replace(DONE, is_expanded=True, thinking="The user wants <@123> a capital.")
-    text = "".join(e.description or "" for e in embeds.card(reasoned).embeds)
+    text = "".join(e.description or "" for e in render(reasoned).embeds)
     assert text.startswith("Paris is the capital.") and "The model's reasoning" in text
     assert "> The user wants" in text and "<@123>" not in text
-    collapsed = embeds.card(dataclasses.replace(reasoned, is_expanded=False)).embeds[0]
+    collapsed = render(dataclasses.replace(reasoned, is_expanded=False)).embeds[0]
     assert "reasoning" not in (collapsed.description or "")
 
 
 def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() -> None:
-    [embed] = embeds.card(DONE).embeds
+    [embed] = render(DONE).embeds
     assert embed.title == "#1 · OpenAI · gpt-test"
     assert embed.description == "Paris."
     fields = {f.name: f.value for f in embed.fields}
-    assert fields == {"Why": "Well known.", "Score": "8.5/10 (consensus)", "Latency": "1.2 s",
-                      "Tokens": "10 in · 5 out", "Cost": "unknown"}
+    assert fields == {"Why": "Well known.", "Score": "8.5/10 by agreement",
+                      "Usage": "1.2 s · 10 in / 5 out tokens · cost unknown"}
 
 
 @pytest.mark.parametrize(("answer", "progress", "expected"), [
@@ -58,11 +71,11 @@ def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() 
     (dataclasses.replace(DONE, is_expanded=True), None, "Paris is the capital."),
 ])
 def test_each_state_has_its_card(answer: Answer, progress: str | None, expected: str) -> None:
-    assert expected in (embeds.card(answer, progress).embeds[0].description or "")
+    assert expected in (render(answer, progress).embeds[0].description or "")
 
 
 def test_selected_card_names_who_selected_it() -> None:
-    [embed] = embeds.card(dataclasses.replace(DONE, is_selected=True, selected_by="42")).embeds
+    [embed] = render(dataclasses.replace(DONE, is_selected=True, selected_by="42")).embeds
     assert embed.title and embed.title.startswith("✅")
     assert {f.name: f.value for f in embed.fields}["Selected"] == "Selected by <@42>"
 
@@ -70,7 +83,7 @@ def test_selected_card_names_who_selected_it() -> None:
 @pytest.mark.parametrize("size", [4000, 5000, 7000, 40000])
 def test_a_long_answer_is_never_cut_silently(size: int) -> None:
     text = ("lorem ipsum dolor sit amet " * (size // 27 + 1))[:size]
-    rendered = embeds.card(dataclasses.replace(DONE, content=text, is_expanded=True))
+    rendered = render(dataclasses.replace(DONE, content=text, is_expanded=True))
     assert all(len(e.description or "") <= embeds.DESCRIPTION_MAX for e in rendered.embeds)
     assert total(rendered) <= embeds.MESSAGE_EMBEDS_MAX and len(rendered.embeds) <= 10
     if rendered.files:
@@ -91,17 +104,21 @@ def test_a_long_question_is_attached_in_full() -> None:
     assert total(rendered) <= embeds.MESSAGE_EMBEDS_MAX
 
 
-def test_status_line_follows_the_batch() -> None:
+def test_status_follows_the_batch_and_lists_the_ranking_with_jump_links() -> None:
     running = Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None,
                     asker="9", question="q", status=BatchStatus.RUNNING,
-                    answers=(DONE, dataclasses.replace(DONE, id=8, status=AnswerStatus.RUNNING)))
-    assert embeds.status_line(running).startswith("⏳ Asking 2 models… 1 of 2 done")
-    failed = dataclasses.replace(DONE, id=8, status=AnswerStatus.FAILED, rank=None, score=None)
+                    answers=(DONE, dataclasses.replace(DONE, id=8, label="Claude", status=AnswerStatus.RUNNING,
+                                                       score=None, rank=None)))
+    assert embeds.status_text(running) == "1/2 answered · waiting for Claude"
+    failed = dataclasses.replace(DONE, id=8, label="Claude", status=AnswerStatus.FAILED, rank=None, score=None)
     done = dataclasses.replace(running, status=BatchStatus.PARTIAL, answers=(DONE, failed),
                                consensus="@everyone agrees", disagree=True)
-    line = embeds.status_line(done)
-    assert line.startswith("✅ 1 of 2 answered, 1 failed · top: OpenAI 8.5/10 (consensus)")
-    assert "The models disagree" in line and "@\u200beveryone agrees" in line
+    url = embeds.message_url("1", MessageRef("2", "3"))
+    assert url == "https://discord.com/channels/1/2/3"
+    lines = embeds.status_text(done, {7: url}).split("\n")
+    assert lines[0] == "1/2 answered · Claude failed · ranked by agreement"
+    assert lines[1] == f"[#1 OpenAI 8.5]({url}) · Claude failed"
+    assert "The models disagree" in lines[2] and "@\u200beveryone agrees" in lines[3]
 
 
 def test_mentions_in_untrusted_text_are_defused() -> None:
@@ -109,7 +126,7 @@ def test_mentions_in_untrusted_text_are_defused() -> None:
     assert embeds.neutralise(text) == ("@\u200beveryone @\u200bhere <@\u200b1> <@!\u200b2> <@&\u200b3> "
                                        "<#\u200b4> a@b.c")
     answer = dataclasses.replace(DONE, summary="ping @everyone", reasoning="<@&3>")
-    [embed] = embeds.card(answer).embeds
+    [embed] = render(answer).embeds
     assert "@everyone" not in (embed.description or "") and "<@&3>" not in str(embed.fields)
 
 
@@ -134,16 +151,16 @@ def test_control_characters_go_and_masked_links_show_where_they_lead() -> None:
 def test_a_masked_link_cut_short_never_forms_a_link() -> None:
     assert embeds.neutralise("See [the docs](https://docs.example/pa") == "See [the docs] (https://docs.example/pa"
     running = dataclasses.replace(DONE, status=AnswerStatus.RUNNING, content=None)
-    shown = embeds.card(running, "See [the docs](https://docs.example/pa").embeds[0].description or ""
+    shown = render(running, "See [the docs](https://docs.example/pa").embeds[0].description or ""
     assert "](" not in shown and "the docs" in shown
 
 
 def test_the_card_says_which_key_paid() -> None:
-    [embed] = embeds.card(dataclasses.replace(DONE, key_label="team ••3f9a")).embeds
+    [embed] = render(dataclasses.replace(DONE, key_label="team ••3f9a")).embeds
     assert embed.footer.text == "key: team ••3f9a"
     failed = dataclasses.replace(DONE, status=AnswerStatus.FAILED, error="401", key_label="your key ••12ab")
-    assert embeds.card(failed).embeds[0].footer.text == "key: your key ••12ab"
+    assert render(failed).embeds[0].footer.text == "key: your key ••12ab"
     long = dataclasses.replace(DONE, content="word " * 1000, is_expanded=True, key_label="operator")
-    parts = embeds.card(long).embeds
+    parts = render(long).embeds
     assert len(parts) == 2 and parts[-1].footer.text == "part 2 of 2 · key: operator"
-    assert embeds.card(dataclasses.replace(DONE, key_label=None)).embeds[0].footer.text is None
+    assert render(dataclasses.replace(DONE, key_label=None)).embeds[0].footer.text is None

@@ -35,7 +35,7 @@ async def test_question_opens_a_thread_with_a_card_per_model(
     assert len(cards(fake_discord, thread_id)) == 3
     assert len(final) == 3
     root = fake_discord.messages[thread_id]
-    await eventually(lambda: "✅" in root["content"], what="a final status line")
+    await eventually(lambda: "ranked by agreement" in root["content"], what="a final status line")
     assert "What is the capital of France?" in root["embeds"][0]["description"]
 
 

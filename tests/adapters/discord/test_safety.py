@@ -106,8 +106,10 @@ async def test_an_id_from_another_server_is_refused_privately(
     thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Mine")
     card = card_of(fake_discord, thread, "gpt-test")
     before = json.dumps(card)
-    forged = {**card, "channel_id": elsewhere.channel_id}
-    payload = p.button_click(fake_discord.app_id, forged, button(card, "delete"), channel=elsewhere.channel,
+    confirmed = button(card, "delete") + ":yes"  # past the confirmation step: the core refuses it
+    forged = {**card, "channel_id": elsewhere.channel_id,
+              "components": [{"type": 1, "components": [{"type": 2, "style": 4, "custom_id": confirmed}]}]}
+    payload = p.button_click(fake_discord.app_id, forged, confirmed, channel=elsewhere.channel,
                              guild_id=elsewhere.guild_id, mem=elsewhere.member(elsewhere.moderator))
     await fake_discord.push("INTERACTION_CREATE", payload)
     [reply] = await fake_discord.wait_for(FOLLOWUP)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.presenter import card
 from adapters.slack import blocks, home
 from core.domain import (
     MAX_QUESTION_CHARS,
@@ -18,6 +19,7 @@ from core.domain import (
     Batch,
     BatchStatus,
     ConversationSummary,
+    MessageRef,
     Platform,
     WorkspaceRef,
 )
@@ -43,6 +45,14 @@ def batch(answers: tuple[Answer, ...], **kw: Any) -> Batch:
                                 status=BatchStatus.COMPLETED, answers=answers)
     base.update(kw)
     return Batch(**base)
+
+
+def render(shown: Answer, *, others: int = 0, other_selected: bool = False,
+           preview: str | None = None) -> blocks.Rendered:
+    """The card of `shown` in a batch with `others` more answers (the first of them selected, if asked)."""
+    extra = tuple(answer(id=100 + i, is_selected=other_selected and i == 0)
+                  for i in range(max(others, int(other_selected))))
+    return blocks.card_message(card.view(shown, batch((shown, *extra)), preview))
 
 
 def texts(node: Any) -> list[dict[str, Any]]:
@@ -84,8 +94,7 @@ STATES = {
 
 @pytest.mark.parametrize("name", STATES)
 def test_every_card_state_is_valid_block_kit(name: str) -> None:
-    rendered = blocks.card(STATES[name], has_selection=name == "selected", others_live=2,
-                           preview="partial <!here> " * 400)
+    rendered = render(STATES[name], others=2, preview="partial <!here> " * 400)
     assert_valid(rendered)
     assert rendered.text and "<!" not in rendered.text
 
@@ -94,86 +103,71 @@ def test_buttons_per_state() -> None:
     def ids(r: blocks.Rendered) -> list[str]:
         return [e["action_id"] for b in r.blocks if b["type"] == "actions" for e in b["elements"]]
 
-    assert ids(blocks.card(STATES["final"])) == ["consensus:expand:7", "consensus:select:7", "consensus:delete:7"]
-    assert ids(blocks.card(STATES["failed"])) == ["consensus:retry:7", "consensus:delete:7"]
-    assert ids(blocks.card(STATES["pending"])) == []
-    assert ids(blocks.card(STATES["selected"], has_selection=True, others_live=2)) == [
+    assert ids(render(STATES["final"])) == ["consensus:expand:7", "consensus:select:7", "consensus:delete:7"]
+    assert ids(render(STATES["failed"])) == ["consensus:retry:7", "consensus:delete:7"]
+    assert ids(render(STATES["pending"])) == []
+    assert ids(render(STATES["selected"], others=2)) == [
         "consensus:expand:7", "consensus:delete_others:7", "consensus:delete:7"]
-    assert ids(blocks.card(STATES["selected"], has_selection=True, others_live=0)) == [
+    assert ids(render(STATES["selected"])) == [
         "consensus:expand:7", "consensus:delete:7"]
-    assert ids(blocks.card(STATES["expanded"]))[0] == "consensus:collapse:7"
+    assert ids(render(STATES["expanded"]))[0] == "consensus:collapse:7"
 
 
 def test_a_cut_answer_says_how_it_ended_and_offers_retry() -> None:
-    rendered = blocks.card(STATES["cut"])
+    rendered = render(STATES["cut"])
     shown = json.dumps(rendered.blocks, ensure_ascii=False)
     assert "✂️ cut off: the model reached its output limit" in shown and "Yes, because." in shown
     actions = [e["action_id"] for b in rendered.blocks if b["type"] == "actions" for e in b["elements"]]
     assert actions == ["consensus:expand:7", "consensus:retry:7", "consensus:select:7", "consensus:delete:7"]
-    assert "ended" not in json.dumps(blocks.card(STATES["final"]).blocks)
+    assert "ended" not in json.dumps(render(STATES["final"]).blocks)
 
 
 def test_expand_shows_the_models_reasoning_apart_and_escaped() -> None:
-    shown = json.dumps(blocks.card(STATES["reasoned"]).blocks)
+    shown = json.dumps(render(STATES["reasoned"]).blocks)
     assert "It is 4." in shown and "The model's reasoning" in shown and "wants a sum." in shown
     assert "<!here>" not in shown
-    assert "reasoning" not in json.dumps(blocks.card(replace(STATES["reasoned"], is_expanded=False)).blocks)
+    assert "reasoning" not in json.dumps(render(replace(STATES["reasoned"], is_expanded=False)).blocks)
 
 
 def test_final_card_shows_summary_why_score_and_usage() -> None:
-    shown = json.dumps(blocks.card(STATES["final"]).blocks)
-    for part in ("Yes, because.", "It agrees with the others.", "*8.5*/10 by agreement", "2.1 s",
+    shown = json.dumps(render(STATES["final"]).blocks, ensure_ascii=False)
+    for part in ("Yes, because.", "It agrees with the others.", "8.5/10 by agreement", "#1 · OpenAI", "2.1 s",
                  "12 in / 40 out tokens", "$0.0012", "top ranked"):
         assert part in shown
-    assert "cost unknown" in json.dumps(blocks.card(STATES["unpriced"]).blocks)
+    assert "cost unknown" in json.dumps(render(STATES["unpriced"]).blocks)
 
 
 def test_untrusted_text_is_escaped_everywhere() -> None:
     evil = answer(label=EVIL, summary=EVIL, reasoning=EVIL, content=EVIL, error=EVIL)
     for variant in (evil, replace(evil, status=AnswerStatus.FAILED), replace(evil, is_expanded=True),
                     replace(evil, status=AnswerStatus.RUNNING)):
-        rendered = blocks.card(variant, preview=EVIL)
+        rendered = render(variant, preview=EVIL)
         dumped = json.dumps([rendered.blocks, rendered.text])
         assert "<!" not in dumped and "<@" not in dumped and "<http" not in dumped
         assert "&lt;!channel&gt;" in dumped
-    parent = blocks.parent(batch((evil,), question=EVIL, consensus=EVIL), asker_name=EVIL, ranked=True)
+    parent = blocks.parent(batch((evil,), question=EVIL, consensus=EVIL), asker_name=EVIL)
     dumped = json.dumps([parent.blocks, parent.text])
     assert "<!" not in dumped and "<@" not in dumped
 
 
 def test_selected_by_is_the_only_mention_and_only_for_a_slack_user_id() -> None:
-    shown = json.dumps(blocks.card(STATES["selected"], has_selection=True).blocks)
+    shown = json.dumps(render(STATES["selected"]).blocks)
     assert re.findall(r"<[@!#][^>]*>", shown) == ["<@U42>"]
-    forged = json.dumps(blocks.card(replace(STATES["selected"], selected_by="U1> <!channel"),
-                                    has_selection=True).blocks)
+    forged = json.dumps(render(replace(STATES["selected"], selected_by="U1> <!channel")).blocks)
     assert "<!channel" not in forged and "<@" not in forged
 
 
 def test_others_are_compact_once_one_is_selected() -> None:
-    compact = blocks.card(answer(id=8), has_selection=True)
+    compact = render(answer(id=8), other_selected=True)
     assert "It agrees" not in json.dumps(compact.blocks)  # no "why", just a line
     assert_valid(compact)
 
 
 def test_expanded_long_answer_continues_in_more_messages_and_loses_nothing() -> None:
-    rendered = blocks.card(STATES["expanded"])
+    rendered = render(STATES["expanded"])
     assert rendered.more, "a 36k-character answer needs continuation messages"
     shown = " ".join(t["text"] for p in [rendered.blocks, *(m for m, _ in rendered.more)] for t in texts(p))
     assert shown.count("word") == 600 * 12
-
-
-def test_status_lines() -> None:
-    ok = answer()
-    failed = answer(id=8, label="Claude", status=AnswerStatus.FAILED, error="x")
-    waiting = answer(id=9, label="Llama", status=AnswerStatus.PENDING)
-    assert blocks.status_line(batch((ok, replace(ok, id=2), replace(ok, id=3))), ranked=True) == (
-        "3/3 answered · ranked by agreement")
-    assert blocks.status_line(batch((ok, failed, replace(ok, id=3))), ranked=True) == (
-        "2/3 answered · Claude failed · ranked by agreement")
-    assert blocks.status_line(batch((ok, waiting)), ranked=False) == "1/2 answered · waiting for Llama"
-    chosen = replace(ok, is_selected=True, selected_by="U1")
-    assert blocks.status_line(batch((chosen, replace(ok, id=2, is_deleted=True))), ranked=True) == (
-        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted")
 
 
 def test_parent_with_longest_question_is_valid() -> None:
@@ -184,8 +178,31 @@ def test_parent_with_longest_question_is_valid() -> None:
 
 def test_parent_shows_disagreement_after_ranking() -> None:
     rendered = blocks.parent(batch((answer(),), consensus="They differ on X.", disagree=True),
-                             asker_name="alice", ranked=True)
+                             asker_name="alice")
     assert "The models disagree" in json.dumps(rendered.blocks)
+
+
+def test_parent_lists_the_ranking_with_links_to_the_cards() -> None:
+    shown = (answer(id=1, label="Local", score=9.0, rank=1), answer(id=2, label="Anthropic", score=7.1, rank=2),
+             answer(id=3, label="OpenAI", status=AnswerStatus.FAILED, error="x", score=None, rank=None))
+    url = blocks.permalink("https://x.slack.com/", MessageRef("C1", "1700000000.000002"), "1700000000.000001")
+    assert url == "https://x.slack.com/archives/C1/p1700000000000002?thread_ts=1700000000.000001&cid=C1"
+    rendered = blocks.parent(batch(shown), asker_name="alice", links={1: url})
+    link = url.replace("&", "&amp;")
+    shown_text = json.dumps(rendered.blocks, ensure_ascii=False)
+    assert f"<{link}|#1 Local 9.0> · #2 Anthropic 7.1 · OpenAI failed" in shown_text
+    assert_valid(rendered)
+    unranked = blocks.parent(batch((replace(shown[0], score=None, rank=None),)), asker_name="alice")
+    assert "#1" not in json.dumps(unranked.blocks)
+
+
+def test_every_ranked_card_shows_its_rank_and_destructive_buttons_ask_first() -> None:
+    second = render(answer(rank=2, score=7.0), others=1)
+    assert "#2 · OpenAI" in json.dumps(second.blocks, ensure_ascii=False)
+    buttons = {e["action_id"]: e for b in render(STATES["selected"], others=2).blocks if b["type"] == "actions"
+               for e in b["elements"]}
+    assert "confirm" in buttons["consensus:delete:7"] and "confirm" in buttons["consensus:delete_others:7"]
+    assert "confirm" not in buttons["consensus:expand:7"]
 
 
 def summary(i: int, **kw: Any) -> ConversationSummary:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import partial
+from typing import Any
 
 from core.domain import AnswerStatus
 from tests.adapters.slack.conftest import SlackEnv
@@ -11,6 +13,11 @@ from tests.fakes.llm_server import Ok, unauthorized
 
 dumps = partial(json.dumps, ensure_ascii=False)
 LONG = "# Plan\n" + ("A long paragraph about the plan. " * 40 + "\n\n") * 6
+
+
+async def buttons_of(env: SlackEnv, answer_id: int) -> dict[str, dict[str, Any]]:
+    card = await env.card_of(answer_id)
+    return {e["action_id"]: e for b in card.blocks if b["type"] == "actions" for e in b["elements"]}
 
 
 def snapshot(env: SlackEnv) -> tuple[int, int, int]:
@@ -41,11 +48,16 @@ async def test_select_then_delete_others(slack_env: SlackEnv) -> None:
     env = slack_env
     batch = await env.ask()
     chosen, *others = batch.answers
+    assert "delete_others" not in env.screen()  # nothing selected yet
     await env.click("select", chosen.id)
     await env.api.wait_until(lambda: "Selected by" in env.screen())
     await env.settle()
     card = dumps((await env.card_of(chosen.id)).blocks)
     assert "✅ Selected by <@U1>" in card and f"consensus:delete_others:{chosen.id}" in card, card
+    for shown in (chosen.id, others[0].id):
+        assert "confirm" in (await buttons_of(env, shown))[f"consensus:delete:{shown}"]  # Delete asks first
+    assert "confirm" in (await buttons_of(env, chosen.id))[f"consensus:delete_others:{chosen.id}"]
+    assert "delete_others" not in json.dumps(await buttons_of(env, others[0].id))
     for other in others:  # the others are collapsed to a line and can still be selected
         shown = dumps((await env.card_of(other.id)).blocks)
         assert f"consensus:select:{other.id}" in shown and "_Why:_" not in shown
@@ -133,3 +145,19 @@ async def test_failed_model_shows_retry_and_retry_fills_the_card(slack_env: Slac
     assert (await env.service.get_answer(failed.id, env.ws)).status is AnswerStatus.COMPLETED
     assert "consensus:retry" not in dumps((await env.card_of(failed.id)).blocks)
     assert "3/3 answered" in dumps(env.parents()[0].blocks)
+
+
+async def test_every_card_shows_its_rank_and_the_question_lists_the_ranking_with_links(slack_env: SlackEnv) -> None:
+    env = slack_env
+    batch = await env.ask()
+    heads = [dumps((await env.card_of(a.id)).blocks) for a in batch.answers]
+    assert sorted(re.search(r"\*(#\d) · ", h).group(1) for h in heads) == ["#1", "#2", "#3"]  # type: ignore[union-attr]
+    parent = dumps(env.parents()[0].blocks)
+    thread = env.thread_ts()
+    for answer in batch.answers:
+        ref = await env.service.message_for(env.ws, "answer", answer.id)
+        assert ref is not None
+        link = (f"https://consensus-test.slack.com/archives/{ref.channel}/p{ref.message_id.replace('.', '')}"
+                f"?thread_ts={thread}&amp;cid={ref.channel}")
+        assert re.search(rf"<{re.escape(link)}\|#{answer.rank} {answer.label} \d+\.\d>", parent), parent
+    assert "ranked by agreement" in parent

@@ -31,9 +31,10 @@ _piece = st.one_of(st.sampled_from(HOSTILE), st.text(_chars, max_size=30))
 hostile_text = st.one_of(st.lists(_piece, min_size=1, max_size=14).map("".join),
                          st.text(_chars, min_size=1, max_size=3500))  # long Unicode, split into sections
 
-# The only `<…>` sequences we write ourselves: dates in history lists and links to our own threads.
+# The only `<…>` sequences we write ourselves: dates in history lists, links to our own threads and cards.
 _OURS = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>]*>"
                    r"|<https://consensus-test\.slack\.com/archives/C\d+/p\d+\|open thread>"
+                   r"|<https://consensus-test\.slack\.com/archives/C\d+/p\d+\?thread_ts=\d+\.\d+&amp;cid=C\d+\|[^<>]*>"
                    r"|(?m:^> )")  # the quote mark of a search snippet
 _RAW_AMP = re.compile(r"&(?!amp;|lt;|gt;)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")

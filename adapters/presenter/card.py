@@ -1,0 +1,212 @@
+"""A card's view: what one answer's card says and offers, whatever the platform draws.
+
+Every rule about a card lives here once: its state, its rank, the facts it shows (score and how
+it was given, latency, tokens, cost, which key paid), the actions offered in each state, and the
+question's status and ranked list. Renderers draw these; they decide nothing.
+
+Text that comes from outside (labels, model names, key labels, error reasons) passes through the
+renderer's `inert` function (Slack: escape; Discord: neutralise) wherever it is put into a line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from adapters.presenter.actions import CONFIRMS, Confirm, Verb
+from core.domain import Answer, AnswerStatus, Batch
+
+Inert = Callable[[str], str]
+_METHOD_WORDS = {"consensus": "agreement", "agreement": "agreement", "judge": "a judge model"}
+
+
+def _same(text: str) -> str:
+    return text
+
+
+class CardState(StrEnum):
+    WAITING = "waiting"  # asked, no text yet
+    WRITING = "writing"  # streamed text is arriving
+    FAILED = "failed"
+    DONE = "done"
+    DELETED = "deleted"
+
+
+class Style(StrEnum):
+    PLAIN = "plain"
+    PRIMARY = "primary"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    verb: Verb
+    label: str
+    style: Style = Style.PLAIN
+    confirm: Confirm | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    answer: Answer
+    state: CardState
+    preview: str | None  # streamed text so far, while writing
+    compact: bool  # another answer is selected: this one shrinks to a line until expanded
+    actions: tuple[Action, ...]
+
+    @property
+    def rank(self) -> int | None:
+        """#1, #2…: shown on every ranked card that still counts."""
+        done = self.state is CardState.DONE
+        return self.answer.rank if done else None
+
+    @property
+    def is_top(self) -> bool:
+        return self.rank == 1
+
+
+def state_of(answer: Answer, preview: str | None = None) -> CardState:
+    if answer.is_deleted:
+        return CardState.DELETED
+    if answer.status is AnswerStatus.FAILED:
+        return CardState.FAILED
+    if answer.status is AnswerStatus.COMPLETED:
+        return CardState.DONE
+    return CardState.WRITING if answer.status is AnswerStatus.RUNNING and preview else CardState.WAITING
+
+
+def view(answer: Answer, batch: Batch, preview: str | None = None) -> CardView:
+    """The card of `answer` as part of `batch` (whether something else is selected changes it)."""
+    state = state_of(answer, preview)
+    live = batch.live_answers
+    selected = any(a.is_selected for a in live)
+    compact = state is CardState.DONE and selected and not answer.is_selected and not answer.is_expanded
+    others = any(a.id != answer.id and not a.is_selected for a in live)
+    return CardView(answer, state, preview if state is CardState.WRITING else None, compact,
+                    actions_for(answer, state, others_left=others))
+
+
+def actions_for(answer: Answer, state: CardState, *, others_left: bool) -> tuple[Action, ...]:
+    """The buttons of a card in each state. Delete others only on the selected answer, while there
+    are others; Delete and Delete others always ask first."""
+    delete = Action(Verb.DELETE, "Delete", Style.DANGER, CONFIRMS[Verb.DELETE])
+    if state is CardState.FAILED:
+        return (Action(Verb.RETRY, "Retry", Style.PRIMARY), delete)
+    if state is not CardState.DONE:
+        return ()
+    found = [Action(Verb.COLLAPSE, "Collapse") if answer.is_expanded else Action(Verb.EXPAND, "Expand")]
+    if answer.is_cut:  # what arrived is kept; the model may be asked again
+        found.append(Action(Verb.RETRY, "Retry"))
+    if not answer.is_selected:
+        found.append(Action(Verb.SELECT, "Select", Style.PRIMARY))
+    elif others_left:
+        found.append(Action(Verb.DELETE_OTHERS, "Delete others", Style.DANGER, CONFIRMS[Verb.DELETE_OTHERS]))
+    found.append(delete)
+    return tuple(found)
+
+
+# ---- facts ---------------------------------------------------------------------------------------
+
+def method_words(method: str | None, inert: Inert = _same) -> str:
+    """How a score was given, in words: "by agreement", "by a judge model"."""
+    base, _, rest = (method or "").partition(" (")
+    words = _METHOD_WORDS.get(base, inert(base) or "score")
+    return f"by {words}" + (f" ({inert(rest)}" if rest else "")
+
+
+def score_text(answer: Answer, inert: Inert = _same) -> str:
+    """"8.5/10 by agreement"; empty while unscored."""
+    if answer.score is None:
+        return ""
+    return f"{answer.score:.1f}/10 {method_words(answer.score_method, inert)}"
+
+
+def usage_parts(answer: Answer) -> list[str]:
+    """Latency, tokens and cost (never "free" when unknown)."""
+    parts: list[str] = []
+    if answer.latency_ms is not None:
+        parts.append(f"{answer.latency_ms / 1000:.1f} s")
+    if answer.tokens_in is not None or answer.tokens_out is not None:
+        parts.append(f"{answer.tokens_in or 0} in / {answer.tokens_out or 0} out tokens")
+    if answer.cost_usd is not None:
+        parts.append(f"${answer.cost_usd:.4f}")
+    elif answer.status is AnswerStatus.COMPLETED or parts:
+        parts.append("cost unknown")
+    return parts
+
+
+def paid_by(answer: Answer, inert: Inert = _same) -> str:
+    """Which key paid for the answer ("key: team ••3f9a"); empty when not known."""
+    return f"key: {inert(answer.key_label)}" if answer.key_label else ""
+
+
+def usage_line(answer: Answer, inert: Inert = _same) -> str:
+    return " · ".join(p for p in (*usage_parts(answer), paid_by(answer, inert)) if p)
+
+
+def tries_text(answer: Answer) -> str:
+    return f"after {answer.attempts} attempts" if answer.attempts > 1 else ""
+
+
+# ---- the question --------------------------------------------------------------------------------
+
+def is_ranked(batch: Batch) -> bool:
+    """Every finished answer has its score: the ranking is in."""
+    done = [a for a in batch.live_answers if a.status is AnswerStatus.COMPLETED]
+    return bool(done) and all(a.score is not None for a in done) and not waiting(batch)
+
+
+def waiting(batch: Batch) -> list[Answer]:
+    return [a for a in batch.live_answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+
+
+def status_line(batch: Batch, inert: Inert = _same) -> str:
+    """"3/3 answered · ranked by agreement", "2/3 answered · Claude failed", "1/3 answered · waiting for…"."""
+    live = batch.live_answers
+    done = [a for a in live if a.status is AnswerStatus.COMPLETED]
+    failed = [a for a in live if a.status is AnswerStatus.FAILED]
+    parts = [f"{len(done)}/{len(live)} answered"]
+    if failed:
+        parts.append(", ".join(inert(a.label) for a in failed) + " failed")
+    if waiting(batch):
+        parts.append("waiting for " + ", ".join(inert(a.label) for a in waiting(batch)))
+    elif is_ranked(batch):
+        method = next((a.score_method for a in done if a.score_method), None)
+        parts.append(f"ranked {method_words(method, inert)}")
+    selected = next((a for a in live if a.is_selected), None)
+    if selected:
+        parts.append(f"selected: {inert(selected.label)}")
+    deleted = len(batch.answers) - len(live)
+    if deleted:
+        parts.append(f"{deleted} deleted")
+    return " · ".join(parts)
+
+
+def ranked(batch: Batch) -> list[Answer]:
+    """The live answers best first (the ranked ones by rank, then the failed), once ranked."""
+    if not is_ranked(batch):
+        return []
+    live = [a for a in batch.live_answers if a.status in (AnswerStatus.COMPLETED, AnswerStatus.FAILED)]
+    return sorted(live, key=lambda a: (a.status is not AnswerStatus.COMPLETED, a.rank or 10**6, a.id))
+
+
+def ranking_line(batch: Batch, link: Callable[[Answer, str], str], inert: Inert = _same) -> str:
+    """"#1 Local 9.0 · #2 Anthropic 7.1 · OpenAI failed", each entry passed through `link`
+    (answer, its text) so the platform can point it at the card; empty until ranked."""
+    entries: list[str] = []
+    for answer in ranked(batch):
+        if answer.status is AnswerStatus.FAILED:
+            text = f"{inert(answer.label)} failed"
+        else:
+            rank = f"#{answer.rank} " if answer.rank is not None else ""
+            score = f" {answer.score:.1f}" if answer.score is not None else ""
+            text = f"{rank}{inert(answer.label)}{score}"
+        entries.append(link(answer, text))
+    return " · ".join(entries)
+
+
+def best_first(answers: Sequence[Answer]) -> list[Answer]:
+    """Live answers before deleted ones; finished before failed; then by score."""
+    return sorted(answers, key=lambda a: (a.is_deleted, a.status is not AnswerStatus.COMPLETED,
+                                          -(a.score if a.score is not None else -1), a.id))

@@ -1,0 +1,133 @@
+"""The card view and the verbs: the rules every platform draws, tested once, without a platform."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from adapters.presenter import actions, card
+from adapters.presenter.actions import Click, Verb
+from core.domain import Actor, Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
+
+WS = WorkspaceRef(Platform.SLACK, "T1")
+
+
+def answer(**kw: Any) -> Answer:
+    base: dict[str, Any] = dict(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test", label="OpenAI",
+                                status=AnswerStatus.COMPLETED, content="Four.", summary="Four.", score=8.5,
+                                score_method="consensus", rank=1, latency_ms=2100, tokens_in=12, tokens_out=40)
+    base.update(kw)
+    return Answer(**base)
+
+
+def batch(*answers: Answer) -> Batch:
+    return Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="C1", thread=None, asker="U1",
+                 question="q", status=BatchStatus.COMPLETED, answers=answers)
+
+
+def verbs(shown: Answer, *others: Answer) -> list[str]:
+    return [a.verb.value for a in card.view(shown, batch(shown, *others)).actions]
+
+
+def test_the_actions_offered_in_each_state() -> None:
+    other = answer(id=8, rank=2)
+    assert verbs(answer(status=AnswerStatus.PENDING, score=None, rank=None)) == []
+    assert verbs(answer(status=AnswerStatus.RUNNING, score=None, rank=None)) == []
+    assert verbs(answer(status=AnswerStatus.FAILED, error="x", score=None, rank=None)) == ["retry", "delete"]
+    assert verbs(answer(), other) == ["expand", "select", "delete"]  # no Delete others before a selection
+    assert verbs(answer(ended="length"), other) == ["expand", "retry", "select", "delete"]
+    assert verbs(answer(is_expanded=True), other) == ["collapse", "select", "delete"]
+    assert verbs(answer(is_selected=True), other) == ["expand", "delete_others", "delete"]
+    assert verbs(answer(is_selected=True)) == ["expand", "delete"]  # nothing else left to delete
+    assert verbs(answer(), replace(other, is_selected=True)) == ["expand", "select", "delete"]
+
+
+def test_destructive_actions_ask_first() -> None:
+    shown = card.view(answer(is_selected=True), batch(answer(is_selected=True), answer(id=8)))
+    asks = {a.verb: a.confirm for a in shown.actions}
+    assert asks[Verb.DELETE] is not None and asks[Verb.DELETE_OTHERS] is not None
+    assert asks[Verb.EXPAND] is None
+
+
+def test_every_ranked_card_has_its_rank_and_only_finished_ones() -> None:
+    assert card.view(answer(rank=2), batch(answer(rank=2))).rank == 2
+    assert card.view(answer(), batch(answer())).is_top
+    failed = answer(status=AnswerStatus.FAILED, rank=3)
+    assert card.view(failed, batch(failed)).rank is None
+
+
+def test_compact_once_another_is_selected_and_the_preview_only_while_writing() -> None:
+    chosen = answer(id=8, is_selected=True)
+    assert card.view(answer(), batch(answer(), chosen)).compact
+    assert not card.view(answer(is_expanded=True), batch(answer(), chosen)).compact
+    running = answer(status=AnswerStatus.RUNNING, score=None, rank=None)
+    assert card.view(running, batch(running), "Fo").state is card.CardState.WRITING
+    assert card.view(running, batch(running)).state is card.CardState.WAITING
+    assert card.view(answer(), batch(answer()), "stale").preview is None
+
+
+def test_facts_in_the_same_words_everywhere() -> None:
+    assert card.score_text(answer()) == "8.5/10 by agreement"
+    assert card.score_text(answer(score_method="judge")) == "8.5/10 by a judge model"
+    assert card.method_words("consensus (judge failed: timeout)") == "by agreement (judge failed: timeout)"
+    assert card.usage_line(answer(cost_usd=0.0012, key_label="team <x>"), lambda t: t.upper()) == (
+        "2.1 s · 12 in / 40 out tokens · $0.0012 · key: TEAM <X>")
+    assert card.usage_line(answer()) == "2.1 s · 12 in / 40 out tokens · cost unknown"
+
+
+def test_status_lines() -> None:
+    ok = answer()
+    failed = answer(id=8, label="Claude", status=AnswerStatus.FAILED, error="x", score=None, rank=None)
+    waiting = answer(id=9, label="Llama", status=AnswerStatus.PENDING, score=None, rank=None)
+    assert card.status_line(batch(ok, replace(ok, id=2), replace(ok, id=3))) == "3/3 answered · ranked by agreement"
+    assert card.status_line(batch(ok, failed, replace(ok, id=3))) == (
+        "2/3 answered · Claude failed · ranked by agreement")
+    assert card.status_line(batch(ok, waiting)) == "1/2 answered · waiting for Llama"
+    chosen = replace(ok, is_selected=True, selected_by="U1")
+    assert card.status_line(batch(chosen, replace(ok, id=2, is_deleted=True))) == (
+        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted")
+
+
+def test_the_ranked_list_best_first_with_links() -> None:
+    shown = batch(answer(id=1, label="OpenAI", status=AnswerStatus.FAILED, error="x", score=None, rank=None),
+                  answer(id=2, label="Anthropic", score=7.1, rank=2), answer(id=3, label="Local", score=9.0, rank=1),
+                  answer(id=4, label="Gone", rank=None, is_deleted=True))
+    line = card.ranking_line(shown, lambda a, text: f"<{a.id}:{text}>")
+    assert line == "<3:#1 Local 9.0> · <2:#2 Anthropic 7.1> · <1:OpenAI failed>"
+    running = replace(shown, answers=(*shown.answers, answer(id=5, status=AnswerStatus.RUNNING, score=None)))
+    assert card.ranking_line(running, lambda a, text: text) == ""  # not before the ranking is in
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("consensus:delete:7", Click(Verb.DELETE, 7)),
+    ("consensus:delete_others:12:yes", Click(Verb.DELETE_OTHERS, 12, confirmed=True)),
+    ("consensus:others:7", None),
+    ("consensus:delete:7:no", None),
+    ("consensus:select:" + "9" * 19, None),
+    ("consensus:search:0", None),
+    ("", None),
+])
+def test_component_ids_parse_back_or_not_at_all(value: str, expected: Click | None) -> None:
+    assert actions.parse(value) == expected
+    if expected is not None:
+        assert actions.component_id(expected.verb, expected.answer_id, confirmed=expected.confirmed) == value
+
+
+async def test_each_verb_calls_its_service_method_once() -> None:
+    called: list[tuple[str, int]] = []
+
+    class Service:
+        def __getattr__(self, name: str) -> Any:
+            async def call(answer_id: int, actor: Actor) -> Answer:
+                called.append((name, answer_id))
+                return answer(id=answer_id)
+            return call
+
+    actor = Actor(WS, "U1")
+    for verb in Verb:
+        await actions.perform(Service(), Click(verb, 3), actor)  # type: ignore[arg-type]
+    assert called == [(v.value, 3) for v in Verb]
+    assert Click(Verb.DELETE, 3).needs_confirmation and not Click(Verb.DELETE, 3, confirmed=True).needs_confirmation
+    assert not Click(Verb.SELECT, 3).needs_confirmation
