@@ -111,11 +111,6 @@ class ConsensusService(AdminVerbs):
             workspace_id = await repo.workspace_id(workspace, create=False)
             return None if workspace_id is None else await repo.conversation_by_thread(workspace_id, channel, thread)
 
-    async def set_thread(self, conversation_id: int, workspace: WorkspaceRef, thread: str) -> None:
-        async with self.store.write() as repo:
-            conversation = await repo.conversation(conversation_id, await self._workspace(repo, workspace))
-            conversation.thread_ref = thread
-
     async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch:
         async with self.store.read() as repo:
             workspace_id = await self._workspace(repo, workspace, create=False)
@@ -250,11 +245,15 @@ class ConsensusService(AdminVerbs):
         async with self.store.write() as repo:
             return await repo.claim_event(await self._workspace(repo, workspace), event_id)
 
-    async def remember_messages(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]]) -> None:
-        """Remember which platform message shows each ("batch" or "answer", its id), so that buttons and
-        edits work after a restart; one write for a question's messages."""
+    async def cards_posted(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]], *,
+                           conversation_id: int | None = None, thread: str | None = None) -> None:
+        """After a question's messages are posted, in one transaction: the conversation's thread (when
+        the question started one) and which message shows each batch and answer."""
         async with self.store.write() as repo:
-            await repo.remember_messages(await self._workspace(repo, workspace), refs)
+            workspace_id = await self._workspace(repo, workspace)
+            if conversation_id is not None and thread is not None:
+                await repo.set_thread(conversation_id, workspace_id, thread)
+            await repo.remember_messages(workspace_id, refs)
 
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None:
         async with self.store.read() as repo:

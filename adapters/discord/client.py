@@ -88,7 +88,7 @@ class ConsensusBot(discord.Client):
         self.settings_commands.register(self.tree)
         self.ready_event = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
-        service.subscribe(Platform.DISCORD.value, self.board.on_event)
+        service.subscribe(Platform.DISCORD.value, self.board.live.on_event)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CardButton, ModelsSelect)

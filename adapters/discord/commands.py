@@ -14,10 +14,11 @@ from discord import app_commands
 
 from adapters.discord import embeds
 from adapters.discord.actors import workspace_of
-from adapters.discord.cards import Board, LiveBatch, Sendable, files_of
+from adapters.discord.cards import Board, Sendable, files_of
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
 from adapters.discord.views import confirm_view
 from adapters.presenter import actions
+from adapters.presenter.live import LiveBatch
 from core.domain import Actor, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
 from core.service import ConsensusService, clean_question
@@ -73,7 +74,7 @@ class Handlers:
             batch = await self.service.ask(question)
         else:
             batch = await self.service.follow_up(conversation, question)
-        live = self.board.track(batch, ws)
+        live = self.board.live.track(batch)
         await self._show_question(interaction, live)
         await self.board.post_cards(live, thread)
 
@@ -82,9 +83,10 @@ class Handlers:
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
         question = Question(ws, channel_id, str(interaction.user.id), text)
         batch = await self.service.ask(question)
-        live = self.board.track(batch, ws)
+        live = self.board.live.track(batch)
         root = await self._show_question(interaction, live)
         target: Sendable | discord.abc.Messageable = _FollowupTarget(interaction)
+        new_thread: str | None = None
         if isinstance(channel, discord.abc.Messageable):
             target = channel  # a DM, or where no thread can start: answer in place
         if root.guild is not None and getattr(channel, "type", None) in THREAD_PARENTS:
@@ -93,9 +95,9 @@ class Handlers:
             except discord.HTTPException:
                 pass  # no permission to start threads here: answer in place
             else:
-                await self.service.set_thread(batch.conversation_id, ws, str(thread.id))
-                target = thread
-        await self.board.post_cards(live, target)
+                target, new_thread = thread, str(thread.id)
+                live.thread = new_thread
+        await self.board.post_cards(live, target, new_thread=new_thread)
 
     async def _show_question(self, interaction: discord.Interaction[Any], live: LiveBatch) -> discord.Message:
         rendered = embeds.question_message(live.batch)
@@ -128,10 +130,10 @@ class Handlers:
             perms = interaction.permissions
             actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
             answer = await self.service.get_answer(click.answer_id, ws)
-            live = await self.board.live(answer.batch_id, ws)
+            live = await self.board.live.live(answer.batch_id, ws)
             if click.answer_id not in live.cards and interaction.message is not None and not click.confirmed:
                 live.cards[click.answer_id] = _ref(interaction.message)  # the clicked card itself
-            self.board.update(live, await actions.perform(self.service, click, actor))
+            await self.board.live.apply(live, await actions.perform(self.service, click, actor))
             if click.confirmed:  # the confirmation has done its work
                 await interaction.edit_original_response(content=f"Done: {actions.CONFIRMS[click.verb].button}.",
                                                          view=None)
@@ -149,7 +151,7 @@ class Handlers:
         async with guard(message):
             self._check_open()
             question = Question(ws, parent, str(message.author.id), message.content, thread=tid)
-            live = self.board.track(await self.service.follow_up(conversation, question), ws)
+            live = self.board.live.track(await self.service.follow_up(conversation, question), follow_up=True)
             rendered = embeds.question_message(live.batch)
             root = await message.reply(content=rendered.content, embeds=rendered.embeds,
                                        files=files_of(rendered), mention_author=False)

@@ -17,7 +17,7 @@ from adapters.slack import blocks, home
 from adapters.slack.base import HandlerBase, Reply, team_of, workspace
 from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
-from core.domain import Actor, Batch, Question
+from core.domain import Actor, Question
 from core.errors import ConsensusError
 
 log = logging.getLogger(__name__)
@@ -98,12 +98,7 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         # Slack asked for confirmation already: the button carries a `confirm` dialog
         admin = click.verb in actions.PRIVILEGED and await self.people.is_admin(team, user)
         actor = Actor(workspace(team), user, is_admin=admin)
-        result = await actions.perform(self.service, click, actor)
-        if isinstance(result, Batch):
-            await self.renderer.show_batch(result, await self.people.name(team, result.asker))
-        else:
-            batch = await self.service.get_batch(result.batch_id, actor.workspace)
-            await self.renderer.show_answer(result, batch, await self.people.name(team, batch.asker))
+        await self.renderer.show(await actions.perform(self.service, click, actor), actor.workspace)
 
     # --- follow-ups in the thread ---------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Keeps each question's thread on screen in step with the core: posts placeholders, turns core
-events into card updates (through the pacer), and re-renders after clicks.
+"""The Slack surface of the live batches: posts a question and its cards, and sends each card's
+latest look through the pacer. What a card says and when it changes is the presenter's.
 
 Only what changed on screen is sent: the last payload of every message is remembered, so a
 click that changes one card costs one `chat.update`.
@@ -7,245 +7,135 @@ click that changes one card costs one `chat.update`.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
+import dataclasses
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from adapters.presenter import card
+from adapters.presenter.live import CoreForLive, LiveBatch, LiveBatches, Pacing
 from adapters.slack import blocks
 from adapters.slack.pacing import Pacer
-from core.domain import Answer, AnswerStatus, Batch, MessageRef, WorkspaceRef
-from core.events import AnswerProgress, AnswerStarted, BatchRanked, Event
+from core.domain import Answer, Batch, MessageRef, WorkspaceRef
+from core.events import Event
 
-log = logging.getLogger(__name__)
-POSTED_WAIT = 30.0  # how long an event waits for its card to be posted
-# Streamed text refreshes a card at most this often: chat.update is ~50 a minute per workspace.
-# Progress is sent as optional (see pacing.py), so final states never queue behind it.
-PROGRESS_EVERY = 3.0
-# A card shows streamed text once its model has written for this long: a quick answer goes straight
-# to its final state, without a preview that costs an update and is replaced a moment later.
-FIRST_PREVIEW_AFTER = 1.0
-
-
-class CoreForRendering(Protocol):
-    async def set_thread(self, conversation_id: int, workspace: WorkspaceRef, thread: str) -> None: ...
-    async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch: ...
-    async def remember_messages(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]]
-                                ) -> None: ...
-    async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None: ...
-
-
-@dataclass
-class Thread:
-    """One batch as shown in Slack."""
-
-    batch: Batch
-    asker_name: str
-    follow_up: bool
-    parent: MessageRef | None = None
-    cards: dict[int, MessageRef] = field(default_factory=dict)
-    more: dict[int, list[MessageRef]] = field(default_factory=dict)
-    answers: dict[int, Answer] = field(default_factory=dict)
-    previews: dict[int, str] = field(default_factory=dict)
-    progress_shown: dict[int, float] = field(default_factory=dict)  # answer id -> when, monotonic
-    posted: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def current(self) -> Batch:
-        return replace(self.batch, answers=tuple(self.answers.get(a.id, a) for a in self.batch.answers))
+# chat.update is ~50 a minute per workspace: streamed text refreshes a card at most every 3 s,
+# and is sent as optional (see pacing.py), so final states never queue behind it.
+PACING = Pacing(preview_every=3.0)
+KEEP_SHOWN = 5000  # messages whose last payload is remembered (the recent batches' cards)
 
 
 class ThreadRenderer:
-    def __init__(self, core: CoreForRendering, pacer: Pacer, *, keep: int = 500,
+    def __init__(self, core: CoreForLive, pacer: Pacer, *,
                  name_of: Callable[[str, str], Awaitable[str]] | None = None,
                  workspace_url: Callable[[str], Awaitable[str | None]] | None = None) -> None:
-        self.core, self.pacer, self.keep = core, pacer, keep
-        self.name_of = name_of  # (team, user) -> display name, for batches this process did not open
+        self.pacer = pacer
         self.workspace_url = workspace_url  # team -> https://x.slack.com/, for links to the cards
-        self.threads: OrderedDict[int, Thread] = OrderedDict()
-        self._shown: dict[tuple[str, str], Any] = {}
+        self._name_of = name_of  # (team, user) -> display name
+        self.live = LiveBatches(core, self, PACING, name_of=self._display_name if name_of else None)
+        self._shown: OrderedDict[tuple[str, str], Any] = OrderedDict()  # message -> blocks last sent
+        self._more: dict[int, list[MessageRef]] = {}  # answer id -> continuation messages
 
-    def _track(self, thread: Thread) -> Thread:
-        self.threads[thread.batch.id] = thread
-        self.threads.move_to_end(thread.batch.id)
-        while len(self.threads) > self.keep:
-            _, old = self.threads.popitem(last=False)
-            for ref in [old.parent, *old.cards.values()]:
-                if ref is not None:
-                    self._shown.pop((ref.channel, ref.message_id), None)
-        return thread
+    @property
+    def threads(self) -> dict[int, LiveBatch]:
+        return self.live.batches
+
+    async def _display_name(self, workspace: WorkspaceRef, user: str) -> str:
+        assert self._name_of is not None
+        return await self._name_of(workspace.external_id, user)
 
     # --- opening a question ------------------------------------------------------------------------
 
     async def open(self, batch: Batch, *, asker_name: str, follow_up: bool = False) -> None:
         """Post the question (or a follow-up header in its thread) and one placeholder per model."""
-        thread = self._track(Thread(batch, asker_name, follow_up, answers={a.id: a for a in batch.answers}))
-        ws = batch.workspace
+        live = self.live.track(batch, asker_name=asker_name, follow_up=follow_up)
+        new_thread: str | None = None
         try:
-            head = blocks.parent(batch, asker_name=asker_name, follow_up=follow_up)
-            anchor = batch.thread if follow_up else None
-            ts = await self.pacer.post(batch.channel, text=head.text, blocks=head.blocks, thread_ts=anchor)
-            thread.parent = MessageRef(batch.channel, ts)
-            self._shown[(batch.channel, ts)] = head.blocks
+            head = blocks.parent(live.batch, asker_name=asker_name, follow_up=follow_up)
+            ts = await self.pacer.post(batch.channel, text=head.text, blocks=head.blocks,
+                                       thread_ts=batch.thread if follow_up else None)
+            live.question = MessageRef(batch.channel, ts)
+            self._remember((batch.channel, ts), head.blocks)
             if not follow_up:
-                await self.core.set_thread(batch.conversation_id, ws, ts)
-                thread.batch = batch = replace(batch, thread=ts)
-            for answer in batch.answers:
-                shown = blocks.card_message(card.view(thread.answers[answer.id], batch))
-                card_ts = await self.pacer.post(batch.channel, text=shown.text, blocks=shown.blocks,
-                                                thread_ts=batch.thread)
-                ref = thread.cards[answer.id] = MessageRef(batch.channel, card_ts)
-                self._shown[(ref.channel, ref.message_id)] = shown.blocks
-            # stored for a restart or another replica; clicks carry the answer id and need none of it
-            await self.core.remember_messages(ws, [("batch", batch.id, thread.parent),
-                                                   *(("answer", a, ref) for a, ref in thread.cards.items())])
-        finally:
-            thread.posted.set()
-        # events may have arrived while posting: show the latest state of everything
-        await self._render_all(thread)
+                live.thread = new_thread = ts
+        except BaseException:
+            live.posted.set()  # nothing to wait for: the question never showed
+            raise
 
-    async def adopt(self, batch: Batch, asker_name: str) -> Thread:
-        """The thread of a batch this process did not open (a restart, another replica)."""
-        known = self.threads.get(batch.id)
-        if known is not None:
-            return known
-        thread = Thread(batch, asker_name, follow_up=False, answers={a.id: a for a in batch.answers})
-        ws = batch.workspace
-        thread.parent = await self.core.message_for(ws, "batch", batch.id)
-        thread.follow_up = thread.parent is not None and thread.parent.message_id != batch.thread
-        for answer in batch.answers:
-            ref = await self.core.message_for(ws, "answer", answer.id)
-            if ref is not None:
-                thread.cards[answer.id] = ref
-        thread.posted.set()
-        return self._track(thread)
+        async def post(view: card.CardView) -> MessageRef:
+            shown = blocks.card_message(view)
+            card_ts = await self.pacer.post(batch.channel, text=shown.text, blocks=shown.blocks,
+                                            thread_ts=live.thread)
+            self._remember((batch.channel, card_ts), shown.blocks)
+            return MessageRef(batch.channel, card_ts)
 
-    # --- core events ---------------------------------------------------------------------------------
+        await self.live.post_cards(live, post, new_thread=new_thread)
+
+    # --- the core's events and clicks ------------------------------------------------------------
 
     async def on_event(self, event: Event) -> None:
-        if isinstance(event, BatchRanked):
-            batch = event.batch
-            if batch.id not in self.threads:  # resumed after a restart, or opened by another replica
-                name = await self.name_of(batch.workspace.external_id, batch.asker) if self.name_of else batch.asker
-                await self.adopt(batch, name)
-            thread = await self._wait(batch.id)
-            if thread is None:
-                return
-            thread.batch = event.batch
-            thread.answers = {a.id: a for a in event.batch.answers}
-            await self._render_all(thread)
+        await self.live.on_event(event)
+
+    async def show(self, change: Answer | Batch, workspace: WorkspaceRef) -> None:
+        batch_id = change.id if isinstance(change, Batch) else change.batch_id
+        await self.live.apply(await self.live.live(batch_id, workspace), change)
+
+    # --- the surface -------------------------------------------------------------------------------
+
+    async def show_question(self, live: LiveBatch, *, optional: bool = False) -> None:
+        if live.question is None:
             return
-        answer = event.answer
-        thread = await self._wait(answer.batch_id)
-        if thread is None:
-            return
-        thread.answers[answer.id] = answer
-        progress = isinstance(event, AnswerProgress)
-        if isinstance(event, AnswerProgress):
-            thread.previews[answer.id] = event.text
-            now = time.monotonic()
-            shown = thread.progress_shown.setdefault(answer.id, now - PROGRESS_EVERY + FIRST_PREVIEW_AFTER)
-            if now - shown < PROGRESS_EVERY:
-                return  # the next refresh or the final state shows it
-            thread.progress_shown[answer.id] = now
-        elif isinstance(event, AnswerStarted):
-            thread.previews.pop(answer.id, None)
-            thread.progress_shown.pop(answer.id, None)
-        await self._render_card(thread, answer.id, optional=progress)
-        if not progress:
-            # "3/5 answered" is progress too, while answers are outstanding and the ranking will follow
-            live = thread.current().live_answers
-            waiting = any(a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING) for a in live)
-            await self._render_parent(thread, optional=waiting)
-
-    async def _wait(self, batch_id: int) -> Thread | None:
-        thread = self.threads.get(batch_id)
-        if thread is None:
-            log.debug("event for batch %s, which is not on screen here", batch_id)
-            return None
-        if thread.posted.is_set():
-            return thread
-        try:
-            await asyncio.wait_for(thread.posted.wait(), POSTED_WAIT)
-        except TimeoutError:
-            log.warning("cards of batch %s were not posted in time", batch_id)
-            return None
-        return thread
-
-    # --- after clicks ---------------------------------------------------------------------------------
-
-    async def show_batch(self, batch: Batch, asker_name: str) -> None:
-        thread = await self.adopt(batch, asker_name)
-        thread.batch = batch
-        thread.answers = {a.id: a for a in batch.answers}
-        await self._render_all(thread)
-
-    async def show_answer(self, answer: Answer, batch: Batch, asker_name: str) -> None:
-        thread = await self.adopt(batch, asker_name)
-        thread.answers[answer.id] = answer
-        if answer.status in ("pending", "running"):
-            thread.previews.pop(answer.id, None)
-        await self._render_card(thread, answer.id)
-        await self._render_parent(thread)
-
-    # --- rendering --------------------------------------------------------------------------------------
-
-    async def _render_all(self, thread: Thread) -> None:
-        for answer_id in list(thread.answers):
-            await self._render_card(thread, answer_id)
-        await self._render_parent(thread)
-
-    async def _render_parent(self, thread: Thread, *, optional: bool = False) -> None:
-        if thread.parent is None:
-            return
-        batch = thread.current()
+        batch = dataclasses.replace(live.batch, thread=live.thread)
         links: dict[int, str] = {}
         if card.is_ranked(batch) and self.workspace_url is not None:
             url = await self.workspace_url(batch.workspace.external_id)
-            for answer_id, ref in thread.cards.items():
-                link = blocks.permalink(url, ref, batch.thread)
+            for answer_id, ref in live.cards.items():
+                link = blocks.permalink(url, ref, live.thread)
                 if link:
                     links[answer_id] = link
-        head = blocks.parent(batch, asker_name=thread.asker_name, follow_up=thread.follow_up, links=links)
-        self._update(thread, thread.parent, head, optional=optional)
+        head = blocks.parent(batch, asker_name=live.asker_name, follow_up=live.follow_up, links=links)
+        self._update(batch, live.question, head, optional=optional)
 
-    async def _render_card(self, thread: Thread, answer_id: int, *, optional: bool = False) -> None:
-        answer = thread.answers[answer_id]
-        ref = thread.cards.get(answer_id)
-        if ref is None:
+    async def show_card(self, live: LiveBatch, answer_id: int, *, optional: bool = False) -> None:
+        view, ref = live.view(answer_id), live.cards.get(answer_id)
+        if view is None or ref is None:
             return
-        if answer.is_deleted:
-            for gone in [*thread.more.pop(answer_id, []), ref]:
+        if view.state is card.CardState.DELETED:
+            for gone in [*self._more.pop(answer_id, []), ref]:
                 self._shown.pop((gone.channel, gone.message_id), None)
                 await self.pacer.delete(gone.channel, gone.message_id)
-            del thread.cards[answer_id]
+            del live.cards[answer_id]
             return
-        rendered = blocks.card_message(card.view(answer, thread.current(), thread.previews.get(answer_id)))
-        self._update(thread, ref, rendered, optional=optional)
-        await self._render_more(thread, answer_id, rendered)
+        rendered = blocks.card_message(view)
+        self._update(live.batch, ref, rendered, optional=optional)
+        await self._show_more(live, answer_id, rendered)
 
-    async def _render_more(self, thread: Thread, answer_id: int, card: blocks.Rendered) -> None:
+    async def _show_more(self, live: LiveBatch, answer_id: int, rendered: blocks.Rendered) -> None:
         """Continuation messages of an expanded long answer: update, post or delete to match."""
-        existing = thread.more.setdefault(answer_id, [])
-        for index, (more_blocks, text) in enumerate(card.more):
+        if not rendered.more and not self._more.get(answer_id):
+            return
+        existing = self._more.setdefault(answer_id, [])
+        for index, (more_blocks, text) in enumerate(rendered.more):
             if index < len(existing):
-                self._update(thread, existing[index], blocks.Rendered(more_blocks, text))
+                self._update(live.batch, existing[index], blocks.Rendered(more_blocks, text))
             else:
-                ts = await self.pacer.post(thread.batch.channel, text=text, blocks=more_blocks,
-                                           thread_ts=thread.batch.thread)
-                existing.append(MessageRef(thread.batch.channel, ts))
-        while len(existing) > len(card.more):
+                ts = await self.pacer.post(live.batch.channel, text=text, blocks=more_blocks, thread_ts=live.thread)
+                existing.append(MessageRef(live.batch.channel, ts))
+        while len(existing) > len(rendered.more):
             gone = existing.pop()
             self._shown.pop((gone.channel, gone.message_id), None)
             await self.pacer.delete(gone.channel, gone.message_id)
 
-    def _update(self, thread: Thread, ref: MessageRef, rendered: blocks.Rendered, *, optional: bool = False) -> None:
+    def _update(self, batch: Batch, ref: MessageRef, rendered: blocks.Rendered, *, optional: bool = False) -> None:
         key = (ref.channel, ref.message_id)
         if self._shown.get(key) == rendered.blocks:
             return
-        if self.pacer.update(thread.batch.workspace.external_id, ref.channel, ref.message_id,
+        if self.pacer.update(batch.workspace.external_id, ref.channel, ref.message_id,
                              text=rendered.text, blocks=rendered.blocks, optional=optional):
-            self._shown[key] = rendered.blocks
+            self._remember(key, rendered.blocks)
+
+    def _remember(self, key: tuple[str, str], payload: Any) -> None:
+        self._shown[key] = payload
+        self._shown.move_to_end(key)
+        while len(self._shown) > KEEP_SHOWN:
+            self._shown.popitem(last=False)

@@ -104,6 +104,9 @@ class Repository:
             raise NotFoundError("That conversation does not exist in this workspace.")
         return found
 
+    async def set_thread(self, conversation_id: int, workspace_id: int, thread: str) -> None:
+        (await self.conversation(conversation_id, workspace_id)).thread_ref = thread
+
     async def conversation_by_thread(self, workspace_id: int, channel: str, thread: str) -> int | None:
         return await self.session.scalar(
             select(Conversation.id)

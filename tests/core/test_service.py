@@ -285,12 +285,22 @@ async def test_message_refs_survive_in_the_store(core) -> None:  # type: ignore[
 
     done = await asked(core)
     first, second = done.answers[0].id, done.answers[1].id
-    await core.service.remember_messages(TEAM, [("answer", first, MessageRef("C1", "1.1")),
+    await core.service.cards_posted(TEAM, [("answer", first, MessageRef("C1", "1.1")),
                                                  ("answer", second, MessageRef("C1", "2.1"))])
-    await core.service.remember_messages(TEAM, [("answer", first, MessageRef("C1", "1.2"))])
+    await core.service.cards_posted(TEAM, [("answer", first, MessageRef("C1", "1.2"))])
     assert await core.service.message_for(TEAM, "answer", first) == MessageRef("C1", "1.2")
     assert await core.service.message_for(TEAM, "answer", second) == MessageRef("C1", "2.1")
     assert await core.service.message_for(OTHER_TEAM, "answer", done.answers[0].id) is None
+
+
+async def test_cards_posted_stores_the_new_thread_with_the_messages(core) -> None:  # type: ignore[no-untyped-def]
+    from core.domain import MessageRef
+
+    done = await asked(core)
+    await core.service.cards_posted(TEAM, [("batch", done.id, MessageRef(done.channel, "9.1"))],
+                                    conversation_id=done.conversation_id, thread="9.1")
+    assert await core.service.find_conversation(TEAM, done.channel, "9.1") == done.conversation_id
+    assert await core.service.message_for(TEAM, "batch", done.id) == MessageRef(done.channel, "9.1")
 
 
 async def test_concurrent_selects_leave_exactly_one_selected(core) -> None:  # type: ignore[no-untyped-def]

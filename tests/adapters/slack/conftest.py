@@ -89,7 +89,7 @@ class SlackEnv:
         await self.settle()
         batch_ref = self.parents()[before]
         batches = [t.batch for t in self.bot.renderer.threads.values()
-                   if t.parent and t.parent.message_id == batch_ref.ts]
+                   if t.question and t.question.message_id == batch_ref.ts]
         return await self.service.get_batch(batches[0].id, self.ws)
 
     async def settle(self) -> None:

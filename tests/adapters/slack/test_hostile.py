@@ -96,7 +96,7 @@ async def test_hostile_questions_and_answers_never_reach_slack_unescaped(
     await env.settle()
     if len(env.parents()) > parents:  # asked: open the full text of an answer, then the Home tab
         ts = env.parents()[parents].ts
-        batch = next(t.batch for t in env.bot.renderer.threads.values() if t.parent and t.parent.message_id == ts)
+        batch = next(t.batch for t in env.bot.renderer.threads.values() if t.question and t.question.message_id == ts)
         stored = await env.service.get_batch(batch.id, env.ws)
         done = [a for a in stored.answers if a.status is AnswerStatus.COMPLETED]
         if done:

@@ -1,0 +1,232 @@
+"""One live batch on a platform: the core's events folded into it, shown through the platform's
+surface, paced, and found again after a restart.
+
+The one rule for early events: the fan-out starts as soon as `ask` returns, so events can come
+before the adapter has posted anything. An event for a batch not tracked yet is kept (for up to
+KEEP_EARLY batches) and folded in when it is tracked; an event for a tracked batch whose cards are
+still being posted is folded at once and shown when posting ends. A ranking for a batch this
+process never saw (a restart, another replica) restores the batch from the store, if the store
+knows where its messages are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from adapters.presenter import card
+from core.domain import Answer, AnswerStatus, Batch, MessageRef, WorkspaceRef
+from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+
+log = logging.getLogger(__name__)
+KEEP_BATCHES = 500  # recent batches kept in memory; older ones are restored from the store
+KEEP_EARLY = 200  # batches whose events came before they were tracked
+
+
+class Surface(Protocol):
+    """How a platform sends a live batch's messages; `optional` states may be dropped under load."""
+
+    async def show_card(self, live: LiveBatch, answer_id: int, *, optional: bool = False) -> None: ...
+    async def show_question(self, live: LiveBatch, *, optional: bool = False) -> None: ...
+
+
+class CoreForLive(Protocol):
+    async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch: ...
+    async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None: ...
+    async def cards_posted(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]], *,
+                           conversation_id: int | None = None, thread: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    preview_every: float  # streamed text refreshes a card at most this often
+    # ...and only once the model has written for this long: a quick answer goes straight to its
+    # final state, without a preview that costs an edit and is replaced a moment later
+    first_preview_after: float = 1.0
+
+
+@dataclass
+class LiveBatch:
+    batch: Batch
+    asker_name: str
+    follow_up: bool = False  # the question is a reply in an existing thread
+    thread: str | None = None  # where the cards are: the platform's thread id, once known
+    question: MessageRef | None = None
+    cards: dict[int, MessageRef] = field(default_factory=dict)
+    previews: dict[int, str] = field(default_factory=dict)
+    preview_shown: dict[int, float] = field(default_factory=dict)  # answer id -> when, monotonic
+    versions: dict[int, int] = field(default_factory=dict)  # answer id -> how often it changed
+    posted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def answer(self, answer_id: int) -> Answer | None:
+        return next((a for a in self.batch.answers if a.id == answer_id), None)
+
+    def view(self, answer_id: int) -> card.CardView | None:
+        answer = self.answer(answer_id)
+        return None if answer is None else card.view(answer, self.batch, self.previews.get(answer_id))
+
+    def put(self, answer: Answer) -> None:
+        self.batch = dataclasses.replace(
+            self.batch, answers=tuple(answer if a.id == answer.id else a for a in self.batch.answers))
+        self.versions[answer.id] = self.versions.get(answer.id, 0) + 1
+
+    def replace_batch(self, batch: Batch) -> None:
+        self.batch = batch
+        for answer in batch.answers:
+            self.previews.pop(answer.id, None)
+            self.versions[answer.id] = self.versions.get(answer.id, 0) + 1
+
+    def preview_due(self, answer_id: int, pacing: Pacing) -> bool:
+        now = time.monotonic()
+        shown = self.preview_shown.setdefault(answer_id, now - pacing.preview_every + pacing.first_preview_after)
+        if now - shown < pacing.preview_every:
+            return False  # the next refresh, or the final state, shows it
+        self.preview_shown[answer_id] = now
+        return True
+
+
+class LiveBatches:
+    def __init__(self, core: CoreForLive, surface: Surface, pacing: Pacing, *,
+                 name_of: Callable[[WorkspaceRef, str], Awaitable[str]] | None = None) -> None:
+        self.core, self.surface, self.pacing = core, surface, pacing
+        self.name_of = name_of  # the asker's display name, for batches restored from the store
+        self.batches: OrderedDict[int, LiveBatch] = OrderedDict()
+        self._early: OrderedDict[int, list[Event]] = OrderedDict()
+
+    # ---- tracking ---------------------------------------------------------------------------
+    def track(self, batch: Batch, *, asker_name: str | None = None, follow_up: bool = False) -> LiveBatch:
+        """A batch this process is about to post; the events that came before are folded in."""
+        live = self.batches.get(batch.id)
+        if live is None:
+            live = LiveBatch(batch, asker_name or batch.asker, follow_up, thread=batch.thread)
+            self._keep(live)
+            for event in self._early.pop(batch.id, []):
+                self._fold(live, event)
+        self.batches.move_to_end(batch.id)
+        return live
+
+    def _keep(self, live: LiveBatch) -> None:
+        self.batches[live.batch.id] = live
+        while len(self.batches) > KEEP_BATCHES:
+            self.batches.popitem(last=False)
+
+    async def live(self, batch_id: int, workspace: WorkspaceRef) -> LiveBatch:
+        """The tracked batch, or one restored from the store (after a restart, on another replica)."""
+        found = self.batches.get(batch_id)
+        if found is not None:
+            return found
+        return await self.restore(await self.core.get_batch(batch_id, workspace))
+
+    async def restore(self, batch: Batch) -> LiveBatch:
+        found = self.batches.get(batch.id)
+        if found is not None:
+            return found
+        ws = batch.workspace
+        name = await self.name_of(ws, batch.asker) if self.name_of else batch.asker
+        live = LiveBatch(batch, name, thread=batch.thread)
+        live.question = await self.core.message_for(ws, "batch", batch.id)
+        live.follow_up = live.question is not None and live.question.message_id != batch.thread
+        for answer in batch.answers:
+            ref = await self.core.message_for(ws, "answer", answer.id)
+            if ref is not None:
+                live.cards[answer.id] = ref
+        live.posted.set()
+        found = self.batches.get(batch.id)  # restored meanwhile by another event or click
+        if found is not None:
+            return found
+        self._keep(live)
+        return live
+
+    # ---- posting ----------------------------------------------------------------------------
+    async def post_cards(self, live: LiveBatch, post: Callable[[card.CardView], Awaitable[MessageRef]], *,
+                         new_thread: str | None = None) -> None:
+        """Post one card per model in order, each in its latest state; then one core call stores
+        where everything is (and the thread, when this question started one), and whatever changed
+        while posting is shown."""
+        shown: dict[int, int] = {}
+        try:
+            for answer in live.batch.answers:
+                view = live.view(answer.id)
+                if view is None or answer.is_deleted:
+                    continue
+                shown[answer.id] = live.versions.get(answer.id, 0)
+                live.cards[answer.id] = await post(view)
+            refs = [("answer", answer_id, ref) for answer_id, ref in live.cards.items()]
+            if live.question is not None:
+                refs.append(("batch", live.batch.id, live.question))
+            await self.core.cards_posted(live.batch.workspace, refs, conversation_id=live.batch.conversation_id,
+                                         thread=new_thread)
+        finally:
+            live.posted.set()
+        for answer_id, version in shown.items():
+            view = live.view(answer_id)
+            # streamed text waits for its pace: the next progress event shows it when due
+            if live.versions.get(answer_id, 0) != version and view and view.state is not card.CardState.WRITING:
+                await self.surface.show_card(live, answer_id)
+        await self.surface.show_question(live)
+
+    # ---- the core's events ------------------------------------------------------------------
+    async def on_event(self, event: Event) -> None:
+        batch_id = event.batch.id if isinstance(event, BatchRanked) else event.answer.batch_id
+        live = self.batches.get(batch_id)
+        if live is None and isinstance(event, BatchRanked):
+            if await self.core.message_for(event.batch.workspace, "batch", batch_id) is not None:
+                self._early.pop(batch_id, None)  # the ranked batch says it all
+                live = await self.restore(event.batch)  # posted before a restart, or by another replica
+        if live is None:
+            self._early.setdefault(batch_id, []).append(event)
+            self._early.move_to_end(batch_id)
+            while len(self._early) > KEEP_EARLY:
+                self._early.popitem(last=False)
+            return
+        self._fold(live, event)
+        if not live.posted.is_set():
+            return  # shown when posting ends
+        if isinstance(event, BatchRanked):
+            await self.show_all(live)
+        elif isinstance(event, AnswerProgress):
+            if live.preview_due(event.answer.id, self.pacing):
+                await self.surface.show_card(live, event.answer.id, optional=True)
+        elif isinstance(event, AnswerReady | AnswerFailed):
+            await self.surface.show_card(live, event.answer.id)
+            # "2/3 answered" is progress too, while answers are outstanding and the ranking follows
+            await self.surface.show_question(live, optional=bool(card.waiting(live.batch)))
+
+    @staticmethod
+    def _fold(live: LiveBatch, event: Event) -> None:
+        if isinstance(event, BatchRanked):
+            live.replace_batch(event.batch)
+            return
+        answer = event.answer
+        if isinstance(event, AnswerProgress):
+            live.previews[answer.id] = event.text
+        elif isinstance(event, AnswerStarted):
+            live.previews.pop(answer.id, None)
+            live.preview_shown.pop(answer.id, None)
+        else:
+            live.previews.pop(answer.id, None)
+        live.put(answer)
+
+    # ---- after a click ----------------------------------------------------------------------
+    async def apply(self, live: LiveBatch, change: Answer | Batch) -> None:
+        """Fold in what a click returned and show it."""
+        if isinstance(change, Batch):
+            live.replace_batch(change)
+            await self.show_all(live)
+            return
+        if change.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING):
+            live.previews.pop(change.id, None)  # asked again: the old text is gone
+        live.put(change)
+        await self.surface.show_card(live, change.id)
+        await self.surface.show_question(live)
+
+    async def show_all(self, live: LiveBatch) -> None:
+        for answer in live.batch.answers:
+            await self.surface.show_card(live, answer.id)
+        await self.surface.show_question(live)

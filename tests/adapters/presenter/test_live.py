@@ -1,0 +1,182 @@
+"""One live batch, with a fake surface and a fake core: no sockets, no platform."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from adapters.presenter import live as live_module
+from adapters.presenter.card import CardView
+from adapters.presenter.live import LiveBatch, LiveBatches, Pacing
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus, MessageRef, Platform, WorkspaceRef
+from core.events import AnswerProgress, AnswerReady, AnswerStarted, BatchRanked
+
+WS = WorkspaceRef(Platform.SLACK, "T1")
+
+
+def answer(id: int, **kw: Any) -> Answer:
+    base: dict[str, Any] = dict(id=id, batch_id=1, conversation_id=1, provider_id=f"p/m{id}", label=f"M{id}",
+                                status=AnswerStatus.PENDING)
+    base.update(kw)
+    return Answer(**base)
+
+
+def batch(id: int = 1, answers: tuple[Answer, ...] | None = None) -> Batch:
+    return Batch(id=id, conversation_id=1, message_id=1, workspace=WS, channel="C1", thread=None, asker="U1",
+                 question="q", status=BatchStatus.RUNNING,
+                 answers=answers if answers is not None else (answer(1, batch_id=id), answer(2, batch_id=id)))
+
+
+def done(a: Answer, **kw: Any) -> Answer:
+    return replace(a, status=AnswerStatus.COMPLETED, content="x", summary="x", **kw)
+
+
+class FakeCore:
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, int], MessageRef] = {}
+        self.batches: dict[int, Batch] = {}
+        self.calls: list[tuple[Any, ...]] = []
+
+    async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch:
+        return self.batches[batch_id]
+
+    async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None:
+        return self.stored.get((kind, target_id))
+
+    async def cards_posted(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]], *,
+                           conversation_id: int | None = None, thread: str | None = None) -> None:
+        self.calls.append(("cards_posted", len(refs), thread))
+        self.stored.update({(kind, target): ref for kind, target, ref in refs})
+
+
+class FakeSurface:
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, int, bool, str | None]] = []  # (what, id, optional, state)
+
+    async def show_card(self, live: LiveBatch, answer_id: int, *, optional: bool = False) -> None:
+        view = live.view(answer_id)
+        self.shown.append(("card", answer_id, optional, view.state.value if view else None))
+
+    async def show_question(self, live: LiveBatch, *, optional: bool = False) -> None:
+        self.shown.append(("question", live.batch.id, optional, None))
+
+
+SLACK_LIKE = Pacing(preview_every=3.0)
+
+
+def setup(pacing: Pacing = SLACK_LIKE) -> tuple[LiveBatches, FakeCore, FakeSurface]:
+    core, surface = FakeCore(), FakeSurface()
+    return LiveBatches(core, surface, pacing), core, surface
+
+
+async def post_all(batches: LiveBatches, live: LiveBatch, *, between: Any = None) -> list[str]:
+    posted: list[str] = []
+
+    async def post(view: CardView) -> MessageRef:
+        posted.append(view.state.value)
+        if between is not None:
+            await between()
+        return MessageRef("C1", f"1.{view.answer.id}")
+
+    live.question = MessageRef("C1", "1.0")
+    await batches.post_cards(live, post, new_thread="1.0")
+    return posted
+
+
+async def test_events_before_tracking_are_folded_in_when_tracked() -> None:
+    batches, _, surface = setup()
+    first = batch()
+    await batches.on_event(AnswerReady(done(first.answers[0])))
+    assert surface.shown == [] and not batches.batches  # kept, nothing shown
+    live = batches.track(first)
+    assert live.answer(1).status is AnswerStatus.COMPLETED  # type: ignore[union-attr]
+    assert await post_all(batches, live) == ["done", "waiting"]  # posted in its latest state
+
+
+async def test_events_while_posting_are_shown_once_posting_ends_and_one_core_call_stores_all() -> None:
+    batches, core, surface = setup()
+    live = batches.track(batch())
+
+    async def an_answer_arrives() -> None:
+        if not surface.shown and live.answer(2).status is AnswerStatus.PENDING:  # type: ignore[union-attr]
+            await batches.on_event(AnswerReady(done(live.batch.answers[1])))
+
+    assert await post_all(batches, live, between=an_answer_arrives) == ["waiting", "done"]
+    assert core.calls == [("cards_posted", 3, "1.0")]  # the question and two cards, with the new thread
+    assert surface.shown == [("question", 1, False, None)]  # card 2 was posted final: nothing more to show
+    live2 = batches.track(batch(2, (answer(5, batch_id=2),)))
+
+    async def late() -> None:
+        await batches.on_event(AnswerReady(done(live2.batch.answers[0])))
+
+    surface.shown.clear()
+    assert await post_all(batches, live2, between=late) == ["waiting"]
+    assert surface.shown == [("card", 5, False, "done"), ("question", 2, False, None)]
+
+
+async def test_streamed_text_waits_a_moment_then_refreshes_at_its_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(live_module.time, "monotonic", lambda: clock[0])
+    batches, _, surface = setup(Pacing(preview_every=3.0, first_preview_after=1.0))
+    live = batches.track(batch())
+    await post_all(batches, live)
+    surface.shown.clear()
+    running = replace(live.batch.answers[0], status=AnswerStatus.RUNNING)
+    await batches.on_event(AnswerStarted(running))
+    for at, text in ((100.2, "a"), (100.9, "ab"), (101.3, "abc"), (103.0, "abcd"), (104.4, "abcde")):
+        clock[0] = at
+        await batches.on_event(AnswerProgress(running, text))
+    assert surface.shown == [("card", 1, True, "writing"), ("card", 1, True, "writing")]  # at 101.3 and 104.4
+    await batches.on_event(AnswerReady(done(running)))
+    assert surface.shown[-2:] == [("card", 1, False, "done"), ("question", 1, True, None)]  # 2 still waiting
+
+
+async def test_a_ranking_for_a_batch_posted_before_a_restart_restores_it() -> None:
+    batches, core, surface = setup()
+    old = batch(7, (done(answer(70, batch_id=7), score=9.0, rank=1),))
+    await batches.on_event(BatchRanked(old))  # unknown here, nothing stored: kept as early
+    assert not batches.batches
+    core.stored.update({("batch", 7): MessageRef("C1", "5.0"), ("answer", 70): MessageRef("C1", "5.1")})
+    await batches.on_event(BatchRanked(old))
+    restored = batches.batches[7]
+    assert restored.question == MessageRef("C1", "5.0") and restored.cards == {70: MessageRef("C1", "5.1")}
+    assert surface.shown == [("card", 70, False, "done"), ("question", 7, False, None)]
+
+
+async def test_a_click_on_a_batch_this_process_never_saw_finds_it_in_the_store() -> None:
+    batches, core, surface = setup()
+    old = batch(8, (done(answer(80, batch_id=8)),))
+    core.batches[8] = old
+    core.stored[("answer", 80)] = MessageRef("C1", "6.1")
+    live = await batches.live(8, WS)
+    await batches.apply(live, replace(old.answers[0], is_expanded=True))
+    assert surface.shown == [("card", 80, False, "done"), ("question", 8, False, None)]
+    assert live.answer(80).is_expanded  # type: ignore[union-attr]
+
+
+async def test_the_recent_batch_cache_and_the_early_events_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_module, "KEEP_BATCHES", 3)
+    monkeypatch.setattr(live_module, "KEEP_EARLY", 2)
+    batches, _, _ = setup()
+    for number in range(1, 6):
+        batches.track(batch(number))
+    assert list(batches.batches) == [3, 4, 5]
+    for number in range(10, 14):
+        await batches.on_event(AnswerStarted(answer(1, batch_id=number)))
+    assert list(batches._early) == [12, 13]
+
+
+async def test_posting_that_fails_still_releases_waiters() -> None:
+    batches, _, _ = setup()
+    live = batches.track(batch())
+
+    async def refused(view: CardView) -> MessageRef:
+        raise RuntimeError("not_in_channel")
+
+    with pytest.raises(RuntimeError):
+        await batches.post_cards(live, refused)
+    await asyncio.wait_for(live.posted.wait(), 1)
