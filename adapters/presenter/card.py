@@ -76,10 +76,11 @@ def state_of(answer: Answer, preview: str | None = None) -> CardState:
     return CardState.WRITING if answer.status is AnswerStatus.RUNNING and preview else CardState.WAITING
 
 
-def view(answer: Answer, batch: Batch, preview: str | None = None) -> CardView:
-    """The card of `answer` as part of `batch` (whether something else is selected changes it)."""
+def view(answer: Answer, batch: Batch | None = None, preview: str | None = None) -> CardView:
+    """The card of `answer` as part of `batch` (whether something else is selected changes it);
+    without a batch, the answer alone."""
     state = state_of(answer, preview)
-    live = batch.live_answers
+    live = batch.live_answers if batch is not None else (answer,)
     selected = any(a.is_selected for a in live)
     compact = state is CardState.DONE and selected and not answer.is_selected and not answer.is_expanded
     others = any(a.id != answer.id and not a.is_selected for a in live)

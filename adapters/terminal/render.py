@@ -15,26 +15,11 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from adapters.presenter.card import best_first, score_text, usage_line, view
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
 from core.ranking.judge import JUDGE_FAILED
 from core.resilience import tries
-
-
-def money(cost: float | None) -> str:
-    return "cost unknown" if cost is None else f"${cost:.4f}"
-
-
-def stats(answer: Answer) -> str:
-    parts = []
-    if answer.latency_ms is not None:
-        parts.append(f"{answer.latency_ms / 1000:.1f} s")
-    if answer.tokens_in is not None or answer.tokens_out is not None:
-        parts.append(f"{answer.tokens_in or 0}→{answer.tokens_out or 0} tokens")
-    parts.append(money(answer.cost_usd))
-    if answer.key_label:
-        parts.append(f"key: {answer.key_label}")
-    return " · ".join(parts)
 
 
 class LiveProgress:
@@ -91,6 +76,8 @@ def marks(answer: Answer) -> Text:
 
 
 def card(answer: Answer, full: bool) -> Panel:
+    """One answer as a panel: the facts and the rank in the presenter's words; deleted ones faded."""
+    shown = view(answer)
     title = Text.assemble((answer.label, "bold"), " ", (answer.provider_id, "dim"), marks(answer))
     faded = "bright_black" if answer.is_deleted else None
     if answer.status == AnswerStatus.FAILED:
@@ -99,7 +86,8 @@ def card(answer: Answer, full: bool) -> Panel:
     if answer.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING):  # a batch still running, or cut off
         return Panel(Text(f"{answer.status.value}, no answer yet", style="dim"), title=title, title_align="left",
                      border_style=faded or "yellow")
-    score = f"{answer.score:.1f}/10 · #{answer.rank}" if answer.score is not None else "not ranked"
+    rank = f"#{answer.rank}" if answer.rank is not None else ""
+    ranked = " · ".join(part for part in (rank, score_text(answer)) if part) or "not ranked"
     body: list[Any] = [Text(answer.summary or "", style="default")]
     if answer.ending_note:
         body.append(Text(f"✂ {answer.ending_note}", style="yellow"))
@@ -109,20 +97,14 @@ def card(answer: Answer, full: bool) -> Panel:
         from rich.markdown import Markdown  # its parser and highlighter: only when whole answers show
 
         body.append(Markdown(answer.expanded_text))
-    return Panel(Group(*body), title=title, title_align="left", subtitle=f"{score} · {stats(answer)}",
-                 subtitle_align="right",
-                 border_style=faded or ("green" if answer.is_selected or answer.rank == 1 else "blue"))
-
-
-def best_first(batch: Batch) -> list[Answer]:
-    """Live answers before deleted ones; finished before failed; then by score."""
-    return sorted(batch.answers, key=lambda a: (a.is_deleted, a.status != AnswerStatus.COMPLETED,
-                                                -(a.score if a.score is not None else -1), a.id))
+    top = answer.is_selected or shown.is_top
+    return Panel(Group(*body), title=title, title_align="left", subtitle=f"{ranked} · {usage_line(answer)}",
+                 subtitle_align="right", border_style=faded or ("green" if top else "blue"))
 
 
 def print_batch(console: Console, batch: Batch, full: bool, *, heading: RenderableType | None = None) -> None:
     console.print(heading or Text(f"Conversation {batch.conversation_id} · question {batch.message_id}", style="dim"))
-    for answer in best_first(batch):
+    for answer in best_first(batch.answers):
         console.print(card(answer, full))
     judge_failed = next((m for a in batch.answers if (m := a.score_method) and JUDGE_FAILED in m), None)
     if judge_failed:
@@ -166,7 +148,7 @@ def batch_json(batch: Batch, *, marked: bool = False) -> dict[str, Any]:
         "status": batch.status.value,
         "consensus": batch.consensus,
         "disagree": batch.disagree,
-        "answers": [answer_json(a, marked=marked) for a in best_first(batch)],
+        "answers": [answer_json(a, marked=marked) for a in best_first(batch.answers)],
     }
 
 
