@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import discord
 
 from adapters.presenter import card
+from adapters.presenter.text import split_exact as split_text
 from core.domain import Answer, Batch, ConversationSummary, MessageRef
 from core.text import remove_control_characters
 
@@ -57,21 +58,6 @@ def neutralise(text: str) -> str:
     text = _LINK_START.sub("] (", text)  # a link cut short stays inert, whatever text comes after it
     text = _BROADCAST.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
     return _TAG.sub(lambda m: f"<{m.group(1)}{ZWSP}{m.group(2)}>", text)
-
-
-def split_text(text: str, size: int) -> list[str]:
-    """Split into chunks of at most `size`, preferring line then word boundaries; nothing dropped."""
-    chunks: list[str] = []
-    while len(text) > size:
-        cut = text.rfind("\n", size // 2, size)
-        if cut == -1:
-            cut = text.rfind(" ", size // 2, size)
-        cut = size if cut == -1 else cut + 1
-        chunks.append(text[:cut])
-        text = text[cut:]
-    if text or not chunks:
-        chunks.append(text)
-    return chunks
 
 
 def _clip(text: str, limit: int, note: str = "…") -> str:

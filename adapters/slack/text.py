@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from adapters.presenter.text import cut_point, safe_cut
 from core.text import remove_control_characters
 
 SECTION_LIMIT = 3000  # characters in one mrkdwn text object
@@ -41,7 +42,7 @@ def ellipsize(text: str, limit: int) -> str:
     space = cut.rfind(" ")
     if space > limit // 2:
         cut = cut[:space]
-    return _safe_cut(cut) + "…"
+    return safe_cut(cut) + "…"
 
 
 # --- Markdown → mrkdwn -------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
         if len(rest) <= room - len(_FENCE) - 1:
             piece, rest = head + rest, ""
         else:
-            cut = _cut_point(rest, room - len(_FENCE) - 1) or room - len(_FENCE) - 1
+            cut = cut_point(rest, room - len(_FENCE) - 1) or room - len(_FENCE) - 1
             piece, rest = head + rest[:cut].rstrip("\n"), rest[cut:].lstrip("\n")
         reopen = piece.count(_FENCE) % 2 == 1
         if reopen:
@@ -141,23 +142,6 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
         if piece.strip():
             pieces.append(piece)
     return pieces or [""]
-
-
-def _cut_point(text: str, room: int) -> int:
-    window = text[:room]
-    for sep in ("\n\n", "\n", " "):
-        at = window.rfind(sep)
-        if at > room // 3:
-            return at + len(sep)
-    return len(_safe_cut(window))
-
-
-def _safe_cut(text: str) -> str:
-    """Drop a trailing half entity (`&am`) so a cut never produces broken escaping."""
-    amp = text.rfind("&", max(0, len(text) - 5))
-    if amp != -1 and ";" not in text[amp:]:
-        return text[:amp]
-    return text
 
 
 def paginate(pieces: list[str], *, budget: int = MESSAGE_BUDGET, max_blocks: int = 40) -> list[list[str]]:
