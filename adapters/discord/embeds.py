@@ -90,14 +90,10 @@ def message_url(guild: str | None, ref: MessageRef) -> str:
 
 def status_text(batch: Batch, links: Mapping[int, str] | None = None) -> str:
     """The status line, then (once ranked) the ranking with links to the cards, then the consensus."""
-    found = links or {}
-
-    def linked(answer: Answer, text: str) -> str:
-        url = found.get(answer.id)
-        return f"[{text}]({url})" if url else text
-
     lines = [card.status_line(batch, neutralise)]
-    ranking = card.ranking_line(batch, linked, lambda t: neutralise(t).replace("[", "(").replace("]", ")"))
+    # a label never closes the link text it sits in
+    ranking = card.ranking_line(batch, links or {}, lambda text, url: f"[{text}]({url})",
+                                lambda label: neutralise(label).replace("[", "(").replace("]", ")"))
     if ranking:
         lines.append(ranking)
     if card.is_ranked(batch) and batch.disagree:
@@ -122,10 +118,8 @@ def thread_name(question: str) -> str:
 
 # ---- cards -------------------------------------------------------------------------------------
 def card_title(shown: card.CardView) -> str:
-    answer = shown.answer
-    rank = f"#{shown.rank} · " if shown.rank is not None else ""
-    mark = "✅ " if answer.is_selected else ""
-    return _clip(f"{mark}{rank}{answer.label} · {answer.model}", TITLE_MAX)
+    mark = "✅ " if shown.answer.is_selected else ""
+    return _clip(f"{mark}{shown.rank_prefix}{shown.answer.label} · {shown.answer.model}", TITLE_MAX)
 
 
 def _colour(shown: card.CardView) -> int:

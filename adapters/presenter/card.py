@@ -10,7 +10,7 @@ renderer's `inert` function (Slack: escape; Discord: neutralise) wherever it is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -60,6 +60,11 @@ class CardView:
         """#1, #2…: shown on every ranked card that still counts."""
         done = self.state is CardState.DONE
         return self.answer.rank if done else None
+
+    @property
+    def rank_prefix(self) -> str:
+        """What a card's title starts with: "#2 · " once ranked, else nothing."""
+        return f"#{self.rank} · " if self.rank is not None else ""
 
     @property
     def is_top(self) -> bool:
@@ -192,9 +197,10 @@ def ranked(batch: Batch) -> list[Answer]:
     return sorted(live, key=lambda a: (a.status is not AnswerStatus.COMPLETED, a.rank or 10**6, a.id))
 
 
-def ranking_line(batch: Batch, link: Callable[[Answer, str], str], inert: Inert = _same) -> str:
-    """"#1 Local 9.0 · #2 Anthropic 7.1 · OpenAI failed", each entry passed through `link`
-    (answer, its text) so the platform can point it at the card; empty until ranked."""
+def ranking_line(batch: Batch, links: Mapping[int, str], markup: Callable[[str, str], str],
+                 inert: Inert = _same) -> str:
+    """"#1 Local 9.0 · #2 Anthropic 7.1 · OpenAI failed"; an entry whose card has a link in `links`
+    (answer id -> URL) is drawn by `markup(text, url)`. Empty until ranked."""
     entries: list[str] = []
     for answer in ranked(batch):
         if answer.status is AnswerStatus.FAILED:
@@ -203,7 +209,8 @@ def ranking_line(batch: Batch, link: Callable[[Answer, str], str], inert: Inert 
             rank = f"#{answer.rank} " if answer.rank is not None else ""
             score = f" {answer.score:.1f}" if answer.score is not None else ""
             text = f"{rank}{inert(answer.label)}{score}"
-        entries.append(link(answer, text))
+        url = links.get(answer.id)
+        entries.append(markup(text, url) if url else text)
     return " · ".join(entries)
 
 

@@ -25,7 +25,7 @@ from adapters.slack.text import (
     plain,
     split_text,
 )
-from core.domain import Answer, Batch, MessageRef
+from core.domain import Batch, MessageRef
 
 Block = dict[str, Any]
 PREVIEW_CHARS = 1500
@@ -108,13 +108,8 @@ def parent(batch: Batch, *, asker_name: str, follow_up: bool = False,
         blocks.extend(section(p) for p in pieces[1:])
         blocks.append(context(who))
     blocks.append(context(card.status_line(batch, escape)))
-    found = links or {}
-
-    def linked(answer: Answer, text: str) -> str:
-        url = found.get(answer.id)
-        return f"<{escape(url)}|{text}>" if url else text  # `&` in a link is escaped too
-
-    ranking = card.ranking_line(batch, linked, escape)
+    # `&` in a link is escaped too
+    ranking = card.ranking_line(batch, links or {}, lambda text, url: f"<{escape(url)}|{text}>", escape)
     if ranking:
         blocks.append(section(ranking))
     if card.is_ranked(batch) and batch.consensus:
@@ -129,8 +124,7 @@ def parent(batch: Batch, *, asker_name: str, follow_up: bool = False,
 def card_message(shown: card.CardView) -> Rendered:
     """The card of one answer in whatever state it is in."""
     answer = shown.answer
-    rank = f"#{shown.rank} · " if shown.rank is not None else ""
-    head = f"*{rank}{escape(answer.label)}* · `{escape(answer.model)}`"
+    head = f"*{shown.rank_prefix}{escape(answer.label)}* · `{escape(answer.model)}`"
     if shown.is_top:
         head += " · 🥇 top ranked"
     fallback = f"{escape(answer.label)} ({escape(answer.model)})"

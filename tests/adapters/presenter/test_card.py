@@ -94,10 +94,10 @@ def test_the_ranked_list_best_first_with_links() -> None:
     shown = batch(answer(id=1, label="OpenAI", status=AnswerStatus.FAILED, error="x", score=None, rank=None),
                   answer(id=2, label="Anthropic", score=7.1, rank=2), answer(id=3, label="Local", score=9.0, rank=1),
                   answer(id=4, label="Gone", rank=None, is_deleted=True))
-    line = card.ranking_line(shown, lambda a, text: f"<{a.id}:{text}>")
-    assert line == "<3:#1 Local 9.0> · <2:#2 Anthropic 7.1> · <1:OpenAI failed>"
+    line = card.ranking_line(shown, {3: "u3", 1: "u1"}, lambda text, url: f"<{url}|{text}>")
+    assert line == "<u3|#1 Local 9.0> · #2 Anthropic 7.1 · <u1|OpenAI failed>"
     running = replace(shown, answers=(*shown.answers, answer(id=5, status=AnswerStatus.RUNNING, score=None)))
-    assert card.ranking_line(running, lambda a, text: text) == ""  # not before the ranking is in
+    assert card.ranking_line(running, {}, lambda text, url: text) == ""  # not before the ranking is in
 
 
 @pytest.mark.parametrize(("value", "expected"), [
