@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import click
+from sqlalchemy.engine import make_url
 
 from adapters.discord.client import build_discord_bot
 from adapters.slack.app import build_slack_app
+from bot.cli_base import consensus_command
 from bot.health import Check, Health
 from bot.metrics import PrometheusMetrics
 from bot.settings import Settings
 from bot.wiring import Core, build_core
+from core.errors import ConfigError
 from core.fanout import FanOut
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ Set, in the environment or in .env:
   Discord:             DISCORD_TOKEN  (optionally DISCORD_GUILD_IDS for instant command sync)
 and the models that answer:
   CONSENSUS_MODELS=anthropic/claude-sonnet-4-5,openai/gpt-5-mini  with ANTHROPIC_API_KEY, OPENAI_API_KEY
-Meanwhile `consensus ask "your question"` works in this terminal."""
+Meanwhile `{consensus} ask "your question"` works in this terminal."""
 
 
 def secret(value: Any) -> str:
@@ -50,6 +52,11 @@ def secret(value: Any) -> str:
 
 def slack_http(settings: Settings) -> bool:
     return bool(settings.slack_bot_token) and not settings.slack_app_token
+
+
+def nothing_to_serve(settings: Settings) -> str:
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    return NOTHING_TO_SERVE.format(url=url, consensus=consensus_command())
 
 
 @dataclass
@@ -165,8 +172,7 @@ async def serve(settings: Settings) -> None:
     if not (settings.slack_bot_token or settings.discord_token):
         core = await build_core(settings)  # migrates the embedded database all the same
         await core.aclose()
-        click.echo(NOTHING_TO_SERVE.format(url=settings.database_url))
-        return
+        raise ConfigError(nothing_to_serve(settings))
     settings.check_models()
     stop = stop_signal()  # first: a SIGTERM during start-up also stops gracefully
     metrics = PrometheusMetrics()
