@@ -157,7 +157,7 @@ async def test_slack_socket_mode_connects_once_slack_answers_and_stops_in_any_st
         assert body == {"status": "ready", "platforms": ["slack"]} and slack.sockets == 1
         assert len(slack.named("auth.test")) == len(slack.named("apps.connections.open")) == 1
         if stop_when == "reconnecting":
-            await slack.stop()  # the socket closes and Slack cannot be reached again
+            await slack.disappear()  # the socket closes and Slack cannot be reached again
             body = await ready_becomes(health, 503, "while reconnecting")
             assert body["reasons"] == ["Slack socket not connected; reconnecting"]
             await eventually(lambda: stderr.having("Slack Socket Mode: "), "a failed reconnect", limit=30)
@@ -188,7 +188,7 @@ async def test_discord_connects_once_discord_answers_and_stops_while_reconnectin
         await discord.start(port=port)  # Discord is back: the next attempt logs in and connects
         body = await ready_becomes(health, 200, "once connected")
         assert body == {"status": "ready", "platforms": ["discord"]} and len(discord.identified) == 1
-        await discord.stop()  # the gateway closes and Discord cannot be reached again
+        await discord.disappear()  # the gateway closes and Discord cannot be reached again
         body = await ready_becomes(health, 503, "while reconnecting")
         assert body["reasons"] == ["Discord gateway disconnected; reconnecting"]
         await eventually(lambda: stderr.having("Attempting a reconnect"), "a failed reconnect", limit=30)

@@ -63,6 +63,14 @@ class RecordingServer:
             await self._runner.cleanup()
             self._runner = None
 
+    async def disappear(self) -> None:
+        """Stop listening, then stop: a client that reconnects at once finds nobody, as in an outage.
+        (`stop` alone may still accept that reconnection while it closes the other connections.)"""
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()
+        await self.stop()
+
     async def __aenter__(self) -> RecordingServer:
         return await self.start()
 
