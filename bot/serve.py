@@ -22,8 +22,6 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from adapters.discord.client import build_discord_bot
-from adapters.slack.app import build_slack_app
 from bot.cli_base import consensus_command
 from bot.health import Check, Health
 from bot.metrics import PrometheusMetrics
@@ -71,6 +69,8 @@ def build_platforms(settings: Settings, core: Core, health: Health, metrics: Pro
     """Every configured platform, built but not connected yet."""
     platforms = []
     if settings.slack_bot_token:
+        from adapters.slack.app import build_slack_app  # each platform's library only when configured
+
         slack = build_slack_app(
             core.service, bot_token=secret(settings.slack_bot_token),
             signing_secret=secret(settings.slack_signing_secret), api_url=settings.slack_api_url,
@@ -79,6 +79,8 @@ def build_platforms(settings: Settings, core: Core, health: Health, metrics: Pro
         start = partial(slack.start, settings.host, settings.port, routes=routes)
         platforms.append(ChatPlatform("slack", slack, start, slack.ready))
     if settings.discord_token:
+        from adapters.discord.client import build_discord_bot
+
         discord_bot = build_discord_bot(
             core.service, token=secret(settings.discord_token), api_base=settings.discord_api_base,
             gateway_url=settings.discord_gateway_url, guild_ids=settings.guild_ids,

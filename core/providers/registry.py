@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -65,7 +66,7 @@ class ProviderRegistry:
         self._clients: dict[tuple[str, str | None], Any] = {}  # the SDK's AsyncOpenAI or AsyncAnthropic
         self._providers: dict[tuple[str, str | None, str], Provider] = {}
         self._plugins: dict[str, ProviderFactory] | None = None
-        self._imports: dict[str, asyncio.Future[Any]] = {}  # SDK module -> its import in a worker thread
+        self._imports: dict[str, asyncio.Future[None]] = {}  # SDK module -> its import in a worker thread
 
     def config(self, name: str) -> ProviderConfig | None:
         """How provider `name` ("openai", "ollama") is reached, if it is configured."""
@@ -98,9 +99,26 @@ class ProviderRegistry:
         """A provider for holders built before any call (the judge): it is built on its first call."""
         return _Deferred(self, model_id, self.label(model_id))
 
-    def _import(self, module: str) -> asyncio.Future[Any]:
+    def _import(self, module: str) -> asyncio.Future[None]:
+        """Import `module` once, in a daemon thread: a stop right after start does not wait for it."""
         if (loading := self._imports.get(module)) is None:
-            loading = self._imports[module] = asyncio.ensure_future(asyncio.to_thread(importlib.import_module, module))
+            loop = asyncio.get_running_loop()
+            loading = self._imports[module] = loop.create_future()
+
+            def settle(error: BaseException | None) -> None:
+                if not loading.done():
+                    loading.set_exception(error) if error else loading.set_result(None)
+
+            def run() -> None:
+                error: BaseException | None = None
+                try:
+                    importlib.import_module(module)
+                except BaseException as exc:  # handed to whoever awaits the import
+                    error = exc
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                    loop.call_soon_threadsafe(settle, error)
+
+            threading.Thread(target=run, name=f"import {module}", daemon=True).start()
         return loading
 
     def get(self, model_id: str, api_key: str | None = None) -> Provider:
