@@ -12,10 +12,12 @@ Several replicas may share one PostgreSQL database: each sweeps for batches whos
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import inspect
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -186,14 +188,27 @@ async def serve(settings: Settings) -> None:
         platforms = build_platforms(settings, core, health, metrics)
         for platform in platforms:  # before any connects: /readyz is 503 until every one is connected
             health.checks[platform.name] = platform.ready
-        if not slack_http(settings):
-            await health.start(settings.host, settings.port)
-        await until_stopped(connect_then_sweep(settings, core, platforms), stop)
+        with port_named(settings):
+            if not slack_http(settings):
+                await health.start(settings.host, settings.port)
+            await until_stopped(connect_then_sweep(settings, core, platforms), stop)
         await drain(settings, core, health, platforms)
     finally:
         await close_platforms(platforms)
         await health.stop()
         await core.aclose()
+
+
+@contextlib.contextmanager
+def port_named(settings: Settings) -> Iterator[None]:
+    """A port that cannot be listened on is a setting to change, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise ConfigError(f"PORT: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+                          "set PORT (or HOST) to a free address.") from None
 
 
 def stop_signal() -> asyncio.Event:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,29 @@ async def test_a_rejected_token_is_one_line_and_exit_2(
     assert [line for line in log.splitlines() if line.startswith("Configuration:")] == [
         line for line in log.splitlines() if message in line], log
     assert_one_line_each(log, SLACK_BOT, "not-an-app-token", "not-the-token")
+
+
+@pytest.mark.parametrize("mode", ["slack-http", "discord"])
+async def test_a_port_in_use_is_one_line_and_exit_2(llm_server: FakeLLMServer, fake_discord: FakeDiscord,
+                                                    tmp_path: Path, mode: str) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        async with FakeSlackAPI() as slack:
+            platform = {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_SIGNING_SECRET": "s"} if mode == "slack-http" else {
+                "DISCORD_TOKEN": fake_discord.token, "DISCORD_API_BASE": f"{fake_discord.url}/api/v10",
+                "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake_discord.port}/gateway"}
+            env = env_for(llm_server, tmp_path, port, SLACK_API_URL=f"{slack.url}/api/", **platform)
+            proc = await start(tmp_path, env, "serve")
+            try:
+                _, err = await asyncio.wait_for(proc.communicate(), 60)
+            finally:
+                await ensure_stopped(proc)
+    finally:
+        taken.close()
+    log = err.decode()
+    assert proc.returncode == 2, log
+    assert f"Configuration: PORT: cannot listen on 127.0.0.1:{port} (" in log
+    assert "Traceback" not in log
