@@ -72,7 +72,7 @@ def load_settings(default_level: str = "WARNING") -> Settings:
     if settings.database_found_here:
         logging.getLogger("consensus").warning(
             "Using the database %s found in this folder; set CONSENSUS_HOME or DATABASE_URL to choose where "
-            "it lives (`consensus where` shows it).", LEGACY_DATABASE)
+            "it lives (`%s where` shows it).", LEGACY_DATABASE, consensus_command())
     return settings
 
 

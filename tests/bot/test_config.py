@@ -3,7 +3,6 @@ nothing started. And where the database lives when DATABASE_URL is unset."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from tests.conftest import _postgres_database
 
 
 async def invoke(folder: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    return await run_cli({"PATH": os.environ["PATH"], "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/consensus.db",
-                          **env}, *args, cwd=folder)
+    return await run_cli({"DATABASE_URL": f"sqlite+aiosqlite:///{folder}/consensus.db", **env}, *args, cwd=folder)
 
 
 def assert_one_line(result: tuple[int, str, str], *expected: str) -> None:
