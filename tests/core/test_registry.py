@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import AsyncIterator
@@ -15,7 +17,7 @@ from core.errors import ConfigError
 from core.providers.anthropic import AnthropicProvider
 from core.providers.base import ChatMessage, ChatRequest
 from core.providers.openai import OpenAIProvider
-from core.providers.registry import ENTRY_POINT_GROUP, ProviderConfig, ProviderRegistry
+from core.providers.registry import BUILTIN_FACTORIES, ENTRY_POINT_GROUP, ProviderConfig, ProviderRegistry
 from tests.fakes.llm_server import FakeLLMServer
 
 REQUEST = ChatRequest((ChatMessage("user", "hello"),))
@@ -176,3 +178,18 @@ def test_a_configured_name_keeps_its_spelling() -> None:
     assert ProviderConfig(name="ollama").display_name == "Ollama"
     assert ProviderConfig(name="OpenRouter").display_name == "OpenRouter"
     assert ProviderConfig(name="litellm", label="LiteLLM proxy").display_name == "LiteLLM proxy"
+
+
+def test_importing_the_registry_loads_no_sdk() -> None:
+    """The SDKs load on first need, in a worker thread; importing the registry must not pull them in."""
+    code = ("import sys, core.providers.registry; "
+            "print(sorted(m for m in ('openai', 'anthropic', 'core.providers.openai', 'core.providers.anthropic') "
+            "if m in sys.modules))")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "[]"
+
+
+async def test_built_in_kinds_load_through_the_plugin_table(registry: ProviderRegistry) -> None:
+    assert set(BUILTIN_FACTORIES) == {"openai", "openai-compatible", "anthropic"}
+    assert isinstance(registry.get("anthropic/claude-haiku-4-5"), AnthropicProvider)
+    assert isinstance(registry.get("ollama/llama3.2:3b"), OpenAIProvider)
