@@ -366,8 +366,3 @@ class Repository:
     async def search(self, workspace_id: int, query: str, limit: int, offset: int
                      ) -> list[tuple[Conversation, str]]:
         return await search.search(self.session, workspace_id, query, limit, offset)
-
-    async def conversation_of(self, answer: AiResponse) -> Conversation:
-        found = await self.session.get(Conversation, answer.conversation_id)
-        assert found is not None
-        return found
