@@ -1,6 +1,6 @@
 """The layers keep their promises (see the design's house rules), read from the source's syntax tree:
 core/ knows no platform, no outer package and no environment, and only core/store/ speaks SQL;
-adapters/ run no SQL."""
+adapters/ run no SQL; one module writes the batch leases."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_LIBRARIES = ("slack_sdk", "slack_bolt", "discord", "aiohttp", "rich", "click", "prometheus_client",
                       "pydantic_settings", "dotenv", "platformdirs")
 OUTER_PACKAGES = ("adapters", "bot", "bench", "tests")
+LEASE_COLUMNS = ("lease_owner", "lease_expires_at")
 SQL_LIBRARIES = ("sqlalchemy", "alembic", "asyncpg", "aiosqlite", "sqlite3")
 
 
@@ -59,6 +60,18 @@ def session_uses(module: ast.Module, owners: tuple[str, ...] = ()) -> Iterator[t
                 yield node.lineno, f"{owner}.session"
 
 
+def lease_writes(module: ast.Module) -> Iterator[tuple[int, str]]:
+    """Where a lease column is given a value: an assignment, a keyword argument or a dict key."""
+    for node in ast.walk(module):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and node.attr in LEASE_COLUMNS:
+            yield node.lineno, node.attr
+        elif isinstance(node, ast.keyword) and node.arg in LEASE_COLUMNS:
+            yield node.value.lineno, node.arg
+        elif isinstance(node, ast.Dict):
+            yield from ((key.lineno, key.value) for key in node.keys
+                        if isinstance(key, ast.Constant) and key.value in LEASE_COLUMNS)
+
+
 def shown(path: Path, line: int, what: str) -> str:
     return f"{path.relative_to(ROOT)}:{line}: {what}"
 
@@ -95,9 +108,21 @@ def test_adapters_run_no_sql(path: Path) -> None:
     assert not found, "adapters call the service; they run no SQL:\n" + "\n".join(found)
 
 
+def test_one_module_writes_the_lease_columns() -> None:
+    owner = ROOT / "core" / "store" / "leases.py"
+    found = [shown(path, line, what) for path in sources("core") if path != owner
+             and not path.is_relative_to(ROOT / "core" / "store" / "migrations")
+             for line, what in lease_writes(tree(path))]
+    assert not found, "which process runs a batch is decided in core/store/leases.py only:\n" + "\n".join(found)
+    assert list(lease_writes(tree(owner)))
+
+
 def test_the_checks_see_what_they_look_for() -> None:
     module = ast.parse("import os\nfrom slack_sdk import WebClient\nfrom sqlalchemy import select\n"
                        "def f(repo):\n    import bot.cli\n    return os.environ['X'], os.getenv('Y'), repo.session\n")
     assert {name for _, name in imported(module)} >= {"slack_sdk", "bot.cli", "sqlalchemy"}
     assert [what for _, what in environment_reads(module)] == ["os.environ", "os.getenv"]
     assert [what for _, what in session_uses(module, ("repo",))] == ["repo.session"]
+    writes = ast.parse("b.lease_owner = 1\nupdate(t).values(lease_expires_at=2)\nx = {'lease_owner': 3}\n"
+                       "t.lease_owner == 4\n")
+    assert sorted(lease_writes(writes)) == [(1, "lease_owner"), (2, "lease_expires_at"), (3, "lease_owner")]
