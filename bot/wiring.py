@@ -71,8 +71,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     fanout = FanOut(store, registry, ResilientCaller(policy, metrics=metrics), make_ranker(settings, registry),
                     PriceTable(settings.consensus_prices), bus,
                     FanOutSettings(lease_seconds=settings.consensus_lease_seconds,
-                                   output_limits=OutputLimits(settings.consensus_max_tokens)), metrics=metrics)
+                                   output_limits=OutputLimits(settings.consensus_max_tokens)),
+                    metrics=metrics, keys=KeyRing(vault, registry))
     limits = Limits(settings.consensus_daily_budget_usd, settings.consensus_questions_per_minute)
-    service = ConsensusService(store, fanout, bus, registry, settings.models,
-                               keys=KeyRing(vault, registry), limits=limits)
+    service = ConsensusService(store, fanout, bus, registry, settings.models, limits=limits)
     return Core(settings, store, registry, fanout, service)
