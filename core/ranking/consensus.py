@@ -13,7 +13,8 @@ A score is a statement on a fixed 0–10 scale, built from three signals (figure
   informative term, divided by the fullest answer's, square-rooted (diminishing returns). People
   in the Vicuna votes prefer fuller answers, and this is the best single predictor of their votes;
   measuring it against the batch's best keeps a right two-line answer to a two-line question high.
-  Repeating an answer or adding filler ("I hope this helps") adds no distinct informative sentence.
+  Repeating an answer or adding filler ("I hope this helps") adds no distinct informative sentence,
+  nor does talk about the answering itself ("I double-checked every step of my reasoning").
   Checked on each half of the questions, none of these added to it on both: distinct terms,
   compressed size, new words per sentence, numbers, names, list items, examples, the question's own
   terms, whole sentences over fragments. The votes reward how much an answer says.
@@ -39,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.ranking import wording
-from core.ranking.features import Text, analyse_text, common_surface, terms
+from core.ranking.features import SELF_TALK, Text, analyse_text, common_surface, terms
 from core.ranking.results import Result, final_result
 from core.ranking.values import MAX_SCORE, Ranking, Score, one_decimal
 
@@ -130,8 +131,9 @@ def _analyse(question: str, text: str) -> _Answer:
 
 
 def _core(question: str, texts: list[Text]) -> frozenset[str]:
-    """Shared points: terms beyond the question's that at least half the answers (two or more) use."""
-    asked = set(terms(question))
+    """Shared points: terms beyond the question's that at least half the answers (two or more) use;
+    self-talk ("carefully", "step") is how answers are written, not a point they share."""
+    asked = set(terms(question)) | SELF_TALK
     need = max(2, math.ceil(len(texts) / 2))
     df = Counter(t for text in texts for t in text.terms)
     return frozenset(t for t, c in df.items() if c >= need and t not in asked)

@@ -238,3 +238,23 @@ def test_named_things_that_no_two_answers_share_are_not_a_vote() -> None:
     ranking = RANKER.score("What is the meaning of life?", answers)
     assert min(_values(ranking).values()) >= 3
     assert "agree" not in ranking.consensus and ranking.disagree
+
+
+# Talk about the answering itself, in ordinary words: none of it is about the question.
+SELF_TALK_FILLER = [
+    "I reviewed my reasoning thoroughly to make sure it is accurate.",
+    "Each point here was checked carefully, and the whole response is consistent.",
+    "I tried to keep this explanation clear, balanced and easy to follow.",
+]
+
+
+def test_self_talk_filler_never_raises_a_score_or_a_rank() -> None:
+    for question, answers in ((OPEN_Q, OPEN), (MATH_Q, MATH), (FRANCE_Q, FRANCE)):
+        base = _values(RANKER.score(question, answers))
+        for key, text in answers.items():
+            for n in (1, len(SELF_TALK_FILLER)):
+                padded = _values(
+                    RANKER.score(question, {**answers, key: f"{text}\n\n{' '.join(SELF_TALK_FILLER[:n])}"})
+                )
+                assert padded[key] <= base[key], (key, n)
+                assert sum(v > padded[key] for v in padded.values()) >= sum(v > base[key] for v in base.values())
