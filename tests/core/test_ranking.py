@@ -258,3 +258,13 @@ def test_self_talk_filler_never_raises_a_score_or_a_rank() -> None:
                 )
                 assert padded[key] <= base[key], (key, n)
                 assert sum(v > padded[key] for v in padded.values()) >= sum(v > base[key] for v in base.values())
+
+
+def test_a_worked_dissent_outweighs_a_thin_majority_of_one() -> None:
+    terse = {"a": "30 - 12 = 18, so \\boxed{18}.", "b": "He has \\boxed{18} cows."}
+    worked = {**terse, "c": MATH["a"] + " Check: 42 - 30 = 12, the cows he started with, so 42 holds."}
+    ranking = RANKER.score(MATH_Q, worked)
+    assert max(ranking.scores, key=lambda k: ranking.scores[k].value) == "c"
+    assert ranking.disagree
+    thin = RANKER.score(MATH_Q, {**terse, "c": "\\boxed{42}"})  # no fuller than the majority: it loses
+    assert thin.scores["c"].value < min(thin.scores[k].value for k in terse)
