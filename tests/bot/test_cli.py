@@ -123,13 +123,13 @@ async def test_a_killed_ask_is_completed_by_the_next_start(llm_server: FakeLLMSe
     db = tmp_path / "consensus.db"
     proc = await start(tmp_path, env, "ask", "Will this survive a crash?", "--json")
     try:
-        for _ in range(300):  # until both quick models are stored and the slow one is in flight
+        for _ in range(1200):  # until both quick models are stored and the slow one is in flight
             if db.exists() and completed_answers(db) == 2:
                 break
             await asyncio.sleep(0.05)
         else:
             pytest.fail("the quick answers were never stored")
-        await llm_server.wait_for("POST /v1/messages", 1)
+        await llm_server.wait_for("POST /v1/messages", 1, timeout=60)
     finally:
         proc.send_signal(signal.SIGKILL)
         await ensure_stopped(proc)
