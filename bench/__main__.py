@@ -1,5 +1,6 @@
-"""`python -m bench [--quick] [--only NAME ...]`: every benchmark in turn (storage, fan-out, platforms, ranking),
-each writing its section of bench/RESULTS.md. `make bench` runs this; all of it takes under 10 minutes."""
+"""`python -m bench [--quick] [--only NAME ...]`: every benchmark in turn (start-up, storage, fan-out,
+platforms, ranking), each writing its section of bench/RESULTS.md. `make bench` runs this; all of it
+takes under 10 minutes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import time
 from collections.abc import Callable
 
 # Each bench imports bench.common first: loopback-only proxy settings, the repository on sys.path.
-from bench import fanout, platforms, ranking, storage
+from bench import fanout, platforms, ranking, startup, storage
 
 BENCHES: dict[str, Callable[[list[str]], int]] = {
+    "startup": startup.main,
     "storage": storage.main,
     "fanout": fanout.main,
     "platforms": platforms.main,

@@ -8,7 +8,8 @@ question through ask → fan-out → review → rank against a fake OpenAI-compa
 answers each model with its stored answer ("pipeline"); then how often the two disagree, how
 often the `disagree` flag rose when the top answer was wrong vs right, the figures on each half of the
 questions (even and odd position: a weight chosen on one half is checked on the other) and on each
-category, and the time to rank 8 answers of ~500 words. Not run by CI: it reads data outside the repository.
+category, whether filler appended to a worse answer lifts it, and the time to rank 8 answers of
+~500 words. Not run by CI: it reads data outside the repository.
 """
 
 from __future__ import annotations
@@ -182,6 +183,42 @@ def disagree_rates(data: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+# Ordinary words that say nothing about any question: appended to an answer, they must not lift it.
+FILLER = (
+    "I approached this carefully and double-checked every step of my reasoning.",
+    "I considered several angles before settling on this response, and each point follows from the last.",
+    "Every part of this answer was reviewed for accuracy, clarity and completeness.",
+    "This reflects a thorough, balanced and honest look at the whole matter.",
+    "I took care to keep the explanation easy to follow from start to finish.",
+)
+
+
+def _position(scores: dict[str, float], key: str) -> int:
+    """1 for the top answer; answers scored equal share a position."""
+    return 1 + sum(1 for value in scores.values() if value > scores[key])
+
+
+def filler_probe(data: dict[str, Any]) -> str:
+    """Filler appended to each answer that is not a best one, one sentence and all five: how often its
+    rank rose (fewer answers scored above it), and how often its score did."""
+    ranker = ConsensusRanker()
+    probes = raised_rank = raised_score = 0
+    questions_raised: set[str] = set()
+    for row in data["rows"]:
+        base = {k: s.value for k, s in data["rankings"][row["id"]].scores.items()}
+        for key in sorted(set(row["answers"]) - data["best"][row["id"]]):
+            for n in (1, len(FILLER)):
+                padded = {**row["answers"], key: row["answers"][key].rstrip() + "\n\n" + " ".join(FILLER[:n])}
+                after = {k: s.value for k, s in ranker.score(row["question"], padded).scores.items()}
+                probes += 1
+                raised_score += after[key] > base[key]
+                if _position(after, key) < _position(base, key):
+                    raised_rank += 1
+                    questions_raised.add(row["id"])
+    return (f"{len(data['rows'])} questions, {probes} probes: rank raised in {raised_rank} "
+            f"({len(questions_raised)} questions), score raised in {raised_score}")
+
+
 def timing(rows: list[dict[str, Any]], answers: int = 8, words: int = 500, runs: int = 50) -> str:
     """8 answers of ~500 words built from real answers, ranked `runs` times on one core."""
     texts = [t for row in rows for t in row["answers"].values()]
@@ -232,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             print(name)
             for line in breakdown(re_, result):
                 print(f"  {line}")
+        print("\n== filler probe: ordinary-word filler appended to each answer that is not a best one")
+        for name, result in results.items():
+            print(f"{name}: {filler_probe(result)}")
         print("\n== timing, 8 answers x 500 words, ConsensusRanker.score on one core")
         print(timing(results[SETS[0]]["rows"]))
         if pipeline is not None:

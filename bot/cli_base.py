@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shlex
+import shutil
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -35,6 +39,24 @@ class ConfigurationProblem(click.ClickException):
         click.echo(f"Configuration: {self.message}", err=True)
 
 
+def consensus_command() -> str:
+    """`consensus` as it can be typed here, for messages that tell a command to run: the plain name
+    when PATH finds this installation's command, else its path (after `make run` it is in .venv/bin,
+    which is not on PATH)."""
+    installed = Path(os.path.abspath(sys.executable)).parent / "consensus"  # console scripts sit beside it
+    if not installed.exists():  # running from a source tree that was never installed
+        return shlex.join([sys.executable, "-m", "bot"])
+    found = shutil.which("consensus")
+    if found is not None and Path(found).resolve() == installed.resolve():
+        return "consensus"
+    try:
+        relative = installed.relative_to(Path.cwd())
+    except ValueError:  # not below the current folder
+        return shlex.quote(str(installed))
+    # A path with no slash in it would be looked up on PATH, where it is not.
+    return shlex.quote(str(relative) if relative.parent != Path(".") else f"./{relative}")
+
+
 def load_settings(default_level: str = "WARNING") -> Settings:
     from pydantic import ValidationError
 
@@ -50,7 +72,7 @@ def load_settings(default_level: str = "WARNING") -> Settings:
     if settings.database_found_here:
         logging.getLogger("consensus").warning(
             "Using the database %s found in this folder; set CONSENSUS_HOME or DATABASE_URL to choose where "
-            "it lives (`consensus where` shows it).", LEGACY_DATABASE)
+            "it lives (`%s where` shows it).", LEGACY_DATABASE, consensus_command())
     return settings
 
 

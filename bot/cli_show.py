@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_base import EXIT_USAGE, TERMINAL, load_settings, run, with_core
+from bot.cli_base import EXIT_USAGE, TERMINAL, consensus_command, load_settings, run, with_core
 
 if TYPE_CHECKING:
     from bot.wiring import Core
@@ -18,7 +18,7 @@ MAX_ID = 2**63 - 1  # the largest id a database row can have
 
 def not_found(conversation_id: int) -> int:
     click.echo(f"Error: there is no conversation {conversation_id} in this terminal's workspace; "
-               "`consensus history` lists them.", err=True)
+               f"`{consensus_command()} history` lists them.", err=True)
     return EXIT_USAGE
 
 

@@ -27,7 +27,7 @@ Check = Callable[[], Awaitable[str | None]]  # None when fine, else the reason
 class Health:
     def __init__(self, store: Store, metrics: PrometheusMetrics) -> None:
         self.store, self.metrics = store, metrics
-        self.checks: dict[str, Check] = {}  # platform -> readiness check
+        self.checks: dict[str, Check] = {}  # platform -> readiness check, registered before it connects
         self.draining = False
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -46,6 +46,8 @@ class Health:
 
     async def problems(self) -> list[str]:
         found = ["shutting down"] if self.draining else []
+        if not self.checks:  # `serve` registers each platform before it connects: never ready with none
+            found.append("no chat platform registered yet")
         for name, check in {"database": self._database, **self.checks}.items():
             if (problem := await self._guarded(name, check)) is not None:
                 found.append(problem)

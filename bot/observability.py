@@ -50,7 +50,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__()
         self._fixed: Any = None  # the constructor's own assignment is not a choice
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return self._fixed or sys.stderr
 

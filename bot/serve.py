@@ -1,5 +1,9 @@
-"""`consensus serve`: migrate, resume unfinished questions, run each configured platform until
-SIGTERM or Ctrl-C, then stop taking questions and let the running ones finish.
+"""`consensus serve`: migrate, connect each configured platform, resume unfinished questions, serve
+until SIGTERM or Ctrl-C, then stop taking questions and let the running ones finish.
+
+SIGTERM and Ctrl-C stop it in every state: connecting, retrying, serving. Start-up runs as one task
+raced against the stop signal, so a platform still connecting is cancelled where it waits; stopping
+then takes at most CONSENSUS_SHUTDOWN_SECONDS for the questions in flight, plus CLOSE_SECONDS.
 
 Several replicas may share one PostgreSQL database: each sweeps for batches whose lease ran out
 (a replica died) every half lease, and claims them with SKIP LOCKED, so exactly one finishes them.
@@ -8,22 +12,28 @@ Several replicas may share one PostgreSQL database: each sweeps for batches whos
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import inspect
 import logging
 import signal
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-import click
+from sqlalchemy.engine import make_url
 
-from adapters.discord.client import build_discord_bot
-from adapters.slack.app import build_slack_app
-from bot.health import Health
+from bot.cli_base import consensus_command
+from bot.health import Check, Health
 from bot.metrics import PrometheusMetrics
 from bot.settings import Settings
 from bot.wiring import Core, build_core
+from core.errors import ConfigError
 from core.fanout import FanOut
 
 log = logging.getLogger(__name__)
+CLOSE_SECONDS = 3.0  # after the questions in flight: closing every connection, within the 5 s promised
 
 NOTHING_TO_SERVE = """\
 The database is ready ({url}), but no chat platform is configured yet.
@@ -33,7 +43,7 @@ Set, in the environment or in .env:
   Discord:             DISCORD_TOKEN  (optionally DISCORD_GUILD_IDS for instant command sync)
 and the models that answer:
   CONSENSUS_MODELS=anthropic/claude-sonnet-4-5,openai/gpt-5-mini  with ANTHROPIC_API_KEY, OPENAI_API_KEY
-Meanwhile `consensus ask "your question"` works in this terminal."""
+Meanwhile `{consensus} ask "your question"` works in this terminal."""
 
 
 def secret(value: Any) -> str:
@@ -44,31 +54,58 @@ def slack_http(settings: Settings) -> bool:
     return bool(settings.slack_bot_token) and not settings.slack_app_token
 
 
-async def start_platforms(settings: Settings, core: Core, health: Health, metrics: PrometheusMetrics,
-                          running: list[Any]) -> None:
-    """Start every configured platform into `running` (each has `stop_intake()` and `stop()`)."""
+def nothing_to_serve(settings: Settings) -> str:
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    return NOTHING_TO_SERVE.format(url=url, consensus=consensus_command())
+
+
+@dataclass
+class ChatPlatform:
+    name: str
+    bot: Any  # SlackBot or ConsensusBot: stop_intake() and stop()
+    connect: Callable[[], Coroutine[Any, Any, None]]  # returns once connected and its token accepted
+    ready: Check  # None when connected, else why not
+
+
+def build_platforms(settings: Settings, core: Core, health: Health, metrics: PrometheusMetrics) -> list[ChatPlatform]:
+    """Every configured platform, built but not connected yet."""
+    platforms = []
     if settings.slack_bot_token:
+        from adapters.slack.app import build_slack_app  # each platform's library only when configured
+
         slack = build_slack_app(
             core.service, bot_token=secret(settings.slack_bot_token),
             signing_secret=secret(settings.slack_signing_secret), api_url=settings.slack_api_url,
             command=settings.slack_command, app_token=secret(settings.slack_app_token) or None, metrics=metrics)
         routes = health.routes() if slack_http(settings) else ()  # one port: Slack, health and metrics
-        await slack.start(settings.host, settings.port, routes=routes)
-        running.append(slack)
-        health.checks["slack"] = slack.ready
+        start = partial(slack.start, settings.host, settings.port, routes=routes)
+        platforms.append(ChatPlatform("slack", slack, start, slack.ready))
     if settings.discord_token:
+        from adapters.discord.client import build_discord_bot
+
         discord_bot = build_discord_bot(
             core.service, token=secret(settings.discord_token), api_base=settings.discord_api_base,
             gateway_url=settings.discord_gateway_url, guild_ids=settings.guild_ids,
             message_content=settings.discord_message_content, shard_count=settings.discord_shard_count,
             shard_ids=settings.shard_ids, metrics=metrics)
-        running.append(discord_bot)
 
         async def discord_ready() -> str | None:
             return discord_bot.ready_problem()
 
-        health.checks["discord"] = discord_ready
-        await discord_bot.launch()
+        platforms.append(ChatPlatform("discord", discord_bot, discord_bot.launch, discord_ready))
+    return platforms
+
+
+async def connect_all(platforms: list[ChatPlatform]) -> None:
+    """Connect every platform at once, so one that cannot be reached holds back no other; the first
+    that fails for good (a rejected token) cancels the rest."""
+    tasks = [asyncio.create_task(p.connect(), name=f"connect-{p.name}") for p in platforms]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def sweep_orphans(fanout: FanOut, interval: float) -> None:
@@ -84,46 +121,94 @@ async def sweep_orphans(fanout: FanOut, interval: float) -> None:
             log.info("took over %d unfinished questions: batches %s", len(resumed), resumed)
 
 
+async def connect_then_sweep(settings: Settings, core: Core, platforms: list[ChatPlatform]) -> None:
+    """Connect, resume the questions a stopped process left unfinished, then sweep for more; forever."""
+    await connect_all(platforms)
+    resumed = await core.fanout.resume_orphans()
+    if resumed:
+        log.info("resumed %d unfinished questions", len(resumed))
+    await sweep_orphans(core.fanout, settings.consensus_lease_seconds / 2)
+
+
+async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Run `work` until `stop` is set, then cancel it wherever it is (connecting, retrying, serving).
+    An error of its own (a rejected token) is raised."""
+    task = asyncio.create_task(work)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        task.cancel()
+        await asyncio.gather(task, stopping, return_exceptions=True)
+    if not task.cancelled():
+        task.result()
+
+
+async def drain(settings: Settings, core: Core, health: Health, platforms: list[ChatPlatform]) -> None:
+    """Stop taking questions; let those in flight finish within CONSENSUS_SHUTDOWN_SECONDS."""
+    log.info("stopping: finishing the questions in flight (up to %g s)", settings.consensus_shutdown_seconds)
+    health.draining = True  # /readyz turns 503: the load balancer sends new requests elsewhere
+    for platform in platforms:  # new questions now get "restarting"; clicks still work
+        stopped = platform.bot.stop_intake()
+        if inspect.isawaitable(stopped):
+            await stopped
+    # the cards of questions in flight still update; leases of unfinished ones are released
+    await core.fanout.stop(settings.consensus_shutdown_seconds)
+
+
+async def close_platforms(platforms: list[ChatPlatform]) -> None:
+    """Close every platform at once; one that takes longer than CLOSE_SECONDS is left to the exit."""
+    closing = {asyncio.create_task(p.bot.stop()): p.name for p in platforms}
+    if not closing:
+        return
+    _, late = await asyncio.wait(closing, timeout=CLOSE_SECONDS)
+    for task in late:
+        log.warning("stopping: %s did not close within %g s", closing[task], CLOSE_SECONDS)
+        task.cancel()
+    for task, name in closing.items():
+        await asyncio.gather(task, return_exceptions=True)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("stopping: %s failed to close", name, exc_info=task.exception())
+
+
 async def serve(settings: Settings) -> None:
     if not (settings.slack_bot_token or settings.discord_token):
         core = await build_core(settings)  # migrates the embedded database all the same
         await core.aclose()
-        click.echo(NOTHING_TO_SERVE.format(url=settings.database_url))
-        return
+        raise ConfigError(nothing_to_serve(settings))
     settings.check_models()
     stop = stop_signal()  # first: a SIGTERM during start-up also stops gracefully
     metrics = PrometheusMetrics()
     core = await build_core(settings, metrics=metrics, warm=True)
     metrics.track_in_flight(lambda: core.fanout.in_flight)
     health = Health(core.store, metrics)
-    running: list[Any] = []
-    sweeper: asyncio.Task[None] | None = None
+    platforms: list[ChatPlatform] = []
     try:
-        if not slack_http(settings):
-            await health.start(settings.host, settings.port)
-        await start_platforms(settings, core, health, metrics, running)
-        resumed = await core.fanout.resume_orphans()
-        if resumed:
-            log.info("resumed %d unfinished questions", len(resumed))
-        sweeper = asyncio.create_task(sweep_orphans(core.fanout, settings.consensus_lease_seconds / 2))
-        await stop.wait()
-        log.info("stopping: finishing the questions in flight (up to %g s)", settings.consensus_shutdown_seconds)
-        health.draining = True  # /readyz turns 503: the load balancer sends new requests elsewhere
-        sweeper.cancel()
-        for platform in running:  # new questions now get "restarting"; clicks still work
-            stopped = platform.stop_intake()
-            if inspect.isawaitable(stopped):
-                await stopped
-        # the cards of questions in flight still update; leases of unfinished ones are released
-        await core.fanout.stop(settings.consensus_shutdown_seconds)
+        platforms = build_platforms(settings, core, health, metrics)
+        for platform in platforms:  # before any connects: /readyz is 503 until every one is connected
+            health.checks[platform.name] = platform.ready
+        with port_named(settings):
+            if not slack_http(settings):
+                await health.start(settings.host, settings.port)
+            await until_stopped(connect_then_sweep(settings, core, platforms), stop)
+        await drain(settings, core, health, platforms)
     finally:
-        if sweeper is not None:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
-        for platform in reversed(running):
-            await platform.stop()
+        await close_platforms(platforms)
         await health.stop()
         await core.aclose()
+
+
+@contextlib.contextmanager
+def port_named(settings: Settings) -> Iterator[None]:
+    """A port that cannot be listened on is a setting to change, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise ConfigError(f"PORT: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+                          "set PORT (or HOST) to a free address.") from None
 
 
 def stop_signal() -> asyncio.Event:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.cli_base import consensus_command
 from bot.encryption import load_vault
 from bot.settings import Settings
-from core.errors import ConfigError
+from core.errors import ConfigError, SchemaNotCurrentError
 from core.events import EventBus
 from core.fanout import FanOut, FanOutSettings
 from core.keyring import KeyRing
@@ -52,6 +53,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     try:
         try:
             await store.prepare(migrate=migrate if migrate is not None else is_sqlite(settings.database_url))
+        except SchemaNotCurrentError as exc:
+            raise ConfigError(f"DATABASE_URL: {exc}: run `{consensus_command()} db upgrade`.") from None
         except ConfigError as exc:
             raise ConfigError(f"DATABASE_URL: {exc}") from None
         vault = load_vault(settings)  # production without CONSENSUS_ENCRYPTION_KEYS stops here
@@ -68,8 +71,8 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     fanout = FanOut(store, registry, ResilientCaller(policy, metrics=metrics), make_ranker(settings, registry),
                     PriceTable(settings.consensus_prices), bus,
                     FanOutSettings(lease_seconds=settings.consensus_lease_seconds,
-                                   output_limits=OutputLimits(settings.consensus_max_tokens)), metrics=metrics)
+                                   output_limits=OutputLimits(settings.consensus_max_tokens)),
+                    metrics=metrics, keys=KeyRing(vault, registry))
     limits = Limits(settings.consensus_daily_budget_usd, settings.consensus_questions_per_minute)
-    service = ConsensusService(store, fanout, bus, registry, settings.models,
-                               keys=KeyRing(vault, registry), limits=limits)
+    service = ConsensusService(store, fanout, bus, registry, settings.models, limits=limits)
     return Core(settings, store, registry, fanout, service)

@@ -20,6 +20,10 @@ class ConfigError(ConsensusError):
     default_message = "The bot is not configured correctly."
 
 
+class SchemaNotCurrentError(ConfigError):
+    """The database's schema is not the code's: the migrations must be applied first."""
+
+
 class InvalidQuestionError(ConsensusError):
     default_message = "That question cannot be asked."
 

@@ -46,6 +46,7 @@ from core.providers.replies import no_answer
 from core.ranking import Ranker, Ranking
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
+from core.store.leases import Lease
 from core.store.repositories import AnswerFlags, FinishedAnswer
 from core.store.store import Store
 from core.store.tables import Conversation, utcnow
@@ -149,12 +150,13 @@ class AnswerWriter:
 
 
 class FanOut:
-    keys: KeyRing | None = None  # stored API keys (set by the service); None: the operator's keys pay
-
     def __init__(self, store: Store, registry: ProviderRegistry, caller: ResilientCaller, ranker: Ranker,
                  prices: PriceTable, bus: EventBus, settings: FanOutSettings | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, keys: KeyRing | None = None) -> None:
         self.store, self.registry, self.caller = store, registry, caller
+        # Answers are paid by the asker's stored key, the team's, else the operator's; without a vault
+        # a stored key cannot be read (its answer fails, saying so) and storing one is refused.
+        self.keys = keys or KeyRing(None, registry)
         self.ranker, self.prices, self.bus = ranker, prices, bus
         self.settings = settings or FanOutSettings()
         self.metrics: Metrics = metrics or NoMetrics()
@@ -195,14 +197,15 @@ class FanOut:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
-    def lease_until(self) -> timedelta:
-        return timedelta(seconds=self.settings.lease_seconds)
+    def lease(self) -> Lease:
+        """A lease for this process from now: batches it starts or renews are its own until then."""
+        return Lease(self.owner, utcnow() + timedelta(seconds=self.settings.lease_seconds))
 
     async def resume_orphans(self) -> list[int]:
         """Claim and restart batches whose process died (their lease ran out)."""
         async with self.store.write() as repo:
-            orphans = await repo.orphaned_batches()
-            claimed = [b for b in orphans if await repo.claim_batch(b, self.owner, utcnow() + self.lease_until())]
+            orphans = await repo.leases.orphaned()
+            claimed = [b for b in orphans if await repo.leases.claim(b, self.lease())]
         for batch_id in claimed:
             log.info("resuming batch %s left unfinished by another process", batch_id)
             self.start(batch_id)
@@ -221,14 +224,14 @@ class FanOut:
             await asyncio.gather(self._renewer, return_exceptions=True)
         await self.writer.idle()  # answers already handed over are stored under the lease
         async with self.store.write() as repo:
-            await repo.release_leases(self.owner)
+            await repo.leases.release(self.owner)
 
     async def _renew_leases(self) -> None:
         while self._tasks:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
                 async with self.store.write() as repo:
-                    await repo.renew_lease(list(self._tasks), self.owner, utcnow() + self.lease_until())
+                    await repo.leases.renew(list(self._tasks), self.lease())
             except Exception:  # a missed renewal only risks a duplicate run later; keep going
                 log.warning("could not renew batch leases", exc_info=True)
 
@@ -240,20 +243,19 @@ class FanOut:
             # One transaction claims the batch and marks every answer to run as running, with the
             # key that pays for it; then each answer writes once, when it is finished.
             async with self.store.write() as repo:
-                if not await repo.claim_batch(batch_id, self.owner, utcnow() + self.lease_until()):
+                if not await repo.leases.claim(batch_id, self.lease()):
                     return  # another process holds it
                 _batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
                 logcontext.conversation_id.set(conversation.id)
                 questions = await repo.earlier_questions(conversation.id, message.id)
                 earlier = await repo.answers_of_questions(q.id for q in questions)
                 todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
-                choices = (await self.keys.choose_all(repo, conversation.workspace_id, message.author, todo)
-                           if self.keys else {row.id: KeyChoice("operator") for row in todo})
+                choices = await self.keys.choose_all(repo, conversation.workspace_id, message.author, todo)
                 now = utcnow()
                 for row in todo:
                     row.status, row.started_at = AnswerStatus.RUNNING.value, now
                     row.meta = {**(row.meta or {}), "key": choices[row.id].meta}  # which key paid: on the card
-                await repo.session.flush()
+                await repo.flush()
                 started = [to_answer(row) for row in todo]
             platform = workspace.platform
             request = ChatRequest(
@@ -337,8 +339,8 @@ class FanOut:
         failed = sum(a.status == AnswerStatus.FAILED for a in outcomes)
         status = BatchStatus.COMPLETED if not failed else BatchStatus.PARTIAL if done else BatchStatus.FAILED
         async with self.store.write() as repo:
-            if not await repo.finish_batch(batch_id, self.owner, status.value, ranking.consensus if ranking else None,
-                                           bool(ranking and ranking.disagree)):
+            if not await repo.leases.finish(batch_id, self.owner, status.value, ranking.consensus if ranking else None,
+                                            bool(ranking and ranking.disagree)):
                 if batch_id in self._again:
                     log.info("batch %s has a retried answer to run first; ranking it after that", batch_id)
                 else:

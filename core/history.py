@@ -4,34 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
-
 from core.domain import ConversationSummary
 from core.mapping import aware
 from core.store.repositories import Repository
-from core.store.tables import AiResponse, Conversation, Message
+from core.store.tables import Conversation
 
 
 async def summaries(repo: Repository, found: Sequence[tuple[Conversation, str]]) -> list[ConversationSummary]:
     ids = [conversation.id for conversation, _snippet in found]
     if not ids:
         return []
-    # One round trip: each conversation's question count and latest question, joined to that
-    # question's answers.
-    latest = (select(Message.conversation_id.label("conversation_id"), func.count().label("questions"),
-                     func.max(Message.id).label("latest"))
-              .where(Message.conversation_id.in_(ids)).group_by(Message.conversation_id).subquery())
     counts: dict[int, int] = {}
     models: dict[int, int] = {}
     selected: dict[int, str] = {}
-    for conversation_id, questions, provider_id, is_selected in (await repo.session.execute(
-        select(latest.c.conversation_id, latest.c.questions, AiResponse.provider_id, AiResponse.is_selected)
-        .outerjoin(AiResponse, AiResponse.message_id == latest.c.latest)
-    )).all():
+    for conversation_id, questions, provider_id, is_selected in await repo.latest_questions(ids):
         counts[conversation_id] = questions
         if provider_id is not None:
             models[conversation_id] = models.get(conversation_id, 0) + 1
-        if is_selected:
+        if is_selected and provider_id is not None:
             selected[conversation_id] = provider_id
     return [
         ConversationSummary(

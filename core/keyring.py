@@ -12,9 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-
 from core.domain import Actor
 from core.errors import (
     ConfigError,
@@ -57,10 +54,6 @@ class RotationReport:
     unreadable: int
 
 
-def _insert(repo: Repository) -> Any:
-    return (postgresql.insert if repo.dialect == "postgresql" else sqlite.insert)(ApiKey)
-
-
 class KeyRing:
     """The service's keeper of stored keys; every method runs inside the caller's transaction."""
 
@@ -92,19 +85,11 @@ class KeyRing:
         key = validate_key(provider, key, self.label(provider))
         user_id = actor.user_id if scope == "user" else ""
         now, shown, token = utcnow(), hint(key), self._vault().encrypt(key)
-        values = {"workspace_id": workspace_id, "scope": scope, "user_id": user_id, "provider": provider,
-                  "encrypted_value": token, "hint": shown, "created_at": now, "last_used_at": None}
-        await repo.session.execute(_insert(repo).values(**values).on_conflict_do_update(
-            index_elements=["workspace_id", "scope", "user_id", "provider"],
-            set_={"encrypted_value": token, "hint": shown, "created_at": now, "last_used_at": None}))
+        await repo.keys.put(workspace_id, scope, user_id, provider, token, shown, now)
         return KeyInfo(provider, scope, shown, user_id, now, None, True)
 
     async def list(self, repo: Repository, workspace_id: int, actor: Actor) -> list[KeyInfo]:
-        rows = await repo.session.scalars(
-            select(ApiKey).where(ApiKey.workspace_id == workspace_id,
-                                 (ApiKey.scope == "workspace") | (ApiKey.user_id == actor.user_id))
-            .order_by(ApiKey.provider, ApiKey.scope))
-        return [self._info(row) for row in rows]
+        return [self._info(row) for row in await repo.keys.visible_to(workspace_id, actor.user_id)]
 
     def _info(self, row: ApiKey) -> KeyInfo:
         scope: KeyScope = "workspace" if row.scope == "workspace" else "user"
@@ -125,16 +110,13 @@ class KeyRing:
     async def delete(self, repo: Repository, workspace_id: int, actor: Actor, provider: str,
                      scope: KeyScope) -> bool:
         self._check(actor, provider, scope)
-        result: Any = await repo.session.execute(delete(ApiKey).where(
-            ApiKey.workspace_id == workspace_id, ApiKey.scope == scope, ApiKey.provider == provider,
-            ApiKey.user_id == (actor.user_id if scope == "user" else "")))
-        return bool(result.rowcount)
+        return await repo.keys.delete(workspace_id, scope, actor.user_id if scope == "user" else "", provider)
 
     async def rotate_all(self, repo: Repository) -> RotationReport:
         """Re-encrypt every stored key with the first encryption key; unreadable rows stay as they are."""
         vault = self._vault()
         rotated = unreadable = 0
-        for row in await repo.session.scalars(select(ApiKey).order_by(ApiKey.id).with_for_update()):
+        for row in await repo.keys.all_locked():
             try:
                 row.encrypted_value = vault.rotate(row.encrypted_value)
                 rotated += 1
@@ -157,13 +139,8 @@ class KeyRing:
     async def _stored(self, repo: Repository, workspace_id: int, user_id: str, provider: str | None
                       ) -> dict[str, dict[str, ApiKey]]:
         """The asker's and the workspace's keys (of one provider, or all): provider -> scope -> row."""
-        query = select(ApiKey).where(
-            ApiKey.workspace_id == workspace_id,
-            ((ApiKey.scope == "user") & (ApiKey.user_id == user_id)) | (ApiKey.scope == "workspace"))
-        if provider is not None:
-            query = query.where(ApiKey.provider == provider)
         stored: dict[str, dict[str, ApiKey]] = {}
-        for row in await repo.session.scalars(query):
+        for row in await repo.keys.payable(workspace_id, user_id, provider):
             stored.setdefault(row.provider, {})[row.scope] = row
         return stored
 

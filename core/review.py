@@ -1,8 +1,10 @@
 """Each answer's card text: the model's own TL;DR and WHY lines, or a local extract when missing.
 
-Models are asked to end with two labelled lines. Models drift (bold labels, other case, a block in
-the middle, one line missing), so the parser is lenient about form and strict about limits: what
-leaves this module always fits the card, whoever wrote it.
+Models are asked to end with labelled lines: an ANSWER line where the question has one checkable
+result, then TL;DR and WHY. The ANSWER line stays in the body (it is part of the answer, and the
+ranker reads the result from it); TL;DR and WHY are taken out for the card. Models drift (bold
+labels, other case, a block in the middle, one line missing), so the parser is lenient about form
+and strict about limits: what leaves this module always fits the card, whoever wrote it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from core.domain import SUMMARY_MAX_CHARS, SUMMARY_MAX_WORDS, WHY_MAX_CHARS, WHY
 from core.text import remove_control_characters
 
 REVIEW_INSTRUCTIONS = f"""\
-After your answer, end with exactly these two lines and nothing after them:
+After your answer, end with these lines and nothing after them:
+ANSWER: <the result alone, e.g. 42, Yes, (B), Paris, 2024-05-01, 2:00 pm>
 TL;DR: <your answer in at most {SUMMARY_MAX_WORDS} words>
 WHY: <in at most {WHY_MAX_WORDS} words, why this answer is right>
-Write each on a single line, in plain text, with the labels exactly as shown."""
+Write the ANSWER line only where the question has one checkable result (a number, yes or no, a \
+choice, a name, a date or a time); leave it out otherwise. Write each line on a single line, in \
+plain text, with the labels exactly as shown."""
 
 ELLIPSIS = "…"
 
@@ -25,6 +30,7 @@ _DECOR = r"[\s*_#>`~\-•|]*"
 _SEP = r"\s*[*_]*\s*(?:[:：]|[-–—](?=\s))\s*[*_]*\s*"
 _TLDR = re.compile(rf"^{_DECOR}(?:tl\s*;?\s*dr|summary)[*_]*{_SEP}(?P<v>.*)$", re.IGNORECASE)
 _WHY = re.compile(rf"^{_DECOR}why(?: (?:it(?:'s| is)|this is) right)?[*_]*{_SEP}(?P<v>.*)$", re.IGNORECASE)
+_ANSWER = re.compile(rf"^{_DECOR}(?:final )?answer[*_]*{_SEP}(?P<v>.*\S.*)$", re.IGNORECASE)
 _RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
@@ -110,10 +116,19 @@ def extract_summary(text: str) -> str:
     return clip_words(" ".join(chosen), SUMMARY_MAX_WORDS, SUMMARY_MAX_CHARS)
 
 
+def answer_line(text: str) -> str | None:
+    """The value of the answer's last ANSWER line (its checkable result as the model states it)."""
+    for line in reversed(text.splitlines()):
+        match = _ANSWER.match(line)
+        if match:
+            return _clean(match.group("v"))
+    return None
+
+
 def review_answer(text: str) -> Reviewed:
     """Split an answer into body, summary and why; every field within the card's limits."""
     lines = remove_control_characters(text).splitlines()
-    labels = (_TLDR, _WHY)
+    labels = (_TLDR, _WHY, _ANSWER)  # a label ends the line before it, so TL;DR never swallows ANSWER
     summary, tldr_lines = _field(lines, _TLDR, labels)
     why, why_lines = _field(lines, _WHY, labels)
     used = tldr_lines | why_lines

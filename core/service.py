@@ -29,7 +29,7 @@ from core.providers.registry import ProviderRegistry
 from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook
 from core.store.repositories import Repository
 from core.store.store import Store
-from core.store.tables import AiResponse, Message, RequestBatch, utcnow
+from core.store.tables import AiResponse
 from core.text import remove_control_characters
 
 TITLE_CHARS = 200
@@ -49,12 +49,11 @@ def clean_question(text: str) -> str:
 
 class ConsensusService(AdminVerbs):
     def __init__(self, store: Store, fanout: FanOut, bus: EventBus, registry: ProviderRegistry,
-                 default_models: Sequence[str], *, keys: KeyRing | None = None, limits: Limits | None = None) -> None:
+                 default_models: Sequence[str], *, limits: Limits | None = None) -> None:
         self.store, self.fanout, self.bus, self.registry = store, fanout, bus, registry
         self.default_models = tuple(default_models)
-        self.keys = keys or KeyRing(None, registry)  # without a vault, storing keys is refused clearly
+        self.keys: KeyRing = fanout.keys  # the keys that pay for answers are the ones people manage here
         self.settings_book = SettingsBook(self.default_models, limits)
-        fanout.keys = self.keys  # answers are paid by the asker's key, the team's, else the operator's
 
     def subscribe(self, platform: str, sink: EventSink, *, progress: bool = True) -> None:
         self.bus.subscribe(platform, sink, progress=progress)
@@ -81,8 +80,7 @@ class ConsensusService(AdminVerbs):
             else:
                 conversation = await repo.conversation(conversation_id, workspace_id)
             message = await repo.add_question(conversation, question.user, text, touch=conversation_id is not None)
-            batch = await repo.add_batch(message, models, self.fanout.owner,
-                                         utcnow() + self.fanout.lease_until())
+            batch = await repo.add_batch(message, models, self.fanout.lease())
             answers = await repo.answers_of_question(message.id)
             view = to_batch(batch, message, conversation, question.workspace, answers)
         self.fanout.start(view.id)
@@ -166,7 +164,7 @@ class ConsensusService(AdminVerbs):
             if row.is_deleted:
                 raise NotFoundError("That answer was deleted.")
             row.is_expanded = expanded
-            await repo.session.flush()
+            await repo.flush()
             return to_answer(row)
 
     async def select(self, answer_id: int, actor: Actor) -> Batch:
@@ -203,17 +201,15 @@ class ConsensusService(AdminVerbs):
             cut = row.status == AnswerStatus.COMPLETED and row.ended in CUT_ENDINGS
             if row.status != AnswerStatus.FAILED and not cut:
                 raise InvalidQuestionError("Only a failed or cut-off answer can be retried.")
-            batch = await repo.session.get(RequestBatch, row.batch_id)
-            assert batch is not None
+            # Before the answer changes: reading the batch would flush that change first, taking the
+            # answer's row lock ahead of the batch's (PostgreSQL) where one flush writes both otherwise.
+            await repo.leases.reopen(row.batch_id, self.fanout.lease(), uncount=cut)
             if cut:  # what arrived goes; the new answer is stored, reviewed and ranked afresh
-                batch.completed -= 1
                 row.content = row.summary = row.reasoning = row.thinking = row.ended = None
                 row.ranking_score = row.score_method = row.rank = None
                 row.is_selected, row.selected_by, row.is_expanded = False, None, False
             row.status, row.error, row.attempts = AnswerStatus.PENDING.value, None, 0
-            batch.status, batch.finished_at = "RUNNING", None
-            batch.lease_owner, batch.lease_expires_at = self.fanout.owner, utcnow() + self.fanout.lease_until()
-            await repo.session.flush()
+            await repo.flush()
             answer = to_answer(row)
         self.fanout.start(answer.batch_id)
         return answer
@@ -225,7 +221,7 @@ class ConsensusService(AdminVerbs):
     async def _owned(self, repo: Repository, answer_id: int, actor: Actor) -> AiResponse:
         """The answer, locked for change, if the actor asked its question or is an admin."""
         row = await repo.answer(answer_id, await self._workspace(repo, actor.workspace), lock=True)
-        asker = await repo.session.get(Message, row.message_id)
+        asker = await repo.question(row.message_id)
         if not actor.is_admin and (asker is None or asker.author != actor.user_id):
             raise PermissionDeniedError("Only the person who asked, or an admin, can do that.")
         if row.is_deleted:
@@ -233,10 +229,7 @@ class ConsensusService(AdminVerbs):
         return row
 
     async def _batch_view(self, repo: Repository, batch_id: int, workspace: WorkspaceRef) -> Batch:
-        await repo.session.flush()
-        batch, message, conversation, answers = await repo.batch_rows(batch_id)
-        for answer in answers:
-            await repo.session.refresh(answer)
+        batch, message, conversation, answers = await repo.batch_rows_reloaded(batch_id)
         return to_batch(batch, message, conversation, workspace, answers)
 
     # -- platform bookkeeping -------------------------------------------------------------------

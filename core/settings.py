@@ -8,15 +8,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
-
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import BudgetExceededError, InvalidSettingsError, RateLimitedError
 from core.mapping import aware
 from core.store.repositories import Repository
-from core.store.tables import AiResponse, Conversation, Message, ModelSetting, Workspace, utcnow
+from core.store.tables import utcnow
 
 MAX_MODELS = 8
 WINDOW = timedelta(minutes=1)
@@ -44,27 +40,6 @@ class ModelSettings:
         return self.channel_models or self.models or self.available
 
 
-def _insert(repo: Repository) -> Any:
-    return (postgresql.insert if repo.dialect == "postgresql" else sqlite.insert)(ModelSetting)
-
-
-async def _rows(repo: Repository, workspace_id: int, channel: str | None) -> dict[str, ModelSetting]:
-    channels = ["", channel] if channel else [""]
-    rows = await repo.session.scalars(select(ModelSetting).where(
-        ModelSetting.workspace_id == workspace_id, ModelSetting.channel.in_(channels)))
-    return {row.channel: row for row in rows}
-
-
-async def _row(repo: Repository, workspace_id: int, channel: str) -> ModelSetting:
-    """The settings row for (workspace, channel), created when missing (safe under concurrency)."""
-    await repo.session.execute(_insert(repo).values(
-        workspace_id=workspace_id, channel=channel, models=[], updated_at=utcnow()).on_conflict_do_nothing())
-    found = await repo.session.scalar(select(ModelSetting).where(
-        ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel))
-    assert found is not None
-    return found
-
-
 class SettingsBook:
     """Reads and changes settings inside the caller's transaction."""
 
@@ -73,7 +48,7 @@ class SettingsBook:
         self.defaults = defaults or Limits()
 
     async def read(self, repo: Repository, workspace_id: int, channel: str | None) -> ModelSettings:
-        rows = await _rows(repo, workspace_id, channel)
+        rows = await repo.settings.by_channel(workspace_id, ["", channel] if channel else [""])
         own = rows.get("")
         override = rows.get(channel) if channel else None
         return ModelSettings(
@@ -101,12 +76,11 @@ class SettingsBook:
                          channel: str | None) -> ModelSettings:
         chosen = self.check_models(models)
         if channel and not chosen:
-            await repo.session.execute(delete(ModelSetting).where(
-                ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel))
+            await repo.settings.drop(workspace_id, channel)
         else:
-            row = await _row(repo, workspace_id, channel or "")
+            row = await repo.settings.row(workspace_id, channel or "")
             row.models, row.updated_at = chosen, utcnow()
-        await repo.session.flush()
+        await repo.flush()
         return await self.read(repo, workspace_id, channel)
 
     async def set_limits(self, repo: Repository, workspace_id: int, daily_budget_usd: float | None,
@@ -116,10 +90,10 @@ class SettingsBook:
             raise InvalidSettingsError("The daily budget must be a number of US dollars, 0 or more.")
         if questions_per_minute is not None and questions_per_minute < 1:
             raise InvalidSettingsError("The limit of questions per minute must be 1 or more.")
-        row = await _row(repo, workspace_id, "")
+        row = await repo.settings.row(workspace_id, "")
         row.daily_budget_usd, row.questions_per_minute = daily_budget_usd, questions_per_minute
         row.updated_at = utcnow()
-        await repo.session.flush()
+        await repo.flush()
         return await self.read(repo, workspace_id, None)
 
     async def admit(self, repo: Repository, workspace_id: int, user: str, settings: ModelSettings) -> None:
@@ -128,8 +102,7 @@ class SettingsBook:
         budget, rate = settings.daily_budget_usd, settings.questions_per_minute
         if budget is None and rate is None:
             return
-        if repo.dialect == "postgresql":  # one admission at a time per workspace, so limits hold exactly
-            await repo.session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+        await repo.settings.serialise_admissions(workspace_id)
         now = utcnow()
         if rate is not None:
             await self._check_rate(repo, workspace_id, user, rate, now)
@@ -138,11 +111,7 @@ class SettingsBook:
 
     @staticmethod
     async def _check_rate(repo: Repository, workspace_id: int, user: str, rate: int, now: datetime) -> None:
-        times = list(await repo.session.scalars(
-            select(Message.created_at).join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Conversation.workspace_id == workspace_id, Message.author == user,
-                   Message.created_at > now - WINDOW)
-            .order_by(Message.created_at.desc()).limit(rate)))
+        times = await repo.settings.question_times(workspace_id, user, now - WINDOW, rate)
         if len(times) < rate:
             return
         oldest = aware(times[-1])
@@ -154,11 +123,7 @@ class SettingsBook:
     @staticmethod
     async def _check_budget(repo: Repository, workspace_id: int, budget: float, now: datetime) -> None:
         midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
-        spent = await repo.session.scalar(
-            select(func.coalesce(func.sum(AiResponse.cost_usd), 0.0))
-            .join(Conversation, Conversation.id == AiResponse.conversation_id)
-            .where(Conversation.workspace_id == workspace_id, AiResponse.created_at >= midnight))
-        spent = float(spent or 0.0)
+        spent = await repo.settings.spent_since(workspace_id, midnight)
         if spent >= budget:
             resume = midnight + timedelta(days=1)
             raise BudgetExceededError(

@@ -1,7 +1,7 @@
 """The Discord bot: a discord.Client with a CommandTree, wired to the ConsensusService.
 
     bot = build_discord_bot(service, token=..., guild_ids=(...,))
-    await bot.launch()              # connects in the background (or: await bot.start(bot.token))
+    await bot.launch()              # logs in and connects (retrying while Discord is unreachable)
     ...
     await bot.stop()                # sends the queued edits, closes, waits
 """
@@ -13,14 +13,19 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
+from discord.backoff import ExponentialBackoff
 from discord.gateway import DiscordWebSocket
+from discord.utils import MISSING
 
 from adapters.calltrace import call_trace
+from adapters.connecting import describe, one_line
 from adapters.discord.cards import Board
 from adapters.discord.commands import Handlers
 from adapters.discord.keys import KeyCommands
@@ -37,8 +42,40 @@ log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY = "wss://gateway.discord.gg/"
 CLOSE_GRACE = 5.0
-READY_TIMEOUT = 30.0
+NOT_CONNECTED = "Discord not connected yet"
 _CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback$")  # the ack of an interaction
+UNREACHABLE = (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError)
+
+# discord.py 2.7 cannot retry a first gateway connection that fails: its retry reads the previous
+# session (`self.ws`, still None) and the task dies on an AttributeError (Rapptz/discord.py#10520).
+# ConsensusBot retries that one itself; this tells the log filter which bot is in that state.
+_first_connection: ContextVar[ConsensusBot | None] = ContextVar("discord_first_connection", default=None)
+
+
+class _OneLineReconnects(logging.Filter):
+    """discord.py logs each reconnect attempt at ERROR with a traceback; one WARNING line naming the
+    error (and discord.py's own next delay, already in the message) says it all."""
+
+    RECONNECTS = ("Attempting a reconnect", "Failed to connect for shard_id")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or not str(record.msg).startswith(self.RECONNECTS):
+            return True
+        bot = _first_connection.get()
+        if bot is not None and bot.ws is None:
+            return False  # ConsensusBot._connect_gateway reports this attempt itself
+        why = describe(record.exc_info[1])
+        return one_line(record, f"Discord: {record.getMessage()} ({why})")
+
+
+_ONE_LINE_RECONNECTS = _OneLineReconnects()
+
+
+def quiet_reconnect_tracebacks() -> None:
+    for name in ("discord.client", "discord.shard"):
+        library_log = logging.getLogger(name)
+        if _ONE_LINE_RECONNECTS not in library_log.filters:
+            library_log.addFilter(_ONE_LINE_RECONNECTS)
 
 
 def configure_endpoints(api_base: str | None = None,
@@ -88,7 +125,9 @@ class ConsensusBot(discord.Client):
         self.settings_commands.register(self.tree)
         self.ready_event = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._waiting = NOT_CONNECTED  # why not ready yet (login or first connection failing)
         service.subscribe(Platform.DISCORD.value, self.board.live.on_event)
+        quiet_reconnect_tracebacks()
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CardButton, ModelsSelect)
@@ -118,7 +157,12 @@ class ConsensusBot(discord.Client):
         """None while connected to the gateway; else why not (for the readiness check)."""
         if self.is_closed():
             return "Discord connection closed"
-        return None if self.is_ready() else "Discord not connected yet"
+        if not self.is_ready():
+            return self._waiting
+        return None if self.gateway_open() else "Discord gateway disconnected; reconnecting"
+
+    def gateway_open(self) -> bool:
+        return self.ws is not None and self.ws.open
 
     async def on_ready(self) -> None:
         log.info("discord: connected as %s to %d guild(s)", self.user, len(self.guilds))
@@ -134,31 +178,82 @@ class ConsensusBot(discord.Client):
     async def on_models_chosen(self, interaction: discord.Interaction[Any], where: str) -> None:
         await self.settings_commands.chosen(interaction, where)
 
-    async def launch(self, ready_timeout: float = READY_TIMEOUT) -> None:
-        """Start in the background; a rejected token fails here, naming the setting."""
-        self._runner = asyncio.create_task(self.start(self.token), name="discord-bot")
+    async def launch(self, ready_timeout: float | None = None) -> None:
+        """Log in and connect; return once the gateway session is ready (or after `ready_timeout`
+        seconds, still connecting in the background). While Discord cannot be reached this retries,
+        with backoff; a rejected token or intent is a ConfigError naming its setting."""
+        self._runner = asyncio.create_task(self._run(), name="discord-bot")
         ready = asyncio.create_task(self.ready_event.wait())
-        await asyncio.wait({self._runner, ready}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        if self._runner.done():
-            try:
-                self._runner.result()
-            except discord.LoginFailure as exc:
+        try:
+            await asyncio.wait({self._runner, ready}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if self._runner.done() and not self._runner.cancelled():
+            self._raise_why_it_ended(self._runner)
+
+    @staticmethod
+    def _raise_why_it_ended(runner: asyncio.Task[None]) -> None:
+        try:
+            runner.result()
+        except discord.LoginFailure as exc:
+            raise ConfigError("Discord rejected DISCORD_TOKEN; copy the bot token again.") from exc
+        except discord.PrivilegedIntentsRequired as exc:
+            raise ConfigError("DISCORD_MESSAGE_CONTENT is on, but the Message Content intent is not "
+                              "enabled for this application in the Developer Portal.") from exc
+        except discord.ConnectionClosed as exc:
+            if exc.code == 4004:  # the gateway's "authentication failed"
                 raise ConfigError("Discord rejected DISCORD_TOKEN; copy the bot token again.") from exc
-            except discord.PrivilegedIntentsRequired as exc:
-                raise ConfigError("DISCORD_MESSAGE_CONTENT is on, but the Message Content intent is not "
-                                  "enabled for this application in the Developer Portal.") from exc
-        elif not ready.done():
-            log.warning("discord: not ready after %.0f s; still connecting in the background", ready_timeout)
+            raise
+
+    async def _run(self) -> None:
+        await self._log_in()
+        await self._connect_gateway()
+
+    async def _log_in(self) -> None:
+        """`login` until Discord answers: while it cannot be reached, wait with discord.py's backoff."""
+        backoff = ExponentialBackoff()
+        while True:
+            try:
+                await self.login(self.token)
+                return
+            except UNREACHABLE as exc:
+                why = f"cannot reach the API ({describe(exc)})"
+            # Each login opens a new HTTP session; close the failed one (which closes its connector,
+            # so the next login must build a new one, as the first did).
+            await self.http.close()
+            self.http.connector = MISSING
+            await self._retry_in(why, backoff.delay())
+
+    async def _connect_gateway(self) -> None:
+        """discord.py's `connect`, which reconnects by itself once it had a session; before that
+        (see `_first_connection`) its loop dies after one failed attempt, so it is started again."""
+        _first_connection.set(self)  # this task's context only
+        backoff = ExponentialBackoff()
+        while True:
+            try:
+                await self.connect()
+                return
+            except AttributeError as exc:
+                if self.ws is not None or self.is_closed():
+                    raise
+                why = f"cannot reach the gateway ({describe(exc.__context__)})"
+            await self._retry_in(why, backoff.delay())
+
+    async def _retry_in(self, why: str, delay: float) -> None:
+        self._waiting = f"Discord: {why}; retrying"
+        log.warning("Discord: %s; next attempt in %.1f s", why, delay)
+        await asyncio.sleep(delay)
 
     def stop_intake(self) -> None:
         """Refuse new questions (politely); buttons and the questions in flight keep working."""
         self.handlers.accepting = False
 
     async def stop(self) -> None:
-        """Close the connection (sending the edits still queued) and wait for the client to end."""
+        """Close the connection (sending the edits still queued) and end the client, wherever it is:
+        connected, or waiting before its next attempt to log in or reconnect."""
         await self.close()
         if self._runner is not None:
+            self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
 
     async def idle(self) -> None:
@@ -176,6 +271,12 @@ class ConsensusBot(discord.Client):
 
 class ShardedConsensusBot(ConsensusBot, discord.AutoShardedClient):
     """Several shards in one process (`shard_ids`), or all of them."""
+
+    def gateway_open(self) -> bool:
+        return all(not shard.is_closed() for shard in self.shards.values())
+
+    async def _connect_gateway(self) -> None:
+        await self.connect()  # AutoShardedClient retries each shard's first connection itself
 
 
 def build_discord_bot(service: ConsensusService, *, token: str, api_base: str | None = None,

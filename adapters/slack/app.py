@@ -1,7 +1,8 @@
 """Build and run the Slack app: one Bolt AsyncApp, one shared AsyncWebClient, HTTP or Socket Mode.
 
     bot = build_slack_app(service, bot_token=..., signing_secret=..., api_url="https://slack.com/api/")
-    await bot.start("0.0.0.0", 3000)      # HTTP: POST /slack/events; Socket Mode if app_token is set
+    await bot.start("0.0.0.0", 3000)      # HTTP: POST /slack/events; Socket Mode if app_token is set;
+                                          # returns once Slack accepted the tokens (retries until then)
     ...
     await bot.stop_intake()               # new questions get "restarting"; running questions still render
     await bot.stop()                      # closes the server or socket, flushes card updates, closes HTTP
@@ -9,9 +10,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -19,10 +21,14 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.calltrace import call_trace
+from adapters.connecting import describe, one_line
 from adapters.slack.handlers import SlackHandlers
 from adapters.slack.pacing import Pacer, Pacing, RateLimitNotifier
 from adapters.slack.people import People
@@ -37,6 +43,33 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 LISTENER_GRACE = 10.0  # at shutdown, how long a listener may still take to post its cards
 SOCKET_KINDS = {"slash_commands": "command", "interactive": "interaction", "events_api": "event"}
+SOCKET_PING = 10.0  # slack_sdk pings at this interval, and retries a failed (re)connect after it
+BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=1.0)  # 1, 2, 4 … s, plus up to 1 s of jitter
+MAX_BACKOFF = 60.0
+# What Slack answers for a token it will never accept: retrying cannot help, the setting must change.
+REJECTED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                  "not_allowed_token_type"}
+NOT_CONNECTED = "Slack not connected yet"
+
+
+class _OneLineSocketRetries(logging.Filter):
+    """slack_sdk's Socket Mode client logs each failed (re)connect at ERROR, the first with a
+    traceback, and tries again after its ping interval: one WARNING line per attempt says it all."""
+
+    RETRIED = ("Failed to connect", "Failed to check the current session", "Failed to receive or enqueue")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Failed to retrieve WSS URL"):
+            return False  # the caller logs the same failure next, as one of the lines below
+        if record.levelno < logging.ERROR or not message.startswith(self.RETRIED):
+            return True
+        why = describe(record.exc_info[1]) if record.exc_info else message
+        return one_line(record, f"Slack Socket Mode: {why}; next attempt in {SOCKET_PING:g} s")
+
+
+SOCKET_LOG = logging.getLogger("adapters.slack.socket")  # handed to slack_sdk's Socket Mode client
+SOCKET_LOG.addFilter(_OneLineSocketRetries())
 
 
 def request_kind(body: dict[str, Any]) -> str:
@@ -71,6 +104,7 @@ class SlackBot:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._stopped = False
+        self._waiting: str | None = NOT_CONNECTED  # why not ready yet; None once Slack accepted the tokens
 
     @property
     def mode(self) -> str:
@@ -97,25 +131,68 @@ class SlackBot:
         return application
 
     async def start(self, host: str = "0.0.0.0", port: int = 3000, *, routes: Iterable[web.RouteDef] = ()) -> None:
-        """HTTP mode: serve on host:port (port 0 picks a free one, see `.port`). Socket Mode: connect."""
+        """Connect; return once Slack accepted the tokens. HTTP mode serves on host:port first (port 0
+        picks a free one, see `.port`), then checks the bot token; Socket Mode checks the bot token and
+        the app token, then connects. While Slack cannot be reached this retries, with backoff; a
+        rejected token is a ConfigError naming its setting."""
         self._session = aiohttp.ClientSession(trace_configs=[call_trace("slack", self.metrics)])
         self.client.session = self._session
+        if not self.app_token:
+            await self._serve_http(host, port, routes)
+        await self._until_answered(self.client.auth_test, "SLACK_BOT_TOKEN")
         if self.app_token:
-            self._socket = _TimedSocketHandler(self.app, self.app_token, web_client=self.client)
-            self._socket.metrics = self.metrics
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
-            log.info("Slack: connected in Socket Mode")
-            return
+            await self._connect_socket(self.app_token)
+        self._waiting = None
+        log.info("Slack: connected%s", " in Socket Mode" if self.app_token else "; the bot token is accepted")
+
+    async def _serve_http(self, host: str, port: int, routes: Iterable[web.RouteDef]) -> None:
         self._runner = web.AppRunner(self.web_app(routes), shutdown_timeout=2.0, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.port = int(self._runner.addresses[0][1])
         log.info("Slack: serving %s on %s:%s", EVENTS_PATH, host, self.port)
 
+    async def _connect_socket(self, app_token: str) -> None:
+        self._socket = _TimedSocketHandler(self.app, app_token, logger=SOCKET_LOG, web_client=self.client,
+                                           ping_interval=SOCKET_PING)
+        self._socket.metrics = self.metrics
+        # The first WebSocket URL is asked for here, where a rejected SLACK_APP_TOKEN stops the start;
+        # slack_sdk's own loop would retry it forever. From then on, slack_sdk reconnects by itself.
+        opened = await self._until_answered(lambda: self.client.apps_connections_open(app_token=app_token),
+                                            "SLACK_APP_TOKEN")
+        self._socket.client.wss_uri = str(opened["url"])
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]
+
+    async def _until_answered(self, call: Callable[[], Awaitable[AsyncSlackResponse]],
+                              setting: str) -> AsyncSlackResponse:
+        """`call()` until Slack answers. A rejected token is a ConfigError naming `setting`; while Slack
+        cannot be reached (or fails on its side), wait 1, 2, 4 … 60 s between attempts, one line each."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except SlackApiError as exc:
+                error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+                if error in REJECTED_TOKEN:
+                    raise ConfigError(f"Slack rejected {setting} ({error}); copy the token again from the "
+                                      "app's settings at api.slack.com/apps.") from None
+                why = f"Slack answered {error}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                why = f"cannot reach the Web API ({describe(exc)})"
+            delay = min(MAX_BACKOFF, BACKOFF.calculate_sleep_duration(attempt))
+            self._waiting = f"Slack: {why}; retrying"
+            log.warning("Slack: %s; next attempt in %.1f s", why, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
     async def ready(self) -> str | None:
-        """None when Slack can reach us (HTTP server up, or socket connected); else why not."""
-        if self._socket is not None:
-            return None if await self._socket.client.is_connected() else "Slack socket not connected"
+        """None when Slack can reach us (tokens accepted, and the HTTP server up or the socket
+        connected); else why not."""
+        if self._waiting is not None:
+            return self._waiting
+        if self.app_token:
+            connected = self._socket is not None and await self._socket.client.is_connected()
+            return None if connected else "Slack socket not connected; reconnecting"
         return None if self._runner is not None else "Slack HTTP server not running"
 
     def stop_intake(self) -> None:

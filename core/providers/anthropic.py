@@ -26,7 +26,7 @@ from core.errors import (
 )
 from core.providers import replies, sse, statuses
 from core.providers.base import ChatRequest, Completion, OnText
-from core.providers.openai import (
+from core.providers.common import (
     UnexpectedShape,
     count,
     json_list,
@@ -35,6 +35,7 @@ from core.providers.openai import (
     transport_error,
     unreadable,
 )
+from core.providers.registry import ProviderConfig
 
 # Above this the SDK insists on streaming a non-streamed call; we simply stream.
 _STREAM_ABOVE_TOKENS = 16_000
@@ -191,3 +192,16 @@ _STOP_REASONS = {"max_tokens": Ending.LENGTH, "model_context_window_exceeded": E
 
 def ending(stop_reason: Any) -> Ending:
     return _STOP_REASONS.get(str(stop_reason), Ending.COMPLETE) if stop_reason else Ending.COMPLETE
+
+
+class AnthropicFactory:
+    """The kind "anthropic"; a provider's models share one pooled client per key."""
+
+    def client(self, config: ProviderConfig) -> anthropic.AsyncAnthropic:
+        return make_client(config.required_key(), config.base_url, config.timeout)
+
+    def build(self, client: anthropic.AsyncAnthropic, config: ProviderConfig, model: str) -> AnthropicProvider:
+        return AnthropicProvider(client, model, name=config.name, label=config.display_name)
+
+
+ANTHROPIC = AnthropicFactory()

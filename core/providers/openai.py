@@ -4,17 +4,12 @@ The SDK never retries (`max_retries=0`): the engine's CallPolicy owns retries. E
 parsing failure leaves this module as exactly one core.errors.ProviderError with a short, key-free text.
 The SDK sends each request (auth, base URL, timeouts, error statuses) but the reply is read as plain
 JSON: its typed request transform and per-chunk pydantic models were most of a call's CPU (see sse.py).
-Also home of the small helpers the Anthropic provider shares (`redact`, `retry_after_seconds`, JSON shapes).
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
-import re
-import time
-from collections.abc import Mapping
 from typing import Any
 
 import httpx2
@@ -22,48 +17,28 @@ import openai
 
 from core.domain import Ending
 from core.errors import (
-    ProviderAuthError,
     ProviderError,
-    ProviderQuotaError,
-    ProviderRateLimitedError,
     ProviderResponseError,
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
 from core.providers import replies, sse, statuses
 from core.providers.base import ChatRequest, Completion, OnText
+from core.providers.common import (
+    UnexpectedShape,
+    count,
+    json_list,
+    json_object,
+    status_error,
+    transport_error,
+    unreadable,
+)
+from core.providers.registry import ProviderConfig
 
-# sk-..., sk-ant-..., sk-proj-..., and other long bearer-ish tokens a provider might echo back.
-_KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk|gsk|xai|AIza)[-_][A-Za-z0-9_\-]{6,}|\bAIza[A-Za-z0-9_\-]{20,}")
-_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active",
-                          "enforced_spend_limit_reached", "credit_balance_too_low"})
 DUMMY_KEY = "no-key-needed"  # keyless compatible servers (Ollama): the SDK refuses to run without one
-
-
-class UnexpectedShape(ValueError):
-    """A reply that is valid JSON, but not shaped as the API documents it."""
-
 
 # Everything sending a request or reading its reply may raise; each is translated to one ProviderError.
 _ERRORS = (openai.OpenAIError, httpx2.HTTPError, json.JSONDecodeError, UnicodeDecodeError, UnexpectedShape)
-
-
-def json_object(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise UnexpectedShape(f"expected an object, got {type(value).__name__}")
-    return value
-
-
-def json_list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise UnexpectedShape(f"expected a list, got {type(value).__name__}")
-    return value
-
-
-def count(usage: Any, key: str) -> int | None:
-    """A token count from a usage object; None (unknown, not zero) when the server left it out."""
-    value = usage.get(key) if isinstance(usage, dict) else None
-    return value if isinstance(value, int) else None
 
 
 def usage_counts(usage: Any) -> tuple[int | None, int | None, int | None]:
@@ -95,87 +70,6 @@ _FINISH_REASONS = {"length": Ending.LENGTH, "max_tokens": Ending.LENGTH, "conten
 
 def ending(finish_reason: Any) -> Ending:
     return _FINISH_REASONS.get(str(finish_reason).lower(), Ending.COMPLETE) if finish_reason else Ending.COMPLETE
-
-
-def redact(text: str, secret: str | None = None) -> str:
-    """Remove the API key, and anything that looks like a key, from text that may reach a user."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "[redacted]")
-    return _KEY_PATTERN.sub("[redacted]", text)
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """`retry-after-ms`, else `retry-after` in seconds or as an HTTP date; None when absent or nonsense."""
-    if not headers:
-        return None
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return max(0.0, float(ms) / 1000)
-    except ValueError:
-        pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_tz(value)
-        return None if parsed is None else max(0.0, email.utils.mktime_tz(parsed) - time.time())
-
-
-def detail(message: object, secret: str | None, limit: int = 160) -> str:
-    """A provider's own error text, redacted and shortened, to append after our sentence."""
-    text = redact(" ".join(str(message or "").split()), secret)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def transport_error(exc: BaseException, label: str, name: str, streaming: bool) -> ProviderError | None:
-    """Errors raised below the SDK (httpx2, json, a reply's shape): the same meaning whatever the provider."""
-    if isinstance(exc, httpx2.TimeoutException):
-        return ProviderTimeoutError(f"{label} did not answer in time", provider=name)
-    if isinstance(exc, httpx2.HTTPError):
-        text = f"connection to {label} dropped" if streaming else f"could not reach {label}"
-        return ProviderUnavailableError(text, provider=name)
-    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError | UnexpectedShape):
-        return unreadable(label, name)
-    return None
-
-
-def unreadable(label: str, name: str) -> ProviderResponseError:
-    """A garbled reply. Retryable: one bad body is usually a gateway hiccup; the retry cap bounds it."""
-    error = ProviderResponseError(f"{label} sent a reply that could not be read", provider=name)
-    error.retryable = True
-    return error
-
-
-def status_error(status: int, label: str, name: str, *, code: str | None, message: object,
-                 headers: Mapping[str, str] | None, secret: str | None, url: httpx2.URL | str | None = None,
-                 convention: str = "") -> ProviderError:
-    """Map an HTTP error status (and the body's code) to our errors; shared by both providers.
-    `message` is the provider's own text from a JSON error body, None when the body had none (an
-    HTML or plain-text page from a proxy): then the status's meaning is said instead."""
-    if code in _QUOTA_CODES or status == 402:
-        return ProviderQuotaError(f"{label}'s quota is exhausted", provider=name)
-    if status == 401:
-        return ProviderAuthError(f"{label} rejected the API key", provider=name)
-    if status == 403:
-        return ProviderAuthError(f"{label} refused access with this API key", provider=name)
-    if status == 429:
-        return ProviderRateLimitedError(f"rate limited by {label}", provider=name,
-                                        retry_after=retry_after_seconds(headers))
-    if status in (408, 409):
-        return ProviderUnavailableError(f"{label} could not take the request ({status})", provider=name)
-    if status == 529:
-        return ProviderUnavailableError(f"{label} is overloaded", provider=name)
-    if status >= 500:
-        return ProviderUnavailableError(statuses.server_failure(status, label), provider=name)
-    why = detail(message, secret)
-    if status == 404:
-        tried = f" at {redact(statuses.shown_url(url), secret)}" if url is not None else ""
-        text = f"{label} found nothing{tried} (404)" + (f": {why}" if why else "")
-        return ProviderResponseError(text + (f". {convention}" if convention else ""), provider=name)
-    return ProviderResponseError(f"{label} rejected the request ({status}): {why or statuses.refusal(status, label)}",
-                                 provider=name)
 
 
 def make_client(api_key: str | None, base_url: str | None, timeout: float) -> openai.AsyncOpenAI:
@@ -321,3 +215,25 @@ class OpenAIProvider:
         mapped = transport_error(exc, label, name, streaming)
         return mapped or ProviderUnavailableError(f"{label} failed while answering", provider=name)
 
+
+
+class OpenAIFactory:
+    """The kinds "openai" (OpenAI's own API, which needs a key) and "openai-compatible" (any server that
+    speaks it, which needs a base URL); a provider's models share one pooled client per key."""
+
+    def __init__(self, *, official: bool) -> None:
+        self.official = official
+
+    def client(self, config: ProviderConfig) -> openai.AsyncOpenAI:
+        if self.official:
+            config.required_key()
+        else:
+            config.required_base_url("http://localhost:11434/v1 for Ollama")
+        return make_client(config.api_key, config.base_url, config.timeout)
+
+    def build(self, client: openai.AsyncOpenAI, config: ProviderConfig, model: str) -> OpenAIProvider:
+        return OpenAIProvider(client, model, name=config.name, label=config.display_name, official=self.official)
+
+
+OPENAI = OpenAIFactory(official=True)
+OPENAI_COMPATIBLE = OpenAIFactory(official=False)

@@ -9,11 +9,14 @@ A score is a statement on a fixed 0–10 scale, built from three signals (figure
   things are guessed from the opening words, so they only count when two answers share one.
   Refusals and empty answers neither vote nor count in the share. A right result outranks a wrong
   one however full: on the Vicuna maths questions people voted for wrong answers, and we differ.
+  One exception: a majority of one answer against a lone dissent at least 1.5 times as full as
+  each of its answers is *contested*, and there substance alone decides (see `_contested`).
 * **Substance** S, relative to the batch: the characters of distinct sentences that carry an
   informative term, divided by the fullest answer's, square-rooted (diminishing returns). People
   in the Vicuna votes prefer fuller answers, and this is the best single predictor of their votes;
   measuring it against the batch's best keeps a right two-line answer to a two-line question high.
-  Repeating an answer or adding filler ("I hope this helps") adds no distinct informative sentence.
+  Repeating an answer or adding filler ("I hope this helps") adds no distinct informative sentence,
+  nor does talk about the answering itself ("I double-checked every step of my reasoning").
   Checked on each half of the questions, none of these added to it on both: distinct terms,
   compressed size, new words per sentence, numbers, names, list items, examples, the question's own
   terms, whole sentences over fragments. The votes reward how much an answer says.
@@ -39,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.ranking import wording
-from core.ranking.features import Text, analyse_text, common_surface, terms
+from core.ranking.features import SELF_TALK, Text, analyse_text, common_surface, terms
 from core.ranking.results import Result, final_result
 from core.ranking.values import MAX_SCORE, Ranking, Score, one_decimal
 
@@ -48,6 +51,7 @@ W_COVERAGE = 0.1  # share of quality that coverage of the shared points decides
 OPEN_FLOOR, OPEN_TOP = 0.15, 0.9  # the 0–1 range an answer without a checkable result spans
 ONLY_ANSWER = 0.65  # nothing to compare: a mid-high score that promises no confirmation
 REFUSAL_SHARE = 0.1
+CONTESTED_RATIO = 1.5  # a lone dissent this many times as full as every answer of a majority of one
 MIN_CORE = 3  # fewer shared points than this, with no result to compare: the answers disagree
 COMMON_SHOWN = 4
 
@@ -83,6 +87,7 @@ class ConsensusRanker:
         shown = {a.result.key: a.result.shown for a in info.values() if a.result is not None}
         guessed_only = all(a.result is None or a.result.guessed for a in info.values())
         voting = n > 1 and sum(counts.values()) >= 2 and not (guessed_only and max(counts.values()) < 2)
+        contested = voting and _contested(info, counts)
         m = sum(1 for a in info.values() if a.counts)  # answers taking part: refusals neither vote nor count
         raw: dict[str, float] = {}
         whys: dict[str, str] = {}
@@ -94,7 +99,7 @@ class ConsensusRanker:
             if n == 1:
                 value, parts = ONLY_ANSWER, ["Only answer, nothing to compare"]
             elif voting:
-                agree = counts[a.result.key] - 1 if a.result is not None and a.counts else 0
+                agree = counts[a.result.key] - 1 if a.result is not None and a.counts and not contested else 0
                 value = W_RESULT * math.sqrt(agree / (m - 1)) + (1 - W_RESULT) * quality
                 parts.append(wording.result_part(a.result, m, counts, shown))
             else:
@@ -130,8 +135,9 @@ def _analyse(question: str, text: str) -> _Answer:
 
 
 def _core(question: str, texts: list[Text]) -> frozenset[str]:
-    """Shared points: terms beyond the question's that at least half the answers (two or more) use."""
-    asked = set(terms(question))
+    """Shared points: terms beyond the question's that at least half the answers (two or more) use;
+    self-talk ("carefully", "step") is how answers are written, not a point they share."""
+    asked = set(terms(question)) | SELF_TALK
     need = max(2, math.ceil(len(texts) / 2))
     df = Counter(t for text in texts for t in text.terms)
     return frozenset(t for t, c in df.items() if c >= need and t not in asked)
@@ -141,6 +147,23 @@ def _common(core: frozenset[str], texts: list[Text]) -> list[str]:
     df = Counter(t for text in texts for t in text.terms if t in core and not t.isdigit())
     top = sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))[:COMMON_SHOWN]
     return [common_surface(t, texts) for t, _ in top]
+
+
+def _contested(info: Mapping[str, _Answer], counts: Counter[str]) -> bool:
+    """A majority of one answer against a dissent that shows far more work than each of its answers.
+
+    Two terse answers can share one shortcut; a worked answer that reaches another result is then
+    as good evidence as their agreement, so agreement is not counted and substance decides. (On
+    the GSM8K dev half such majorities were wrong in 4 of 5 cases; below the ratio, right in 60 of 63.)
+    """
+    top, top_count = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if 2 * top_count - sum(counts.values()) != 1:
+        return False
+    majority = [a.text.chars for a in info.values() if a.counts and a.result is not None and a.result.key == top]
+    return any(
+        a.counts and a.result is not None and a.result.key != top and a.text.chars >= CONTESTED_RATIO * max(majority)
+        for a in info.values()
+    )
 
 
 def _results_disagree(info: Mapping[str, _Answer], counts: Counter[str]) -> bool:

@@ -39,6 +39,32 @@ STOP = frozenset(
     """.split()
 )
 
+# Talk about the answering itself: how carefully it was made, how good it is, the steps taken. A
+# claim about the answer is no evidence about the question, so a sentence made only of these words
+# (and stop words) carries no substance: "I approached this carefully and double-checked every step".
+# The words still count as terms (a maths answer's "step 2" keeps its numbers and its other words).
+SELF_TALK = frozenset(
+    """
+    approach approached approaching careful carefully care cared caring check checked checking double
+    recheck rechecked verify verified verifying review reviewed reviewing revisit revisited consider
+    considered considering consideration reason reasoned reasoning reasonable logic logical logically
+    step thought thoughtful thoughtfully thinking think thought attention attentive attentively effort
+    efforts diligent diligently thorough thoroughly rigorous rigorously precise precisely accurate
+    accurately accuracy correct correctly correctness clarity clear clearly complete completely
+    completeness comprehensive comprehensively balanced balance honest honestly objective objectively
+    fair fairly sound solid reliable reliably consistent consistently coherent coherently carefully
+    response responses answer answered answering explanation explanations explain explained explaining
+    reply replies solution solutions work worked working process made make making making sure ensure
+    ensured ensuring took take taking taken tried try trying aim aimed aiming strive strived goal
+    angle angles perspective perspectives aspect aspects point points part parts piece whole entire
+    matter topic issue subject detail details detailed start finish end beginning follow follows
+    followed following easy easier simple understand understandable understood read reading readable
+    reflect reflects reflected look looked looking keep kept keeping settle settled settling put
+    every each last previous next first final overall full fully best better quality high highest
+    possible possibly confident confidence sure certain certainly truly genuinely really
+    """.split()
+)
+
 _REFUSAL = re.compile(
     r"\b(?:i(?:'m| am) (?:not (?:able|trained|programmed|designed|capable)|unable|sorry, but)"
     r"|i (?:can(?:no|')t|do not|don't) (?:help|assist|provide|answer|do that|have (?:access|the ability))"
@@ -74,7 +100,7 @@ class Text:
 
     terms: frozenset[str]  # distinct folded terms
     surface: dict[str, str]  # folded term -> the word as first written in this answer
-    chars: int  # characters of distinct sentences that carry at least one informative term
+    chars: int  # characters of distinct sentences with an informative term that is not self-talk
     refusal: bool
 
 
@@ -86,7 +112,7 @@ def analyse_text(text: str) -> Text:
         found = False
         for raw in _WORD.findall(piece):
             if _informative(raw):
-                found = True
+                found = found or raw.lower() not in SELF_TALK
                 key = stem(raw.lower())
                 if surface.setdefault(key, raw) != raw and raw.islower():
                     surface[key] = raw  # "Prioritise" opening a sentence is still the word "prioritise"

@@ -1,8 +1,11 @@
-"""The checkable result an answer commits to: a number, yes/no, a choice, or a named entity.
+"""The checkable result an answer commits to: a number, yes/no, a choice, a time, or a named thing.
 
-Each result has a key for matching (normalised) and the form to show a person ("Paris", "120,000").
-Open-ended answers have none, and that is the common case: a result is only read where the question
-asks for one, so an essay is never reduced to its last number.
+Each result has a key for matching (normalised), the form to show a person ("Paris", "120,000") and
+where it was read: the model's ANSWER line first, then a boxed result, then the reader (stated
+markers such as "the answer is", a yes/no opening, the last number of a worked answer, the named
+thing a short question asks for). Open-ended answers have none, and that is the common case: a
+result is only read where the question asks for one, so an essay is never reduced to its last
+number. A reader that is unsure reads nothing rather than a wrong value.
 """
 
 from __future__ import annotations
@@ -11,20 +14,23 @@ import re
 from typing import NamedTuple
 
 from core.ranking.features import STOP, terms
+from core.ranking.reader import last_value, normalise, stated_value
+from core.review import answer_line
+
+ANSWER_LINE, BOXED, READER = "answer line", "boxed", "reader"  # where a result was read, best first
 
 
 class Result(NamedTuple):
     key: str  # what agreement is decided on
     shown: str  # what a person reads in the why and the consensus line
     guessed: bool = False  # read off the opening words (a named thing), not stated as the answer
+    source: str = READER  # ANSWER_LINE, BOXED or READER
 
 
-_NUMBER = re.compile(r"[-−]?\$?\d[\d,]*(?:\.\d+)?")
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
-_FRAC = re.compile(r"\\d?frac\{([^{}]*)\}\{([^{}]*)\}")
 _MARKED = re.compile(
     r"(?:final answer|the answer is|answer:|the result is)\s*[:=]?\s*\**\s*"
-    r"([^\n.;!?]{1,40}?)\**\s*(?:[\n;!?]|\.(?!\d)|$)",
+    r"([^\n;!?]{1,40}?)\**\s*(?:[\n;!?]|\.(?!\d)|$)",
     re.IGNORECASE,
 )
 _NUMERIC_Q = re.compile(
@@ -34,48 +40,53 @@ _NUMERIC_Q = re.compile(
 )
 _ESTIMATE_Q = re.compile(r"\b(?:estimate|explain your answer|approximately|roughly|typical)\b", re.IGNORECASE)
 _YESNO_Q = re.compile(r"^\s*(?:is|are|does|do|can|should|will|was|were|has|have|did|could|would)\b", re.I)
-_YESNO_A = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+# "Can you help me…", "Would you write…": a request for work, whatever its grammar; "A or B?" is a choice.
+_REQUEST = re.compile(r"^\s*(?:can|could|would|will)\s+you\b|\bor\b(?!\s+not\b)", re.I)
+# "No problem!" opens a reply without answering: a yes/no counts only when it stands on its own.
+_YESNO_A = re.compile(r"^\W*(yes|no)\b(?=\s*(?:[,.!:;—–-]|$)|\s+(?:it|you|we|they|i|he|she|there|that|this)\b)", re.I)
+_YESNO_VALUE = re.compile(r"^\W*(yes|no)\b\W*(?:\w+\W*){0,6}$", re.I)
 _CHOICE = re.compile(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-E])\)(?!\w)", re.IGNORECASE)
+_CHOICE_VALUE = re.compile(r"^\W*(?:(?:option|choice)\s+)?\(?([A-E])\)?(?:[.:]\s.*)?\W*$", re.I | re.S)
+_NO_RESULT = re.compile(r"^\W*(?:none|n/?a|not applicable|no single (?:answer|result)|-+|—)\W*$", re.I)
 # A short question after one named thing: "What is the capital of…", "Who wrote…", "Which planet…".
 _FACTOID_Q = re.compile(r"^\s*(?:who|which|where|when|in what|what (?:is|was)|what's|name)\b(?! if\b)", re.I)
 _FACTOID_MAX_WORDS = 12
+_WHEN_Q = re.compile(r"^\s*(?:when|(?:at|by) what time|what time|what date|on what (?:date|day))\b", re.I)
 _BOLD = re.compile(r"\*\*([^*\n]{1,40})\*\*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|de|da|du|van|von|la|le|the)\s+)?[A-Z][\w'’-]*)*")
 _FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s|\n")
+_TEX = re.compile(r"\\text\{([^{}]*)\}|\\[a-z]+|[{}]")
 
 
-def _number(text: str) -> Result | None:
-    found = _NUMBER.findall(text)
-    if not found:
+def _number(text: str, source: str, *, stated: bool) -> Result | None:
+    value = stated_value(text) if stated else last_value(text)
+    return Result(value.key, value.shown, source=source) if value else None
+
+
+def _stated(value: str, source: str) -> Result | None:
+    """A result as stated on its own (an ANSWER line, a box, "the answer is …"); None when unsure."""
+    value = value.strip(" *_`.")
+    if not value or _NO_RESULT.match(value):
         return None
-    raw = found[-1].replace(",", "").replace("$", "").replace("−", "-")
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    key = f"{value:.10g}"
-    shown = f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else key
-    return Result(key, shown)
+    boxed = _BOXED.findall(value)
+    if boxed:
+        value = _TEX.sub(lambda m: m.group(1) or "", normalise(boxed[-1])).strip()
+    yes_no = _YESNO_VALUE.match(value)
+    if yes_no:
+        return Result(yes_no.group(1).lower(), yes_no.group(1).capitalize(), source=source)
+    choice = _CHOICE_VALUE.match(value)
+    if choice:
+        letter = choice.group(1).upper()
+        return Result(f"choice {letter}", f"({letter})", source=source)
+    return _number(value, source, stated=True) or _phrase(value, source)
 
 
-def _fraction(num: str, den: str) -> str:
-    try:
-        return f"{float(num) / float(den):.10g}"
-    except (ValueError, ZeroDivisionError):
-        return f"{num}/{den}"
-
-
-def _boxed(inner: str) -> Result | None:
-    inner = _FRAC.sub(lambda m: _fraction(m.group(1), m.group(2)), inner)
-    clean = re.sub(r"\\text\{[^{}]*\}|\\[a-z]+|[{}\s]", "", inner)
-    return _number(clean) or (Result(clean.lower(), clean) if clean else None)
-
-
-def _phrase(value: str) -> Result | None:
+def _phrase(value: str, source: str) -> Result | None:
+    """A short named result ("Paris", "the Treaty of Paris"); a digit in it is a number left unread."""
     words = terms(value)
-    if not 0 < len(words) <= 4:
+    if not 0 < len(words) <= 4 or any(ch.isdigit() for ch in value):
         return None
-    return Result(" ".join(words), " ".join(value.split()))
+    return Result(" ".join(words), " ".join(value.split()), source=source)
 
 
 def _entity(question: str, text: str) -> Result | None:
@@ -94,16 +105,20 @@ def _entity(question: str, text: str) -> Result | None:
 
 
 def final_result(question: str, text: str) -> Result | None:
-    """The checkable result an answer commits to, or None for open-ended text.
+    """The checkable result an answer commits to, or None for open-ended text or an unsure read.
 
-    Explicit markers win (\\boxed{}, "final answer:", "the answer is", a lettered choice); then a
-    yes/no opening for yes/no questions; then the last number, only for questions that ask for a
-    figure and not an estimate (estimates never agree exactly); then, for short who/what/which
-    questions, the named thing the answer opens with.
+    The model's ANSWER line wins, then the last \\boxed{}; then the reader: a lettered choice or a
+    stated marker ("final answer", "the answer is"); a yes/no opening for yes/no questions (never
+    for requests); the last number, only for questions that ask for a figure and not an estimate
+    (estimates never agree exactly); for short who/what/which questions, the named thing the
+    answer opens with.
     """
+    line = answer_line(text)
+    if line is not None:
+        return _stated(line, ANSWER_LINE)
     boxed = _BOXED.findall(text)
     if boxed:
-        return _boxed(boxed[-1])
+        return _stated(f"\\boxed{{{boxed[-1]}}}", BOXED)
     lower = text.lower()  # cheap guards: the two marker patterns are slow to scan for
     has_answer = "answer" in lower
     choice = _CHOICE.findall(text) if has_answer or "option" in lower or "choice" in lower else []
@@ -111,14 +126,17 @@ def final_result(question: str, text: str) -> Result | None:
         return Result(f"choice {choice[-1].upper()}", f"({choice[-1].upper()})")
     marked = _MARKED.findall(text) if has_answer or "result" in lower else []
     if marked:
-        value = marked[-1].strip(" *_`")
-        return _number(value) or _phrase(value)
-    if _YESNO_Q.search(question):
+        return _stated(marked[-1], READER)
+    if _YESNO_Q.search(question) and not _REQUEST.search(question):
         yes_no = _YESNO_A.search(text)
         if yes_no:
             return Result(yes_no.group(1).lower(), yes_no.group(1).capitalize())
     if _NUMERIC_Q.search(question):
-        return None if _ESTIMATE_Q.search(question) else _number(text)
+        return None if _ESTIMATE_Q.search(question) else _number(text, READER, stated=False)
+    if _WHEN_Q.search(question):
+        when = last_value(text)
+        if when is not None and when.key[0] in "td":  # a time or a date, not the last number of the text
+            return Result(when.key, when.shown)
     if _FACTOID_Q.search(question) and len(question.split()) <= _FACTOID_MAX_WORDS:
         return _entity(question, text)
     return None

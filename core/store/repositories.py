@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, false, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, and_, bindparam, case, false, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import AnswerStatus, BatchStatus, MessageRef, WorkspaceRef
 from core.errors import NotFoundError
 from core.store import search
+from core.store.key_rows import KeyRows
+from core.store.leases import BatchLeases, Lease
+from core.store.setting_rows import SettingRows
 from core.store.tables import (
     AiResponse,
     Conversation,
@@ -25,8 +26,8 @@ from core.store.tables import (
     Workspace,
     utcnow,
 )
+from core.store.upsert import upsert
 
-UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
 _ANSWERS: Table = AiResponse.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 # What a user may change on an answer while it runs; read back when it is stored.
 _ANSWER_FLAGS = (_ANSWERS.c.id, _ANSWERS.c.is_selected, _ANSWERS.c.selected_by, _ANSWERS.c.is_deleted,
@@ -55,18 +56,21 @@ class AnswerFlags:
 
 
 class Repository:
+    """One transaction's queries. Batch leases, stored keys and settings have modules of their own,
+    reached as `leases`, `keys` and `settings`."""
+
     def __init__(self, session: AsyncSession, workspaces: dict[WorkspaceRef, int] | None = None) -> None:
         self.session = session
         # Workspace ids already committed (the store's cache, shared by its transactions): rows are
         # never deleted or renumbered, and every call starts with this lookup.
         self._workspaces = workspaces if workspaces is not None else {}
+        self.leases = BatchLeases(session)
+        self.keys = KeyRows(session)
+        self.settings = SettingRows(session)
 
-    @property
-    def dialect(self) -> str:
-        return self.session.get_bind().dialect.name
-
-    def _insert(self, table: Any) -> Any:
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+    async def flush(self) -> None:
+        """Send the changes made to loaded rows now (statements that follow see them)."""
+        await self.session.flush()
 
     # -- workspaces and idempotency ------------------------------------------------------------
 
@@ -82,7 +86,7 @@ class Repository:
         if found is not None or not create:
             return found
         await self.session.execute(
-            self._insert(Workspace)
+            upsert(self.session, Workspace)
             .values(platform=ref.platform.value, external_id=ref.external_id, created_at=utcnow())
             .on_conflict_do_nothing()
         )
@@ -90,7 +94,7 @@ class Repository:
 
     async def claim_event(self, workspace_id: int, event_id: str) -> bool:
         result: Any = await self.session.execute(
-            self._insert(ProcessedEvent)
+            upsert(self.session, ProcessedEvent)
             .values(workspace_id=workspace_id, event_id=event_id, created_at=utcnow())
             .on_conflict_do_nothing()
         )
@@ -139,11 +143,10 @@ class Repository:
         await self.index_text(conversation, "question", message.id, text)
         return message
 
-    async def add_batch(self, message: Message, models: Sequence[tuple[str, str]],
-                        lease_owner: str, lease_until: datetime) -> RequestBatch:
+    async def add_batch(self, message: Message, models: Sequence[tuple[str, str]], lease: Lease) -> RequestBatch:
         batch = RequestBatch(conversation_id=message.conversation_id, message_id=message.id,
                              expected=len(models), completed=0, status=BatchStatus.PENDING.value,
-                             lease_owner=lease_owner, lease_expires_at=lease_until, created_at=utcnow())
+                             created_at=utcnow(), **lease.columns())
         self.session.add(batch)
         await self.session.flush()
         await self.session.execute(insert(AiResponse), [  # one statement for all the models
@@ -164,6 +167,16 @@ class Repository:
             select(AiResponse).where(AiResponse.batch_id == batch_id).order_by(AiResponse.id)
         )
         return batch, message, conversation, list(answers)
+
+    async def batch_rows_reloaded(self, batch_id: int
+                                  ) -> tuple[RequestBatch, Message, Conversation, list[AiResponse]]:
+        """`batch_rows` after this transaction's changes, its answers read again from the database
+        (a bulk update may have changed them behind the loaded rows)."""
+        await self.session.flush()
+        batch, message, conversation, answers = await self.batch_rows(batch_id)
+        for answer in answers:
+            await self.session.refresh(answer)
+        return batch, message, conversation, answers
 
     async def batch_with_workspace(self, batch_id: int
                                    ) -> tuple[RequestBatch, Message, Conversation, Workspace, list[AiResponse]]:
@@ -231,6 +244,9 @@ class Repository:
         )
         return list(rows)
 
+    async def question(self, message_id: int) -> Message | None:
+        return await self.session.get(Message, message_id)
+
     async def unselect_all(self, message_id: int) -> None:
         await self.session.execute(
             update(AiResponse)
@@ -238,36 +254,6 @@ class Repository:
             .values(is_selected=False, selected_by=None)
         )
         await self.session.flush()
-
-    # -- leases: which process runs which batch -------------------------------------------------
-
-    async def claim_batch(self, batch_id: int, owner: str, until: datetime) -> bool:
-        now = utcnow()
-        result: Any = await self.session.execute(
-            update(RequestBatch)
-            .where(
-                RequestBatch.id == batch_id,
-                RequestBatch.status.in_(UNFINISHED),
-                or_(RequestBatch.lease_owner.is_(None), RequestBatch.lease_owner == owner,
-                    RequestBatch.lease_expires_at < now),
-            )
-            .values(status=BatchStatus.RUNNING.value, lease_owner=owner, lease_expires_at=until,
-                    started_at=func.coalesce(RequestBatch.started_at, now))
-        )
-        return bool(result.rowcount == 1)
-
-    async def finish_batch(self, batch_id: int, owner: str, status: str, consensus: str | None,
-                           disagree: bool) -> bool:
-        """Close the batch if `owner` still holds it and no answer waits to run (a retry clicked
-        meanwhile); the checks and the write are one statement."""
-        waiting = select(AiResponse.id).where(AiResponse.batch_id == batch_id,
-                                              AiResponse.status == AnswerStatus.PENDING.value)
-        result: Any = await self.session.execute(
-            update(RequestBatch).where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner,
-                                       ~waiting.exists())
-            .values(status=status, consensus=consensus, disagree=disagree, finished_at=utcnow(),
-                    lease_owner=None, lease_expires_at=None))
-        return bool(result.rowcount == 1)
 
     async def store_scores(self, scores: Sequence[tuple[int, float, str | None, str, int]]) -> None:
         """(answer id, score, why, method, rank) for each ranked answer, in one statement."""
@@ -277,14 +263,6 @@ class Repository:
                 .values(ranking_score=bindparam("score"), reasoning=bindparam("why"),
                         score_method=bindparam("method"), rank=bindparam("position")),
                 [dict(zip(("answer_id", "score", "why", "method", "position"), row, strict=True)) for row in scores])
-
-    async def renew_lease(self, batch_ids: Sequence[int], owner: str, until: datetime) -> None:
-        if batch_ids:
-            await self.session.execute(
-                update(RequestBatch)
-                .where(RequestBatch.id.in_(batch_ids), RequestBatch.lease_owner == owner)
-                .values(lease_expires_at=until)
-            )
 
     async def store_answers(self, owner: str, finished: Sequence[FinishedAnswer]) -> dict[int, AnswerFlags]:
         """Store finished answers of batches `owner` still holds, a few statements for any number of
@@ -318,31 +296,12 @@ class Repository:
     async def _index_many(self, answers: Sequence[FinishedAnswer]) -> None:
         if not answers:
             return
-        statement = self._insert(SearchDocument)
+        statement = upsert(self.session, SearchDocument)
         await self.session.execute(
             statement.on_conflict_do_update(index_elements=["source", "source_id"],
                                             set_={"body": statement.excluded.body}),
             [{"workspace_id": a.workspace_id, "conversation_id": a.conversation_id, "source": "answer",
               "source_id": a.answer_id, "body": a.indexed_body} for a in answers])
-
-    async def release_leases(self, owner: str) -> None:
-        await self.session.execute(
-            update(RequestBatch)
-            .where(RequestBatch.lease_owner == owner, RequestBatch.status.in_(UNFINISHED))
-            .values(lease_owner=None, lease_expires_at=utcnow() - timedelta(seconds=1))
-        )
-
-    async def orphaned_batches(self, limit: int = 100) -> list[int]:
-        """Unfinished batches whose lease ran out; rows other replicas are claiming are skipped."""
-        rows = await self.session.scalars(
-            select(RequestBatch.id)
-            .where(RequestBatch.status.in_(UNFINISHED),
-                   or_(RequestBatch.lease_expires_at.is_(None), RequestBatch.lease_expires_at < utcnow()))
-            .order_by(RequestBatch.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return list(rows)
 
     # -- platform messages ----------------------------------------------------------------------
 
@@ -351,7 +310,7 @@ class Repository:
         if not refs:
             return
         now = utcnow()
-        statement = self._insert(PlatformMessage).values([
+        statement = upsert(self.session, PlatformMessage).values([
             {"workspace_id": workspace_id, "kind": kind, "target_id": target_id, "channel": ref.channel,
              "message_id": ref.message_id, "created_at": now} for kind, target_id, ref in refs])
         await self.session.execute(statement.on_conflict_do_update(
@@ -370,7 +329,7 @@ class Repository:
     # -- settings, history and search -----------------------------------------------------------
 
     async def index_text(self, conversation: Conversation, source: str, source_id: int, body: str) -> None:
-        statement = self._insert(SearchDocument).values(
+        statement = upsert(self.session, SearchDocument).values(
             workspace_id=conversation.workspace_id, conversation_id=conversation.id,
             source=source, source_id=source_id, body=body,
         )
@@ -395,11 +354,18 @@ class Repository:
         rows = await self.session.scalars(select(Conversation).where(Conversation.id.in_(page)).order_by(*order))
         return list(rows)
 
+    async def latest_questions(self, conversation_ids: Sequence[int]) -> list[tuple[int, int, str | None, bool | None]]:
+        """(conversation id, questions asked, provider id, is selected) for each answer to each
+        conversation's latest question; one row with None answer columns for a question without answers.
+        One round trip, whatever the number of conversations."""
+        latest = (select(Message.conversation_id.label("conversation_id"), func.count().label("questions"),
+                         func.max(Message.id).label("latest"))
+                  .where(Message.conversation_id.in_(conversation_ids)).group_by(Message.conversation_id).subquery())
+        rows = await self.session.execute(
+            select(latest.c.conversation_id, latest.c.questions, AiResponse.provider_id, AiResponse.is_selected)
+            .outerjoin(AiResponse, AiResponse.message_id == latest.c.latest))
+        return [(row[0], row[1], row[2], row[3]) for row in rows.all()]
+
     async def search(self, workspace_id: int, query: str, limit: int, offset: int
                      ) -> list[tuple[Conversation, str]]:
         return await search.search(self.session, workspace_id, query, limit, offset)
-
-    async def conversation_of(self, answer: AiResponse) -> Conversation:
-        found = await self.session.get(Conversation, answer.conversation_id)
-        assert found is not None
-        return found

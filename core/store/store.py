@@ -11,8 +11,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from core.domain import WorkspaceRef
-from core.errors import ConfigError, ConsensusError, StorageError
-from core.store.db import create_engine, is_sqlite, session_factory
+from core.errors import ConfigError, ConsensusError, SchemaNotCurrentError, StorageError
+from core.store.db import create_engine, ensure_sqlite_folder, is_sqlite, session_factory
 from core.store.repositories import Repository
 
 # The newest migration. Comparing with it spares every start Alembic's import and run when the schema
@@ -22,8 +22,6 @@ SCHEMA_REVISION = "0004"
 
 class Store:
     def __init__(self, url: str) -> None:
-        from core.store.migrate import ensure_sqlite_folder
-
         ensure_sqlite_folder(url)
         self.url = url
         self.engine = create_engine(url)
@@ -56,7 +54,7 @@ class Store:
         if current != SCHEMA_REVISION:
             state = ("was never migrated" if current is None
                      else f"is at migration {current}, the code needs {SCHEMA_REVISION}")
-            raise ConfigError(f"the database {self.shown_url} {state}: run `consensus db upgrade`.")
+            raise SchemaNotCurrentError(f"the database {self.shown_url} {state}")
 
     async def revision(self) -> str | None:
         """The schema's migration revision; None when it was never migrated."""

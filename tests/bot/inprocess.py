@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import traceback
 from pathlib import Path
 
@@ -20,6 +21,8 @@ def _invoke(env: dict[str, str], args: tuple[str, ...], stdin: str | None, cwd: 
     root = logging.getLogger()
     saved = root.handlers[:], root.level  # the command sets up logging for the whole process
     unset = {name: None for name in os.environ if name not in env}  # the command sees `env` only
+    # as in an activated virtual environment: the commands it prints are plain `consensus …`
+    env = {**env, "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])}
     try:
         with pytest.MonkeyPatch.context() as patch:
             if cwd is not None:

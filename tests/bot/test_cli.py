@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +68,41 @@ async def test_usage_and_configuration_errors_exit_2_and_name_the_problem(
     assert named in err
 
 
-async def test_serve_without_a_platform_migrates_and_names_the_variables(
-        llm_server: FakeLLMServer, tmp_path: Path) -> None:
-    code, out, err = await consensus(tmp_path, cli_env(llm_server, tmp_path), "serve")
-    assert code == 0, err
+INSTALLED = Path(os.path.abspath(sys.executable)).parent  # where `make install` puts `consensus`
+
+
+def search_path(path: str, *, installed_first: bool) -> str:
+    """PATH with this installation's folder first, or without it: what `serve` then prints differs."""
+    folders = [f for f in path.split(":") if f and Path(f).resolve() != INSTALLED.resolve()]
+    return ":".join([str(INSTALLED), *folders] if installed_first else folders)
+
+
+@pytest.mark.parametrize("on_path", [False, True])
+async def test_serve_without_a_platform_migrates_exits_2_and_prints_commands_that_work(
+        llm_server: FakeLLMServer, tmp_path: Path, on_path: bool) -> None:
+    if on_path and not (INSTALLED / "consensus").exists():
+        pytest.skip("`consensus` is not installed beside this interpreter")
+    env = cli_env(llm_server, tmp_path)
+    env["PATH"] = search_path(env.get("PATH", ""), installed_first=on_path)
+    code, _out, err = await consensus(tmp_path, env, "serve")
+    assert code == 2, err  # a configuration error: nothing to serve
+    assert "no chat platform is configured" in err and "Traceback" not in err
     for variable in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DISCORD_TOKEN"):
-        assert variable in out
+        assert variable in err
     with sqlite3.connect(tmp_path / "consensus.db") as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+
+    found = re.search(r"Meanwhile `(.+)` works in this terminal", err)
+    assert found is not None, err
+    printed = found[1]
+    assert printed.startswith("consensus ask ") == on_path, printed
+
+    shell = await asyncio.create_subprocess_exec(  # the command exactly as printed, in the same place
+        "sh", "-c", f"{printed} --json", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, shell_err = await asyncio.wait_for(shell.communicate(), 60)
+    assert shell.returncode == 0, shell_err.decode()
+    assert json.loads(out)["answers"], out
 
 
 def stored(db_path: Path, query: str) -> list[Any]:
@@ -93,13 +123,13 @@ async def test_a_killed_ask_is_completed_by_the_next_start(llm_server: FakeLLMSe
     db = tmp_path / "consensus.db"
     proc = await start(tmp_path, env, "ask", "Will this survive a crash?", "--json")
     try:
-        for _ in range(300):  # until both quick models are stored and the slow one is in flight
+        for _ in range(1200):  # until both quick models are stored and the slow one is in flight
             if db.exists() and completed_answers(db) == 2:
                 break
             await asyncio.sleep(0.05)
         else:
             pytest.fail("the quick answers were never stored")
-        await llm_server.wait_for("POST /v1/messages", 1)
+        await llm_server.wait_for("POST /v1/messages", 1, timeout=60)
     finally:
         proc.send_signal(signal.SIGKILL)
         await ensure_stopped(proc)

@@ -22,7 +22,8 @@ from core.errors import (
 from core.providers import sse, statuses
 from core.providers.anthropic import AnthropicProvider
 from core.providers.base import ChatMessage, ChatRequest, Provider
-from core.providers.openai import OpenAIProvider, redact, retry_after_seconds
+from core.providers.common import redact, retry_after_seconds
+from core.providers.openai import OpenAIProvider
 from tests.fakes.llm_server import (
     FakeLLMServer,
     Hang,

@@ -238,3 +238,33 @@ def test_named_things_that_no_two_answers_share_are_not_a_vote() -> None:
     ranking = RANKER.score("What is the meaning of life?", answers)
     assert min(_values(ranking).values()) >= 3
     assert "agree" not in ranking.consensus and ranking.disagree
+
+
+# Talk about the answering itself, in ordinary words: none of it is about the question.
+SELF_TALK_FILLER = [
+    "I reviewed my reasoning thoroughly to make sure it is accurate.",
+    "Each point here was checked carefully, and the whole response is consistent.",
+    "I tried to keep this explanation clear, balanced and easy to follow.",
+]
+
+
+def test_self_talk_filler_never_raises_a_score_or_a_rank() -> None:
+    for question, answers in ((OPEN_Q, OPEN), (MATH_Q, MATH), (FRANCE_Q, FRANCE)):
+        base = _values(RANKER.score(question, answers))
+        for key, text in answers.items():
+            for n in (1, len(SELF_TALK_FILLER)):
+                padded = _values(
+                    RANKER.score(question, {**answers, key: f"{text}\n\n{' '.join(SELF_TALK_FILLER[:n])}"})
+                )
+                assert padded[key] <= base[key], (key, n)
+                assert sum(v > padded[key] for v in padded.values()) >= sum(v > base[key] for v in base.values())
+
+
+def test_a_worked_dissent_outweighs_a_thin_majority_of_one() -> None:
+    terse = {"a": "30 - 12 = 18, so \\boxed{18}.", "b": "He has \\boxed{18} cows."}
+    worked = {**terse, "c": MATH["a"] + " Check: 42 - 30 = 12, the cows he started with, so 42 holds."}
+    ranking = RANKER.score(MATH_Q, worked)
+    assert max(ranking.scores, key=lambda k: ranking.scores[k].value) == "c"
+    assert ranking.disagree
+    thin = RANKER.score(MATH_Q, {**terse, "c": "\\boxed{42}"})  # no fuller than the majority: it loses
+    assert thin.scores["c"].value < min(thin.scores[k].value for k in terse)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import AsyncIterator
@@ -15,7 +17,7 @@ from core.errors import ConfigError
 from core.providers.anthropic import AnthropicProvider
 from core.providers.base import ChatMessage, ChatRequest
 from core.providers.openai import OpenAIProvider
-from core.providers.registry import ENTRY_POINT_GROUP, ProviderConfig, ProviderRegistry
+from core.providers.registry import BUILTIN_FACTORIES, ENTRY_POINT_GROUP, ProviderConfig, ProviderRegistry
 from tests.fakes.llm_server import FakeLLMServer
 
 REQUEST = ChatRequest((ChatMessage("user", "hello"),))
@@ -176,3 +178,69 @@ def test_a_configured_name_keeps_its_spelling() -> None:
     assert ProviderConfig(name="ollama").display_name == "Ollama"
     assert ProviderConfig(name="OpenRouter").display_name == "OpenRouter"
     assert ProviderConfig(name="litellm", label="LiteLLM proxy").display_name == "LiteLLM proxy"
+
+
+def test_importing_the_registry_loads_no_sdk() -> None:
+    """The SDKs load on first need, in a worker thread; importing the registry must not pull them in."""
+    code = ("import sys, core.providers.registry; "
+            "print(sorted(m for m in ('openai', 'anthropic', 'core.providers.openai', 'core.providers.anthropic') "
+            "if m in sys.modules))")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "[]"
+
+
+async def test_built_in_kinds_load_through_the_plugin_table(registry: ProviderRegistry) -> None:
+    assert set(BUILTIN_FACTORIES) == {"openai", "openai-compatible", "anthropic"}
+    assert isinstance(registry.get("anthropic/claude-haiku-4-5"), AnthropicProvider)
+    assert isinstance(registry.get("ollama/llama3.2:3b"), OpenAIProvider)
+
+
+async def test_a_plugin_can_pool_one_client_per_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "consensus_pooled_plugin.py").write_text(textwrap.dedent('''
+        import threading
+
+        from core.providers.base import Completion
+
+        IMPORTED_ON_MAIN_THREAD = threading.current_thread() is threading.main_thread()
+
+        class Client:
+            def __init__(self, key):
+                self.key, self.closed = key, False
+
+            async def close(self):
+                self.closed = True
+
+        class PooledProvider:
+            def __init__(self, client, config, model):
+                self.client, self.id, self.label = client, f"{config.name}/{model}", config.display_name
+
+            async def complete(self, request, on_text=None):
+                return Completion(f"{self.client.key}:{self.id}", 1, 1)
+
+            async def aclose(self):
+                pass
+
+        class Factory:
+            def client(self, config):
+                return Client(config.api_key)
+
+            def build(self, client, config, model):
+                return PooledProvider(client, config, model)
+
+        FACTORY = Factory()
+    '''))
+    dist = tmp_path / "consensus_pooled_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: consensus-pooled-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\npooled = consensus_pooled_plugin:FACTORY\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    registry = ProviderRegistry({"mine": ProviderConfig("mine", "pooled", api_key="k1")})
+    a: Any = await registry.provider("mine/model-a")
+    b: Any = registry.get("mine/model-b")
+    own: Any = registry.get("mine/model-a", api_key="k2")
+    assert importlib.import_module("consensus_pooled_plugin").IMPORTED_ON_MAIN_THREAD is False
+    assert a.client is b.client and own.client is not a.client
+    assert (await own.complete(REQUEST)).text == "k2:mine/model-a"
+    await registry.aclose()
+    assert a.client.closed and own.client.closed

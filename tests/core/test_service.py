@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from core.domain import Actor, AnswerStatus, BatchStatus, Platform, Question, WorkspaceRef
+from bot.wiring import Core
+from core.domain import Actor, Answer, AnswerStatus, Batch, BatchStatus, Platform, Question, WorkspaceRef
 from core.errors import InvalidQuestionError, NotFoundError, PermissionDeniedError
 from core.store.tables import Conversation, Message
 from tests.conftest import MakeCore
@@ -19,33 +21,34 @@ STRANGER = Actor(TEAM, "U-stranger")
 ADMIN = Actor(TEAM, "U-admin", is_admin=True)
 
 
-def question(text: str = "What is the capital of France?", user: str = "U-asker", **kw: object) -> Question:
-    return Question(TEAM, "C1", user, text, thread="1700000000.000100", **kw)  # type: ignore[arg-type]
+def question(text: str = "What is the capital of France?", user: str = "U-asker",
+             models: tuple[str, ...] | None = None) -> Question:
+    return Question(TEAM, "C1", user, text, thread="1700000000.000100", models=models)
 
 
 @pytest.fixture
-async def core(database_url: str, make_core: MakeCore):  # type: ignore[no-untyped-def]
+async def core(database_url: str, make_core: MakeCore) -> Core:
     # database_url first: it must outlive the core, which make_core closes at teardown.
     return await make_core(database_url=database_url)
 
 
-async def asked(core, text: str = "What is the capital of France?"):  # type: ignore[no-untyped-def]
+async def asked(core: Core, text: str = "What is the capital of France?") -> Batch:
     batch = await core.service.ask(question(text))
     return await core.service.wait_for_batch(batch.id, TEAM)
 
 
-async def test_ask_stores_a_pending_answer_per_model_then_completes(core) -> None:  # type: ignore[no-untyped-def]
+async def test_ask_stores_a_pending_answer_per_model_then_completes(core: Core) -> None:
     batch = await core.service.ask(question())
     assert [a.status for a in batch.answers] == [AnswerStatus.PENDING] * 3
     assert [a.provider_id for a in batch.answers] == ["openai/gpt-test", "anthropic/claude-test", "ollama/llama-test"]
     done = await core.service.wait_for_batch(batch.id, TEAM)
     assert done.status == BatchStatus.COMPLETED
     assert all(a.status == AnswerStatus.COMPLETED and a.summary for a in done.answers)
-    assert sorted(a.rank for a in done.answers) == [1, 2, 3]
+    assert sorted(a.rank for a in done.answers if a.rank is not None) == [1, 2, 3]
     assert all(a.score is not None and 0 <= a.score <= 10 for a in done.answers)
 
 
-async def test_one_failing_model_gives_a_partial_batch(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+async def test_one_failing_model_gives_a_partial_batch(core: Core, llm_server: FakeLLMServer) -> None:
     llm_server.script("chat", [server_error("openai")] * 3, model="gpt-test")
     done = await asked(core)
     assert done.status == BatchStatus.PARTIAL
@@ -56,13 +59,13 @@ async def test_one_failing_model_gives_a_partial_batch(core, llm_server: FakeLLM
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t", "\x00\x07"])
-async def test_empty_question_is_refused_and_nothing_stored(core, text: str) -> None:  # type: ignore[no-untyped-def]
+async def test_empty_question_is_refused_and_nothing_stored(core: Core, text: str) -> None:
     with pytest.raises(InvalidQuestionError, match="empty"):
         await core.service.ask(question(text))
     assert await core.service.history(TEAM) == []
 
 
-async def test_question_over_the_limit_names_the_limit(core) -> None:  # type: ignore[no-untyped-def]
+async def test_question_over_the_limit_names_the_limit(core: Core) -> None:
     with pytest.raises(InvalidQuestionError, match="8,000"):
         await core.service.ask(question("x" * 8001))
     assert await core.service.history(TEAM) == []
@@ -70,19 +73,19 @@ async def test_question_over_the_limit_names_the_limit(core) -> None:  # type: i
     assert len(ok.question) == 8000
 
 
-async def test_control_characters_are_removed_and_the_rest_kept_exactly(core) -> None:  # type: ignore[no-untyped-def]
+async def test_control_characters_are_removed_and_the_rest_kept_exactly(core: Core) -> None:
     batch = await core.service.ask(question("Line one\x00\x1b[31m\n\tindented <!channel> *bold* é 🙂\u202e"))
     assert batch.question == "Line one[31m\n\tindented <!channel> *bold* é 🙂"
 
 
-async def test_expand_and_collapse_anyone_in_the_workspace(core) -> None:  # type: ignore[no-untyped-def]
+async def test_expand_and_collapse_anyone_in_the_workspace(core: Core) -> None:
     done = await asked(core)
     answer = done.answers[0]
     assert (await core.service.expand(answer.id, STRANGER)).is_expanded
     assert not (await core.service.collapse(answer.id, STRANGER)).is_expanded
 
 
-async def test_select_moves_the_mark_and_collapses_the_others(core) -> None:  # type: ignore[no-untyped-def]
+async def test_select_moves_the_mark_and_collapses_the_others(core: Core) -> None:
     done = await asked(core)
     first, second, third = done.answers
     await core.service.expand(second.id, ASKER)
@@ -95,7 +98,7 @@ async def test_select_moves_the_mark_and_collapses_the_others(core) -> None:  # 
     assert [a.id for a in batch.answers if a.is_selected] == [second.id]
 
 
-async def test_clicks_by_someone_else_are_refused_and_change_nothing(core) -> None:  # type: ignore[no-untyped-def]
+async def test_clicks_by_someone_else_are_refused_and_change_nothing(core: Core) -> None:
     done = await asked(core)
     target = done.answers[0].id
     for verb in ("select", "delete", "delete_others"):
@@ -105,7 +108,7 @@ async def test_clicks_by_someone_else_are_refused_and_change_nothing(core) -> No
     assert not any(a.is_selected or a.is_deleted for a in after.answers)
 
 
-async def test_ids_from_another_workspace_are_not_found(core) -> None:  # type: ignore[no-untyped-def]
+async def test_ids_from_another_workspace_are_not_found(core: Core) -> None:
     done = await asked(core)
     intruder = Actor(OTHER_TEAM, "U-asker", is_admin=True)
     await core.service.ask(Question(OTHER_TEAM, "C9", "U-x", "hello"))
@@ -119,7 +122,7 @@ async def test_ids_from_another_workspace_are_not_found(core) -> None:  # type: 
     assert [s.title for s in await core.service.history(OTHER_TEAM)] == ["hello"]
 
 
-async def test_delete_and_delete_others(core) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_and_delete_others(core: Core) -> None:
     done = await asked(core)
     first, second, third = done.answers
     batch = await core.service.delete(third.id, ASKER)
@@ -131,7 +134,7 @@ async def test_delete_and_delete_others(core) -> None:  # type: ignore[no-untype
         await core.service.select(second.id, ASKER)
 
 
-async def test_retry_runs_only_the_failed_model_again(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+async def test_retry_runs_only_the_failed_model_again(core: Core, llm_server: FakeLLMServer) -> None:
     llm_server.script("chat", [server_error("openai")] * 3, model="gpt-test")
     done = await asked(core)
     failed = next(a for a in done.answers if a.status == AnswerStatus.FAILED)
@@ -146,7 +149,7 @@ async def test_retry_runs_only_the_failed_model_again(core, llm_server: FakeLLMS
         await core.service.retry(failed.id, ASKER)  # no longer failed
 
 
-async def test_retry_while_the_other_models_still_answer(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+async def test_retry_while_the_other_models_still_answer(core: Core, llm_server: FakeLLMServer) -> None:
     """A retry clicked before the batch ends runs too, and the batch is ranked once, with it."""
     gate = asyncio.Event()
     llm_server.script("chat", [server_error("openai")] * 3, model="gpt-test")
@@ -160,7 +163,7 @@ async def test_retry_while_the_other_models_still_answer(core, llm_server: FakeL
     assert all(a.status == AnswerStatus.COMPLETED and a.score is not None for a in done.answers)
 
 
-async def wait_until_failed(core, batch_id: int):  # type: ignore[no-untyped-def]
+async def wait_until_failed(core: Core, batch_id: int) -> Answer:
     for _ in range(200):
         batch = await core.service.get_batch(batch_id, TEAM)
         failed = [a for a in batch.answers if a.status == AnswerStatus.FAILED]
@@ -170,11 +173,11 @@ async def wait_until_failed(core, batch_id: int):  # type: ignore[no-untyped-def
     raise AssertionError("no answer failed")
 
 
-def assistant_turns(body: dict) -> list[str]:  # type: ignore[type-arg]
+def assistant_turns(body: dict[str, Any]) -> list[str]:
     return [m["content"] for m in body["messages"] if m["role"] == "assistant"]
 
 
-async def test_follow_up_context_is_the_selected_answer(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+async def test_follow_up_context_is_the_selected_answer(core: Core, llm_server: FakeLLMServer) -> None:
     llm_server.answers.update({"gpt-test": "Paris is the capital.", "claude-test": "It is Lyon, surely.",
                                "llama-test": "Marseille."})
     done = await asked(core)
@@ -189,8 +192,8 @@ async def test_follow_up_context_is_the_selected_answer(core, llm_server: FakeLL
         "What is the capital of France?", "And its population?"]
 
 
-async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer(  # type: ignore[no-untyped-def]
-        core, llm_server: FakeLLMServer) -> None:
+async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer(
+        core: Core, llm_server: FakeLLMServer) -> None:
     done = await asked(core)
     ranked = sorted(done.answers, key=lambda a: a.rank or 99)
     await core.service.delete(ranked[0].id, ASKER)  # the best one is deleted: the next one goes back
@@ -202,8 +205,8 @@ async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer
     assert ranked[0].provider_id not in turns[0]
 
 
-async def test_a_deleted_answer_never_goes_back_even_when_it_was_the_only_one(  # type: ignore[no-untyped-def]
-        core, llm_server: FakeLLMServer) -> None:
+async def test_a_deleted_answer_never_goes_back_even_when_it_was_the_only_one(
+        core: Core, llm_server: FakeLLMServer) -> None:
     core_models = ("openai/gpt-test",)
     batch = await core.service.ask(question("Secret plan?", models=core_models))
     done = await core.service.wait_for_batch(batch.id, TEAM)
@@ -216,7 +219,7 @@ async def test_a_deleted_answer_never_goes_back_even_when_it_was_the_only_one(  
     assert assistant_turns(body) == ["[No answer was kept.]"]
 
 
-async def test_history_newest_first_paged_and_searchable(core) -> None:  # type: ignore[no-untyped-def]
+async def test_history_newest_first_paged_and_searchable(core: Core) -> None:
     for text in ("How do tides work?", "Best sourdough hydration?", "Why is the sky blue?"):
         await asked(core, text)
     titles = [s.title for s in await core.service.history(TEAM)]
@@ -231,7 +234,7 @@ async def test_history_newest_first_paged_and_searchable(core) -> None:  # type:
     assert await core.service.history(TEAM, "***") == []
 
 
-async def test_search_finds_answers_too_and_forgets_deleted_ones(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
+async def test_search_finds_answers_too_and_forgets_deleted_ones(core: Core, llm_server: FakeLLMServer) -> None:
     llm_server.answers["gpt-test"] = "The photosynthesis pathway explained."
     done = await asked(core, "Explain plants")
     assert [s.title for s in await core.service.history(TEAM, "photosynthesis")] == ["Explain plants"]
@@ -239,7 +242,7 @@ async def test_search_finds_answers_too_and_forgets_deleted_ones(core, llm_serve
     assert await core.service.history(TEAM, "photosynthesis") == []
 
 
-async def test_a_conversation_reads_back_whole_in_order_with_the_marks(core) -> None:  # type: ignore[no-untyped-def]
+async def test_a_conversation_reads_back_whole_in_order_with_the_marks(core: Core) -> None:
     first = await asked(core, "What is the capital of France?")
     kept, _other, gone = first.answers
     await core.service.select(kept.id, ASKER)
@@ -261,7 +264,7 @@ async def test_a_conversation_reads_back_whole_in_order_with_the_marks(core) -> 
     assert all(a.status == AnswerStatus.COMPLETED and a.summary for a in read.batches[1].answers)
 
 
-async def test_a_conversation_of_another_workspace_or_unknown_is_not_found(core) -> None:  # type: ignore[no-untyped-def]
+async def test_a_conversation_of_another_workspace_or_unknown_is_not_found(core: Core) -> None:
     done = await asked(core)
     for conversation_id, workspace in ((done.conversation_id, OTHER_TEAM), (done.conversation_id + 1, TEAM)):
         with pytest.raises(NotFoundError):
@@ -271,7 +274,7 @@ async def test_a_conversation_of_another_workspace_or_unknown_is_not_found(core)
         await core.service.get_conversation(done.conversation_id, OTHER_TEAM)
 
 
-async def test_thread_lookup_and_idempotent_events(core) -> None:  # type: ignore[no-untyped-def]
+async def test_thread_lookup_and_idempotent_events(core: Core) -> None:
     done = await asked(core)
     assert await core.service.find_conversation(TEAM, "C1", "1700000000.000100") == done.conversation_id
     assert await core.service.find_conversation(OTHER_TEAM, "C1", "1700000000.000100") is None
@@ -280,7 +283,7 @@ async def test_thread_lookup_and_idempotent_events(core) -> None:  # type: ignor
     assert await core.service.claim_event(OTHER_TEAM, "Ev1") is True
 
 
-async def test_message_refs_survive_in_the_store(core) -> None:  # type: ignore[no-untyped-def]
+async def test_message_refs_survive_in_the_store(core: Core) -> None:
     from core.domain import MessageRef
 
     done = await asked(core)
@@ -293,7 +296,7 @@ async def test_message_refs_survive_in_the_store(core) -> None:  # type: ignore[
     assert await core.service.message_for(OTHER_TEAM, "answer", done.answers[0].id) is None
 
 
-async def test_cards_posted_stores_the_new_thread_with_the_messages(core) -> None:  # type: ignore[no-untyped-def]
+async def test_cards_posted_stores_the_new_thread_with_the_messages(core: Core) -> None:
     from core.domain import MessageRef
 
     done = await asked(core)
@@ -303,7 +306,7 @@ async def test_cards_posted_stores_the_new_thread_with_the_messages(core) -> Non
     assert await core.service.message_for(TEAM, "batch", done.id) == MessageRef(done.channel, "9.1")
 
 
-async def test_concurrent_selects_leave_exactly_one_selected(core) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_selects_leave_exactly_one_selected(core: Core) -> None:
     import asyncio
 
     done = await asked(core)
@@ -315,7 +318,7 @@ async def test_concurrent_selects_leave_exactly_one_selected(core) -> None:  # t
     assert sum(a.is_selected for a in final.answers) == 1
 
 
-async def test_concurrent_follow_ups_are_all_stored(core) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_follow_ups_are_all_stored(core: Core) -> None:
     import asyncio
 
     from sqlalchemy import func, select

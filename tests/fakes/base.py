@@ -47,11 +47,12 @@ class RecordingServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> RecordingServer:
+    async def start(self, port: int = 0) -> RecordingServer:
+        """Listen on 127.0.0.1:`port`; 0 picks a free one (a given one: a client already retrying there)."""
         # A short shutdown timeout: cleanup otherwise waits for hanging handlers for 60 s.
         self._runner = web.AppRunner(self.app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -61,6 +62,14 @@ class RecordingServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def disappear(self) -> None:
+        """Stop listening, then stop: a client that reconnects at once finds nobody, as in an outage.
+        (`stop` alone may still accept that reconnection while it closes the other connections.)"""
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()
+        await self.stop()
 
     async def __aenter__(self) -> RecordingServer:
         return await self.start()

@@ -93,12 +93,13 @@ async def test_bot_messages_edits_and_foreign_threads_are_ignored(slack_env: Sla
 
 async def test_bad_signature_and_stale_timestamp_are_refused(slack_env: SlackEnv) -> None:
     env = slack_env
+    assert [c.name for c in env.api.calls] == ["auth.test"]  # the start-up token check, nothing else
     body = encode_form(slash_command("hello <!channel>", response_url=env.api.response_url()))
     assert (await env.send.send(body, secret="wrong-secret"))[0] == 401
     assert (await env.send.send(body, timestamp=int(time.time()) - 301))[0] == 401
     mention = event_callback(thread_reply("x", thread_ts="1.1", ts="1.2"), event_id="EvBad")
     assert (await env.send.event(mention, secret="wrong-secret"))[0] == 401
-    assert env.api.calls == [] and env.llm.calls == []
+    assert [c.name for c in env.api.calls] == ["auth.test"] and env.llm.calls == []
 
 
 async def test_app_home_lists_conversations_and_search_finds_them(slack_env: SlackEnv) -> None:

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +34,6 @@ def rendered(*renderables: object) -> str:
     for item in renderables:
         console.print(item)
     return console.export_text()
-
-
-@pytest.fixture(autouse=True)
-def keep_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 async def ask(llm_server: FakeLLMServer, tmp_path: Path, *args: str,
@@ -96,6 +87,7 @@ def test_one_attempt_is_one_try() -> None:
 def test_warnings_print_above_the_live_rows_not_across_them(monkeypatch: pytest.MonkeyPatch) -> None:
     terminal, stderr = io.StringIO(), io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # pytest's own come back afterwards
     setup_logging("WARNING")
     console = Console(file=terminal, force_terminal=True, width=100)
     progress = LiveProgress(batch(answer(1, AnswerStatus.PENDING)), console)

@@ -1,0 +1,58 @@
+"""Queries behind per-workspace settings and the limits checked before a question is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.store.tables import AiResponse, Conversation, Message, ModelSetting, Workspace, utcnow
+from core.store.upsert import upsert
+
+
+class SettingRows:
+    """model_settings rows ("" is the workspace's own, a channel id its override) and usage counts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_channel(self, workspace_id: int, channels: Sequence[str]) -> dict[str, ModelSetting]:
+        rows = await self.session.scalars(select(ModelSetting).where(
+            ModelSetting.workspace_id == workspace_id, ModelSetting.channel.in_(channels)))
+        return {row.channel: row for row in rows}
+
+    async def row(self, workspace_id: int, channel: str) -> ModelSetting:
+        """The settings row for (workspace, channel), created when missing (safe under concurrency)."""
+        await self.session.execute(upsert(self.session, ModelSetting).values(
+            workspace_id=workspace_id, channel=channel, models=[], updated_at=utcnow()).on_conflict_do_nothing())
+        found = await self.session.scalar(select(ModelSetting).where(
+            ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel))
+        assert found is not None
+        return found
+
+    async def drop(self, workspace_id: int, channel: str) -> None:
+        await self.session.execute(delete(ModelSetting).where(
+            ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel))
+
+    async def serialise_admissions(self, workspace_id: int) -> None:
+        """One admission at a time per workspace, so limits hold exactly: a PostgreSQL row lock until
+        the transaction ends. SQLite writers already run one at a time."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+
+    async def question_times(self, workspace_id: int, user: str, since: datetime, limit: int) -> list[datetime]:
+        """When `user` asked in the workspace after `since`, newest first, at most `limit` of them."""
+        return list(await self.session.scalars(
+            select(Message.created_at).join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.workspace_id == workspace_id, Message.author == user, Message.created_at > since)
+            .order_by(Message.created_at.desc()).limit(limit)))
+
+    async def spent_since(self, workspace_id: int, since: datetime) -> float:
+        """US dollars the workspace's answers cost since `since`."""
+        spent = await self.session.scalar(
+            select(func.coalesce(func.sum(AiResponse.cost_usd), 0.0))
+            .join(Conversation, Conversation.id == AiResponse.conversation_id)
+            .where(Conversation.workspace_id == workspace_id, AiResponse.created_at >= since))
+        return float(spent or 0.0)
