@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
-Listener = Callable[..., Awaitable[None]]
+Listener = Callable[..., Coroutine[Any, Any, None]]
 
 
 class Listeners:
