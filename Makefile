@@ -24,7 +24,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy core
+	$(BIN)/mypy core adapters bot
 
 test: lint
 	NO_PROXY=127.0.0.1,localhost $(BIN)/pytest
