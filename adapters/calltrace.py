@@ -31,8 +31,9 @@ def api_method(platform: str, verb: str, path: str) -> str:
     return f"{verb} {path}"[:80]
 
 
-def call_trace(platform: str, metrics: Metrics,
-               on_response: Callable[[str, str], None] | None = None) -> aiohttp.TraceConfig:
+def call_trace(
+    platform: str, metrics: Metrics, on_response: Callable[[str, str], None] | None = None
+) -> aiohttp.TraceConfig:
     """A TraceConfig reporting each finished call; `on_response(verb, path)` sees it too."""
     trace = aiohttp.TraceConfig()
 

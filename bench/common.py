@@ -70,10 +70,16 @@ def ms(seconds: float) -> str:
 
 def _git_commit() -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "core", "bot"],
-                               cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "core", "bot"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + (" (core/bot modified)" if dirty else "")
@@ -91,8 +97,10 @@ def _memory() -> str:
 
 def machine_stamp() -> str:
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{now} · {os.cpu_count()} cores · {_memory()} RAM · Python {platform.python_version()} · "
-            f"{platform.system()} {platform.machine()} · commit {_git_commit()}")
+    return (
+        f"{now} · {os.cpu_count()} cores · {_memory()} RAM · Python {platform.python_version()} · "
+        f"{platform.system()} {platform.machine()} · commit {_git_commit()}"
+    )
 
 
 # -- bench/RESULTS.md -----------------------------------------------------------------------------

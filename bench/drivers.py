@@ -67,9 +67,12 @@ class SlackDriver:
         channel = channel or f"C{self._n:06d}"
         asked = Asked(channel, time.monotonic())
         self.asked.append(asked)
-        status, _ = await self.sender.command(f"Why is the nightly job slow? (#{self._n})",
-                                              team=team or f"T{self._n:06d}", channel=channel,
-                                              response_url=self.fake.response_url(str(self._n)))
+        status, _ = await self.sender.command(
+            f"Why is the nightly job slow? (#{self._n})",
+            team=team or f"T{self._n:06d}",
+            channel=channel,
+            response_url=self.fake.response_url(str(self._n)),
+        )
         asked.ack, asked.status = time.monotonic(), status
         return asked
 
@@ -81,9 +84,14 @@ class SlackDriver:
         batch, requests = [], []
         for _ in range(count):
             self._n += 1
-            body = encode_form(slash_command(f"Why is the nightly job slow? (#{self._n})", team=f"T{self._n:06d}",
-                                             channel=f"C{self._n:06d}", response_url=self.fake.response_url(
-                                                 str(self._n))))
+            body = encode_form(
+                slash_command(
+                    f"Why is the nightly job slow? (#{self._n})",
+                    team=f"T{self._n:06d}",
+                    channel=f"C{self._n:06d}",
+                    response_url=self.fake.response_url(str(self._n)),
+                )
+            )
             requests.append(http_post(host, port, url.path, body.encode(), signed_headers(SECRET, body)))
             batch.append(Asked(f"C{self._n:06d}", 0.0))
         for asked, timing in zip(batch, await asyncio.to_thread(fire, host, port, requests), strict=True):
@@ -93,8 +101,9 @@ class SlackDriver:
 
     def finished(self, asked: Asked) -> bool:
         parents = [m for m in self.fake.channel(asked.key) if m.thread_ts is None]
-        return bool(parents) and f"{self.models}/{self.models} answered" in json.dumps([parents[0].text,
-                                                                                          parents[0].blocks])
+        return bool(parents) and f"{self.models}/{self.models} answered" in json.dumps(
+            [parents[0].text, parents[0].blocks]
+        )
 
     def collect(self) -> None:
         """First and last write per channel, and every Web API call, from the fake's record (read
@@ -115,6 +124,7 @@ class SlackDriver:
                 asked.first = call.t if asked.first is None else min(asked.first, call.t)
                 asked.last = call.t if asked.last is None else max(asked.last, call.t)
 
+
 class DiscordDriver:
     """Slash-command interactions pushed through the fake gateway."""
 
@@ -126,9 +136,14 @@ class DiscordDriver:
 
     async def ask(self) -> Asked:
         self._n += 1
-        payload = p.slash_command(self.fake.app_id, "consensus", {"question": f"Why is the job slow? (#{self._n})"},
-                                  channel=self.world.channel, guild_id=self.world.guild_id,
-                                  mem=self.world.member(self.world.asker))
+        payload = p.slash_command(
+            self.fake.app_id,
+            "consensus",
+            {"question": f"Why is the job slow? (#{self._n})"},
+            channel=self.world.channel,
+            guild_id=self.world.guild_id,
+            mem=self.world.member(self.world.asker),
+        )
         asked = Asked(payload["token"], time.monotonic())
         self.asked.append(asked)
         self._by_id[str(payload["id"])] = asked
@@ -143,8 +158,11 @@ class DiscordDriver:
         thread = self._thread(asked)
         if thread is None:
             return False
-        scored = [m for m in self.fake.in_channel(thread) if m["embeds"] and any(
-            f["name"] == "Score" for e in m["embeds"] for f in e.get("fields", []))]
+        scored = [
+            m
+            for m in self.fake.in_channel(thread)
+            if m["embeds"] and any(f["name"] == "Score" for e in m["embeds"] for f in e.get("fields", []))
+        ]
         return len(scored) >= self.models
 
     def collect(self) -> None:

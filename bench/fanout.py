@@ -45,8 +45,10 @@ MODELS = {
 SLOWEST = max(MODELS.values())
 TARGET_ONE, TARGET_MANY = 1.05, 1.2
 WORKSPACE = WorkspaceRef(Platform.TERMINAL, "bench")
-QUESTION = ("Our nightly ETL job on PostgreSQL 16 sometimes takes three hours instead of forty minutes. "
-            "What should we check first, and how do we tell a lock wait from a slow plan?")
+QUESTION = (
+    "Our nightly ETL job on PostgreSQL 16 sometimes takes three hours instead of forty minutes. "
+    "What should we check first, and how do we tell a lock wait from a slow plan?"
+)
 _ANSWER = (
     "Start with pg_stat_activity while the job is slow: a wait_event_type of Lock means it is queued behind "
     "another transaction, and pg_blocking_pids() names the blocker. If it is not waiting, capture the plan "
@@ -57,9 +59,13 @@ _ANSWER = (
     "TL;DR: Check pg_stat_activity for lock waits first, then compare plans with auto_explain and {short}.\n"
     "WHY: Lock waits and plan flips cause most such slowdowns, and both are visible with built-in tools."
 )
-_EXTRAS = ("work_mem for sorts spilling to disk", "temp_file usage in pg_stat_database",
-           "whether a long-running report holds a snapshot", "index bloat on the staging tables",
-           "the I/O wait on the volume during the load")
+_EXTRAS = (
+    "work_mem for sorts spilling to disk",
+    "temp_file usage in pg_stat_database",
+    "whether a long-running report holds a snapshot",
+    "index bloat on the staging tables",
+    "the I/O wait on the volume during the load",
+)
 
 
 def answer_text(n: int) -> str:
@@ -69,8 +75,12 @@ def answer_text(n: int) -> str:
 @contextmanager
 def provider_env(url: str) -> Iterator[None]:
     """Point the OpenAI-compatible providers at the fake (Settings reads them from the environment)."""
-    names = {f"{m.split('/')[0].upper()}_{k}": v for m in MODELS if not m.startswith(("openai/", "anthropic/"))
-             for k, v in (("BASE_URL", f"{url}/v1"), ("API_KEY", "bench-key"))}
+    names = {
+        f"{m.split('/')[0].upper()}_{k}": v
+        for m in MODELS
+        if not m.startswith(("openai/", "anthropic/"))
+        for k, v in (("BASE_URL", f"{url}/v1"), ("API_KEY", "bench-key"))
+    }
     saved = {k: os.environ.get(k) for k in names}
     os.environ.update(names)
     try:
@@ -101,9 +111,15 @@ class Timeline:
 
 
 async def make_core(url: str, database_url: str, limit: int) -> Core:
-    config = Settings(_env_file=None, database_url=database_url, consensus_models=",".join(MODELS),
-                      openai_api_key="sk-bench-openai", openai_base_url=f"{url}/v1",
-                      anthropic_api_key="sk-ant-bench", anthropic_base_url=url)
+    config = Settings(
+        _env_file=None,
+        database_url=database_url,
+        consensus_models=",".join(MODELS),
+        openai_api_key="sk-bench-openai",
+        openai_base_url=f"{url}/v1",
+        anthropic_api_key="sk-ant-bench",
+        anthropic_base_url=url,
+    )
     policy = dataclasses.replace(CallPolicy(), concurrency_per_provider=limit)
     return await build_core(config, migrate=True, policy=policy)
 
@@ -122,8 +138,11 @@ async def ask_many(core: Core, count: int) -> tuple[float, float, list[float], l
 
     t0 = time.perf_counter()
     with ErrorTally() as errors:
-        refused = [r for r in await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
-                   if isinstance(r, BaseException)]
+        refused = [
+            r
+            for r in await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+            if isinstance(r, BaseException)
+        ]
         await core.service.wait_idle()
     core.service.bus.unsubscribe(WORKSPACE.platform.value, timeline.sink)
     missing = [b for b in starts if len(timeline.ready[b]) != len(MODELS) or b not in timeline.ranked]
@@ -167,8 +186,9 @@ def ratio(seconds: float) -> str:
     return f"{seconds / SLOWEST:.3f}"
 
 
-async def scenario(url: str, database_url: str, limit: int, count: int, repeats: int
-                   ) -> tuple[list[float], list[float], list[float], list[float]]:
+async def scenario(
+    url: str, database_url: str, limit: int, count: int, repeats: int
+) -> tuple[list[float], list[float], list[float], list[float]]:
     core = await make_core(url, database_url, limit)
     try:
         await ask_many(core, 1)  # warm-up: connections, caches
@@ -181,17 +201,27 @@ async def scenario(url: str, database_url: str, limit: int, count: int, repeats:
             ranked.append(k)
             per_ready += pr
             per_ranked += pk
-            print(f"    {count} question(s), limit {limit}: last answer {ratio(r)} × slowest, ranked {ratio(k)}, "
-                  f"CPU {cpu_ms:.1f} ms per question")
+            print(
+                f"    {count} question(s), limit {limit}: last answer {ratio(r)} × slowest, ranked {ratio(k)}, "
+                f"CPU {cpu_ms:.1f} ms per question"
+            )
         return ready, ranked, per_ready, per_ranked
     finally:
         await core.aclose()
 
 
 async def run(count: int, repeats_one: int, repeats_many: int, profile: bool) -> str:
-    headers = ["database", "questions", "concurrency_per_provider", "runs",
-               "to last answer ÷ 2.0 s (p50 / p95)", "to BatchRanked ÷ 2.0 s (p50 / p95)",
-               "per question to ranked (p50 / p95)", "target", "verdict"]
+    headers = [
+        "database",
+        "questions",
+        "concurrency_per_provider",
+        "runs",
+        "to last answer ÷ 2.0 s (p50 / p95)",
+        "to BatchRanked ÷ 2.0 s (p50 / p95)",
+        "per question to ranked (p50 / p95)",
+        "target",
+        "verdict",
+    ]
     rows: list[list[object]] = []
     plans = [(1, 16, repeats_one), (count, 16, max(1, repeats_many - 1)), (count, 256, repeats_many)]
     answers = {model_id: answer_text(n) for n, model_id in enumerate(MODELS)}
@@ -215,11 +245,13 @@ async def run(count: int, repeats_one: int, repeats_many: int, profile: bool) ->
         if profile:
             with tempfile.TemporaryDirectory(prefix="consensus-bench-") as folder:
                 await profile_many(url, f"sqlite+aiosqlite:///{Path(folder) / 'profile.db'}", count)
-    note = (f"Models: {', '.join(f'{m} {lat:g} s' for m, lat in MODELS.items())}; each streams "
-            f"{CHUNKS} deltas {CHUNK_DELAY * 1000:g} ms apart within its latency. The fake server runs in its "
-            "own process. Ratios are wall time from the first `ask()` call to the last AnswerReady "
-            "(published after the answer's commit) and to the last BatchRanked, over the slowest "
-            "model's 2.0 s; p50/p95 across runs. 'Per question' is each question's own ask → BatchRanked.")
+    note = (
+        f"Models: {', '.join(f'{m} {lat:g} s' for m, lat in MODELS.items())}; each streams "
+        f"{CHUNKS} deltas {CHUNK_DELAY * 1000:g} ms apart within its latency. The fake server runs in its "
+        "own process. Ratios are wall time from the first `ask()` call to the last AnswerReady "
+        "(published after the answer's commit) and to the last BatchRanked, over the slowest "
+        "model's 2.0 s; p50/p95 across runs. 'Per question' is each question's own ask → BatchRanked."
+    )
     return note + "\n\n" + table(headers, rows)
 
 
@@ -228,13 +260,20 @@ async def _row(name: str, url: str, database_url: str, n: int, limit: int, repea
         ready, ranked, _per_ready, per_ranked = await scenario(url, database_url, limit, n, repeats)
     except RuntimeError as exc:
         print(f"    {n} question(s), limit {limit}: FAILED: {exc}")
-        return [name, n, limit, repeats, "-", "-", "-", f"≤ {TARGET_ONE if n == 1 else TARGET_MANY}",
-                f"FAILED: {exc}"]
+        return [name, n, limit, repeats, "-", "-", "-", f"≤ {TARGET_ONE if n == 1 else TARGET_MANY}", f"FAILED: {exc}"]
     target = TARGET_ONE if n == 1 else TARGET_MANY
     verdict = "ok" if p50(ranked) / SLOWEST <= target else "MISS"
-    return [name, n, limit, repeats, f"{ratio(p50(ready))} / {ratio(p95(ready))}",
-            f"{ratio(p50(ranked))} / {ratio(p95(ranked))}", f"{ratio(p50(per_ranked))} / {ratio(p95(per_ranked))}",
-            f"≤ {target}", verdict]
+    return [
+        name,
+        n,
+        limit,
+        repeats,
+        f"{ratio(p50(ready))} / {ratio(p95(ready))}",
+        f"{ratio(p50(ranked))} / {ratio(p95(ranked))}",
+        f"{ratio(p50(per_ranked))} / {ratio(p95(per_ranked))}",
+        f"≤ {target}",
+        verdict,
+    ]
 
 
 async def profile_many(url: str, database_url: str, count: int) -> None:

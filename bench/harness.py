@@ -24,10 +24,12 @@ from bench.common import REPO
 from tests.bot.processes import listening
 
 CHUNKS, CHUNK_DELAY = 8, 0.02  # streamed in 8 deltas 20 ms apart, within each model's latency
-ANSWER = ("Check pg_stat_activity for lock waits first, then compare the slow plan with a fast night's "
-          "using auto_explain, and run ANALYZE after the bulk load so the planner sees the new row counts.\n\n"
-          "TL;DR: Look for lock waits, then compare plans and refresh statistics.\n"
-          "WHY: Lock waits and stale statistics cause most such slowdowns.")
+ANSWER = (
+    "Check pg_stat_activity for lock waits first, then compare the slow plan with a fast night's "
+    "using auto_explain, and run ANALYZE after the bulk load so the planner sees the new row counts.\n\n"
+    "TL;DR: Look for lock waits, then compare plans and refresh statistics.\n"
+    "WHY: Lock waits and stale statistics cause most such slowdowns."
+)
 
 
 def endpoint(model_id: str) -> str:
@@ -55,8 +57,7 @@ def _serve_llm(conn: Connection, models: dict[str, float], steps: int, answers: 
 
 
 @contextmanager
-def llm_process(models: dict[str, float], steps: int = 50_000,
-                answers: dict[str, str] | None = None) -> Iterator[str]:
+def llm_process(models: dict[str, float], steps: int = 50_000, answers: dict[str, str] | None = None) -> Iterator[str]:
     """The fake OpenAI/Anthropic server, answering each model after its latency (with `answers[model_id]`
     or a default answer); yields its URL."""
     ctx = multiprocessing.get_context("spawn")
@@ -76,8 +77,13 @@ def llm_process(models: dict[str, float], steps: int = 50_000,
 
 
 def model_env(llm_url: str, models: dict[str, float]) -> dict[str, str]:
-    env = {"CONSENSUS_MODELS": ",".join(models), "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": f"{llm_url}/v1",
-           "ANTHROPIC_API_KEY": "sk-ant-bench", "ANTHROPIC_BASE_URL": llm_url}
+    env = {
+        "CONSENSUS_MODELS": ",".join(models),
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": f"{llm_url}/v1",
+        "ANTHROPIC_API_KEY": "sk-ant-bench",
+        "ANTHROPIC_BASE_URL": llm_url,
+    }
     for model_id in models:
         name = model_id.split("/")[0].upper()
         if name not in ("OPENAI", "ANTHROPIC"):
@@ -115,20 +121,29 @@ class Memory:
 @asynccontextmanager
 async def serve(folder: Path, env: dict[str, str], port: int, *, ready: str = "port") -> AsyncIterator[Memory]:
     """`consensus serve` with `env` (on top of a clean environment), until SIGTERM."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("CONSENSUS_", "OPENAI_", "ANTHROPIC_", "SLACK_", "DISCORD_", "DATABASE_"))}
-    base.update(DATABASE_URL=f"sqlite+aiosqlite:///{folder}/consensus.db", CONSENSUS_RETRIES="0",
-                HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="WARNING",
-                NO_PROXY="127.0.0.1,localhost", PYTHONPATH=str(REPO))
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONSENSUS_", "OPENAI_", "ANTHROPIC_", "SLACK_", "DISCORD_", "DATABASE_"))
+    }
+    base.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{folder}/consensus.db",
+        CONSENSUS_RETRIES="0",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        LOG_LEVEL="WARNING",
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=str(REPO),
+    )
     base.update(env)
     log = (folder / "serve.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", cwd=folder, env=base,
-                                                stdout=log, stderr=log)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", cwd=folder, env=base, stdout=log, stderr=log
+    )
     try:
         for _ in range(1200):
             if proc.returncode is not None:
-                raise RuntimeError(f"serve exited with {proc.returncode}: "
-                                   f"{(folder / 'serve.log').read_text()[-2000:]}")
+                raise RuntimeError(f"serve exited with {proc.returncode}: {(folder / 'serve.log').read_text()[-2000:]}")
             if listening(port):
                 break
             await asyncio.sleep(0.05)

@@ -35,8 +35,13 @@ from tests.bot.processes import free_port
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 
-FIVE = {"openai/gpt-bench": 0.2, "anthropic/claude-bench": 0.5, "ollama/llama-bench": 1.0,
-        "vllm/qwen-bench": 1.5, "groq/mixtral-bench": 2.0}
+FIVE = {
+    "openai/gpt-bench": 0.2,
+    "anthropic/claude-bench": 0.5,
+    "ollama/llama-bench": 1.0,
+    "vllm/qwen-bench": 1.5,
+    "groq/mixtral-bench": 2.0,
+}
 THREE = {"openai/gpt-bench": 1.0, "anthropic/claude-bench": 1.0, "ollama/llama-bench": 1.0}
 TARGET_RATIO = 1.2  # the sustained rate's bar: all three answers final within 1.2 x the models' 1 s
 LADDER = [5.0, 10.0, 20.0, 30.0, 40.0, 50.0]
@@ -62,8 +67,16 @@ def summarise(label: str, asked: list[Asked], slowest: float, lost: int) -> list
     return [label, len(asked), fmt(acks), p99, fmt(firsts), fmt(ratios, 1.0, 3), f"{per:.1f}", lost]
 
 
-HEADERS = ["platform, load", "questions", "ack p50 / p95 ms", "ack p99 ms", "first card p50 / p95 ms",
-           "last card final ÷ slowest p50 / p95", "API calls / question", "not final in time"]
+HEADERS = [
+    "platform, load",
+    "questions",
+    "ack p50 / p95 ms",
+    "ack p99 ms",
+    "first card p50 / p95 ms",
+    "last card final ÷ slowest p50 / p95",
+    "API calls / question",
+    "not final in time",
+]
 
 
 async def sequential(driver: SlackDriver | DiscordDriver, count: int, limit: float) -> tuple[list[Asked], int]:
@@ -88,25 +101,29 @@ def connector() -> aiohttp.TCPConnector:
 
 
 @asynccontextmanager
-async def slack_bot(llm: str, folder: Path, models: dict[str, float], fake: CountingSlack,
-                    **env: str) -> AsyncIterator[tuple[SlackDriver, Memory]]:
+async def slack_bot(
+    llm: str, folder: Path, models: dict[str, float], fake: CountingSlack, **env: str
+) -> AsyncIterator[tuple[SlackDriver, Memory]]:
     """`consensus serve` for Slack over HTTP against `fake` (with `env` on top), and a driver for it."""
     port = free_port()
     async with aiohttp.ClientSession(connector=connector()) as session:
-        env = {**model_env(llm, models), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": fake.api_url, **env}
+        env = {
+            **model_env(llm, models),
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.api_url,
+            **env,
+        }
         async with serve(folder, env, port) as memory:
             yield SlackDriver(fake, f"http://127.0.0.1:{port}/slack/events", session, len(models)), memory
 
 
 async def run_slack(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:
-    async with CountingSlack() as fake, slack_bot(llm, folder, FIVE, fake, CONSENSUS_CONCURRENCY="1024") as (
-            driver, _):
+    async with CountingSlack() as fake, slack_bot(llm, folder, FIVE, fake, CONSENSUS_CONCURRENCY="1024") as (driver, _):
         return await one_then_many(driver, "Slack HTTP", one, many)
 
 
-async def one_then_many(driver: SlackDriver | DiscordDriver, platform: str, one: int, many: int
-                        ) -> list[list[object]]:
+async def one_then_many(driver: SlackDriver | DiscordDriver, platform: str, one: int, many: int) -> list[list[object]]:
     """After a warm-up question: `one` question at a time, then `many` at once; a row for each."""
     await sequential(driver, 1, 30)
     asked, lost = await sequential(driver, one, 30)
@@ -126,8 +143,10 @@ async def run_slack_postgres(llm: str, folder: Path, many: int) -> list[list[obj
                 await store.migrate()
             finally:
                 await store.aclose()
-            async with CountingSlack() as fake, slack_bot(llm, folder, FIVE, fake, CONSENSUS_CONCURRENCY="1024",
-                                                          DATABASE_URL=url) as (driver, _):
+            async with (
+                CountingSlack() as fake,
+                slack_bot(llm, folder, FIVE, fake, CONSENSUS_CONCURRENCY="1024", DATABASE_URL=url) as (driver, _),
+            ):
                 await burst(driver, 30, 60)  # warm-up that also opens the connection pool, as a busy day has
                 asked, lost = await burst(driver, many, 120)
     except PostgresUnavailable as exc:
@@ -142,9 +161,14 @@ async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[
     fake = FakeDiscord()
     fake.add_guild(world.guild())
     async with fake:
-        env = {**model_env(llm, FIVE), "DISCORD_TOKEN": fake.token, "DISCORD_API_BASE": f"{fake.url}/api/v10",
-               "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake.port}/gateway", "DISCORD_GUILD_IDS": world.guild_id,
-               "CONSENSUS_CONCURRENCY": "1024"}
+        env = {
+            **model_env(llm, FIVE),
+            "DISCORD_TOKEN": fake.token,
+            "DISCORD_API_BASE": f"{fake.url}/api/v10",
+            "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake.port}/gateway",
+            "DISCORD_GUILD_IDS": world.guild_id,
+            "CONSENSUS_CONCURRENCY": "1024",
+        }
         async with serve(folder, env, port), aiohttp.ClientSession() as session:
             for _ in range(600):  # ready once the gateway session has every guild
                 async with session.get(f"http://127.0.0.1:{port}/readyz") as ready:
@@ -164,18 +188,25 @@ async def run_tiers(llm: str, folder: Path, count: int) -> str:
     for a in asked:
         calls.update(a.calls)
     per = ", ".join(f"{name} {n / count:.1f}" for name, n in calls.most_common())
-    return (f"{count} questions at once in one workspace, 5 models, tiers enforced per 60 s: "
-            f"{', '.join(f'{m} {n}' for m, n in TIERS.items())}.\n\n"
-            + table(["Web API calls per question", "429s met", "not final in time", "all cards final after"],
-                    [[per, fake.limited, lost, f"{took:.1f} s"]]))
+    return (
+        f"{count} questions at once in one workspace, 5 models, tiers enforced per 60 s: "
+        f"{', '.join(f'{m} {n}' for m, n in TIERS.items())}.\n\n"
+        + table(
+            ["Web API calls per question", "429s met", "not final in time", "all cards final after"],
+            [[per, fake.limited, lost, f"{took:.1f} s"]],
+        )
+    )
 
 
-async def run_sustained(llm: str, folder: Path, rates: list[float], rung: float, seconds: float, peak: int
-                        ) -> list[list[object]]:
+async def run_sustained(
+    llm: str, folder: Path, rates: list[float], rung: float, seconds: float, peak: int
+) -> list[list[object]]:
     """The ladder (`rung` s per rate, climbing while a rate holds), `seconds` at the best rate, then `peak`."""
     rows: list[list[object]] = []
-    async with CountingSlack() as fake, slack_bot(llm, folder, THREE, fake, CONSENSUS_CONCURRENCY="2048") as (
-            driver, memory):
+    async with (
+        CountingSlack() as fake,
+        slack_bot(llm, folder, THREE, fake, CONSENSUS_CONCURRENCY="2048") as (driver, memory),
+    ):
         await sequential(driver, 1, 30)
         idle_kb = memory.rss_kb()
         best = 0.0
@@ -191,8 +222,9 @@ async def run_sustained(llm: str, folder: Path, rates: list[float], rung: float,
     return rows
 
 
-async def _watch(driver: SlackDriver, memory: Memory, pending: set[int], asked: list[Asked], stop: asyncio.Event
-                 ) -> None:
+async def _watch(
+    driver: SlackDriver, memory: Memory, pending: set[int], asked: list[Asked], stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         for i in [i for i in pending if i < len(asked) and asked[i].key and driver.finished(asked[i])]:
             pending.discard(i)
@@ -208,8 +240,9 @@ def _memory_cells(memory: Memory, idle_kb: int, since: float) -> list[object]:
     return [f"{peak_kb / 1024:.0f}", flight, f"{per:.0f}"]
 
 
-async def _steady(driver: SlackDriver, memory: Memory, rate: float, seconds: float, idle_kb: int, *, limit: float
-                  ) -> tuple[list[object], bool]:
+async def _steady(
+    driver: SlackDriver, memory: Memory, rate: float, seconds: float, idle_kb: int, *, limit: float
+) -> tuple[list[object], bool]:
     """`rate` questions a second for `seconds`; the row, and whether the rate held (ratio p95 ≤ 1.2, none lost).
     A rate that does not hold leaves a backlog: it is waited out (up to 60 s) so that the next run starts clean."""
     asked: list[Asked] = []
@@ -233,8 +266,14 @@ async def _steady(driver: SlackDriver, memory: Memory, rate: float, seconds: flo
     row = summarise(f"{rate:g} q/s for {seconds:g} s", asked, 1.0, lost)
     ratios = [a.last - a.sent for a in asked if a.done and a.last is not None]
     held = not lost and bool(ratios) and p95(ratios) <= TARGET_RATIO
-    return [row[0], row[1], row[5], lost, f"{cpu / max(1, len(asked)) * 1000:.0f}",
-            *_memory_cells(memory, idle_kb, since)], held
+    return [
+        row[0],
+        row[1],
+        row[5],
+        lost,
+        f"{cpu / max(1, len(asked)) * 1000:.0f}",
+        *_memory_cells(memory, idle_kb, since),
+    ], held
 
 
 async def _send(driver: SlackDriver, asked: list[Asked], i: int) -> None:
@@ -259,13 +298,16 @@ async def _peak(driver: SlackDriver, memory: Memory, count: int, idle_kb: int) -
 
 async def run(parts: list[str], quick: bool) -> str:
     one, many = (3, 100) if quick else (5, 200)
-    out = ["`consensus serve` in its own process (SQLite unless the row says PostgreSQL, LOG_LEVEL=WARNING, "
-           "CONSENSUS_CONCURRENCY raised so "
-           "that the provider limit is not what is measured); fake model server in another process; fake "
-           "Slack/Discord and the driver in the bench process. Times are taken at the fakes (the platform's "
-           "view): ack = the HTTP 200 (Slack) or the interaction callback (Discord); first card = the first "
-           "message posted for the question; final = the last post or edit of its cards. Models: "
-           + ", ".join(f"{m} {s:g} s" for m, s in FIVE.items()) + " (streaming, as a platform wants progress)."]
+    out = [
+        "`consensus serve` in its own process (SQLite unless the row says PostgreSQL, LOG_LEVEL=WARNING, "
+        "CONSENSUS_CONCURRENCY raised so "
+        "that the provider limit is not what is measured); fake model server in another process; fake "
+        "Slack/Discord and the driver in the bench process. Times are taken at the fakes (the platform's "
+        "view): ack = the HTTP 200 (Slack) or the interaction callback (Discord); first card = the first "
+        "message posted for the question; final = the last post or edit of its cards. Models: "
+        + ", ".join(f"{m} {s:g} s" for m, s in FIVE.items())
+        + " (streaming, as a platform wants progress)."
+    ]
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="consensus-bench-") as tmp:
         folder = Path(tmp)
@@ -282,14 +324,19 @@ async def run(parts: list[str], quick: bool) -> str:
                     print("  slack on PostgreSQL ...", flush=True)
                     rows += await run_slack_postgres(llm, folder / "slack-postgres", many)
                 if rows:
-                    out += ["\n### Ack, first card, fan-out through the platforms\n", table(HEADERS, rows),
-                            "\nTargets: ack p99 ≤ 50 ms; first card p95 ≤ 50 ms one at a time, ≤ 300 ms at 200; "
-                            "ratio ≤ 1.05 one at a time, ≤ 1.2 at 200."]
+                    out += [
+                        "\n### Ack, first card, fan-out through the platforms\n",
+                        table(HEADERS, rows),
+                        "\nTargets: ack p99 ≤ 50 ms; first card p95 ≤ 50 ms one at a time, ≤ 300 ms at 200; "
+                        "ratio ≤ 1.05 one at a time, ≤ 1.2 at 200.",
+                    ]
                 if "tiers" in parts:
                     (folder / "tiers").mkdir()
                     print("  tiers ...", flush=True)
-                    out += ["\n### Slack tiers: calls per question and 429s\n",
-                            await run_tiers(llm, folder / "tiers", 5)]
+                    out += [
+                        "\n### Slack tiers: calls per question and 429s\n",
+                        await run_tiers(llm, folder / "tiers", 5),
+                    ]
                     print(out[-1], flush=True)
         if "sustained" in parts:
             (folder / "sustained").mkdir()
@@ -297,13 +344,23 @@ async def run(parts: list[str], quick: bool) -> str:
             print("  sustained ...", flush=True)
             with llm_process(THREE) as llm:
                 srows = await run_sustained(llm, folder / "sustained", LADDER, rung, seconds, peak)
-            sheaders = ["load (Slack HTTP, 3 models at 1 s)", "questions", "ratio p50 / p95", "not final in time",
-                        "bot CPU ms / question", "peak RSS MB", "peak in flight", "RSS kB / question in flight"]
-            out += ["\n### Sustained load\n",
-                    f"A ladder of {rung:g} s runs climbing while the rate holds (ratio p95 ≤ {TARGET_RATIO} and "
-                    f"nothing lost), {seconds:g} s at the highest rate that held, then {peak} at once.\n",
-                    table(sheaders, srows),
-                    "\nTargets: ≥ 50 q/s with ratio ≤ 1.2 and nothing lost; ≤ 200 MB RSS at 500 in flight."]
+            sheaders = [
+                "load (Slack HTTP, 3 models at 1 s)",
+                "questions",
+                "ratio p50 / p95",
+                "not final in time",
+                "bot CPU ms / question",
+                "peak RSS MB",
+                "peak in flight",
+                "RSS kB / question in flight",
+            ]
+            out += [
+                "\n### Sustained load\n",
+                f"A ladder of {rung:g} s runs climbing while the rate holds (ratio p95 ≤ {TARGET_RATIO} and "
+                f"nothing lost), {seconds:g} s at the highest rate that held, then {peak} at once.\n",
+                table(sheaders, srows),
+                "\nTargets: ≥ 50 q/s with ratio ≤ 1.2 and nothing lost; ≤ 200 MB RSS at 500 in flight.",
+            ]
             print(out[-2], flush=True)
     return "\n".join(out)
 

@@ -30,10 +30,14 @@ from core.providers.openai import OpenAIProvider
 NO_WAIT = (CHUNKS - 1) * CHUNK_DELAY
 MODELS = {"openai/gpt-bench": NO_WAIT, "anthropic/claude-bench": NO_WAIT}
 REQUEST = ChatRequest(
-    (ChatMessage("user", "Our nightly ETL job sometimes takes three hours instead of forty minutes."),
-     ChatMessage("assistant", "Check for lock waits first, then compare the plans of a slow and a fast night."),
-     ChatMessage("user", "How do we tell a lock wait from a slow plan?")),
-    system="Answer briefly. End with a TL;DR line and a WHY line.", max_tokens=1024)
+    (
+        ChatMessage("user", "Our nightly ETL job sometimes takes three hours instead of forty minutes."),
+        ChatMessage("assistant", "Check for lock waits first, then compare the plans of a slow and a fast night."),
+        ChatMessage("user", "How do we tell a lock wait from a slow plan?"),
+    ),
+    system="Answer briefly. End with a TL;DR line and a WHY line.",
+    max_tokens=1024,
+)
 
 
 async def _ignore(text: str) -> None:
@@ -68,9 +72,12 @@ async def _run(call: Callable[[], Awaitable[None]], calls: int, concurrency: int
 def _scenarios(url: str) -> tuple[list[Scenario], list[Provider]]:
     openai = OpenAIProvider.create("gpt-bench", api_key="sk-bench-openai", base_url=f"{url}/v1")
     anthropic = AnthropicProvider.create("claude-bench", api_key="sk-ant-bench", base_url=url)
-    scenarios = [Scenario("OpenAI streamed", openai, _ignore), Scenario("OpenAI not streamed", openai, None),
-                 Scenario("Anthropic streamed", anthropic, _ignore),
-                 Scenario("Anthropic not streamed", anthropic, None)]
+    scenarios = [
+        Scenario("OpenAI streamed", openai, _ignore),
+        Scenario("OpenAI not streamed", openai, None),
+        Scenario("Anthropic streamed", anthropic, _ignore),
+        Scenario("Anthropic not streamed", anthropic, None),
+    ]
     return scenarios, [openai, anthropic]
 
 
@@ -93,8 +100,10 @@ async def measure(url: str, calls: int, concurrency: int, repeats: int, only: li
             await provider.aclose()
     headers = ["call", "CPU µs per call (median)", "CPU µs per call (p95)", "wall s per run (median)"]
     rows = [[name, f"{p50(v):.0f}", f"{p95(v):.0f}", f"{p50(wall[name]):.2f}"] for name, v in cpu.items()]
-    note = (f"{repeats} runs of {calls} calls, {concurrency} at a time; streams arrive in {CHUNKS} deltas "
-            f"{CHUNK_DELAY * 1000:g} ms apart; CPU is this process's (time.process_time) ÷ calls.")
+    note = (
+        f"{repeats} runs of {calls} calls, {concurrency} at a time; streams arrive in {CHUNKS} deltas "
+        f"{CHUNK_DELAY * 1000:g} ms apart; CPU is this process's (time.process_time) ÷ calls."
+    )
     return note + "\n\n" + table(headers, rows)
 
 

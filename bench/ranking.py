@@ -61,8 +61,9 @@ def replay_through_pipeline(data: Path) -> dict[str, dict[str, dict[str, float]]
     """Each question of both dev sets through the real service (ask → fan-out → review → rank),
     against a fake OpenAI-compatible server answering each model with its stored answer; returns
     the stored 0–10 scores as {set file: {question id: {model: score}}}."""
-    sets = {name: [json.loads(line) for line in (data / name).read_text().splitlines() if line.strip()]
-            for name in SETS}
+    sets = {
+        name: [json.loads(line) for line in (data / name).read_text().splitlines() if line.strip()] for name in SETS
+    }
     return asyncio.run(_replay(sets))
 
 
@@ -77,8 +78,11 @@ async def _replay(sets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, 
     os.environ.update(env)
     try:
         with tempfile.TemporaryDirectory(prefix="consensus-bench-") as folder:
-            config = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{Path(folder) / 'replay.db'}",
-                              consensus_models=",".join(f"{REPLAY}/{m}" for m in models))
+            config = Settings(
+                _env_file=None,
+                database_url=f"sqlite+aiosqlite:///{Path(folder) / 'replay.db'}",
+                consensus_models=",".join(f"{REPLAY}/{m}" for m in models),
+            )
             core = await build_core(config, migrate=True, policy=CallPolicy(timeout=30.0, max_retries=0))
             try:
                 return {name: await _replay_set(core.service, server, rows) for name, rows in sets.items()}
@@ -99,8 +103,9 @@ async def _replay_set(service: Any, server: Any, rows: list[dict[str, Any]]) -> 
     for row in rows:  # one at a time: `answers` is keyed by model name, shared by every question
         for model, text in row["answers"].items():
             server.answers[model] = text
-        asked = await service.ask(Question(workspace, "C1", "U1", row["question"],
-                                           models=tuple(f"{REPLAY}/{m}" for m in row["answers"])))
+        asked = await service.ask(
+            Question(workspace, "C1", "U1", row["question"], models=tuple(f"{REPLAY}/{m}" for m in row["answers"]))
+        )
         batch = await service.wait_for_batch(asked.id, workspace)
         failed = [f"{a.model}: {a.error}" for a in batch.answers if a.score is None]
         if failed:
@@ -111,22 +116,30 @@ async def _replay_set(service: Any, server: Any, rows: list[dict[str, Any]]) -> 
 
 def agreement(direct: dict[str, dict[str, float]], pipeline: dict[str, dict[str, float]]) -> str:
     """How far the pipeline's stored scores are from the direct ones."""
+
     def top(scores: dict[str, float] | None) -> str | None:
         return max(scores, key=lambda m: (scores[m], m)) if scores else None
 
     differ = [qid for qid, scores in direct.items() if pipeline.get(qid) != scores]
     top_differ = [qid for qid, scores in direct.items() if top(scores) != top(pipeline.get(qid))]
-    gaps = [abs(scores[m] - pipeline[qid].get(m, -99.0)) for qid, scores in direct.items() if qid in pipeline
-            for m in scores]
-    line = (f"{len(direct) - len(differ)}/{len(direct)} questions with identical scores, "
-            f"{len(top_differ)} with a different top answer, largest score gap {max(gaps, default=0.0):.1f}")
+    gaps = [
+        abs(scores[m] - pipeline[qid].get(m, -99.0))
+        for qid, scores in direct.items()
+        if qid in pipeline
+        for m in scores
+    ]
+    line = (
+        f"{len(direct) - len(differ)}/{len(direct)} questions with identical scores, "
+        f"{len(top_differ)} with a different top answer, largest score gap {max(gaps, default=0.0):.1f}"
+    )
     if differ:
         line += f" (first differing: {', '.join(differ[:5])})"
     return line
 
 
-def report(re_: ModuleType, path: Path, margins: tuple[float, ...],
-           pipeline: dict[str, dict[str, float]] | None) -> dict[str, Any]:
+def report(
+    re_: ModuleType, path: Path, margins: tuple[float, ...], pipeline: dict[str, dict[str, float]] | None
+) -> dict[str, Any]:
     rows = re_.load_rows([path])
     info = re_.describe(rows)
     rankings = consensus_scores(rows)
@@ -163,8 +176,10 @@ def breakdown(re_: ModuleType, data: dict[str, Any]) -> list[str]:
     categories = sorted({row.get("category", "") for row in rows})
     if len(categories) > 1:
         groups.update({c: [row for row in rows if row.get("category", "") == c] for c in categories})
-    return [f"{name} ({len(part)} q): {_figures(re_, part, ours)} [{_figures(re_, part, length)}]"
-            for name, part in groups.items()]
+    return [
+        f"{name} ({len(part)} q): {_figures(re_, part, ours)} [{_figures(re_, part, length)}]"
+        for name, part in groups.items()
+    ]
 
 
 def disagree_rates(data: dict[str, Any]) -> str:
@@ -215,8 +230,10 @@ def filler_probe(data: dict[str, Any]) -> str:
                 if _position(after, key) < _position(base, key):
                     raised_rank += 1
                     questions_raised.add(row["id"])
-    return (f"{len(data['rows'])} questions, {probes} probes: rank raised in {raised_rank} "
-            f"({len(questions_raised)} questions), score raised in {raised_score}")
+    return (
+        f"{len(data['rows'])} questions, {probes} probes: rank raised in {raised_rank} "
+        f"({len(questions_raised)} questions), score raised in {raised_score}"
+    )
 
 
 def timing(rows: list[dict[str, Any]], answers: int = 8, words: int = 500, runs: int = 50) -> str:
@@ -241,8 +258,13 @@ def timing(rows: list[dict[str, Any]], answers: int = 8, words: int = 500, runs:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data", type=Path, nargs="?", default=DEFAULT_DATA,
-                    help="folder with rank_eval.py and the dev sets (default ../shared/eval from the repository)")
+    ap.add_argument(
+        "data",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_DATA,
+        help="folder with rank_eval.py and the dev sets (default ../shared/eval from the repository)",
+    )
     ap.add_argument("--data", dest="data_option", type=Path, help=argparse.SUPPRESS)  # the older spelling
     ap.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.05])
     ap.add_argument("--direct-only", action="store_true", help="skip the replay through the service")
@@ -259,8 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     replay_s = time.perf_counter() - start
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        results = {name: report(re_, data / name, tuple(args.margins), (pipeline or {}).get(name) if pipeline
-                                else None) for name in SETS}
+        results = {
+            name: report(re_, data / name, tuple(args.margins), (pipeline or {}).get(name) if pipeline else None)
+            for name in SETS
+        }
         print("\n== disagree flag (direct)")
         for name, result in results.items():
             print(f"{name}: {disagree_rates(result)}")
@@ -279,9 +303,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== pipeline replay: {questions} questions through the service in {replay_s:.1f} s")
     print(out.getvalue())
     if not args.no_write:
-        body = ("'consensus' is `ConsensusRanker.score` called directly; 'pipeline' is the score the service "
-                "stored after ask → fan-out (fake OpenAI-compatible server replaying the stored answers) → "
-                "review → rank. Brackets: 95% bootstrap intervals.\n\n```text" + out.getvalue().rstrip() + "\n```")
+        body = (
+            "'consensus' is `ConsensusRanker.score` called directly; 'pipeline' is the score the service "
+            "stored after ask → fan-out (fake OpenAI-compatible server replaying the stored answers) → "
+            "review → rank. Brackets: 95% bootstrap intervals.\n\n```text" + out.getvalue().rstrip() + "\n```"
+        )
         write_section("Ranking: dev sets, direct and through the pipeline", body)
     return 0
 

@@ -35,10 +35,17 @@ TARGETS = {"--version": (0.3, 0.15), "--help": (0.3, 0.15), "ask": (0.8, None), 
 
 
 def clean_env(folder: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CONSENSUS_", "OPENAI_", "ANTHROPIC_", "SLACK_", "DISCORD_", "DATABASE_"))}
-    env.update(DATABASE_URL=f"sqlite+aiosqlite:///{folder}/consensus.db", NO_PROXY="127.0.0.1,localhost",
-               PYTHONPATH=str(REPO), **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONSENSUS_", "OPENAI_", "ANTHROPIC_", "SLACK_", "DISCORD_", "DATABASE_"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{folder}/consensus.db",
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=str(REPO),
+        **extra,
+    )
     return env
 
 
@@ -52,8 +59,14 @@ def until_rows(env: dict[str, str], marker: bytes) -> float:
     """`consensus ask` on a pseudo-terminal (so the live view draws): seconds until `marker` shows."""
     ours, theirs = pty.openpty()
     start = time.perf_counter()
-    proc = subprocess.Popen([CONSENSUS, "ask", "Why is the build slow?"], env={**env, "TERM": "xterm"},
-                            stdin=theirs, stdout=theirs, stderr=theirs, close_fds=True)
+    proc = subprocess.Popen(
+        [CONSENSUS, "ask", "Why is the build slow?"],
+        env={**env, "TERM": "xterm"},
+        stdin=theirs,
+        stdout=theirs,
+        stderr=theirs,
+        close_fds=True,
+    )
     os.close(theirs)
     seen, shown = b"", None
     try:
@@ -77,8 +90,9 @@ async def until_ready(env: dict[str, str], folder: Path) -> float:
     port = free_port()
     log = (folder / "serve.log").open("ab")
     start = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(CONSENSUS, "serve", env={**env, "PORT": str(port)},
-                                                stdout=log, stderr=log)
+    proc = await asyncio.create_subprocess_exec(
+        CONSENSUS, "serve", env={**env, "PORT": str(port)}, stdout=log, stderr=log
+    )
     try:
         async with aiohttp.ClientSession() as session:
             while proc.returncode is None:
@@ -119,14 +133,22 @@ async def measure(repeats: int) -> str:
         until_rows(env, b"gpt-fast")
         rows.append(row("ask", [until_rows(env, b"gpt-fast") for _ in range(repeats)], bare))
         async with CountingSlack() as fake:
-            slack = {**env, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-                     "SLACK_API_URL": fake.api_url, "HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+            slack = {
+                **env,
+                "SLACK_BOT_TOKEN": "xoxb-bench",
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": fake.api_url,
+                "HOST": "127.0.0.1",
+                "LOG_LEVEL": "WARNING",
+            }
             await until_ready(slack, folder)
             rows.append(row("serve", [await until_ready(slack, folder) for _ in range(repeats)], bare))
     headers = ["command", "min s", "median s", "over bare Python", "goal (median)", ""]
-    return (f"{repeats} timed runs of each, after one untimed run, on an existing SQLite database; fake "
-            "models answer in 0.3 s. `ask`: until its live rows show on a pseudo-terminal; `serve`: Slack over "
-            "HTTP against the fake Slack, until `/readyz` answers 200.\n\n" + table(headers, rows))
+    return (
+        f"{repeats} timed runs of each, after one untimed run, on an existing SQLite database; fake "
+        "models answer in 0.3 s. `ask`: until its live rows show on a pseudo-terminal; `serve`: Slack over "
+        "HTTP against the fake Slack, until `/readyz` answers 200.\n\n" + table(headers, rows)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,13 +45,25 @@ DEEP_OFFSET = 10_000
 CHUNK = 20_000  # rows per executemany (SQLite)
 INDEX_BUILD_MEMORY = "256MB"  # PostgreSQL builds a GIN index much faster when it fits in memory
 
-_FUNCTION = ("the a to of and is in for it how i my with on what can that do be this from are not or "
-             "when an does why use should there get if by at which as have way but all more so one").split()
-_TOPICAL = ("error python database memory test server query cache deploy docker function file user "
-            "kubernetes api timeout version build config data network performance react java rust "
-            "postgres index thread async install upgrade slack token login leak latency").split()
-_STARTS = ("How do I", "What is the best way to", "Why does my", "Can someone explain how", "Is it safe to",
-           "What happens when", "How should we", "Which is better for")
+_FUNCTION = (
+    "the a to of and is in for it how i my with on what can that do be this from are not or "
+    "when an does why use should there get if by at which as have way but all more so one"
+).split()
+_TOPICAL = (
+    "error python database memory test server query cache deploy docker function file user "
+    "kubernetes api timeout version build config data network performance react java rust "
+    "postgres index thread async install upgrade slack token login leak latency"
+).split()
+_STARTS = (
+    "How do I",
+    "What is the best way to",
+    "Why does my",
+    "Can someone explain how",
+    "Is it safe to",
+    "What happens when",
+    "How should we",
+    "Which is better for",
+)
 
 
 def _vocabulary(rng: random.Random, size: int = 40_000) -> list[str]:
@@ -76,8 +88,13 @@ class Corpus:
 
     def tables(self) -> list[tuple[Table, list[dict[str, Any]]]]:
         """Each table with its rows, parents before children."""
-        rows = {Conversation: self.conversations, Message: self.messages, RequestBatch: self.batches,
-                AiResponse: self.responses, SearchDocument: self.documents}
+        rows = {
+            Conversation: self.conversations,
+            Message: self.messages,
+            RequestBatch: self.batches,
+            AiResponse: self.responses,
+            SearchDocument: self.documents,
+        }
         return [(Base.metadata.tables[model.__tablename__], table_rows) for model, table_rows in rows.items()]
 
     def df(self) -> Counter[str]:
@@ -86,8 +103,9 @@ class Corpus:
     def matching(self, query: str) -> int:
         """Conversations of the measured workspace holding every word, the last as a prefix."""
         *whole, last = query.lower().split()
-        return sum(1 for words in self.word_sets
-                   if all(w in words for w in whole) and any(w.startswith(last) for w in words))
+        return sum(
+            1 for words in self.word_sets if all(w in words for w in whole) and any(w.startswith(last) for w in words)
+        )
 
 
 def build_corpus(n: int, workspace_ids: list[int], seed: int = 7) -> Corpus:
@@ -122,36 +140,83 @@ def build_corpus(n: int, workspace_ids: list[int], seed: int = 7) -> Corpus:
             question = f"{rng.choice(_STARTS)} {words(rng.randint(12, 24))}?"
             title = title or question[:200]
             message_id += 1
-            corpus.messages.append({"id": message_id, "conversation_id": cid, "author": f"U{rng.randint(1, 300)}",
-                                    "content": question, "created_at": created + timedelta(minutes=turn),
-                                    "metadata": {}})
+            corpus.messages.append(
+                {
+                    "id": message_id,
+                    "conversation_id": cid,
+                    "author": f"U{rng.randint(1, 300)}",
+                    "content": question,
+                    "created_at": created + timedelta(minutes=turn),
+                    "metadata": {},
+                }
+            )
             bodies = [("question", message_id, question)]
             if rng.random() < ANSWERED_SHARE:
                 batch_id += 1
-                corpus.batches.append({"id": batch_id, "conversation_id": cid, "message_id": message_id,
-                                       "expected": ANSWERS_PER_QUESTION, "completed": ANSWERS_PER_QUESTION,
-                                       "status": "COMPLETED", "created_at": created, "disagree": False})
+                corpus.batches.append(
+                    {
+                        "id": batch_id,
+                        "conversation_id": cid,
+                        "message_id": message_id,
+                        "expected": ANSWERS_PER_QUESTION,
+                        "completed": ANSWERS_PER_QUESTION,
+                        "status": "COMPLETED",
+                        "created_at": created,
+                        "disagree": False,
+                    }
+                )
                 for model in ("openai/gpt-5-mini", "anthropic/claude-sonnet-4-5", "ollama/llama3.2")[
-                        :ANSWERS_PER_QUESTION]:
+                    :ANSWERS_PER_QUESTION
+                ]:
                     response_id += 1
                     body = words(rng.randint(40, 100)) + "."
-                    corpus.responses.append({
-                        "id": response_id, "batch_id": batch_id, "message_id": message_id, "conversation_id": cid,
-                        "provider_id": model, "model": model.split("/")[1], "label": model.split("/")[0],
-                        "status": "completed", "content": body, "summary": body[:120], "ranking_score": 5.0,
-                        "created_at": created, "updated_at": created, "metadata": {}, "attempts": 1})
+                    corpus.responses.append(
+                        {
+                            "id": response_id,
+                            "batch_id": batch_id,
+                            "message_id": message_id,
+                            "conversation_id": cid,
+                            "provider_id": model,
+                            "model": model.split("/")[1],
+                            "label": model.split("/")[0],
+                            "status": "completed",
+                            "content": body,
+                            "summary": body[:120],
+                            "ranking_score": 5.0,
+                            "created_at": created,
+                            "updated_at": created,
+                            "metadata": {},
+                            "attempts": 1,
+                        }
+                    )
                     bodies.append(("answer", response_id, body))
             for source, source_id, body in bodies:
-                corpus.documents.append({"workspace_id": workspace_ids[ws], "conversation_id": cid,
-                                         "source": source, "source_id": source_id, "body": body})
+                corpus.documents.append(
+                    {
+                        "workspace_id": workspace_ids[ws],
+                        "conversation_id": cid,
+                        "source": source,
+                        "source_id": source_id,
+                        "body": body,
+                    }
+                )
                 if ws == 0:
                     seen.update(body.lower().rstrip("?.").split())
         if ws == 0:
             corpus.word_sets.append(seen)
-        corpus.conversations.append({
-            "id": cid, "workspace_id": workspace_ids[ws], "channel": f"C{rng.randint(1, 40):03d}",
-            "thread_ref": f"{1_700_000_000 + cid}.000100", "title": title, "created_by": f"U{rng.randint(1, 300)}",
-            "created_at": created, "updated_at": updated, "archived": False})
+        corpus.conversations.append(
+            {
+                "id": cid,
+                "workspace_id": workspace_ids[ws],
+                "channel": f"C{rng.randint(1, 40):03d}",
+                "thread_ref": f"{1_700_000_000 + cid}.000100",
+                "title": title,
+                "created_by": f"U{rng.randint(1, 300)}",
+                "created_at": created,
+                "updated_at": updated,
+                "archived": False,
+            }
+        )
     return corpus
 
 
@@ -159,8 +224,10 @@ async def seed(service: ConsensusService, corpus: Corpus) -> None:
     """Bulk-load the corpus in one transaction (COPY on PostgreSQL), the full-text index built once after
     the rows; PostgreSQL's id sequences are moved past them."""
     async with service.store.write() as repo:
-        ids = [await repo.workspace_id(WorkspaceRef(Platform.SLACK if name.startswith("T") else Platform.DISCORD,
-                                                    name)) for name, _share in WORKSPACES]
+        ids = [
+            await repo.workspace_id(WorkspaceRef(Platform.SLACK if name.startswith("T") else Platform.DISCORD, name))
+            for name, _share in WORKSPACES
+        ]
     if ids != list(range(1, len(WORKSPACES) + 1)):
         raise RuntimeError(f"expected a fresh database, got workspace ids {ids}")
     postgres = service.store.dialect == "postgresql"
@@ -172,22 +239,28 @@ async def seed(service: ConsensusService, corpus: Corpus) -> None:
         await _resume_full_text(connection, postgres)
         if postgres:
             for table, _rows in corpus.tables():
-                await connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                              f"(SELECT max(id) FROM {table.name}))"))
+                await connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"
+                    )
+                )
     async with service.store.write() as repo:  # fresh planner statistics, as autovacuum would give
         await repo.session.execute(text("ANALYZE"))
 
 
 async def _insert(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     for i in range(0, len(rows), CHUNK):
-        await connection.execute(insert(table), rows[i:i + CHUNK])
+        await connection.execute(insert(table), rows[i : i + CHUNK])
 
 
 async def _copy(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     """PostgreSQL's COPY: about twice as fast as inserting the rows one statement at a time."""
     columns = list(rows[0])  # every row of a table has the same keys
-    records = [tuple(json.dumps(value) if isinstance(value, dict) else value for value in map(row.get, columns))
-               for row in rows]
+    records = [
+        tuple(json.dumps(value) if isinstance(value, dict) else value for value in map(row.get, columns))
+        for row in rows
+    ]
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     await driver.copy_records_to_table(table.name, records=records, columns=columns)
@@ -216,12 +289,16 @@ def pick_queries(df: Counter[str]) -> dict[str, str]:
     common = max(_TOPICAL, key=lambda w: df[w])
     mid = sorted(_TOPICAL, key=lambda w: df[w])
     first, second = mid[len(mid) // 2], mid[len(mid) // 2 + 1]
-    return {"search: rare word": rare, "search: common word": common,
-            "search: two-word prefix": f"{first} {second[:3]}"}
+    return {
+        "search: rare word": rare,
+        "search: common word": common,
+        "search: two-word prefix": f"{first} {second[:3]}",
+    }
 
 
-async def timed(call: Callable[[], Awaitable[Any]], repeats: int, warmup: int = 3
-                ) -> tuple[list[float], list[float], Any]:
+async def timed(
+    call: Callable[[], Awaitable[Any]], repeats: int, warmup: int = 3
+) -> tuple[list[float], list[float], Any]:
     """Wall times, and this process's CPU times (all threads: the driver's too), per call."""
     result = None
     for _ in range(warmup):
@@ -257,21 +334,24 @@ async def measure(url: str, corpus: Corpus, repeats: int) -> list[list[object]]:
             took, cpu, found = await timed(lambda q=query, o=offset: service.history(MEASURED, q, 20, o), repeats)
             verdict = "ok" if p95(took) * 1000 <= TARGET_MS else "MISS"
             rows.append([kind, label, len(found), ms(p50(took)), ms(p95(took)), ms(p50(cpu)), verdict])
-            print(f"  {kind:32} p50 {ms(p50(took)):>7} ms  p95 {ms(p95(took)):>7} ms  "
-                  f"cpu {ms(p50(cpu)):>6} ms  ({len(found)} rows)")
+            print(
+                f"  {kind:32} p50 {ms(p50(took)):>7} ms  p95 {ms(p95(took)):>7} ms  "
+                f"cpu {ms(p50(cpu)):>6} ms  ({len(found)} rows)"
+            )
         return rows
     finally:
         await core.aclose()
 
 
 async def run(n: int, repeats: int) -> str:
-    headers = ["query", "conversations matching", "rows",
-               "p50 ms", "p95 ms", "CPU ms (p50)", f"p95 ≤ {TARGET_MS:g} ms"]
-    parts = [f"{n:,} conversations over {len(WORKSPACES)} workspaces; measured in the biggest "
-             f"({WORKSPACES[0][1]:.0%}); {repeats} timed calls of `service.history` per row after 3 warm-ups. "
-             "CPU ms is this process's CPU time per call (all threads, the driver's included): the part "
-             "that does not depend on how loaded the shared machine was. PostgreSQL's own work is "
-             "in the wall time only."]
+    headers = ["query", "conversations matching", "rows", "p50 ms", "p95 ms", "CPU ms (p50)", f"p95 ≤ {TARGET_MS:g} ms"]
+    parts = [
+        f"{n:,} conversations over {len(WORKSPACES)} workspaces; measured in the biggest "
+        f"({WORKSPACES[0][1]:.0%}); {repeats} timed calls of `service.history` per row after 3 warm-ups. "
+        "CPU ms is this process's CPU time per call (all threads, the driver's included): the part "
+        "that does not depend on how loaded the shared machine was. PostgreSQL's own work is "
+        "in the wall time only."
+    ]
     start = time.perf_counter()
     corpus = build_corpus(n, list(range(1, len(WORKSPACES) + 1)))  # fresh databases number them 1..4
     print(f"built {n:,} conversations of text in {time.perf_counter() - start:.1f} s")

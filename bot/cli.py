@@ -38,8 +38,13 @@ def serve() -> None:
 @main.command()
 @click.argument("question")
 @click.option("--model", "models", multiple=True, metavar="PROVIDER/MODEL", help="Ask only these models.")
-@click.option("--follow-up", "conversation", type=click.IntRange(1, 2**63 - 1), metavar="CONVERSATION_ID",
-              help="Continue a conversation; the kept answers go back as context.")
+@click.option(
+    "--follow-up",
+    "conversation",
+    type=click.IntRange(1, 2**63 - 1),
+    metavar="CONVERSATION_ID",
+    help="Continue a conversation; the kept answers go back as context.",
+)
 @click.option("--full", is_flag=True, help="Show whole answers, not only summaries.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ask(question: str, models: tuple[str, ...], conversation: int | None, full: bool, as_json: bool) -> None:
@@ -121,10 +126,24 @@ def history(query: str | None, limit: int, as_json: bool) -> None:
     async def work(core: Core) -> None:
         found = await core.service.history(TERMINAL, query, limit)
         if as_json:
-            click.echo(json.dumps([{"id": s.id, "title": s.title, "by": s.created_by,
-                                    "updated_at": s.updated_at.isoformat(), "questions": s.questions,
-                                    "models": s.models, "selected": s.selected, "snippet": s.snippet}
-                                   for s in found], ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "id": s.id,
+                            "title": s.title,
+                            "by": s.created_by,
+                            "updated_at": s.updated_at.isoformat(),
+                            "questions": s.questions,
+                            "models": s.models,
+                            "selected": s.selected,
+                            "snippet": s.snippet,
+                        }
+                        for s in found
+                    ],
+                    ensure_ascii=False,
+                )
+            )
             return
         if not found:
             click.echo("No conversations found." if query else "No conversations yet.")
@@ -151,8 +170,10 @@ def where() -> None:
     keys = key_file(settings)
     env_file = Path(".env").resolve()
     click.echo(f"database:        {database}")
-    click.echo("encryption key:  " + (f"{keys}" if keys else VARIABLE if settings.encryption_keys
-                                      else f"none: set {VARIABLE} to store API keys"))
+    click.echo(
+        "encryption key:  "
+        + (f"{keys}" if keys else VARIABLE if settings.encryption_keys else f"none: set {VARIABLE} to store API keys")
+    )
     click.echo(f"settings file:   {env_file if env_file.is_file() else 'none (.env in this folder is read)'}")
 
 

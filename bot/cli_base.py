@@ -67,12 +67,19 @@ def load_settings(default_level: str = "WARNING") -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise ConfigurationProblem("; ".join(describe(error) for error in exc.errors())) from None
-    setup_logging(settings.log_level or default_level, settings.log_format, secrets=settings.secret_values(),
-                  sdk_debug=settings.log_sdk_debug)
+    setup_logging(
+        settings.log_level or default_level,
+        settings.log_format,
+        secrets=settings.secret_values(),
+        sdk_debug=settings.log_sdk_debug,
+    )
     if settings.database_found_here:
         logging.getLogger("consensus").warning(
             "Using the database %s found in this folder; set CONSENSUS_HOME or DATABASE_URL to choose where "
-            "it lives (`%s where` shows it).", LEGACY_DATABASE, consensus_command())
+            "it lives (`%s where` shows it).",
+            LEGACY_DATABASE,
+            consensus_command(),
+        )
     return settings
 
 

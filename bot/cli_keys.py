@@ -48,14 +48,21 @@ def keys() -> None:
 @keys.command("set")
 @click.argument("provider")
 @click.argument("extra", nargs=-1, metavar="")
-@click.option("--scope", type=SCOPE, default="user", show_default=True,
-              help="user: only your questions use it; workspace: everyone's here.")
+@click.option(
+    "--scope",
+    type=SCOPE,
+    default="user",
+    show_default=True,
+    help="user: only your questions use it; workspace: everyone's here.",
+)
 @click.option("--check", is_flag=True, help="First try the key with a cheap call; a rejected key is not stored.")
 def keys_set(provider: str, extra: tuple[str, ...], scope: KeyScope, check: bool) -> None:
     """Store a key for PROVIDER, read from a hidden prompt or standard input (never an argument)."""
     if extra:  # refuse a key given as an argument, without repeating it
-        raise click.UsageError("the key is read from a hidden prompt or standard input, never from an argument "
-                               "(arguments show in process lists and shell history). Revoke a key you typed there.")
+        raise click.UsageError(
+            "the key is read from a hidden prompt or standard input, never from an argument "
+            "(arguments show in process lists and shell history). Revoke a key you typed there."
+        )
     settings = load_settings()
 
     async def work(core: Core) -> int:
@@ -67,8 +74,11 @@ def keys_set(provider: str, extra: tuple[str, ...], scope: KeyScope, check: bool
         label = core.service.keys.label(provider)
         key = read_key(label)
         try:
-            info, verdict = (await core.service.set_checked_key(actor, provider, key, scope) if check
-                             else (await core.service.set_key(actor, provider, key, scope), ""))
+            info, verdict = (
+                await core.service.set_checked_key(actor, provider, key, scope)
+                if check
+                else (await core.service.set_key(actor, provider, key, scope), "")
+            )
         except KeyRejectedError as exc:
             click.echo(str(exc), err=True)
             return EXIT_FAILED
@@ -88,9 +98,21 @@ def keys_list(as_json: bool) -> None:
     async def work(core: Core) -> None:
         found = await core.service.list_keys(terminal_actor())
         if as_json:
-            click.echo(json.dumps([{"provider": k.provider, "scope": k.scope, "hint": k.hint,
-                                    "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
-                                    "readable": k.readable} for k in found], ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "provider": k.provider,
+                            "scope": k.scope,
+                            "hint": k.hint,
+                            "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+                            "readable": k.readable,
+                        }
+                        for k in found
+                    ],
+                    ensure_ascii=False,
+                )
+            )
         elif not found:
             click.echo("No keys stored; the operator's keys from the environment pay for every answer.")
         for info in [] if as_json else found:
@@ -122,8 +144,11 @@ def keys_rotate() -> None:
         report = await core.service.rotate_keys()
         click.echo(f"Re-encrypted {report.rotated} key(s) with the first encryption key.")
         if report.unreadable:
-            click.echo(f"{report.unreadable} key(s) could not be decrypted with any configured key and were "
-                       "left as they are; their owners must set them again.", err=True)
+            click.echo(
+                f"{report.unreadable} key(s) could not be decrypted with any configured key and were "
+                "left as they are; their owners must set them again.",
+                err=True,
+            )
 
     run(lambda: with_core(settings, work))
 
@@ -183,8 +208,9 @@ def models_limits(budget: float | None, per_minute: int | None) -> None:
     settings = load_settings()
 
     async def work(core: Core) -> None:
-        current = await core.service.set_limits(terminal_actor(), daily_budget_usd=budget,
-                                                questions_per_minute=per_minute)
+        current = await core.service.set_limits(
+            terminal_actor(), daily_budget_usd=budget, questions_per_minute=per_minute
+        )
         print_settings(current, None)
 
     run(lambda: with_core(settings, work))

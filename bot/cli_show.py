@@ -17,8 +17,11 @@ MAX_ID = 2**63 - 1  # the largest id a database row can have
 
 
 def not_found(conversation_id: int) -> int:
-    click.echo(f"Error: there is no conversation {conversation_id} in this terminal's workspace; "
-               f"`{consensus_command()} history` lists them.", err=True)
+    click.echo(
+        f"Error: there is no conversation {conversation_id} in this terminal's workspace; "
+        f"`{consensus_command()} history` lists them.",
+        err=True,
+    )
     return EXIT_USAGE
 
 

@@ -17,8 +17,9 @@ from core.keys import KeyVault
 log = logging.getLogger(__name__)
 VARIABLE = "CONSENSUS_ENCRYPTION_KEYS"
 KEY_FILE = "encryption.key"
-GENERATE_HINT = ("Generate one with: python -c \"from cryptography.fernet import Fernet; "
-                 "print(Fernet.generate_key().decode())\"")
+GENERATE_HINT = (
+    'Generate one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
 
 
 def sqlite_folder(url: str) -> Path | None:
@@ -44,8 +45,10 @@ def load_vault(settings: Settings) -> KeyVault | None:
         except ConfigError as exc:
             raise ConfigError(f"{VARIABLE}: {exc} {GENERATE_HINT}") from None
     if settings.consensus_env.lower() == "production":
-        raise ConfigError(f"{VARIABLE} is not set; CONSENSUS_ENV=production refuses to start without it, "
-                          f"because stored API keys are encrypted with it. {GENERATE_HINT}")
+        raise ConfigError(
+            f"{VARIABLE} is not set; CONSENSUS_ENV=production refuses to start without it, "
+            f"because stored API keys are encrypted with it. {GENERATE_HINT}"
+        )
     path = key_file(settings)
     if path is None:
         log.warning("%s is not set: API keys cannot be stored in this database until it is.", VARIABLE)
@@ -64,12 +67,22 @@ def _key_file(path: Path) -> str:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         key = path.read_text(encoding="ascii").strip()
-        log.info("%s is not set: stored API keys are encrypted with the key in %s. Keep that file "
-                    "private and backed up; set %s in production.", VARIABLE, path, VARIABLE)
+        log.info(
+            "%s is not set: stored API keys are encrypted with the key in %s. Keep that file "
+            "private and backed up; set %s in production.",
+            VARIABLE,
+            path,
+            VARIABLE,
+        )
         return key
     key = KeyVault.generate()
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
-    log.warning("%s is not set: generated an encryption key for stored API keys in %s (mode 0600). "
-                "Keep that file private and backed up; set %s in production.", VARIABLE, path, VARIABLE)
+    log.warning(
+        "%s is not set: generated an encryption key for stored API keys in %s (mode 0600). "
+        "Keep that file private and backed up; set %s in production.",
+        VARIABLE,
+        path,
+        VARIABLE,
+    )
     return key

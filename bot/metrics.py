@@ -17,24 +17,43 @@ class PrometheusMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.questions = Counter("consensus_questions", "Questions asked (follow-ups included).",
-                                 ["platform"], registry=r)
-        self.answers = Counter("consensus_answers", "Answers finished, by model and status.",
-                               ["provider", "status"], registry=r)
-        self.latency = Histogram("consensus_provider_latency_seconds", "Time to a model's final answer or failure.",
-                                 ["provider"], buckets=LATENCY_BUCKETS, registry=r)
-        self.retries = Counter("consensus_provider_retries", "Model calls tried again.",
-                               ["provider", "reason"], registry=r)
-        self.failures = Counter("consensus_provider_failures", "Answers that failed, by reason.",
-                                ["provider", "reason"], registry=r)
+        self.questions = Counter(
+            "consensus_questions", "Questions asked (follow-ups included).", ["platform"], registry=r
+        )
+        self.answers = Counter(
+            "consensus_answers", "Answers finished, by model and status.", ["provider", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "consensus_provider_latency_seconds",
+            "Time to a model's final answer or failure.",
+            ["provider"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.retries = Counter(
+            "consensus_provider_retries", "Model calls tried again.", ["provider", "reason"], registry=r
+        )
+        self.failures = Counter(
+            "consensus_provider_failures", "Answers that failed, by reason.", ["provider", "reason"], registry=r
+        )
         self.tokens = Counter("consensus_tokens", "Tokens used.", ["provider", "direction"], registry=r)
         self.cost = Counter("consensus_cost_usd", "Cost of the answers with a known price.", ["provider"], registry=r)
-        self.platform_calls = Counter("consensus_platform_calls", "Calls to the Slack and Discord APIs.",
-                                      ["platform", "method"], registry=r)
-        self.rate_limited = Counter("consensus_platform_rate_limited", "Slack and Discord API calls answered 429.",
-                                    ["platform", "method"], registry=r)
-        self.ack = Histogram("consensus_ack_latency_seconds", "From receiving a command or click to acknowledging it.",
-                             ["platform", "kind"], buckets=ACK_BUCKETS, registry=r)
+        self.platform_calls = Counter(
+            "consensus_platform_calls", "Calls to the Slack and Discord APIs.", ["platform", "method"], registry=r
+        )
+        self.rate_limited = Counter(
+            "consensus_platform_rate_limited",
+            "Slack and Discord API calls answered 429.",
+            ["platform", "method"],
+            registry=r,
+        )
+        self.ack = Histogram(
+            "consensus_ack_latency_seconds",
+            "From receiving a command or click to acknowledging it.",
+            ["platform", "kind"],
+            buckets=ACK_BUCKETS,
+            registry=r,
+        )
         self.in_flight = Gauge("consensus_batches_in_flight", "Questions this process is answering now.", registry=r)
 
     def render(self) -> bytes:
@@ -48,8 +67,15 @@ class PrometheusMetrics:
     def question_asked(self, platform: str) -> None:
         self.questions.labels(platform).inc()
 
-    def answer_finished(self, provider: str, status: str, latency_ms: int, tokens_in: int | None,
-                        tokens_out: int | None, cost_usd: float | None) -> None:
+    def answer_finished(
+        self,
+        provider: str,
+        status: str,
+        latency_ms: int,
+        tokens_in: int | None,
+        tokens_out: int | None,
+        cost_usd: float | None,
+    ) -> None:
         self.answers.labels(provider, str(status)).inc()
         self.latency.labels(provider).observe(latency_ms / 1000)
         self.tokens.labels(provider, "in").inc(tokens_in or 0)

@@ -59,15 +59,19 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._fixed = value
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text", *, secrets: Iterable[str] = (),
-                  sdk_debug: bool = False) -> None:
+def setup_logging(
+    level: str = "INFO", fmt: str = "text", *, secrets: Iterable[str] = (), sdk_debug: bool = False
+) -> None:
     """`secrets`: configured values to hide besides the known shapes. `sdk_debug` (LOG_SDK_DEBUG=1) lets
     the SDKs' DEBUG lines through; they hold request bodies, so it is off unless asked for."""
     handler = StderrHandler()
     handler.addFilter(QuestionIds())
     handler.addFilter(RedactionFilter(secrets))
-    handler.setFormatter(JsonFormatter() if fmt == "json" else
-                         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s%(question)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s%(question)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -74,9 +74,14 @@ def build_platforms(settings: Settings, core: Core, health: Health, metrics: Pro
         from adapters.slack.app import build_slack_app  # each platform's library only when configured
 
         slack = build_slack_app(
-            core.service, bot_token=secret(settings.slack_bot_token),
-            signing_secret=secret(settings.slack_signing_secret), api_url=settings.slack_api_url,
-            command=settings.slack_command, app_token=secret(settings.slack_app_token) or None, metrics=metrics)
+            core.service,
+            bot_token=secret(settings.slack_bot_token),
+            signing_secret=secret(settings.slack_signing_secret),
+            api_url=settings.slack_api_url,
+            command=settings.slack_command,
+            app_token=secret(settings.slack_app_token) or None,
+            metrics=metrics,
+        )
         routes = health.routes() if slack_http(settings) else ()  # one port: Slack, health and metrics
         start = partial(slack.start, settings.host, settings.port, routes=routes)
         platforms.append(ChatPlatform("slack", slack, start, slack.ready))
@@ -84,10 +89,16 @@ def build_platforms(settings: Settings, core: Core, health: Health, metrics: Pro
         from adapters.discord.client import build_discord_bot
 
         discord_bot = build_discord_bot(
-            core.service, token=secret(settings.discord_token), api_base=settings.discord_api_base,
-            gateway_url=settings.discord_gateway_url, guild_ids=settings.guild_ids,
-            message_content=settings.discord_message_content, shard_count=settings.discord_shard_count,
-            shard_ids=settings.shard_ids, metrics=metrics)
+            core.service,
+            token=secret(settings.discord_token),
+            api_base=settings.discord_api_base,
+            gateway_url=settings.discord_gateway_url,
+            guild_ids=settings.guild_ids,
+            message_content=settings.discord_message_content,
+            shard_count=settings.discord_shard_count,
+            shard_ids=settings.shard_ids,
+            metrics=metrics,
+        )
 
         async def discord_ready() -> str | None:
             return discord_bot.ready_problem()
@@ -207,8 +218,10 @@ def port_named(settings: Settings) -> Iterator[None]:
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             raise
-        raise ConfigError(f"PORT: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
-                          "set PORT (or HOST) to a free address.") from None
+        raise ConfigError(
+            f"PORT: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+            "set PORT (or HOST) to a free address."
+        ) from None
 
 
 def stop_signal() -> asyncio.Event:

@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     discord_shard_ids: str = Field(default="", description="comma list of the shards this process runs; empty: all")
 
     consensus_encryption_keys: SecretStr | None = Field(
-        default=None, description="comma list of Fernet keys; the first encrypts stored API keys")
+        default=None, description="comma list of Fernet keys; the first encrypts stored API keys"
+    )
     consensus_daily_budget_usd: float | None = Field(default=None, ge=0, description="per workspace; unset: none")
     consensus_questions_per_minute: int | None = Field(default=None, ge=1, description="per user; unset: none")
     consensus_timeout: float = Field(default=60.0, gt=0, description="seconds per model call")
@@ -75,9 +76,11 @@ class Settings(BaseSettings):
     consensus_retry_after_cap: float = Field(default=30.0, gt=0)
     consensus_concurrency: int = Field(default=16, ge=1, description="calls in flight per provider, all questions")
     consensus_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
-        default_factory=dict, description='JSON: {"provider/model" or "provider/*": [usd_in, usd_out] per million}')
+        default_factory=dict, description='JSON: {"provider/model" or "provider/*": [usd_in, usd_out] per million}'
+    )
     consensus_max_tokens: dict[str, int] = Field(
-        default_factory=dict, description='JSON: {"provider/model", "provider/*" or "*": output limit in tokens}')
+        default_factory=dict, description='JSON: {"provider/model", "provider/*" or "*": output limit in tokens}'
+    )
     consensus_lease_seconds: float = Field(default=60.0, gt=0, description="a dead process's batches resume after this")
     consensus_shutdown_seconds: float = Field(default=25.0, ge=0, description="on SIGTERM: seconds to finish")
 
@@ -102,8 +105,10 @@ class Settings(BaseSettings):
             raise ValueError(f"'{url}' is not a database URL; expected {DATABASE_EXAMPLES}") from None
         driver = DRIVERS.get(parsed.drivername, parsed.drivername)
         if driver not in DRIVERS.values():
-            raise ValueError(f"'{parsed.drivername}' is not supported (given "
-                             f"{parsed.render_as_string(hide_password=True)}); expected {DATABASE_EXAMPLES}")
+            raise ValueError(
+                f"'{parsed.drivername}' is not supported (given "
+                f"{parsed.render_as_string(hide_password=True)}); expected {DATABASE_EXAMPLES}"
+            )
         return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
     @field_validator("consensus_prices", mode="before")
@@ -116,12 +121,16 @@ class Settings(BaseSettings):
             except json.JSONDecodeError:
                 raise ValueError(f"{raw[:60]!r} is not JSON; expected {example}") from None
         valid = isinstance(raw, dict) and all(
-            isinstance(price, list | tuple) and len(price) == 2
+            isinstance(price, list | tuple)
+            and len(price) == 2
             and all(isinstance(p, int | float) and not isinstance(p, bool) and p >= 0 for p in price)
-            for price in raw.values())
+            for price in raw.values()
+        )
         if not valid:
-            raise ValueError(f"expected an object of \"provider/model\" or \"provider/*\" to "
-                             f"[USD per million input tokens, USD per million output tokens], e.g. {example}")
+            raise ValueError(
+                f'expected an object of "provider/model" or "provider/*" to '
+                f"[USD per million input tokens, USD per million output tokens], e.g. {example}"
+            )
         return raw
 
     @field_validator("log_level")
@@ -143,8 +152,10 @@ class Settings(BaseSettings):
     def _models(cls, raw: str) -> str:
         for entry in (m.strip() for m in raw.split(",")):
             if entry and not MODEL_ID.fullmatch(entry):
-                raise ValueError(f"{entry!r} is not a model; expected provider/model entries separated by "
-                                 "commas, e.g. anthropic/claude-sonnet-4-5,openai/gpt-5-mini")
+                raise ValueError(
+                    f"{entry!r} is not a model; expected provider/model entries separated by "
+                    "commas, e.g. anthropic/claude-sonnet-4-5,openai/gpt-5-mini"
+                )
         return raw
 
     @field_validator("consensus_reviewer")
@@ -174,8 +185,11 @@ class Settings(BaseSettings):
     @cached_property
     def database_found_here(self) -> bool:
         """An existing ./data/consensus.db (the old default) is in use: DATABASE_URL and CONSENSUS_HOME unset."""
-        return self.consensus_home is None and LEGACY_DATABASE.is_file() and \
-            self.database_url in ("", "sqlite+aiosqlite:///" + str(LEGACY_DATABASE.resolve()))
+        return (
+            self.consensus_home is None
+            and LEGACY_DATABASE.is_file()
+            and self.database_url in ("", "sqlite+aiosqlite:///" + str(LEGACY_DATABASE.resolve()))
+        )
 
     @cached_property
     def models(self) -> tuple[str, ...]:

@@ -44,8 +44,14 @@ def make_ranker(settings: Settings, registry: ProviderRegistry) -> Ranker:
     return fallback
 
 
-async def build_core(settings: Settings, *, migrate: bool | None = None, policy: CallPolicy | None = None,
-                     metrics: Metrics | None = None, warm: bool = False) -> Core:
+async def build_core(
+    settings: Settings,
+    *,
+    migrate: bool | None = None,
+    policy: CallPolicy | None = None,
+    metrics: Metrics | None = None,
+    warm: bool = False,
+) -> Core:
     """`migrate`: apply migrations first; by default only for the embedded SQLite database.
     `warm`: start importing the models' SDKs now, in a worker thread (a server's first question should not
     wait for them); a terminal command imports them when it first asks, after its live rows are up."""
@@ -64,15 +70,26 @@ async def build_core(settings: Settings, *, migrate: bool | None = None, policy:
     registry = ProviderRegistry(settings.provider_configs())
     if warm:
         registry.warm((*settings.models, *filter(None, [settings.consensus_reviewer])))
-    policy = policy or CallPolicy(timeout=settings.consensus_timeout, max_retries=settings.consensus_retries,
-                                  retry_after_cap=settings.consensus_retry_after_cap,
-                                  concurrency_per_provider=settings.consensus_concurrency)
+    policy = policy or CallPolicy(
+        timeout=settings.consensus_timeout,
+        max_retries=settings.consensus_retries,
+        retry_after_cap=settings.consensus_retry_after_cap,
+        concurrency_per_provider=settings.consensus_concurrency,
+    )
     bus = EventBus()
-    fanout = FanOut(store, registry, ResilientCaller(policy, metrics=metrics), make_ranker(settings, registry),
-                    PriceTable(settings.consensus_prices), bus,
-                    FanOutSettings(lease_seconds=settings.consensus_lease_seconds,
-                                   output_limits=OutputLimits(settings.consensus_max_tokens)),
-                    metrics=metrics, keys=KeyRing(vault, registry))
+    fanout = FanOut(
+        store,
+        registry,
+        ResilientCaller(policy, metrics=metrics),
+        make_ranker(settings, registry),
+        PriceTable(settings.consensus_prices),
+        bus,
+        FanOutSettings(
+            lease_seconds=settings.consensus_lease_seconds, output_limits=OutputLimits(settings.consensus_max_tokens)
+        ),
+        metrics=metrics,
+        keys=KeyRing(vault, registry),
+    )
     limits = Limits(settings.consensus_daily_budget_usd, settings.consensus_questions_per_minute)
     service = ConsensusService(store, fanout, bus, registry, settings.models, limits=limits)
     return Core(settings, store, registry, fanout, service)

@@ -38,8 +38,9 @@ class AdminVerbs:
         async with self.store.write() as repo:
             return await self.keys.set(repo, await _workspace_id(repo, actor.workspace), actor, provider, key, scope)
 
-    async def set_checked_key(self, actor: Actor, provider: str, key: str,
-                              scope: KeyScope = "user") -> tuple[KeyInfo, str]:
+    async def set_checked_key(
+        self, actor: Actor, provider: str, key: str, scope: KeyScope = "user"
+    ) -> tuple[KeyInfo, str]:
         """Try the key with a cheap call first (slow: after the platform's ack), then store it; a key the
         provider rejects is not stored. Also returns the check's sentence for the actor."""
         key = validate_key(provider, key, self.keys.label(provider))
@@ -78,8 +79,9 @@ class AdminVerbs:
             workspace_id = await repo.workspace_id(workspace, create=False)
             if workspace_id is None:
                 book = self.settings_book
-                return ModelSettings((), None, book.defaults.daily_budget_usd,
-                                     book.defaults.questions_per_minute, book.available)
+                return ModelSettings(
+                    (), None, book.defaults.daily_budget_usd, book.defaults.questions_per_minute, book.available
+                )
             return await self.settings_book.read(repo, workspace_id, channel)
 
     async def set_models(self, actor: Actor, models: Sequence[str], channel: str | None = None) -> ModelSettings:
@@ -90,8 +92,9 @@ class AdminVerbs:
             workspace_id = await _workspace_id(repo, actor.workspace)
             return await self.settings_book.set_models(repo, workspace_id, models, channel)
 
-    async def set_limits(self, actor: Actor, *, daily_budget_usd: float | None,
-                         questions_per_minute: int | None) -> ModelSettings:
+    async def set_limits(
+        self, actor: Actor, *, daily_budget_usd: float | None, questions_per_minute: int | None
+    ) -> ModelSettings:
         """Admins only. None puts a limit back to the operator's default (which may be "no limit")."""
         if not actor.is_admin:
             raise PermissionDeniedError(ADMINS_ONLY)

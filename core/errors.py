@@ -105,9 +105,7 @@ class ProviderRateLimitedError(ProviderError):
     default_message = "Rate limited by the model's service."
     retryable = True
 
-    def __init__(
-        self, message: str | None = None, *, provider: str = "", retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str | None = None, *, provider: str = "", retry_after: float | None = None) -> None:
         super().__init__(message, provider=provider)
         self.retry_after = retry_after
 

@@ -65,10 +65,10 @@ def _answer_fields(values: Mapping[str, Any]) -> dict[str, Any]:
         fields["status"] = AnswerStatus(fields["status"])
     return {name: value for name, value in fields.items() if name in _VIEW_FIELDS}
 
+
 SYSTEM_PROMPT = (
     "You are one of several AI models answering the same question for a team in a chat thread. "
-    "Answer accurately and concisely; use Markdown where it helps. " + QUOTE_NOTICE + "\n\n"
-    + REVIEW_INSTRUCTIONS
+    "Answer accurately and concisely; use Markdown where it helps. " + QUOTE_NOTICE + "\n\n" + REVIEW_INSTRUCTIONS
 )
 
 
@@ -80,14 +80,19 @@ class FanOutSettings:
     output_limits: OutputLimits = field(default_factory=OutputLimits)  # max tokens, per model
 
 
-def _scores(ranking: Ranking, ranked: Mapping[str, str],
-            endings: Mapping[str, str | None]) -> list[tuple[int, float, str | None, str, int]]:
+def _scores(
+    ranking: Ranking, ranked: Mapping[str, str], endings: Mapping[str, str | None]
+) -> list[tuple[int, float, str | None, str, int]]:
     """(answer id, score, why, method, rank) of each answer in `ranked`; rank 1 is the best, ties by id.
     A cut answer is ranked on what arrived, and its why says first that it was cut."""
-    order = sorted(((key, score) for key, score in ranking.scores.items() if key in ranked),
-                   key=lambda kv: (-kv[1].value, int(kv[0])))
-    return [(int(key), score.value, _why(score.why, endings.get(key)), ranking.method, position)
-            for position, (key, score) in enumerate(order, start=1)]
+    order = sorted(
+        ((key, score) for key, score in ranking.scores.items() if key in ranked),
+        key=lambda kv: (-kv[1].value, int(kv[0])),
+    )
+    return [
+        (int(key), score.value, _why(score.why, endings.get(key)), ranking.method, position)
+        for position, (key, score) in enumerate(order, start=1)
+    ]
 
 
 def _why(why: str | None, ended: str | None) -> str | None:
@@ -150,9 +155,18 @@ class AnswerWriter:
 
 
 class FanOut:
-    def __init__(self, store: Store, registry: ProviderRegistry, caller: ResilientCaller, ranker: Ranker,
-                 prices: PriceTable, bus: EventBus, settings: FanOutSettings | None = None,
-                 metrics: Metrics | None = None, keys: KeyRing | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: ProviderRegistry,
+        caller: ResilientCaller,
+        ranker: Ranker,
+        prices: PriceTable,
+        bus: EventBus,
+        settings: FanOutSettings | None = None,
+        metrics: Metrics | None = None,
+        keys: KeyRing | None = None,
+    ) -> None:
         self.store, self.registry, self.caller = store, registry, caller
         # Answers are paid by the asker's stored key, the team's, else the operator's; without a vault
         # a stored key cannot be read (its answer fails, saying so) and storing one is refused.
@@ -264,16 +278,24 @@ class FanOut:
             )
             deadline = time.monotonic() + self.settings.deadline_seconds
             log.info("asking %d of %d models", len(todo), len(answers))
-            await asyncio.gather(*(self._answer(platform, conversation, view, choices[view.id], request, deadline)
-                                   for view in started))
+            await asyncio.gather(
+                *(self._answer(platform, conversation, view, choices[view.id], request, deadline) for view in started)
+            )
             await self._rank(batch_id, platform, message.content)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("batch %s failed", batch_id)
 
-    async def _answer(self, platform: str, conversation: Conversation, started: Answer, choice: KeyChoice,
-                      request: ChatRequest, deadline: float) -> None:
+    async def _answer(
+        self,
+        platform: str,
+        conversation: Conversation,
+        started: Answer,
+        choice: KeyChoice,
+        request: ChatRequest,
+        deadline: float,
+    ) -> None:
         await self.bus.publish(platform, AnswerStarted(started))
 
         async def publish_text(text: str) -> None:
@@ -289,8 +311,9 @@ class FanOut:
         else:  # streamed only when someone shows the text as it comes
             streaming = progress if self.bus.wants_progress(platform) else None
             limit = self.settings.output_limits.limit(started.provider_id)
-            outcome = await self.caller.call(provider, dataclasses.replace(request, max_tokens=limit), streaming,
-                                             deadline)
+            outcome = await self.caller.call(
+                provider, dataclasses.replace(request, max_tokens=limit), streaming, deadline
+            )
         await progress.aclose()
 
         finished = self._finished(conversation, started, choice, outcome)
@@ -299,39 +322,58 @@ class FanOut:
             log.warning("batch %s was taken over by another process; dropping this answer", started.batch_id)
             return
         answer = dataclasses.replace(started, **_answer_fields(finished.values), **dataclasses.asdict(flags))
-        self.metrics.answer_finished(answer.provider_id, answer.status, outcome.latency_ms, answer.tokens_in,
-                                     answer.tokens_out, answer.cost_usd)
+        self.metrics.answer_finished(
+            answer.provider_id, answer.status, outcome.latency_ms, answer.tokens_in, answer.tokens_out, answer.cost_usd
+        )
         await self.bus.publish(platform, AnswerReady(answer) if finished.succeeded else AnswerFailed(answer))
 
-    def _finished(self, conversation: Conversation, started: Answer, choice: KeyChoice,
-                  outcome: CallOutcome) -> FinishedAnswer:
+    def _finished(
+        self, conversation: Conversation, started: Answer, choice: KeyChoice, outcome: CallOutcome
+    ) -> FinishedAnswer:
         """The columns to store for this outcome (the review of a completed answer included)."""
-        values: dict[str, Any] = {"attempts": outcome.attempts, "latency_ms": outcome.latency_ms,
-                                  "completed_at": utcnow()}
+        values: dict[str, Any] = {
+            "attempts": outcome.attempts,
+            "latency_ms": outcome.latency_ms,
+            "completed_at": utcnow(),
+        }
         completion = outcome.completion
         empty = no_answer(completion) if completion is not None else None
         if completion is not None:  # an empty answer still cost its tokens, and may hold reasoning
-            values.update(tokens_in=completion.tokens_in, tokens_out=completion.tokens_out,
-                          cost_usd=self.prices.cost(started.provider_id, completion.tokens_in, completion.tokens_out),
-                          ended=completion.ended.value, thinking=completion.thinking or None,
-                          replaced_characters=completion.replaced_characters)
+            values.update(
+                tokens_in=completion.tokens_in,
+                tokens_out=completion.tokens_out,
+                cost_usd=self.prices.cost(started.provider_id, completion.tokens_in, completion.tokens_out),
+                ended=completion.ended.value,
+                thinking=completion.thinking or None,
+                replaced_characters=completion.replaced_characters,
+            )
         if completion is None or empty is not None:
             error = scrub(empty or outcome.error or "The model failed.", [choice.api_key])  # never store a key
             values.update(status=AnswerStatus.FAILED.value, error=error)
         else:
             reviewed = review_answer(completion.text)
-            values.update(status=AnswerStatus.COMPLETED.value, content=reviewed.body, summary=reviewed.summary,
-                          reasoning=reviewed.why, error=None)
+            values.update(
+                status=AnswerStatus.COMPLETED.value,
+                content=reviewed.body,
+                summary=reviewed.summary,
+                reasoning=reviewed.why,
+                error=None,
+            )
         succeeded = values["status"] == AnswerStatus.COMPLETED.value
-        return FinishedAnswer(answer_id=started.id, batch_id=started.batch_id, workspace_id=conversation.workspace_id,
-                              conversation_id=conversation.id, succeeded=succeeded, values=values,
-                              indexed_body=values.get("content") if succeeded else None)
+        return FinishedAnswer(
+            answer_id=started.id,
+            batch_id=started.batch_id,
+            workspace_id=conversation.workspace_id,
+            conversation_id=conversation.id,
+            succeeded=succeeded,
+            values=values,
+            indexed_body=values.get("content") if succeeded else None,
+        )
 
     async def _rank(self, batch_id: int, platform: str, question: str) -> None:
         async with self.store.read() as repo:
             outcomes = await repo.answer_outcomes(batch_id)
-        live = {str(a.id): a.content or "" for a in outcomes
-                if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
+        live = {str(a.id): a.content or "" for a in outcomes if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
         endings = {str(a.id): a.ended for a in outcomes}
         ranking = await self.ranker.rank(question, live) if live else None
         # Every answer of the batch was stored under this lease, so their statuses are final.
@@ -339,8 +381,13 @@ class FanOut:
         failed = sum(a.status == AnswerStatus.FAILED for a in outcomes)
         status = BatchStatus.COMPLETED if not failed else BatchStatus.PARTIAL if done else BatchStatus.FAILED
         async with self.store.write() as repo:
-            if not await repo.leases.finish(batch_id, self.owner, status.value, ranking.consensus if ranking else None,
-                                            bool(ranking and ranking.disagree)):
+            if not await repo.leases.finish(
+                batch_id,
+                self.owner,
+                status.value,
+                ranking.consensus if ranking else None,
+                bool(ranking and ranking.disagree),
+            ):
                 if batch_id in self._again:
                     log.info("batch %s has a retried answer to run first; ranking it after that", batch_id)
                 else:

@@ -25,9 +25,16 @@ async def summaries(repo: Repository, found: Sequence[tuple[Conversation, str]])
             selected[conversation_id] = provider_id
     return [
         ConversationSummary(
-            id=c.id, title=c.title, created_by=c.created_by, channel=c.channel, thread=c.thread_ref,
-            created_at=aware(c.created_at) or c.created_at, updated_at=aware(c.updated_at) or c.updated_at,
-            questions=counts.get(c.id, 0), models=models.get(c.id, 0), selected=selected.get(c.id),
+            id=c.id,
+            title=c.title,
+            created_by=c.created_by,
+            channel=c.channel,
+            thread=c.thread_ref,
+            created_at=aware(c.created_at) or c.created_at,
+            updated_at=aware(c.updated_at) or c.updated_at,
+            questions=counts.get(c.id, 0),
+            models=models.get(c.id, 0),
+            selected=selected.get(c.id),
             snippet=snippet or None,
         )
         for c, snippet in found

@@ -30,8 +30,7 @@ from core.store.tables import AiResponse, ApiKey, utcnow
 
 Payer = Literal["user", "workspace", "operator"]
 ALWAYS_OFFERED = ("anthropic", "openai")
-NO_VAULT = ("Storing API keys is not enabled on this server: the operator has not configured an "
-            "encryption key for them.")
+NO_VAULT = "Storing API keys is not enabled on this server: the operator has not configured an encryption key for them."
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +78,9 @@ class KeyRing:
         if scope == "workspace" and not actor.is_admin:
             raise PermissionDeniedError("Only an admin can change the team's keys. You can set your own key.")
 
-    async def set(self, repo: Repository, workspace_id: int, actor: Actor, provider: str, key: str,
-                  scope: KeyScope) -> KeyInfo:
+    async def set(
+        self, repo: Repository, workspace_id: int, actor: Actor, provider: str, key: str, scope: KeyScope
+    ) -> KeyInfo:
         self._check(actor, provider, scope)
         key = validate_key(provider, key, self.label(provider))
         user_id = actor.user_id if scope == "user" else ""
@@ -95,8 +95,15 @@ class KeyRing:
         scope: KeyScope = "workspace" if row.scope == "workspace" else "user"
         created = aware(row.created_at)
         assert created is not None
-        return KeyInfo(row.provider, scope, row.hint, row.user_id, created, aware(row.last_used_at),
-                       self._readable(row.encrypted_value))
+        return KeyInfo(
+            row.provider,
+            scope,
+            row.hint,
+            row.user_id,
+            created,
+            aware(row.last_used_at),
+            self._readable(row.encrypted_value),
+        )
 
     def _readable(self, token: bytes) -> bool:
         if self.vault is None:
@@ -107,8 +114,7 @@ class KeyRing:
             return False
         return True
 
-    async def delete(self, repo: Repository, workspace_id: int, actor: Actor, provider: str,
-                     scope: KeyScope) -> bool:
+    async def delete(self, repo: Repository, workspace_id: int, actor: Actor, provider: str, scope: KeyScope) -> bool:
         self._check(actor, provider, scope)
         return await repo.keys.delete(workspace_id, scope, actor.user_id if scope == "user" else "", provider)
 
@@ -124,8 +130,9 @@ class KeyRing:
                 unreadable += 1
         return RotationReport(rotated, unreadable)
 
-    async def choose_all(self, repo: Repository, workspace_id: int, user_id: str,
-                         answers: Sequence[AiResponse]) -> dict[int, KeyChoice]:
+    async def choose_all(
+        self, repo: Repository, workspace_id: int, user_id: str, answers: Sequence[AiResponse]
+    ) -> dict[int, KeyChoice]:
         """The key that pays for each answer of one question (answer id -> choice): the asker's,
         the workspace's, else the operator's. One query for them all."""
         stored = await self._stored(repo, workspace_id, user_id, provider=None)
@@ -136,16 +143,18 @@ class KeyRing:
                 by_provider[provider] = self._pick(stored.get(provider, {}), provider, touch=True)
         return {answer.id: by_provider[split_model_id(answer.provider_id)[0]] for answer in answers}
 
-    async def _stored(self, repo: Repository, workspace_id: int, user_id: str, provider: str | None
-                      ) -> dict[str, dict[str, ApiKey]]:
+    async def _stored(
+        self, repo: Repository, workspace_id: int, user_id: str, provider: str | None
+    ) -> dict[str, dict[str, ApiKey]]:
         """The asker's and the workspace's keys (of one provider, or all): provider -> scope -> row."""
         stored: dict[str, dict[str, ApiKey]] = {}
         for row in await repo.keys.payable(workspace_id, user_id, provider):
             stored.setdefault(row.provider, {})[row.scope] = row
         return stored
 
-    async def _choose(self, repo: Repository, workspace_id: int, user_id: str, provider: str, *,
-                      touch: bool) -> KeyChoice:
+    async def _choose(
+        self, repo: Repository, workspace_id: int, user_id: str, provider: str, *, touch: bool
+    ) -> KeyChoice:
         stored = await self._stored(repo, workspace_id, user_id, provider)
         return self._pick(stored.get(provider, {}), provider, touch=touch)
 
@@ -163,8 +172,9 @@ class KeyRing:
             fix = "set it again" if scope == "user" else "an admin must set it again"
             return KeyChoice(scope, row.hint, error=f"{whose} {row.hint} could not be decrypted; {fix}.")
 
-    async def check(self, repo: Repository, workspace_id: int, actor: Actor, provider: str,
-                    models: Sequence[str]) -> str:
+    async def check(
+        self, repo: Repository, workspace_id: int, actor: Actor, provider: str, models: Sequence[str]
+    ) -> str:
         """A cheap live call with the stored key the actor would pay with; a sentence for the actor."""
         label = self.label(provider)
         choice = await self._choose(repo, workspace_id, actor.user_id, provider, touch=False)
@@ -181,7 +191,8 @@ class KeyRing:
             return None, f"No {label} model is configured, so the key {shown} could not be checked."
         try:
             await (await self.registry.provider(model, api_key)).complete(
-                ChatRequest(messages=(ChatMessage("user", "ping"),), max_tokens=1))
+                ChatRequest(messages=(ChatMessage("user", "ping"),), max_tokens=1)
+            )
         except ProviderAuthError:
             return False, f"{label} rejected the key {shown}."
         except ProviderError as exc:

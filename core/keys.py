@@ -59,8 +59,13 @@ KEY_SHAPES: dict[str, KeyShape] = {
     "gemini": _shape("AIza", r"[A-Za-z0-9_\-]{35}", "'AIza' followed by 35 letters, digits, '-' or '_' (39 in all)"),
 }
 # Prefixes that identify a provider, to say "that is an Anthropic key" when pasted in the wrong place.
-_FAMILIES = (("sk-ant-", "anthropic", "Anthropic"), ("sk-or-", "openrouter", "OpenRouter"),
-             ("gsk_", "groq", "Groq"), ("AIza", "gemini", "Gemini"), ("sk-", "openai", "OpenAI"))
+_FAMILIES = (
+    ("sk-ant-", "anthropic", "Anthropic"),
+    ("sk-or-", "openrouter", "OpenRouter"),
+    ("gsk_", "groq", "Groq"),
+    ("AIza", "gemini", "Gemini"),
+    ("sk-", "openai", "OpenAI"),
+)
 
 
 def validate_key(provider: str, key: str, label: str | None = None) -> str:
@@ -70,20 +75,25 @@ def validate_key(provider: str, key: str, label: str | None = None) -> str:
     if not key:
         raise InvalidKeyError(f"The API key for {name} is empty. Paste the key your {name} account shows.")
     if not all(ch in _PRINTABLE for ch in key):
-        raise InvalidKeyError(f"That API key for {name} contains spaces or characters a key never has. "
-                              "Copy it again, without quotes or line breaks.")
+        raise InvalidKeyError(
+            f"That API key for {name} contains spaces or characters a key never has. "
+            "Copy it again, without quotes or line breaks."
+        )
     shape = KEY_SHAPES.get(provider)
     if shape is None:
         if not GENERIC_MIN <= len(key) <= GENERIC_MAX:
-            raise InvalidKeyError(f"API keys for {name} should be {GENERIC_MIN} to {GENERIC_MAX} characters long; "
-                                  f"that one has {len(key)}.")
+            raise InvalidKeyError(
+                f"API keys for {name} should be {GENERIC_MIN} to {GENERIC_MAX} characters long; "
+                f"that one has {len(key)}."
+            )
         return key
     if shape.pattern.fullmatch(key):
         return key
     family = next(((owner, shown) for prefix, owner, shown in _FAMILIES if key.startswith(prefix)), None)
     if family is not None and family[0] != provider:
-        raise InvalidKeyError(f"That key looks like it is for {family[1]}, not {name}. "
-                              f"API keys for {name} are {shape.looks_like}.")
+        raise InvalidKeyError(
+            f"That key looks like it is for {family[1]}, not {name}. API keys for {name} are {shape.looks_like}."
+        )
     raise InvalidKeyError(f"That does not look like an API key for {name}: they are {shape.looks_like}.")
 
 
@@ -111,8 +121,9 @@ class KeyVault:
             try:
                 fernets.append(Fernet(key.strip()))
             except (ValueError, TypeError):
-                raise ConfigError(f"Encryption key #{position} is not a Fernet key "
-                                  "(32 url-safe base64-encoded bytes, 44 characters).") from None
+                raise ConfigError(
+                    f"Encryption key #{position} is not a Fernet key (32 url-safe base64-encoded bytes, 44 characters)."
+                ) from None
         self._fernet = MultiFernet(fernets)
 
     @staticmethod

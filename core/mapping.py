@@ -32,13 +32,31 @@ def aware(moment: datetime | None) -> datetime | None:
 
 def to_answer(row: AiResponse) -> Answer:
     return Answer(
-        id=row.id, batch_id=row.batch_id, conversation_id=row.conversation_id,
-        provider_id=row.provider_id, label=row.label, status=AnswerStatus(row.status),
-        content=row.content, summary=row.summary, reasoning=row.reasoning, score=row.ranking_score,
-        score_method=row.score_method, rank=row.rank, tokens_in=row.tokens_in, tokens_out=row.tokens_out,
-        latency_ms=row.latency_ms, cost_usd=row.cost_usd, error=row.error, is_selected=row.is_selected,
-        selected_by=row.selected_by, is_deleted=row.is_deleted, is_expanded=row.is_expanded,
-        attempts=row.attempts, key_label=key_label(row.meta), ended=row.ended, thinking=row.thinking,
+        id=row.id,
+        batch_id=row.batch_id,
+        conversation_id=row.conversation_id,
+        provider_id=row.provider_id,
+        label=row.label,
+        status=AnswerStatus(row.status),
+        content=row.content,
+        summary=row.summary,
+        reasoning=row.reasoning,
+        score=row.ranking_score,
+        score_method=row.score_method,
+        rank=row.rank,
+        tokens_in=row.tokens_in,
+        tokens_out=row.tokens_out,
+        latency_ms=row.latency_ms,
+        cost_usd=row.cost_usd,
+        error=row.error,
+        is_selected=row.is_selected,
+        selected_by=row.selected_by,
+        is_deleted=row.is_deleted,
+        is_expanded=row.is_expanded,
+        attempts=row.attempts,
+        key_label=key_label(row.meta),
+        ended=row.ended,
+        thinking=row.thinking,
         replaced_characters=row.replaced_characters,
     )
 
@@ -47,25 +65,46 @@ def to_workspace(row: Workspace) -> WorkspaceRef:
     return WorkspaceRef(Platform(row.platform), row.external_id)
 
 
-def to_batch(batch: RequestBatch, message: Message, conversation: Conversation, workspace: WorkspaceRef,
-             answers: Sequence[AiResponse]) -> Batch:
+def to_batch(
+    batch: RequestBatch,
+    message: Message,
+    conversation: Conversation,
+    workspace: WorkspaceRef,
+    answers: Sequence[AiResponse],
+) -> Batch:
     return Batch(
-        id=batch.id, conversation_id=conversation.id, message_id=message.id, workspace=workspace,
-        channel=conversation.channel, thread=conversation.thread_ref, asker=message.author,
-        question=message.content, status=BatchStatus(batch.status),
-        answers=tuple(to_answer(a) for a in answers), consensus=batch.consensus,
-        disagree=batch.disagree, created_at=aware(batch.created_at),
+        id=batch.id,
+        conversation_id=conversation.id,
+        message_id=message.id,
+        workspace=workspace,
+        channel=conversation.channel,
+        thread=conversation.thread_ref,
+        asker=message.author,
+        question=message.content,
+        status=BatchStatus(batch.status),
+        answers=tuple(to_answer(a) for a in answers),
+        consensus=batch.consensus,
+        disagree=batch.disagree,
+        created_at=aware(batch.created_at),
     )
 
 
-def to_conversation(conversation: Conversation, workspace: WorkspaceRef,
-                    asked: Sequence[tuple[Message, RequestBatch]], answers: Sequence[AiResponse]) -> ConversationDetail:
+def to_conversation(
+    conversation: Conversation,
+    workspace: WorkspaceRef,
+    asked: Sequence[tuple[Message, RequestBatch]],
+    answers: Sequence[AiResponse],
+) -> ConversationDetail:
     by_question: dict[int, list[AiResponse]] = {}
     for answer in answers:
         by_question.setdefault(answer.message_id, []).append(answer)
     return ConversationDetail(
-        id=conversation.id, title=conversation.title, created_by=conversation.created_by,
+        id=conversation.id,
+        title=conversation.title,
+        created_by=conversation.created_by,
         created_at=aware(conversation.created_at) or conversation.created_at,
-        batches=tuple(to_batch(batch, message, conversation, workspace, by_question.get(message.id, []))
-                      for message, batch in asked),
+        batches=tuple(
+            to_batch(batch, message, conversation, workspace, by_question.get(message.id, []))
+            for message, batch in asked
+        ),
     )

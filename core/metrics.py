@@ -24,8 +24,12 @@ REASONS = ("rate_limited", "timeout", "unavailable", "auth", "quota", "bad_respo
 def failure_reason(exc: BaseException | None) -> str:
     """The fixed label for why a model call failed."""
     kinds: tuple[tuple[type[BaseException], str], ...] = (
-        (ProviderRateLimitedError, "rate_limited"), (ProviderTimeoutError, "timeout"),
-        (ProviderUnavailableError, "unavailable"), (ProviderAuthError, "auth"), (ProviderQuotaError, "quota"))
+        (ProviderRateLimitedError, "rate_limited"),
+        (ProviderTimeoutError, "timeout"),
+        (ProviderUnavailableError, "unavailable"),
+        (ProviderAuthError, "auth"),
+        (ProviderQuotaError, "quota"),
+    )
     for kind, reason in kinds:
         if isinstance(exc, kind):
             return reason
@@ -36,8 +40,15 @@ def failure_reason(exc: BaseException | None) -> str:
 class Metrics(Protocol):
     def question_asked(self, platform: str) -> None: ...
 
-    def answer_finished(self, provider: str, status: str, latency_ms: int, tokens_in: int | None,
-                        tokens_out: int | None, cost_usd: float | None) -> None: ...
+    def answer_finished(
+        self,
+        provider: str,
+        status: str,
+        latency_ms: int,
+        tokens_in: int | None,
+        tokens_out: int | None,
+        cost_usd: float | None,
+    ) -> None: ...
 
     def call_retried(self, provider: str, reason: str) -> None: ...
 
@@ -54,8 +65,15 @@ class NoMetrics:
     def question_asked(self, platform: str) -> None:
         pass
 
-    def answer_finished(self, provider: str, status: str, latency_ms: int, tokens_in: int | None,
-                        tokens_out: int | None, cost_usd: float | None) -> None:
+    def answer_finished(
+        self,
+        provider: str,
+        status: str,
+        latency_ms: int,
+        tokens_in: int | None,
+        tokens_out: int | None,
+        cost_usd: float | None,
+    ) -> None:
         pass
 
     def call_retried(self, provider: str, reason: str) -> None:

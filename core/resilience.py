@@ -75,18 +75,24 @@ class _AttemptTimedOut(ProviderTimeoutError):
 class ResilientCaller:
     """Calls providers under one CallPolicy; share one instance so limits and breakers are global."""
 
-    def __init__(self, policy: CallPolicy | None = None, *,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 random: Callable[[], float] = _random.random,
-                 clock: Callable[[], float] = time.monotonic, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        policy: CallPolicy | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.policy = policy or CallPolicy()
         self.metrics: Metrics = metrics or NoMetrics()
         self._sleep, self._random, self._clock = sleep, random, clock
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._breakers: dict[str, _Breaker] = {}
 
-    async def call(self, provider: Provider, request: ChatRequest, on_text: OnText | None = None,
-                   deadline: float | None = None) -> CallOutcome:
+    async def call(
+        self, provider: Provider, request: ChatRequest, on_text: OnText | None = None, deadline: float | None = None
+    ) -> CallOutcome:
         """One answer or one reason. `deadline` is on `clock`'s scale; CancelledError propagates."""
         start = self._clock()
         attempts = 0
@@ -124,8 +130,7 @@ class ResilientCaller:
                     wait = self._backoff(exc, attempts)
                 except _GiveUp as stop:
                     return outcome(None, str(stop))
-                if attempts > self.policy.max_retries or (
-                        deadline is not None and self._clock() + wait >= deadline):
+                if attempts > self.policy.max_retries or (deadline is not None and self._clock() + wait >= deadline):
                     return outcome(None, given_up)
                 self.metrics.call_retried(provider.id, reason)
                 await self._sleep(wait)
@@ -145,8 +150,9 @@ class ResilientCaller:
                 self._record(breaker, probe, None)
                 return outcome(completion, None)
 
-    async def _attempt(self, name: str, provider: Provider, request: ChatRequest, on_text: OnText | None,
-                       deadline: float | None) -> Completion:
+    async def _attempt(
+        self, name: str, provider: Provider, request: ChatRequest, on_text: OnText | None, deadline: float | None
+    ) -> Completion:
         limit = self._limits.setdefault(name, asyncio.Semaphore(self.policy.concurrency_per_provider))
         try:
             async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self._clock())):
@@ -161,8 +167,9 @@ class ResilientCaller:
                 async with asyncio.timeout(max(0.0, budget)):
                     return await provider.complete(request, on_text)
             except TimeoutError as exc:
-                raise _AttemptTimedOut(f"{provider.label} did not answer within {_secs(budget)}",
-                                       provider=name) from exc
+                raise _AttemptTimedOut(
+                    f"{provider.label} did not answer within {_secs(budget)}", provider=name
+                ) from exc
         finally:
             limit.release()
 
@@ -172,8 +179,10 @@ class ResilientCaller:
         wait = self._random() * min(policy.backoff_cap, policy.backoff_base * 2.0 ** (attempts - 1))
         if isinstance(exc, ProviderRateLimitedError) and exc.retry_after is not None:
             if exc.retry_after > policy.retry_after_cap:
-                raise _GiveUp(f"{exc.message}: asked to wait {_secs(exc.retry_after)}, "
-                              f"more than the {_secs(policy.retry_after_cap)} limit")
+                raise _GiveUp(
+                    f"{exc.message}: asked to wait {_secs(exc.retry_after)}, "
+                    f"more than the {_secs(policy.retry_after_cap)} limit"
+                )
             wait = max(wait, exc.retry_after)
         return wait
 
@@ -183,11 +192,11 @@ class ResilientCaller:
             return None, False
         left = breaker.open_until - self._clock()
         if left > 0:
-            return (f"{label} is failing; paused for {math.ceil(left)} s "
-                    f"after {_errors(breaker.failures)} in a row"), False
+            return (
+                f"{label} is failing; paused for {math.ceil(left)} s after {_errors(breaker.failures)} in a row"
+            ), False
         if breaker.probing:
-            return (f"{label} is failing; checking whether it is back "
-                    f"({_errors(breaker.failures)} in a row)"), False
+            return (f"{label} is failing; checking whether it is back ({_errors(breaker.failures)} in a row)"), False
         breaker.probing = True
         return None, True
 

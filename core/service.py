@@ -48,8 +48,16 @@ def clean_question(text: str) -> str:
 
 
 class ConsensusService(AdminVerbs):
-    def __init__(self, store: Store, fanout: FanOut, bus: EventBus, registry: ProviderRegistry,
-                 default_models: Sequence[str], *, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fanout: FanOut,
+        bus: EventBus,
+        registry: ProviderRegistry,
+        default_models: Sequence[str],
+        *,
+        limits: Limits | None = None,
+    ) -> None:
         self.store, self.fanout, self.bus, self.registry = store, fanout, bus, registry
         self.default_models = tuple(default_models)
         self.keys: KeyRing = fanout.keys  # the keys that pay for answers are the ones people manage here
@@ -75,8 +83,8 @@ class ConsensusService(AdminVerbs):
             await self.settings_book.admit(repo, workspace_id, question.user, settings)  # a refusal stores nothing
             if conversation_id is None:
                 conversation = await repo.add_conversation(
-                    workspace_id, question.channel, question.thread,
-                    " ".join(text.split())[:TITLE_CHARS], question.user)
+                    workspace_id, question.channel, question.thread, " ".join(text.split())[:TITLE_CHARS], question.user
+                )
             else:
                 conversation = await repo.conversation(conversation_id, workspace_id)
             message = await repo.add_question(conversation, question.user, text, touch=conversation_id is not None)
@@ -124,8 +132,9 @@ class ConsensusService(AdminVerbs):
     async def get_conversation(self, conversation_id: int, workspace: WorkspaceRef) -> ConversationDetail:
         """Every question in the order asked, each with all its answers, the deleted ones marked."""
         async with self.store.read() as repo:
-            conversation = await repo.conversation(conversation_id,
-                                                   await self._workspace(repo, workspace, create=False))
+            conversation = await repo.conversation(
+                conversation_id, await self._workspace(repo, workspace, create=False)
+            )
             asked = await repo.questions_with_batches(conversation.id)
             answers = await repo.answers_of_questions(message.id for message, _batch in asked)
             return to_conversation(conversation, workspace, asked, answers)
@@ -137,8 +146,9 @@ class ConsensusService(AdminVerbs):
     async def wait_idle(self) -> None:
         await self.fanout.wait_idle()
 
-    async def history(self, workspace: WorkspaceRef, query: str | None = None, limit: int = 20,
-                      offset: int = 0) -> list[ConversationSummary]:
+    async def history(
+        self, workspace: WorkspaceRef, query: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[ConversationSummary]:
         limit = max(1, min(limit, 100))
         async with self.store.read() as repo:
             workspace_id = await repo.workspace_id(workspace, create=False)
@@ -188,8 +198,11 @@ class ConsensusService(AdminVerbs):
     async def delete_others(self, answer_id: int, actor: Actor) -> Batch:
         async with self.store.write() as repo:
             row = await self._owned(repo, answer_id, actor)
-            others = [a for a in await repo.answers_of_question(row.message_id)
-                      if a.id != row.id and not a.is_selected and not a.is_deleted]
+            others = [
+                a
+                for a in await repo.answers_of_question(row.message_id)
+                if a.id != row.id and not a.is_selected and not a.is_deleted
+            ]
             for other in others:
                 self._soft_delete(other)
             await repo.unindex("answer", [a.id for a in others])
@@ -238,8 +251,14 @@ class ConsensusService(AdminVerbs):
         async with self.store.write() as repo:
             return await repo.claim_event(await self._workspace(repo, workspace), event_id)
 
-    async def cards_posted(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]], *,
-                           conversation_id: int | None = None, thread: str | None = None) -> None:
+    async def cards_posted(
+        self,
+        workspace: WorkspaceRef,
+        refs: Sequence[tuple[str, int, MessageRef]],
+        *,
+        conversation_id: int | None = None,
+        thread: str | None = None,
+    ) -> None:
         """After a question's messages are posted, in one transaction: the conversation's thread (when
         the question started one) and which message shows each batch and answer."""
         async with self.store.write() as repo:

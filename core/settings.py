@@ -54,9 +54,11 @@ class SettingsBook:
         return ModelSettings(
             models=tuple(own.models) if own else (),
             channel_models=tuple(override.models) if override and override.models else None,
-            daily_budget_usd=own.daily_budget_usd if own and own.daily_budget_usd is not None
+            daily_budget_usd=own.daily_budget_usd
+            if own and own.daily_budget_usd is not None
             else self.defaults.daily_budget_usd,
-            questions_per_minute=own.questions_per_minute if own and own.questions_per_minute is not None
+            questions_per_minute=own.questions_per_minute
+            if own and own.questions_per_minute is not None
             else self.defaults.questions_per_minute,
             available=self.available,
         )
@@ -64,16 +66,19 @@ class SettingsBook:
     def check_models(self, models: Sequence[str]) -> list[str]:
         chosen = list(dict.fromkeys(m.strip() for m in models if m.strip()))
         if len(chosen) > MAX_MODELS:
-            raise InvalidSettingsError(f"At most {MAX_MODELS} models can answer one question; "
-                                       f"{len(chosen)} were chosen.")
+            raise InvalidSettingsError(
+                f"At most {MAX_MODELS} models can answer one question; {len(chosen)} were chosen."
+            )
         unknown = [m for m in chosen if m not in self.available]
         if unknown:
-            raise InvalidSettingsError(f"Not a configured model: {', '.join(unknown)}. "
-                                       f"Choose from: {', '.join(self.available) or 'none'}.")
+            raise InvalidSettingsError(
+                f"Not a configured model: {', '.join(unknown)}. Choose from: {', '.join(self.available) or 'none'}."
+            )
         return chosen
 
-    async def set_models(self, repo: Repository, workspace_id: int, models: Sequence[str],
-                         channel: str | None) -> ModelSettings:
+    async def set_models(
+        self, repo: Repository, workspace_id: int, models: Sequence[str], channel: str | None
+    ) -> ModelSettings:
         chosen = self.check_models(models)
         if channel and not chosen:
             await repo.settings.drop(workspace_id, channel)
@@ -83,8 +88,9 @@ class SettingsBook:
         await repo.flush()
         return await self.read(repo, workspace_id, channel)
 
-    async def set_limits(self, repo: Repository, workspace_id: int, daily_budget_usd: float | None,
-                         questions_per_minute: int | None) -> ModelSettings:
+    async def set_limits(
+        self, repo: Repository, workspace_id: int, daily_budget_usd: float | None, questions_per_minute: int | None
+    ) -> ModelSettings:
         """None puts a limit back to the operator's default."""
         if daily_budget_usd is not None and not (math.isfinite(daily_budget_usd) and daily_budget_usd >= 0):
             raise InvalidSettingsError("The daily budget must be a number of US dollars, 0 or more.")
@@ -117,8 +123,10 @@ class SettingsBook:
         oldest = aware(times[-1])
         assert oldest is not None
         wait = max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
-        raise RateLimitedError(f"You have asked {len(times)} questions in the last minute; the limit is {rate}. "
-                               f"Try again in {wait} s.", retry_after=float(wait))
+        raise RateLimitedError(
+            f"You have asked {len(times)} questions in the last minute; the limit is {rate}. Try again in {wait} s.",
+            retry_after=float(wait),
+        )
 
     @staticmethod
     async def _check_budget(repo: Repository, workspace_id: int, budget: float, now: datetime) -> None:
@@ -128,4 +136,6 @@ class SettingsBook:
             resume = midnight + timedelta(days=1)
             raise BudgetExceededError(
                 f"This workspace has spent ${spent:,.2f} of its ${budget:,.2f} daily budget; "
-                "questions resume at 00:00 UTC.", retry_after=(resume - now).total_seconds())
+                "questions resume at 00:00 UTC.",
+                retry_after=(resume - now).total_seconds(),
+            )

@@ -77,21 +77,29 @@ MakeCore = Callable[..., Awaitable[Core]]
 
 
 @pytest.fixture
-async def make_core(llm_server: FakeLLMServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-                    ) -> AsyncIterator[MakeCore]:
+async def make_core(
+    llm_server: FakeLLMServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[MakeCore]:
     """Builds the real core (bot.wiring) against the fake model server; closes it at teardown."""
     monkeypatch.chdir(tmp_path)  # no developer's .env leaks in
     monkeypatch.setenv("OLLAMA_BASE_URL", f"{llm_server.url}/v1")
     built: list[Core] = []
 
-    async def make(models: tuple[str, ...] = TEST_MODELS, database_url: str | None = None,
-                   policy: CallPolicy = FAST_POLICY, migrate: bool = True, **settings: Any) -> Core:
+    async def make(
+        models: tuple[str, ...] = TEST_MODELS,
+        database_url: str | None = None,
+        policy: CallPolicy = FAST_POLICY,
+        migrate: bool = True,
+        **settings: Any,
+    ) -> Core:
         config = Settings(
             _env_file=None,
             database_url=database_url or f"sqlite+aiosqlite:///{tmp_path}/consensus.db",
             consensus_models=",".join(models),
-            openai_api_key="sk-test-openai-0000", openai_base_url=f"{llm_server.url}/v1",
-            anthropic_api_key="sk-ant-test-0000", anthropic_base_url=llm_server.url,
+            openai_api_key="sk-test-openai-0000",
+            openai_base_url=f"{llm_server.url}/v1",
+            anthropic_api_key="sk-ant-test-0000",
+            anthropic_base_url=llm_server.url,
             **settings,
         )
         core = await build_core(config, migrate=migrate, policy=policy)

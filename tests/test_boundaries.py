@@ -12,8 +12,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PLATFORM_LIBRARIES = ("slack_sdk", "slack_bolt", "discord", "aiohttp", "rich", "click", "prometheus_client",
-                      "pydantic_settings", "dotenv", "platformdirs")
+PLATFORM_LIBRARIES = (
+    "slack_sdk",
+    "slack_bolt",
+    "discord",
+    "aiohttp",
+    "rich",
+    "click",
+    "prometheus_client",
+    "pydantic_settings",
+    "dotenv",
+    "platformdirs",
+)
 OUTER_PACKAGES = ("adapters", "bot", "bench", "tests")
 LEASE_COLUMNS = ("lease_owner", "lease_expires_at")
 SQL_LIBRARIES = ("sqlalchemy", "alembic", "asyncpg", "aiosqlite", "sqlite3")
@@ -43,8 +53,12 @@ def within(name: str, packages: tuple[str, ...]) -> bool:
 
 def environment_reads(module: ast.Module) -> Iterator[tuple[int, str]]:
     for node in ast.walk(module):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os"
-                and node.attr in ("environ", "environb", "getenv", "getenvb", "putenv")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and node.attr in ("environ", "environb", "getenv", "getenvb", "putenv")
+        ):
             yield node.lineno, f"os.{node.attr}"
     for line, name in imported(module):
         if name in ("os.environ", "os.environb", "os.getenv", "os.getenvb") or within(name, ("dotenv",)):
@@ -68,8 +82,11 @@ def lease_writes(module: ast.Module) -> Iterator[tuple[int, str]]:
         elif isinstance(node, ast.keyword) and node.arg in LEASE_COLUMNS:
             yield node.value.lineno, node.arg
         elif isinstance(node, ast.Dict):
-            yield from ((key.lineno, key.value) for key in node.keys
-                        if isinstance(key, ast.Constant) and key.value in LEASE_COLUMNS)
+            yield from (
+                (key.lineno, key.value)
+                for key in node.keys
+                if isinstance(key, ast.Constant) and key.value in LEASE_COLUMNS
+            )
 
 
 def shown(path: Path, line: int, what: str) -> str:
@@ -78,8 +95,11 @@ def shown(path: Path, line: int, what: str) -> str:
 
 @pytest.mark.parametrize("path", sources("core"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_core_imports_no_platform_library_and_no_outer_package(path: Path) -> None:
-    found = [shown(path, line, name) for line, name in imported(tree(path))
-             if within(name, PLATFORM_LIBRARIES + OUTER_PACKAGES)]
+    found = [
+        shown(path, line, name)
+        for line, name in imported(tree(path))
+        if within(name, PLATFORM_LIBRARIES + OUTER_PACKAGES)
+    ]
     assert not found, "core/ must stay platform-neutral:\n" + "\n".join(found)
 
 
@@ -89,8 +109,11 @@ def test_core_reads_no_environment(path: Path) -> None:
     assert not found, "core/ is configured by bot/, never from the environment:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("path", [p for p in sources("core") if not p.is_relative_to(ROOT / "core" / "store")],
-                         ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sources("core") if not p.is_relative_to(ROOT / "core" / "store")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
 def test_only_the_store_speaks_sql_in_core(path: Path) -> None:
     module = tree(path)
     found = [shown(path, line, name) for line, name in imported(module) if within(name, SQL_LIBRARIES)]
@@ -101,8 +124,7 @@ def test_only_the_store_speaks_sql_in_core(path: Path) -> None:
 @pytest.mark.parametrize("path", sources("adapters"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_adapters_run_no_sql(path: Path) -> None:
     module = tree(path)
-    found = [shown(path, line, name) for line, name in imported(module)
-             if within(name, (*SQL_LIBRARIES, "core.store"))]
+    found = [shown(path, line, name) for line, name in imported(module) if within(name, (*SQL_LIBRARIES, "core.store"))]
     # An HTTP client's `.session` is fine; a repository's or the store's is not.
     found += [shown(path, line, what) for line, what in session_uses(module, ("repo", "repository", "store"))]
     assert not found, "adapters call the service; they run no SQL:\n" + "\n".join(found)
@@ -110,19 +132,25 @@ def test_adapters_run_no_sql(path: Path) -> None:
 
 def test_one_module_writes_the_lease_columns() -> None:
     owner = ROOT / "core" / "store" / "leases.py"
-    found = [shown(path, line, what) for path in sources("core") if path != owner
-             and not path.is_relative_to(ROOT / "core" / "store" / "migrations")
-             for line, what in lease_writes(tree(path))]
+    found = [
+        shown(path, line, what)
+        for path in sources("core")
+        if path != owner and not path.is_relative_to(ROOT / "core" / "store" / "migrations")
+        for line, what in lease_writes(tree(path))
+    ]
     assert not found, "which process runs a batch is decided in core/store/leases.py only:\n" + "\n".join(found)
     assert list(lease_writes(tree(owner)))
 
 
 def test_the_checks_see_what_they_look_for() -> None:
-    module = ast.parse("import os\nfrom slack_sdk import WebClient\nfrom sqlalchemy import select\n"
-                       "def f(repo):\n    import bot.cli\n    return os.environ['X'], os.getenv('Y'), repo.session\n")
+    module = ast.parse(
+        "import os\nfrom slack_sdk import WebClient\nfrom sqlalchemy import select\n"
+        "def f(repo):\n    import bot.cli\n    return os.environ['X'], os.getenv('Y'), repo.session\n"
+    )
     assert {name for _, name in imported(module)} >= {"slack_sdk", "bot.cli", "sqlalchemy"}
     assert [what for _, what in environment_reads(module)] == ["os.environ", "os.getenv"]
     assert [what for _, what in session_uses(module, ("repo",))] == ["repo.session"]
-    writes = ast.parse("b.lease_owner = 1\nupdate(t).values(lease_expires_at=2)\nx = {'lease_owner': 3}\n"
-                       "t.lease_owner == 4\n")
+    writes = ast.parse(
+        "b.lease_owner = 1\nupdate(t).values(lease_expires_at=2)\nx = {'lease_owner': 3}\nt.lease_owner == 4\n"
+    )
     assert sorted(lease_writes(writes)) == [(1, "lease_owner"), (2, "lease_expires_at"), (3, "lease_owner")]

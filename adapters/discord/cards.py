@@ -43,9 +43,11 @@ class Board:
         self.client, self.pacer = client, pacer
         self.live = LiveBatches(service, self, PACING)
 
-    async def post_cards(self, live: LiveBatch, target: Sendable | discord.abc.Messageable, *,
-                         new_thread: str | None = None) -> None:
+    async def post_cards(
+        self, live: LiveBatch, target: Sendable | discord.abc.Messageable, *, new_thread: str | None = None
+    ) -> None:
         """One card per model, in order; each remembered so buttons and edits survive a restart."""
+
         async def post(view: card.CardView) -> MessageRef:
             rendered = embeds.card_message(view)
             sent = await target.send(embeds=rendered.embeds, view=card_view(view), files=files_of(rendered))
@@ -84,8 +86,9 @@ class Board:
                 await message.delete()
                 return
             rendered = embeds.card_message(view)
-            await message.edit(embeds=rendered.embeds, view=card_view(view), attachments=files_of(rendered),
-                               allowed_mentions=NO_PINGS)
+            await message.edit(
+                embeds=rendered.embeds, view=card_view(view), attachments=files_of(rendered), allowed_mentions=NO_PINGS
+            )
 
         self.pacer.submit(ref.channel, ref.message_id, job)
 

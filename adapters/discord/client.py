@@ -1,9 +1,9 @@
 """The Discord bot: a discord.Client with a CommandTree, wired to the ConsensusService.
 
-    bot = build_discord_bot(service, token=..., guild_ids=(...,))
-    await bot.launch()              # logs in and connects (retrying while Discord is unreachable)
-    ...
-    await bot.stop()                # sends the queued edits, closes, waits
+bot = build_discord_bot(service, token=..., guild_ids=(...,))
+await bot.launch()              # logs in and connects (retrying while Discord is unreachable)
+...
+await bot.stop()                # sends the queued edits, closes, waits
 """
 
 from __future__ import annotations
@@ -78,8 +78,7 @@ def quiet_reconnect_tracebacks() -> None:
             library_log.addFilter(_ONE_LINE_RECONNECTS)
 
 
-def configure_endpoints(api_base: str | None = None,
-                        gateway_url: str | yarl.URL | None = None) -> tuple[str, yarl.URL]:
+def configure_endpoints(api_base: str | None = None, gateway_url: str | yarl.URL | None = None) -> tuple[str, yarl.URL]:
     """Point discord.py's two process-wide seams at `api_base` / `gateway_url` (None: Discord's own).
 
     Returns the previous values so a test can restore them.
@@ -102,13 +101,26 @@ def intents_for(message_content: bool) -> discord.Intents:
 
 
 class ConsensusBot(discord.Client):
-    def __init__(self, service: ConsensusService, *, token: str, guild_ids: Iterable[int | str] = (),
-                 message_content: bool = False, sync_commands: bool = True, edit_interval: float = 0.0,
-                 metrics: Metrics | None = None, **client_options: Any) -> None:
+    def __init__(
+        self,
+        service: ConsensusService,
+        *,
+        token: str,
+        guild_ids: Iterable[int | str] = (),
+        message_content: bool = False,
+        sync_commands: bool = True,
+        edit_interval: float = 0.0,
+        metrics: Metrics | None = None,
+        **client_options: Any,
+    ) -> None:
         self.metrics: Metrics = metrics or NoMetrics()
         self._received: dict[int, float] = {}  # interaction id -> when it arrived
-        super().__init__(intents=intents_for(message_content), allowed_mentions=discord.AllowedMentions.none(),
-                         http_trace=call_trace("discord", self.metrics, self._on_api_response), **client_options)
+        super().__init__(
+            intents=intents_for(message_content),
+            allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=call_trace("discord", self.metrics, self._on_api_response),
+            **client_options,
+        )
         self.token = token
         self.service = service
         self.guild_ids = tuple(int(g) for g in guild_ids)
@@ -198,8 +210,10 @@ class ConsensusBot(discord.Client):
         except discord.LoginFailure as exc:
             raise ConfigError("Discord rejected DISCORD_TOKEN; copy the bot token again.") from exc
         except discord.PrivilegedIntentsRequired as exc:
-            raise ConfigError("DISCORD_MESSAGE_CONTENT is on, but the Message Content intent is not "
-                              "enabled for this application in the Developer Portal.") from exc
+            raise ConfigError(
+                "DISCORD_MESSAGE_CONTENT is on, but the Message Content intent is not "
+                "enabled for this application in the Developer Portal."
+            ) from exc
         except discord.ConnectionClosed as exc:
             if exc.code == 4004:  # the gateway's "authentication failed"
                 raise ConfigError("Discord rejected DISCORD_TOKEN; copy the bot token again.") from exc
@@ -279,11 +293,18 @@ class ShardedConsensusBot(ConsensusBot, discord.AutoShardedClient):
         await self.connect()  # AutoShardedClient retries each shard's first connection itself
 
 
-def build_discord_bot(service: ConsensusService, *, token: str, api_base: str | None = None,
-                      gateway_url: str | None = None, guild_ids: Iterable[int | str] = (),
-                      message_content: bool = False,
-                      shard_count: int | None = None, shard_ids: Iterable[int] = (),
-                      **options: Any) -> ConsensusBot:
+def build_discord_bot(
+    service: ConsensusService,
+    *,
+    token: str,
+    api_base: str | None = None,
+    gateway_url: str | None = None,
+    guild_ids: Iterable[int | str] = (),
+    message_content: bool = False,
+    shard_count: int | None = None,
+    shard_ids: Iterable[int] = (),
+    **options: Any,
+) -> ConsensusBot:
     """Build the bot. `api_base`/`gateway_url` override Discord's endpoints (proxies, tests).
 
     Sharding: with `shard_count`, this process runs the shards in `shard_ids` (all when empty);
@@ -302,7 +323,21 @@ def build_discord_bot(service: ConsensusService, *, token: str, api_base: str | 
     if shards and 0 not in shards:
         options["sync_commands"] = False
     if len(shards) == 1:
-        return ConsensusBot(service, token=token, guild_ids=guild_ids, message_content=message_content,
-                            shard_id=shards[0], shard_count=shard_count, **options)
-    return ShardedConsensusBot(service, token=token, guild_ids=guild_ids, message_content=message_content,
-                               shard_count=shard_count, shard_ids=list(shards) or None, **options)
+        return ConsensusBot(
+            service,
+            token=token,
+            guild_ids=guild_ids,
+            message_content=message_content,
+            shard_id=shards[0],
+            shard_count=shard_count,
+            **options,
+        )
+    return ShardedConsensusBot(
+        service,
+        token=token,
+        guild_ids=guild_ids,
+        message_content=message_content,
+        shard_count=shard_count,
+        shard_ids=list(shards) or None,
+        **options,
+    )

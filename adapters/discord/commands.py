@@ -65,8 +65,9 @@ class Handlers:
             else:
                 await self._in_channel(interaction, ws, channel, question)
 
-    async def _in_thread(self, interaction: discord.Interaction[Any], ws: WorkspaceRef,
-                         thread: discord.Thread, text: str) -> None:
+    async def _in_thread(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, thread: discord.Thread, text: str
+    ) -> None:
         parent, tid = str(thread.parent_id), str(thread.id)
         question = Question(ws, parent, str(interaction.user.id), text, thread=tid)
         conversation = await self.service.find_conversation(ws, parent, tid)
@@ -78,8 +79,9 @@ class Handlers:
         await self._show_question(interaction, live)
         await self.board.post_cards(live, thread)
 
-    async def _in_channel(self, interaction: discord.Interaction[Any], ws: WorkspaceRef,
-                          channel: Any, text: str) -> None:
+    async def _in_channel(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str
+    ) -> None:
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
         question = Question(ws, channel_id, str(interaction.user.id), text)
         batch = await self.service.ask(question)
@@ -101,8 +103,9 @@ class Handlers:
 
     async def _show_question(self, interaction: discord.Interaction[Any], live: LiveBatch) -> discord.Message:
         rendered = embeds.question_message(live.batch)
-        root = await interaction.edit_original_response(content=rendered.content, embeds=rendered.embeds,
-                                                        attachments=files_of(rendered))
+        root = await interaction.edit_original_response(
+            content=rendered.content, embeds=rendered.embeds, attachments=files_of(rendered)
+        )
         interaction.extras[ANSWERED] = True
         self.board.question_posted(live, root)
         return root
@@ -122,8 +125,9 @@ class Handlers:
         async with guard(interaction):
             if click.needs_confirmation:  # an ephemeral question first; its button carries the `:yes` id
                 confirm = actions.CONFIRMS[click.verb]
-                await interaction.response.send_message(f"**{confirm.title}** {confirm.text}",
-                                                        view=confirm_view(click), ephemeral=True)
+                await interaction.response.send_message(
+                    f"**{confirm.title}** {confirm.text}", view=confirm_view(click), ephemeral=True
+                )
                 return
             await interaction.response.defer()
             ws = workspace_of(interaction.guild_id, interaction.user.id)
@@ -135,8 +139,9 @@ class Handlers:
                 live.cards[click.answer_id] = _ref(interaction.message)  # the clicked card itself
             await self.board.live.apply(live, await actions.perform(self.service, click, actor))
             if click.confirmed:  # the confirmation has done its work
-                await interaction.edit_original_response(content=f"Done: {actions.CONFIRMS[click.verb].button}.",
-                                                         view=None)
+                await interaction.edit_original_response(
+                    content=f"Done: {actions.CONFIRMS[click.verb].button}.", view=None
+                )
 
     # ---- plain replies in a conversation's thread (needs the message-content intent) ----------
     async def message(self, message: discord.Message) -> None:
@@ -153,8 +158,9 @@ class Handlers:
             question = Question(ws, parent, str(message.author.id), message.content, thread=tid)
             live = self.board.live.track(await self.service.follow_up(conversation, question), follow_up=True)
             rendered = embeds.question_message(live.batch)
-            root = await message.reply(content=rendered.content, embeds=rendered.embeds,
-                                       files=files_of(rendered), mention_author=False)
+            root = await message.reply(
+                content=rendered.content, embeds=rendered.embeds, files=files_of(rendered), mention_author=False
+            )
             self.board.question_posted(live, root)
             await self.board.post_cards(live, thread)
 

@@ -31,8 +31,9 @@ GREY, BLURPLE, GREEN, RED, GOLD = 0x99AAB5, 0x5865F2, 0x57F287, 0xED4245, 0xFEE7
 _BROADCAST = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
 # [shown text](https://somewhere): the text may pretend to be another address; show the real one.
-_MASKED_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*<?((?:https?|discord)://[^\s)>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)",
-                          re.IGNORECASE)
+_MASKED_LINK = re.compile(
+    r"\[([^\[\]\n]*)\]\(\s*<?((?:https?|discord)://[^\s)>]*)>?(?:\s+\"[^\"\n]*\")?\s*\)", re.IGNORECASE
+)
 # What is left of one cut short ("[a](https://x.exa", at the end of a clipped summary or a preview)
 _LINK_START = re.compile(r"\]\(\s*<?(?=(?:https?|discord)://)", re.IGNORECASE)
 
@@ -64,14 +65,17 @@ def _clip(text: str, limit: int, note: str = "…") -> str:
     return text if len(text) <= limit else text[: limit - len(note)] + note
 
 
-def fit_long_text(text: str, *, title: str, colour: int, filename: str, room: int = MESSAGE_EMBEDS_MAX,
-                  lead: str = "") -> Rendered:
+def fit_long_text(
+    text: str, *, title: str, colour: int, filename: str, room: int = MESSAGE_EMBEDS_MAX, lead: str = ""
+) -> Rendered:
     """The whole `text` over several embeds of one message, or (too long) a preview plus a file."""
     body = lead + text
     parts = split_text(body, DESCRIPTION_MAX)
     if len(parts) <= 10 and len(body) + len(title) * len(parts) + 40 <= room:
-        embeds = [discord.Embed(title=_clip(title, TITLE_MAX) if i == 0 else None, description=part,
-                                colour=colour) for i, part in enumerate(parts)]
+        embeds = [
+            discord.Embed(title=_clip(title, TITLE_MAX) if i == 0 else None, description=part, colour=colour)
+            for i, part in enumerate(parts)
+        ]
         if len(embeds) > 1:
             for i, embed in enumerate(embeds, 1):
                 embed.set_footer(text=f"part {i} of {len(embeds)}")
@@ -92,8 +96,12 @@ def status_text(batch: Batch, links: Mapping[int, str] | None = None) -> str:
     """The status line, then (once ranked) the ranking with links to the cards, then the consensus."""
     lines = [card.status_line(batch, neutralise)]
     # a label never closes the link text it sits in
-    ranking = card.ranking_line(batch, links or {}, lambda text, url: f"[{text}]({url})",
-                                lambda label: neutralise(label).replace("[", "(").replace("]", ")"))
+    ranking = card.ranking_line(
+        batch,
+        links or {},
+        lambda text, url: f"[{text}]({url})",
+        lambda label: neutralise(label).replace("[", "(").replace("]", ")"),
+    )
     if ranking:
         lines.append(ranking)
     if card.is_ranked(batch) and batch.disagree:
@@ -105,8 +113,9 @@ def status_text(batch: Batch, links: Mapping[int, str] | None = None) -> str:
 
 def question_message(batch: Batch, links: Mapping[int, str] | None = None) -> Rendered:
     header = f"**<@{batch.asker}> asked** · {status_text(batch, links)}"
-    out = fit_long_text(neutralise(batch.question), title="Question", colour=BLURPLE,
-                        filename="question.md", room=MESSAGE_EMBEDS_MAX)
+    out = fit_long_text(
+        neutralise(batch.question), title="Question", colour=BLURPLE, filename="question.md", room=MESSAGE_EMBEDS_MAX
+    )
     out.content = _clip(header, CONTENT_MAX)
     return out
 
@@ -125,8 +134,12 @@ def card_title(shown: card.CardView) -> str:
 def _colour(shown: card.CardView) -> int:
     if shown.answer.is_selected:
         return GREEN
-    return {card.CardState.WAITING: GREY, card.CardState.WRITING: BLURPLE, card.CardState.FAILED: RED,
-            card.CardState.DELETED: GREY}.get(shown.state, GOLD if shown.is_top else BLURPLE)
+    return {
+        card.CardState.WAITING: GREY,
+        card.CardState.WRITING: BLURPLE,
+        card.CardState.FAILED: RED,
+        card.CardState.DELETED: GREY,
+    }.get(shown.state, GOLD if shown.is_top else BLURPLE)
 
 
 def _facts(embed: discord.Embed, answer: Answer, *, with_why: bool = False) -> None:
@@ -159,8 +172,9 @@ def card_message(shown: card.CardView) -> Rendered:
     if shown.state is card.CardState.FAILED:
         reason = neutralise(_clip(answer.error or "The model failed to answer.", 1500))
         tries = card.tries_text(answer)
-        embed = discord.Embed(title=title, description=f"❌ **Failed:** {reason}" + (f" ({tries})" if tries else ""),
-                              colour=colour)
+        embed = discord.Embed(
+            title=title, description=f"❌ **Failed:** {reason}" + (f" ({tries})" if tries else ""), colour=colour
+        )
         _facts(embed, answer)
         return Rendered(embeds=[embed])
     if shown.state is card.CardState.WAITING:
@@ -172,8 +186,13 @@ def card_message(shown: card.CardView) -> Rendered:
         lead = f"✍️ Writing… {len(progress):,} characters so far\n\n{more}"
         return Rendered(embeds=[discord.Embed(title=title, description=lead + tail, colour=colour)])
     if answer.is_expanded:
-        out = fit_long_text(neutralise(answer.expanded_text), title=title, colour=colour,
-                            filename=f"answer-{answer.id}.md", room=MESSAGE_EMBEDS_MAX - 600)
+        out = fit_long_text(
+            neutralise(answer.expanded_text),
+            title=title,
+            colour=colour,
+            filename=f"answer-{answer.id}.md",
+            room=MESSAGE_EMBEDS_MAX - 600,
+        )
         _facts(out.embeds[-1], answer)
         return out
     summary = answer.summary or _clip(answer.content or "", 600, "… (Expand for the whole answer)")
@@ -197,12 +216,15 @@ def history(items: list[ConversationSummary], guild_id: str | None, query: str |
     for conv in items:
         stamp = int(conv.updated_at.timestamp())
         kept = f" · kept {conv.selected}" if conv.selected else ""
-        line = (f"**[{neutralise(_clip(conv.title, 80))}]({jump_url(guild_id, conv.channel, conv.thread)})**"
-                f" — <@{conv.created_by}>, {conv.questions} question(s), <t:{stamp}:R>{kept}")
+        line = (
+            f"**[{neutralise(_clip(conv.title, 80))}]({jump_url(guild_id, conv.channel, conv.thread)})**"
+            f" — <@{conv.created_by}>, {conv.questions} question(s), <t:{stamp}:R>{kept}"
+        )
         if conv.snippet:
             line += f"\n> {neutralise(_clip(' '.join(conv.snippet.split()), 150))}"
         lines.append(line)
     title = f"Conversations matching “{_clip(query, 60)}”" if query else "Recent conversations"
     body = "\n".join(lines)
-    return Rendered(embeds=[discord.Embed(title=neutralise(title), colour=BLURPLE,
-                                          description=_clip(body, DESCRIPTION_MAX, "\n…"))])
+    return Rendered(
+        embeds=[discord.Embed(title=neutralise(title), colour=BLURPLE, description=_clip(body, DESCRIPTION_MAX, "\n…"))]
+    )

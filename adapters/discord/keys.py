@@ -26,10 +26,11 @@ Scope = Literal["me", "server"]
 SCOPES: dict[str, KeyScope] = {"me": "user", "server": "workspace"}
 KEY_INPUT = "key"
 MODAL_PREFIX = "consensus-keys"
-MODAL_ID = re.compile(rf"{MODAL_PREFIX}:(?P<provider>[a-z0-9][a-z0-9_.-]{{0,40}}):"
-                      r"(?P<scope>user|workspace):(?P<check>[01])")
-SERVER_ONLY = ("Only members with Manage Server can set the server's keys. "
-               "You can set your own key with `scope: me`.")
+MODAL_ID = re.compile(
+    rf"{MODAL_PREFIX}:(?P<provider>[a-z0-9][a-z0-9_.-]{{0,40}}):"
+    r"(?P<scope>user|workspace):(?P<check>[01])"
+)
+SERVER_ONLY = "Only members with Manage Server can set the server's keys. You can set your own key with `scope: me`."
 CHECKING = "Checking the key with a small call…"
 
 
@@ -43,14 +44,23 @@ def whose(scope: KeyScope) -> str:
 
 def key_modal(provider: str, scope: KeyScope, check: bool) -> discord.ui.Modal:
     """The form for one key. Stopped before it is sent: nothing is kept in the process."""
-    modal = discord.ui.Modal(title=_clip(f"API key: {provider}", 45),
-                             custom_id=f"{MODAL_PREFIX}:{provider}:{scope}:{int(check)}")
+    modal = discord.ui.Modal(
+        title=_clip(f"API key: {provider}", 45), custom_id=f"{MODAL_PREFIX}:{provider}:{scope}:{int(check)}"
+    )
     field: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        custom_id=KEY_INPUT, style=discord.TextStyle.short, required=True, max_length=GENERIC_MAX,
-        placeholder="Paste the key")
-    modal.add_item(discord.ui.Label(
-        text=_clip(f"{whose(scope).capitalize()} {provider} API key", 45), component=field,
-        description="Stored encrypted. Only its last 4 characters are ever shown."))
+        custom_id=KEY_INPUT,
+        style=discord.TextStyle.short,
+        required=True,
+        max_length=GENERIC_MAX,
+        placeholder="Paste the key",
+    )
+    modal.add_item(
+        discord.ui.Label(
+            text=_clip(f"{whose(scope).capitalize()} {provider} API key", 45),
+            component=field,
+            description="Stored encrypted. Only its last 4 characters are ever shown.",
+        )
+    )
     modal.stop()
     return modal
 
@@ -99,11 +109,15 @@ class KeyCommands:
             return [app_commands.Choice(name=p, value=p) for p in names[:25]]
 
         @group.command(name="set", description="Store an API key (a private form opens)")
-        @app_commands.describe(provider="Whose API the key is for", scope="Yours, or the whole server's",
-                               check="Try the key with a small call after saving it")
+        @app_commands.describe(
+            provider="Whose API the key is for",
+            scope="Yours, or the whole server's",
+            check="Try the key with a small call after saving it",
+        )
         @app_commands.autocomplete(provider=providers)
-        async def set_key(interaction: discord.Interaction[Any], provider: str, scope: Scope = "me",
-                          check: bool = False) -> None:
+        async def set_key(
+            interaction: discord.Interaction[Any], provider: str, scope: Scope = "me", check: bool = False
+        ) -> None:
             await self.open_form(interaction, provider, SCOPES[scope], check)
 
         @group.command(name="list", description="Your keys and the server's (never the keys themselves)")
@@ -118,13 +132,13 @@ class KeyCommands:
 
         tree.add_command(group)
 
-    async def open_form(self, interaction: discord.Interaction[Any], provider: str, scope: KeyScope,
-                        check: bool) -> None:
+    async def open_form(
+        self, interaction: discord.Interaction[Any], provider: str, scope: KeyScope, check: bool
+    ) -> None:
         async with guard(interaction):
             known = self.service.key_providers()
             if provider not in known:
-                await interaction.response.send_message(
-                    f"Keys can be set for: {', '.join(known)}.", ephemeral=True)
+                await interaction.response.send_message(f"Keys can be set for: {', '.join(known)}.", ephemeral=True)
                 return
             if scope == "workspace" and not actor_of(interaction).is_admin:
                 raise PermissionDeniedError(SERVER_ONLY)  # before anyone pastes a key (the core checks too)
@@ -161,7 +175,10 @@ class KeyCommands:
         async with guard(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
             gone = await self.service.delete_key(actor_of(interaction), provider, scope)
-            text = (f"🗑️ Deleted {whose(scope)} {provider} key." if gone
-                    else f"There was no {provider} key of {'the server' if scope == 'workspace' else 'yours'}.")
+            text = (
+                f"🗑️ Deleted {whose(scope)} {provider} key."
+                if gone
+                else f"There was no {provider} key of {'the server' if scope == 'workspace' else 'yours'}."
+            )
             await interaction.edit_original_response(content=neutralise(text))
             interaction.extras[ANSWERED] = True

@@ -47,8 +47,9 @@ async def report_error(target: discord.Interaction[Any] | discord.Message, exc: 
         response = target.response
         if not response.is_done():
             await response.send_message(text, ephemeral=True)
-        elif response.type == discord.InteractionResponseType.deferred_channel_message \
-                and not target.extras.get(ANSWERED):
+        elif response.type == discord.InteractionResponseType.deferred_channel_message and not target.extras.get(
+            ANSWERED
+        ):
             if target.extras.get(PUBLIC):  # nothing to show the channel: tell the person privately
                 await target.delete_original_response()
                 await target.followup.send(text, ephemeral=True)

@@ -41,8 +41,9 @@ def render(settings: ModelSettings, channel: str | None) -> discord.Embed:
     everyone = f"all the operator's models ({len(settings.available)})"
     embed.add_field(name="Server's models", value=_models(settings.models, everyone), inline=False)
     if channel is not None:
-        embed.add_field(name=f"Models in <#{channel}>", value=_models(settings.channel_models, "the server's"),
-                        inline=False)
+        embed.add_field(
+            name=f"Models in <#{channel}>", value=_models(settings.channel_models, "the server's"), inline=False
+        )
         embed.add_field(name="Asked here", value=_models(settings.effective, "none"), inline=False)
     budget = settings.daily_budget_usd
     rate = settings.questions_per_minute
@@ -63,15 +64,19 @@ class ModelsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=SELE
         options = [discord.SelectOption(label=m[:100], value=m[:100], default=m in chosen) for m in available]
         fallback = "all the operator's models" if where == "server" else "the server's models"
         select: discord.ui.Select[Any] = discord.ui.Select(
-            custom_id=f"consensus-models:{where}", min_values=0,
-            max_values=max(1, min(MAX_MODELS, len(options))), options=options,
-            placeholder=f"Choose up to {MAX_MODELS} (none: {fallback})")
+            custom_id=f"consensus-models:{where}",
+            min_values=0,
+            max_values=max(1, min(MAX_MODELS, len(options))),
+            options=options,
+            placeholder=f"Choose up to {MAX_MODELS} (none: {fallback})",
+        )
         super().__init__(select)
         self.where = where
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
-                             match: Any) -> ModelsSelect:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any
+    ) -> ModelsSelect:
         return cls(match["where"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -93,8 +98,12 @@ class SettingsCommands:
         self.service = service
 
     def register(self, tree: app_commands.CommandTree[Any]) -> None:
-        group = app_commands.Group(name="consensus-settings", description="Which models answer, budget, rate",
-                                   guild_only=True, default_permissions=discord.Permissions(manage_guild=True))
+        group = app_commands.Group(
+            name="consensus-settings",
+            description="Which models answer, budget, rate",
+            guild_only=True,
+            default_permissions=discord.Permissions(manage_guild=True),
+        )
 
         @group.command(name="show", description="The settings in force in this channel")
         async def show(interaction: discord.Interaction[Any]) -> None:
@@ -106,19 +115,24 @@ class SettingsCommands:
             await self.models(interaction, where)
 
         @group.command(name="limits", description="Daily budget and questions per minute (omitted: unchanged)")
-        @app_commands.describe(daily_budget_usd="US dollars per day for the whole server",
-                               questions_per_minute="Questions per person per minute",
-                               reset="Put both back to the operator's defaults")
-        async def limits(interaction: discord.Interaction[Any],
-                         daily_budget_usd: app_commands.Range[float, 0, 1_000_000] | None = None,
-                         questions_per_minute: app_commands.Range[int, 1, 10_000] | None = None,
-                         reset: bool = False) -> None:
+        @app_commands.describe(
+            daily_budget_usd="US dollars per day for the whole server",
+            questions_per_minute="Questions per person per minute",
+            reset="Put both back to the operator's defaults",
+        )
+        async def limits(
+            interaction: discord.Interaction[Any],
+            daily_budget_usd: app_commands.Range[float, 0, 1_000_000] | None = None,
+            questions_per_minute: app_commands.Range[int, 1, 10_000] | None = None,
+            reset: bool = False,
+        ) -> None:
             await self.limits(interaction, daily_budget_usd, questions_per_minute, reset)
 
         tree.add_command(group)
 
-    async def _reply(self, interaction: discord.Interaction[Any], embed: discord.Embed,
-                     view: discord.ui.View | None = None) -> None:
+    async def _reply(
+        self, interaction: discord.Interaction[Any], embed: discord.Embed, view: discord.ui.View | None = None
+    ) -> None:
         if view is None:
             await interaction.edit_original_response(embed=embed)
         else:
@@ -154,8 +168,13 @@ class SettingsCommands:
             shown = await self.service.model_settings(actor.workspace, here)
             await self._reply(interaction, render(shown, here), models_view(where, shown))
 
-    async def limits(self, interaction: discord.Interaction[Any], daily_budget_usd: float | None,
-                     questions_per_minute: int | None, reset: bool) -> None:
+    async def limits(
+        self,
+        interaction: discord.Interaction[Any],
+        daily_budget_usd: float | None,
+        questions_per_minute: int | None,
+        reset: bool,
+    ) -> None:
         async with guard(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
             actor, channel = actor_of(interaction), settings_channel(interaction)
@@ -164,7 +183,7 @@ class SettingsCommands:
                 daily_budget_usd = now.daily_budget_usd if daily_budget_usd is None else daily_budget_usd
                 if questions_per_minute is None:
                     questions_per_minute = now.questions_per_minute
-            await self.service.set_limits(actor, daily_budget_usd=daily_budget_usd,
-                                          questions_per_minute=questions_per_minute)
-            await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel),
-                                                  channel))
+            await self.service.set_limits(
+                actor, daily_budget_usd=daily_budget_usd, questions_per_minute=questions_per_minute
+            )
+            await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel), channel))

@@ -14,8 +14,11 @@ import discord
 from adapters.presenter import actions
 from adapters.presenter.card import CardView, Style
 
-_STYLES = {Style.PLAIN: discord.ButtonStyle.secondary, Style.PRIMARY: discord.ButtonStyle.primary,
-           Style.DANGER: discord.ButtonStyle.danger}
+_STYLES = {
+    Style.PLAIN: discord.ButtonStyle.secondary,
+    Style.PRIMARY: discord.ButtonStyle.primary,
+    Style.DANGER: discord.ButtonStyle.danger,
+}
 
 
 class ClickHandler(Protocol):
@@ -23,17 +26,25 @@ class ClickHandler(Protocol):
 
 
 class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=actions.COMPONENT_ID.pattern):
-    def __init__(self, click: actions.Click, *, label: str | None = None,
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
+    def __init__(
+        self,
+        click: actions.Click,
+        *,
+        label: str | None = None,
+        style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+    ) -> None:
         button: discord.ui.Button[Any] = discord.ui.Button(
-            label=label or click.verb.title(), style=style,
-            custom_id=actions.component_id(click.verb, click.answer_id, confirmed=click.confirmed))
+            label=label or click.verb.title(),
+            style=style,
+            custom_id=actions.component_id(click.verb, click.answer_id, confirmed=click.confirmed),
+        )
         super().__init__(button)
         self.click = click
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
-                             match: Any) -> CardButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: Any
+    ) -> CardButton:
         click = actions.parse(match.group(0))
         assert click is not None  # the template matched
         return cls(click)
@@ -53,8 +64,12 @@ def _stopped(*buttons: CardButton) -> discord.ui.View:
 
 def card_view(shown: CardView) -> discord.ui.View:
     """The buttons of a card, as a stopped view (call inside the event loop)."""
-    return _stopped(*(CardButton(actions.Click(a.verb, shown.answer.id), label=a.label, style=_STYLES[a.style])
-                      for a in shown.actions))
+    return _stopped(
+        *(
+            CardButton(actions.Click(a.verb, shown.answer.id), label=a.label, style=_STYLES[a.style])
+            for a in shown.actions
+        )
+    )
 
 
 def confirm_view(click: actions.Click) -> discord.ui.View:

@@ -33,7 +33,8 @@ class Verb(StrEnum):
 # The verbs that change the answer for everyone: only the asker or an admin may use them.
 PRIVILEGED = frozenset({Verb.SELECT, Verb.DELETE, Verb.DELETE_OTHERS, Verb.RETRY})
 COMPONENT_ID = re.compile(
-    rf"{PREFIX}:(?P<verb>{'|'.join(v.value for v in Verb)}):(?P<id>\d{{1,{ID_MAX_DIGITS}}})(?::(?P<yes>{CONFIRMED}))?")
+    rf"{PREFIX}:(?P<verb>{'|'.join(v.value for v in Verb)}):(?P<id>\d{{1,{ID_MAX_DIGITS}}})(?::(?P<yes>{CONFIRMED}))?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,12 @@ class Confirm:
 
 
 CONFIRMS = {
-    Verb.DELETE: Confirm("Delete this answer?", "It is removed here and never sent to the models again.",
-                         "Delete"),
-    Verb.DELETE_OTHERS: Confirm("Delete the other answers?",
-                                "Every answer except the selected one is removed and never sent to the "
-                                "models again.", "Delete others"),
+    Verb.DELETE: Confirm("Delete this answer?", "It is removed here and never sent to the models again.", "Delete"),
+    Verb.DELETE_OTHERS: Confirm(
+        "Delete the other answers?",
+        "Every answer except the selected one is removed and never sent to the models again.",
+        "Delete others",
+    ),
 }
 
 
@@ -89,6 +91,11 @@ class CardVerbs(Protocol):
 async def perform(service: CardVerbs, click: Click, actor: Actor) -> Answer | Batch:
     """The one core call a verb makes; the result is what changed on screen."""
     calls: dict[Verb, Callable[[int, Actor], Awaitable[Answer | Batch]]] = {
-        Verb.EXPAND: service.expand, Verb.COLLAPSE: service.collapse, Verb.SELECT: service.select,
-             Verb.DELETE: service.delete, Verb.DELETE_OTHERS: service.delete_others, Verb.RETRY: service.retry}
+        Verb.EXPAND: service.expand,
+        Verb.COLLAPSE: service.collapse,
+        Verb.SELECT: service.select,
+        Verb.DELETE: service.delete,
+        Verb.DELETE_OTHERS: service.delete_others,
+        Verb.RETRY: service.retry,
+    }
     return await calls[click.verb](click.answer_id, actor)

@@ -89,8 +89,13 @@ def view(answer: Answer, batch: Batch | None = None, preview: str | None = None)
     selected = any(a.is_selected for a in live)
     compact = state is CardState.DONE and selected and not answer.is_selected and not answer.is_expanded
     others = any(a.id != answer.id and not a.is_selected for a in live)
-    return CardView(answer, state, preview if state is CardState.WRITING else None, compact,
-                    actions_for(answer, state, others_left=others))
+    return CardView(
+        answer,
+        state,
+        preview if state is CardState.WRITING else None,
+        compact,
+        actions_for(answer, state, others_left=others),
+    )
 
 
 def actions_for(answer: Answer, state: CardState, *, others_left: bool) -> tuple[Action, ...]:
@@ -114,6 +119,7 @@ def actions_for(answer: Answer, state: CardState, *, others_left: bool) -> tuple
 
 # ---- facts ---------------------------------------------------------------------------------------
 
+
 def method_words(method: str | None, inert: Inert = _same) -> str:
     """How a score was given, in words: "by agreement", "by a judge model"."""
     base, _, rest = (method or "").partition(" (")
@@ -122,7 +128,7 @@ def method_words(method: str | None, inert: Inert = _same) -> str:
 
 
 def score_text(answer: Answer, inert: Inert = _same) -> str:
-    """"8.5/10 by agreement"; empty while unscored."""
+    """ "8.5/10 by agreement"; empty while unscored."""
     if answer.score is None:
         return ""
     return f"{answer.score:.1f}/10 {method_words(answer.score_method, inert)}"
@@ -157,6 +163,7 @@ def tries_text(answer: Answer) -> str:
 
 # ---- the question --------------------------------------------------------------------------------
 
+
 def is_ranked(batch: Batch) -> bool:
     """Every finished answer has its score: the ranking is in."""
     done = [a for a in batch.live_answers if a.status is AnswerStatus.COMPLETED]
@@ -168,7 +175,7 @@ def waiting(batch: Batch) -> list[Answer]:
 
 
 def status_line(batch: Batch, inert: Inert = _same) -> str:
-    """"3/3 answered · ranked by agreement", "2/3 answered · Claude failed", "1/3 answered · waiting for…"."""
+    """ "3/3 answered · ranked by agreement", "2/3 answered · Claude failed", "1/3 answered · waiting for…"."""
     live = batch.live_answers
     done = [a for a in live if a.status is AnswerStatus.COMPLETED]
     failed = [a for a in live if a.status is AnswerStatus.FAILED]
@@ -197,9 +204,10 @@ def ranked(batch: Batch) -> list[Answer]:
     return sorted(live, key=lambda a: (a.status is not AnswerStatus.COMPLETED, a.rank or 10**6, a.id))
 
 
-def ranking_line(batch: Batch, links: Mapping[int, str], markup: Callable[[str, str], str],
-                 inert: Inert = _same) -> str:
-    """"#1 Local 9.0 · #2 Anthropic 7.1 · OpenAI failed"; an entry whose card has a link in `links`
+def ranking_line(
+    batch: Batch, links: Mapping[int, str], markup: Callable[[str, str], str], inert: Inert = _same
+) -> str:
+    """ "#1 Local 9.0 · #2 Anthropic 7.1 · OpenAI failed"; an entry whose card has a link in `links`
     (answer id -> URL) is drawn by `markup(text, url)`. Empty until ranked."""
     entries: list[str] = []
     for answer in ranked(batch):
@@ -216,5 +224,12 @@ def ranking_line(batch: Batch, links: Mapping[int, str], markup: Callable[[str, 
 
 def best_first(answers: Sequence[Answer]) -> list[Answer]:
     """Live answers before deleted ones; finished before failed; then by score."""
-    return sorted(answers, key=lambda a: (a.is_deleted, a.status is not AnswerStatus.COMPLETED,
-                                          -(a.score if a.score is not None else -1), a.id))
+    return sorted(
+        answers,
+        key=lambda a: (
+            a.is_deleted,
+            a.status is not AnswerStatus.COMPLETED,
+            -(a.score if a.score is not None else -1),
+            a.id,
+        ),
+    )

@@ -39,8 +39,14 @@ class Surface(Protocol):
 class CoreForLive(Protocol):
     async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch: ...
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None: ...
-    async def cards_posted(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]], *,
-                           conversation_id: int | None = None, thread: str | None = None) -> None: ...
+    async def cards_posted(
+        self,
+        workspace: WorkspaceRef,
+        refs: Sequence[tuple[str, int, MessageRef]],
+        *,
+        conversation_id: int | None = None,
+        thread: str | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,8 @@ class LiveBatch:
 
     def put(self, answer: Answer) -> None:
         self.batch = dataclasses.replace(
-            self.batch, answers=tuple(answer if a.id == answer.id else a for a in self.batch.answers))
+            self.batch, answers=tuple(answer if a.id == answer.id else a for a in self.batch.answers)
+        )
         self.versions[answer.id] = self.versions.get(answer.id, 0) + 1
 
     def replace_batch(self, batch: Batch) -> None:
@@ -92,8 +99,14 @@ class LiveBatch:
 
 
 class LiveBatches:
-    def __init__(self, core: CoreForLive, surface: Surface, pacing: Pacing, *,
-                 name_of: Callable[[WorkspaceRef, str], Awaitable[str]] | None = None) -> None:
+    def __init__(
+        self,
+        core: CoreForLive,
+        surface: Surface,
+        pacing: Pacing,
+        *,
+        name_of: Callable[[WorkspaceRef, str], Awaitable[str]] | None = None,
+    ) -> None:
         self.core, self.surface, self.pacing = core, surface, pacing
         self.name_of = name_of  # the asker's display name, for batches restored from the store
         self.batches: OrderedDict[int, LiveBatch] = OrderedDict()
@@ -144,8 +157,9 @@ class LiveBatches:
         return live
 
     # ---- posting ----------------------------------------------------------------------------
-    async def post_cards(self, live: LiveBatch, post: Callable[[card.CardView], Awaitable[MessageRef]], *,
-                         new_thread: str | None = None) -> None:
+    async def post_cards(
+        self, live: LiveBatch, post: Callable[[card.CardView], Awaitable[MessageRef]], *, new_thread: str | None = None
+    ) -> None:
         """Post one card per model in order, each in its latest state; then one core call stores
         where everything is (and the thread, when this question started one), and whatever changed
         while posting is shown."""
@@ -160,8 +174,9 @@ class LiveBatches:
             refs = [("answer", answer_id, ref) for answer_id, ref in live.cards.items()]
             if live.question is not None:
                 refs.append(("batch", live.batch.id, live.question))
-            await self.core.cards_posted(live.batch.workspace, refs, conversation_id=live.batch.conversation_id,
-                                         thread=new_thread)
+            await self.core.cards_posted(
+                live.batch.workspace, refs, conversation_id=live.batch.conversation_id, thread=new_thread
+            )
         finally:
             live.posted.set()
         for answer_id, version in shown.items():

@@ -1,11 +1,11 @@
 """Build and run the Slack app: one Bolt AsyncApp, one shared AsyncWebClient, HTTP or Socket Mode.
 
-    bot = build_slack_app(service, bot_token=..., signing_secret=..., api_url="https://slack.com/api/")
-    await bot.start("0.0.0.0", 3000)      # HTTP: POST /slack/events; Socket Mode if app_token is set;
-                                          # returns once Slack accepted the tokens (retries until then)
-    ...
-    await bot.stop_intake()               # new questions get "restarting"; running questions still render
-    await bot.stop()                      # closes the server or socket, flushes card updates, closes HTTP
+bot = build_slack_app(service, bot_token=..., signing_secret=..., api_url="https://slack.com/api/")
+await bot.start("0.0.0.0", 3000)      # HTTP: POST /slack/events; Socket Mode if app_token is set;
+                                      # returns once Slack accepted the tokens (retries until then)
+...
+await bot.stop_intake()               # new questions get "restarting"; running questions still render
+await bot.stop()                      # closes the server or socket, flushes card updates, closes HTTP
 """
 
 from __future__ import annotations
@@ -47,8 +47,14 @@ SOCKET_PING = 10.0  # slack_sdk pings at this interval, and retries a failed (re
 BACKOFF = BackoffRetryIntervalCalculator(backoff_factor=1.0)  # 1, 2, 4 … s, plus up to 1 s of jitter
 MAX_BACKOFF = 60.0
 # What Slack answers for a token it will never accept: retrying cannot help, the setting must change.
-REJECTED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
-                  "not_allowed_token_type"}
+REJECTED_TOKEN = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+}
 NOT_CONNECTED = "Slack not connected yet"
 
 
@@ -92,9 +98,17 @@ class _TimedSocketHandler(AsyncSocketModeHandler):
 class SlackBot:
     """The running Slack side of Consensus."""
 
-    def __init__(self, app: AsyncApp, client: AsyncWebClient, pacer: Pacer, renderer: ThreadRenderer,
-                 *, app_token: str | None = None, handlers: SlackHandlers | None = None,
-                 metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        app: AsyncApp,
+        client: AsyncWebClient,
+        pacer: Pacer,
+        renderer: ThreadRenderer,
+        *,
+        app_token: str | None = None,
+        handlers: SlackHandlers | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.app, self.client, self.pacer, self.renderer = app, client, pacer, renderer
         self.app_token = app_token
         self.handlers = handlers
@@ -113,6 +127,7 @@ class SlackBot:
     def web_app(self, routes: Iterable[web.RouteDef] = ()) -> web.Application:
         """The aiohttp application serving Slack's requests at /slack/events (HTTP mode), plus
         `routes` (the bot's health and metrics), so one port serves everything."""
+
         async def events(request: web.Request) -> web.Response:
             started = time.monotonic()
             bolt_request = await to_bolt_request(request)
@@ -153,18 +168,21 @@ class SlackBot:
         log.info("Slack: serving %s on %s:%s", EVENTS_PATH, host, self.port)
 
     async def _connect_socket(self, app_token: str) -> None:
-        self._socket = _TimedSocketHandler(self.app, app_token, logger=SOCKET_LOG, web_client=self.client,
-                                           ping_interval=SOCKET_PING)
+        self._socket = _TimedSocketHandler(
+            self.app, app_token, logger=SOCKET_LOG, web_client=self.client, ping_interval=SOCKET_PING
+        )
         self._socket.metrics = self.metrics
         # The first WebSocket URL is asked for here, where a rejected SLACK_APP_TOKEN stops the start;
         # slack_sdk's own loop would retry it forever. From then on, slack_sdk reconnects by itself.
-        opened = await self._until_answered(lambda: self.client.apps_connections_open(app_token=app_token),
-                                            "SLACK_APP_TOKEN")
+        opened = await self._until_answered(
+            lambda: self.client.apps_connections_open(app_token=app_token), "SLACK_APP_TOKEN"
+        )
         self._socket.client.wss_uri = str(opened["url"])
         await self._socket.connect_async()  # type: ignore[no-untyped-call]
 
-    async def _until_answered(self, call: Callable[[], Awaitable[AsyncSlackResponse]],
-                              setting: str) -> AsyncSlackResponse:
+    async def _until_answered(
+        self, call: Callable[[], Awaitable[AsyncSlackResponse]], setting: str
+    ) -> AsyncSlackResponse:
         """`call()` until Slack answers. A rejected token is a ConfigError naming `setting`; while Slack
         cannot be reached (or fails on its side), wait 1, 2, 4 … 60 s between attempts, one line each."""
         attempt = 0
@@ -174,8 +192,10 @@ class SlackBot:
             except SlackApiError as exc:
                 error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
                 if error in REJECTED_TOKEN:
-                    raise ConfigError(f"Slack rejected {setting} ({error}); copy the token again from the "
-                                      "app's settings at api.slack.com/apps.") from None
+                    raise ConfigError(
+                        f"Slack rejected {setting} ({error}); copy the token again from the "
+                        "app's settings at api.slack.com/apps."
+                    ) from None
                 why = f"Slack answered {error}"
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 why = f"cannot reach the Web API ({describe(exc)})"
@@ -227,9 +247,17 @@ class SlackBot:
             await self.renderer.on_event(event)
 
 
-def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret: str, api_url: str,
-                    command: str = "/consensus", app_token: str | None = None,
-                    pacing: Pacing | None = None, metrics: Metrics | None = None) -> SlackBot:
+def build_slack_app(
+    service: ConsensusService,
+    *,
+    bot_token: str,
+    signing_secret: str,
+    api_url: str,
+    command: str = "/consensus",
+    app_token: str | None = None,
+    pacing: Pacing | None = None,
+    metrics: Metrics | None = None,
+) -> SlackBot:
     """Wire the Slack adapter to the core. `api_url` is the Web API base (https://slack.com/api/).
 
     HTTP mode needs `signing_secret`; Socket Mode (`app_token`, xapp-…) does not verify signatures.
@@ -240,12 +268,16 @@ def build_slack_app(service: ConsensusService, *, bot_token: str, signing_secret
         raise ConfigError("SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify Slack's requests without it.")
     api_url = api_url or "https://slack.com/api/"
     base_url = api_url if api_url.endswith("/") else api_url + "/"
-    client = AsyncWebClient(token=bot_token, base_url=base_url,
-                            retry_handlers=[AsyncConnectionErrorRetryHandler()])
+    client = AsyncWebClient(token=bot_token, base_url=base_url, retry_handlers=[AsyncConnectionErrorRetryHandler()])
     pacer = Pacer(client, pacing)
     client.retry_handlers.append(RateLimitNotifier(pacer.limited))
-    app = AsyncApp(client=client, signing_secret=signing_secret, ignoring_self_events_enabled=True,
-                   request_verification_enabled=True, process_before_response=True)  # see acking.py
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        ignoring_self_events_enabled=True,
+        request_verification_enabled=True,
+        process_before_response=True,
+    )  # see acking.py
     people = People(client)
     renderer = ThreadRenderer(service, pacer, name_of=people.name, workspace_url=people.workspace_url)
     handlers = SlackHandlers(service, renderer, people, client, command)

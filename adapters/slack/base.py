@@ -30,13 +30,18 @@ def workspace(team_id: str) -> WorkspaceRef:
 
 def team_of(body: Mapping[str, Any]) -> str:
     team = body.get("team") or {}
-    return str(body.get("team_id") or (team.get("id") if isinstance(team, dict) else team)
-               or body.get("user", {}).get("team_id") or "")
+    return str(
+        body.get("team_id")
+        or (team.get("id") if isinstance(team, dict) else team)
+        or body.get("user", {}).get("team_id")
+        or ""
+    )
 
 
 class HandlerBase:
-    def __init__(self, service: ConsensusService, renderer: ThreadRenderer, people: People,
-                 client: AsyncWebClient, command: str) -> None:
+    def __init__(
+        self, service: ConsensusService, renderer: ThreadRenderer, people: People, client: AsyncWebClient, command: str
+    ) -> None:
         self.service, self.renderer, self.people = service, renderer, people
         self.client, self.command = client, command
         self.accepting = True  # False while shutting down: questions in flight finish, new ones wait
@@ -52,16 +57,17 @@ class HandlerBase:
         except SlackApiError as exc:
             error = slack_error(exc)
             log.warning("Slack refused a call: %s", error)
-            message = ("I can't post in this channel. Invite me with `/invite @Consensus` and ask again."
-                       if error in ("not_in_channel", "channel_not_found") else
-                       f"Slack refused the request ({error}). Try again in a moment.")
+            message = (
+                "I can't post in this channel. Invite me with `/invite @Consensus` and ask again."
+                if error in ("not_in_channel", "channel_not_found")
+                else f"Slack refused the request ({error}). Try again in a moment."
+            )
             await self._safe_reply(reply, message)
         except Exception:
             log.exception("Slack handler failed")
             await self._safe_reply(reply, "Something went wrong on our side. Try again in a moment.")
 
-    async def _guard_modal(self, ack: Any, work: Awaitable[None],
-                           block_for: Callable[[ConsensusError], str]) -> None:
+    async def _guard_modal(self, ack: Any, work: Awaitable[None], block_for: Callable[[ConsensusError], str]) -> None:
         """`_guard` for a view_submission: the error is shown in the modal, under the block it
         concerns (`block_for`), instead of closing it. `work` must call `ack()` when it succeeds."""
         where: list[str] = []
@@ -92,17 +98,20 @@ class HandlerBase:
                 log.info("no channel to reply in: %s", message)
                 return
             note = blocks.notice(message)
-            await self.client.chat_postEphemeral(channel=channel, user=user, text=note.text,
-                                                 blocks=note.blocks, thread_ts=thread_ts)
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=note.text, blocks=note.blocks, thread_ts=thread_ts
+            )
+
         return reply
 
     @staticmethod
     def _responder(respond: Any, *, replace: bool = False) -> Reply:
         """A reply through the request's response_url: ephemeral, only the person sees it."""
+
         async def reply(message: str) -> None:
             note = blocks.notice(message)
-            await respond(text=note.text, blocks=note.blocks, response_type="ephemeral",
-                          replace_original=replace)
+            await respond(text=note.text, blocks=note.blocks, response_type="ephemeral", replace_original=replace)
+
         return reply
 
 

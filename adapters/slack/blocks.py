@@ -57,11 +57,14 @@ def context(*texts: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(t) for t in texts if t][:10] or [mrkdwn(" ")]}
 
 
-def button(label: str, verb: Verb, target_id: int, style: str | None = None,
-           confirm: Confirm | None = None) -> Block:
+def button(label: str, verb: Verb, target_id: int, style: str | None = None, confirm: Confirm | None = None) -> Block:
     ident = component_id(verb, target_id)
-    element: Block = {"type": "button", "text": {"type": "plain_text", "text": plain(label, 75)},
-                      "action_id": ident, "value": ident}
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": plain(label, 75)},
+        "action_id": ident,
+        "value": ident,
+    }
     if style:
         element["style"] = style
     if confirm:
@@ -85,8 +88,13 @@ def mention(user_id: str | None) -> str:
 def permalink(workspace_url: str | None, ref: MessageRef | None, thread: str | None) -> str | None:
     """The link to a message in a thread, built from ids Slack gave us (the format chat.getPermalink
     returns); None when anything looks wrong."""
-    if not (ref and workspace_url and _WORKSPACE_URL.match(workspace_url) and _CHANNEL.match(ref.channel)
-            and _TS.match(ref.message_id)):
+    if not (
+        ref
+        and workspace_url
+        and _WORKSPACE_URL.match(workspace_url)
+        and _CHANNEL.match(ref.channel)
+        and _TS.match(ref.message_id)
+    ):
         return None
     link = f"{workspace_url}archives/{ref.channel}/p{ref.message_id.replace('.', '')}"
     return f"{link}?thread_ts={thread}&cid={ref.channel}" if thread and _TS.match(thread) else link
@@ -94,8 +102,10 @@ def permalink(workspace_url: str | None, ref: MessageRef | None, thread: str | N
 
 # --- the question (thread parent) ---------------------------------------------------------------
 
-def parent(batch: Batch, *, asker_name: str, follow_up: bool = False,
-           links: Mapping[int, str] | None = None) -> Rendered:
+
+def parent(
+    batch: Batch, *, asker_name: str, follow_up: bool = False, links: Mapping[int, str] | None = None
+) -> Rendered:
     """The question, its status, and once ranked the ranking with a link to each card."""
     title = "Follow-up" if follow_up else "Question"
     who = f"asked by {escape(asker_name)} · {len(batch.answers)} models"
@@ -120,6 +130,7 @@ def parent(batch: Batch, *, asker_name: str, follow_up: bool = False,
 
 
 # --- one answer card -----------------------------------------------------------------------------
+
 
 def card_message(shown: card.CardView) -> Rendered:
     """The card of one answer in whatever state it is in."""

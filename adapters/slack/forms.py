@@ -20,10 +20,16 @@ def option(value: str, text: str, description: str | None = None) -> dict[str, A
     return chosen
 
 
-def input_block(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-                hint: str | None = None) -> Block:
-    block: Block = {"type": "input", "block_id": block_id, "optional": optional, "element": element,
-                    "label": {"type": "plain_text", "text": plain(label, 2000)}}
+def input_block(
+    block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str | None = None
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "element": element,
+        "label": {"type": "plain_text", "text": plain(label, 2000)},
+    }
     if hint:
         block["hint"] = {"type": "plain_text", "text": plain(hint, 2000)}
     return block
@@ -32,10 +38,15 @@ def input_block(block_id: str, label: str, element: dict[str, Any], *, optional:
 def modal(callback_id: str, title: str, blocks: list[Block], *, channel: str | None) -> dict[str, Any]:
     """A modal with Save/Cancel; private_metadata carries only the channel to reply in."""
     metadata = {"channel": channel} if channel and _CHANNEL.match(channel) else {}
-    return {"type": "modal", "callback_id": callback_id, "private_metadata": json.dumps(metadata),
-            "title": {"type": "plain_text", "text": plain(title, 24)},
-            "submit": {"type": "plain_text", "text": "Save"},
-            "close": {"type": "plain_text", "text": "Cancel"}, "blocks": blocks}
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": json.dumps(metadata),
+        "title": {"type": "plain_text", "text": plain(title, 24)},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
 
 
 def state_values(view: Mapping[str, Any]) -> dict[str, Any]:

@@ -124,8 +124,16 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         reply = self._ephemeral(channel, user, thread_ts)
         await self._guard(reply, self._continue(team, channel, user, thread_ts, event, body, context))
 
-    async def _continue(self, team: str, channel: str, user: str, thread_ts: str, event: dict[str, Any],
-                        body: dict[str, Any], context: Any) -> None:
+    async def _continue(
+        self,
+        team: str,
+        channel: str,
+        user: str,
+        thread_ts: str,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: Any,
+    ) -> None:
         ws = workspace(team)
         conversation = await self.service.find_conversation(ws, channel, thread_ts)
         if conversation is None:
@@ -142,8 +150,7 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         text = str(event.get("text") or "")
         if bot_user:
             text = text.replace(f"<@{bot_user}>", " ")
-        batch = await self.service.follow_up(conversation, Question(ws, channel, user, text.strip(),
-                                                                    thread=thread_ts))
+        batch = await self.service.follow_up(conversation, Question(ws, channel, user, text.strip(), thread=thread_ts))
         await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
 
     # --- App Home and search ---------------------------------------------------------------------------

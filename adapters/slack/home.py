@@ -46,8 +46,13 @@ def when(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def history_blocks(items: Sequence[ConversationSummary], names: Mapping[str, str],
-                   workspace_url: str | None, *, query: str | None = None) -> list[Block]:
+def history_blocks(
+    items: Sequence[ConversationSummary],
+    names: Mapping[str, str],
+    workspace_url: str | None,
+    *,
+    query: str | None = None,
+) -> list[Block]:
     if not items:
         found = f" matching “{escape(query)}”" if query else ""
         return [section(f"No conversations{found} yet.")]
@@ -55,8 +60,12 @@ def history_blocks(items: Sequence[ConversationSummary], names: Mapping[str, str
     for item in items[:MAX_ITEMS]:
         title = escape(ellipsize(" ".join(item.title.split()), 200))
         blocks.append(section(f"*{title}*"))
-        facts = [f"by {escape(names.get(item.created_by, item.created_by))}", when(item.updated_at),
-                 f"{item.models} models", f"{item.questions} question{'s' if item.questions != 1 else ''}"]
+        facts = [
+            f"by {escape(names.get(item.created_by, item.created_by))}",
+            when(item.updated_at),
+            f"{item.models} models",
+            f"{item.questions} question{'s' if item.questions != 1 else ''}",
+        ]
         if item.selected:
             facts.append(f"selected: {escape(item.selected)}")
         link = thread_link(workspace_url, item.channel, item.thread)
@@ -70,20 +79,29 @@ def history_blocks(items: Sequence[ConversationSummary], names: Mapping[str, str
     return blocks
 
 
-def history_message(items: Sequence[ConversationSummary], names: Mapping[str, str],
-                    workspace_url: str | None, query: str | None) -> Rendered:
+def history_message(
+    items: Sequence[ConversationSummary], names: Mapping[str, str], workspace_url: str | None, query: str | None
+) -> Rendered:
     head = f"*Conversations matching “{escape(query)}”*" if query else "*Recent conversations*"
     blocks = [section(head), *history_blocks(items, names, workspace_url, query=query)]
     return Rendered(blocks, "Consensus history")
 
 
-def home_view(items: Sequence[ConversationSummary], names: Mapping[str, str],
-              workspace_url: str | None) -> dict[str, Any]:
+def home_view(
+    items: Sequence[ConversationSummary], names: Mapping[str, str], workspace_url: str | None
+) -> dict[str, Any]:
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Consensus"}},
-        {"type": "section", "text": mrkdwn("Recent questions your team asked. Open a thread to continue it."),
-         "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Search"},
-                       "action_id": OPEN_SEARCH, "value": OPEN_SEARCH}},
+        {
+            "type": "section",
+            "text": mrkdwn("Recent questions your team asked. Open a thread to continue it."),
+            "accessory": {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Search"},
+                "action_id": OPEN_SEARCH,
+                "value": OPEN_SEARCH,
+            },
+        },
         {"type": "divider"},
         *history_blocks(items, names, workspace_url),
     ]
@@ -91,29 +109,39 @@ def home_view(items: Sequence[ConversationSummary], names: Mapping[str, str],
 
 
 def search_modal(query: str = "") -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": SEARCH_INPUT, "max_length": 200,
-                               "placeholder": {"type": "plain_text", "text": "words from a question or answer"}}
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": SEARCH_INPUT,
+        "max_length": 200,
+        "placeholder": {"type": "plain_text", "text": "words from a question or answer"},
+    }
     if query:
         element["initial_value"] = query[:200]
     return {
-        "type": "modal", "callback_id": SEARCH_CALLBACK,
+        "type": "modal",
+        "callback_id": SEARCH_CALLBACK,
         "title": {"type": "plain_text", "text": "Search conversations"},
         "submit": {"type": "plain_text", "text": "Search"},
         "close": {"type": "plain_text", "text": "Close"},
-        "blocks": [{"type": "input", "block_id": SEARCH_BLOCK, "element": element,
-                    "label": {"type": "plain_text", "text": "Search for"}}],
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": SEARCH_BLOCK,
+                "element": element,
+                "label": {"type": "plain_text", "text": "Search for"},
+            }
+        ],
     }
 
 
-def results_modal(items: Sequence[ConversationSummary], names: Mapping[str, str],
-                  workspace_url: str | None, query: str) -> dict[str, Any]:
+def results_modal(
+    items: Sequence[ConversationSummary], names: Mapping[str, str], workspace_url: str | None, query: str
+) -> dict[str, Any]:
     view = search_modal(query)
-    view["blocks"] = [*view["blocks"], {"type": "divider"},
-                      *history_blocks(items, names, workspace_url, query=query)]
+    view["blocks"] = [*view["blocks"], {"type": "divider"}, *history_blocks(items, names, workspace_url, query=query)]
     return view
 
 
 def search_query(view: Mapping[str, Any]) -> str:
     values = view.get("state", {}).get("values", {})
     return str(values.get(SEARCH_BLOCK, {}).get(SEARCH_INPUT, {}).get("value") or "").strip()
-

@@ -34,7 +34,11 @@ from core.keys import KeyInfo, KeyScope
 
 KEYS_CALLBACK = "consensus:keys"
 PROVIDER_BLOCK, KEY_BLOCK, SCOPE_BLOCK, CHECK_BLOCK = (
-    "consensus-key-provider", "consensus-key-value", "consensus-key-scope", "consensus-key-check")
+    "consensus-key-provider",
+    "consensus-key-value",
+    "consensus-key-scope",
+    "consensus-key-check",
+)
 PROVIDER, KEY, SCOPE, CHECK = "provider", "key", "scope", "check"
 KEY_DELETE = re.compile(r"^consensus:key_delete:(user|workspace):([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 KEY_INPUT_MAX = 3000  # Slack's own cap; the core checks each provider's real length
@@ -48,19 +52,46 @@ def keys_modal(providers: Mapping[str, str], *, admin: bool, channel: str | None
         scopes.append(option("workspace", SCOPE_NAMES["workspace"], "Everyone's questions use it"))
     providers_shown = [option(name, label) for name, label in list(providers.items())[:100]]
     blocks: list[Block] = [
-        section("Questions are paid with your own key first, then the team's, then the operator's. "
-                "Keys are stored encrypted; only their last 4 characters are ever shown."),
-        input_block(PROVIDER_BLOCK, "Provider", {
-            "type": "static_select", "action_id": PROVIDER, "options": providers_shown,
-            "placeholder": {"type": "plain_text", "text": "Choose a provider"}}),
-        input_block(KEY_BLOCK, "API key", {
-            "type": "plain_text_input", "action_id": KEY, "max_length": KEY_INPUT_MAX,
-            "placeholder": {"type": "plain_text", "text": "Paste the key"}},
-            hint="Visible while you type: paste it where nobody is watching your screen."),
-        input_block(SCOPE_BLOCK, "Who uses it", {
-            "type": "radio_buttons", "action_id": SCOPE, "options": scopes, "initial_option": scopes[0]}),
-        input_block(CHECK_BLOCK, "Check", {"type": "checkboxes", "action_id": CHECK, "options": [
-            option(CHECK, "Check the key now with a small test call")]}, optional=True),
+        section(
+            "Questions are paid with your own key first, then the team's, then the operator's. "
+            "Keys are stored encrypted; only their last 4 characters are ever shown."
+        ),
+        input_block(
+            PROVIDER_BLOCK,
+            "Provider",
+            {
+                "type": "static_select",
+                "action_id": PROVIDER,
+                "options": providers_shown,
+                "placeholder": {"type": "plain_text", "text": "Choose a provider"},
+            },
+        ),
+        input_block(
+            KEY_BLOCK,
+            "API key",
+            {
+                "type": "plain_text_input",
+                "action_id": KEY,
+                "max_length": KEY_INPUT_MAX,
+                "placeholder": {"type": "plain_text", "text": "Paste the key"},
+            },
+            hint="Visible while you type: paste it where nobody is watching your screen.",
+        ),
+        input_block(
+            SCOPE_BLOCK,
+            "Who uses it",
+            {"type": "radio_buttons", "action_id": SCOPE, "options": scopes, "initial_option": scopes[0]},
+        ),
+        input_block(
+            CHECK_BLOCK,
+            "Check",
+            {
+                "type": "checkboxes",
+                "action_id": CHECK,
+                "options": [option(CHECK, "Check the key now with a small test call")],
+            },
+            optional=True,
+        ),
     ]
     if not admin:
         blocks.append(context("Only workspace admins can set a key for the whole workspace."))
@@ -79,10 +110,13 @@ class KeysForm:
 def read_keys_form(view: Mapping[str, Any]) -> KeysForm:
     values = state_values(view)
     scope: KeyScope = "workspace" if selected(values, SCOPE_BLOCK, SCOPE) == "workspace" else "user"
-    return KeysForm(provider=selected(values, PROVIDER_BLOCK, PROVIDER),
-                    key=text_value(values, KEY_BLOCK, KEY), scope=scope,
-                    check=CHECK in selected_all(values, CHECK_BLOCK, CHECK),
-                    channel=metadata_channel(view))
+    return KeysForm(
+        provider=selected(values, PROVIDER_BLOCK, PROVIDER),
+        key=text_value(values, KEY_BLOCK, KEY),
+        scope=scope,
+        check=CHECK in selected_all(values, CHECK_BLOCK, CHECK),
+        channel=metadata_channel(view),
+    )
 
 
 def scope_words(info: KeyInfo) -> str:
@@ -96,27 +130,39 @@ def saved_message(info: KeyInfo, label: str) -> str:
 def keys_list(infos: Sequence[KeyInfo], labels: Mapping[str, str], *, admin: bool, command: str) -> Rendered:
     """Provider, scope, hint and last use of each key; a Delete button where the person may delete."""
     if not infos:
-        return Rendered([section(f"No API keys are stored for you or the workspace. "
-                                 f"Add one with `{escape(command)} keys`.")], "No API keys stored")
+        return Rendered(
+            [section(f"No API keys are stored for you or the workspace. Add one with `{escape(command)} keys`.")],
+            "No API keys stored",
+        )
     rows: list[Block] = [section("*API keys* (yours and the workspace's)")]
     for info in infos[:40]:
         used = f"last used {when(info.last_used_at)}" if info.last_used_at else "not used yet"
-        facts = [f"*{escape(labels.get(info.provider, info.provider))}*", scope_words(info),
-                 escape(info.hint), used]
+        facts = [f"*{escape(labels.get(info.provider, info.provider))}*", scope_words(info), escape(info.hint), used]
         if not info.readable:
             facts.append("⚠️ cannot be decrypted: set it again")
         row: Block = {"type": "section", "text": mrkdwn(" · ".join(facts))}
         ident = f"consensus:key_delete:{info.scope}:{info.provider}"
         if (info.scope == "user" or admin) and KEY_DELETE.match(ident):
             row["accessory"] = {
-                "type": "button", "action_id": ident, "value": ident, "style": "danger",
+                "type": "button",
+                "action_id": ident,
+                "value": ident,
+                "style": "danger",
                 "text": {"type": "plain_text", "text": "Delete"},
-                "confirm": {"title": {"type": "plain_text", "text": "Delete this key?"},
-                            "text": {"type": "plain_text", "text": plain(
-                                f"Questions stop using the {labels.get(info.provider, info.provider)} key "
-                                f"{info.hint} ({scope_words(info)}).", 300)},
-                            "confirm": {"type": "plain_text", "text": "Delete"},
-                            "deny": {"type": "plain_text", "text": "Cancel"}}}
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Delete this key?"},
+                    "text": {
+                        "type": "plain_text",
+                        "text": plain(
+                            f"Questions stop using the {labels.get(info.provider, info.provider)} key "
+                            f"{info.hint} ({scope_words(info)}).",
+                            300,
+                        ),
+                    },
+                    "confirm": {"type": "plain_text", "text": "Delete"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                },
+            }
         rows.append(row)
     return Rendered(rows, "API keys")
 

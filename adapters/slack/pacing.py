@@ -105,9 +105,14 @@ class RateLimitNotifier(AsyncRateLimitErrorRetryHandler):
         super().__init__(max_retry_count=max_retry_count)
         self._on_limited = on_limited
 
-    async def prepare_for_next_attempt_async(self, *, state: RetryState, request: HttpRequest,
-                                             response: HttpResponse | None = None,
-                                             error: Exception | None = None) -> None:
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
         if response is not None:
             value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
             try:
@@ -115,8 +120,7 @@ class RateLimitNotifier(AsyncRateLimitErrorRetryHandler):
             except ValueError:
                 seconds = 1.0
             self._on_limited(request.url.rsplit("/", 1)[-1].split("?")[0], seconds)
-        await super().prepare_for_next_attempt_async(state=state, request=request, response=response,
-                                                     error=error)
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
 
 
 class Pacer:
@@ -149,28 +153,36 @@ class Pacer:
         for bucket in buckets.values():
             bucket.pause(seconds)
 
-    async def post(self, channel: str, *, text: str, blocks: list[dict[str, Any]],
-                   thread_ts: str | None = None) -> str:
+    async def post(self, channel: str, *, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
         """Post a message (paced per channel) and return its ts; a 429 waits and tries again."""
         while True:
             await self._post_bucket(channel).take()
             try:
                 response = await self.client.chat_postMessage(
-                    channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                    unfurl_links=False, unfurl_media=False)
+                    channel=channel,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=thread_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
                 return str(response["ts"])
             except SlackApiError as exc:
                 if slack_error(exc) != "ratelimited":
                     raise
                 self._post_bucket(channel).pause(retry_after(exc))
 
-    def update(self, workspace: str, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]],
-               optional: bool = False) -> bool:
+    def update(
+        self, workspace: str, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]], optional: bool = False
+    ) -> bool:
         """Queue the new state of a message; a state queued later replaces one not yet sent.
         An `optional` state is dropped (False) when the workspace's updates are running short."""
         key = (channel, ts)
-        if optional and key not in self._pending and \
-                self._update_bucket(workspace).available() - self._queued[workspace] < self.pacing.update_reserve:
+        if (
+            optional
+            and key not in self._pending
+            and self._update_bucket(workspace).available() - self._queued[workspace] < self.pacing.update_reserve
+        ):
             return False
         self._put(key, (workspace, {"text": text, "blocks": blocks}))
         if key not in self._tasks:

@@ -26,9 +26,14 @@ KEEP_SHOWN = 5000  # messages whose last payload is remembered (the recent batch
 
 
 class ThreadRenderer:
-    def __init__(self, core: CoreForLive, pacer: Pacer, *,
-                 name_of: Callable[[str, str], Awaitable[str]] | None = None,
-                 workspace_url: Callable[[str], Awaitable[str | None]] | None = None) -> None:
+    def __init__(
+        self,
+        core: CoreForLive,
+        pacer: Pacer,
+        *,
+        name_of: Callable[[str, str], Awaitable[str]] | None = None,
+        workspace_url: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> None:
         self.pacer = pacer
         self.workspace_url = workspace_url  # team -> https://x.slack.com/, for links to the cards
         self._name_of = name_of  # (team, user) -> display name
@@ -52,8 +57,9 @@ class ThreadRenderer:
         new_thread: str | None = None
         try:
             head = blocks.parent(live.batch, asker_name=asker_name, follow_up=follow_up)
-            ts = await self.pacer.post(batch.channel, text=head.text, blocks=head.blocks,
-                                       thread_ts=batch.thread if follow_up else None)
+            ts = await self.pacer.post(
+                batch.channel, text=head.text, blocks=head.blocks, thread_ts=batch.thread if follow_up else None
+            )
             live.question = MessageRef(batch.channel, ts)
             self._remember((batch.channel, ts), head.blocks)
             if not follow_up:
@@ -64,8 +70,7 @@ class ThreadRenderer:
 
         async def post(view: card.CardView) -> MessageRef:
             shown = blocks.card_message(view)
-            card_ts = await self.pacer.post(batch.channel, text=shown.text, blocks=shown.blocks,
-                                            thread_ts=live.thread)
+            card_ts = await self.pacer.post(batch.channel, text=shown.text, blocks=shown.blocks, thread_ts=live.thread)
             self._remember((batch.channel, card_ts), shown.blocks)
             return MessageRef(batch.channel, card_ts)
 
@@ -130,8 +135,14 @@ class ThreadRenderer:
         key = (ref.channel, ref.message_id)
         if self._shown.get(key) == rendered.blocks:
             return
-        if self.pacer.update(batch.workspace.external_id, ref.channel, ref.message_id,
-                             text=rendered.text, blocks=rendered.blocks, optional=optional):
+        if self.pacer.update(
+            batch.workspace.external_id,
+            ref.channel,
+            ref.message_id,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            optional=optional,
+        ):
             self._remember(key, rendered.blocks)
 
     def _remember(self, key: tuple[str, str], payload: Any) -> None:

@@ -23,12 +23,16 @@ from core.settings import MAX_MODELS, ModelSettings
 
 SETTINGS_CALLBACK = "consensus:settings"
 MODELS_BLOCK, CHANNEL_BLOCK, BUDGET_BLOCK, RATE_BLOCK = (
-    "consensus-settings-models", "consensus-settings-channel", "consensus-settings-budget",
-    "consensus-settings-rate")
+    "consensus-settings-models",
+    "consensus-settings-channel",
+    "consensus-settings-budget",
+    "consensus-settings-rate",
+)
 MODELS, ONLY_CHANNEL, BUDGET, RATE = "models", "only_channel", "budget", "rate"
 _THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
-ADMINS_ONLY = ("Only workspace admins can choose the models and limits. "
-               "You can still pay with your own API key: `{command} keys`.")
+ADMINS_ONLY = (
+    "Only workspace admins can choose the models and limits. You can still pay with your own API key: `{command} keys`."
+)
 
 
 def _number(value: float | int | None) -> str:
@@ -42,36 +46,70 @@ def settings_modal(settings: ModelSettings, *, channel: str | None) -> dict[str,
     chosen = [m for m in (settings.channel_models or settings.models or settings.available) if m in available]
     blocks: list[Block] = []
     if available:
-        element: dict[str, Any] = {"type": "multi_static_select", "action_id": MODELS,
-                                   "max_selected_items": MAX_MODELS,
-                                   "options": [option(m, m) for m in available]}
+        element: dict[str, Any] = {
+            "type": "multi_static_select",
+            "action_id": MODELS,
+            "max_selected_items": MAX_MODELS,
+            "options": [option(m, m) for m in available],
+        }
         if chosen:
             element["initial_options"] = [option(m, m) for m in chosen[:MAX_MODELS]]
-        blocks.append(input_block(MODELS_BLOCK, "Models that answer", element, optional=True,
-                             hint=f"Up to {MAX_MODELS}. Leave empty to use all the operator's models."))
+        blocks.append(
+            input_block(
+                MODELS_BLOCK,
+                "Models that answer",
+                element,
+                optional=True,
+                hint=f"Up to {MAX_MODELS}. Leave empty to use all the operator's models.",
+            )
+        )
     else:
         blocks.append(section("No models are configured on this server; the operator sets CONSENSUS_MODELS."))
     if channel:
-        only: dict[str, Any] = {"type": "checkboxes", "action_id": ONLY_CHANNEL,
-                                "options": [option(ONLY_CHANNEL, "Only in this channel")]}
+        only: dict[str, Any] = {
+            "type": "checkboxes",
+            "action_id": ONLY_CHANNEL,
+            "options": [option(ONLY_CHANNEL, "Only in this channel")],
+        }
         if settings.channel_models is not None:
             only["initial_options"] = only["options"]
-        blocks.append(input_block(CHANNEL_BLOCK, "Where", only, optional=True,
-                             hint="Ticked: other channels keep the workspace's models; with no models "
-                                  "chosen, this channel goes back to them."))
-    budget: dict[str, Any] = {"type": "plain_text_input", "action_id": BUDGET, "max_length": 20,
-                              "placeholder": {"type": "plain_text", "text": "no limit"}}
-    rate: dict[str, Any] = {"type": "plain_text_input", "action_id": RATE, "max_length": 10,
-                            "placeholder": {"type": "plain_text", "text": "no limit"}}
+        blocks.append(
+            input_block(
+                CHANNEL_BLOCK,
+                "Where",
+                only,
+                optional=True,
+                hint="Ticked: other channels keep the workspace's models; with no models "
+                "chosen, this channel goes back to them.",
+            )
+        )
+    budget: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": BUDGET,
+        "max_length": 20,
+        "placeholder": {"type": "plain_text", "text": "no limit"},
+    }
+    rate: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": RATE,
+        "max_length": 10,
+        "placeholder": {"type": "plain_text", "text": "no limit"},
+    }
     if settings.daily_budget_usd is not None:
         budget["initial_value"] = _number(settings.daily_budget_usd)
     if settings.questions_per_minute is not None:
         rate["initial_value"] = _number(settings.questions_per_minute)
     blocks += [
-        input_block(BUDGET_BLOCK, "Daily budget (US dollars)", budget, optional=True,
-               hint="For the whole workspace; questions resume at 00:00 UTC. Empty: the operator's default."),
-        input_block(RATE_BLOCK, "Questions per minute, per person", rate, optional=True,
-               hint="Empty: the operator's default."),
+        input_block(
+            BUDGET_BLOCK,
+            "Daily budget (US dollars)",
+            budget,
+            optional=True,
+            hint="For the whole workspace; questions resume at 00:00 UTC. Empty: the operator's default.",
+        ),
+        input_block(
+            RATE_BLOCK, "Questions per minute, per person", rate, optional=True, hint="Empty: the operator's default."
+        ),
         context("Limits apply to the whole workspace, whichever channel you are in."),
     ]
     return modal(SETTINGS_CALLBACK, "Consensus settings", blocks, channel=channel)
@@ -113,10 +151,16 @@ def read_settings_form(view: Mapping[str, Any]) -> SettingsForm:
 
 def saved_message(models: Sequence[str], channel: str | None, limits: ModelSettings) -> str:
     where = "in this channel" if channel else "in this workspace"
-    budget = (f"${limits.daily_budget_usd:,.2f} a day" if limits.daily_budget_usd is not None
-              and math.isfinite(limits.daily_budget_usd) else "no daily budget")
-    rate = (f"{limits.questions_per_minute} questions per minute per person"
-            if limits.questions_per_minute is not None else "no limit of questions per minute")
+    budget = (
+        f"${limits.daily_budget_usd:,.2f} a day"
+        if limits.daily_budget_usd is not None and math.isfinite(limits.daily_budget_usd)
+        else "no daily budget"
+    )
+    rate = (
+        f"{limits.questions_per_minute} questions per minute per person"
+        if limits.questions_per_minute is not None
+        else "no limit of questions per minute"
+    )
     return f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. Limits: {budget}, {rate}."
 
 
@@ -125,11 +169,11 @@ class SettingsFlow(HandlerBase):
 
     async def settings_command(self, command: Mapping[str, Any], respond: Any) -> None:
         team, user, channel = command["team_id"], command["user_id"], command.get("channel_id")
-        await self._guard(self._responder(respond),
-                          self._open_settings(team, user, channel, command["trigger_id"], respond))
+        await self._guard(
+            self._responder(respond), self._open_settings(team, user, channel, command["trigger_id"], respond)
+        )
 
-    async def _open_settings(self, team: str, user: str, channel: str | None, trigger_id: str,
-                             respond: Any) -> None:
+    async def _open_settings(self, team: str, user: str, channel: str | None, trigger_id: str, respond: Any) -> None:
         admin = await self.people.is_admin(team, user)
         current = await self.service.model_settings(workspace(team), channel)
         if not admin:
@@ -152,8 +196,9 @@ class SettingsFlow(HandlerBase):
             actor = Actor(workspace(team), user, is_admin=await self.people.is_admin(team, user))
             # The limits first: numbers are what people get wrong, and a refusal then changes nothing.
             # (Models come from the modal's own options, so only a stale or forged list is refused.)
-            limits = await self.service.set_limits(actor, daily_budget_usd=form.daily_budget_usd,
-                                                   questions_per_minute=form.questions_per_minute)
+            limits = await self.service.set_limits(
+                actor, daily_budget_usd=form.daily_budget_usd, questions_per_minute=form.questions_per_minute
+            )
             stage[0] = MODELS_BLOCK
             models = await self.service.set_models(actor, form.models, form.channel)
             saved.extend((models, limits))
@@ -167,15 +212,26 @@ class SettingsFlow(HandlerBase):
 
         await self._guard_modal(ack, apply(), block_for)
         if saved:
-            await self._guard(self._ephemeral(metadata_channel(view), user),
-                              self._saved(team, user, form, metadata_channel(view), *saved))
+            await self._guard(
+                self._ephemeral(metadata_channel(view), user),
+                self._saved(team, user, form, metadata_channel(view), *saved),
+            )
 
-    async def _saved(self, team: str, user: str, form: SettingsForm, channel: str | None,
-                     models: ModelSettings, limits: ModelSettings) -> None:
+    async def _saved(
+        self,
+        team: str,
+        user: str,
+        form: SettingsForm,
+        channel: str | None,
+        models: ModelSettings,
+        limits: ModelSettings,
+    ) -> None:
         text = saved_message(models.effective, form.channel, limits)
         if channel and not form.channel:  # the workspace's choice changed; this channel may keep its own
             here = await self.service.model_settings(workspace(team), channel)
             if here.channel_models:
-                text += (f" This channel keeps its own choice ({', '.join(here.channel_models)}): to drop it, "
-                         "tick “Only in this channel” and choose no models.")
+                text += (
+                    f" This channel keeps its own choice ({', '.join(here.channel_models)}): to drop it, "
+                    "tick “Only in this channel” and choose no models."
+                )
         await self._ephemeral(channel, user)(text)

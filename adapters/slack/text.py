@@ -19,8 +19,6 @@ FALLBACK_LIMIT = 3000  # the top-level `text` of a message: a notification, not 
 _FENCE = "```"
 
 
-
-
 def escape(text: str) -> str:
     """Escape Slack's three control characters (`&` first, so nothing is escaped twice) and drop
     control characters."""
@@ -90,7 +88,7 @@ def _convert_line(line: str) -> str:
         return f"*{_convert_inline(inner)}*" if inner else ""
     bullet = _BULLET.match(line)
     if bullet:
-        return bullet.group(1) + "• " + _convert_inline(line[bullet.end():])
+        return bullet.group(1) + "• " + _convert_inline(line[bullet.end() :])
     return _convert_inline(line)
 
 
@@ -98,7 +96,7 @@ def _convert_inline(text: str) -> str:
     parts: list[str] = []
     last = 0
     for code in _INLINE_CODE.finditer(text):
-        parts.append(_convert_span(text[last:code.start()]))
+        parts.append(_convert_span(text[last : code.start()]))
         parts.append("`" + escape(code.group(2)) + "`")
         last = code.end()
     parts.append(_convert_span(text[last:]))
@@ -116,6 +114,7 @@ def _convert_span(text: str) -> str:
 
 
 # --- splitting ---------------------------------------------------------------------------------
+
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     """Split mrkdwn into pieces of at most `limit` characters, losing nothing.

@@ -40,8 +40,9 @@ class LiveProgress:
         for answer_id, name in self.names.items():
             finished = answer_id in self.done
             elapsed = self.done.get(answer_id, now) - self.started
-            icon: Any = (Text("✓" if self.status[answer_id].startswith("answered") else "✗") if finished
-                         else Spinner("dots"))
+            icon: Any = (
+                Text("✓" if self.status[answer_id].startswith("answered") else "✗") if finished else Spinner("dots")
+            )
             table.add_row(icon, Text(name, style="bold"), f"{elapsed:5.1f} s", Text(self.status[answer_id]))
         return table
 
@@ -81,11 +82,20 @@ def card(answer: Answer, full: bool) -> Panel:
     title = Text.assemble((answer.label, "bold"), " ", (answer.provider_id, "dim"), marks(answer))
     faded = "bright_black" if answer.is_deleted else None
     if answer.status == AnswerStatus.FAILED:
-        return Panel(Text(answer.error or "failed", style="red"), title=title, title_align="left",
-                     border_style=faded or "red", subtitle=tries(answer.attempts))
+        return Panel(
+            Text(answer.error or "failed", style="red"),
+            title=title,
+            title_align="left",
+            border_style=faded or "red",
+            subtitle=tries(answer.attempts),
+        )
     if answer.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING):  # a batch still running, or cut off
-        return Panel(Text(f"{answer.status.value}, no answer yet", style="dim"), title=title, title_align="left",
-                     border_style=faded or "yellow")
+        return Panel(
+            Text(f"{answer.status.value}, no answer yet", style="dim"),
+            title=title,
+            title_align="left",
+            border_style=faded or "yellow",
+        )
     rank = f"#{answer.rank}" if answer.rank is not None else ""
     ranked = " · ".join(part for part in (rank, score_text(answer)) if part) or "not ranked"
     body: list[Any] = [Text(answer.summary or "", style="default")]
@@ -98,8 +108,14 @@ def card(answer: Answer, full: bool) -> Panel:
 
         body.append(Markdown(answer.expanded_text))
     top = answer.is_selected or shown.is_top
-    return Panel(Group(*body), title=title, title_align="left", subtitle=f"{ranked} · {usage_line(answer)}",
-                 subtitle_align="right", border_style=faded or ("green" if top else "blue"))
+    return Panel(
+        Group(*body),
+        title=title,
+        title_align="left",
+        subtitle=f"{ranked} · {usage_line(answer)}",
+        subtitle_align="right",
+        border_style=faded or ("green" if top else "blue"),
+    )
 
 
 def print_batch(console: Console, batch: Batch, full: bool, *, heading: RenderableType | None = None) -> None:
@@ -109,8 +125,9 @@ def print_batch(console: Console, batch: Batch, full: bool, *, heading: Renderab
     judge_failed = next((m for a in batch.answers if (m := a.score_method) and JUDGE_FAILED in m), None)
     if judge_failed:
         reason = judge_failed.partition(JUDGE_FAILED)[2].rstrip(")").strip()
-        console.print(Text(f"The reviewer failed ({reason}); the answers are ranked by how much they agree.",
-                           style="yellow"))
+        console.print(
+            Text(f"The reviewer failed ({reason}); the answers are ranked by how much they agree.", style="yellow")
+        )
     if batch.consensus:
         style = "yellow" if batch.disagree else "green"
         console.print(Text(("Models disagree: " if batch.disagree else "Consensus: ") + batch.consensus, style=style))
@@ -119,23 +136,46 @@ def print_batch(console: Console, batch: Batch, full: bool, *, heading: Renderab
 def print_conversation(console: Console, conversation: ConversationDetail, full: bool) -> None:
     """Every question in the order asked, who asked it and when, then its cards."""
     count = len(conversation.batches)
-    console.print(Text(f"Conversation {conversation.id} · started by {conversation.created_by} · "
-                       f"{when(conversation.created_at)} · {count} question{'s' if count != 1 else ''}", style="dim"))
+    console.print(
+        Text(
+            f"Conversation {conversation.id} · started by {conversation.created_by} · "
+            f"{when(conversation.created_at)} · {count} question{'s' if count != 1 else ''}",
+            style="dim",
+        )
+    )
     for number, batch in enumerate(conversation.batches, 1):
         unfinished = "" if batch.status == BatchStatus.COMPLETED else f" · {batch.status.value.lower()}"
-        rule = Rule(Text(f"Question {number} of {count} · {batch.asker} · {when(batch.created_at)}{unfinished}"),
-                    align="left", style="dim")
+        rule = Rule(
+            Text(f"Question {number} of {count} · {batch.asker} · {when(batch.created_at)}{unfinished}"),
+            align="left",
+            style="dim",
+        )
         print_batch(console, batch, full, heading=Group(rule, Text(batch.question, style="bold")))
 
 
 def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
     """`marked`: also the rank and what people did with the answer (for stored conversations)."""
     a = answer
-    found = {"id": a.id, "provider": a.provider_id.split("/", 1)[0], "model": a.model, "status": a.status.value,
-             "summary": a.summary, "reasoning": a.reasoning, "score": a.score, "score_method": a.score_method,
-             "content": a.content, "latency_ms": a.latency_ms, "tokens_in": a.tokens_in,
-             "tokens_out": a.tokens_out, "cost_usd": a.cost_usd, "error": a.error, "key": a.key_label,
-             "ended": a.ended, "ended_note": a.ending_note, "thinking": a.thinking}
+    found = {
+        "id": a.id,
+        "provider": a.provider_id.split("/", 1)[0],
+        "model": a.model,
+        "status": a.status.value,
+        "summary": a.summary,
+        "reasoning": a.reasoning,
+        "score": a.score,
+        "score_method": a.score_method,
+        "content": a.content,
+        "latency_ms": a.latency_ms,
+        "tokens_in": a.tokens_in,
+        "tokens_out": a.tokens_out,
+        "cost_usd": a.cost_usd,
+        "error": a.error,
+        "key": a.key_label,
+        "ended": a.ended,
+        "ended_note": a.ending_note,
+        "thinking": a.thinking,
+    }
     if marked:
         found.update(rank=a.rank, selected=a.is_selected, selected_by=a.selected_by, deleted=a.is_deleted)
     return found
@@ -157,7 +197,19 @@ def conversation_json(conversation: ConversationDetail) -> dict[str, Any]:
     for batch in conversation.batches:
         entry = batch_json(batch, marked=True)
         del entry["conversation_id"]  # said once, at the top
-        questions.append({"message_id": entry.pop("message_id"), "question": batch.question, "asked_by": batch.asker,
-                          "asked_at": batch.created_at.isoformat() if batch.created_at else None, **entry})
-    return {"conversation_id": conversation.id, "title": conversation.title, "created_by": conversation.created_by,
-            "created_at": conversation.created_at.isoformat(), "questions": questions}
+        questions.append(
+            {
+                "message_id": entry.pop("message_id"),
+                "question": batch.question,
+                "asked_by": batch.asker,
+                "asked_at": batch.created_at.isoformat() if batch.created_at else None,
+                **entry,
+            }
+        )
+    return {
+        "conversation_id": conversation.id,
+        "title": conversation.title,
+        "created_by": conversation.created_by,
+        "created_at": conversation.created_at.isoformat(),
+        "questions": questions,
+    }

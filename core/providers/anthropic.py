@@ -45,15 +45,26 @@ _ERRORS = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError, Uni
 
 def make_client(api_key: str | None, base_url: str | None, timeout: float) -> anthropic.AsyncAnthropic:
     """One pooled SDK client; an explicit key stops the SDK looking in the environment or on disk."""
-    return anthropic.AsyncAnthropic(api_key=api_key or "no-key-needed", base_url=base_url, max_retries=0,
-                                    timeout=httpx2.Timeout(timeout, connect=10.0))
+    return anthropic.AsyncAnthropic(
+        api_key=api_key or "no-key-needed",
+        base_url=base_url,
+        max_retries=0,
+        timeout=httpx2.Timeout(timeout, connect=10.0),
+    )
 
 
 class AnthropicProvider:
     """One Claude model. Several instances may share one SDK client (see `for_model`)."""
 
-    def __init__(self, client: anthropic.AsyncAnthropic, model: str, *, name: str = "anthropic",
-                 label: str = "Anthropic", owns_client: bool = False) -> None:
+    def __init__(
+        self,
+        client: anthropic.AsyncAnthropic,
+        model: str,
+        *,
+        name: str = "anthropic",
+        label: str = "Anthropic",
+        owns_client: bool = False,
+    ) -> None:
         self._client = client
         self._owns_client = owns_client
         self.model = model
@@ -62,8 +73,16 @@ class AnthropicProvider:
         self.id = f"{name}/{model}"
 
     @classmethod
-    def create(cls, model: str, *, api_key: str | None, base_url: str | None = None, name: str = "anthropic",
-               label: str = "Anthropic", timeout: float = 300.0) -> AnthropicProvider:
+    def create(
+        cls,
+        model: str,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        name: str = "anthropic",
+        label: str = "Anthropic",
+        timeout: float = 300.0,
+    ) -> AnthropicProvider:
         """A provider with its own client, closed by `aclose`."""
         return cls(make_client(api_key, base_url, timeout), model, name=name, label=label, owns_client=True)
 
@@ -87,11 +106,12 @@ class AnthropicProvider:
         try:
             if on_text is None and request.max_tokens <= _STREAM_ABOVE_TOKENS:
                 raw = await self._client.messages.with_raw_response.create(
-                    model=self.model, max_tokens=request.max_tokens, messages=messages, system=system)
+                    model=self.model, max_tokens=request.max_tokens, messages=messages, system=system
+                )
                 return self._whole(raw.http_response, raw.http_response.content)
             async with self._client.messages.with_streaming_response.create(
-                    model=self.model, max_tokens=request.max_tokens, messages=messages, system=system,
-                    stream=True) as response:
+                model=self.model, max_tokens=request.max_tokens, messages=messages, system=system, stream=True
+            ) as response:
                 streaming = True
                 http = response.http_response
                 if replies.kind(http) == "sse":
@@ -116,9 +136,17 @@ class AnthropicProvider:
                 return ProviderUnavailableError(f"{label} is overloaded", provider=name)
             if exc.status_code < 400:  # an `error` event in the middle of a stream
                 return ProviderUnavailableError(f"{label} failed while answering", provider=name)
-            return status_error(exc.status_code, label, name, code=exc.error_code, message=exc.api_message,
-                                headers=exc.response.headers, secret=self._client.api_key, url=exc.request.url,
-                                convention=statuses.base_url_convention(name, anthropic=True))
+            return status_error(
+                exc.status_code,
+                label,
+                name,
+                code=exc.error_code,
+                message=exc.api_message,
+                headers=exc.response.headers,
+                secret=self._client.api_key,
+                url=exc.request.url,
+                convention=statuses.base_url_convention(name, anthropic=True),
+            )
         if isinstance(exc, anthropic.APIResponseValidationError):
             return unreadable(label, name)
         if isinstance(exc, anthropic.AnthropicError):
@@ -134,9 +162,15 @@ class AnthropicProvider:
         text = "".join(_string(b.get("text")) for b in blocks if b.get("type") == "text")
         thinking = "\n\n".join(_string(b.get("thinking")) for b in blocks if b.get("type") == "thinking")
         usage = message.get("usage")
-        return replies.completion(text, label=self.label, name=self.name, ended=ending(message.get("stop_reason")),
-                                  thinking=thinking, tokens_in=count(usage, "input_tokens"),
-                                  tokens_out=count(usage, "output_tokens"))
+        return replies.completion(
+            text,
+            label=self.label,
+            name=self.name,
+            ended=ending(message.get("stop_reason")),
+            thinking=thinking,
+            tokens_in=count(usage, "input_tokens"),
+            tokens_out=count(usage, "output_tokens"),
+        )
 
     async def _streamed(self, response: httpx2.Response, on_text: OnText | None) -> Completion:
         """Text and usage from the stream's events; like the SDK, events are told apart by their `event:`
@@ -168,8 +202,9 @@ class AnthropicProvider:
                     tokens_out = tokens_out if found is None else found
                     tokens_in = count(data.get("usage"), "input_tokens") or tokens_in
                 elif event.name == "error":  # raised as the SDK would: a status error, with the stream's 200
-                    raise anthropic.APIStatusError("error event in the stream", response=response,
-                                                   body=json.loads(event.data))
+                    raise anthropic.APIStatusError(
+                        "error event in the stream", response=response, body=json.loads(event.data)
+                    )
                 elif event.name == "message_stop":
                     finished = True
                     break
@@ -177,8 +212,15 @@ class AnthropicProvider:
                 await sse.drain(events)
         # A stop reason says how the answer ended; without one or message_stop, the body stopped early.
         ended = ending(stop_reason) if stop_reason or finished else Ending.CLOSED
-        return replies.completion(text, label=self.label, name=self.name, ended=ended, thinking=thinking,
-                                  tokens_in=tokens_in, tokens_out=tokens_out)
+        return replies.completion(
+            text,
+            label=self.label,
+            name=self.name,
+            ended=ended,
+            thinking=thinking,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+        )
 
 
 def _string(value: Any) -> str:
@@ -186,8 +228,11 @@ def _string(value: Any) -> str:
 
 
 # stop_reason values that mean the answer did not end as the model meant it to.
-_STOP_REASONS = {"max_tokens": Ending.LENGTH, "model_context_window_exceeded": Ending.CONTEXT,
-                 "refusal": Ending.REFUSED}
+_STOP_REASONS = {
+    "max_tokens": Ending.LENGTH,
+    "model_context_window_exceeded": Ending.CONTEXT,
+    "refusal": Ending.REFUSED,
+}
 
 
 def ending(stop_reason: Any) -> Ending:

@@ -26,8 +26,15 @@ from core.providers import statuses
 
 # sk-..., sk-ant-..., sk-proj-..., and other long bearer-ish tokens a provider might echo back.
 _KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk|gsk|xai|AIza)[-_][A-Za-z0-9_\-]{6,}|\bAIza[A-Za-z0-9_\-]{20,}")
-_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active",
-                          "enforced_spend_limit_reached", "credit_balance_too_low"})
+_QUOTA_CODES = frozenset(
+    {
+        "insufficient_quota",
+        "billing_hard_limit_reached",
+        "billing_not_active",
+        "enforced_spend_limit_reached",
+        "credit_balance_too_low",
+    }
+)
 
 
 class UnexpectedShape(ValueError):
@@ -103,9 +110,18 @@ def unreadable(label: str, name: str) -> ProviderResponseError:
     return error
 
 
-def status_error(status: int, label: str, name: str, *, code: str | None, message: object,
-                 headers: Mapping[str, str] | None, secret: str | None, url: httpx2.URL | str | None = None,
-                 convention: str = "") -> ProviderError:
+def status_error(
+    status: int,
+    label: str,
+    name: str,
+    *,
+    code: str | None,
+    message: object,
+    headers: Mapping[str, str] | None,
+    secret: str | None,
+    url: httpx2.URL | str | None = None,
+    convention: str = "",
+) -> ProviderError:
     """Map an HTTP error status (and the body's code) to our errors; shared by both providers.
     `message` is the provider's own text from a JSON error body, None when the body had none (an
     HTML or plain-text page from a proxy): then the status's meaning is said instead."""
@@ -116,8 +132,9 @@ def status_error(status: int, label: str, name: str, *, code: str | None, messag
     if status == 403:
         return ProviderAuthError(f"{label} refused access with this API key", provider=name)
     if status == 429:
-        return ProviderRateLimitedError(f"rate limited by {label}", provider=name,
-                                        retry_after=retry_after_seconds(headers))
+        return ProviderRateLimitedError(
+            f"rate limited by {label}", provider=name, retry_after=retry_after_seconds(headers)
+        )
     if status in (408, 409):
         return ProviderUnavailableError(f"{label} could not take the request ({status})", provider=name)
     if status == 529:
@@ -129,5 +146,6 @@ def status_error(status: int, label: str, name: str, *, code: str | None, messag
         tried = f" at {redact(statuses.shown_url(url), secret)}" if url is not None else ""
         text = f"{label} found nothing{tried} (404)" + (f": {why}" if why else "")
         return ProviderResponseError(text + (f". {convention}" if convention else ""), provider=name)
-    return ProviderResponseError(f"{label} rejected the request ({status}): {why or statuses.refusal(status, label)}",
-                                 provider=name)
+    return ProviderResponseError(
+        f"{label} rejected the request ({status}): {why or statuses.refusal(status, label)}", provider=name
+    )

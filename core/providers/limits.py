@@ -19,8 +19,11 @@ REASONING_LIMIT = 25_000
 
 # Model names of reasoning models: OpenAI's o-series, gpt-5 and gpt-oss; DeepSeek-R1 and its distills;
 # Qwen3 and QwQ; Magistral; anything calling itself a thinking or reasoning model.
-_REASONING = re.compile(r"(?:^|[/:_-])(?:o\d|gpt-5|gpt-oss|gemini-(?:2\.5|3)|deepseek-reasoner|qwq|qwen3|magistral)"
-                        r"|(?:^|[/:_-])r1(?:$|[/:_.-])|thinking|reason", re.IGNORECASE)
+_REASONING = re.compile(
+    r"(?:^|[/:_-])(?:o\d|gpt-5|gpt-oss|gemini-(?:2\.5|3)|deepseek-reasoner|qwq|qwen3|magistral)"
+    r"|(?:^|[/:_-])r1(?:$|[/:_.-])|thinking|reason",
+    re.IGNORECASE,
+)
 
 
 def is_reasoning_model(model: str) -> bool:

@@ -74,15 +74,24 @@ def ending(finish_reason: Any) -> Ending:
 
 def make_client(api_key: str | None, base_url: str | None, timeout: float) -> openai.AsyncOpenAI:
     """One pooled SDK client; always an explicit key so the SDK never reads the environment."""
-    return openai.AsyncOpenAI(api_key=api_key or DUMMY_KEY, base_url=base_url, max_retries=0,
-                              timeout=httpx2.Timeout(timeout, connect=10.0))
+    return openai.AsyncOpenAI(
+        api_key=api_key or DUMMY_KEY, base_url=base_url, max_retries=0, timeout=httpx2.Timeout(timeout, connect=10.0)
+    )
 
 
 class OpenAIProvider:
     """One model on an OpenAI-style API. Several instances may share one SDK client (see `for_model`)."""
 
-    def __init__(self, client: openai.AsyncOpenAI, model: str, *, name: str = "openai", label: str = "OpenAI",
-                 owns_client: bool = False, official: bool | None = None) -> None:
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        *,
+        name: str = "openai",
+        label: str = "OpenAI",
+        owns_client: bool = False,
+        official: bool | None = None,
+    ) -> None:
         self._client = client
         self._owns_client = owns_client
         self.model = model
@@ -93,8 +102,16 @@ class OpenAIProvider:
         self._official = name == "openai" if official is None else official
 
     @classmethod
-    def create(cls, model: str, *, api_key: str | None, base_url: str | None = None, name: str = "openai",
-               label: str = "OpenAI", timeout: float = 300.0) -> OpenAIProvider:
+    def create(
+        cls,
+        model: str,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        name: str = "openai",
+        label: str = "OpenAI",
+        timeout: float = 300.0,
+    ) -> OpenAIProvider:
         """A provider with its own client, closed by `aclose`."""
         return cls(make_client(api_key, base_url, timeout), model, name=name, label=label, owns_client=True)
 
@@ -111,8 +128,13 @@ class OpenAIProvider:
         body = self._body(request, streaming=streaming)
         try:
             # The bearer key, as the SDK's chat.completions.create asks for it.
-            response = await self._client.post("/chat/completions", body=body, cast_to=httpx2.Response,
-                                               options={"security": {"bearer_auth": True}}, stream=streaming)
+            response = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=httpx2.Response,
+                options={"security": {"bearer_auth": True}},
+                stream=streaming,
+            )
         except _ERRORS as exc:
             raise self._translate(exc, streaming=False) from exc
         try:
@@ -150,10 +172,16 @@ class OpenAIProvider:
         message = json_object(choice.get("message"))
         tokens_in, tokens_out, reasoning = usage_counts(_usage_of(reply))
         return replies.completion(
-            _text(message.get("content")), label=self.label, name=self.name, ended=ending(choice.get("finish_reason")),
+            _text(message.get("content")),
+            label=self.label,
+            name=self.name,
+            ended=ending(choice.get("finish_reason")),
             thinking=_text(message.get("reasoning_content")) or _text(message.get("reasoning")),
-            refusal=_text(message.get("refusal")), tokens_in=tokens_in, tokens_out=tokens_out,
-            reasoning_tokens=reasoning)
+            refusal=_text(message.get("refusal")),
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            reasoning_tokens=reasoning,
+        )
 
     async def _streamed(self, response: httpx2.Response, on_text: OnText) -> Completion:
         text = thinking = refusal = ""
@@ -187,9 +215,17 @@ class OpenAIProvider:
         # A finish reason says how the answer ended; without one or [DONE], the body stopped early.
         ended = ending(finish_reason) if finish_reason or finished else Ending.CLOSED
         tokens_in, tokens_out, reasoning = usage_counts(usage)
-        return replies.completion(text, label=self.label, name=self.name, ended=ended, thinking=thinking,
-                                  refusal=refusal, tokens_in=tokens_in, tokens_out=tokens_out,
-                                  reasoning_tokens=reasoning)
+        return replies.completion(
+            text,
+            label=self.label,
+            name=self.name,
+            ended=ended,
+            thinking=thinking,
+            refusal=refusal,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            reasoning_tokens=reasoning,
+        )
 
     def _translate(self, exc: Exception, streaming: bool) -> ProviderError:
         label, name = self.label, self.name
@@ -203,9 +239,17 @@ class OpenAIProvider:
             body: Any = exc.body
             code = exc.code or exc.type or (body.get("code") if isinstance(body, dict) else None)
             message = body.get("message") if isinstance(body, dict) else None  # None: not a JSON body
-            return status_error(exc.status_code, label, name, code=code, message=message,
-                                headers=exc.response.headers, secret=secret, url=exc.request.url,
-                                convention=statuses.base_url_convention(name, anthropic=False))
+            return status_error(
+                exc.status_code,
+                label,
+                name,
+                code=code,
+                message=message,
+                headers=exc.response.headers,
+                secret=secret,
+                url=exc.request.url,
+                convention=statuses.base_url_convention(name, anthropic=False),
+            )
         if isinstance(exc, openai.APIResponseValidationError):
             return unreadable(label, name)
         if isinstance(exc, openai.APIError):  # an `error` payload in the middle of a stream
@@ -214,7 +258,6 @@ class OpenAIProvider:
             return ProviderResponseError(f"{label} could not complete the answer", provider=name)
         mapped = transport_error(exc, label, name, streaming)
         return mapped or ProviderUnavailableError(f"{label} failed while answering", provider=name)
-
 
 
 class OpenAIFactory:

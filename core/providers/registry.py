@@ -27,14 +27,27 @@ from core.errors import ConfigError, ConsensusError
 from core.providers.base import ChatRequest, Completion, OnText, Provider
 
 ENTRY_POINT_GROUP = "consensus.providers"
-BUILTIN_FACTORIES = {"openai": "core.providers.openai:OPENAI",
-                     "openai-compatible": "core.providers.openai:OPENAI_COMPATIBLE",
-                     "anthropic": "core.providers.anthropic:ANTHROPIC"}
+BUILTIN_FACTORIES = {
+    "openai": "core.providers.openai:OPENAI",
+    "openai-compatible": "core.providers.openai:OPENAI_COMPATIBLE",
+    "anthropic": "core.providers.anthropic:ANTHROPIC",
+}
 ProviderFactory = Callable[["ProviderConfig", str], Provider]
 
-_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama", "vllm": "vLLM",
-           "openrouter": "OpenRouter", "groq": "Groq", "lmstudio": "LM Studio", "gemini": "Gemini",
-           "mistral": "Mistral", "deepseek": "DeepSeek", "together": "Together AI", "xai": "xAI"}
+_LABELS = {
+    "openai": "OpenAI",
+    "anthropic": "Anthropic",
+    "ollama": "Ollama",
+    "vllm": "vLLM",
+    "openrouter": "OpenRouter",
+    "groq": "Groq",
+    "lmstudio": "LM Studio",
+    "gemini": "Gemini",
+    "mistral": "Mistral",
+    "deepseek": "DeepSeek",
+    "together": "Together AI",
+    "xai": "xAI",
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,7 @@ class ProviderConfig:
 
     def required_base_url(self, example: str) -> str:
         if not self.base_url:
-            raise ConfigError(f"No base URL is configured for {self.display_name} ('{self.name}'), "
-                              f"e.g. {example}.")
+            raise ConfigError(f"No base URL is configured for {self.display_name} ('{self.name}'), e.g. {example}.")
         return self.base_url
 
 
@@ -166,8 +178,10 @@ class ProviderRegistry:
         config = self._configs.get(name)
         if config is None:
             known = ", ".join(sorted(self._configs)) or "none"
-            raise ConfigError(f"No provider named '{name}' is configured (needed for '{model_id}'); "
-                              f"configure '{name}' with its base URL and API key. Configured: {known}.")
+            raise ConfigError(
+                f"No provider named '{name}' is configured (needed for '{model_id}'); "
+                f"configure '{name}' with its base URL and API key. Configured: {known}."
+            )
         return config, model
 
     def _build(self, config: ProviderConfig, key: str | None, model: str) -> Provider:
@@ -177,8 +191,10 @@ class ProviderRegistry:
         if (factory := self._factories.get(config.kind)) is None:
             entry = self._entry(config.kind)
             if entry is None:
-                raise ConfigError(f"Provider '{config.name}' has kind '{config.kind}', but no installed package "
-                                  f"provides it (entry-point group '{ENTRY_POINT_GROUP}').")
+                raise ConfigError(
+                    f"Provider '{config.name}' has kind '{config.kind}', but no installed package "
+                    f"provides it (entry-point group '{ENTRY_POINT_GROUP}')."
+                )
             factory = self._factories[config.kind] = self._adopt(config.kind, _load(entry))
         return factory
 

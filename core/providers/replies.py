@@ -44,7 +44,7 @@ class ThinkSplitter:
             start = _SPACE.match(text).end()  # type: ignore[union-attr]  # `\s*` always matches
             if text.startswith(THINK_OPEN, start):
                 self._open = self._scanned = start + len(THINK_OPEN)
-            elif THINK_OPEN.startswith(text[start:start + len(THINK_OPEN)]):
+            elif THINK_OPEN.startswith(text[start : start + len(THINK_OPEN)]):
                 return ""  # only blanks, or the tag split across deltas: wait for more
             else:
                 self._plain = True
@@ -55,12 +55,12 @@ class ThinkSplitter:
             if found < 0:
                 return ""
             self._close = found
-        return text[self._close + len(THINK_CLOSE):].lstrip()
+        return text[self._close + len(THINK_CLOSE) :].lstrip()
 
     def thinking(self, text: str) -> str:
         if self._open < 0:
             return ""
-        return text[self._open:self._close if self._close >= 0 else len(text)].strip()
+        return text[self._open : self._close if self._close >= 0 else len(text)].strip()
 
 
 def split_thinking(text: str) -> tuple[str, str]:
@@ -69,9 +69,18 @@ def split_thinking(text: str) -> tuple[str, str]:
     return splitter.answer(text), splitter.thinking(text)
 
 
-def completion(text: str, *, label: str, name: str, ended: Ending, thinking: str = "", refusal: str = "",
-               tokens_in: int | None = None, tokens_out: int | None = None,
-               reasoning_tokens: int | None = None) -> Completion:
+def completion(
+    text: str,
+    *,
+    label: str,
+    name: str,
+    ended: Ending,
+    thinking: str = "",
+    refusal: str = "",
+    tokens_in: int | None = None,
+    tokens_out: int | None = None,
+    reasoning_tokens: int | None = None,
+) -> Completion:
     """The Completion of a reply whose content was `text`. `thinking`: reasoning from the API's own
     fields or blocks; `refusal`: OpenAI's refusal text, shown as the answer."""
     answer, written = split_thinking(text)
@@ -80,8 +89,9 @@ def completion(text: str, *, label: str, name: str, ended: Ending, thinking: str
     if ended is Ending.CLOSED and not answer.strip():  # nothing to keep: worth another try
         raise ProviderUnavailableError(f"the connection to {label} closed before the answer began", provider=name)
     thinking = "\n\n".join(part for part in (thinking.strip(), written) if part)
-    return Completion(answer, tokens_in, tokens_out, ended, thinking, "\ufffd" in answer,
-                      reasoning_tokens=reasoning_tokens)
+    return Completion(
+        answer, tokens_in, tokens_out, ended, thinking, "\ufffd" in answer, reasoning_tokens=reasoning_tokens
+    )
 
 
 def no_answer(completion: Completion) -> str | None:
@@ -107,7 +117,7 @@ def no_answer(completion: Completion) -> str | None:
 
 
 def kind(response: httpx2.Response) -> str:
-    """"sse", "json" or "html", from the content type; an event stream unless it says otherwise."""
+    """ "sse", "json" or "html", from the content type; an event stream unless it says otherwise."""
     content_type = response.headers.get("content-type", "").lower()
     if "html" in content_type:
         return "html"
@@ -122,8 +132,9 @@ def is_html(response: httpx2.Response, body: bytes) -> bool:
 
 def html_page(label: str, name: str) -> ProviderResponseError:
     """A web page where an answer was expected: not retryable, the address is what is wrong."""
-    return ProviderResponseError(f"{label} sent an HTML page instead of an answer (is the base URL right?)",
-                                 provider=name)
+    return ProviderResponseError(
+        f"{label} sent an HTML page instead of an answer (is the base URL right?)", provider=name
+    )
 
 
 def text_of(body: bytes) -> str:

@@ -39,11 +39,17 @@ class BatchLeases:
             .where(
                 RequestBatch.id == batch_id,
                 RequestBatch.status.in_(UNFINISHED),
-                or_(RequestBatch.lease_owner.is_(None), RequestBatch.lease_owner == lease.owner,
-                    RequestBatch.lease_expires_at < now),
+                or_(
+                    RequestBatch.lease_owner.is_(None),
+                    RequestBatch.lease_owner == lease.owner,
+                    RequestBatch.lease_expires_at < now,
+                ),
             )
-            .values(status=BatchStatus.RUNNING.value, started_at=func.coalesce(RequestBatch.started_at, now),
-                    **lease.columns())
+            .values(
+                status=BatchStatus.RUNNING.value,
+                started_at=func.coalesce(RequestBatch.started_at, now),
+                **lease.columns(),
+            )
         )
         return bool(result.rowcount == 1)
 
@@ -68,13 +74,21 @@ class BatchLeases:
     async def finish(self, batch_id: int, owner: str, status: str, consensus: str | None, disagree: bool) -> bool:
         """Close the batch if `owner` still holds it and no answer waits to run (a retry clicked
         meanwhile); the checks and the write are one statement."""
-        waiting = select(AiResponse.id).where(AiResponse.batch_id == batch_id,
-                                              AiResponse.status == AnswerStatus.PENDING.value)
+        waiting = select(AiResponse.id).where(
+            AiResponse.batch_id == batch_id, AiResponse.status == AnswerStatus.PENDING.value
+        )
         result: Any = await self.session.execute(
-            update(RequestBatch).where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner,
-                                       ~waiting.exists())
-            .values(status=status, consensus=consensus, disagree=disagree, finished_at=utcnow(),
-                    lease_owner=None, lease_expires_at=None))
+            update(RequestBatch)
+            .where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner, ~waiting.exists())
+            .values(
+                status=status,
+                consensus=consensus,
+                disagree=disagree,
+                finished_at=utcnow(),
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
         return bool(result.rowcount == 1)
 
     async def release(self, owner: str) -> None:
@@ -89,8 +103,10 @@ class BatchLeases:
         """Unfinished batches whose lease ran out; rows other replicas are claiming are skipped."""
         rows = await self.session.scalars(
             select(RequestBatch.id)
-            .where(RequestBatch.status.in_(UNFINISHED),
-                   or_(RequestBatch.lease_expires_at.is_(None), RequestBatch.lease_expires_at < utcnow()))
+            .where(
+                RequestBatch.status.in_(UNFINISHED),
+                or_(RequestBatch.lease_expires_at.is_(None), RequestBatch.lease_expires_at < utcnow()),
+            )
             .order_by(RequestBatch.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -30,8 +30,13 @@ from core.store.upsert import upsert
 
 _ANSWERS: Table = AiResponse.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 # What a user may change on an answer while it runs; read back when it is stored.
-_ANSWER_FLAGS = (_ANSWERS.c.id, _ANSWERS.c.is_selected, _ANSWERS.c.selected_by, _ANSWERS.c.is_deleted,
-                 _ANSWERS.c.is_expanded)
+_ANSWER_FLAGS = (
+    _ANSWERS.c.id,
+    _ANSWERS.c.is_selected,
+    _ANSWERS.c.selected_by,
+    _ANSWERS.c.is_deleted,
+    _ANSWERS.c.is_expanded,
+)
 
 
 @dataclass(frozen=True)
@@ -123,17 +128,24 @@ class Repository:
             .limit(1)
         )
 
-    async def add_conversation(self, workspace_id: int, channel: str, thread: str | None,
-                               title: str, created_by: str) -> Conversation:
+    async def add_conversation(
+        self, workspace_id: int, channel: str, thread: str | None, title: str, created_by: str
+    ) -> Conversation:
         now = utcnow()
-        row = Conversation(workspace_id=workspace_id, channel=channel, thread_ref=thread, title=title,
-                           created_by=created_by, created_at=now, updated_at=now)
+        row = Conversation(
+            workspace_id=workspace_id,
+            channel=channel,
+            thread_ref=thread,
+            title=title,
+            created_by=created_by,
+            created_at=now,
+            updated_at=now,
+        )
         self.session.add(row)
         await self.session.flush()
         return row
 
-    async def add_question(self, conversation: Conversation, author: str, text: str, *, touch: bool = True
-                           ) -> Message:
+    async def add_question(self, conversation: Conversation, author: str, text: str, *, touch: bool = True) -> Message:
         """`touch=False`: the conversation was just created, its `updated_at` is already now."""
         message = Message(conversation_id=conversation.id, author=author, content=text, created_at=utcnow())
         self.session.add(message)
@@ -144,16 +156,33 @@ class Repository:
         return message
 
     async def add_batch(self, message: Message, models: Sequence[tuple[str, str]], lease: Lease) -> RequestBatch:
-        batch = RequestBatch(conversation_id=message.conversation_id, message_id=message.id,
-                             expected=len(models), completed=0, status=BatchStatus.PENDING.value,
-                             created_at=utcnow(), **lease.columns())
+        batch = RequestBatch(
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+            expected=len(models),
+            completed=0,
+            status=BatchStatus.PENDING.value,
+            created_at=utcnow(),
+            **lease.columns(),
+        )
         self.session.add(batch)
         await self.session.flush()
-        await self.session.execute(insert(AiResponse), [  # one statement for all the models
-            {"batch_id": batch.id, "message_id": message.id, "conversation_id": message.conversation_id,
-             "provider_id": provider_id, "model": provider_id.split("/", 1)[-1], "label": label,
-             "status": AnswerStatus.PENDING.value, "meta": {}}
-            for provider_id, label in models])
+        await self.session.execute(
+            insert(AiResponse),
+            [  # one statement for all the models
+                {
+                    "batch_id": batch.id,
+                    "message_id": message.id,
+                    "conversation_id": message.conversation_id,
+                    "provider_id": provider_id,
+                    "model": provider_id.split("/", 1)[-1],
+                    "label": label,
+                    "status": AnswerStatus.PENDING.value,
+                    "meta": {},
+                }
+                for provider_id, label in models
+            ],
+        )
         return batch
 
     async def batch_rows(self, batch_id: int) -> tuple[RequestBatch, Message, Conversation, list[AiResponse]]:
@@ -168,8 +197,7 @@ class Repository:
         )
         return batch, message, conversation, list(answers)
 
-    async def batch_rows_reloaded(self, batch_id: int
-                                  ) -> tuple[RequestBatch, Message, Conversation, list[AiResponse]]:
+    async def batch_rows_reloaded(self, batch_id: int) -> tuple[RequestBatch, Message, Conversation, list[AiResponse]]:
         """`batch_rows` after this transaction's changes, its answers read again from the database
         (a bulk update may have changed them behind the loaded rows)."""
         await self.session.flush()
@@ -178,26 +206,33 @@ class Repository:
             await self.session.refresh(answer)
         return batch, message, conversation, answers
 
-    async def batch_with_workspace(self, batch_id: int
-                                   ) -> tuple[RequestBatch, Message, Conversation, Workspace, list[AiResponse]]:
+    async def batch_with_workspace(
+        self, batch_id: int
+    ) -> tuple[RequestBatch, Message, Conversation, Workspace, list[AiResponse]]:
         """The batch, its question, conversation and workspace in one statement, then its answers."""
-        found = (await self.session.execute(
-            select(RequestBatch, Message, Conversation, Workspace)
-            .join(Message, Message.id == RequestBatch.message_id)
-            .join(Conversation, Conversation.id == RequestBatch.conversation_id)
-            .join(Workspace, Workspace.id == Conversation.workspace_id)
-            .where(RequestBatch.id == batch_id))).first()
+        found = (
+            await self.session.execute(
+                select(RequestBatch, Message, Conversation, Workspace)
+                .join(Message, Message.id == RequestBatch.message_id)
+                .join(Conversation, Conversation.id == RequestBatch.conversation_id)
+                .join(Workspace, Workspace.id == Conversation.workspace_id)
+                .where(RequestBatch.id == batch_id)
+            )
+        ).first()
         if found is None:
             raise NotFoundError()
         answers = await self.session.scalars(
-            select(AiResponse).where(AiResponse.batch_id == batch_id).order_by(AiResponse.id))
+            select(AiResponse).where(AiResponse.batch_id == batch_id).order_by(AiResponse.id)
+        )
         return found[0], found[1], found[2], found[3], list(answers)
 
     async def answer_outcomes(self, batch_id: int) -> list[Any]:
         """(id, status, is_deleted, content, ended) of each answer: what ranking needs, without loading rows."""
         rows = await self.session.execute(
             select(_ANSWERS.c.id, _ANSWERS.c.status, _ANSWERS.c.is_deleted, _ANSWERS.c.content, _ANSWERS.c.ended)
-            .where(_ANSWERS.c.batch_id == batch_id).order_by(_ANSWERS.c.id))
+            .where(_ANSWERS.c.batch_id == batch_id)
+            .order_by(_ANSWERS.c.id)
+        )
         return list(rows)
 
     async def answer(self, answer_id: int, workspace_id: int, *, lock: bool = False) -> AiResponse:
@@ -210,9 +245,7 @@ class Repository:
         if found is None:
             raise NotFoundError("That answer does not exist in this workspace.")
         if lock:  # serialise every change to one question's answers (PostgreSQL row lock)
-            await self.session.execute(
-                select(Message.id).where(Message.id == found.message_id).with_for_update()
-            )
+            await self.session.execute(select(Message.id).where(Message.id == found.message_id).with_for_update())
             await self.session.refresh(found)
         return found
 
@@ -231,8 +264,11 @@ class Repository:
     async def questions_with_batches(self, conversation_id: int) -> list[tuple[Message, RequestBatch]]:
         """Each question of the conversation with its batch, in the order asked."""
         rows = await self.session.execute(
-            select(Message, RequestBatch).join(RequestBatch, RequestBatch.message_id == Message.id)
-            .where(Message.conversation_id == conversation_id).order_by(Message.id))
+            select(Message, RequestBatch)
+            .join(RequestBatch, RequestBatch.message_id == Message.id)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id)
+        )
         return [(message, batch) for message, batch in rows]
 
     async def answers_of_questions(self, message_ids: Iterable[int]) -> list[AiResponse]:
@@ -259,10 +295,16 @@ class Repository:
         """(answer id, score, why, method, rank) for each ranked answer, in one statement."""
         if scores:
             await self.session.execute(
-                update(_ANSWERS).where(_ANSWERS.c.id == bindparam("answer_id"))
-                .values(ranking_score=bindparam("score"), reasoning=bindparam("why"),
-                        score_method=bindparam("method"), rank=bindparam("position")),
-                [dict(zip(("answer_id", "score", "why", "method", "position"), row, strict=True)) for row in scores])
+                update(_ANSWERS)
+                .where(_ANSWERS.c.id == bindparam("answer_id"))
+                .values(
+                    ranking_score=bindparam("score"),
+                    reasoning=bindparam("why"),
+                    score_method=bindparam("method"),
+                    rank=bindparam("position"),
+                ),
+                [dict(zip(("answer_id", "score", "why", "method", "position"), row, strict=True)) for row in scores],
+            )
 
     async def store_answers(self, owner: str, finished: Sequence[FinishedAnswer]) -> dict[int, AnswerFlags]:
         """Store finished answers of batches `owner` still holds, a few statements for any number of
@@ -273,35 +315,53 @@ class Repository:
         per_batch: dict[int, int] = {}
         for item in finished:
             per_batch[item.batch_id] = per_batch.get(item.batch_id, 0) + int(item.succeeded)
-        owned = set(await self.session.scalars(
-            update(RequestBatch)
-            .where(RequestBatch.id.in_(sorted(per_batch)), RequestBatch.lease_owner == owner)
-            .values(completed=RequestBatch.completed + case(per_batch, value=RequestBatch.id, else_=0))
-            .returning(RequestBatch.id)))
+        owned = set(
+            await self.session.scalars(
+                update(RequestBatch)
+                .where(RequestBatch.id.in_(sorted(per_batch)), RequestBatch.lease_owner == owner)
+                .values(completed=RequestBatch.completed + case(per_batch, value=RequestBatch.id, else_=0))
+                .returning(RequestBatch.id)
+            )
+        )
         stored = [item for item in finished if item.batch_id in owned]
         if not stored:
             return {}
         for columns in {tuple(item.values) for item in stored}:  # one statement per set of columns
             same = [item for item in stored if tuple(item.values) == columns]
-            statement = (update(_ANSWERS).where(_ANSWERS.c.id == bindparam("answer_id"))
-                         .values({name: bindparam(f"new_{name}") for name in columns}))
-            await self.session.execute(statement, [
-                {"answer_id": item.answer_id, **{f"new_{k}": v for k, v in item.values.items()}} for item in same])
+            statement = (
+                update(_ANSWERS)
+                .where(_ANSWERS.c.id == bindparam("answer_id"))
+                .values({name: bindparam(f"new_{name}") for name in columns})
+            )
+            await self.session.execute(
+                statement,
+                [{"answer_id": item.answer_id, **{f"new_{k}": v for k, v in item.values.items()}} for item in same],
+            )
         await self._index_many([item for item in stored if item.indexed_body is not None])
-        rows = await self.session.execute(select(*_ANSWER_FLAGS).where(
-            _ANSWERS.c.id.in_([item.answer_id for item in stored])))
-        return {row.id: AnswerFlags(row.is_selected, row.selected_by, row.is_deleted, row.is_expanded)
-                for row in rows}
+        rows = await self.session.execute(
+            select(*_ANSWER_FLAGS).where(_ANSWERS.c.id.in_([item.answer_id for item in stored]))
+        )
+        return {row.id: AnswerFlags(row.is_selected, row.selected_by, row.is_deleted, row.is_expanded) for row in rows}
 
     async def _index_many(self, answers: Sequence[FinishedAnswer]) -> None:
         if not answers:
             return
         statement = upsert(self.session, SearchDocument)
         await self.session.execute(
-            statement.on_conflict_do_update(index_elements=["source", "source_id"],
-                                            set_={"body": statement.excluded.body}),
-            [{"workspace_id": a.workspace_id, "conversation_id": a.conversation_id, "source": "answer",
-              "source_id": a.answer_id, "body": a.indexed_body} for a in answers])
+            statement.on_conflict_do_update(
+                index_elements=["source", "source_id"], set_={"body": statement.excluded.body}
+            ),
+            [
+                {
+                    "workspace_id": a.workspace_id,
+                    "conversation_id": a.conversation_id,
+                    "source": "answer",
+                    "source_id": a.answer_id,
+                    "body": a.indexed_body,
+                }
+                for a in answers
+            ],
+        )
 
     # -- platform messages ----------------------------------------------------------------------
 
@@ -310,37 +370,58 @@ class Repository:
         if not refs:
             return
         now = utcnow()
-        statement = upsert(self.session, PlatformMessage).values([
-            {"workspace_id": workspace_id, "kind": kind, "target_id": target_id, "channel": ref.channel,
-             "message_id": ref.message_id, "created_at": now} for kind, target_id, ref in refs])
-        await self.session.execute(statement.on_conflict_do_update(
-            index_elements=["workspace_id", "kind", "target_id"],
-            set_={"channel": statement.excluded.channel, "message_id": statement.excluded.message_id},
-        ))
+        statement = upsert(self.session, PlatformMessage).values(
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "kind": kind,
+                    "target_id": target_id,
+                    "channel": ref.channel,
+                    "message_id": ref.message_id,
+                    "created_at": now,
+                }
+                for kind, target_id, ref in refs
+            ]
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workspace_id", "kind", "target_id"],
+                set_={"channel": statement.excluded.channel, "message_id": statement.excluded.message_id},
+            )
+        )
 
     async def message_for(self, workspace_id: int, kind: str, target_id: int) -> MessageRef | None:
-        row = (await self.session.execute(
-            select(PlatformMessage.channel, PlatformMessage.message_id).where(
-                PlatformMessage.workspace_id == workspace_id, PlatformMessage.kind == kind,
-                PlatformMessage.target_id == target_id)
-        )).first()
+        row = (
+            await self.session.execute(
+                select(PlatformMessage.channel, PlatformMessage.message_id).where(
+                    PlatformMessage.workspace_id == workspace_id,
+                    PlatformMessage.kind == kind,
+                    PlatformMessage.target_id == target_id,
+                )
+            )
+        ).first()
         return MessageRef(row[0], row[1]) if row else None
 
     # -- settings, history and search -----------------------------------------------------------
 
     async def index_text(self, conversation: Conversation, source: str, source_id: int, body: str) -> None:
         statement = upsert(self.session, SearchDocument).values(
-            workspace_id=conversation.workspace_id, conversation_id=conversation.id,
-            source=source, source_id=source_id, body=body,
+            workspace_id=conversation.workspace_id,
+            conversation_id=conversation.id,
+            source=source,
+            source_id=source_id,
+            body=body,
         )
-        await self.session.execute(statement.on_conflict_do_update(
-            index_elements=["source", "source_id"], set_={"body": body}))
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=["source", "source_id"], set_={"body": body})
+        )
 
     async def unindex(self, source: str, source_ids: Iterable[int]) -> None:
         ids = list(source_ids)
         if ids:
-            rows = await self.session.scalars(select(SearchDocument).where(
-                and_(SearchDocument.source == source, SearchDocument.source_id.in_(ids))))
+            rows = await self.session.scalars(
+                select(SearchDocument).where(and_(SearchDocument.source == source, SearchDocument.source_id.in_(ids)))
+            )
             for row in rows:
                 await self.session.delete(row)
 
@@ -348,9 +429,14 @@ class Repository:
         # The offset is walked in the listing index alone (it holds every ORDER BY column); only
         # the page's rows are read from the table.
         order = (Conversation.updated_at.desc(), Conversation.id.desc())
-        page = (select(Conversation.id)
-                .where(Conversation.workspace_id == workspace_id, Conversation.archived == false())
-                .order_by(*order).limit(limit).offset(offset).scalar_subquery())
+        page = (
+            select(Conversation.id)
+            .where(Conversation.workspace_id == workspace_id, Conversation.archived == false())
+            .order_by(*order)
+            .limit(limit)
+            .offset(offset)
+            .scalar_subquery()
+        )
         rows = await self.session.scalars(select(Conversation).where(Conversation.id.in_(page)).order_by(*order))
         return list(rows)
 
@@ -358,14 +444,22 @@ class Repository:
         """(conversation id, questions asked, provider id, is selected) for each answer to each
         conversation's latest question; one row with None answer columns for a question without answers.
         One round trip, whatever the number of conversations."""
-        latest = (select(Message.conversation_id.label("conversation_id"), func.count().label("questions"),
-                         func.max(Message.id).label("latest"))
-                  .where(Message.conversation_id.in_(conversation_ids)).group_by(Message.conversation_id).subquery())
+        latest = (
+            select(
+                Message.conversation_id.label("conversation_id"),
+                func.count().label("questions"),
+                func.max(Message.id).label("latest"),
+            )
+            .where(Message.conversation_id.in_(conversation_ids))
+            .group_by(Message.conversation_id)
+            .subquery()
+        )
         rows = await self.session.execute(
-            select(latest.c.conversation_id, latest.c.questions, AiResponse.provider_id, AiResponse.is_selected)
-            .outerjoin(AiResponse, AiResponse.message_id == latest.c.latest))
+            select(
+                latest.c.conversation_id, latest.c.questions, AiResponse.provider_id, AiResponse.is_selected
+            ).outerjoin(AiResponse, AiResponse.message_id == latest.c.latest)
+        )
         return [(row[0], row[1], row[2], row[3]) for row in rows.all()]
 
-    async def search(self, workspace_id: int, query: str, limit: int, offset: int
-                     ) -> list[tuple[Conversation, str]]:
+    async def search(self, workspace_id: int, query: str, limit: int, offset: int) -> list[tuple[Conversation, str]]:
         return await search.search(self.session, workspace_id, query, limit, offset)

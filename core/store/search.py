@@ -155,8 +155,7 @@ async def _sqlite_page_ids(session: AsyncSession, params: dict[str, object], lim
     return [int(i) for i in await session.scalars(text(page), {**params, "limit": limit, "offset": offset})], {}
 
 
-async def _pg_walk_step(session: AsyncSession, params: dict[str, object], skip: int, n: int, need: int
-                        ) -> list[int]:
+async def _pg_walk_step(session: AsyncSession, params: dict[str, object], skip: int, n: int, need: int) -> list[int]:
     rows = await session.scalars(text(_PG_WALK), {**params, "skip": skip, "n": n, "need": need})
     return [int(i) for i in rows]
 
@@ -182,19 +181,20 @@ async def _pg_page_ids(session: AsyncSession, params: dict[str, object], limit: 
     return [int(i) for i in await session.scalars(text(_PG_PAGE), {**params, "limit": limit, "offset": offset})], {}
 
 
-async def page_ids(session: AsyncSession, workspace_id: int, q: str, limit: int, offset: int,
-                   postgres: bool) -> Walk:
+async def page_ids(session: AsyncSession, workspace_id: int, q: str, limit: int, offset: int, postgres: bool) -> Walk:
     params: dict[str, object] = {"ws": workspace_id, "q": q}
     return await (_pg_page_ids if postgres else _sqlite_page_ids)(session, params, limit, offset)
 
 
-async def _snippets(session: AsyncSession, postgres: bool, q: str, ids: list[int], first: dict[int, int]
-                    ) -> dict[int, str]:
+async def _snippets(
+    session: AsyncSession, postgres: bool, q: str, ids: list[int], first: dict[int, int]
+) -> dict[int, str]:
     snippets: dict[int, str] = {}
     documents = {first[i]: i for i in ids if i in first}
     if documents and len(documents) == len(ids):  # SQLite, after a walk: the matching documents are known
-        rows = await session.execute(text(_SQLITE_SNIPPETS_RANGE),
-                                     {"q": q, "low": min(documents), "high": max(documents)})
+        rows = await session.execute(
+            text(_SQLITE_SNIPPETS_RANGE), {"q": q, "low": min(documents), "high": max(documents)}
+        )
         return {documents[rowid]: snippet for rowid, snippet in rows if rowid in documents}
     id_list = ", ".join(str(int(i)) for i in ids)
     for conversation_id, snippet in await session.execute(
@@ -204,8 +204,9 @@ async def _snippets(session: AsyncSession, postgres: bool, q: str, ids: list[int
     return snippets
 
 
-async def search(session: AsyncSession, workspace_id: int, query: str, limit: int, offset: int
-                 ) -> list[tuple[Conversation, str]]:
+async def search(
+    session: AsyncSession, workspace_id: int, query: str, limit: int, offset: int
+) -> list[tuple[Conversation, str]]:
     words = terms(query)
     if not words:
         return []

@@ -19,22 +19,28 @@ class SettingRows:
         self.session = session
 
     async def by_channel(self, workspace_id: int, channels: Sequence[str]) -> dict[str, ModelSetting]:
-        rows = await self.session.scalars(select(ModelSetting).where(
-            ModelSetting.workspace_id == workspace_id, ModelSetting.channel.in_(channels)))
+        rows = await self.session.scalars(
+            select(ModelSetting).where(ModelSetting.workspace_id == workspace_id, ModelSetting.channel.in_(channels))
+        )
         return {row.channel: row for row in rows}
 
     async def row(self, workspace_id: int, channel: str) -> ModelSetting:
         """The settings row for (workspace, channel), created when missing (safe under concurrency)."""
-        await self.session.execute(upsert(self.session, ModelSetting).values(
-            workspace_id=workspace_id, channel=channel, models=[], updated_at=utcnow()).on_conflict_do_nothing())
-        found = await self.session.scalar(select(ModelSetting).where(
-            ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel))
+        await self.session.execute(
+            upsert(self.session, ModelSetting)
+            .values(workspace_id=workspace_id, channel=channel, models=[], updated_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        found = await self.session.scalar(
+            select(ModelSetting).where(ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel)
+        )
         assert found is not None
         return found
 
     async def drop(self, workspace_id: int, channel: str) -> None:
-        await self.session.execute(delete(ModelSetting).where(
-            ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel))
+        await self.session.execute(
+            delete(ModelSetting).where(ModelSetting.workspace_id == workspace_id, ModelSetting.channel == channel)
+        )
 
     async def serialise_admissions(self, workspace_id: int) -> None:
         """One admission at a time per workspace, so limits hold exactly: a PostgreSQL row lock until
@@ -44,15 +50,21 @@ class SettingRows:
 
     async def question_times(self, workspace_id: int, user: str, since: datetime, limit: int) -> list[datetime]:
         """When `user` asked in the workspace after `since`, newest first, at most `limit` of them."""
-        return list(await self.session.scalars(
-            select(Message.created_at).join(Conversation, Conversation.id == Message.conversation_id)
-            .where(Conversation.workspace_id == workspace_id, Message.author == user, Message.created_at > since)
-            .order_by(Message.created_at.desc()).limit(limit)))
+        return list(
+            await self.session.scalars(
+                select(Message.created_at)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Conversation.workspace_id == workspace_id, Message.author == user, Message.created_at > since)
+                .order_by(Message.created_at.desc())
+                .limit(limit)
+            )
+        )
 
     async def spent_since(self, workspace_id: int, since: datetime) -> float:
         """US dollars the workspace's answers cost since `since`."""
         spent = await self.session.scalar(
             select(func.coalesce(func.sum(AiResponse.cost_usd), 0.0))
             .join(Conversation, Conversation.id == AiResponse.conversation_id)
-            .where(Conversation.workspace_id == workspace_id, AiResponse.created_at >= since))
+            .where(Conversation.workspace_id == workspace_id, AiResponse.created_at >= since)
+        )
         return float(spent or 0.0)

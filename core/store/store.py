@@ -52,8 +52,11 @@ class Store:
                 await self.migrate()
                 current = await self.revision()
         if current != SCHEMA_REVISION:
-            state = ("was never migrated" if current is None
-                     else f"is at migration {current}, the code needs {SCHEMA_REVISION}")
+            state = (
+                "was never migrated"
+                if current is None
+                else f"is at migration {current}, the code needs {SCHEMA_REVISION}"
+            )
             raise SchemaNotCurrentError(f"the database {self.shown_url} {state}")
 
     async def revision(self) -> str | None:
@@ -74,8 +77,9 @@ class Store:
         try:
             yield
         except ConnectionRefusedError:
-            raise ConfigError(f"could not connect to {self.shown_url}: connection refused "
-                              "(is the database server running there?).") from None
+            raise ConfigError(
+                f"could not connect to {self.shown_url}: connection refused (is the database server running there?)."
+            ) from None
         except (OSError, DBAPIError) as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise ConfigError(f"could not open {self.shown_url}: {reason}.") from None

@@ -121,9 +121,7 @@ class RequestBatch(Base):
 
     __tablename__ = "request_batches"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('PENDING', 'RUNNING', 'COMPLETED', 'PARTIAL', 'FAILED')", name="ck_batches_status"
-        ),
+        CheckConstraint("status IN ('PENDING', 'RUNNING', 'COMPLETED', 'PARTIAL', 'FAILED')", name="ck_batches_status"),
         Index("ix_batches_status_lease", "status", "lease_expires_at"),
     )
 
@@ -145,9 +143,7 @@ class RequestBatch(Base):
 class AiResponse(Base):
     __tablename__ = "ai_responses"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'running', 'completed', 'failed')", name="ck_responses_status"
-        ),
+        CheckConstraint("status IN ('pending', 'running', 'completed', 'failed')", name="ck_responses_status"),
         CheckConstraint("ranking_score BETWEEN 0 AND 10", name="ck_responses_score"),
         Index("ix_responses_live", "message_id", "is_deleted"),
         Index("ix_responses_ranking", "batch_id", "ranking_score"),

@@ -9,9 +9,20 @@ from rich.console import Console
 from adapters.terminal.render import card
 from core.domain import Answer, AnswerStatus
 
-DONE = Answer(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test", label="OpenAI",
-              status=AnswerStatus.COMPLETED, content="It is 4.", summary="It is 4.", score=7.0, rank=1,
-              ended="complete", thinking="The user wants a sum.")
+DONE = Answer(
+    id=7,
+    batch_id=1,
+    conversation_id=1,
+    provider_id="openai/gpt-test",
+    label="OpenAI",
+    status=AnswerStatus.COMPLETED,
+    content="It is 4.",
+    summary="It is 4.",
+    score=7.0,
+    rank=1,
+    ended="complete",
+    thinking="The user wants a sum.",
+)
 
 
 def shown(answer: Answer, full: bool) -> str:

@@ -36,8 +36,9 @@ def _invoke(env: dict[str, str], args: tuple[str, ...], stdin: str | None, cwd: 
     return result.exit_code, result.stdout, err
 
 
-async def run_cli(env: dict[str, str], *args: str, stdin: str | None = None,
-                  cwd: Path | None = None) -> tuple[int, str, str]:
+async def run_cli(
+    env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> tuple[int, str, str]:
     """(exit code, standard output, standard error). The command runs its own event loop, so it runs in
     a thread while this loop keeps serving the fakes."""
     return await asyncio.to_thread(_invoke, env, args, stdin, cwd)

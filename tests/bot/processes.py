@@ -16,10 +16,15 @@ MODELS = "openai/gpt-test,anthropic/claude-test,ollama/llama-test"
 def cli_env(server: FakeLLMServer, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONSENSUS_", "OPENAI_", "ANTHROPIC_"))}
     env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/consensus.db", CONSENSUS_MODELS=MODELS,
-        OPENAI_API_KEY="sk-test-cli", OPENAI_BASE_URL=f"{server.url}/v1",
-        ANTHROPIC_API_KEY="sk-ant-test-cli", ANTHROPIC_BASE_URL=server.url,
-        OLLAMA_BASE_URL=f"{server.url}/v1", CONSENSUS_RETRIES="0", NO_PROXY="127.0.0.1,localhost",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/consensus.db",
+        CONSENSUS_MODELS=MODELS,
+        OPENAI_API_KEY="sk-test-cli",
+        OPENAI_BASE_URL=f"{server.url}/v1",
+        ANTHROPIC_API_KEY="sk-ant-test-cli",
+        ANTHROPIC_BASE_URL=server.url,
+        OLLAMA_BASE_URL=f"{server.url}/v1",
+        CONSENSUS_RETRIES="0",
+        NO_PROXY="127.0.0.1,localhost",
     )
     env.update(extra)
     return env
@@ -27,8 +32,15 @@ def cli_env(server: FakeLLMServer, tmp_path: Path, **extra: str) -> dict[str, st
 
 async def start(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def consensus(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:

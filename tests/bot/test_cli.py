@@ -30,16 +30,26 @@ async def test_ask_json_prints_every_answer_ranked(llm_server: FakeLLMServer, tm
     assert {a["provider"] for a in result["answers"]} == {"openai", "anthropic", "ollama"}
     gpt = next(a for a in result["answers"] if a["model"] == "gpt-test")
     assert gpt["summary"] == "It is 42." and gpt["content"] == "The answer is 42."
-    assert all(set(a) >= {"id", "score", "score_method", "latency_ms", "tokens_in", "tokens_out", "cost_usd",
-                          "error", "reasoning"} for a in result["answers"])
+    assert all(
+        set(a)
+        >= {"id", "score", "score_method", "latency_ms", "tokens_in", "tokens_out", "cost_usd", "error", "reasoning"}
+        for a in result["answers"]
+    )
     scores = [a["score"] for a in result["answers"]]
     assert scores == sorted(scores, reverse=True)  # best first
 
     code, out, _ = await run_cli(cli_env(llm_server, tmp_path), "history", "--json")
     assert code == 0 and [c["title"] for c in json.loads(out)] == ["What is 6 x 7?"]
-    code, out, _ = await run_cli(cli_env(llm_server, tmp_path), "ask", "And times two?",
-                                   "--follow-up", str(result["conversation_id"]), "--json",
-                                   "--model", "openai/gpt-test")
+    code, out, _ = await run_cli(
+        cli_env(llm_server, tmp_path),
+        "ask",
+        "And times two?",
+        "--follow-up",
+        str(result["conversation_id"]),
+        "--json",
+        "--model",
+        "openai/gpt-test",
+    )
     assert code == 0
     assert json.loads(out)["conversation_id"] == result["conversation_id"]
     assert "It is 42" not in str(llm_server.requests("chat", model="gpt-test")[-1]["messages"][-1])
@@ -55,14 +65,18 @@ async def test_ask_exits_1_when_no_model_answers(llm_server: FakeLLMServer, tmp_
     assert "sk-test-cli" not in out + err
 
 
-@pytest.mark.parametrize(("extra", "args", "named"), [
-    ({"CONSENSUS_MODELS": ""}, ("ask", "hi"), "CONSENSUS_MODELS"),
-    ({"CONSENSUS_MODELS": "anthropic/claude-x", "ANTHROPIC_API_KEY": ""}, ("ask", "hi"), "ANTHROPIC_API_KEY"),
-    ({}, ("ask", "x" * 8001), "8,000"),
-    ({"CONSENSUS_TIMEOUT": "soon"}, ("ask", "hi"), "CONSENSUS_TIMEOUT"),
-])
+@pytest.mark.parametrize(
+    ("extra", "args", "named"),
+    [
+        ({"CONSENSUS_MODELS": ""}, ("ask", "hi"), "CONSENSUS_MODELS"),
+        ({"CONSENSUS_MODELS": "anthropic/claude-x", "ANTHROPIC_API_KEY": ""}, ("ask", "hi"), "ANTHROPIC_API_KEY"),
+        ({}, ("ask", "x" * 8001), "8,000"),
+        ({"CONSENSUS_TIMEOUT": "soon"}, ("ask", "hi"), "CONSENSUS_TIMEOUT"),
+    ],
+)
 async def test_usage_and_configuration_errors_exit_2_and_name_the_problem(
-        llm_server: FakeLLMServer, tmp_path: Path, extra: dict[str, str], args: tuple[str, ...], named: str) -> None:
+    llm_server: FakeLLMServer, tmp_path: Path, extra: dict[str, str], args: tuple[str, ...], named: str
+) -> None:
     code, _out, err = await run_cli(cli_env(llm_server, tmp_path, **extra), *args)
     assert code == 2
     assert named in err
@@ -79,7 +93,8 @@ def search_path(path: str, *, installed_first: bool) -> str:
 
 @pytest.mark.parametrize("on_path", [False, True])
 async def test_serve_without_a_platform_migrates_exits_2_and_prints_commands_that_work(
-        llm_server: FakeLLMServer, tmp_path: Path, on_path: bool) -> None:
+    llm_server: FakeLLMServer, tmp_path: Path, on_path: bool
+) -> None:
     if on_path and not (INSTALLED / "consensus").exists():
         pytest.skip("`consensus` is not installed beside this interpreter")
     env = cli_env(llm_server, tmp_path)
@@ -98,8 +113,14 @@ async def test_serve_without_a_platform_migrates_exits_2_and_prints_commands_tha
     assert printed.startswith("consensus ask ") == on_path, printed
 
     shell = await asyncio.create_subprocess_exec(  # the command exactly as printed, in the same place
-        "sh", "-c", f"{printed} --json", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "sh",
+        "-c",
+        f"{printed} --json",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, shell_err = await asyncio.wait_for(shell.communicate(), 60)
     assert shell.returncode == 0, shell_err.decode()
     assert json.loads(out)["answers"], out
@@ -138,14 +159,21 @@ async def test_a_killed_ask_is_completed_by_the_next_start(llm_server: FakeLLMSe
     await asyncio.sleep(1.2)  # the dead process's lease runs out
     code, _out, err = await consensus(tmp_path, env, "ask", "Next question", "--json")
     assert code == 0, err
-    assert ("Finishing a question an interrupted run left unfinished: conversation 1, "
-            "“Will this survive a crash?”.") in err
+    assert (
+        "Finishing a question an interrupted run left unfinished: conversation 1, “Will this survive a crash?”."
+    ) in err
     rows = stored(db, "SELECT batch_id, provider_id, status FROM ai_responses ORDER BY batch_id, id")
-    assert [r for r in rows if r[0] == 1] == [(1, "openai/gpt-test", "completed"),
-                                             (1, "anthropic/claude-test", "completed"),
-                                             (1, "ollama/llama-test", "completed")]
+    assert [r for r in rows if r[0] == 1] == [
+        (1, "openai/gpt-test", "completed"),
+        (1, "anthropic/claude-test", "completed"),
+        (1, "ollama/llama-test", "completed"),
+    ]
     assert stored(db, "SELECT status FROM request_batches ORDER BY id") == [("COMPLETED",), ("COMPLETED",)]
     # Each model answered the first question once; only the hung call was made again.
     first = [r for r in llm_server.calls if "Will this survive" in r.body.decode()]
-    assert sorted(c.path for c in first) == ["/v1/chat/completions", "/v1/chat/completions",
-                                             "/v1/messages", "/v1/messages"]
+    assert sorted(c.path for c in first) == [
+        "/v1/chat/completions",
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/v1/messages",
+    ]

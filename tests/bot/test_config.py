@@ -27,23 +27,27 @@ def assert_one_line(result: tuple[int, str, str], *expected: str) -> None:
         assert text in lines[0]
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({"CONSENSUS_PRICES": "ollama=0"}, ("CONSENSUS_PRICES", "'ollama=0' is not JSON", '{"ollama/*": [0, 0]')),
-    ({"CONSENSUS_PRICES": '{"ollama/*": 0}'}, ("CONSENSUS_PRICES", "expected an object")),
-    ({"CONSENSUS_PRICES": '{"ollama/*": [1, "x"]}'}, ("CONSENSUS_PRICES", "expected an object")),
-    ({"LOG_LEVEL": "verbose"}, ("LOG_LEVEL", "'verbose'", "DEBUG, INFO, WARNING")),
-    ({"LOG_FORMAT": "xml"}, ("LOG_FORMAT", "'xml'", "text or json")),
-    ({"CONSENSUS_MODELS": "justamodel"}, ("CONSENSUS_MODELS", "'justamodel'", "provider/model")),
-    ({"CONSENSUS_MODELS": "openai/gpt-ok,/gpt"}, ("CONSENSUS_MODELS", "'/gpt'", "provider/model")),
-    ({"CONSENSUS_MODELS": "openai gpt-ok"}, ("CONSENSUS_MODELS", "'openai gpt-ok'", "provider/model")),
-    ({"CONSENSUS_MODELS": "a/x;b/y"}, ("CONSENSUS_MODELS", "'a/x;b/y'", "separated by commas")),
-    ({"CONSENSUS_REVIEWER": "judge"}, ("CONSENSUS_REVIEWER", "'judge'", "provider/model")),
-    ({"CONSENSUS_TIMEOUT": "soon"}, ("CONSENSUS_TIMEOUT", "'soon' given", "valid number")),
-    ({"DATABASE_URL": "mysql://u:hunter22@db/x"}, ("DATABASE_URL", "'mysql'", "postgresql+asyncpg://")),
-    ({"DATABASE_URL": "consensus.db"}, ("DATABASE_URL", "'consensus.db' is not a database URL")),
-])
-async def test_a_bad_setting_is_one_line_naming_it_and_exit_2(tmp_path: Path, env: dict[str, str],
-                                                       expected: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"CONSENSUS_PRICES": "ollama=0"}, ("CONSENSUS_PRICES", "'ollama=0' is not JSON", '{"ollama/*": [0, 0]')),
+        ({"CONSENSUS_PRICES": '{"ollama/*": 0}'}, ("CONSENSUS_PRICES", "expected an object")),
+        ({"CONSENSUS_PRICES": '{"ollama/*": [1, "x"]}'}, ("CONSENSUS_PRICES", "expected an object")),
+        ({"LOG_LEVEL": "verbose"}, ("LOG_LEVEL", "'verbose'", "DEBUG, INFO, WARNING")),
+        ({"LOG_FORMAT": "xml"}, ("LOG_FORMAT", "'xml'", "text or json")),
+        ({"CONSENSUS_MODELS": "justamodel"}, ("CONSENSUS_MODELS", "'justamodel'", "provider/model")),
+        ({"CONSENSUS_MODELS": "openai/gpt-ok,/gpt"}, ("CONSENSUS_MODELS", "'/gpt'", "provider/model")),
+        ({"CONSENSUS_MODELS": "openai gpt-ok"}, ("CONSENSUS_MODELS", "'openai gpt-ok'", "provider/model")),
+        ({"CONSENSUS_MODELS": "a/x;b/y"}, ("CONSENSUS_MODELS", "'a/x;b/y'", "separated by commas")),
+        ({"CONSENSUS_REVIEWER": "judge"}, ("CONSENSUS_REVIEWER", "'judge'", "provider/model")),
+        ({"CONSENSUS_TIMEOUT": "soon"}, ("CONSENSUS_TIMEOUT", "'soon' given", "valid number")),
+        ({"DATABASE_URL": "mysql://u:hunter22@db/x"}, ("DATABASE_URL", "'mysql'", "postgresql+asyncpg://")),
+        ({"DATABASE_URL": "consensus.db"}, ("DATABASE_URL", "'consensus.db' is not a database URL")),
+    ],
+)
+async def test_a_bad_setting_is_one_line_naming_it_and_exit_2(
+    tmp_path: Path, env: dict[str, str], expected: tuple[str, ...]
+) -> None:
     result = await invoke(tmp_path, env, "history")
     assert_one_line(result, *expected)
     assert "hunter22" not in result[2]

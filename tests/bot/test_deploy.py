@@ -37,8 +37,12 @@ def test_compose_config_is_valid(tmp_path: Path) -> None:
     deploy = tmp_path / "deploy"
     shutil.copytree(DEPLOY, deploy)
     shutil.copy(DEPLOY / "env.example", deploy / ".env")  # as the README tells a team to do
-    result = subprocess.run(["docker", "compose", "-f", str(deploy / "compose.yaml"), "config", "--quiet"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(deploy / "compose.yaml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -90,8 +94,9 @@ def test_locks_pin_every_declared_dependency_within_its_range() -> None:
         for lock in locks:
             pin = lock.get(canonicalize_name(requirement.name))
             assert pin is not None, f"{requirement.name} is in pyproject.toml but not pinned: run `make lock`"
-            assert requirement.specifier.contains(pinned_version(pin), prereleases=True), \
+            assert requirement.specifier.contains(pinned_version(pin), prereleases=True), (
                 f"{pin} is outside pyproject.toml's {requirement}: run `make lock`"
+            )
 
 
 def test_image_gets_the_development_pins_without_any_test_tool() -> None:

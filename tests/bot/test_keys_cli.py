@@ -20,8 +20,16 @@ OPERATOR_KEY = "sk-test-cli"  # cli_env's OPENAI_API_KEY: the environment path
 
 async def with_stdin(tmp_path: Path, env: dict[str, str], text: str, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=tmp_path, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(text.encode()), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -47,8 +55,9 @@ async def test_key_from_stdin_pays_and_never_leaks(llm_server: FakeLLMServer, tm
     code, out, err = await consensus(tmp_path, env, "keys", "list", "--json")
     outputs += [out, err]
     assert code == 0, err
-    assert json.loads(out) == [{"provider": "openai", "scope": "user", "hint": "••XY9z", "last_used_at": None,
-                                "readable": True}]
+    assert json.loads(out) == [
+        {"provider": "openai", "scope": "user", "hint": "••XY9z", "last_used_at": None, "readable": True}
+    ]
     assert key_file.read_text() == first_key  # reused, not regenerated
 
     code, out, err = await consensus(tmp_path, env, "ask", "Who pays for this?", "--json")
@@ -81,7 +90,8 @@ async def test_bad_key_is_refused_without_echoing_it(llm_server: FakeLLMServer, 
 
 
 async def test_production_refuses_to_start_without_the_encryption_keys(
-        llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
     env = cli_env(llm_server, tmp_path, CONSENSUS_ENV="production")
     code, _out, err = await consensus(tmp_path, env, "keys", "list")
     assert code == 2 and "CONSENSUS_ENCRYPTION_KEYS" in err
@@ -90,15 +100,24 @@ async def test_production_refuses_to_start_without_the_encryption_keys(
 
 async def test_rotate_from_the_terminal(llm_server: FakeLLMServer, tmp_path: Path) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    code, _out, err = await with_stdin(tmp_path, cli_env(llm_server, tmp_path, CONSENSUS_ENCRYPTION_KEYS=old),
-                                       USER_KEY + "\n", "keys", "set", "openai", "--scope", "workspace")
+    code, _out, err = await with_stdin(
+        tmp_path,
+        cli_env(llm_server, tmp_path, CONSENSUS_ENCRYPTION_KEYS=old),
+        USER_KEY + "\n",
+        "keys",
+        "set",
+        "openai",
+        "--scope",
+        "workspace",
+    )
     assert code == 0, err
     both = cli_env(llm_server, tmp_path, CONSENSUS_ENCRYPTION_KEYS=f"{new},{old}")
     code, out, err = await consensus(tmp_path, both, "keys", "rotate")
     assert code == 0, err
     assert "Re-encrypted 1 key(s)" in out
-    code, out, err = await consensus(tmp_path, cli_env(llm_server, tmp_path, CONSENSUS_ENCRYPTION_KEYS=new),
-                                     "keys", "list")
+    code, out, err = await consensus(
+        tmp_path, cli_env(llm_server, tmp_path, CONSENSUS_ENCRYPTION_KEYS=new), "keys", "list"
+    )
     assert code == 0, err
     assert "team" in out and "••XY9z" in out and "UNREADABLE" not in out
     assert not (tmp_path / "encryption.key").exists()  # the variable was set: no file generated

@@ -32,7 +32,8 @@ def with_metrics(core: object) -> PrometheusMetrics:
 
 
 async def test_retries_failures_and_answers_are_counted_by_fixed_labels(
-        make_core: MakeCore, llm_server: FakeLLMServer) -> None:
+    make_core: MakeCore, llm_server: FakeLLMServer
+) -> None:
     core = await make_core()
     metrics = with_metrics(core)
     llm_server.script("chat", [rate_limited(0), Ok("Fine after one retry.")], model="gpt-test")
@@ -52,7 +53,8 @@ async def test_retries_failures_and_answers_are_counted_by_fixed_labels(
 
 
 async def test_a_replica_that_lost_the_lease_writes_nothing(
-        database_url: str, make_core: MakeCore, llm_server: FakeLLMServer) -> None:
+    database_url: str, make_core: MakeCore, llm_server: FakeLLMServer
+) -> None:
     core = await make_core(database_url=database_url)
     gate = asyncio.Event()
     llm_server.script("chat", [Ok("Too late.", gate=gate)], model="gpt-test")
@@ -66,8 +68,9 @@ async def test_a_replica_that_lost_the_lease_writes_nothing(
     await llm_server.wait_for("POST /v1/chat/completions", 1, timeout=10)
     await eventually(lambda: sum(isinstance(e, AnswerReady) for e in seen) == 2, "the two quick answers")
     async with core.store.write() as repo:  # another replica claimed the batch meanwhile
-        await repo.session.execute(update(RequestBatch).where(RequestBatch.id == batch.id)
-                                   .values(lease_owner="another-replica"))
+        await repo.session.execute(
+            update(RequestBatch).where(RequestBatch.id == batch.id).values(lease_owner="another-replica")
+        )
     gate.set()
     await core.service.wait_idle()
 
@@ -101,5 +104,7 @@ def test_api_labels_are_bounded_and_never_carry_tokens() -> None:
     assert api_method("slack", "POST", "/respond/abc") == "other"
     route = api_method("discord", "POST", "/api/v10/interactions/123456789012345678/aW50ZXJhY3Rpb24tdG9rZW4/callback")
     assert route == "POST /interactions/{id}/{token}/callback"
-    assert api_method("discord", "PATCH", "/api/v10/webhooks/42424242/secret-token/messages/987654321") == \
-        "PATCH /webhooks/{id}/{token}/messages/{id}"
+    assert (
+        api_method("discord", "PATCH", "/api/v10/webhooks/42424242/secret-token/messages/987654321")
+        == "PATCH /webhooks/{id}/{token}/messages/{id}"
+    )

@@ -19,8 +19,12 @@ from tests.fakes.llm_server import FakeLLMServer, Ok
 from tests.fakes.slack_api import FakeSlackAPI, Message
 from tests.fakes.slack_signing import SlackSender
 
-SECRETS = {"SLACK_BOT_TOKEN": "xoxb-ops-secret-token-4242", "SLACK_SIGNING_SECRET": "signing-secret-ops-9876",
-           "OPENAI_API_KEY": "sk-ops-openai-secret-1234", "ANTHROPIC_API_KEY": "sk-ant-ops-secret-5678"}
+SECRETS = {
+    "SLACK_BOT_TOKEN": "xoxb-ops-secret-token-4242",
+    "SLACK_SIGNING_SECRET": "signing-secret-ops-9876",
+    "OPENAI_API_KEY": "sk-ops-openai-secret-1234",
+    "ANTHROPIC_API_KEY": "sk-ant-ops-secret-5678",
+}
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -62,10 +66,18 @@ async def slack() -> Any:
 
 
 async def test_health_metrics_json_logs_and_draining_on_sigterm(
-        llm_server: FakeLLMServer, slack: FakeSlackAPI, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, slack: FakeSlackAPI, tmp_path: Path
+) -> None:
     port = free_port()
-    env = cli_env(llm_server, tmp_path, SLACK_API_URL=f"{slack.url}/api/", HOST="127.0.0.1", PORT=str(port),
-                  LOG_FORMAT="json", **SECRETS)
+    env = cli_env(
+        llm_server,
+        tmp_path,
+        SLACK_API_URL=f"{slack.url}/api/",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        LOG_FORMAT="json",
+        **SECRETS,
+    )
     base = f"http://127.0.0.1:{port}"
     proc = await start(tmp_path, env, "serve")
     try:
@@ -87,8 +99,9 @@ async def test_health_metrics_json_logs_and_draining_on_sigterm(
                 assert sample(after, "consensus_answers_total", provider=model, status="completed") == 1
                 assert sample(after, "consensus_provider_latency_seconds_count", provider=model) == 1
                 assert (sample(after, "consensus_tokens_total", provider=model, direction="out") or 0) > 0
-            assert (sample(after, "consensus_platform_calls_total", platform="slack",
-                           method="chat.postMessage") or 0) >= 4  # the question and three cards
+            assert (
+                sample(after, "consensus_platform_calls_total", platform="slack", method="chat.postMessage") or 0
+            ) >= 4  # the question and three cards
             assert sample(after, "consensus_ack_latency_seconds_count", platform="slack", kind="command") == 1
             assert sample(after, "consensus_batches_in_flight") == 0
 

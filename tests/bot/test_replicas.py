@@ -44,15 +44,24 @@ async def rows(url: str, query: str) -> list[asyncpg.Record]:
 
 
 async def test_a_killed_replica_s_question_is_finished_by_the_other_once(
-        llm_server: FakeLLMServer, postgres_url: str, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, postgres_url: str, tmp_path: Path
+) -> None:
     ports = free_port(), free_port()
     async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
         slack.add_user("U1", "alice")
 
         def env(port: int) -> dict[str, str]:
-            return cli_env(llm_server, tmp_path, DATABASE_URL=postgres_url, SLACK_BOT_TOKEN="xoxb-replicas",
-                           SLACK_SIGNING_SECRET=SIGNING, SLACK_API_URL=f"{slack.url}/api/", HOST="127.0.0.1",
-                           PORT=str(port), CONSENSUS_LEASE_SECONDS="2")
+            return cli_env(
+                llm_server,
+                tmp_path,
+                DATABASE_URL=postgres_url,
+                SLACK_BOT_TOKEN="xoxb-replicas",
+                SLACK_SIGNING_SECRET=SIGNING,
+                SLACK_API_URL=f"{slack.url}/api/",
+                HOST="127.0.0.1",
+                PORT=str(port),
+                CONSENSUS_LEASE_SECONDS="2",
+            )
 
         code, _, err = await consensus(tmp_path, env(ports[0]), "db", "upgrade")  # PostgreSQL: migrate first
         assert code == 0, err

@@ -23,12 +23,19 @@ def scored(fake: FakeDiscord, thread_id: str) -> list[dict[str, object]]:
 
 
 async def test_serve_answers_on_discord_and_stops_cleanly_on_sigterm(
-        llm_server: FakeLLMServer, fake_discord: FakeDiscord, world: p.World, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, fake_discord: FakeDiscord, world: p.World, tmp_path: Path
+) -> None:
     port = free_port()  # Discord-only: health and metrics get a server of their own on PORT
-    env = cli_env(llm_server, tmp_path, DISCORD_TOKEN=fake_discord.token,
-                  DISCORD_API_BASE=f"{fake_discord.url}/api/v10",
-                  DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{fake_discord.port}/gateway",
-                  DISCORD_GUILD_IDS=world.guild_id, HOST="127.0.0.1", PORT=str(port))
+    env = cli_env(
+        llm_server,
+        tmp_path,
+        DISCORD_TOKEN=fake_discord.token,
+        DISCORD_API_BASE=f"{fake_discord.url}/api/v10",
+        DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{fake_discord.port}/gateway",
+        DISCORD_GUILD_IDS=world.guild_id,
+        HOST="127.0.0.1",
+        PORT=str(port),
+    )
     proc = await start(tmp_path, env, "serve")
     try:
         await eventually(lambda: fake_discord.commands.get(world.guild_id), "commands synced", limit=60)
@@ -69,8 +76,15 @@ async def test_serve_answers_on_slack_in_http_mode(llm_server: FakeLLMServer, tm
     port = free_port()
     async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
         slack.add_user("U1", "alice")
-        env = cli_env(llm_server, tmp_path, SLACK_BOT_TOKEN="xoxb-test-serve", SLACK_SIGNING_SECRET="shh",
-                      SLACK_API_URL=f"{slack.url}/api/", HOST="127.0.0.1", PORT=str(port))
+        env = cli_env(
+            llm_server,
+            tmp_path,
+            SLACK_BOT_TOKEN="xoxb-test-serve",
+            SLACK_SIGNING_SECRET="shh",
+            SLACK_API_URL=f"{slack.url}/api/",
+            HOST="127.0.0.1",
+            PORT=str(port),
+        )
         proc = await start(tmp_path, env, "serve")
         try:
             url = f"http://127.0.0.1:{port}/slack/events"

@@ -94,8 +94,9 @@ def assert_one_line_each(log: str, *secrets: str) -> None:
 
 
 def env_for(llm_server: FakeLLMServer, tmp_path: Path, health: int, **platform: str) -> dict[str, str]:
-    return cli_env(llm_server, tmp_path, HOST="127.0.0.1", PORT=str(health),
-                   CONSENSUS_SHUTDOWN_SECONDS=str(SHUTDOWN), **platform)
+    return cli_env(
+        llm_server, tmp_path, HOST="127.0.0.1", PORT=str(health), CONSENSUS_SHUTDOWN_SECONDS=str(SHUTDOWN), **platform
+    )
 
 
 def unreachable(case: str, fake_discord: FakeDiscord) -> dict[str, str]:
@@ -104,28 +105,38 @@ def unreachable(case: str, fake_discord: FakeDiscord) -> dict[str, str]:
     if case == "slack-socket":
         return {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_APP_TOKEN": SLACK_APP, "SLACK_API_URL": f"http://{closed}/api/"}
     if case == "slack-http":
-        return {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_SIGNING_SECRET": "states-signing-secret",
-                "SLACK_API_URL": f"http://{closed}/api/"}
+        return {
+            "SLACK_BOT_TOKEN": SLACK_BOT,
+            "SLACK_SIGNING_SECRET": "states-signing-secret",
+            "SLACK_API_URL": f"http://{closed}/api/",
+        }
     api = f"{fake_discord.url}/api/v10" if case == "discord-gateway" else f"http://{closed}/api/v10"
-    return {"DISCORD_TOKEN": fake_discord.token, "DISCORD_API_BASE": api,
-            "DISCORD_GATEWAY_URL": f"ws://{closed}/gateway"}
+    return {
+        "DISCORD_TOKEN": fake_discord.token,
+        "DISCORD_API_BASE": api,
+        "DISCORD_GATEWAY_URL": f"ws://{closed}/gateway",
+    }
 
 
-@pytest.mark.parametrize(("case", "sig", "reason"), [
-    ("slack-socket", signal.SIGTERM, "Slack: cannot reach the Web API"),
-    ("slack-http", signal.SIGINT, "Slack: cannot reach the Web API"),
-    ("discord", signal.SIGTERM, "Discord: cannot reach the API"),
-    ("discord-gateway", signal.SIGINT, "Discord: cannot reach the gateway"),
-])
+@pytest.mark.parametrize(
+    ("case", "sig", "reason"),
+    [
+        ("slack-socket", signal.SIGTERM, "Slack: cannot reach the Web API"),
+        ("slack-http", signal.SIGINT, "Slack: cannot reach the Web API"),
+        ("discord", signal.SIGTERM, "Discord: cannot reach the API"),
+        ("discord-gateway", signal.SIGINT, "Discord: cannot reach the gateway"),
+    ],
+)
 async def test_stops_while_the_platform_is_unreachable_and_is_never_ready_meanwhile(
-        llm_server: FakeLLMServer, fake_discord: FakeDiscord, tmp_path: Path,
-        case: str, sig: signal.Signals, reason: str) -> None:
+    llm_server: FakeLLMServer, fake_discord: FakeDiscord, tmp_path: Path, case: str, sig: signal.Signals, reason: str
+) -> None:
     health = free_port()
     proc = await start(tmp_path, env_for(llm_server, tmp_path, health, **unreachable(case, fake_discord)), "serve")
     stderr = Stderr(proc)
     try:
-        await eventually(lambda: proc.returncode is not None or len(stderr.having(RETRY)) >= 2,
-                         "two failed attempts", limit=60)
+        await eventually(
+            lambda: proc.returncode is not None or len(stderr.having(RETRY)) >= 2, "two failed attempts", limit=60
+        )
         assert proc.returncode is None, "\n".join(stderr.lines)
         body = await ready_becomes(health, 503, "while connecting")
         assert body["status"] == "unavailable" and any(r.startswith(reason) for r in body["reasons"]), body
@@ -144,10 +155,17 @@ async def test_stops_while_the_platform_is_unreachable_and_is_never_ready_meanwh
 
 @pytest.mark.parametrize(("stop_when", "sig"), [("serving", signal.SIGTERM), ("reconnecting", signal.SIGINT)])
 async def test_slack_socket_mode_connects_once_slack_answers_and_stops_in_any_state(
-        llm_server: FakeLLMServer, tmp_path: Path, stop_when: str, sig: signal.Signals) -> None:
+    llm_server: FakeLLMServer, tmp_path: Path, stop_when: str, sig: signal.Signals
+) -> None:
     health, api = free_port(), free_port()
-    env = env_for(llm_server, tmp_path, health, SLACK_BOT_TOKEN=SLACK_BOT, SLACK_APP_TOKEN=SLACK_APP,
-                  SLACK_API_URL=f"http://127.0.0.1:{api}/api/")
+    env = env_for(
+        llm_server,
+        tmp_path,
+        health,
+        SLACK_BOT_TOKEN=SLACK_BOT,
+        SLACK_APP_TOKEN=SLACK_APP,
+        SLACK_API_URL=f"http://127.0.0.1:{api}/api/",
+    )
     proc = await start(tmp_path, env, "serve")
     stderr = Stderr(proc)
     slack = FakeSlackAPI()
@@ -175,11 +193,18 @@ async def test_slack_socket_mode_connects_once_slack_answers_and_stops_in_any_st
 
 
 async def test_discord_connects_once_discord_answers_and_stops_while_reconnecting(
-        llm_server: FakeLLMServer, world: p.World, tmp_path: Path) -> None:
+    llm_server: FakeLLMServer, world: p.World, tmp_path: Path
+) -> None:
     health, port = free_port(), free_port()
-    env = env_for(llm_server, tmp_path, health, DISCORD_TOKEN="discord-states-token",
-                  DISCORD_API_BASE=f"http://127.0.0.1:{port}/api/v10",
-                  DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{port}/gateway", DISCORD_GUILD_IDS=world.guild_id)
+    env = env_for(
+        llm_server,
+        tmp_path,
+        health,
+        DISCORD_TOKEN="discord-states-token",
+        DISCORD_API_BASE=f"http://127.0.0.1:{port}/api/v10",
+        DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{port}/gateway",
+        DISCORD_GUILD_IDS=world.guild_id,
+    )
     proc = await start(tmp_path, env, "serve")
     stderr = Stderr(proc)
     discord = FakeDiscord(token="discord-states-token")
@@ -204,19 +229,26 @@ async def test_discord_connects_once_discord_answers_and_stops_while_reconnectin
     assert "WARNING" in reconnect and "ClientConnectorError" in reconnect
 
 
-@pytest.mark.parametrize(("case", "message"), [
-    ("slack-http", "Slack rejected SLACK_BOT_TOKEN (invalid_auth)"),
-    ("slack-socket", "Slack rejected SLACK_APP_TOKEN (invalid_auth)"),
-    ("discord", "Discord rejected DISCORD_TOKEN"),
-])
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("slack-http", "Slack rejected SLACK_BOT_TOKEN (invalid_auth)"),
+        ("slack-socket", "Slack rejected SLACK_APP_TOKEN (invalid_auth)"),
+        ("discord", "Discord rejected DISCORD_TOKEN"),
+    ],
+)
 async def test_a_rejected_token_is_one_line_and_exit_2(
-        llm_server: FakeLLMServer, fake_discord: FakeDiscord, tmp_path: Path, case: str, message: str) -> None:
+    llm_server: FakeLLMServer, fake_discord: FakeDiscord, tmp_path: Path, case: str, message: str
+) -> None:
     async with FakeSlackAPI() as slack:
         platform = {
             "slack-http": {"SLACK_BOT_TOKEN": "xoxp-not-a-bot-token", "SLACK_SIGNING_SECRET": "s"},
             "slack-socket": {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_APP_TOKEN": "not-an-app-token"},
-            "discord": {"DISCORD_TOKEN": "not-the-token", "DISCORD_API_BASE": f"{fake_discord.url}/api/v10",
-                        "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake_discord.port}/gateway"},
+            "discord": {
+                "DISCORD_TOKEN": "not-the-token",
+                "DISCORD_API_BASE": f"{fake_discord.url}/api/v10",
+                "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake_discord.port}/gateway",
+            },
         }[case]
         env = env_for(llm_server, tmp_path, free_port(), SLACK_API_URL=f"{slack.url}/api/", **platform)
         proc = await start(tmp_path, env, "serve")
@@ -227,22 +259,30 @@ async def test_a_rejected_token_is_one_line_and_exit_2(
     log = err.decode()
     assert proc.returncode == 2, log
     assert [line for line in log.splitlines() if line.startswith("Configuration:")] == [
-        line for line in log.splitlines() if message in line], log
+        line for line in log.splitlines() if message in line
+    ], log
     assert_one_line_each(log, SLACK_BOT, "not-an-app-token", "not-the-token")
 
 
 @pytest.mark.parametrize("mode", ["slack-http", "discord"])
-async def test_a_port_in_use_is_one_line_and_exit_2(llm_server: FakeLLMServer, fake_discord: FakeDiscord,
-                                                    tmp_path: Path, mode: str) -> None:
+async def test_a_port_in_use_is_one_line_and_exit_2(
+    llm_server: FakeLLMServer, fake_discord: FakeDiscord, tmp_path: Path, mode: str
+) -> None:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     port = taken.getsockname()[1]
     try:
         async with FakeSlackAPI() as slack:
-            platform = {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_SIGNING_SECRET": "s"} if mode == "slack-http" else {
-                "DISCORD_TOKEN": fake_discord.token, "DISCORD_API_BASE": f"{fake_discord.url}/api/v10",
-                "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake_discord.port}/gateway"}
+            platform = (
+                {"SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_SIGNING_SECRET": "s"}
+                if mode == "slack-http"
+                else {
+                    "DISCORD_TOKEN": fake_discord.token,
+                    "DISCORD_API_BASE": f"{fake_discord.url}/api/v10",
+                    "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake_discord.port}/gateway",
+                }
+            )
             env = env_for(llm_server, tmp_path, port, SLACK_API_URL=f"{slack.url}/api/", **platform)
             proc = await start(tmp_path, env, "serve")
             try:

@@ -32,8 +32,12 @@ class Stored:
 @pytest.fixture
 async def stored(make_core: MakeCore, llm_server: FakeLLMServer) -> Stored:
     """alice asks; she selects Anthropic's answer and deletes OpenAI's; bob follows up, and Ollama fails."""
-    llm_server.answers.update({"gpt-test": "Paris.\nTL;DR: Paris, says OpenAI.\nWHY: Geography.",
-                               "claude-test": "Paris.\nTL;DR: Paris, says Anthropic.\nWHY: It is the capital."})
+    llm_server.answers.update(
+        {
+            "gpt-test": "Paris.\nTL;DR: Paris, says OpenAI.\nWHY: Geography.",
+            "claude-test": "Paris.\nTL;DR: Paris, says Anthropic.\nWHY: It is the capital.",
+        }
+    )
     service = (await make_core()).service
     first = await service.ask(Question(TERMINAL, "terminal", "alice", FIRST))
     first = await service.wait_for_batch(first.id, TERMINAL)
@@ -46,14 +50,19 @@ async def stored(make_core: MakeCore, llm_server: FakeLLMServer) -> Stored:
     second = await service.wait_for_batch(second.id, TERMINAL)
     elsewhere = await service.ask(Question(WorkspaceRef(Platform.SLACK, "T1"), "C1", "U1", "Slack's own question"))
     await service.wait_for_batch(elsewhere.id, WorkspaceRef(Platform.SLACK, "T1"))
-    return Stored(first.conversation_id, elsewhere.conversation_id, by_model["anthropic/claude-test"].id,
-                  by_model["openai/gpt-test"].id,
-                  next(a.id for a in second.answers if a.provider_id == "ollama/llama-test"))
+    return Stored(
+        first.conversation_id,
+        elsewhere.conversation_id,
+        by_model["anthropic/claude-test"].id,
+        by_model["openai/gpt-test"].id,
+        next(a.id for a in second.answers if a.provider_id == "ollama/llama-test"),
+    )
 
 
 async def show(tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    return await run_cli({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/consensus.db", "COLUMNS": "120"},
-                         "show", *args)
+    return await run_cli(
+        {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/consensus.db", "COLUMNS": "120"}, "show", *args
+    )
 
 
 async def test_text_shows_every_question_in_order_with_the_marks(stored: Stored, tmp_path: Path) -> None:
@@ -81,12 +90,35 @@ async def test_json_is_one_object_with_the_questions_and_marked_answers(stored: 
     assert all(q["asked_at"].endswith("+00:00") for q in shown["questions"])
     answers = {a["id"]: a for q in shown["questions"] for a in q["answers"]}
     assert len(answers) == 6
-    assert all(set(a) == {"id", "provider", "model", "status", "summary", "reasoning", "score", "score_method",
-                          "content", "latency_ms", "tokens_in", "tokens_out", "cost_usd", "error", "key",
-                          "ended", "ended_note", "thinking", "rank", "selected", "selected_by", "deleted"}
-               for a in answers.values())
-    assert [(a["id"], a["selected_by"]) for a in answers.values() if a["selected"]] == [
-        (stored.selected_id, "alice")]
+    assert all(
+        set(a)
+        == {
+            "id",
+            "provider",
+            "model",
+            "status",
+            "summary",
+            "reasoning",
+            "score",
+            "score_method",
+            "content",
+            "latency_ms",
+            "tokens_in",
+            "tokens_out",
+            "cost_usd",
+            "error",
+            "key",
+            "ended",
+            "ended_note",
+            "thinking",
+            "rank",
+            "selected",
+            "selected_by",
+            "deleted",
+        }
+        for a in answers.values()
+    )
+    assert [(a["id"], a["selected_by"]) for a in answers.values() if a["selected"]] == [(stored.selected_id, "alice")]
     assert [a["id"] for a in answers.values() if a["deleted"]] == [stored.deleted_id]
     assert answers[stored.deleted_id]["summary"] == "Paris, says OpenAI."
     failed = answers[stored.failed_id]
@@ -101,13 +133,17 @@ async def test_an_id_that_is_not_here_exits_2_with_one_line(stored: Stored, tmp_
             code, out, err = await show(tmp_path, str(conversation_id), *extra)
             assert code == 2
             assert out == ""
-            assert err == (f"Error: there is no conversation {conversation_id} in this terminal's "
-                                     "workspace; `consensus history` lists them.\n")
+            assert err == (
+                f"Error: there is no conversation {conversation_id} in this terminal's "
+                "workspace; `consensus history` lists them.\n"
+            )
 
 
 def test_the_command_module_imports_nothing_heavy() -> None:
     """`consensus --help` must start fast: commands import settings, the core and rich when they run."""
-    code = ("import sys, bot.cli; heavy = {'rich', 'sqlalchemy', 'pydantic', 'openai', 'anthropic', 'adapters'}; "
-            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    code = (
+        "import sys, bot.cli; heavy = {'rich', 'sqlalchemy', 'pydantic', 'openai', 'anthropic', 'adapters'}; "
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"

@@ -22,8 +22,11 @@ ASKER = Actor(TEAM, "me")
 
 @pytest.fixture
 async def core(database_url: str, make_core: MakeCore):  # type: ignore[no-untyped-def]
-    return await make_core(database_url=database_url, models=("openai/gpt-test", "anthropic/claude-test"),
-                           consensus_prices={"openai/gpt-test": (1.0, 2.0)})
+    return await make_core(
+        database_url=database_url,
+        models=("openai/gpt-test", "anthropic/claude-test"),
+        consensus_prices={"openai/gpt-test": (1.0, 2.0)},
+    )
 
 
 async def asked(core: Any, text: str = "What is two plus two?") -> Any:
@@ -36,9 +39,18 @@ def by_model(batch: Any) -> dict[str, Any]:
 
 
 async def test_a_cut_answer_keeps_its_text_is_ranked_says_so_and_can_be_retried(
-        core: Any, llm_server: FakeLLMServer) -> None:
-    llm_server.script("chat", [Status(200, chat({"content": "Four, because two and"}, "length",
-                                                {"prompt_tokens": 10, "completion_tokens": 64}))], model="gpt-test")
+    core: Any, llm_server: FakeLLMServer
+) -> None:
+    llm_server.script(
+        "chat",
+        [
+            Status(
+                200,
+                chat({"content": "Four, because two and"}, "length", {"prompt_tokens": 10, "completion_tokens": 64}),
+            )
+        ],
+        model="gpt-test",
+    )
     done = await asked(core)
     cut = by_model(done)["openai/gpt-test"]
     assert cut.status is AnswerStatus.COMPLETED and cut.content == "Four, because two and"
@@ -60,7 +72,8 @@ async def test_a_cut_answer_keeps_its_text_is_ranked_says_so_and_can_be_retried(
 
 
 async def test_reasoning_stays_out_of_the_answer_the_ranking_and_the_context(
-        core: Any, llm_server: FakeLLMServer) -> None:
+    core: Any, llm_server: FakeLLMServer
+) -> None:
     content = "<think>\nOkay, the user wants a sum. TL;DR: draft inside the reasoning\n</think>\n\nIt is 4."
     llm_server.script("chat", [Ok(content)], model="gpt-test")
     done = await asked(core)
@@ -77,32 +90,38 @@ async def test_reasoning_stays_out_of_the_answer_the_ranking_and_the_context(
 
 
 async def test_an_answer_spent_on_reasoning_fails_with_its_reason_and_its_cost(
-        core: Any, llm_server: FakeLLMServer) -> None:
+    core: Any, llm_server: FakeLLMServer
+) -> None:
     llm_server.script("chat", [gpt5_mini_all_reasoning_whole()], model="gpt-test")
     done = await asked(core)
     failed = by_model(done)["openai/gpt-test"]
     assert failed.status is AnswerStatus.FAILED and failed.content is None and failed.score is None
-    assert failed.error == ("no answer: the model used its whole output limit on reasoning — raise the limit "
-                            "(CONSENSUS_MAX_TOKENS)")
+    assert failed.error == (
+        "no answer: the model used its whole output limit on reasoning — raise the limit (CONSENSUS_MAX_TOKENS)"
+    )
     assert (failed.tokens_in, failed.tokens_out) == (30, 2048)
     assert failed.cost_usd == pytest.approx((30 * 1.0 + 2048 * 2.0) / 1e6)  # billed, so counted
 
 
-@pytest.mark.parametrize("body,reason", [
-    (chat({"content": "   "}), "no answer: the model sent no text"),
-    (chat({"content": ""}, "content_filter"), "no answer: stopped by the provider's content filter"),
-    (chat({"content": "<think>only this</think>"}), "no answer: the model wrote only its reasoning"),
-])
-async def test_an_empty_answer_is_never_a_success(core: Any, llm_server: FakeLLMServer, body: Any,
-                                                  reason: str) -> None:
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        (chat({"content": "   "}), "no answer: the model sent no text"),
+        (chat({"content": ""}, "content_filter"), "no answer: stopped by the provider's content filter"),
+        (chat({"content": "<think>only this</think>"}), "no answer: the model wrote only its reasoning"),
+    ],
+)
+async def test_an_empty_answer_is_never_a_success(core: Any, llm_server: FakeLLMServer, body: Any, reason: str) -> None:
     llm_server.script("chat", [Status(200, body)], model="gpt-test")
     failed = by_model(await asked(core))["openai/gpt-test"]
     assert (failed.status, failed.error) == (AnswerStatus.FAILED, reason)
 
 
 async def test_each_model_gets_its_own_output_limit(make_core: MakeCore, llm_server: FakeLLMServer) -> None:
-    core = await make_core(models=("openai/gpt-5-mini", "openai/gpt-4o", "anthropic/claude-test"),
-                           consensus_max_tokens={"anthropic/*": 1000})
+    core = await make_core(
+        models=("openai/gpt-5-mini", "openai/gpt-4o", "anthropic/claude-test"),
+        consensus_max_tokens={"anthropic/*": 1000},
+    )
     await asked(core)
     sent = {body["model"]: body for body in llm_server.requests("chat") + llm_server.requests("messages")}
     assert sent["gpt-5-mini"]["max_completion_tokens"] == REASONING_LIMIT
@@ -116,8 +135,14 @@ def test_output_limits_defaults_and_overrides() -> None:
     assert limits.limit("ollama/qwen3:8b") == 8192
     assert limits.limit("openai/o4-mini") == 3000
     defaults = OutputLimits()
-    for reasoning in ("openai/gpt-5-mini", "openai/o3", "ollama/deepseek-r1:7b", "vllm/Qwen/Qwen3-8B",
-                      "deepseek/deepseek-reasoner", "groq/openai/gpt-oss-20b"):
+    for reasoning in (
+        "openai/gpt-5-mini",
+        "openai/o3",
+        "ollama/deepseek-r1:7b",
+        "vllm/Qwen/Qwen3-8B",
+        "deepseek/deepseek-reasoner",
+        "groq/openai/gpt-oss-20b",
+    ):
         assert defaults.limit(reasoning) == REASONING_LIMIT, reasoning
     for ordinary in ("openai/gpt-4o", "anthropic/claude-sonnet-4-5", "ollama/llama3.2:3b", "mistral/mistral-large"):
         assert defaults.limit(ordinary) == DEFAULT_LIMIT, ordinary

@@ -107,11 +107,13 @@ async def test_a_failing_subscriber_never_breaks_the_batch(make_core: MakeCore) 
 
 
 async def test_cost_from_the_price_table_and_unknown_is_not_zero(
-        make_core: MakeCore, llm_server: FakeLLMServer) -> None:
+    make_core: MakeCore, llm_server: FakeLLMServer
+) -> None:
     core = await make_core(consensus_prices={"openai/gpt-test": (1.0, 2.0)})
     llm_server.script("chat", [Ok("priced", tokens_in=1000, tokens_out=500)], model="gpt-test")
-    batch = await core.service.ask(Question(TEAM, "C1", "U1", "How much?", models=("openai/gpt-test",
-                                                                                  "ollama/llama-test")))
+    batch = await core.service.ask(
+        Question(TEAM, "C1", "U1", "How much?", models=("openai/gpt-test", "ollama/llama-test"))
+    )
     done = {a.provider_id: a for a in (await core.service.wait_for_batch(batch.id, TEAM)).answers}
     assert done["openai/gpt-test"].cost_usd == 0.002
     assert done["ollama/llama-test"].cost_usd is None
@@ -166,10 +168,10 @@ async def test_a_streamed_answer_sends_few_progress_events(make_core: MakeCore, 
 
 
 async def test_answers_finishing_together_are_stored_together_and_counted(
-        database_url: str, make_core: MakeCore) -> None:
+    database_url: str, make_core: MakeCore
+) -> None:
     core = await make_core(database_url=database_url)
-    batches = await asyncio.gather(*(core.service.ask(Question(TEAM, "C1", "U1", f"Question {i}"))
-                                     for i in range(6)))
+    batches = await asyncio.gather(*(core.service.ask(Question(TEAM, "C1", "U1", f"Question {i}")) for i in range(6)))
     done = [await core.service.wait_for_batch(b.id, TEAM) for b in batches]
     assert all(a.status == AnswerStatus.COMPLETED and a.content for d in done for a in d.answers)
     async with core.store.read() as repo:
@@ -192,17 +194,27 @@ async def test_an_answer_of_a_batch_taken_over_is_not_stored(database_url: str, 
         other.lease_owner = "elsewhere"
 
     def finished(answer_id: int, batch_id: int) -> FinishedAnswer:
-        return FinishedAnswer(answer_id=answer_id, batch_id=batch_id, workspace_id=1,
-                              conversation_id=batch.conversation_id, succeeded=False,
-                              values={"status": "failed", "error": "late"})
+        return FinishedAnswer(
+            answer_id=answer_id,
+            batch_id=batch_id,
+            workspace_id=1,
+            conversation_id=batch.conversation_id,
+            succeeded=False,
+            values={"status": "failed", "error": "late"},
+        )
 
     async with core.store.write() as repo:
         stored = await repo.store_answers("elsewhere", [finished(ours.id, batch.id)])
         refused = await repo.store_answers(core.fanout.owner, [finished(taken.id, batch.id)])
     assert set(stored) == {ours.id} and refused == {}
     async with core.store.read() as repo:
-        statuses = dict((await repo.session.execute(
-            select(AiResponse.id, AiResponse.status).where(AiResponse.batch_id == batch.id))).all())
+        statuses = dict(
+            (
+                await repo.session.execute(
+                    select(AiResponse.id, AiResponse.status).where(AiResponse.batch_id == batch.id)
+                )
+            ).all()
+        )
     assert statuses[ours.id] == "failed" and statuses[taken.id] == "completed"
 
 
@@ -212,17 +224,22 @@ async def test_a_write_the_database_refuses_fails_only_its_own_answer(make_core:
     batch = await core.service.ask(Question(TEAM, "C1", "U1", "Refused?"))
     await core.service.wait_for_batch(batch.id, TEAM)
     async with core.store.write() as repo:
-        await repo.session.execute(
-            RequestBatch.__table__.update().values(lease_owner=core.fanout.owner))
+        await repo.session.execute(RequestBatch.__table__.update().values(lease_owner=core.fanout.owner))
 
     def finished(answer_id: int, status: str) -> FinishedAnswer:
-        return FinishedAnswer(answer_id=answer_id, batch_id=batch.id, workspace_id=1,
-                              conversation_id=batch.conversation_id, succeeded=False,
-                              values={"status": status, "error": "rewritten"})
+        return FinishedAnswer(
+            answer_id=answer_id,
+            batch_id=batch.id,
+            workspace_id=1,
+            conversation_id=batch.conversation_id,
+            succeeded=False,
+            values={"status": status, "error": "rewritten"},
+        )
 
     good = [finished(a.id, "failed") for a in batch.answers[1:count]]
     bad = finished(batch.answers[0].id, "not a status")  # the check constraint refuses it
-    results = await asyncio.gather(*(core.fanout.writer.store_answer(item) for item in [bad, *good]),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(core.fanout.writer.store_answer(item) for item in [bad, *good]), return_exceptions=True
+    )
     assert isinstance(results[0], Exception)
     assert all(not isinstance(r, BaseException) and r is not None for r in results[1:])

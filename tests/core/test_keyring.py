@@ -39,8 +39,11 @@ async def ask(core, who: Actor, text: str, models: tuple[str, ...] = OPENAI_ONLY
 
 
 def bearer_for(server: FakeLLMServer, text: str) -> list[str]:
-    return [c.headers.get("authorization", "") for c in server.calls
-            if c.path == "/v1/chat/completions" and text in c.body.decode()]
+    return [
+        c.headers.get("authorization", "")
+        for c in server.calls
+        if c.path == "/v1/chat/completions" and text in c.body.decode()
+    ]
 
 
 async def test_lookup_order_user_then_team_then_operator(core, llm_server: FakeLLMServer) -> None:  # type: ignore[no-untyped-def]
@@ -83,8 +86,9 @@ async def test_follow_up_and_retry_use_the_askers_key(core, llm_server: FakeLLMS
     await core.service.retry(done.answers[0].id, ADMIN)  # an admin clicks retry: still the asker's key
     await core.service.wait_for_batch(done.id, TEAM)
     assert set(bearer_for(llm_server, "q-retry")) == {f"Bearer {USER_KEY}"}
-    follow = await core.service.follow_up(done.conversation_id, Question(TEAM, "C1", OTHER.user_id, "q-follow",
-                                                                         models=OPENAI_ONLY))
+    follow = await core.service.follow_up(
+        done.conversation_id, Question(TEAM, "C1", OTHER.user_id, "q-follow", models=OPENAI_ONLY)
+    )
     await core.service.wait_for_batch(follow.id, TEAM)
     assert bearer_for(llm_server, "q-follow") == [f"Bearer {OPERATOR_KEY}"]  # the follow-up's asker pays
 
@@ -100,15 +104,24 @@ async def test_bad_keys_are_refused_and_nothing_is_stored(core) -> None:  # type
 
 
 async def test_rotation_and_an_unreadable_row_beside_healthy_ones(  # type: ignore[no-untyped-def]
-        database_url: str, make_core: MakeCore, llm_server: FakeLLMServer) -> None:
+    database_url: str, make_core: MakeCore, llm_server: FakeLLMServer
+) -> None:
     old = await make_core(database_url=database_url, consensus_encryption_keys=OLD)
     await old.service.set_key(ASKER, "openai", USER_KEY)
     await old.service.set_key(ADMIN, "openai", TEAM_KEY, scope="workspace")
     stranger = Fernet(Fernet.generate_key()).encrypt(ANTHROPIC_KEY.encode())  # no configured key opens it
     async with old.store.write() as repo:
         workspace_id = await repo.workspace_id(TEAM)
-        repo.session.add(ApiKey(workspace_id=workspace_id, scope="user", user_id=ASKER.user_id,
-                                provider="anthropic", encrypted_value=stranger, hint="••7e7e"))
+        repo.session.add(
+            ApiKey(
+                workspace_id=workspace_id,
+                scope="user",
+                user_id=ASKER.user_id,
+                provider="anthropic",
+                encrypted_value=stranger,
+                hint="••7e7e",
+            )
+        )
 
     both = await make_core(database_url=database_url, consensus_encryption_keys=f"{NEW},{OLD}")
     report = await both.service.rotate_keys()
@@ -134,14 +147,16 @@ async def test_rotation_and_an_unreadable_row_beside_healthy_ones(  # type: igno
 
 
 async def test_without_an_encryption_key_storing_is_refused_clearly(  # type: ignore[no-untyped-def]
-        make_core: MakeCore) -> None:
+    make_core: MakeCore,
+) -> None:
     core = await make_core(database_url="sqlite+aiosqlite:///:memory:")
     with pytest.raises(ConfigError, match="encryption key"):
         await core.service.set_key(ASKER, "openai", USER_KEY)
 
 
 async def test_a_plaintext_key_never_shows_in_the_store_logs_requests_or_errors(  # type: ignore[no-untyped-def]
-        core, llm_server: FakeLLMServer, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    core, llm_server: FakeLLMServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     caplog.set_level(logging.DEBUG)
     await core.service.set_key(ASKER, "openai", USER_KEY)
     await core.service.set_key(ADMIN, "anthropic", ANTHROPIC_KEY, scope="workspace")

@@ -28,7 +28,8 @@ async def stored_counts(core) -> tuple[int, int]:  # type: ignore[no-untyped-def
 
 
 async def test_models_workspace_default_channel_override_and_checks(  # type: ignore[no-untyped-def]
-        database_url: str, make_core: MakeCore) -> None:
+    database_url: str, make_core: MakeCore
+) -> None:
     core = await make_core(database_url=database_url)
     service = core.service
     settings = await service.model_settings(TEAM)
@@ -61,7 +62,8 @@ async def test_models_workspace_default_channel_override_and_checks(  # type: ig
 
 
 async def test_rate_limit_per_user_with_its_message_and_nothing_stored(  # type: ignore[no-untyped-def]
-        database_url: str, make_core: MakeCore) -> None:
+    database_url: str, make_core: MakeCore
+) -> None:
     core = await make_core(database_url=database_url, consensus_questions_per_minute=2)
     service = core.service
     assert (await service.model_settings(TEAM)).questions_per_minute == 2  # the operator's default
@@ -87,10 +89,14 @@ async def test_rate_limit_per_user_with_its_message_and_nothing_stored(  # type:
 
 
 async def test_daily_budget_refuses_once_spent_and_stores_nothing(  # type: ignore[no-untyped-def]
-        database_url: str, make_core: MakeCore) -> None:
+    database_url: str, make_core: MakeCore
+) -> None:
     # $0.10 per token in and out: one answer costs well over a dollar.
-    core = await make_core(models=("openai/gpt-test",), database_url=database_url,
-                           consensus_prices={"openai/gpt-test": (100_000.0, 100_000.0)})
+    core = await make_core(
+        models=("openai/gpt-test",),
+        database_url=database_url,
+        consensus_prices={"openai/gpt-test": (100_000.0, 100_000.0)},
+    )
     service = core.service
     with pytest.raises(InvalidSettingsError):
         await service.set_limits(ADMIN, daily_budget_usd=-1, questions_per_minute=None)
@@ -102,8 +108,9 @@ async def test_daily_budget_refuses_once_spent_and_stores_nothing(  # type: igno
     before = await stored_counts(core)
     with pytest.raises(BudgetExceededError) as caught:
         await service.ask(question("And this?", user="U2"))
-    assert caught.value.message == (f"This workspace has spent ${spent:,.2f} of its $1.00 daily budget; "
-                                    "questions resume at 00:00 UTC.")
+    assert caught.value.message == (
+        f"This workspace has spent ${spent:,.2f} of its $1.00 daily budget; questions resume at 00:00 UTC."
+    )
     assert isinstance(caught.value, RateLimitedError)  # adapters that map RateLimitedError show it as is
     assert await stored_counts(core) == before
     other = await service.ask(Question(WorkspaceRef(Platform.DISCORD, "G2"), "C1", "U1", "Elsewhere?"))

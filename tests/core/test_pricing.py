@@ -13,10 +13,21 @@ def test_known_model_cost() -> None:
     assert table.cost("openai/gpt-5-mini", 2000, 500) == pytest.approx((2000 * 0.25 + 500 * 2.0) / 1e6)
 
 
-@pytest.mark.parametrize("model", ["anthropic/claude-sonnet-4-5", "anthropic/claude-opus-4-1",
-                                   "anthropic/claude-haiku-4-5", "openai/gpt-5", "openai/gpt-5-mini",
-                                   "openai/gpt-5-nano", "openai/gpt-4.1", "openai/gpt-4o",
-                                   "openai/gpt-4o-mini", "openai/o4-mini"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "anthropic/claude-sonnet-4-5",
+        "anthropic/claude-opus-4-1",
+        "anthropic/claude-haiku-4-5",
+        "openai/gpt-5",
+        "openai/gpt-5-mini",
+        "openai/gpt-5-nano",
+        "openai/gpt-4.1",
+        "openai/gpt-4o",
+        "openai/gpt-4o-mini",
+        "openai/o4-mini",
+    ],
+)
 def test_well_known_models_have_a_price(model: str) -> None:
     price = PriceTable().price(model)
     assert price is not None and 0 < price.input_per_mtok <= price.output_per_mtok

@@ -82,8 +82,9 @@ class Collector:
 
 @pytest.mark.parametrize("kind,endpoint,_p", KINDS)
 @pytest.mark.parametrize("stream", [False, True])
-async def test_answers_with_text_and_usage(llm_server: FakeLLMServer, providers: Providers,
-                                           kind: str, endpoint: str, _p: str, stream: bool) -> None:
+async def test_answers_with_text_and_usage(
+    llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, _p: str, stream: bool
+) -> None:
     llm_server.script(endpoint, [Ok("four, of course", tokens_in=11, tokens_out=3, chunks=3)])
     collect = Collector()
     completion = await providers[kind].complete(REQUEST, collect if stream else None)
@@ -108,8 +109,9 @@ async def test_openai_wire_format(llm_server: FakeLLMServer, providers: Provider
 
 
 async def test_compatible_server_gets_max_tokens_and_a_dummy_key(llm_server: FakeLLMServer) -> None:
-    ollama = OpenAIProvider.create("llama3.2:3b", api_key=None, base_url=f"{llm_server.url}/v1",
-                                   name="ollama", label="Ollama")
+    ollama = OpenAIProvider.create(
+        "llama3.2:3b", api_key=None, base_url=f"{llm_server.url}/v1", name="ollama", label="Ollama"
+    )
     try:
         assert ollama.id == "ollama/llama3.2:3b"
         completion = await ollama.complete(REQUEST)
@@ -130,8 +132,9 @@ async def test_anthropic_wire_format(llm_server: FakeLLMServer, providers: Provi
 
 
 @pytest.mark.parametrize("kind,endpoint,_p", KINDS)
-async def test_missing_usage_is_unknown_not_zero(llm_server: FakeLLMServer, providers: Providers,
-                                                 kind: str, endpoint: str, _p: str) -> None:
+async def test_missing_usage_is_unknown_not_zero(
+    llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, _p: str
+) -> None:
     llm_server.script(endpoint, [Ok("hi", usage=False), Ok("hi", usage=False)])
     whole = await providers[kind].complete(REQUEST)
     streamed = await providers[kind].complete(REQUEST, Collector())
@@ -151,25 +154,45 @@ FAULTS: list[tuple[str, Any, type[ProviderError], bool, str]] = [
     ("unauthorized", unauthorized, ProviderAuthError, False, "{L} rejected the API key"),
     ("forbidden", lambda p: Status(403), ProviderAuthError, False, "{L} refused access with this API key"),
     ("quota", quota_exhausted, ProviderQuotaError, False, "{L}'s quota is exhausted"),
-    ("not found", lambda p: Status(404, error_body("not_found_error", "model: nope")), ProviderResponseError,
-     False, None),  # names the URL: see test_404_names_the_url_tried_and_the_convention
+    (
+        "not found",
+        lambda p: Status(404, error_body("not_found_error", "model: nope")),
+        ProviderResponseError,
+        False,
+        None,
+    ),  # names the URL: see test_404_names_the_url_tried_and_the_convention
     ("malformed", lambda p: Malformed(), ProviderResponseError, True, "{L} sent a reply that could not be read"),
-    ("cut stream", lambda p: Ok("one two three four", cut_after=2, chunks=4), ProviderUnavailableError, True,
-     "connection to {L} dropped"),
+    (
+        "cut stream",
+        lambda p: Ok("one two three four", cut_after=2, chunks=4),
+        ProviderUnavailableError,
+        True,
+        "connection to {L} dropped",
+    ),
     ("mid-stream error", lambda p: Ok(fail_after=1), ProviderUnavailableError, True, None),
 ]
 
 
 STREAM_ONLY = ("cut stream", "mid-stream error")
-FAULT_RUNS = [pytest.param(f, stream, id=f"{f[0]}-{'stream' if stream else 'whole'}")
-              for f in FAULTS for stream in (False, True) if stream or f[0] not in STREAM_ONLY]
+FAULT_RUNS = [
+    pytest.param(f, stream, id=f"{f[0]}-{'stream' if stream else 'whole'}")
+    for f in FAULTS
+    for stream in (False, True)
+    if stream or f[0] not in STREAM_ONLY
+]
 
 
 @pytest.mark.parametrize("kind,endpoint,provider_name", KINDS)
 @pytest.mark.parametrize("fault,stream", FAULT_RUNS)
 async def test_every_fault_becomes_one_core_error(
-        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, provider_name: str,
-        fault: tuple[str, Any, type[ProviderError], bool, str | None], stream: bool) -> None:
+    llm_server: FakeLLMServer,
+    providers: Providers,
+    kind: str,
+    endpoint: str,
+    provider_name: str,
+    fault: tuple[str, Any, type[ProviderError], bool, str | None],
+    stream: bool,
+) -> None:
     _name, step, error_class, retryable, message = fault
     llm_server.script(endpoint, [step(provider_name)])
     with pytest.raises(error_class) as caught:
@@ -191,7 +214,8 @@ NGINX_PAGE = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></c
 @pytest.mark.parametrize("kind,endpoint,_p", KINDS)
 @pytest.mark.parametrize("json_body", [False, True])
 async def test_404_names_the_url_tried_and_the_convention(
-        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, _p: str, json_body: bool) -> None:
+    llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, _p: str, json_body: bool
+) -> None:
     body: Any = error_body("not_found_error", "model: nope") if json_body else NGINX_PAGE.format("404 Not Found")
     llm_server.script(endpoint, [Status(404, body, content_type="application/json" if json_body else "text/html")])
     with pytest.raises(ProviderResponseError) as caught:
@@ -209,8 +233,9 @@ async def test_404_names_the_url_tried_and_the_convention(
 
 async def test_404_of_a_compatible_server_names_its_own_setting(llm_server: FakeLLMServer) -> None:
     # A base URL without /v1: the SDK posts to /chat/completions, which the server does not serve.
-    proxy = OpenAIProvider.create("m", api_key="sk-test-key-123456", base_url=llm_server.url, name="litellm",
-                                  label="LiteLLM")
+    proxy = OpenAIProvider.create(
+        "m", api_key="sk-test-key-123456", base_url=llm_server.url, name="litellm", label="LiteLLM"
+    )
     try:
         with pytest.raises(ProviderResponseError) as caught:
             await proxy.complete(REQUEST)
@@ -222,8 +247,11 @@ async def test_404_of_a_compatible_server_names_its_own_setting(llm_server: Fake
 
 # (status, body a proxy sends, what the person reads after "<label> ")
 PAGES = [
-    (413, NGINX_PAGE.format("413 Request Entity Too Large"),
-     "{L} rejected the request (413): the request is too large for {L}"),
+    (
+        413,
+        NGINX_PAGE.format("413 Request Entity Too Large"),
+        "{L} rejected the request (413): the request is too large for {L}",
+    ),
     (400, "Bad Request", "{L} rejected the request (400): {L} could not understand the request"),
     (418, "I'm a teapot", "{L} rejected the request (418): {L} refused it"),
     (502, NGINX_PAGE.format("502 Bad Gateway"), "a gateway in front of {L} got no valid answer from it (502)"),
@@ -236,8 +264,15 @@ PAGES = [
 @pytest.mark.parametrize("kind,endpoint,_p", KINDS)
 @pytest.mark.parametrize("status,page,expected", PAGES, ids=[str(p[0]) for p in PAGES])
 async def test_an_error_page_says_what_its_status_means(
-        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, _p: str,
-        status: int, page: str, expected: str) -> None:
+    llm_server: FakeLLMServer,
+    providers: Providers,
+    kind: str,
+    endpoint: str,
+    _p: str,
+    status: int,
+    page: str,
+    expected: str,
+) -> None:
     llm_server.script(endpoint, [Status(status, page, content_type="text/html")])
     with pytest.raises(ProviderError) as caught:
         await providers[kind].complete(REQUEST, Collector())
@@ -278,8 +313,8 @@ async def test_unreachable_server_is_unavailable(unused_tcp_port: int, kind: str
 @pytest.mark.parametrize("kind,endpoint,provider_name", KINDS)
 @pytest.mark.parametrize("status", [400, 401, 403, 422, 429, 500])
 async def test_the_key_never_reaches_an_error_message(
-        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str,
-        provider_name: str, status: int) -> None:
+    llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str, provider_name: str, status: int
+) -> None:
     key = OPENAI_KEY if kind == "openai" else ANTHROPIC_KEY
     echo = f"Incorrect API key provided: {key}. Also tried sk-proj-abcdef123456 and {key[:-4]}."
     llm_server.script(endpoint, [Status(status, error_body("invalid_request_error", echo))])
@@ -334,17 +369,26 @@ def anthropic_event(name: str, data: Any) -> str:
 
 
 def text_delta(text: str) -> str:
-    return anthropic_event("content_block_delta",
-                           {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+    return anthropic_event(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+    )
 
 
 async def test_openai_stream_reader_follows_the_sse_format(llm_server: FakeLLMServer, providers: Providers) -> None:
     # Keep-alive comments, id/retry fields, CRLF line ends, JSON split over two `data:` lines, and
     # whatever follows [DONE] (a well-behaved server sends nothing; it is ignored).
     split = chat_chunk("lo").replace(', "choices"', ',\ndata: "choices"')
-    frames = [": keep-alive\n\n", "retry: 3000\nid: 1\n", f"data: {chat_chunk('Hel')}\r\n\r\n",
-              ": still here\n", f"data: {split}\n\n", f"data: {chat_chunk(usage=(7, 2))}\n\n",
-              "data: [DONE]\n\n", "data: {not json\n\n"]
+    frames = [
+        ": keep-alive\n\n",
+        "retry: 3000\nid: 1\n",
+        f"data: {chat_chunk('Hel')}\r\n\r\n",
+        ": still here\n",
+        f"data: {split}\n\n",
+        f"data: {chat_chunk(usage=(7, 2))}\n\n",
+        "data: [DONE]\n\n",
+        "data: {not json\n\n",
+    ]
     llm_server.script("chat", [RawStream(frames)])
     collect = Collector()
     completion = await providers["openai"].complete(REQUEST, collect)
@@ -353,7 +397,8 @@ async def test_openai_stream_reader_follows_the_sse_format(llm_server: FakeLLMSe
 
 
 async def test_openai_stream_without_done_keeps_what_arrived_and_says_it_was_cut(
-        llm_server: FakeLLMServer, providers: Providers) -> None:
+    llm_server: FakeLLMServer, providers: Providers
+) -> None:
     # The body ends cleanly but early; an event without its blank line is unfinished and dropped.
     frames = [f"data: {chat_chunk('partial')}\n\n", 'data: {"choices": [{"delta": {"content": "x"']
     llm_server.script("chat", [RawStream(frames)])
@@ -364,7 +409,8 @@ async def test_openai_stream_without_done_keeps_what_arrived_and_says_it_was_cut
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
 async def test_a_stream_cut_inside_an_event_is_a_dropped_connection(
-        llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str) -> None:
+    llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str
+) -> None:
     first = f"data: {chat_chunk('one ')}\n\n" if kind == "openai" else text_delta("one ")
     llm_server.script(endpoint, [RawStream([first, 'data: {"choices": [{"del'], cut=True)])
     collect = Collector()
@@ -375,9 +421,10 @@ async def test_a_stream_cut_inside_an_event_is_a_dropped_connection(
 
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
-async def test_garbled_event_json_could_not_be_read(llm_server: FakeLLMServer, providers: Providers,
-                                                    kind: str, endpoint: str) -> None:
-    bad = "data: {\"choices\": [\n\n" if kind == "openai" else "event: message_delta\ndata: {\"usage\": \n\n"
+async def test_garbled_event_json_could_not_be_read(
+    llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str
+) -> None:
+    bad = 'data: {"choices": [\n\n' if kind == "openai" else 'event: message_delta\ndata: {"usage": \n\n'
     llm_server.script(endpoint, [RawStream([bad])])
     with pytest.raises(ProviderResponseError, match="could not be read") as caught:
         await providers[kind].complete(REQUEST, Collector())
@@ -385,8 +432,9 @@ async def test_garbled_event_json_could_not_be_read(llm_server: FakeLLMServer, p
 
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
-async def test_json_of_the_wrong_shape_could_not_be_read(llm_server: FakeLLMServer, providers: Providers,
-                                                         kind: str, endpoint: str) -> None:
+async def test_json_of_the_wrong_shape_could_not_be_read(
+    llm_server: FakeLLMServer, providers: Providers, kind: str, endpoint: str
+) -> None:
     streamed = "data: [1, 2]\n\n" if kind == "openai" else 'event: content_block_delta\ndata: {"delta": "hi"}\n\n'
     whole = {"choices": [{"text": "no message"}]} if kind == "openai" else {"content": "not a list"}
     llm_server.script(endpoint, [RawStream([streamed]), Status(200, whole)])
@@ -412,18 +460,27 @@ async def test_openai_error_payload_mid_stream(llm_server: FakeLLMServer, provid
     assert caught.value.retryable and collect.seen == ["Hi"]
 
 
-async def test_anthropic_stream_reader_skips_what_it_does_not_need(llm_server: FakeLLMServer,
-                                                                   providers: Providers) -> None:
+async def test_anthropic_stream_reader_skips_what_it_does_not_need(
+    llm_server: FakeLLMServer, providers: Providers
+) -> None:
     # Pings, comments, events it does not know (even unparseable), frames without an `event:` name
     # (the SDK skips those too), non-text deltas; the last message_delta carries the output count.
     start = {"type": "message_start", "message": {"id": "m", "content": [], "usage": {"input_tokens": 9}}}
     thinking = {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hm"}}
-    frames = [anthropic_event("message_start", start), ": keep-alive\n\n", anthropic_event("ping", {"type": "ping"}),
-              "event: future_event\ndata: {not json\n\n", f"data: {json.dumps({'type': 'ping'})}\n\n",
-              anthropic_event("content_block_delta", thinking), text_delta("Hi "), text_delta("there"),
-              anthropic_event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 1}}),
-              anthropic_event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 4}}),
-              anthropic_event("message_stop", {"type": "message_stop"}), "event: message_delta\ndata: {oops\n\n"]
+    frames = [
+        anthropic_event("message_start", start),
+        ": keep-alive\n\n",
+        anthropic_event("ping", {"type": "ping"}),
+        "event: future_event\ndata: {not json\n\n",
+        f"data: {json.dumps({'type': 'ping'})}\n\n",
+        anthropic_event("content_block_delta", thinking),
+        text_delta("Hi "),
+        text_delta("there"),
+        anthropic_event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 1}}),
+        anthropic_event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 4}}),
+        anthropic_event("message_stop", {"type": "message_stop"}),
+        "event: message_delta\ndata: {oops\n\n",
+    ]
     llm_server.script("messages", [RawStream(frames)])
     collect = Collector()
     completion = await providers["anthropic"].complete(REQUEST, collect)
@@ -431,8 +488,7 @@ async def test_anthropic_stream_reader_skips_what_it_does_not_need(llm_server: F
     assert collect.seen == ["Hi ", "Hi there"]
 
 
-async def test_anthropic_error_event_that_is_not_an_overload(llm_server: FakeLLMServer,
-                                                             providers: Providers) -> None:
+async def test_anthropic_error_event_that_is_not_an_overload(llm_server: FakeLLMServer, providers: Providers) -> None:
     error = {"type": "error", "error": {"type": "api_error", "message": "Internal error"}}
     llm_server.script("messages", [RawStream([text_delta("Hi"), anthropic_event("error", error)])])
     with pytest.raises(ProviderUnavailableError, match="Anthropic failed while answering") as caught:

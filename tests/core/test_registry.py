@@ -25,33 +25,43 @@ REQUEST = ChatRequest((ChatMessage("user", "hello"),))
 
 @pytest.fixture
 async def registry(llm_server: FakeLLMServer) -> AsyncIterator[ProviderRegistry]:
-    made = ProviderRegistry({
-        "openai": ProviderConfig("openai", "openai", f"{llm_server.url}/v1", "sk-test-openai-1234"),
-        "anthropic": ProviderConfig("anthropic", "anthropic", llm_server.url, "sk-ant-test-1234"),
-        "ollama": ProviderConfig("ollama", "openai-compatible", f"{llm_server.url}/v1"),
-        "openrouter": ProviderConfig("openrouter", base_url=f"{llm_server.url}/v1", api_key="sk-or-1234"),
-    })
+    made = ProviderRegistry(
+        {
+            "openai": ProviderConfig("openai", "openai", f"{llm_server.url}/v1", "sk-test-openai-1234"),
+            "anthropic": ProviderConfig("anthropic", "anthropic", llm_server.url, "sk-ant-test-1234"),
+            "ollama": ProviderConfig("ollama", "openai-compatible", f"{llm_server.url}/v1"),
+            "openrouter": ProviderConfig("openrouter", base_url=f"{llm_server.url}/v1", api_key="sk-or-1234"),
+        }
+    )
     yield made
     await made.aclose()
 
 
 async def test_builds_providers_that_answer(llm_server: FakeLLMServer, registry: ProviderRegistry) -> None:
-    llm_server.answers.update({"gpt-5-mini": "openai", "claude-haiku-4-5": "anthropic",
-                               "llama3.2:3b": "ollama", "meta-llama/llama-3-8b": "openrouter"})
-    for model_id, cls, label in [("openai/gpt-5-mini", OpenAIProvider, "OpenAI"),
-                                 ("anthropic/claude-haiku-4-5", AnthropicProvider, "Anthropic"),
-                                 ("ollama/llama3.2:3b", OpenAIProvider, "Ollama"),
-                                 ("openrouter/meta-llama/llama-3-8b", OpenAIProvider, "OpenRouter")]:
+    llm_server.answers.update(
+        {
+            "gpt-5-mini": "openai",
+            "claude-haiku-4-5": "anthropic",
+            "llama3.2:3b": "ollama",
+            "meta-llama/llama-3-8b": "openrouter",
+        }
+    )
+    for model_id, cls, label in [
+        ("openai/gpt-5-mini", OpenAIProvider, "OpenAI"),
+        ("anthropic/claude-haiku-4-5", AnthropicProvider, "Anthropic"),
+        ("ollama/llama3.2:3b", OpenAIProvider, "Ollama"),
+        ("openrouter/meta-llama/llama-3-8b", OpenAIProvider, "OpenRouter"),
+    ]:
         provider = registry.get(model_id)
         assert isinstance(provider, cls)
         assert (provider.id, provider.label) == (model_id, label)
         assert (await provider.complete(REQUEST)).text == model_id.partition("/")[0]
-    assert [b["model"] for b in llm_server.requests("chat")] == ["gpt-5-mini", "llama3.2:3b",
-                                                                 "meta-llama/llama-3-8b"]
+    assert [b["model"] for b in llm_server.requests("chat")] == ["gpt-5-mini", "llama3.2:3b", "meta-llama/llama-3-8b"]
 
 
-async def test_the_sdk_loads_once_in_a_worker_thread(registry: ProviderRegistry,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_sdk_loads_once_in_a_worker_thread(
+    registry: ProviderRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     loaded_on: list[tuple[str, bool]] = []
     real_import = importlib.import_module
 
@@ -67,8 +77,9 @@ async def test_the_sdk_loads_once_in_a_worker_thread(registry: ProviderRegistry,
     assert loaded_on == [("core.providers.openai", False)]  # off the event loop's thread
 
 
-async def test_a_deferred_provider_is_built_on_its_first_call(llm_server: FakeLLMServer,
-                                                             registry: ProviderRegistry) -> None:
+async def test_a_deferred_provider_is_built_on_its_first_call(
+    llm_server: FakeLLMServer, registry: ProviderRegistry
+) -> None:
     llm_server.answers["claude-haiku-4-5"] = "judged"
     judge = registry.deferred("anthropic/claude-haiku-4-5")
     assert (judge.id, judge.label) == ("anthropic/claude-haiku-4-5", "Anthropic")
@@ -97,25 +108,29 @@ async def test_keyless_compatible_server_gets_a_dummy_key(registry: ProviderRegi
     assert isinstance(provider, OpenAIProvider) and provider._client.api_key
 
 
-@pytest.mark.parametrize("model_id,needle", [
-    ("mistral/large", "No provider named 'mistral'"),
-    ("gpt-5", "should look like 'provider/model'"),
-    ("openai/", "should look like 'provider/model'"),
-    ("/gpt-5", "should look like 'provider/model'"),
-])
-def test_unknown_or_malformed_ids_are_config_errors(registry: ProviderRegistry, model_id: str,
-                                                    needle: str) -> None:
+@pytest.mark.parametrize(
+    "model_id,needle",
+    [
+        ("mistral/large", "No provider named 'mistral'"),
+        ("gpt-5", "should look like 'provider/model'"),
+        ("openai/", "should look like 'provider/model'"),
+        ("/gpt-5", "should look like 'provider/model'"),
+    ],
+)
+def test_unknown_or_malformed_ids_are_config_errors(registry: ProviderRegistry, model_id: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         registry.get(model_id)
 
 
 async def test_missing_settings_name_what_to_configure() -> None:
-    registry = ProviderRegistry({
-        "openai": ProviderConfig("openai", "openai"),
-        "anthropic": ProviderConfig("anthropic", "anthropic"),
-        "vllm": ProviderConfig("vllm"),
-        "custom": ProviderConfig("custom", "no-such-kind"),
-    })
+    registry = ProviderRegistry(
+        {
+            "openai": ProviderConfig("openai", "openai"),
+            "anthropic": ProviderConfig("anthropic", "anthropic"),
+            "vllm": ProviderConfig("vllm"),
+            "custom": ProviderConfig("custom", "no-such-kind"),
+        }
+    )
     with pytest.raises(ConfigError, match="No API key is configured for OpenAI"):
         registry.get("openai/gpt-5")
     with pytest.raises(ConfigError, match="No API key is configured for Anthropic"):
@@ -133,7 +148,8 @@ def test_config_repr_hides_the_key() -> None:
 
 
 async def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "consensus_echo_plugin.py").write_text(textwrap.dedent('''
+    (tmp_path / "consensus_echo_plugin.py").write_text(
+        textwrap.dedent("""
         from core.providers.base import Completion
 
         class EchoProvider:
@@ -154,7 +170,8 @@ async def test_entry_point_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
         def factory(config, model):
             return EchoProvider(config, model)
-    '''))
+    """)
+    )
     dist = tmp_path / "consensus_echo_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: consensus-echo-plugin\nVersion: 1.0\n")
@@ -182,9 +199,11 @@ def test_a_configured_name_keeps_its_spelling() -> None:
 
 def test_importing_the_registry_loads_no_sdk() -> None:
     """The SDKs load on first need, in a worker thread; importing the registry must not pull them in."""
-    code = ("import sys, core.providers.registry; "
-            "print(sorted(m for m in ('openai', 'anthropic', 'core.providers.openai', 'core.providers.anthropic') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, core.providers.registry; "
+        "print(sorted(m for m in ('openai', 'anthropic', 'core.providers.openai', 'core.providers.anthropic') "
+        "if m in sys.modules))"
+    )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.strip() == "[]"
 
@@ -196,7 +215,8 @@ async def test_built_in_kinds_load_through_the_plugin_table(registry: ProviderRe
 
 
 async def test_a_plugin_can_pool_one_client_per_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "consensus_pooled_plugin.py").write_text(textwrap.dedent('''
+    (tmp_path / "consensus_pooled_plugin.py").write_text(
+        textwrap.dedent("""
         import threading
 
         from core.providers.base import Completion
@@ -228,7 +248,8 @@ async def test_a_plugin_can_pool_one_client_per_key(tmp_path: Path, monkeypatch:
                 return PooledProvider(client, config, model)
 
         FACTORY = Factory()
-    '''))
+    """)
+    )
     dist = tmp_path / "consensus_pooled_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: consensus-pooled-plugin\nVersion: 1.0\n")

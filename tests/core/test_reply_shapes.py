@@ -27,34 +27,65 @@ REQUEST = ChatRequest((ChatMessage("user", "what is two plus two"),), system="be
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> str:
     """One chat.completion.chunk as an SSE frame."""
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-    body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "m",
-            "choices": choices, **extra}
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "m",
+        "choices": choices,
+        **extra,
+    }
     return f"data: {json.dumps(body)}\n\n"
 
 
 def chat(message: dict[str, Any], finish: str = "stop", usage: dict[str, Any] | None = None) -> dict[str, Any]:
     """One whole chat.completion."""
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
-            **({"usage": usage} if usage else {})}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish}],
+        **({"usage": usage} if usage else {}),
+    }
 
 
 def event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
 
 
-def claude_stream(*deltas: dict[str, Any], stop: str | None = "end_turn", end: bool = True,
-                  start_usage: dict[str, Any] | None = None, delta_usage: dict[str, Any] | None = None) -> list[str]:
+def claude_stream(
+    *deltas: dict[str, Any],
+    stop: str | None = "end_turn",
+    end: bool = True,
+    start_usage: dict[str, Any] | None = None,
+    delta_usage: dict[str, Any] | None = None,
+) -> list[str]:
     """message_start … content_block_delta × N … message_delta, message_stop (Anthropic's streaming guide)."""
-    frames = [event("message_start", {"message": {"id": "msg_1", "type": "message", "role": "assistant",
-                                                  "content": [], "usage": start_usage or {"input_tokens": 10,
-                                                                                          "output_tokens": 1}}}),
-              event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})]
+    frames = [
+        event(
+            "message_start",
+            {
+                "message": {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [],
+                    "usage": start_usage or {"input_tokens": 10, "output_tokens": 1},
+                }
+            },
+        ),
+        event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+    ]
     frames += [event("content_block_delta", {"index": 0, "delta": d}) for d in deltas]
     if stop is not None:
-        frames += [event("content_block_stop", {"index": 0}),
-                   event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
-                                           "usage": delta_usage or {"output_tokens": 20}})]
+        frames += [
+            event("content_block_stop", {"index": 0}),
+            event(
+                "message_delta",
+                {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": delta_usage or {"output_tokens": 20}},
+            ),
+        ]
     if end:
         frames.append(event("message_stop", {}))
     return frames
@@ -69,8 +100,9 @@ def text(value: str) -> dict[str, Any]:
 
 def openai_length_streamed() -> RawStream:
     """OpenAI Chat Completions reference: finish_reason "length" when the max tokens were reached."""
-    return RawStream([chunk({"role": "assistant", "content": "The answer is"}), chunk({}, "length"),
-                      "data: [DONE]\n\n"])
+    return RawStream(
+        [chunk({"role": "assistant", "content": "The answer is"}), chunk({}, "length"), "data: [DONE]\n\n"]
+    )
 
 
 def openai_content_filter_whole() -> Status:
@@ -80,9 +112,15 @@ def openai_content_filter_whole() -> Status:
 
 def deepseek_reasoning_content_streamed() -> RawStream:
     """DeepSeek reasoning model guide: the chain of thought streams in `delta.reasoning_content`."""
-    return RawStream([chunk({"role": "assistant", "reasoning_content": "Two plus two"}),
-                      chunk({"reasoning_content": " is four."}), chunk({"content": "4"}), chunk({}, "stop"),
-                      "data: [DONE]\n\n"])
+    return RawStream(
+        [
+            chunk({"role": "assistant", "reasoning_content": "Two plus two"}),
+            chunk({"reasoning_content": " is four."}),
+            chunk({"content": "4"}),
+            chunk({}, "stop"),
+            "data: [DONE]\n\n",
+        ]
+    )
 
 
 def openrouter_reasoning_whole() -> Status:
@@ -93,29 +131,52 @@ def openrouter_reasoning_whole() -> Status:
 def qwen3_think_tags_streamed() -> RawStream:
     """Qwen3 / DeepSeek-R1 through Ollama or vLLM without a reasoning parser: `<think>` inside the
     content (Qwen3 model card: thinking content wrapped in <think>…</think>), the tag split across deltas."""
-    return RawStream([chunk({"role": "assistant", "content": "<thi"}), chunk({"content": "nk>\nThe user wants "}),
-                      chunk({"content": "a sum.</th"}), chunk({"content": "ink>\n\nFour."}), chunk({}, "stop"),
-                      "data: [DONE]\n\n"])
+    return RawStream(
+        [
+            chunk({"role": "assistant", "content": "<thi"}),
+            chunk({"content": "nk>\nThe user wants "}),
+            chunk({"content": "a sum.</th"}),
+            chunk({"content": "ink>\n\nFour."}),
+            chunk({}, "stop"),
+            "data: [DONE]\n\n",
+        ]
+    )
 
 
 def r1_think_only_whole() -> Status:
     """DeepSeek-R1 through vLLM, output limit reached while thinking: an unclosed <think>, finish "length"."""
-    return Status(200, chat({"content": "<think>\nOkay, the user wants"}, "length",
-                            {"prompt_tokens": 12, "completion_tokens": 64, "total_tokens": 76}))
+    return Status(
+        200,
+        chat(
+            {"content": "<think>\nOkay, the user wants"},
+            "length",
+            {"prompt_tokens": 12, "completion_tokens": 64, "total_tokens": 76},
+        ),
+    )
 
 
 def gpt5_mini_all_reasoning_whole() -> Status:
     """OpenAI reasoning guide: reasoning tokens count against max_completion_tokens; when they use it
     all the content is empty, finish_reason "length", and usage reports the reasoning tokens."""
-    usage = {"prompt_tokens": 30, "completion_tokens": 2048, "total_tokens": 2078,
-             "completion_tokens_details": {"reasoning_tokens": 2048}}
+    usage = {
+        "prompt_tokens": 30,
+        "completion_tokens": 2048,
+        "total_tokens": 2078,
+        "completion_tokens_details": {"reasoning_tokens": 2048},
+    }
     return Status(200, chat({"content": ""}, "length", usage))
 
 
 def openai_refusal_streamed() -> RawStream:
     """OpenAI structured outputs guide: a refusal arrives in `refusal` (delta.refusal when streamed)."""
-    return RawStream([chunk({"role": "assistant", "content": None, "refusal": "I'm sorry, "}),
-                      chunk({"refusal": "I can't help with that."}), chunk({}, "stop"), "data: [DONE]\n\n"])
+    return RawStream(
+        [
+            chunk({"role": "assistant", "content": None, "refusal": "I'm sorry, "}),
+            chunk({"refusal": "I can't help with that."}),
+            chunk({}, "stop"),
+            "data: [DONE]\n\n",
+        ]
+    )
 
 
 def openai_refusal_whole() -> Status:
@@ -126,21 +187,37 @@ def openai_refusal_whole() -> Status:
 def groq_usage_streamed() -> RawStream:
     """Groq API reference: a stream's usage arrives in the last chunk under `x_groq.usage`."""
     usage = {"prompt_tokens": 18, "completion_tokens": 5, "total_tokens": 23}
-    return RawStream([chunk({"role": "assistant", "content": "Four."}),
-                      chunk({}, "stop", x_groq={"id": "req_1", "usage": usage}), "data: [DONE]\n\n"])
+    return RawStream(
+        [
+            chunk({"role": "assistant", "content": "Four."}),
+            chunk({}, "stop", x_groq={"id": "req_1", "usage": usage}),
+            "data: [DONE]\n\n",
+        ]
+    )
 
 
 def gateway_heartbeat_streamed() -> RawStream:
     """A gateway heartbeat: an empty `data:` line, which the SSE specification says not to dispatch."""
-    return RawStream(["data:\n\n", chunk({"role": "assistant", "content": "Four."}), "data:\n\n",
-                      chunk({}, "stop"), "data: [DONE]\n\n"])
+    return RawStream(
+        [
+            "data:\n\n",
+            chunk({"role": "assistant", "content": "Four."}),
+            "data:\n\n",
+            chunk({}, "stop"),
+            "data: [DONE]\n\n",
+        ]
+    )
 
 
 def reasoning_beside_output_whole() -> Status:
     """A compatible server that reports reasoning tokens beside the completion tokens (its total counts
     both): the reasoning is billed output all the same."""
-    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 115,
-             "completion_tokens_details": {"reasoning_tokens": 100}}
+    usage = {
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 115,
+        "completion_tokens_details": {"reasoning_tokens": 100},
+    }
     return Status(200, chat({"content": "Four."}, "stop", usage))
 
 
@@ -154,37 +231,76 @@ def claude_max_tokens_streamed() -> RawStream:
 
 def claude_thinking_streamed() -> RawStream:
     """Anthropic extended thinking, streamed: thinking_delta events in a thinking block, then the text."""
-    return RawStream(claude_stream({"type": "thinking_delta", "thinking": "Two and two."},
-                                   {"type": "signature_delta", "signature": "EqQB"}, text("Four.")))
+    return RawStream(
+        claude_stream(
+            {"type": "thinking_delta", "thinking": "Two and two."},
+            {"type": "signature_delta", "signature": "EqQB"},
+            text("Four."),
+        )
+    )
 
 
 def claude_gateway_usage_streamed() -> RawStream:
     """Anthropic streaming guide: message_delta usage is cumulative and may carry input_tokens;
     gateways (OpenRouter) send 0 in message_start and the real count only there."""
-    return RawStream(claude_stream(text("Four."), start_usage={"input_tokens": 0, "output_tokens": 0},
-                                   delta_usage={"input_tokens": 42, "output_tokens": 7}))
+    return RawStream(
+        claude_stream(
+            text("Four."),
+            start_usage={"input_tokens": 0, "output_tokens": 0},
+            delta_usage={"input_tokens": 42, "output_tokens": 7},
+        )
+    )
 
 
 def claude_refusal_whole() -> Status:
     """Anthropic: stop_reason "refusal" when the model declines; the text so far is kept."""
-    return Status(200, {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
-                        "content": [{"type": "text", "text": "I can't help with that."}],
-                        "stop_reason": "refusal", "usage": {"input_tokens": 9, "output_tokens": 8}})
+    return Status(
+        200,
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": [{"type": "text", "text": "I can't help with that."}],
+            "stop_reason": "refusal",
+            "usage": {"input_tokens": 9, "output_tokens": 8},
+        },
+    )
 
 
 def claude_thinking_whole() -> Status:
     """Anthropic extended thinking: a `thinking` block before the `text` block; max_tokens reached."""
-    return Status(200, {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
-                        "content": [{"type": "thinking", "thinking": "Two and two.", "signature": "EqQB"},
-                                    {"type": "text", "text": "Four, and"}],
-                        "stop_reason": "max_tokens", "usage": {"input_tokens": 9, "output_tokens": 64}})
+    return Status(
+        200,
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": [
+                {"type": "thinking", "thinking": "Two and two.", "signature": "EqQB"},
+                {"type": "text", "text": "Four, and"},
+            ],
+            "stop_reason": "max_tokens",
+            "usage": {"input_tokens": 9, "output_tokens": 64},
+        },
+    )
 
 
 def litellm_json_to_a_stream() -> Status:
     """LiteLLM's Anthropic-format mock answers a `stream: true` request with one JSON message."""
-    return Status(200, {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
-                        "content": [{"type": "text", "text": "Four."}], "stop_reason": "end_turn",
-                        "usage": {"input_tokens": 9, "output_tokens": 2}})
+    return Status(
+        200,
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": [{"type": "text", "text": "Four."}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 9, "output_tokens": 2},
+        },
+    )
 
 
 def openai_json_to_a_stream() -> Status:
@@ -242,11 +358,21 @@ class Seen:
         self.texts.append(text)
 
 
-@pytest.mark.parametrize("shape,kind,streamed,answer,ended,thinking,tokens_in,tokens_out", SHAPES,
-                         ids=[s[0].__name__ for s in SHAPES])
-async def test_recorded_shape(llm_server: FakeLLMServer, provider_for: Callable[[str], Any],
-                              shape: Callable[[], Any], kind: str, streamed: bool, answer: str, ended: Ending,
-                              thinking: str, tokens_in: int | None, tokens_out: int | None) -> None:
+@pytest.mark.parametrize(
+    "shape,kind,streamed,answer,ended,thinking,tokens_in,tokens_out", SHAPES, ids=[s[0].__name__ for s in SHAPES]
+)
+async def test_recorded_shape(
+    llm_server: FakeLLMServer,
+    provider_for: Callable[[str], Any],
+    shape: Callable[[], Any],
+    kind: str,
+    streamed: bool,
+    answer: str,
+    ended: Ending,
+    thinking: str,
+    tokens_in: int | None,
+    tokens_out: int | None,
+) -> None:
     llm_server.script("chat" if kind == "openai" else "messages", [shape()])
     seen = Seen()
     completion: Completion = await provider_for(kind).complete(REQUEST, seen if streamed else None)
@@ -257,14 +383,22 @@ async def test_recorded_shape(llm_server: FakeLLMServer, provider_for: Callable[
         assert seen.texts[-1] == answer
 
 
-@pytest.mark.parametrize("shape,expected", [
-    (gpt5_mini_all_reasoning_whole, "no answer: the model used its whole output limit on reasoning — raise the "
-                                    "limit (CONSENSUS_MAX_TOKENS)"),
-    (r1_think_only_whole, "no answer: the model used its whole output limit on reasoning — raise the limit "
-                          "(CONSENSUS_MAX_TOKENS)"),
-])
-async def test_an_answer_spent_on_reasoning_says_so(llm_server: FakeLLMServer, provider_for: Callable[[str], Any],
-                                                    shape: Callable[[], Any], expected: str) -> None:
+@pytest.mark.parametrize(
+    "shape,expected",
+    [
+        (
+            gpt5_mini_all_reasoning_whole,
+            "no answer: the model used its whole output limit on reasoning — raise the limit (CONSENSUS_MAX_TOKENS)",
+        ),
+        (
+            r1_think_only_whole,
+            "no answer: the model used its whole output limit on reasoning — raise the limit (CONSENSUS_MAX_TOKENS)",
+        ),
+    ],
+)
+async def test_an_answer_spent_on_reasoning_says_so(
+    llm_server: FakeLLMServer, provider_for: Callable[[str], Any], shape: Callable[[], Any], expected: str
+) -> None:
     llm_server.script("chat", [shape()])
     completion = await provider_for("openai").complete(REQUEST)
     assert completion.text == "" and no_answer(completion) == expected
@@ -272,8 +406,9 @@ async def test_an_answer_spent_on_reasoning_says_so(llm_server: FakeLLMServer, p
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
 @pytest.mark.parametrize("streamed", [False, True])
-async def test_an_html_page_is_not_an_answer(llm_server: FakeLLMServer, provider_for: Callable[[str], Any],
-                                             kind: str, endpoint: str, streamed: bool) -> None:
+async def test_an_html_page_is_not_an_answer(
+    llm_server: FakeLLMServer, provider_for: Callable[[str], Any], kind: str, endpoint: str, streamed: bool
+) -> None:
     page = "<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>"
     llm_server.script(endpoint, [Status(200, page, content_type="text/html")])
     name = "OpenAI" if kind == "openai" else "Anthropic"
@@ -285,15 +420,24 @@ async def test_an_html_page_is_not_an_answer(llm_server: FakeLLMServer, provider
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
 async def test_text_that_is_not_utf8_reads_alike_streamed_and_whole(
-        llm_server: FakeLLMServer, provider_for: Callable[[str], Any], kind: str, endpoint: str) -> None:
+    llm_server: FakeLLMServer, provider_for: Callable[[str], Any], kind: str, endpoint: str
+) -> None:
     # Latin-1 "café" where UTF-8 was promised: the same answer either way, and it says so.
     if kind == "openai":
         whole = json.dumps(chat({"content": "café"})).encode().replace(b"caf\\u00e9", b"caf\xe9")
-        frames: list[bytes | str] = [chunk({"content": "café"}).encode().replace(b"caf\\u00e9", b"caf\xe9"),
-                                     chunk({}, "stop"), "data: [DONE]\n\n"]
+        frames: list[bytes | str] = [
+            chunk({"content": "café"}).encode().replace(b"caf\\u00e9", b"caf\xe9"),
+            chunk({}, "stop"),
+            "data: [DONE]\n\n",
+        ]
     else:
-        message = {"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
-                   "content": [{"type": "text", "text": "café"}]}
+        message = {
+            "id": "m",
+            "type": "message",
+            "role": "assistant",
+            "stop_reason": "end_turn",
+            "content": [{"type": "text", "text": "café"}],
+        }
         whole = json.dumps(message).encode().replace(b"caf\\u00e9", b"caf\xe9")
         frames = [f.encode().replace(b"caf\\u00e9", b"caf\xe9") for f in claude_stream(text("café"))]
     llm_server.script(endpoint, [Status(200, whole), RawStream(frames)])
@@ -304,7 +448,8 @@ async def test_text_that_is_not_utf8_reads_alike_streamed_and_whole(
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
 async def test_a_stream_that_stops_before_its_end_keeps_what_arrived(
-        llm_server: FakeLLMServer, provider_for: Callable[[str], Any], kind: str, endpoint: str) -> None:
+    llm_server: FakeLLMServer, provider_for: Callable[[str], Any], kind: str, endpoint: str
+) -> None:
     if kind == "openai":
         frames = [chunk({"content": "partial"}), 'data: {"choices": [{"delta": {"content": "x"']
         nothing = [": keep-alive\n\n"]
@@ -323,13 +468,16 @@ async def test_a_stream_that_stops_before_its_end_keeps_what_arrived(
     assert caught.value.retryable
 
 
-@pytest.mark.parametrize("content,answer,thinking", [
-    ("plain answer", "plain answer", ""),
-    ("  <think>a</think>  b", "b", "a"),
-    ("<think>never closed", "", "never closed"),
-    ("<thin", "", ""),  # still undecided
-    ("answer mentioning </think> and <think>", "answer mentioning </think> and <think>", ""),
-    ("<think>\n</think>\n\nb", "b", ""),
-])
+@pytest.mark.parametrize(
+    "content,answer,thinking",
+    [
+        ("plain answer", "plain answer", ""),
+        ("  <think>a</think>  b", "b", "a"),
+        ("<think>never closed", "", "never closed"),
+        ("<thin", "", ""),  # still undecided
+        ("answer mentioning </think> and <think>", "answer mentioning </think> and <think>", ""),
+        ("<think>\n</think>\n\nb", "b", ""),
+    ],
+)
 def test_split_thinking(content: str, answer: str, thinking: str) -> None:
     assert split_thinking(content) == (answer, thinking)

@@ -69,45 +69,74 @@ async def pair(request: pytest.FixtureRequest, llm_server: FakeLLMServer) -> Asy
 
 
 def caller(sleeps: Sleeps | None = None, clock: Clock | None = None, **policy: Any) -> ResilientCaller:
-    return ResilientCaller(dataclasses.replace(FAST, **policy), sleep=Sleeps() if sleeps is None else sleeps,
-                           random=lambda: 1.0, clock=Clock() if clock is None else clock)
+    return ResilientCaller(
+        dataclasses.replace(FAST, **policy),
+        sleep=Sleeps() if sleeps is None else sleeps,
+        random=lambda: 1.0,
+        clock=Clock() if clock is None else clock,
+    )
 
 
 # (name, steps for the bad model given the provider name, policy changes, attempts, answer or error)
 CASES: list[tuple[str, Any, dict[str, Any], int, str]] = [
     ("429 then ok", lambda p: [rate_limited(0.5, p), Ok("fine")], {}, 2, "fine"),
-    ("429 beyond the cap", lambda p: [rate_limited(120, p)], {}, 1,
-     "error: rate limited by {L}: asked to wait 120 s, more than the 30 s limit"),
-    ("500 every time", lambda p: [server_error(p)] * 5, {}, 4,
-     "error: {L} had a server error (500), gave up after 4 tries"),
+    (
+        "429 beyond the cap",
+        lambda p: [rate_limited(120, p)],
+        {},
+        1,
+        "error: rate limited by {L}: asked to wait 120 s, more than the 30 s limit",
+    ),
+    (
+        "500 every time",
+        lambda p: [server_error(p)] * 5,
+        {},
+        4,
+        "error: {L} had a server error (500), gave up after 4 tries",
+    ),
     ("529 twice then ok", lambda p: [overloaded(), overloaded(), Ok("fine")], {}, 3, "fine"),
-    ("hang", lambda p: [Hang(10), Hang(10)], {"timeout": 0.2, "max_retries": 1}, 2,
-     "error: {L} did not answer within 0.2 s (2 tries)"),
+    (
+        "hang",
+        lambda p: [Hang(10), Hang(10)],
+        {"timeout": 0.2, "max_retries": 1},
+        2,
+        "error: {L} did not answer within 0.2 s (2 tries)",
+    ),
     ("malformed then ok", lambda p: [Malformed(), Ok("fine")], {}, 2, "fine"),
-    ("malformed always", lambda p: [Malformed()] * 2, {"max_retries": 1}, 2,
-     "error: {L} sent a reply that could not be read, gave up after 2 tries"),
-    ("cut stream then ok", lambda p: [Ok("fine and long", cut_after=1), Ok("fine and long")], {}, 2,
-     "fine and long"),
+    (
+        "malformed always",
+        lambda p: [Malformed()] * 2,
+        {"max_retries": 1},
+        2,
+        "error: {L} sent a reply that could not be read, gave up after 2 tries",
+    ),
+    ("cut stream then ok", lambda p: [Ok("fine and long", cut_after=1), Ok("fine and long")], {}, 2, "fine and long"),
     ("mid-stream overload then ok", lambda p: [Ok("fine", fail_after=1), Ok("fine")], {}, 2, "fine"),
     ("401", lambda p: [unauthorized(p)], {}, 1, "error: {L} rejected the API key"),
     ("quota", lambda p: [quota_exhausted(p)], {}, 1, "error: {L}'s quota is exhausted"),
-    ("bad request", lambda p: [Status(400, error_body("invalid_request_error", "bad model"))], {}, 1,
-     "error: {L} rejected the request (400): bad model"),
+    (
+        "bad request",
+        lambda p: [Status(400, error_body("invalid_request_error", "bad model"))],
+        {},
+        1,
+        "error: {L} rejected the request (400): bad model",
+    ),
 ]
 
 
 @pytest.mark.parametrize("pair,endpoint,label", KINDS, indirect=["pair"])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 async def test_fault_outcome_and_the_other_model_is_untouched(
-        llm_server: FakeLLMServer, pair: Pair, endpoint: str, label: str,
-        case: tuple[str, Any, dict[str, Any], int, str]) -> None:
+    llm_server: FakeLLMServer, pair: Pair, endpoint: str, label: str, case: tuple[str, Any, dict[str, Any], int, str]
+) -> None:
     _name, steps, policy, attempts, expected = case
     bad, good = pair
     llm_server.script(endpoint, steps("anthropic" if endpoint == "messages" else "openai"), model="bad")
     run = caller(**policy)
     on_text = Collector()
     bad_outcome, good_outcome = await asyncio.gather(
-        run.call(bad, REQUEST, on_text), run.call(good, REQUEST, Collector()))
+        run.call(bad, REQUEST, on_text), run.call(good, REQUEST, Collector())
+    )
     assert bad_outcome.attempts == attempts
     assert len(llm_server.requests(endpoint, model="bad")) == attempts
     if expected.startswith("error: "):
@@ -132,8 +161,7 @@ async def test_retry_after_is_the_minimum_wait(llm_server: FakeLLMServer, pair: 
 
 
 async def test_backoff_is_exponential_with_full_jitter(llm_server: FakeLLMServer, pair: Pair) -> None:
-    for draw, expected in ((1.0, [0.5, 1.0, 2.0, 4.0, 5.0]), (0.5, [0.25, 0.5, 1.0, 2.0, 2.5]),
-                           (0.0, [0.0] * 5)):
+    for draw, expected in ((1.0, [0.5, 1.0, 2.0, 4.0, 5.0]), (0.5, [0.25, 0.5, 1.0, 2.0, 2.5]), (0.0, [0.0] * 5)):
         sleeps = Sleeps()
         policy = CallPolicy(max_retries=5, backoff_base=0.5, backoff_cap=5.0, breaker_threshold=99)
         run = ResilientCaller(policy, sleep=sleeps, random=lambda draw=draw: draw)
@@ -176,7 +204,8 @@ async def test_breaker_opens_fails_fast_and_recovers(llm_server: FakeLLMServer, 
         assert (await run.call(other, REQUEST)).ok  # another provider is not affected
         clock.now += 12
         assert (await run.call(pair[0], REQUEST)).error == (
-            "OpenAI is failing; paused for 18 s after 2 errors in a row")
+            "OpenAI is failing; paused for 18 s after 2 errors in a row"
+        )
         clock.now += 18
         probe = await run.call(pair[0], REQUEST)  # half-open: one call goes through, and succeeds
         assert probe.ok and probe.attempts == 1
@@ -186,7 +215,8 @@ async def test_breaker_opens_fails_fast_and_recovers(llm_server: FakeLLMServer, 
 
 
 async def test_half_open_lets_one_probe_through_and_a_failed_probe_reopens(
-        llm_server: FakeLLMServer, pair: Pair) -> None:
+    llm_server: FakeLLMServer, pair: Pair
+) -> None:
     clock = Clock()
     run = caller(clock=clock, max_retries=0, breaker_threshold=1, breaker_cooldown=10.0)
     gate = asyncio.Event()
@@ -276,6 +306,13 @@ async def test_the_key_never_reaches_the_outcome(llm_server: FakeLLMServer, pair
 
 
 def test_default_policy() -> None:
-    assert CallPolicy() == CallPolicy(timeout=60.0, max_retries=3, backoff_base=0.5, backoff_cap=8.0,
-                                      retry_after_cap=30.0, concurrency_per_provider=16, breaker_threshold=5,
-                                      breaker_cooldown=30.0)
+    assert CallPolicy() == CallPolicy(
+        timeout=60.0,
+        max_retries=3,
+        backoff_base=0.5,
+        backoff_cap=8.0,
+        retry_after_cap=30.0,
+        concurrency_per_provider=16,
+        breaker_threshold=5,
+        breaker_cooldown=30.0,
+    )

@@ -25,22 +25,41 @@ async def store(database_url: str) -> Any:
     await store.aclose()
 
 
-async def add_conversations(store: Store, team: str, bodies: list[str], minutes: list[int] | None = None
-                            ) -> list[int]:
+async def add_conversations(store: Store, team: str, bodies: list[str], minutes: list[int] | None = None) -> list[int]:
     """One conversation per body (its question), updated `minutes[i]` after a fixed start."""
     start = utcnow() - timedelta(days=30)
     minutes = minutes if minutes is not None else list(range(len(bodies)))
     async with store.write() as repo:
         workspace = await repo.workspace_id(WorkspaceRef(Platform.SLACK, team))
-        rows = [{"workspace_id": workspace, "channel": "C1", "thread_ref": str(i), "created_by": "U1",
-                 "title": body[:200], "created_at": start, "updated_at": start + timedelta(minutes=minute),
-                 "archived": False} for i, (body, minute) in enumerate(zip(bodies, minutes, strict=True))]
+        rows = [
+            {
+                "workspace_id": workspace,
+                "channel": "C1",
+                "thread_ref": str(i),
+                "created_by": "U1",
+                "title": body[:200],
+                "created_at": start,
+                "updated_at": start + timedelta(minutes=minute),
+                "archived": False,
+            }
+            for i, (body, minute) in enumerate(zip(bodies, minutes, strict=True))
+        ]
         first = await repo.session.scalar(text("SELECT coalesce(max(id), 0) FROM conversations"))
         await repo.session.execute(insert(Conversation), rows)
         ids = list(range(int(first) + 1, int(first) + 1 + len(rows)))
-        await repo.session.execute(insert(SearchDocument), [
-            {"workspace_id": workspace, "conversation_id": cid, "source": "question", "source_id": cid,
-             "body": body} for cid, body in zip(ids, bodies, strict=True)])
+        await repo.session.execute(
+            insert(SearchDocument),
+            [
+                {
+                    "workspace_id": workspace,
+                    "conversation_id": cid,
+                    "source": "question",
+                    "source_id": cid,
+                    "body": body,
+                }
+                for cid, body in zip(ids, bodies, strict=True)
+            ],
+        )
     return ids
 
 
@@ -52,10 +71,18 @@ async def found(store: Store, team: str, query: str, limit: int = 20, offset: in
 
 async def test_the_last_word_matches_as_a_prefix_of_two_three_or_more_letters(store: Store) -> None:
     await upgrade(store.engine)
-    ids = await add_conversations(store, "T1", [
-        "the build timed out", "timber for the shed", "a timeout while building", "it is time to build",
-        "tiny build steps", "unrelated question",
-    ])
+    ids = await add_conversations(
+        store,
+        "T1",
+        [
+            "the build timed out",
+            "timber for the shed",
+            "a timeout while building",
+            "it is time to build",
+            "tiny build steps",
+            "unrelated question",
+        ],
+    )
     newest_first = ids[::-1]
     assert await found(store, "T1", "ti") == [i for i in newest_first if i != ids[5]]
     assert await found(store, "T1", "tim") == [ids[3], ids[2], ids[1], ids[0]]
@@ -76,8 +103,11 @@ async def test_walking_newest_first_finds_what_the_set_query_finds(store: Store,
     bodies = [f"question {n} about {'needle' if n % every == 0 else 'hay'}" for n in range(count)]
     ids = await add_conversations(store, "T1", bodies, minutes)
     await add_conversations(store, "T2", ["needle elsewhere"] * 50)  # never in T1's results
-    matching = sorted((cid for n, cid in enumerate(ids) if n % every == 0),
-                      key=lambda cid: (minutes[ids.index(cid)], cid), reverse=True)
+    matching = sorted(
+        (cid for n, cid in enumerate(ids) if n % every == 0),
+        key=lambda cid: (minutes[ids.index(cid)], cid),
+        reverse=True,
+    )
     for query in ("needle", "needl"):
         assert await found(store, "T1", query) == matching[:20]
         assert await found(store, "T1", query, 20, 40) == matching[40:60]
@@ -122,9 +152,11 @@ async def test_an_upgrade_from_0002_keeps_existing_documents_searchable_and_in_s
     # And back down: the 0002 index still finds the documents; up again, search works.
     await downgrade(store.engine, "0002")
     async with store.engine.connect() as conn:
-        match = ("SELECT rowid FROM search_documents_fts WHERE search_documents_fts MATCH 'zeppelin'"
-                 if store.dialect == "sqlite" else
-                 "SELECT id FROM search_documents WHERE to_tsvector('simple', body) @@ 'zeppelin'::tsquery")
+        match = (
+            "SELECT rowid FROM search_documents_fts WHERE search_documents_fts MATCH 'zeppelin'"
+            if store.dialect == "sqlite"
+            else "SELECT id FROM search_documents WHERE to_tsvector('simple', body) @@ 'zeppelin'::tsquery"
+        )
         assert len((await conn.execute(text(match))).all()) == 1
     await upgrade(store.engine)
     assert await found(store, "T1", "hangar") == [old[0]]

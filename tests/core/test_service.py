@@ -21,8 +21,9 @@ STRANGER = Actor(TEAM, "U-stranger")
 ADMIN = Actor(TEAM, "U-admin", is_admin=True)
 
 
-def question(text: str = "What is the capital of France?", user: str = "U-asker",
-             models: tuple[str, ...] | None = None) -> Question:
+def question(
+    text: str = "What is the capital of France?", user: str = "U-asker", models: tuple[str, ...] | None = None
+) -> Question:
     return Question(TEAM, "C1", user, text, thread="1700000000.000100", models=models)
 
 
@@ -178,8 +179,9 @@ def assistant_turns(body: dict[str, Any]) -> list[str]:
 
 
 async def test_follow_up_context_is_the_selected_answer(core: Core, llm_server: FakeLLMServer) -> None:
-    llm_server.answers.update({"gpt-test": "Paris is the capital.", "claude-test": "It is Lyon, surely.",
-                               "llama-test": "Marseille."})
+    llm_server.answers.update(
+        {"gpt-test": "Paris is the capital.", "claude-test": "It is Lyon, surely.", "llama-test": "Marseille."}
+    )
     done = await asked(core)
     chosen = next(a for a in done.answers if a.provider_id == "anthropic/claude-test")
     await core.service.select(chosen.id, ASKER)
@@ -189,11 +191,14 @@ async def test_follow_up_context_is_the_selected_answer(core: Core, llm_server: 
     turns = assistant_turns(body)
     assert len(turns) == 1 and "It is Lyon, surely." in turns[0] and "quoted" in turns[0].lower()
     assert [m["content"] for m in body["messages"] if m["role"] == "user"] == [
-        "What is the capital of France?", "And its population?"]
+        "What is the capital of France?",
+        "And its population?",
+    ]
 
 
 async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer(
-        core: Core, llm_server: FakeLLMServer) -> None:
+    core: Core, llm_server: FakeLLMServer
+) -> None:
     done = await asked(core)
     ranked = sorted(done.answers, key=lambda a: a.rank or 99)
     await core.service.delete(ranked[0].id, ASKER)  # the best one is deleted: the next one goes back
@@ -206,7 +211,8 @@ async def test_follow_up_context_without_selection_is_the_top_ranked_live_answer
 
 
 async def test_a_deleted_answer_never_goes_back_even_when_it_was_the_only_one(
-        core: Core, llm_server: FakeLLMServer) -> None:
+    core: Core, llm_server: FakeLLMServer
+) -> None:
     core_models = ("openai/gpt-test",)
     batch = await core.service.ask(question("Secret plan?", models=core_models))
     done = await core.service.wait_for_batch(batch.id, TEAM)
@@ -252,10 +258,15 @@ async def test_a_conversation_reads_back_whole_in_order_with_the_marks(core: Cor
     await core.service.ask(question("An unrelated question"))  # another conversation stays out
 
     read = await core.service.get_conversation(first.conversation_id, TEAM)
-    assert (read.id, read.title, read.created_by) == (first.conversation_id, "What is the capital of France?",
-                                                      "U-asker")
+    assert (read.id, read.title, read.created_by) == (
+        first.conversation_id,
+        "What is the capital of France?",
+        "U-asker",
+    )
     assert [(b.question, b.asker) for b in read.batches] == [
-        ("What is the capital of France?", "U-asker"), ("And its population?", "U-admin")]
+        ("What is the capital of France?", "U-asker"),
+        ("And its population?", "U-admin"),
+    ]
     assert [b.id for b in read.batches] == [first.id, follow.id]
     marks = {a.id: (a.is_selected, a.selected_by, a.is_deleted) for a in read.batches[0].answers}
     assert marks[kept.id] == (True, "U-asker", False)
@@ -288,8 +299,9 @@ async def test_message_refs_survive_in_the_store(core: Core) -> None:
 
     done = await asked(core)
     first, second = done.answers[0].id, done.answers[1].id
-    await core.service.cards_posted(TEAM, [("answer", first, MessageRef("C1", "1.1")),
-                                                 ("answer", second, MessageRef("C1", "2.1"))])
+    await core.service.cards_posted(
+        TEAM, [("answer", first, MessageRef("C1", "1.1")), ("answer", second, MessageRef("C1", "2.1"))]
+    )
     await core.service.cards_posted(TEAM, [("answer", first, MessageRef("C1", "1.2"))])
     assert await core.service.message_for(TEAM, "answer", first) == MessageRef("C1", "1.2")
     assert await core.service.message_for(TEAM, "answer", second) == MessageRef("C1", "2.1")
@@ -300,8 +312,9 @@ async def test_cards_posted_stores_the_new_thread_with_the_messages(core: Core) 
     from core.domain import MessageRef
 
     done = await asked(core)
-    await core.service.cards_posted(TEAM, [("batch", done.id, MessageRef(done.channel, "9.1"))],
-                                    conversation_id=done.conversation_id, thread="9.1")
+    await core.service.cards_posted(
+        TEAM, [("batch", done.id, MessageRef(done.channel, "9.1"))], conversation_id=done.conversation_id, thread="9.1"
+    )
     assert await core.service.find_conversation(TEAM, done.channel, "9.1") == done.conversation_id
     assert await core.service.message_for(TEAM, "batch", done.id) == MessageRef(done.channel, "9.1")
 
@@ -311,8 +324,7 @@ async def test_concurrent_selects_leave_exactly_one_selected(core: Core) -> None
 
     done = await asked(core)
     ids = [a.id for a in done.answers]
-    results = await asyncio.gather(*(core.service.select(ids[i % 3], ASKER) for i in range(50)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(core.service.select(ids[i % 3], ASKER) for i in range(50)), return_exceptions=True)
     assert not [r for r in results if isinstance(r, BaseException)]
     final = await core.service.get_batch(done.id, TEAM)
     assert sum(a.is_selected for a in final.answers) == 1
@@ -324,12 +336,14 @@ async def test_concurrent_follow_ups_are_all_stored(core: Core) -> None:
     from sqlalchemy import func, select
 
     done = await asked(core)
-    batches = await asyncio.gather(*(core.service.follow_up(done.conversation_id, question(f"follow {i}"))
-                                     for i in range(20)))
+    batches = await asyncio.gather(
+        *(core.service.follow_up(done.conversation_id, question(f"follow {i}")) for i in range(20))
+    )
     assert len({b.message_id for b in batches}) == 20
     await core.service.wait_idle()
     async with core.store.read() as repo:
-        count = await repo.session.scalar(select(func.count()).select_from(Message)
-                                          .where(Message.conversation_id == done.conversation_id))
+        count = await repo.session.scalar(
+            select(func.count()).select_from(Message).where(Message.conversation_id == done.conversation_id)
+        )
         conversations = await repo.session.scalar(select(func.count()).select_from(Conversation))
     assert count == 21 and conversations == 1

@@ -33,8 +33,7 @@ async def test_migrations_go_up_and_down_and_match_the_models(store: Store) -> N
     assert {"conversations", "ai_responses", "search_documents", "alembic_version"} <= await table_names(store)
 
     def differences(connection: Any) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"include_object": include_object,
-                                                               "compare_type": True})
+        context = MigrationContext.configure(connection, opts={"include_object": include_object, "compare_type": True})
         return list(compare_metadata(context, Base.metadata))
 
     async with store.engine.connect() as conn:
@@ -58,8 +57,10 @@ async def test_sqlite_runs_in_wal_with_a_busy_timeout_and_foreign_keys(tmp_path:
     store = Store(f"sqlite+aiosqlite:///{tmp_path}/nested/folder/db.sqlite")  # folders are created
     try:
         async with store.engine.connect() as conn:
-            pragmas = {name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
-                       for name in ("journal_mode", "busy_timeout", "foreign_keys")}
+            pragmas = {
+                name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "busy_timeout", "foreign_keys")
+            }
         assert pragmas == {"journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1}
     finally:
         await store.aclose()
@@ -73,26 +74,64 @@ async def test_search_finds_the_right_conversations_among_ten_thousand(store: St
         workspace = await repo.workspace_id(WorkspaceRef(Platform.SLACK, "T1"))
         other = await repo.workspace_id(WorkspaceRef(Platform.SLACK, "T2"))
         session = repo.session
-        rows = [{"workspace_id": workspace, "channel": "C1", "thread_ref": str(i), "created_by": "U1",
-                 "title": f"Question {i} about {topics[i % len(topics)]}", "created_at": now, "updated_at": now,
-                 "archived": False} for i in range(10_000)]
+        rows = [
+            {
+                "workspace_id": workspace,
+                "channel": "C1",
+                "thread_ref": str(i),
+                "created_by": "U1",
+                "title": f"Question {i} about {topics[i % len(topics)]}",
+                "created_at": now,
+                "updated_at": now,
+                "archived": False,
+            }
+            for i in range(10_000)
+        ]
         await session.execute(insert(Conversation), rows)
         ids = list((await session.scalars(text("SELECT id FROM conversations ORDER BY id"))).all())
         # The needle: one conversation whose answer, not its question, mentions a rare word.
-        await session.execute(insert(Message), [
-            {"conversation_id": cid, "author": "U1", "content": rows[n]["title"], "created_at": now, "metadata": {}}
-            for n, cid in enumerate(ids)])
-        docs = [{"workspace_id": workspace, "conversation_id": cid, "source": "question", "source_id": cid,
-                 "body": rows[n]["title"]} for n, cid in enumerate(ids)]
-        docs.append({"workspace_id": workspace, "conversation_id": ids[4242], "source": "answer",
-                     "source_id": 1, "body": "Use a zeppelin-grade hydrostatic balance."})
+        await session.execute(
+            insert(Message),
+            [
+                {"conversation_id": cid, "author": "U1", "content": rows[n]["title"], "created_at": now, "metadata": {}}
+                for n, cid in enumerate(ids)
+            ],
+        )
+        docs = [
+            {
+                "workspace_id": workspace,
+                "conversation_id": cid,
+                "source": "question",
+                "source_id": cid,
+                "body": rows[n]["title"],
+            }
+            for n, cid in enumerate(ids)
+        ]
+        docs.append(
+            {
+                "workspace_id": workspace,
+                "conversation_id": ids[4242],
+                "source": "answer",
+                "source_id": 1,
+                "body": "Use a zeppelin-grade hydrostatic balance.",
+            }
+        )
         await session.execute(insert(SearchDocument), docs)
         # The same words in another workspace must never show up.
         await session.execute(insert(Conversation), [{**rows[0], "workspace_id": other, "title": "zeppelin orchid"}])
         other_id = await session.scalar(text("SELECT max(id) FROM conversations"))
-        await session.execute(insert(SearchDocument), [{"workspace_id": other, "conversation_id": other_id,
-                                                       "source": "question", "source_id": 99_999,
-                                                       "body": "zeppelin orchid"}])
+        await session.execute(
+            insert(SearchDocument),
+            [
+                {
+                    "workspace_id": other,
+                    "conversation_id": other_id,
+                    "source": "question",
+                    "source_id": 99_999,
+                    "body": "zeppelin orchid",
+                }
+            ],
+        )
     async with store.read() as repo:
         found = await repo.search(workspace, "zeppelin", 20, 0)
         assert [c.id for c, _ in found] == [ids[4242]]

@@ -80,8 +80,14 @@ class RecordingServer:
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
         body = await request.read()
-        call = Call(request.method, request.path, self.route_name(request),
-                    CIMultiDictProxy(CIMultiDict(request.headers)), body, time.monotonic())
+        call = Call(
+            request.method,
+            request.path,
+            self.route_name(request),
+            CIMultiDictProxy(CIMultiDict(request.headers)),
+            body,
+            time.monotonic(),
+        )
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()

@@ -75,11 +75,17 @@ class GatewayMixin:
             if int(data.get("intents", 0)) & MESSAGE_CONTENT and not self.message_content_allowed:
                 await session.ws.close(code=4014, message=b"Disallowed intent(s).")
                 return
-            ready = {"v": 10, "user": self.bot_user, "session_id": f"s{p.snowflake()}",
-                     "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
-                     "guilds": [{"id": g, "unavailable": True} for g in self.guilds],
-                     "application": {"id": self.app_id, "flags": 0}, "private_channels": [],
-                     "relationships": [], "shard": [0, 1]}
+            ready = {
+                "v": 10,
+                "user": self.bot_user,
+                "session_id": f"s{p.snowflake()}",
+                "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
+                "guilds": [{"id": g, "unavailable": True} for g in self.guilds],
+                "application": {"id": self.app_id, "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+                "shard": [0, 1],
+            }
             self._seq += 1
             await session.send({"op": 0, "t": "READY", "s": self._seq, "d": ready})
             for guild in self.guilds.values():

@@ -43,60 +43,167 @@ def now_iso() -> str:
 
 
 def user(user_id: str | None = None, name: str = "someone", *, bot: bool = False) -> dict[str, Any]:
-    return {"id": user_id or snowflake(), "username": name, "discriminator": "0", "global_name": name,
-            "avatar": None, "bot": bot, "public_flags": 0}
+    return {
+        "id": user_id or snowflake(),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
 
 
-def member(usr: dict[str, Any], *, permissions: int = MEMBER_PERMISSIONS,
-           roles: list[str] | None = None) -> dict[str, Any]:
-    return {"user": usr, "roles": roles or [], "joined_at": now_iso(), "deaf": False, "mute": False,
-            "flags": 0, "pending": False, "nick": None, "permissions": str(permissions)}
+def member(
+    usr: dict[str, Any], *, permissions: int = MEMBER_PERMISSIONS, roles: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "user": usr,
+        "roles": roles or [],
+        "joined_at": now_iso(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "pending": False,
+        "nick": None,
+        "permissions": str(permissions),
+    }
 
 
 def text_channel(guild_id: str, channel_id: str | None = None, name: str = "general") -> dict[str, Any]:
-    return {"id": channel_id or snowflake(), "type": 0, "guild_id": guild_id, "name": name, "position": 0,
-            "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
-            "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
+    return {
+        "id": channel_id or snowflake(),
+        "type": 0,
+        "guild_id": guild_id,
+        "name": name,
+        "position": 0,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+    }
 
 
-def thread_channel(guild_id: str, parent_id: str, owner_id: str, name: str,
-                   thread_id: str | None = None, *, auto_archive_duration: int = 1440) -> dict[str, Any]:
+def thread_channel(
+    guild_id: str,
+    parent_id: str,
+    owner_id: str,
+    name: str,
+    thread_id: str | None = None,
+    *,
+    auto_archive_duration: int = 1440,
+) -> dict[str, Any]:
     """A complete thread (type 11): discord.py needs message_count, member_count, total_message_sent."""
-    return {"id": thread_id or snowflake(), "type": 11, "guild_id": guild_id, "parent_id": parent_id,
-            "owner_id": owner_id, "name": name, "message_count": 0, "member_count": 1,
-            "total_message_sent": 0, "rate_limit_per_user": 0, "flags": 0, "last_message_id": None,
-            "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
-                                "archive_timestamp": now_iso(), "locked": False, "invitable": True,
-                                "create_timestamp": now_iso()}}
+    return {
+        "id": thread_id or snowflake(),
+        "type": 11,
+        "guild_id": guild_id,
+        "parent_id": parent_id,
+        "owner_id": owner_id,
+        "name": name,
+        "message_count": 0,
+        "member_count": 1,
+        "total_message_sent": 0,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+        "last_message_id": None,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": auto_archive_duration,
+            "archive_timestamp": now_iso(),
+            "locked": False,
+            "invitable": True,
+            "create_timestamp": now_iso(),
+        },
+    }
 
 
 def dm_channel(recipient: dict[str, Any], channel_id: str | None = None) -> dict[str, Any]:
     return {"id": channel_id or snowflake(), "type": 1, "recipients": [recipient], "last_message_id": None}
 
 
-def guild(guild_id: str, *, name: str = "Test guild", channels: list[dict[str, Any]] | None = None,
-          members: list[dict[str, Any]] | None = None, threads: list[dict[str, Any]] | None = None,
-          owner_id: str | None = None) -> dict[str, Any]:
-    everyone = {"id": guild_id, "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS), "position": 0,
-                "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
-    return {"id": guild_id, "name": name, "icon": None, "owner_id": owner_id or snowflake(),
-            "roles": [everyone], "emojis": [], "stickers": [], "features": [], "channels": channels or [],
-            "threads": threads or [], "members": members or [], "member_count": len(members or []),
-            "large": False, "unavailable": False, "voice_states": [], "presences": [],
-            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
-            "joined_at": now_iso(), "premium_tier": 0, "preferred_locale": "en-US",
-            "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
-            "afk_timeout": 300, "mfa_level": 0, "nsfw_level": 0, "system_channel_flags": 0}
+def guild(
+    guild_id: str,
+    *,
+    name: str = "Test guild",
+    channels: list[dict[str, Any]] | None = None,
+    members: list[dict[str, Any]] | None = None,
+    threads: list[dict[str, Any]] | None = None,
+    owner_id: str | None = None,
+) -> dict[str, Any]:
+    everyone = {
+        "id": guild_id,
+        "name": "@everyone",
+        "permissions": str(MEMBER_PERMISSIONS),
+        "position": 0,
+        "color": 0,
+        "hoist": False,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+    return {
+        "id": guild_id,
+        "name": name,
+        "icon": None,
+        "owner_id": owner_id or snowflake(),
+        "roles": [everyone],
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "channels": channels or [],
+        "threads": threads or [],
+        "members": members or [],
+        "member_count": len(members or []),
+        "large": False,
+        "unavailable": False,
+        "voice_states": [],
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+        "joined_at": now_iso(),
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "afk_timeout": 300,
+        "mfa_level": 0,
+        "nsfw_level": 0,
+        "system_channel_flags": 0,
+    }
 
 
-def _interaction(kind: int, data: dict[str, Any], app_id: str, *, channel: dict[str, Any],
-                 guild_id: str | None, mem: dict[str, Any] | None, usr: dict[str, Any] | None,
-                 message: dict[str, Any] | None = None) -> dict[str, Any]:
+def _interaction(
+    kind: int,
+    data: dict[str, Any],
+    app_id: str,
+    *,
+    channel: dict[str, Any],
+    guild_id: str | None,
+    mem: dict[str, Any] | None,
+    usr: dict[str, Any] | None,
+    message: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "id": snowflake(), "application_id": app_id, "type": kind, "token": f"itoken-{snowflake()}",
-        "version": 1, "channel_id": channel["id"], "channel": channel, "data": data, "locale": "en-US",
-        "attachment_size_limit": 10 * 1024 * 1024, "entitlements": [], "app_permissions": "0",
-        "authorizing_integration_owners": {"0": guild_id or "0"}, "context": 0 if guild_id else 1,
+        "id": snowflake(),
+        "application_id": app_id,
+        "type": kind,
+        "token": f"itoken-{snowflake()}",
+        "version": 1,
+        "channel_id": channel["id"],
+        "channel": channel,
+        "data": data,
+        "locale": "en-US",
+        "attachment_size_limit": 10 * 1024 * 1024,
+        "entitlements": [],
+        "app_permissions": "0",
+        "authorizing_integration_owners": {"0": guild_id or "0"},
+        "context": 0 if guild_id else 1,
     }
     if guild_id is not None:
         payload["guild_id"] = guild_id
@@ -115,9 +222,17 @@ def _option(name: str, value: Any) -> dict[str, Any]:
     return {"name": name, "type": kind, "value": value}
 
 
-def slash_command(app_id: str, name: str, options: dict[str, Any] | None = None, *,
-                  channel: dict[str, Any], guild_id: str | None = None, mem: dict[str, Any] | None = None,
-                  usr: dict[str, Any] | None = None, sub: str | None = None) -> dict[str, Any]:
+def slash_command(
+    app_id: str,
+    name: str,
+    options: dict[str, Any] | None = None,
+    *,
+    channel: dict[str, Any],
+    guild_id: str | None = None,
+    mem: dict[str, Any] | None = None,
+    usr: dict[str, Any] | None = None,
+    sub: str | None = None,
+) -> dict[str, Any]:
     """A CHAT_INPUT command (type 2) in a guild text channel, a thread (pass the thread object) or a DM;
     with `sub`, a subcommand of the group `name` (e.g. `/consensus-keys set`)."""
     opts = [_option(k, v) for k, v in (options or {}).items()]
@@ -137,25 +252,43 @@ def autocomplete(app_id: str, name: str, options: dict[str, Any], focused: str, 
     return payload
 
 
-def button_click(app_id: str, message: dict[str, Any], custom_id: str, *, channel: dict[str, Any],
-                 guild_id: str | None = None, mem: dict[str, Any] | None = None,
-                 usr: dict[str, Any] | None = None) -> dict[str, Any]:
+def button_click(
+    app_id: str,
+    message: dict[str, Any],
+    custom_id: str,
+    *,
+    channel: dict[str, Any],
+    guild_id: str | None = None,
+    mem: dict[str, Any] | None = None,
+    usr: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A component interaction (type 3) on a message the bot really sent (from the fake's store)."""
     ids = [c.get("custom_id") for row in message.get("components", []) for c in row.get("components", [])]
     if custom_id not in ids:
         raise AssertionError(f"{custom_id!r} is not on message {message['id']}: {ids}")
     data = {"custom_id": custom_id, "component_type": 2}
-    return _interaction(3, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr,
-                        message=message)
+    return _interaction(3, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr, message=message)
 
 
-def select_choice(app_id: str, message: dict[str, Any], custom_id: str, values: list[str], *,
-                  channel: dict[str, Any], guild_id: str | None = None, mem: dict[str, Any] | None = None,
-                  forged: bool = False) -> dict[str, Any]:
+def select_choice(
+    app_id: str,
+    message: dict[str, Any],
+    custom_id: str,
+    values: list[str],
+    *,
+    channel: dict[str, Any],
+    guild_id: str | None = None,
+    mem: dict[str, Any] | None = None,
+    forged: bool = False,
+) -> dict[str, Any]:
     """A string select (type 3 component) chosen on a message the bot really sent. Unless `forged`,
     the values must be among the select's options, as Discord's client allows."""
-    selects = [c for row in message.get("components", []) for c in row.get("components", [])
-               if c.get("custom_id") == custom_id and c.get("type") == 3]
+    selects = [
+        c
+        for row in message.get("components", [])
+        for c in row.get("components", [])
+        if c.get("custom_id") == custom_id and c.get("type") == 3
+    ]
     if not selects:
         raise AssertionError(f"no select {custom_id!r} on message {message['id']}")
     offered = {o["value"] for o in selects[0].get("options", [])}
@@ -181,23 +314,48 @@ def _submitted(component: dict[str, Any], values: dict[str, str]) -> dict[str, A
     return {"type": 4, "id": component.get("id"), "custom_id": cid, "value": value}
 
 
-def modal_submit(app_id: str, modal: dict[str, Any], values: dict[str, str], *, channel: dict[str, Any],
-                 guild_id: str | None = None, mem: dict[str, Any] | None = None,
-                 usr: dict[str, Any] | None = None) -> dict[str, Any]:
+def modal_submit(
+    app_id: str,
+    modal: dict[str, Any],
+    values: dict[str, str],
+    *,
+    channel: dict[str, Any],
+    guild_id: str | None = None,
+    mem: dict[str, Any] | None = None,
+    usr: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A MODAL_SUBMIT (type 5) of a modal the bot opened (`FakeDiscord.modal_for`), with the person's
     input per text input custom_id."""
     data = {"custom_id": modal["custom_id"], "components": [_submitted(c, values) for c in modal["components"]]}
     return _interaction(5, data, app_id, channel=channel, guild_id=guild_id, mem=mem, usr=usr)
 
 
-def user_message(channel: dict[str, Any], author: dict[str, Any], content: str, *,
-                 guild_id: str | None = None, mem: dict[str, Any] | None = None) -> dict[str, Any]:
+def user_message(
+    channel: dict[str, Any],
+    author: dict[str, Any],
+    content: str,
+    *,
+    guild_id: str | None = None,
+    mem: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A MESSAGE_CREATE payload written by a person."""
     msg: dict[str, Any] = {
-        "id": snowflake(), "channel_id": channel["id"], "author": author, "content": content,
-        "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
-        "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False,
-        "type": 0, "flags": 0, "components": [],
+        "id": snowflake(),
+        "channel_id": channel["id"],
+        "author": author,
+        "content": content,
+        "timestamp": now_iso(),
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "type": 0,
+        "flags": 0,
+        "components": [],
     }
     if guild_id is not None:
         msg["guild_id"] = guild_id
@@ -208,8 +366,9 @@ def user_message(channel: dict[str, Any], author: dict[str, Any], content: str, 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON with `Content-Type: application/json` exactly (discord.py compares the header by equality)."""
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json", **(headers or {})})
+    return web.Response(
+        status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 def error_response(status: int, code: int, message: str) -> web.Response:

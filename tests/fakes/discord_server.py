@@ -55,8 +55,9 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         """The next `times` requests to route `name` get a 429 (with `Via`, as Discord's edge sends)."""
         self._limits.setdefault(name, []).extend([retry_after] * times)
 
-    def fail(self, name: str, status: int = 403, code: int = 50013, message: str = "Missing Permissions",
-             times: int = 1) -> None:
+    def fail(
+        self, name: str, status: int = 403, code: int = 50013, message: str = "Missing Permissions", times: int = 1
+    ) -> None:
         """The next `times` requests to route `name` get this error (e.g. a missing permission)."""
         self._failures.setdefault(name, []).extend([(status, code, message)] * times)
 
@@ -73,9 +74,14 @@ class FakeDiscord(GatewayMixin, RecordingServer):
 
     def writes(self) -> list[Call]:
         """Every request by which the bot sent or edited a message (channel, webhook or callback)."""
-        kinds = ("POST /channels/{id}/messages", "PATCH /channels/{id}/messages/{id}",
-                 "POST /webhooks/{id}/{token}", "PATCH /webhooks/{id}/{token}/messages/@original",
-                 "PATCH /webhooks/{id}/{token}/messages/{id}", "POST /interactions/{id}/{token}/callback")
+        kinds = (
+            "POST /channels/{id}/messages",
+            "PATCH /channels/{id}/messages/{id}",
+            "POST /webhooks/{id}/{token}",
+            "PATCH /webhooks/{id}/{token}/messages/@original",
+            "PATCH /webhooks/{id}/{token}/messages/{id}",
+            "POST /interactions/{id}/{token}/callback",
+        )
         return [c for c in self.calls if c.name in kinds]
 
     @staticmethod
@@ -128,8 +134,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         if queue:
             retry_after = queue.pop(0)
             body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
-            return _json(body, 429, {"Via": "1.1 google", "Retry-After": str(retry_after),
-                                     "X-RateLimit-Scope": "user"})
+            return _json(body, 429, {"Via": "1.1 google", "Retry-After": str(retry_after), "X-RateLimit-Scope": "user"})
         return await handler(request)
 
     # ---- REST handlers -------------------------------------------------------------------------
@@ -139,14 +144,34 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         return _json(self.bot_user)
 
     async def _app_info(self, _: web.Request) -> web.Response:
-        return _json({"id": self.app_id, "name": "Consensus", "description": "", "icon": None,
-                      "bot_public": True, "bot_require_code_grant": False, "owner": self.bot_user,
-                      "verify_key": "00" * 32, "flags": 0, "team": None, "summary": ""})
+        return _json(
+            {
+                "id": self.app_id,
+                "name": "Consensus",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self.bot_user,
+                "verify_key": "00" * 32,
+                "flags": 0,
+                "team": None,
+                "summary": "",
+            }
+        )
 
     async def _put_commands(self, request: web.Request) -> web.Response:
         scope = request.match_info.get("guild", "global")
-        cmds = [{**c, "id": p.snowflake(), "application_id": self.app_id, "version": p.snowflake(),
-                 **({"guild_id": scope} if scope != "global" else {})} for c in await request.json()]
+        cmds = [
+            {
+                **c,
+                "id": p.snowflake(),
+                "application_id": self.app_id,
+                "version": p.snowflake(),
+                **({"guild_id": scope} if scope != "global" else {}),
+            }
+            for c in await request.json()
+        ]
         self.commands[scope] = cmds
         return _json(cmds)
 
@@ -183,8 +208,14 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         if parent["type"] not in (0, 5):
             return _error(400, 50024, "Cannot execute action on this channel type")
         data = await request.json()
-        thread = p.thread_channel(parent["guild_id"], cid, self.bot_user["id"], data["name"], mid,
-                                  auto_archive_duration=data.get("auto_archive_duration") or 1440)
+        thread = p.thread_channel(
+            parent["guild_id"],
+            cid,
+            self.bot_user["id"],
+            data["name"],
+            mid,
+            auto_archive_duration=data.get("auto_archive_duration") or 1440,
+        )
         self.channels[mid] = thread
         msg["thread"] = thread
         await self.push("THREAD_CREATE", {**thread, "newly_created": True})
@@ -212,10 +243,15 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             self.modals.append({"interaction": inter, "modal": data})
         if msg is not None and kind in (4, 5):
             entry["original"] = msg["id"]
-        answer: dict[str, Any] = {"interaction": {
-            "id": inter["id"], "type": inter["type"], "response_message_id": msg["id"] if msg else None,
-            "response_message_loading": kind == 5,
-            "response_message_ephemeral": bool(msg and msg["flags"] & 64)}}
+        answer: dict[str, Any] = {
+            "interaction": {
+                "id": inter["id"],
+                "type": inter["type"],
+                "response_message_id": msg["id"] if msg else None,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(msg and msg["flags"] & 64),
+            }
+        }
         if msg is not None:
             answer["resource"] = {"type": kind, "message": msg}
         return _json(answer)
@@ -241,14 +277,27 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         return await self._message_op(request, msg)
 
     # ---- the message store --------------------------------------------------------------------
-    def _store(self, cid: str, data: dict[str, Any], files: dict[str, bytes],
-               interaction: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _store(
+        self, cid: str, data: dict[str, Any], files: dict[str, bytes], interaction: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         ch = self.channels.get(cid, {})
         msg: dict[str, Any] = {
-            "id": p.snowflake(), "channel_id": cid, "author": self.bot_user, "content": "",
-            "embeds": [], "components": [], "attachments": [], "timestamp": p.now_iso(),
-            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
-            "mention_roles": [], "pinned": False, "type": 20 if interaction else 0, "flags": 0,
+            "id": p.snowflake(),
+            "channel_id": cid,
+            "author": self.bot_user,
+            "content": "",
+            "embeds": [],
+            "components": [],
+            "attachments": [],
+            "timestamp": p.now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "type": 20 if interaction else 0,
+            "flags": 0,
             "application_id": self.app_id,
         }
         if "guild_id" in ch:
@@ -262,8 +311,9 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             ch["total_message_sent"] = ch.get("total_message_sent", 0) + 1
         return self._edit(msg, data, files, edited=False)
 
-    def _edit(self, msg: dict[str, Any], data: dict[str, Any], files: dict[str, bytes],
-              *, edited: bool = True) -> dict[str, Any]:
+    def _edit(
+        self, msg: dict[str, Any], data: dict[str, Any], files: dict[str, bytes], *, edited: bool = True
+    ) -> dict[str, Any]:
         for key in ("content", "embeds", "components"):
             if key in data and data[key] is not None:
                 msg[key] = data[key]
@@ -275,8 +325,9 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             msg["edited_timestamp"] = p.now_iso()
         return msg
 
-    def _attachments(self, msg: dict[str, Any], wanted: list[dict[str, Any]] | None,
-                     files: dict[str, bytes]) -> list[dict[str, Any]]:
+    def _attachments(
+        self, msg: dict[str, Any], wanted: list[dict[str, Any]] | None, files: dict[str, bytes]
+    ) -> list[dict[str, Any]]:
         """Existing attachments are kept by snowflake id; new ones come as `files[<n>]` parts."""
         old = {a["id"]: a for a in msg.get("attachments", [])}
         stored = self.files.setdefault(msg["id"], {})
@@ -291,8 +342,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             name = att.get("filename") or f"file{aid}"
             stored[name] = files.get(f"files[{aid}]", b"")
             url = f"{self.url}/attachments/{msg['id']}/{name}"
-            out.append({"id": p.snowflake(), "filename": name, "size": len(stored[name]), "url": url,
-                        "proxy_url": url})
+            out.append({"id": p.snowflake(), "filename": name, "size": len(stored[name]), "url": url, "proxy_url": url})
         keep = {a["filename"] for a in out}
         self.files[msg["id"]] = {n: b for n, b in stored.items() if n in keep}
         return out

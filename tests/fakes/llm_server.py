@@ -88,8 +88,7 @@ def _shape(body: Body, provider: str | None) -> Any:
     return body(provider) if provider else body
 
 
-def rate_limited(retry_after: float | None = 1, provider: str | None = None,
-                 ms: float | None = None) -> Status:
+def rate_limited(retry_after: float | None = 1, provider: str | None = None, ms: float | None = None) -> Status:
     headers = {k: f"{v:g}" for k, v in (("retry-after", retry_after), ("retry-after-ms", ms)) if v is not None}
     return Status(429, _shape(error_body("rate_limit_error", "Rate limit reached"), provider), headers)
 
@@ -240,8 +239,10 @@ class FakeLLMServer(RecordingServer):
         if step.gate is not None or step.delay:
             await self._wait(step.delay or 60.0, step.gate)
         text = self._text_for(body, step)
-        usage = (step.tokens_in if step.tokens_in is not None else _words(body),
-                 step.tokens_out if step.tokens_out is not None else len(text.split()))
+        usage = (
+            step.tokens_in if step.tokens_in is not None else _words(body),
+            step.tokens_out if step.tokens_out is not None else len(text.split()),
+        )
         model, render = str(body.get("model", "")), _FORMATS[endpoint]
         if not body.get("stream"):
             return web.json_response(render(model, text, [], usage if step.usage else None, False))
@@ -277,8 +278,11 @@ Usage = tuple[int, int] | None
 def _chat(model: str, text: str, parts: list[str], usage: Usage, stream: bool) -> Any:
     """OpenAI chat.completions: the whole reply, or SSE (head, deltas, tail) ending with [DONE]."""
     base = {"id": "chatcmpl-1", "created": 1700000000, "model": model}
-    counts = {"usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                        "total_tokens": sum(usage)}} if usage else {}
+    counts = (
+        {"usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}}
+        if usage
+        else {}
+    )
     if not stream:
         choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
         return {**base, "object": "chat.completion", "choices": [choice], **counts}
@@ -286,30 +290,49 @@ def _chat(model: str, text: str, parts: list[str], usage: Usage, stream: bool) -
     def chunk(choices: list[Any], **extra: Any) -> bytes:
         return _sse({**base, "object": "chat.completion.chunk", "choices": choices, **extra})
 
-    deltas = [chunk([{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}])
-              for p in parts]
+    deltas = [chunk([{"index": 0, "delta": {"role": "assistant", "content": p}, "finish_reason": None}]) for p in parts]
     tail = [chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])] + ([chunk([], **counts)] if usage else [])
     return [], deltas, [*tail, _sse("[DONE]")]
 
 
 def _messages(model: str, text: str, parts: list[str], usage: Usage, stream: bool) -> Any:
     """Anthropic messages. Every SSE frame has an `event:` line, or the SDK silently skips it."""
-    message = {"id": "msg_01", "type": "message", "role": "assistant", "model": model, "stop_sequence": None,
-               "content": [] if stream else [{"type": "text", "text": text}],
-               "stop_reason": None if stream else "end_turn"}
+    message = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "stop_sequence": None,
+        "content": [] if stream else [{"type": "text", "text": text}],
+        "stop_reason": None if stream else "end_turn",
+    }
     if usage:
         message["usage"] = {"input_tokens": usage[0], "output_tokens": 1 if stream else usage[1]}
     if not stream:
         return message
     block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-    head = [_sse({"type": "message_start", "message": message}, "message_start"),
-            _sse(block, "content_block_start"), _sse({"type": "ping"}, "ping")]
-    deltas = [_sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
-                   "content_block_delta") for p in parts]
-    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-             "usage": {"output_tokens": usage[1] if usage else 0}}
-    tail = [_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-            _sse(delta, "message_delta"), _sse({"type": "message_stop"}, "message_stop")]
+    head = [
+        _sse({"type": "message_start", "message": message}, "message_start"),
+        _sse(block, "content_block_start"),
+        _sse({"type": "ping"}, "ping"),
+    ]
+    deltas = [
+        _sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}},
+            "content_block_delta",
+        )
+        for p in parts
+    ]
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": usage[1] if usage else 0},
+    }
+    tail = [
+        _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+        _sse(delta, "message_delta"),
+        _sse({"type": "message_stop"}, "message_stop"),
+    ]
     return head, deltas, tail
 
 

@@ -91,7 +91,7 @@ class FakeSlackAPI(RecordingServer):
 
     def route_name(self, request: web.Request) -> str:
         if request.path.startswith("/api/"):
-            return request.path[len("/api/"):]
+            return request.path[len("/api/") :]
         return f"{request.method} {request.path.rsplit('/', 1)[0]}"
 
     # --- helpers for tests ---------------------------------------------------------------------
@@ -104,8 +104,15 @@ class FakeSlackAPI(RecordingServer):
         return f"{self.url}/respond/{key}"
 
     def add_user(self, user_id: str, name: str, *, is_admin: bool = False, is_owner: bool = False) -> None:
-        self.users[user_id] = {"id": user_id, "name": name, "team_id": TEAM, "is_admin": is_admin,
-                               "is_owner": is_owner, "is_bot": False, "real_name": name.title()}
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name,
+            "team_id": TEAM,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_bot": False,
+            "real_name": name.title(),
+        }
 
     def channel(self, channel: str) -> list[Message]:
         return list(self.messages[channel].values())
@@ -176,16 +183,25 @@ class FakeSlackAPI(RecordingServer):
 
     @staticmethod
     def _limited(retry_after: float) -> web.Response:
-        return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                 headers={"Retry-After": str(int(retry_after))})
+        return web.json_response(
+            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(int(retry_after))}
+        )
 
     def _next_ts(self) -> str:
         self._seq += 1
         return f"1700000000.{self._seq:06d}"
 
     def m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": WORKSPACE_URL, "team": "Test", "user": "consensus", "team_id": TEAM,
-                "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": WORKSPACE_URL,
+            "team": "Test",
+            "user": "consensus",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
@@ -208,11 +224,16 @@ class FakeSlackAPI(RecordingServer):
         if error:
             return {"ok": False, "error": error, "detail": block_errors(args.get("blocks", []))}
         ts = self._next_ts()
-        message = Message(args["channel"], ts, args.get("text", ""), args.get("blocks", []),
-                          args.get("thread_ts"), history=[args])
+        message = Message(
+            args["channel"], ts, args.get("text", ""), args.get("blocks", []), args.get("thread_ts"), history=[args]
+        )
         self.messages[args["channel"]][ts] = message
-        return {"ok": True, "channel": args["channel"], "ts": ts,
-                "message": {"type": "message", "text": message.text, "ts": ts, "bot_id": BOT_ID}}
+        return {
+            "ok": True,
+            "channel": args["channel"],
+            "ts": ts,
+            "message": {"type": "message", "text": message.text, "ts": ts, "bot_id": BOT_ID},
+        }
 
     def _find(self, args: dict[str, Any]) -> Message | None:
         message = self.messages.get(args.get("channel", ""), {}).get(args.get("ts", ""))
@@ -274,8 +295,16 @@ class FakeSlackAPI(RecordingServer):
         self._sockets.append(ws)
         async with self._changed:
             self._changed.notify_all()
-        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
-                                      "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A1"}}))
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "fake"},
+                    "connection_info": {"app_id": "A1"},
+                }
+            )
+        )
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -290,11 +319,14 @@ class FakeSlackAPI(RecordingServer):
 
     async def wait_until(self, predicate: Any, within: float = 5.0) -> None:
         """Wait until `predicate()` holds, re-checking whenever a request arrives."""
+
         async def check() -> None:
             async with self._changed:
                 await self._changed.wait_for(predicate)
+
         try:
             await asyncio.wait_for(check(), within)
         except TimeoutError:
-            raise AssertionError("condition not met; calls seen: "
-                                 + ", ".join(sorted({c.name for c in self.calls}))) from None
+            raise AssertionError(
+                "condition not met; calls seen: " + ", ".join(sorted({c.name for c in self.calls}))
+            ) from None

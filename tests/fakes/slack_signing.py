@@ -17,23 +17,49 @@ from tests.fakes.slack_api import TEAM
 FORM = "application/x-www-form-urlencoded"
 
 
-def signed_headers(secret: str, body: str, *, timestamp: int | None = None,
-                   content_type: str = FORM) -> dict[str, str]:
+def signed_headers(secret: str, body: str, *, timestamp: int | None = None, content_type: str = FORM) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}", "Content-Type": content_type}
 
 
-def slash_command(text: str, *, response_url: str, command: str = "/consensus", team: str = TEAM,
-                  channel: str = "C1", user: str = "U1", user_name: str = "alice") -> dict[str, str]:
-    return {"token": "legacy", "team_id": team, "team_domain": "test", "channel_id": channel,
-            "channel_name": "general", "user_id": user, "user_name": user_name, "command": command,
-            "text": text, "api_app_id": "A1", "response_url": response_url, "trigger_id": "1.2.3"}
+def slash_command(
+    text: str,
+    *,
+    response_url: str,
+    command: str = "/consensus",
+    team: str = TEAM,
+    channel: str = "C1",
+    user: str = "U1",
+    user_name: str = "alice",
+) -> dict[str, str]:
+    return {
+        "token": "legacy",
+        "team_id": team,
+        "team_domain": "test",
+        "channel_id": channel,
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": user_name,
+        "command": command,
+        "text": text,
+        "api_app_id": "A1",
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+    }
 
 
-def block_action(action_id: str, *, response_url: str, team: str = TEAM, channel: str = "C1", user: str = "U1",
-                 message_ts: str = "1700000000.000002", thread_ts: str | None = None,
-                 container_type: str = "message") -> dict[str, Any]:
+def block_action(
+    action_id: str,
+    *,
+    response_url: str,
+    team: str = TEAM,
+    channel: str = "C1",
+    user: str = "U1",
+    message_ts: str = "1700000000.000002",
+    thread_ts: str | None = None,
+    container_type: str = "message",
+) -> dict[str, Any]:
     container: dict[str, Any] = {"type": container_type}
     message: dict[str, Any] = {"type": "message", "ts": message_ts, "bot_id": "BBOT", "text": "card"}
     if container_type == "message":
@@ -42,11 +68,23 @@ def block_action(action_id: str, *, response_url: str, team: str = TEAM, channel
             container["thread_ts"] = thread_ts
             message["thread_ts"] = thread_ts
     payload: dict[str, Any] = {
-        "type": "block_actions", "team": {"id": team, "domain": "test"}, "api_app_id": "A1",
-        "user": {"id": user, "username": user, "team_id": team}, "container": container,
-        "trigger_id": "1.2.3", "response_url": response_url,
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": action_id,
-                     "text": {"type": "plain_text", "text": "x"}, "action_ts": str(time.time())}],
+        "type": "block_actions",
+        "team": {"id": team, "domain": "test"},
+        "api_app_id": "A1",
+        "user": {"id": user, "username": user, "team_id": team},
+        "container": container,
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": action_id,
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": str(time.time()),
+            }
+        ],
     }
     if container_type == "message":
         payload["channel"] = {"id": channel, "name": "general"}
@@ -54,12 +92,25 @@ def block_action(action_id: str, *, response_url: str, team: str = TEAM, channel
     return payload
 
 
-def view_submission(callback_id: str, values: dict[str, Any], *, team: str = TEAM,
-                    user: str = "U1", private_metadata: str = "") -> dict[str, Any]:
-    return {"type": "view_submission", "team": {"id": team, "domain": "test"}, "api_app_id": "A1",
-            "user": {"id": user, "username": user, "team_id": team}, "trigger_id": "1.2.3",
-            "view": {"id": "V1", "type": "modal", "callback_id": callback_id, "team_id": team,
-                     "private_metadata": private_metadata, "state": {"values": values}, "hash": "h"}}
+def view_submission(
+    callback_id: str, values: dict[str, Any], *, team: str = TEAM, user: str = "U1", private_metadata: str = ""
+) -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "team": {"id": team, "domain": "test"},
+        "api_app_id": "A1",
+        "user": {"id": user, "username": user, "team_id": team},
+        "trigger_id": "1.2.3",
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": callback_id,
+            "team_id": team,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+            "hash": "h",
+        },
+    }
 
 
 def state_of(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
@@ -85,15 +136,31 @@ def state_of(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_callback(event: dict[str, Any], *, event_id: str, team: str = TEAM) -> dict[str, Any]:
-    return {"token": "legacy", "team_id": team, "api_app_id": "A1", "event": event, "type": "event_callback",
-            "event_id": event_id, "event_time": int(time.time()),
-            "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}]}
+    return {
+        "token": "legacy",
+        "team_id": team,
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}],
+    }
 
 
-def thread_reply(text: str, *, thread_ts: str, ts: str, channel: str = "C1", user: str = "U1",
-                 **extra: Any) -> dict[str, Any]:
-    return {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
-            "thread_ts": thread_ts, "channel_type": "channel", **extra}
+def thread_reply(
+    text: str, *, thread_ts: str, ts: str, channel: str = "C1", user: str = "U1", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "thread_ts": thread_ts,
+        "channel_type": "channel",
+        **extra,
+    }
 
 
 def encode_form(fields: dict[str, str]) -> str:
@@ -110,8 +177,15 @@ class SlackSender:
     def __init__(self, session: aiohttp.ClientSession, url: str, secret: str) -> None:
         self.session, self.url, self.secret = session, url, secret
 
-    async def send(self, body: str, *, content_type: str = FORM, secret: str | None = None,
-                   timestamp: int | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    async def send(
+        self,
+        body: str,
+        *,
+        content_type: str = FORM,
+        secret: str | None = None,
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
         sent = signed_headers(secret or self.secret, body, timestamp=timestamp, content_type=content_type)
         sent.update(headers or {})
         async with self.session.post(self.url, data=body.encode(), headers=sent) as response:

@@ -29,45 +29,95 @@ async def eventually(check: Callable[[], Any], what: str = "condition", limit: f
         await asyncio.sleep(0.01)
 
 
-async def slash(fake: FakeDiscord, world: p.World, name: str, *, user: dict[str, Any] | None = None,
-                channel: dict[str, Any] | None = None, dm: bool = False, sub: str | None = None,
-                **options: Any) -> dict[str, Any]:
+async def slash(
+    fake: FakeDiscord,
+    world: p.World,
+    name: str,
+    *,
+    user: dict[str, Any] | None = None,
+    channel: dict[str, Any] | None = None,
+    dm: bool = False,
+    sub: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """`/name [sub] option:value …` by `user` (the asker by default) in the world's channel."""
     usr = user or world.asker
     if dm:
-        payload = p.slash_command(fake.app_id, name, options, channel=channel or p.dm_channel(usr), usr=usr,
-                                  sub=sub)
+        payload = p.slash_command(fake.app_id, name, options, channel=channel or p.dm_channel(usr), usr=usr, sub=sub)
     else:
-        payload = p.slash_command(fake.app_id, name, options, channel=channel or world.channel,
-                                  guild_id=world.guild_id, mem=world.member(usr), sub=sub)
+        payload = p.slash_command(
+            fake.app_id,
+            name,
+            options,
+            channel=channel or world.channel,
+            guild_id=world.guild_id,
+            mem=world.member(usr),
+            sub=sub,
+        )
     await fake.push("INTERACTION_CREATE", payload)
     return payload
 
 
-async def click(fake: FakeDiscord, world: p.World, message: dict[str, Any], custom_id: str, *,
-                user: dict[str, Any] | None = None, guild_id: str | None = None) -> dict[str, Any]:
+async def click(
+    fake: FakeDiscord,
+    world: p.World,
+    message: dict[str, Any],
+    custom_id: str,
+    *,
+    user: dict[str, Any] | None = None,
+    guild_id: str | None = None,
+) -> dict[str, Any]:
     usr = user or world.asker
     channel = fake.channels[message["channel_id"]]
-    payload = p.button_click(fake.app_id, message, custom_id, channel=channel,
-                             guild_id=guild_id or world.guild_id, mem=world.member(usr))
+    payload = p.button_click(
+        fake.app_id, message, custom_id, channel=channel, guild_id=guild_id or world.guild_id, mem=world.member(usr)
+    )
     await fake.push("INTERACTION_CREATE", payload)
     return payload
 
 
-async def submit(fake: FakeDiscord, world: p.World, modal: dict[str, Any], values: dict[str, str], *,
-                 user: dict[str, Any] | None = None) -> dict[str, Any]:
+async def submit(
+    fake: FakeDiscord,
+    world: p.World,
+    modal: dict[str, Any],
+    values: dict[str, str],
+    *,
+    user: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Fill in and submit a modal the bot opened (`fake.modal_for(command)`)."""
-    payload = p.modal_submit(fake.app_id, modal, values, channel=world.channel, guild_id=world.guild_id,
-                             mem=world.member(user or world.asker))
+    payload = p.modal_submit(
+        fake.app_id,
+        modal,
+        values,
+        channel=world.channel,
+        guild_id=world.guild_id,
+        mem=world.member(user or world.asker),
+    )
     await fake.push("INTERACTION_CREATE", payload)
     return payload
 
 
-async def choose(fake: FakeDiscord, world: p.World, message: dict[str, Any], custom_id: str, values: list[str],
-                 *, user: dict[str, Any] | None = None, forged: bool = False) -> dict[str, Any]:
+async def choose(
+    fake: FakeDiscord,
+    world: p.World,
+    message: dict[str, Any],
+    custom_id: str,
+    values: list[str],
+    *,
+    user: dict[str, Any] | None = None,
+    forged: bool = False,
+) -> dict[str, Any]:
     """Pick `values` in a select of a message the bot sent."""
-    payload = p.select_choice(fake.app_id, message, custom_id, values, channel=fake.channels[message["channel_id"]],
-                              guild_id=world.guild_id, mem=world.member(user or world.asker), forged=forged)
+    payload = p.select_choice(
+        fake.app_id,
+        message,
+        custom_id,
+        values,
+        channel=fake.channels[message["channel_id"]],
+        guild_id=world.guild_id,
+        mem=world.member(user or world.asker),
+        forged=forged,
+    )
     await fake.push("INTERACTION_CREATE", payload)
     return payload
 
@@ -114,8 +164,9 @@ async def settle(bot: Any, service: Any) -> None:
     await bot.idle()
 
 
-async def ask_in_channel(fake: FakeDiscord, world: p.World, bot: Any, service: Any, question: str,
-                         models: int = 3) -> tuple[str, list[dict[str, Any]]]:
+async def ask_in_channel(
+    fake: FakeDiscord, world: p.World, bot: Any, service: Any, question: str, models: int = 3
+) -> tuple[str, list[dict[str, Any]]]:
     """/consensus in the world's channel; returns the thread id and its cards once all are final."""
     before = len(fake.named("POST /channels/{id}/messages/{id}/threads"))
     await slash(fake, world, "consensus", question=question)
@@ -125,7 +176,8 @@ async def ask_in_channel(fake: FakeDiscord, world: p.World, bot: Any, service: A
     await settle(bot, service)
     final = await eventually(
         lambda: all(custom_ids(c) for c in cards(fake, thread_id)) and cards(fake, thread_id),
-        what="final cards with buttons")
+        what="final cards with buttons",
+    )
     return thread_id, final
 
 
@@ -143,9 +195,14 @@ async def confirm(fake: FakeDiscord, world: p.World, card: dict[str, Any], verb:
     """Click `verb` on `card`, see the ephemeral confirmation (nothing deleted yet), confirm it."""
     before = set(fake.deleted)
     await click(fake, world, card, button(card, verb))
-    step = await eventually(lambda: [m for m in fake.in_channel(card["channel_id"])
-                                     if m["flags"] & 64 and any(c.endswith(":yes") for c in custom_ids(m))],
-                            what=f"the confirmation of {verb}")
+    step = await eventually(
+        lambda: [
+            m
+            for m in fake.in_channel(card["channel_id"])
+            if m["flags"] & 64 and any(c.endswith(":yes") for c in custom_ids(m))
+        ],
+        what=f"the confirmation of {verb}",
+    )
     assert custom_ids(step[-1]) == [f"{button(card, verb)}:yes"]
     assert set(fake.deleted) == before  # asking deletes nothing
     await click(fake, world, step[-1], custom_ids(step[-1])[0])

@@ -28,8 +28,8 @@ LONG = " ".join(f"word{i}" for i in range(1500)) + "\nTL;DR: a very long answer.
 
 
 async def test_expand_attaches_a_long_answer_and_collapse_returns_to_the_summary(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     llm_server.answers["gpt-test"] = LONG
     service = await make_service()
     bot = await start_bot(service)
@@ -51,7 +51,8 @@ async def test_expand_attaches_a_long_answer_and_collapse_returns_to_the_summary
 
 
 async def test_select_by_someone_else_is_refused_and_nothing_changes(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Who may pick?")
@@ -68,7 +69,8 @@ async def test_select_by_someone_else_is_refused_and_nothing_changes(
 
 
 async def test_select_by_the_asker_and_by_a_moderator(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Which one?")
@@ -88,7 +90,8 @@ async def test_select_by_the_asker_and_by_a_moderator(
 
 
 async def test_delete_asks_first_and_delete_others_comes_only_with_a_selection(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     thread, shown = await ask_in_channel(fake_discord, world, bot, service, "Prune")
@@ -109,7 +112,8 @@ async def test_delete_asks_first_and_delete_others_comes_only_with_a_selection(
 
 
 async def test_every_card_shows_its_rank_and_the_question_lists_the_ranking_with_links(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     thread, shown = await ask_in_channel(fake_discord, world, bot, service, "Rank them")
@@ -124,8 +128,8 @@ async def test_every_card_shows_its_rank_and_the_question_lists_the_ranking_with
 
 
 async def test_retry_turns_a_failed_card_into_an_answer(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     llm_server.script("messages", [unauthorized("anthropic")], model="claude-test")
     service = await make_service()
     bot = await start_bot(service)

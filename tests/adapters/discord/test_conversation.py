@@ -25,8 +25,8 @@ from tests.fakes.llm_server import FakeLLMServer
 
 
 async def test_buttons_keep_working_after_a_restart(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     service = await make_service()
     first = await start_bot(service)
     thread, _ = await ask_in_channel(fake_discord, world, first, service, "Survive a restart?")
@@ -46,10 +46,15 @@ async def test_buttons_keep_working_after_a_restart(
 
 
 async def test_follow_up_in_the_thread_sends_only_the_kept_context(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
-    llm_server.answers.update({"gpt-test": "KEPT-ANSWER Paris.", "claude-test": "DELETED-ANSWER Lyon.",
-                               "llama-test": "UNSELECTED-ANSWER Nice."})
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    llm_server.answers.update(
+        {
+            "gpt-test": "KEPT-ANSWER Paris.",
+            "claude-test": "DELETED-ANSWER Lyon.",
+            "llama-test": "UNSELECTED-ANSWER Nice.",
+        }
+    )
     service = await make_service()
     bot = await start_bot(service)
     thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Capital of France?")
@@ -62,8 +67,7 @@ async def test_follow_up_in_the_thread_sends_only_the_kept_context(
     seen = len(llm_server.calls)
     posts = len(fake_discord.named(CARD_POST))
 
-    await slash(fake_discord, world, "consensus", channel=fake_discord.channels[thread],
-                question="And its population?")
+    await slash(fake_discord, world, "consensus", channel=fake_discord.channels[thread], question="And its population?")
     await fake_discord.wait_for(CARD_POST, posts + 3)
     await settle(bot, service)
     bodies = [json.dumps(c.json()) for c in llm_server.calls[seen:]]
@@ -79,16 +83,17 @@ async def test_follow_up_in_the_thread_sends_only_the_kept_context(
 
 
 async def test_plain_replies_continue_only_with_the_message_content_intent(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     service = await make_service()
     bot = await start_bot(service, message_content=True)
     assert fake_discord.identified[-1]["intents"] == (1 | 1 << 9 | 1 << 15)
     thread, _ = await ask_in_channel(fake_discord, world, bot, service, "First question")
     channel = fake_discord.channels[thread]
     posts = len(fake_discord.named(CARD_POST))
-    reply = p.user_message(channel, world.asker, "A plain follow-up", guild_id=world.guild_id,
-                           mem=world.member(world.asker))
+    reply = p.user_message(
+        channel, world.asker, "A plain follow-up", guild_id=world.guild_id, mem=world.member(world.asker)
+    )
     await fake_discord.push("MESSAGE_CREATE", reply)
     await fake_discord.push("MESSAGE_CREATE", reply)  # a replayed event is handled once
     await fake_discord.wait_for(CARD_POST, posts + 4)  # the status reply + three cards

@@ -11,22 +11,61 @@ from adapters.presenter import card
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, MessageRef, Platform, WorkspaceRef
 
 WS = WorkspaceRef(Platform.DISCORD, "1")
-DONE = Answer(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test", label="OpenAI",
-              status=AnswerStatus.COMPLETED, content="Paris is the capital.", summary="Paris.",
-              reasoning="Well known.", score=8.5, score_method="consensus", rank=1, tokens_in=10,
-              tokens_out=5, latency_ms=1234, cost_usd=None)
+DONE = Answer(
+    id=7,
+    batch_id=1,
+    conversation_id=1,
+    provider_id="openai/gpt-test",
+    label="OpenAI",
+    status=AnswerStatus.COMPLETED,
+    content="Paris is the capital.",
+    summary="Paris.",
+    reasoning="Well known.",
+    score=8.5,
+    score_method="consensus",
+    rank=1,
+    tokens_in=10,
+    tokens_out=5,
+    latency_ms=1234,
+    cost_usd=None,
+)
 
 
 def render(answer: Answer, progress: str | None = None) -> embeds.Rendered:
-    batch = Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None, asker="9",
-                  question="q", status=BatchStatus.COMPLETED, answers=(answer,))
+    batch = Batch(
+        id=1,
+        conversation_id=1,
+        message_id=1,
+        workspace=WS,
+        channel="c",
+        thread=None,
+        asker="9",
+        question="q",
+        status=BatchStatus.COMPLETED,
+        answers=(answer,),
+    )
     return embeds.card_message(card.view(answer, batch, progress))
 
 
 def verbs(answer: Answer) -> list[str]:
-    return [a.verb.value for a in card.view(answer, Batch(
-        id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None, asker="9", question="q",
-        status=BatchStatus.COMPLETED, answers=(answer,))).actions]
+    return [
+        a.verb.value
+        for a in card.view(
+            answer,
+            Batch(
+                id=1,
+                conversation_id=1,
+                message_id=1,
+                workspace=WS,
+                channel="c",
+                thread=None,
+                asker="9",
+                question="q",
+                status=BatchStatus.COMPLETED,
+                answers=(answer,),
+            ),
+        ).actions
+    ]
 
 
 def total(rendered: embeds.Rendered) -> int:
@@ -58,18 +97,27 @@ def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() 
     assert embed.title == "#1 · OpenAI · gpt-test"
     assert embed.description == "Paris."
     fields = {f.name: f.value for f in embed.fields}
-    assert fields == {"Why": "Well known.", "Score": "8.5/10 by agreement",
-                      "Usage": "1.2 s · 10 in / 5 out tokens · cost unknown"}
+    assert fields == {
+        "Why": "Well known.",
+        "Score": "8.5/10 by agreement",
+        "Usage": "1.2 s · 10 in / 5 out tokens · cost unknown",
+    }
 
 
-@pytest.mark.parametrize(("answer", "progress", "expected"), [
-    (dataclasses.replace(DONE, status=AnswerStatus.PENDING), None, "Thinking"),
-    (dataclasses.replace(DONE, status=AnswerStatus.RUNNING), "Par", "Writing… 3 characters so far"),
-    (dataclasses.replace(DONE, status=AnswerStatus.FAILED, error="The API key was rejected."), None,
-     "Failed:** The API key was rejected."),
-    (dataclasses.replace(DONE, is_deleted=True), None, "Deleted"),
-    (dataclasses.replace(DONE, is_expanded=True), None, "Paris is the capital."),
-])
+@pytest.mark.parametrize(
+    ("answer", "progress", "expected"),
+    [
+        (dataclasses.replace(DONE, status=AnswerStatus.PENDING), None, "Thinking"),
+        (dataclasses.replace(DONE, status=AnswerStatus.RUNNING), "Par", "Writing… 3 characters so far"),
+        (
+            dataclasses.replace(DONE, status=AnswerStatus.FAILED, error="The API key was rejected."),
+            None,
+            "Failed:** The API key was rejected.",
+        ),
+        (dataclasses.replace(DONE, is_deleted=True), None, "Deleted"),
+        (dataclasses.replace(DONE, is_expanded=True), None, "Paris is the capital."),
+    ],
+)
 def test_each_state_has_its_card(answer: Answer, progress: str | None, expected: str) -> None:
     assert expected in (render(answer, progress).embeds[0].description or "")
 
@@ -95,8 +143,18 @@ def test_a_long_answer_is_never_cut_silently(size: int) -> None:
 
 
 def test_a_long_question_is_attached_in_full() -> None:
-    batch = Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None, asker="9",
-                  question="q" * 8000, status=BatchStatus.RUNNING, answers=(DONE,))
+    batch = Batch(
+        id=1,
+        conversation_id=1,
+        message_id=1,
+        workspace=WS,
+        channel="c",
+        thread=None,
+        asker="9",
+        question="q" * 8000,
+        status=BatchStatus.RUNNING,
+        answers=(DONE,),
+    )
     rendered = embeds.question_message(batch)
     assert rendered.files == [("question.md", b"q" * 8000)]
     assert rendered.content and len(rendered.content) <= embeds.CONTENT_MAX
@@ -105,14 +163,26 @@ def test_a_long_question_is_attached_in_full() -> None:
 
 
 def test_status_follows_the_batch_and_lists_the_ranking_with_jump_links() -> None:
-    running = Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="c", thread=None,
-                    asker="9", question="q", status=BatchStatus.RUNNING,
-                    answers=(DONE, dataclasses.replace(DONE, id=8, label="Claude", status=AnswerStatus.RUNNING,
-                                                       score=None, rank=None)))
+    running = Batch(
+        id=1,
+        conversation_id=1,
+        message_id=1,
+        workspace=WS,
+        channel="c",
+        thread=None,
+        asker="9",
+        question="q",
+        status=BatchStatus.RUNNING,
+        answers=(
+            DONE,
+            dataclasses.replace(DONE, id=8, label="Claude", status=AnswerStatus.RUNNING, score=None, rank=None),
+        ),
+    )
     assert embeds.status_text(running) == "1/2 answered · waiting for Claude"
     failed = dataclasses.replace(DONE, id=8, label="Claude", status=AnswerStatus.FAILED, rank=None, score=None)
-    done = dataclasses.replace(running, status=BatchStatus.PARTIAL, answers=(DONE, failed),
-                               consensus="@everyone agrees", disagree=True)
+    done = dataclasses.replace(
+        running, status=BatchStatus.PARTIAL, answers=(DONE, failed), consensus="@everyone agrees", disagree=True
+    )
     url = embeds.message_url("1", MessageRef("2", "3"))
     assert url == "https://discord.com/channels/1/2/3"
     lines = embeds.status_text(done, {7: url}).split("\n")
@@ -123,8 +193,9 @@ def test_status_follows_the_batch_and_lists_the_ranking_with_jump_links() -> Non
 
 def test_mentions_in_untrusted_text_are_defused() -> None:
     text = "@everyone @here <@1> <@!2> <@&3> <#4> a@b.c"
-    assert embeds.neutralise(text) == ("@\u200beveryone @\u200bhere <@\u200b1> <@!\u200b2> <@&\u200b3> "
-                                       "<#\u200b4> a@b.c")
+    assert embeds.neutralise(text) == (
+        "@\u200beveryone @\u200bhere <@\u200b1> <@!\u200b2> <@&\u200b3> <#\u200b4> a@b.c"
+    )
     answer = dataclasses.replace(DONE, summary="ping @everyone", reasoning="<@&3>")
     [embed] = render(answer).embeds
     assert "@everyone" not in (embed.description or "") and "<@&3>" not in str(embed.fields)
@@ -140,10 +211,14 @@ def test_split_text_keeps_every_character() -> None:
 
 def test_control_characters_go_and_masked_links_show_where_they_lead() -> None:
     assert embeds.neutralise("a\x00b\x1b[1mc\u202ed\r\ne\tf") == "ab[1mcd\ne\tf"
-    assert embeds.neutralise("[https://bank.example](https://evil.example)") == \
-        "https://bank.example (https://evil.example)"
-    assert embeds.neutralise("[[a](https://x.example)](<https://y.example> \"t\")") == \
-        "a (https://x.example) (https://y.example)"
+    assert (
+        embeds.neutralise("[https://bank.example](https://evil.example)")
+        == "https://bank.example (https://evil.example)"
+    )
+    assert (
+        embeds.neutralise('[[a](https://x.example)](<https://y.example> "t")')
+        == "a (https://x.example) (https://y.example)"
+    )
     assert embeds.neutralise("@\u200beveryone") == "@\u200beveryone"  # a hidden space cannot smuggle a ping
     assert embeds.thread_name("<@&1> \x00hi") == "<@&\u200b1> hi"
 

@@ -13,7 +13,7 @@ from tests.fakes.llm_server import FakeLLMServer, Ok
 
 
 async def test_question_opens_a_thread_with_a_card_per_model(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
 ) -> None:
     service = await make_service()
     bot = await start_bot(service)
@@ -30,8 +30,9 @@ async def test_question_opens_a_thread_with_a_card_per_model(
     await fake_discord.wait_for(CARD_POST, 3)
     await service.wait_idle()
     await bot.idle()
-    final = await eventually(lambda: [c for c in cards(fake_discord, thread_id) if field(c, "Score")],
-                             what="three scored cards")
+    final = await eventually(
+        lambda: [c for c in cards(fake_discord, thread_id) if field(c, "Score")], what="three scored cards"
+    )
     assert len(cards(fake_discord, thread_id)) == 3
     assert len(final) == 3
     root = fake_discord.messages[thread_id]
@@ -40,10 +41,9 @@ async def test_question_opens_a_thread_with_a_card_per_model(
 
 
 async def test_a_streaming_answer_fills_its_card_about_once_a_second(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
 ) -> None:
-    llm_server.script("chat", [Ok(" ".join(f"w{i}" for i in range(40)), chunks=40, chunk_delay=0.05)],
-                      model="gpt-test")
+    llm_server.script("chat", [Ok(" ".join(f"w{i}" for i in range(40)), chunks=40, chunk_delay=0.05)], model="gpt-test")
     service = await make_service()
     bot = await start_bot(service)
     await slash(fake_discord, world, "consensus", question="Stream it")
@@ -55,20 +55,24 @@ async def test_a_streaming_answer_fills_its_card_about_once_a_second(
     writing = [b for b in gpt_edits if "Writing" in str(b.get("embeds"))]
     assert 1 <= len(writing) <= 2  # 40 deltas over two seconds: a preview after 1 s and maybe one more
     assert len(gpt_edits) <= 4  # the previews, the final state and the ranked one; no edit for "started"
-    card = await eventually(lambda: [c for c in fake_discord.messages.values()
-                                     if "gpt-test" in str(c["embeds"]) and field(c, "Score")], what="final")
+    card = await eventually(
+        lambda: [c for c in fake_discord.messages.values() if "gpt-test" in str(c["embeds"]) and field(c, "Score")],
+        what="final",
+    )
     assert "Writing" not in str(card[0]["embeds"])
 
 
 async def test_a_rejected_token_fails_at_start_up_naming_the_setting(
-        fake_discord: FakeDiscord, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
         await start_bot(service, token="wrong-token")
 
 
 async def test_message_content_without_the_portal_switch_fails_at_start_up(
-        fake_discord: FakeDiscord, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, start_bot: StartBot, make_service
+) -> None:
     fake_discord.message_content_allowed = False
     service = await make_service()
     with pytest.raises(ConfigError, match="Message Content intent"):

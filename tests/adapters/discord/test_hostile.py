@@ -28,16 +28,45 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_server import FakeLLMServer
 
 EXAMPLES = 25
-HOSTILE = ["@everyone", "@here", "@EveryOne", "@\u200beveryone", "<@123456789012345678>",
-           "<@!123456789012345678>", "<@&223456789012345678>", "<#323456789012345678>",
-           "[https://bank.example](https://evil.example)", "[click](<https://evil.example> \"t\")",
-           "[[a](https://x.example)](https://y.example)", "**bold**", "__under__", "`code`", "```\n@here\n```",
-           "||spoiler||", "> quote", "# Heading\n", "-# small\n", "~~strike~~", "\\", "\x00", "\x1b[31m",
-           "\x07", "\r\n", "\u202e", "\u2066", "\u200f", "\x85", "\ufeff", "😀", "👨‍👩‍👧", "\U0001d54f",
-           "ﷺ", "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫơ̌"]
+HOSTILE = [
+    "@everyone",
+    "@here",
+    "@EveryOne",
+    "@\u200beveryone",
+    "<@123456789012345678>",
+    "<@!123456789012345678>",
+    "<@&223456789012345678>",
+    "<#323456789012345678>",
+    "[https://bank.example](https://evil.example)",
+    '[click](<https://evil.example> "t")',
+    "[[a](https://x.example)](https://y.example)",
+    "**bold**",
+    "__under__",
+    "`code`",
+    "```\n@here\n```",
+    "||spoiler||",
+    "> quote",
+    "# Heading\n",
+    "-# small\n",
+    "~~strike~~",
+    "\\",
+    "\x00",
+    "\x1b[31m",
+    "\x07",
+    "\r\n",
+    "\u202e",
+    "\u2066",
+    "\u200f",
+    "\x85",
+    "\ufeff",
+    "😀",
+    "👨‍👩‍👧",
+    "\U0001d54f",
+    "ﷺ",
+    "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫơ̌",
+]
 pieces = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30)), max_size=14).map("".join)
-long_unicode = st.text(st.characters(min_codepoint=0x80, exclude_categories=("Cs",)), min_size=1500,
-                       max_size=6000)
+long_unicode = st.text(st.characters(min_codepoint=0x80, exclude_categories=("Cs",)), min_size=1500, max_size=6000)
 questions = st.one_of(pieces, pieces.map(lambda t: t * 40), st.text(min_size=1, max_size=2500))
 answers = st.one_of(pieces, long_unicode, st.tuples(pieces, pieces).map(lambda t: f"{t[0]}\nTL;DR: {t[1]}"))
 
@@ -87,8 +116,13 @@ def expected(question: str) -> str:
 
 
 async def test_hostile_questions_and_answers_never_ping_and_never_crash(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer,
-        caplog: pytest.LogCaptureFixture) -> None:
+    fake_discord: FakeDiscord,
+    world: p.World,
+    start_bot: StartBot,
+    make_service,
+    llm_server: FakeLLMServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     loop = asyncio.get_running_loop()
@@ -120,14 +154,21 @@ async def test_hostile_questions_and_answers_never_ping_and_never_crash(
 
     # No shrinking: each example drives the whole bot, so shrinking a failure takes many minutes;
     # a failure prints its example (and the seed to replay it) as drawn.
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(question=questions, gpt=answers, claude=answers)
     @example(question=" ".join(HOSTILE), gpt="\n".join(HOSTILE) * 30, claude=f"TL;DR: {''.join(HOSTILE)}")
     def prop(question: str, gpt: str, claude: str) -> None:
         asyncio.run_coroutine_threadsafe(one(question, gpt, claude), loop).result(timeout=120)
 
     await asyncio.to_thread(prop)
-    print(f"\nhostile input: {len(runs)} examples ({runs.count('cards')} answered, "
-          f"{len(runs) - runs.count('cards')} refused privately)")
+    print(
+        f"\nhostile input: {len(runs)} examples ({runs.count('cards')} answered, "
+        f"{len(runs) - runs.count('cards')} refused privately)"
+    )
     assert len(runs) >= EXAMPLES + 1 and runs.count("cards") > 0

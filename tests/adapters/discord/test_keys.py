@@ -39,8 +39,9 @@ def actor(world: p.World, usr: dict[str, Any], admin: bool = False) -> Actor:
     return Actor(WorkspaceRef(Platform.DISCORD, world.guild_id), usr["id"], is_admin=admin)
 
 
-async def open_form(fake: FakeDiscord, world: p.World, *, user: dict[str, Any] | None = None,
-                    **options: Any) -> dict[str, Any]:
+async def open_form(
+    fake: FakeDiscord, world: p.World, *, user: dict[str, Any] | None = None, **options: Any
+) -> dict[str, Any]:
     """Run `/consensus-keys set …` and return the modal the bot opened."""
     command = await slash(fake, world, "consensus-keys", sub="set", user=user, **options)
     await eventually(lambda: any(m["interaction"]["id"] == command["id"] for m in fake.modals), what="the modal")
@@ -60,14 +61,16 @@ def _about_keys(fake: FakeDiscord, path: str) -> bool:
 
 async def replies(fake: FakeDiscord, count: int) -> list[str]:
     """The edits of the private replies to keys commands and forms, once there are `count`."""
-    edits = await eventually(lambda: len(found := [c for c in fake.named(ORIGINAL) if _about_keys(fake, c.path)])
-                             >= count and found, what=f"{count} replies")
+    edits = await eventually(
+        lambda: len(found := [c for c in fake.named(ORIGINAL) if _about_keys(fake, c.path)]) >= count and found,
+        what=f"{count} replies",
+    )
     return [c.json()["content"] for c in edits]
 
 
 async def test_a_key_set_through_the_modal_is_stored_listed_used_and_never_sent_to_discord(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     service, bot = await keyed(make_service, start_bot)
     modal = await open_form(fake_discord, world, provider="openai", scope="me")
     [callback] = await fake_discord.wait_for(CALLBACK)
@@ -92,8 +95,11 @@ async def test_a_key_set_through_the_modal_is_stored_listed_used_and_never_sent_
     footer = card_of(fake_discord, thread, "gpt-test")["embeds"][-1]["footer"]["text"]
     assert footer == "key: your key ••12ab"
     assert card_of(fake_discord, thread, "claude-test")["embeds"][-1]["footer"]["text"] == "key: operator"
-    paid = [c.headers.get("authorization") for c in llm_server.calls if c.path == "/v1/chat/completions"
-            and b"Who pays for this?" in c.body and b"gpt-test" in c.body]
+    paid = [
+        c.headers.get("authorization")
+        for c in llm_server.calls
+        if c.path == "/v1/chat/completions" and b"Who pays for this?" in c.body and b"gpt-test" in c.body
+    ]
     assert paid == [f"Bearer {USER_KEY}"]  # the provider's own auth header: the only place it goes
 
     await slash(fake_discord, world, "consensus-keys", sub="delete", provider="openai", scope="me")
@@ -104,7 +110,8 @@ async def test_a_key_set_through_the_modal_is_stored_listed_used_and_never_sent_
 
 
 async def test_a_badly_formed_key_is_refused_privately_and_nothing_is_stored(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service, _ = await keyed(make_service, start_bot)
     bad = "sk-ant-api03-PastedIntoTheWrongPlaceCCCCCCCCC9z9z"
     modal = await open_form(fake_discord, world, provider="openai")
@@ -118,7 +125,8 @@ async def test_a_badly_formed_key_is_refused_privately_and_nothing_is_stored(
 
 
 async def test_the_servers_key_needs_manage_server(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service, bot = await keyed(make_service, start_bot)
     await slash(fake_discord, world, "consensus-keys", sub="set", provider="openai", scope="server")
     [refusal] = await fake_discord.wait_for(CALLBACK)
@@ -139,8 +147,8 @@ async def test_the_servers_key_needs_manage_server(
 
 
 async def test_the_live_check_runs_after_the_ack_and_is_reported_privately(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     await keyed(make_service, start_bot)
     modal = await open_form(fake_discord, world, provider="openai", check=True)
     await submit(fake_discord, world, modal, {"key": USER_KEY})
@@ -159,7 +167,8 @@ async def test_the_live_check_runs_after_the_ack_and_is_reported_privately(
 
 
 async def test_an_unknown_provider_gets_the_list_and_no_form(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     await keyed(make_service, start_bot)
     await slash(fake_discord, world, "consensus-keys", sub="set", provider="@everyone")
     [reply] = await fake_discord.wait_for(CALLBACK)
@@ -169,10 +178,19 @@ async def test_an_unknown_provider_gets_the_list_and_no_form(
 
 
 async def test_the_provider_is_completed_from_the_cores_list(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     await keyed(make_service, start_bot)
-    payload = p.autocomplete(fake_discord.app_id, "consensus-keys", {"provider": "an"}, "provider", sub="set",
-                             channel=world.channel, guild_id=world.guild_id, mem=world.member(world.asker))
+    payload = p.autocomplete(
+        fake_discord.app_id,
+        "consensus-keys",
+        {"provider": "an"},
+        "provider",
+        sub="set",
+        channel=world.channel,
+        guild_id=world.guild_id,
+        mem=world.member(world.asker),
+    )
     await fake_discord.push("INTERACTION_CREATE", payload)
     [reply] = await fake_discord.wait_for(CALLBACK)
     assert reply.json() == {"type": 8, "data": {"choices": [{"name": "anthropic", "value": "anthropic"}]}}

@@ -30,8 +30,8 @@ PINGS = "Tell @everyone and @here about <@123456789012345678> and <@&22345678901
 
 
 async def test_mentions_in_questions_and_answers_never_ping(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     llm_server.answers["gpt-test"] = f"{PINGS}\nTL;DR: {PINGS}\nWHY: @everyone <@&223456789012345678>"
     service = await make_service()
     bot = await start_bot(service)
@@ -57,7 +57,8 @@ async def test_mentions_in_questions_and_answers_never_ping(
 
 
 async def test_rate_limits_are_waited_out_and_every_card_ends_final(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     fake_discord.rate_limit(CARD_POST, times=1, retry_after=0.05)
     fake_discord.rate_limit(CARD_EDIT, times=3, retry_after=0.05)
     service = await make_service()
@@ -69,7 +70,8 @@ async def test_rate_limits_are_waited_out_and_every_card_ends_final(
 
 
 async def test_empty_and_oversized_questions_get_a_private_answer_and_store_nothing(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     await start_bot(service)
     await slash(fake_discord, world, "consensus", question="   ")
@@ -84,7 +86,8 @@ async def test_empty_and_oversized_questions_get_a_private_answer_and_store_noth
 
 
 async def test_a_direct_message_is_answered_in_place(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     dm = p.dm_channel(world.asker)
@@ -93,12 +96,15 @@ async def test_a_direct_message_is_answered_in_place(
     await fake_discord.wait_for(CARD_POST, 3)
     await settle(bot, service)
     assert not fake_discord.named("POST /channels/{id}/messages/{id}/threads")
-    await eventually(lambda: len([c for c in cards(fake_discord, dm["id"]) if field(c, "Score")]) == 3,
-                     what="three final cards in the DM")
+    await eventually(
+        lambda: len([c for c in cards(fake_discord, dm["id"]) if field(c, "Score")]) == 3,
+        what="three final cards in the DM",
+    )
 
 
 async def test_an_id_from_another_server_is_refused_privately(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     elsewhere = p.World()
     fake_discord.add_guild(elsewhere.guild())
     service = await make_service()
@@ -107,10 +113,19 @@ async def test_an_id_from_another_server_is_refused_privately(
     card = card_of(fake_discord, thread, "gpt-test")
     before = json.dumps(card)
     confirmed = button(card, "delete") + ":yes"  # past the confirmation step: the core refuses it
-    forged = {**card, "channel_id": elsewhere.channel_id,
-              "components": [{"type": 1, "components": [{"type": 2, "style": 4, "custom_id": confirmed}]}]}
-    payload = p.button_click(fake_discord.app_id, forged, confirmed, channel=elsewhere.channel,
-                             guild_id=elsewhere.guild_id, mem=elsewhere.member(elsewhere.moderator))
+    forged = {
+        **card,
+        "channel_id": elsewhere.channel_id,
+        "components": [{"type": 1, "components": [{"type": 2, "style": 4, "custom_id": confirmed}]}],
+    }
+    payload = p.button_click(
+        fake_discord.app_id,
+        forged,
+        confirmed,
+        channel=elsewhere.channel,
+        guild_id=elsewhere.guild_id,
+        mem=elsewhere.member(elsewhere.moderator),
+    )
     await fake_discord.push("INTERACTION_CREATE", payload)
     [reply] = await fake_discord.wait_for(FOLLOWUP)
     assert reply.json()["flags"] & 64 and "no longer exists" in reply.json()["content"]
@@ -119,7 +134,8 @@ async def test_an_id_from_another_server_is_refused_privately(
 
 
 async def test_history_lists_this_servers_conversations_with_jump_links(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Where do penguins live?")
@@ -136,20 +152,24 @@ async def test_history_lists_this_servers_conversations_with_jump_links(
 
 
 async def test_without_permission_to_open_threads_the_cards_go_in_the_channel(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     fake_discord.fail("POST /channels/{id}/messages/{id}/threads")
     service = await make_service()
     bot = await start_bot(service)
     await slash(fake_discord, world, "consensus", question="No threads here?")
     await fake_discord.wait_for(CARD_POST, 3)
     await settle(bot, service)
-    await eventually(lambda: len([c for c in cards(fake_discord, world.channel_id) if field(c, "Score")]) == 3,
-                     what="three final cards in the channel")
+    await eventually(
+        lambda: len([c for c in cards(fake_discord, world.channel_id) if field(c, "Score")]) == 3,
+        what="three final cards in the channel",
+    )
     assert not fake_discord.named(FOLLOWUP)  # not an error for the user
 
 
 async def test_while_shutting_down_new_questions_are_refused_politely(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     bot.stop_intake()

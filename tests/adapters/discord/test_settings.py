@@ -33,8 +33,9 @@ def select_message(fake: FakeDiscord) -> dict[str, Any]:
 
 
 def select_id(message: dict[str, Any]) -> str | None:
-    found = [c["custom_id"] for row in message.get("components", []) for c in row.get("components", [])
-             if c.get("type") == 3]
+    found = [
+        c["custom_id"] for row in message.get("components", []) for c in row.get("components", []) if c.get("type") == 3
+    ]
     return found[0] if found else None
 
 
@@ -43,25 +44,26 @@ def fields(message: dict[str, Any]) -> dict[str, str]:
 
 
 async def test_an_admin_picks_the_models_of_a_channel_and_the_next_question_asks_only_those(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service,
-        llm_server: FakeLLMServer) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     [synced] = [c for c in fake_discord.commands[world.guild_id] if c["name"] == "consensus-settings"]
     assert synced["default_member_permissions"] == 32 and synced["dm_permission"] is False  # Manage Server
     await slash(fake_discord, world, "consensus-settings", sub="models", user=world.admin, where="channel")
-    message = await eventually(lambda: select_message(fake_discord) if fake_discord.named(ORIGINAL) else None,
-                               what="the models select")
+    message = await eventually(
+        lambda: select_message(fake_discord) if fake_discord.named(ORIGINAL) else None, what="the models select"
+    )
     custom_id = select_id(message)
     assert custom_id == f"consensus-models:{world.channel_id}"
     [select] = message["components"][0]["components"]
-    assert [o["value"] for o in select["options"]] == ["openai/gpt-test", "anthropic/claude-test",
-                                                      "ollama/llama-test"]
+    assert [o["value"] for o in select["options"]] == ["openai/gpt-test", "anthropic/claude-test", "ollama/llama-test"]
     assert select["min_values"] == 0 and select["max_values"] == 3
 
     await choose(fake_discord, world, message, custom_id, ["anthropic/claude-test"], user=world.admin)
-    await eventually(lambda: fields(message)["Asked here"] == "`anthropic/claude-test`",
-                     what="the settings message updated")
+    await eventually(
+        lambda: fields(message)["Asked here"] == "`anthropic/claude-test`", what="the settings message updated"
+    )
     [option] = [o for o in message["components"][0]["components"][0]["options"] if o["default"]]
     assert option["value"] == "anthropic/claude-test"
 
@@ -69,14 +71,17 @@ async def test_an_admin_picks_the_models_of_a_channel_and_the_next_question_asks
     assert models_asked(llm_server, "Only Claude here?") == ["claude-test"]
 
     await slash(fake_discord, world, "consensus-settings", sub="show", user=world.admin)
-    shown = await eventually(lambda: [m for m in fake_discord.messages.values()
-                                      if m["flags"] & 64 and m["embeds"] and not select_id(m)], what="show")
+    shown = await eventually(
+        lambda: [m for m in fake_discord.messages.values() if m["flags"] & 64 and m["embeds"] and not select_id(m)],
+        what="show",
+    )
     assert fields(shown[0])["Asked here"] == "`anthropic/claude-test`"
     assert fields(shown[0])["Server's models"] == "all the operator's models (3)"
 
 
 async def test_members_without_manage_server_cannot_change_settings(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     await start_bot(service)
     await slash(fake_discord, world, "consensus-settings", sub="models", user=world.moderator)
@@ -84,8 +89,9 @@ async def test_members_without_manage_server_cannot_change_settings(
     assert refusal.json()["data"]["flags"] == 64 and "Manage Server" in refusal.json()["data"]["content"]
 
     await slash(fake_discord, world, "consensus-settings", sub="models", user=world.admin)
-    message = await eventually(lambda: select_message(fake_discord) if fake_discord.named(ORIGINAL) else None,
-                               what="the models select")
+    message = await eventually(
+        lambda: select_message(fake_discord) if fake_discord.named(ORIGINAL) else None, what="the models select"
+    )
     await choose(fake_discord, world, message, "consensus-models:server", ["openai/gpt-test"], user=world.asker)
     [forged] = await fake_discord.wait_for(FOLLOWUP)
     assert forged.json()["flags"] & 64 and "Only an admin" in forged.json()["content"]
@@ -97,27 +103,32 @@ async def test_members_without_manage_server_cannot_change_settings(
 
 
 async def test_a_model_that_is_not_configured_is_refused_privately(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     await start_bot(service)
     await slash(fake_discord, world, "consensus-settings", sub="models", user=world.admin)
-    message = await eventually(lambda: select_message(fake_discord) if fake_discord.named(ORIGINAL) else None,
-                               what="the models select")
-    await choose(fake_discord, world, message, "consensus-models:server", ["openai/gpt-9"], user=world.admin,
-                 forged=True)
+    message = await eventually(
+        lambda: select_message(fake_discord) if fake_discord.named(ORIGINAL) else None, what="the models select"
+    )
+    await choose(
+        fake_discord, world, message, "consensus-models:server", ["openai/gpt-9"], user=world.admin, forged=True
+    )
     [reply] = await fake_discord.wait_for(FOLLOWUP)
     assert reply.json()["flags"] & 64
     assert reply.json()["content"].startswith("⚠️ Not a configured model: openai/gpt-9. Choose from:")
 
 
 async def test_budget_and_rate_refusals_reach_only_the_asker(
-        fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service) -> None:
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
     service = await make_service()
     bot = await start_bot(service)
     await slash(fake_discord, world, "consensus-settings", sub="limits", user=world.admin, questions_per_minute=1)
     [shown] = await fake_discord.wait_for(ORIGINAL)
-    assert {"name": "Questions per minute", "value": "1 per person", "inline": True} in \
-        shown.json()["embeds"][0]["fields"]
+    assert {"name": "Questions per minute", "value": "1 per person", "inline": True} in shown.json()["embeds"][0][
+        "fields"
+    ]
 
     await ask_in_channel(fake_discord, world, bot, service, "The first one is fine")
     await slash(fake_discord, world, "consensus", question="And a second one?")
@@ -125,10 +136,18 @@ async def test_budget_and_rate_refusals_reach_only_the_asker(
     assert rate.json()["flags"] & 64
     assert rate.json()["content"].startswith("⚠️ You have asked 1 questions in the last minute; the limit is 1.")
 
-    await slash(fake_discord, world, "consensus-settings", sub="limits", user=world.admin, daily_budget_usd=0.0,
-                questions_per_minute=5)
-    await eventually(lambda: (s := fake_discord.named(ORIGINAL)) and "$0.00 per day" in s[-1].body.decode(),
-                     what="the budget set")
+    await slash(
+        fake_discord,
+        world,
+        "consensus-settings",
+        sub="limits",
+        user=world.admin,
+        daily_budget_usd=0.0,
+        questions_per_minute=5,
+    )
+    await eventually(
+        lambda: (s := fake_discord.named(ORIGINAL)) and "$0.00 per day" in s[-1].body.decode(), what="the budget set"
+    )
     posts = len(fake_discord.named(CARD_POST))
     await slash(fake_discord, world, "consensus", user=world.other, question="Over budget?")
     [_, budget] = await fake_discord.wait_for(FOLLOWUP, 2)

@@ -15,16 +15,39 @@ WS = WorkspaceRef(Platform.SLACK, "T1")
 
 
 def answer(**kw: Any) -> Answer:
-    base: dict[str, Any] = dict(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test", label="OpenAI",
-                                status=AnswerStatus.COMPLETED, content="Four.", summary="Four.", score=8.5,
-                                score_method="consensus", rank=1, latency_ms=2100, tokens_in=12, tokens_out=40)
+    base: dict[str, Any] = dict(
+        id=7,
+        batch_id=1,
+        conversation_id=1,
+        provider_id="openai/gpt-test",
+        label="OpenAI",
+        status=AnswerStatus.COMPLETED,
+        content="Four.",
+        summary="Four.",
+        score=8.5,
+        score_method="consensus",
+        rank=1,
+        latency_ms=2100,
+        tokens_in=12,
+        tokens_out=40,
+    )
     base.update(kw)
     return Answer(**base)
 
 
 def batch(*answers: Answer) -> Batch:
-    return Batch(id=1, conversation_id=1, message_id=1, workspace=WS, channel="C1", thread=None, asker="U1",
-                 question="q", status=BatchStatus.COMPLETED, answers=answers)
+    return Batch(
+        id=1,
+        conversation_id=1,
+        message_id=1,
+        workspace=WS,
+        channel="C1",
+        thread=None,
+        asker="U1",
+        question="q",
+        status=BatchStatus.COMPLETED,
+        answers=answers,
+    )
 
 
 def verbs(shown: Answer, *others: Answer) -> list[str]:
@@ -73,7 +96,8 @@ def test_facts_in_the_same_words_everywhere() -> None:
     assert card.score_text(answer(score_method="judge")) == "8.5/10 by a judge model"
     assert card.method_words("consensus (judge failed: timeout)") == "by agreement (judge failed: timeout)"
     assert card.usage_line(answer(cost_usd=0.0012, key_label="team <x>"), lambda t: t.upper()) == (
-        "2.1 s · 12 in / 40 out tokens · $0.0012 · key: TEAM <X>")
+        "2.1 s · 12 in / 40 out tokens · $0.0012 · key: TEAM <X>"
+    )
     assert card.usage_line(answer()) == "2.1 s · 12 in / 40 out tokens · cost unknown"
 
 
@@ -83,32 +107,40 @@ def test_status_lines() -> None:
     waiting = answer(id=9, label="Llama", status=AnswerStatus.PENDING, score=None, rank=None)
     assert card.status_line(batch(ok, replace(ok, id=2), replace(ok, id=3))) == "3/3 answered · ranked by agreement"
     assert card.status_line(batch(ok, failed, replace(ok, id=3))) == (
-        "2/3 answered · Claude failed · ranked by agreement")
+        "2/3 answered · Claude failed · ranked by agreement"
+    )
     assert card.status_line(batch(ok, waiting)) == "1/2 answered · waiting for Llama"
     chosen = replace(ok, is_selected=True, selected_by="U1")
     assert card.status_line(batch(chosen, replace(ok, id=2, is_deleted=True))) == (
-        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted")
+        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted"
+    )
 
 
 def test_the_ranked_list_best_first_with_links() -> None:
-    shown = batch(answer(id=1, label="OpenAI", status=AnswerStatus.FAILED, error="x", score=None, rank=None),
-                  answer(id=2, label="Anthropic", score=7.1, rank=2), answer(id=3, label="Local", score=9.0, rank=1),
-                  answer(id=4, label="Gone", rank=None, is_deleted=True))
+    shown = batch(
+        answer(id=1, label="OpenAI", status=AnswerStatus.FAILED, error="x", score=None, rank=None),
+        answer(id=2, label="Anthropic", score=7.1, rank=2),
+        answer(id=3, label="Local", score=9.0, rank=1),
+        answer(id=4, label="Gone", rank=None, is_deleted=True),
+    )
     line = card.ranking_line(shown, {3: "u3", 1: "u1"}, lambda text, url: f"<{url}|{text}>")
     assert line == "<u3|#1 Local 9.0> · #2 Anthropic 7.1 · <u1|OpenAI failed>"
     running = replace(shown, answers=(*shown.answers, answer(id=5, status=AnswerStatus.RUNNING, score=None)))
     assert card.ranking_line(running, {}, lambda text, url: text) == ""  # not before the ranking is in
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("consensus:delete:7", Click(Verb.DELETE, 7)),
-    ("consensus:delete_others:12:yes", Click(Verb.DELETE_OTHERS, 12, confirmed=True)),
-    ("consensus:others:7", None),
-    ("consensus:delete:7:no", None),
-    ("consensus:select:" + "9" * 19, None),
-    ("consensus:search:0", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("consensus:delete:7", Click(Verb.DELETE, 7)),
+        ("consensus:delete_others:12:yes", Click(Verb.DELETE_OTHERS, 12, confirmed=True)),
+        ("consensus:others:7", None),
+        ("consensus:delete:7:no", None),
+        ("consensus:select:" + "9" * 19, None),
+        ("consensus:search:0", None),
+        ("", None),
+    ],
+)
 def test_component_ids_parse_back_or_not_at_all(value: str, expected: Click | None) -> None:
     assert actions.parse(value) == expected
     if expected is not None:
@@ -123,6 +155,7 @@ async def test_each_verb_calls_its_service_method_once() -> None:
             async def call(answer_id: int, actor: Actor) -> Answer:
                 called.append((name, answer_id))
                 return answer(id=answer_id)
+
             return call
 
     actor = Actor(WS, "U1")

@@ -19,16 +19,26 @@ WS = WorkspaceRef(Platform.SLACK, "T1")
 
 
 def answer(id: int, **kw: Any) -> Answer:
-    base: dict[str, Any] = dict(id=id, batch_id=1, conversation_id=1, provider_id=f"p/m{id}", label=f"M{id}",
-                                status=AnswerStatus.PENDING)
+    base: dict[str, Any] = dict(
+        id=id, batch_id=1, conversation_id=1, provider_id=f"p/m{id}", label=f"M{id}", status=AnswerStatus.PENDING
+    )
     base.update(kw)
     return Answer(**base)
 
 
 def batch(id: int = 1, answers: tuple[Answer, ...] | None = None) -> Batch:
-    return Batch(id=id, conversation_id=1, message_id=1, workspace=WS, channel="C1", thread=None, asker="U1",
-                 question="q", status=BatchStatus.RUNNING,
-                 answers=answers if answers is not None else (answer(1, batch_id=id), answer(2, batch_id=id)))
+    return Batch(
+        id=id,
+        conversation_id=1,
+        message_id=1,
+        workspace=WS,
+        channel="C1",
+        thread=None,
+        asker="U1",
+        question="q",
+        status=BatchStatus.RUNNING,
+        answers=answers if answers is not None else (answer(1, batch_id=id), answer(2, batch_id=id)),
+    )
 
 
 def done(a: Answer, **kw: Any) -> Answer:
@@ -47,8 +57,14 @@ class FakeCore:
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None:
         return self.stored.get((kind, target_id))
 
-    async def cards_posted(self, workspace: WorkspaceRef, refs: Sequence[tuple[str, int, MessageRef]], *,
-                           conversation_id: int | None = None, thread: str | None = None) -> None:
+    async def cards_posted(
+        self,
+        workspace: WorkspaceRef,
+        refs: Sequence[tuple[str, int, MessageRef]],
+        *,
+        conversation_id: int | None = None,
+        thread: str | None = None,
+    ) -> None:
         self.calls.append(("cards_posted", len(refs), thread))
         self.stored.update({(kind, target): ref for kind, target, ref in refs})
 

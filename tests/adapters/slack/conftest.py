@@ -55,9 +55,14 @@ class SlackEnv:
 
     async def click(self, verb: str, answer_id: int, *, user: str = "U1", team: str = TEAM) -> None:
         ref = await self.service.message_for(self.ws, "answer", answer_id)
-        payload = block_action(f"consensus:{verb}:{answer_id}", response_url=self.api.response_url(),
-                               user=user, team=team, message_ts=ref.message_id if ref else "1.1",
-                               thread_ts=self.thread_ts())
+        payload = block_action(
+            f"consensus:{verb}:{answer_id}",
+            response_url=self.api.response_url(),
+            user=user,
+            team=team,
+            message_ts=ref.message_id if ref else "1.1",
+            thread_ts=self.thread_ts(),
+        )
         status, _ = await self.send.action(payload)
         assert status == 200
 
@@ -88,8 +93,9 @@ class SlackEnv:
         await self.api.wait_until(lambda: len(self.parents()) > before and len(self.cards(before)) >= models)
         await self.settle()
         batch_ref = self.parents()[before]
-        batches = [t.batch for t in self.bot.renderer.threads.values()
-                   if t.question and t.question.message_id == batch_ref.ts]
+        batches = [
+            t.batch for t in self.bot.renderer.threads.values() if t.question and t.question.message_id == batch_ref.ts
+        ]
         return await self.service.get_batch(batches[0].id, self.ws)
 
     async def settle(self) -> None:
@@ -103,11 +109,11 @@ class SlackEnv:
 
 
 @pytest_asyncio.fixture
-async def slack_env(slack_api: FakeSlackAPI, llm_server: FakeLLMServer,
-                    make_service: Callable[..., Awaitable[ConsensusService]]) -> AsyncIterator[SlackEnv]:
+async def slack_env(
+    slack_api: FakeSlackAPI, llm_server: FakeLLMServer, make_service: Callable[..., Awaitable[ConsensusService]]
+) -> AsyncIterator[SlackEnv]:
     service = await make_service(models=MODELS)
-    bot = build_slack_app(service, bot_token="xoxb-test", signing_secret=SECRET, api_url=slack_api.api_url,
-                          pacing=FAST)
+    bot = build_slack_app(service, bot_token="xoxb-test", signing_secret=SECRET, api_url=slack_api.api_url, pacing=FAST)
     await bot.start("127.0.0.1", 0)
     session = aiohttp.ClientSession()
     sender = SlackSender(session, f"http://127.0.0.1:{bot.port}/slack/events", SECRET)

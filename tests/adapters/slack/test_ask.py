@@ -68,8 +68,9 @@ async def test_mentions_in_questions_and_answers_are_escaped(slack_env: SlackEnv
     env = slack_env
     env.llm.answers["gpt-test"] = "Ping <!here> and <@U123> & <!channel>"
     await env.ask("Tell <!channel> about <@U999>")
-    everything = dumps([(a.get("text"), a.get("blocks")) for m in ("chat.postMessage", "chat.update")
-                             for a in env.api.args(m)])
+    everything = dumps(
+        [(a.get("text"), a.get("blocks")) for m in ("chat.postMessage", "chat.update") for a in env.api.args(m)]
+    )
     for token in ("<!channel>", "<!here>", "<@U123>", "<@U999>"):
         assert token not in everything
     assert "&lt;!channel&gt;" in dumps(env.parents()[0].blocks)
@@ -105,8 +106,11 @@ async def test_history_command_lists_and_searches(slack_env: SlackEnv) -> None:
 async def test_streamed_text_shows_while_the_model_writes(slack_env: SlackEnv) -> None:
     env = slack_env
     gate = asyncio.Event()
-    env.llm.script("chat", [Ok(text="Partial words arrive one by one, then the rest.", chunks=8,
-                               chunk_delay=0.3)], model="gpt-test")
+    env.llm.script(
+        "chat",
+        [Ok(text="Partial words arrive one by one, then the rest.", chunks=8, chunk_delay=0.3)],
+        model="gpt-test",
+    )
     env.llm.script("messages", [Ok(gate=gate)])
     env.llm.script("chat", [Ok(gate=gate)], model="llama-test")
     await env.command("Stream please")
@@ -144,20 +148,23 @@ async def test_a_batch_this_process_did_not_open_still_ends_final(slack_env: Sla
 
 async def test_streamed_text_refreshes_a_card_only_every_few_seconds(slack_env: SlackEnv) -> None:
     env = slack_env
-    env.llm.script("chat", [Ok(text=" ".join(f"w{i}" for i in range(20)), chunks=20, chunk_delay=0.1)],
-                   model="gpt-test")
+    env.llm.script(
+        "chat", [Ok(text=" ".join(f"w{i}" for i in range(20)), chunks=20, chunk_delay=0.1)], model="gpt-test"
+    )
     batch = await env.ask()
     gpt = next(a for a in batch.answers if a.provider_id == "openai/gpt-test")
     card = await env.card_of(gpt.id)
-    previews = [c for c in env.api.args("chat.update")  # a writing card with text: head, preview, "writing…"
-                if c.get("ts") == card.ts and "writing…" in dumps(c) and len(c["blocks"]) == 3]
+    previews = [
+        c
+        for c in env.api.args("chat.update")  # a writing card with text: head, preview, "writing…"
+        if c.get("ts") == card.ts and "writing…" in dumps(c) and len(c["blocks"]) == 3
+    ]
     assert len(previews) == 1  # twenty deltas in two seconds: one preview (after 1 s), then the final state
 
 
 async def test_a_quick_answer_goes_straight_to_its_final_state(slack_env: SlackEnv) -> None:
     env = slack_env
-    env.llm.script("chat", [Ok(text="Short and sweet, streamed fast.", chunks=5, chunk_delay=0.05)],
-                   model="gpt-test")
+    env.llm.script("chat", [Ok(text="Short and sweet, streamed fast.", chunks=5, chunk_delay=0.05)], model="gpt-test")
     batch = await env.ask()
     gpt = next(a for a in batch.answers if a.provider_id == "openai/gpt-test")
     card = await env.card_of(gpt.id)

@@ -30,28 +30,52 @@ EVIL = "Use <!channel> and <!here> or <@U123> & <https://evil.example|safe>"
 
 
 def answer(**kw: Any) -> Answer:
-    base: dict[str, Any] = dict(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test",
-                                label="OpenAI", status=AnswerStatus.COMPLETED, content="**Yes.** " * 20,
-                                summary="Yes, because.", reasoning="It agrees with the others.", score=8.5,
-                                score_method="consensus", rank=1, tokens_in=12, tokens_out=40,
-                                latency_ms=2100, cost_usd=0.0012)
+    base: dict[str, Any] = dict(
+        id=7,
+        batch_id=1,
+        conversation_id=1,
+        provider_id="openai/gpt-test",
+        label="OpenAI",
+        status=AnswerStatus.COMPLETED,
+        content="**Yes.** " * 20,
+        summary="Yes, because.",
+        reasoning="It agrees with the others.",
+        score=8.5,
+        score_method="consensus",
+        rank=1,
+        tokens_in=12,
+        tokens_out=40,
+        latency_ms=2100,
+        cost_usd=0.0012,
+    )
     base.update(kw)
     return Answer(**base)
 
 
 def batch(answers: tuple[Answer, ...], **kw: Any) -> Batch:
-    base: dict[str, Any] = dict(id=1, conversation_id=1, message_id=1, workspace=WS, channel="C1",
-                                thread="1700000000.000001", asker="U1", question="What is 2+2?",
-                                status=BatchStatus.COMPLETED, answers=answers)
+    base: dict[str, Any] = dict(
+        id=1,
+        conversation_id=1,
+        message_id=1,
+        workspace=WS,
+        channel="C1",
+        thread="1700000000.000001",
+        asker="U1",
+        question="What is 2+2?",
+        status=BatchStatus.COMPLETED,
+        answers=answers,
+    )
     base.update(kw)
     return Batch(**base)
 
 
-def render(shown: Answer, *, others: int = 0, other_selected: bool = False,
-           preview: str | None = None) -> blocks.Rendered:
+def render(
+    shown: Answer, *, others: int = 0, other_selected: bool = False, preview: str | None = None
+) -> blocks.Rendered:
     """The card of `shown` in a batch with `others` more answers (the first of them selected, if asked)."""
-    extra = tuple(answer(id=100 + i, is_selected=other_selected and i == 0)
-                  for i in range(max(others, int(other_selected))))
+    extra = tuple(
+        answer(id=100 + i, is_selected=other_selected and i == 0) for i in range(max(others, int(other_selected)))
+    )
     return blocks.card_message(card.view(shown, batch((shown, *extra)), preview))
 
 
@@ -107,9 +131,11 @@ def test_buttons_per_state() -> None:
     assert ids(render(STATES["failed"])) == ["consensus:retry:7", "consensus:delete:7"]
     assert ids(render(STATES["pending"])) == []
     assert ids(render(STATES["selected"], others=2)) == [
-        "consensus:expand:7", "consensus:delete_others:7", "consensus:delete:7"]
-    assert ids(render(STATES["selected"])) == [
-        "consensus:expand:7", "consensus:delete:7"]
+        "consensus:expand:7",
+        "consensus:delete_others:7",
+        "consensus:delete:7",
+    ]
+    assert ids(render(STATES["selected"])) == ["consensus:expand:7", "consensus:delete:7"]
     assert ids(render(STATES["expanded"]))[0] == "consensus:collapse:7"
 
 
@@ -131,16 +157,28 @@ def test_expand_shows_the_models_reasoning_apart_and_escaped() -> None:
 
 def test_final_card_shows_summary_why_score_and_usage() -> None:
     shown = json.dumps(render(STATES["final"]).blocks, ensure_ascii=False)
-    for part in ("Yes, because.", "It agrees with the others.", "8.5/10 by agreement", "#1 · OpenAI", "2.1 s",
-                 "12 in / 40 out tokens", "$0.0012", "top ranked"):
+    for part in (
+        "Yes, because.",
+        "It agrees with the others.",
+        "8.5/10 by agreement",
+        "#1 · OpenAI",
+        "2.1 s",
+        "12 in / 40 out tokens",
+        "$0.0012",
+        "top ranked",
+    ):
         assert part in shown
     assert "cost unknown" in json.dumps(render(STATES["unpriced"]).blocks)
 
 
 def test_untrusted_text_is_escaped_everywhere() -> None:
     evil = answer(label=EVIL, summary=EVIL, reasoning=EVIL, content=EVIL, error=EVIL)
-    for variant in (evil, replace(evil, status=AnswerStatus.FAILED), replace(evil, is_expanded=True),
-                    replace(evil, status=AnswerStatus.RUNNING)):
+    for variant in (
+        evil,
+        replace(evil, status=AnswerStatus.FAILED),
+        replace(evil, is_expanded=True),
+        replace(evil, status=AnswerStatus.RUNNING),
+    ):
         rendered = render(variant, preview=EVIL)
         dumped = json.dumps([rendered.blocks, rendered.text])
         assert "<!" not in dumped and "<@" not in dumped and "<http" not in dumped
@@ -177,14 +215,16 @@ def test_parent_with_longest_question_is_valid() -> None:
 
 
 def test_parent_shows_disagreement_after_ranking() -> None:
-    rendered = blocks.parent(batch((answer(),), consensus="They differ on X.", disagree=True),
-                             asker_name="alice")
+    rendered = blocks.parent(batch((answer(),), consensus="They differ on X.", disagree=True), asker_name="alice")
     assert "The models disagree" in json.dumps(rendered.blocks)
 
 
 def test_parent_lists_the_ranking_with_links_to_the_cards() -> None:
-    shown = (answer(id=1, label="Local", score=9.0, rank=1), answer(id=2, label="Anthropic", score=7.1, rank=2),
-             answer(id=3, label="OpenAI", status=AnswerStatus.FAILED, error="x", score=None, rank=None))
+    shown = (
+        answer(id=1, label="Local", score=9.0, rank=1),
+        answer(id=2, label="Anthropic", score=7.1, rank=2),
+        answer(id=3, label="OpenAI", status=AnswerStatus.FAILED, error="x", score=None, rank=None),
+    )
     url = blocks.permalink("https://x.slack.com/", MessageRef("C1", "1700000000.000002"), "1700000000.000001")
     assert url == "https://x.slack.com/archives/C1/p1700000000000002?thread_ts=1700000000.000001&cid=C1"
     rendered = blocks.parent(batch(shown), asker_name="alice", links={1: url})
@@ -199,17 +239,28 @@ def test_parent_lists_the_ranking_with_links_to_the_cards() -> None:
 def test_every_ranked_card_shows_its_rank_and_destructive_buttons_ask_first() -> None:
     second = render(answer(rank=2, score=7.0), others=1)
     assert "#2 · OpenAI" in json.dumps(second.blocks, ensure_ascii=False)
-    buttons = {e["action_id"]: e for b in render(STATES["selected"], others=2).blocks if b["type"] == "actions"
-               for e in b["elements"]}
+    buttons = {
+        e["action_id"]: e
+        for b in render(STATES["selected"], others=2).blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
     assert "confirm" in buttons["consensus:delete:7"] and "confirm" in buttons["consensus:delete_others:7"]
     assert "confirm" not in buttons["consensus:expand:7"]
 
 
 def summary(i: int, **kw: Any) -> ConversationSummary:
-    base: dict[str, Any] = dict(id=i, title=f"Question {i} <!channel>", created_by="U1", channel="C1",
-                                thread="1700000000.000001", created_at=datetime(2026, 1, 1, tzinfo=UTC),
-                                updated_at=datetime(2026, 1, 2, tzinfo=UTC), models=3,
-                                selected="openai/gpt-test")
+    base: dict[str, Any] = dict(
+        id=i,
+        title=f"Question {i} <!channel>",
+        created_by="U1",
+        channel="C1",
+        thread="1700000000.000001",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        updated_at=datetime(2026, 1, 2, tzinfo=UTC),
+        models=3,
+        selected="openai/gpt-test",
+    )
     base.update(kw)
     return ConversationSummary(**base)
 
@@ -217,9 +268,12 @@ def summary(i: int, **kw: Any) -> ConversationSummary:
 def test_history_home_and_search_views_are_valid() -> None:
     items = [summary(i, snippet="match <@U9>") for i in range(30)]
     url = "https://consensus-test.slack.com/"
-    for payload in (home.home_view(items, {"U1": "alice"}, url)["blocks"],
-                    home.results_modal(items, {}, url, "x")["blocks"],
-                    home.history_message(items, {}, url, "q").blocks, home.search_modal()["blocks"]):
+    for payload in (
+        home.home_view(items, {"U1": "alice"}, url)["blocks"],
+        home.results_modal(items, {}, url, "x")["blocks"],
+        home.history_message(items, {}, url, "q").blocks,
+        home.search_modal()["blocks"],
+    ):
         assert block_errors(payload, limit=100) == []
         dumped = json.dumps(payload)
         assert "<!channel>" not in dumped and "<@U9>" not in dumped

@@ -21,8 +21,7 @@ async def buttons_of(env: SlackEnv, answer_id: int) -> dict[str, dict[str, Any]]
 
 
 def snapshot(env: SlackEnv) -> tuple[int, int, int]:
-    return (len(env.api.args("chat.update")), len(env.api.args("chat.delete")),
-            len(env.api.args("chat.postMessage")))
+    return (len(env.api.args("chat.update")), len(env.api.args("chat.delete")), len(env.api.args("chat.postMessage")))
 
 
 async def test_expand_and_collapse_by_anyone(slack_env: SlackEnv) -> None:
@@ -157,7 +156,9 @@ async def test_every_card_shows_its_rank_and_the_question_lists_the_ranking_with
     for answer in batch.answers:
         ref = await env.service.message_for(env.ws, "answer", answer.id)
         assert ref is not None
-        link = (f"https://consensus-test.slack.com/archives/{ref.channel}/p{ref.message_id.replace('.', '')}"
-                f"?thread_ts={thread}&amp;cid={ref.channel}")
+        link = (
+            f"https://consensus-test.slack.com/archives/{ref.channel}/p{ref.message_id.replace('.', '')}"
+            f"?thread_ts={thread}&amp;cid={ref.channel}"
+        )
         assert re.search(rf"<{re.escape(link)}\|#{answer.rank} {answer.label} \d+\.\d>", parent), parent
     assert "ranked by agreement" in parent

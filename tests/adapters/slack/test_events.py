@@ -114,8 +114,7 @@ async def test_app_home_lists_conversations_and_search_finds_them(slack_env: Sla
     assert "Which queue for background jobs?" in shown and "by alice" in shown and "3 models" in shown
     assert f"<{WORKSPACE_URL}archives/C1/p{env.thread_ts().replace('.', '')}|open thread>" in shown
 
-    click = block_action(home.OPEN_SEARCH, response_url=env.api.response_url(), user="U2",
-                         container_type="view")
+    click = block_action(home.OPEN_SEARCH, response_url=env.api.response_url(), user="U2", container_type="view")
     assert (await env.send.action(click))[0] == 200
     await env.api.wait_until(lambda: any(v["method"] == "views.open" for v in env.api.views))
 

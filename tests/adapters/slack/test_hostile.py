@@ -20,22 +20,60 @@ from tests.adapters.slack.conftest import MODELS, SlackEnv
 from tests.fakes.slack_signing import event_callback
 
 EXAMPLES = 25
-HOSTILE = ["<!channel>", "<!here>", "<!everyone>", "<@U123>", "<@UADMIN>", "<#C1>", "<#C1|general>",
-           "<!subteam^S1>", "<!subteam^S1|@team>", "<https://evil.example|innocent>", "<mailto:a@b.c|me>",
-           "<!date^1700000000^{date}|today>", "&", "&amp;", "&lt;!channel&gt;", "<", ">", "<<!here>>",
-           "*bold*", "_it_", "~s~", "`<!here>`", "```\n<!channel>\n```", "> quote", "[<!here>](https://x.example)",
-           "![img](https://x.example/i.png)", "# Heading <@U1>", "- item", "\x00", "\x1b[31m", "\u202e", "\r\n",
-           "\t", "\u200b", "@channel", "@here", "\U0001f600", "ﷺ", "𝕏"]
+HOSTILE = [
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U123>",
+    "<@UADMIN>",
+    "<#C1>",
+    "<#C1|general>",
+    "<!subteam^S1>",
+    "<!subteam^S1|@team>",
+    "<https://evil.example|innocent>",
+    "<mailto:a@b.c|me>",
+    "<!date^1700000000^{date}|today>",
+    "&",
+    "&amp;",
+    "&lt;!channel&gt;",
+    "<",
+    ">",
+    "<<!here>>",
+    "*bold*",
+    "_it_",
+    "~s~",
+    "`<!here>`",
+    "```\n<!channel>\n```",
+    "> quote",
+    "[<!here>](https://x.example)",
+    "![img](https://x.example/i.png)",
+    "# Heading <@U1>",
+    "- item",
+    "\x00",
+    "\x1b[31m",
+    "\u202e",
+    "\r\n",
+    "\t",
+    "\u200b",
+    "@channel",
+    "@here",
+    "\U0001f600",
+    "ﷺ",
+    "𝕏",
+]
 _chars = st.characters(codec="utf-8")  # any character but lone surrogates
 _piece = st.one_of(st.sampled_from(HOSTILE), st.text(_chars, max_size=30))
-hostile_text = st.one_of(st.lists(_piece, min_size=1, max_size=14).map("".join),
-                         st.text(_chars, min_size=1, max_size=3500))  # long Unicode, split into sections
+hostile_text = st.one_of(
+    st.lists(_piece, min_size=1, max_size=14).map("".join), st.text(_chars, min_size=1, max_size=3500)
+)  # long Unicode, split into sections
 
 # The only `<…>` sequences we write ourselves: dates in history lists, links to our own threads and cards.
-_OURS = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>]*>"
-                   r"|<https://consensus-test\.slack\.com/archives/C\d+/p\d+\|open thread>"
-                   r"|<https://consensus-test\.slack\.com/archives/C\d+/p\d+\?thread_ts=\d+\.\d+&amp;cid=C\d+\|[^<>]*>"
-                   r"|(?m:^> )")  # the quote mark of a search snippet
+_OURS = re.compile(
+    r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[^<>]*>"
+    r"|<https://consensus-test\.slack\.com/archives/C\d+/p\d+\|open thread>"
+    r"|<https://consensus-test\.slack\.com/archives/C\d+/p\d+\?thread_ts=\d+\.\d+&amp;cid=C\d+\|[^<>]*>"
+    r"|(?m:^> )"
+)  # the quote mark of a search snippet
 _RAW_AMP = re.compile(r"&(?!amp;|lt;|gt;)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
@@ -70,15 +108,19 @@ def run() -> Run:
     return Run()
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(question=hostile_text, answers=st.tuples(hostile_text, hostile_text, hostile_text))
-@example(question="Tell <!channel> <@U123> <https://evil.example|innocent> & <#C1> <!subteam^S1>",
-         answers=("<!here> **bold** [x](<!everyone>)", "```\n<!channel>\n```", "\x00\x1b\u202e &amp; <>"))
+@example(
+    question="Tell <!channel> <@U123> <https://evil.example|innocent> & <#C1> <!subteam^S1>",
+    answers=("<!here> **bold** [x](<!everyone>)", "```\n<!channel>\n```", "\x00\x1b\u202e &amp; <>"),
+)
 async def test_hostile_questions_and_answers_never_reach_slack_unescaped(
-        slack_env: SlackEnv, run: Run, caplog: pytest.LogCaptureFixture, question: str,
-        answers: tuple[str, str, str]) -> None:
+    slack_env: SlackEnv, run: Run, caplog: pytest.LogCaptureFixture, question: str, answers: tuple[str, str, str]
+) -> None:
     env = slack_env
     first = question.strip().split(" ", 1)[0].lower()
     if question.strip().lower() in HELP_WORDS or first in ("history", "keys", "settings"):
@@ -91,8 +133,12 @@ async def test_hostile_questions_and_answers_never_reach_slack_unescaped(
     parents = len(env.parents())
     status, _ = await env.command(question)
     assert status == 200
-    await env.api.wait_until(lambda: len(env.api.responses) > seen_responses
-                             or (len(env.parents()) > parents and len(env.cards(parents)) >= len(MODELS)))
+    await env.api.wait_until(
+        lambda: (
+            len(env.api.responses) > seen_responses
+            or (len(env.parents()) > parents and len(env.cards(parents)) >= len(MODELS))
+        )
+    )
     await env.settle()
     if len(env.parents()) > parents:  # asked: open the full text of an answer, then the Home tab
         ts = env.parents()[parents].ts

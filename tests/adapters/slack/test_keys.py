@@ -37,10 +37,17 @@ async def open_keys(env: SlackEnv, user: str = "U1", channel: str = "C1") -> dic
     return view
 
 
-async def submit(env: SlackEnv, view: dict[str, Any], answers: dict[str, Any], *, user: str = "U1",
-                 values: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    payload = view_submission(keys.KEYS_CALLBACK, values or state_of(view, answers), user=user,
-                              private_metadata=view["private_metadata"])
+async def submit(
+    env: SlackEnv,
+    view: dict[str, Any],
+    answers: dict[str, Any],
+    *,
+    user: str = "U1",
+    values: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    payload = view_submission(
+        keys.KEYS_CALLBACK, values or state_of(view, answers), user=user, private_metadata=view["private_metadata"]
+    )
     status, body = await env.send.action(payload)
     return status, json.loads(body) if body else {}
 
@@ -52,7 +59,8 @@ def everything_slack_got(env: SlackEnv) -> str:
 
 
 async def test_keys_modal_stores_the_key_checks_it_after_the_ack_and_never_shows_it(
-        slack_env: SlackEnv, caplog: pytest.LogCaptureFixture) -> None:
+    slack_env: SlackEnv, caplog: pytest.LogCaptureFixture
+) -> None:
     env = slack_env
     caplog.set_level(logging.DEBUG)
     view = await open_keys(env)
@@ -67,8 +75,9 @@ async def test_keys_modal_stores_the_key_checks_it_after_the_ack_and_never_shows
 
     gate = asyncio.Event()  # the live check waits here: the modal must close without it
     env.llm.script("chat", [Ok(text="pong", gate=gate)], model="gpt-test")
-    status, ack = await submit(env, view, {"provider": "openai", "key": f"  {OPENAI_KEY}\n", "scope": "user",
-                                           "check": ["check"]})
+    status, ack = await submit(
+        env, view, {"provider": "openai", "key": f"  {OPENAI_KEY}\n", "scope": "user", "check": ["check"]}
+    )
     assert status == 200 and ack == {}  # closed
     await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
     saved = env.api.ephemeral[0]
@@ -97,8 +106,10 @@ async def test_a_bad_format_stays_in_the_modal_and_nothing_is_stored(slack_env: 
     env = slack_env
     view = await open_keys(env)
     wrong = "sk-ant-api03-thisisananthropickeyinthewrongplace"
-    for pasted, expected in ((wrong, "looks like it is for Anthropic, not OpenAI"),
-                             ("hunter2", "does not look like an API key for OpenAI")):
+    for pasted, expected in (
+        (wrong, "looks like it is for Anthropic, not OpenAI"),
+        ("hunter2", "does not look like an API key for OpenAI"),
+    ):
         status, ack = await submit(env, view, {"provider": "openai", "key": pasted, "scope": "user"})
         assert status == 200 and ack["response_action"] == "errors"
         assert list(ack["errors"]) == [keys.KEY_BLOCK] and expected in ack["errors"][keys.KEY_BLOCK]
@@ -112,16 +123,19 @@ async def test_only_admins_may_set_the_workspace_key(slack_env: SlackEnv) -> Non
     env = slack_env
     view = await open_keys(env)
     forged = state_of(view, {"provider": "openai", "key": OPENAI_KEY, "scope": "user"})
-    forged[keys.SCOPE_BLOCK][keys.SCOPE]["selected_option"] = {"value": "workspace",
-                                                               "text": {"type": "plain_text", "text": "x"}}
+    forged[keys.SCOPE_BLOCK][keys.SCOPE]["selected_option"] = {
+        "value": "workspace",
+        "text": {"type": "plain_text", "text": "x"},
+    }
     status, ack = await submit(env, view, {}, values=forged)
     assert status == 200 and ack["response_action"] == "errors"
     assert list(ack["errors"]) == [keys.SCOPE_BLOCK] and "Only an admin" in ack["errors"][keys.SCOPE_BLOCK]
     assert await env.service.list_keys(Actor(env.ws, "U1")) == []
 
     admin_view = await open_keys(env, user="UADMIN")
-    status, ack = await submit(env, admin_view, {"provider": "anthropic", "key": ANTHROPIC_KEY,
-                                                 "scope": "workspace"}, user="UADMIN")
+    status, ack = await submit(
+        env, admin_view, {"provider": "anthropic", "key": ANTHROPIC_KEY, "scope": "workspace"}, user="UADMIN"
+    )
     assert status == 200 and ack == {}
     await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
     assert env.api.ephemeral[0]["text"] == "Saved the Anthropic key ••12ab for the whole workspace."

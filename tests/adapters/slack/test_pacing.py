@@ -46,8 +46,9 @@ async def test_optional_updates_are_dropped_when_the_bucket_runs_short(slack_api
     pacer, session = await make_pacer(slack_api, Pacing(update_rate=1 / 600, update_burst=4, update_reserve=4))
     try:
         cards = [await pacer.post("C1", text="card", blocks=section("start")) for _ in range(3)]
-        sent = [pacer.update("T1", "C1", ts, text="progress", blocks=section("progress"), optional=True)
-                for ts in cards]
+        sent = [
+            pacer.update("T1", "C1", ts, text="progress", blocks=section("progress"), optional=True) for ts in cards
+        ]
         assert sent == [True, False, False]  # 4 tokens, 4 in reserve: after the first, the reserve is short
         await pacer.flush()
         for ts in cards:  # the final states still go out, on the tokens progress did not take

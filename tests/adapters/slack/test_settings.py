@@ -25,10 +25,20 @@ async def open_settings(env: SlackEnv, channel: str = "C1") -> dict[str, Any]:
     return view
 
 
-async def submit(env: SlackEnv, view: dict[str, Any], answers: dict[str, Any], *, user: str = "UADMIN",
-                 values: dict[str, Any] | None = None) -> dict[str, Any]:
-    payload = view_submission(settings.SETTINGS_CALLBACK, values or state_of(view, answers), user=user,
-                              private_metadata=view["private_metadata"])
+async def submit(
+    env: SlackEnv,
+    view: dict[str, Any],
+    answers: dict[str, Any],
+    *,
+    user: str = "UADMIN",
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    payload = view_submission(
+        settings.SETTINGS_CALLBACK,
+        values or state_of(view, answers),
+        user=user,
+        private_metadata=view["private_metadata"],
+    )
     status, body = await env.send.action(payload)
     assert status == 200
     return json.loads(body) if body else {}
@@ -46,14 +56,17 @@ async def test_admin_sets_models_for_one_channel_and_the_limits(slack_env: Slack
     models = next(b for b in view["blocks"] if b.get("block_id") == settings.MODELS_BLOCK)["element"]
     assert models["type"] == "multi_static_select" and models["max_selected_items"] == 8
     assert [o["value"] for o in models["initial_options"]] == list(MODELS)  # what answers now
-    ack = await submit(env, view, {"models": [GPT, CLAUDE], "only_channel": ["only_channel"],
-                                   "budget": "$12.50", "rate": "30"})
+    ack = await submit(
+        env, view, {"models": [GPT, CLAUDE], "only_channel": ["only_channel"], "budget": "$12.50", "rate": "30"}
+    )
     assert ack == {}  # saved and closed
     await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
     note = env.api.ephemeral[0]
     assert (note["channel"], note["user"]) == ("C1", "UADMIN")
-    assert note["text"] == (f"Saved. Questions in this channel go to: {GPT}, {CLAUDE}. "
-                            "Limits: $12.50 a day, 30 questions per minute per person.")
+    assert note["text"] == (
+        f"Saved. Questions in this channel go to: {GPT}, {CLAUDE}. "
+        "Limits: $12.50 a day, 30 questions per minute per person."
+    )
     here = await env.service.model_settings(env.ws, "C1")
     assert (here.channel_models, here.models) == ((GPT, CLAUDE), ())
     assert (here.daily_budget_usd, here.questions_per_minute) == (12.5, 30)
@@ -70,8 +83,9 @@ async def test_admin_sets_models_for_one_channel_and_the_limits(slack_env: Slack
     assert '"initial_value": "12.5"' in state and '"initial_value": "30"' in state
     picked = next(b for b in again["blocks"] if b.get("block_id") == settings.MODELS_BLOCK)["element"]
     assert [o["value"] for o in picked["initial_options"]] == [GPT, CLAUDE]
-    assert "initial_options" in next(b for b in again["blocks"]
-                                     if b.get("block_id") == settings.CHANNEL_BLOCK)["element"]
+    assert (
+        "initial_options" in next(b for b in again["blocks"] if b.get("block_id") == settings.CHANNEL_BLOCK)["element"]
+    )
 
 
 async def test_refusals_are_shown_under_the_field_they_concern(slack_env: SlackEnv) -> None:
@@ -79,18 +93,21 @@ async def test_refusals_are_shown_under_the_field_they_concern(slack_env: SlackE
     view = await open_settings(env)
     before = await env.service.model_settings(env.ws, "C1")
     base = {"models": [LLAMA], "budget": "", "rate": ""}
-    cases = [({"budget": "ten"}, settings.BUDGET_BLOCK, "US dollars"),  # not a number: the adapter says so
-             ({"budget": "1,5"}, settings.BUDGET_BLOCK, "US dollars"),  # a decimal comma is not guessed at
-             ({"rate": "1.5"}, settings.RATE_BLOCK, "whole number"),
-             ({"budget": "-5"}, settings.BUDGET_BLOCK, "0 or more"),  # a number the core refuses
-             ({"rate": "0"}, settings.RATE_BLOCK, "1 or more")]
+    cases = [
+        ({"budget": "ten"}, settings.BUDGET_BLOCK, "US dollars"),  # not a number: the adapter says so
+        ({"budget": "1,5"}, settings.BUDGET_BLOCK, "US dollars"),  # a decimal comma is not guessed at
+        ({"rate": "1.5"}, settings.RATE_BLOCK, "whole number"),
+        ({"budget": "-5"}, settings.BUDGET_BLOCK, "0 or more"),  # a number the core refuses
+        ({"rate": "0"}, settings.RATE_BLOCK, "1 or more"),
+    ]
     for change, block, words in cases:
         ack = await submit(env, view, {**base, **change})
         assert ack["response_action"] == "errors" and list(ack["errors"]) == [block], (change, ack)
         assert words in ack["errors"][block]
     forged = state_of(view, base)
     forged[settings.MODELS_BLOCK][settings.MODELS]["selected_options"].append(
-        {"value": "openai/not-configured", "text": {"type": "plain_text", "text": "x"}})
+        {"value": "openai/not-configured", "text": {"type": "plain_text", "text": "x"}}
+    )
     ack = await submit(env, view, {}, values=forged)
     assert list(ack["errors"]) == [settings.MODELS_BLOCK]
     assert "Not a configured model: openai/not-configured" in ack["errors"][settings.MODELS_BLOCK]
@@ -109,10 +126,12 @@ async def test_workspace_choice_and_dropping_a_channel_override(slack_env: Slack
     assert env.api.ephemeral[0]["text"] == (
         f"Saved. Questions in this workspace go to: {GPT}. Limits: $1,500.00 a day, no limit of questions "
         f"per minute. This channel keeps its own choice ({LLAMA}): to drop it, tick “Only in this channel” "
-        "and choose no models.")
+        "and choose no models."
+    )
     assert (await env.service.model_settings(env.ws, "C2")).effective == (GPT,)
-    ack = await submit(env, await open_settings(env), {"models": [], "only_channel": ["only_channel"],
-                                                       "budget": "", "rate": ""})
+    ack = await submit(
+        env, await open_settings(env), {"models": [], "only_channel": ["only_channel"], "budget": "", "rate": ""}
+    )
     assert ack == {}
     here = await env.service.model_settings(env.ws, "C1")
     assert (here.channel_models, here.effective, here.daily_budget_usd) == (None, (GPT,), None)
@@ -135,23 +154,20 @@ async def test_settings_are_for_admins_only(slack_env: SlackEnv) -> None:
 
 async def test_budget_refusal_reaches_the_asker_privately_and_costs_nothing(slack_env: SlackEnv) -> None:
     env = slack_env
-    await env.service.set_limits(Actor(env.ws, "UADMIN", is_admin=True), daily_budget_usd=0,
-                                 questions_per_minute=None)
+    await env.service.set_limits(Actor(env.ws, "UADMIN", is_admin=True), daily_budget_usd=0, questions_per_minute=None)
     status, _ = await env.command("Is this free?")
     assert status == 200
     await env.api.wait_until(lambda: len(env.api.responses) == 1)
     reply = env.api.responses[0]
     assert reply["response_type"] == "ephemeral"
-    assert reply["text"] == ("This workspace has spent $0.00 of its $0.00 daily budget; "
-                             "questions resume at 00:00 UTC.")
+    assert reply["text"] == ("This workspace has spent $0.00 of its $0.00 daily budget; questions resume at 00:00 UTC.")
     assert env.api.args("chat.postMessage") == [] and env.llm.calls == []
     assert await env.service.history(env.ws) == []
 
 
 async def test_rate_limit_refusal_for_a_question_and_a_follow_up(slack_env: SlackEnv) -> None:
     env = slack_env
-    await env.service.set_limits(Actor(env.ws, "UADMIN", is_admin=True), daily_budget_usd=None,
-                                 questions_per_minute=1)
+    await env.service.set_limits(Actor(env.ws, "UADMIN", is_admin=True), daily_budget_usd=None, questions_per_minute=1)
     await env.ask("First question")
     calls = len(env.llm.calls)
     await env.command("Second question")

@@ -14,10 +14,17 @@ from tests.fakes.slack_signing import slash_command
 
 
 async def test_socket_mode_connects_and_serves_commands(
-        slack_api: FakeSlackAPI, make_service: Callable[..., Awaitable[ConsensusService]]) -> None:
+    slack_api: FakeSlackAPI, make_service: Callable[..., Awaitable[ConsensusService]]
+) -> None:
     service = await make_service()
-    bot = build_slack_app(service, bot_token="xoxb-test", signing_secret="unused-in-socket-mode",
-                          api_url=slack_api.api_url, app_token="xapp-1-test", pacing=FAST)
+    bot = build_slack_app(
+        service,
+        bot_token="xoxb-test",
+        signing_secret="unused-in-socket-mode",
+        api_url=slack_api.api_url,
+        app_token="xapp-1-test",
+        pacing=FAST,
+    )
     await bot.start()
     try:
         assert bot.mode == "socket" and bot.port is None
@@ -26,15 +33,17 @@ async def test_socket_mode_connects_and_serves_commands(
         assert len(opened) == 1 and opened[0].headers["Authorization"] == "Bearer xapp-1-test"
 
         help_cmd = slash_command("help", response_url=slack_api.response_url())
-        await slack_api.push({"envelope_id": "E1", "type": "slash_commands", "accepts_response_payload": True,
-                              "payload": help_cmd})
+        await slack_api.push(
+            {"envelope_id": "E1", "type": "slash_commands", "accepts_response_payload": True, "payload": help_cmd}
+        )
         await slack_api.wait_until(lambda: any(m.get("envelope_id") == "E1" for m in slack_api.socket_received))
         ack = next(m for m in slack_api.socket_received if m["envelope_id"] == "E1")
         assert "8,000 characters" in json.dumps(ack["payload"])
 
         ask = slash_command("Is the sky blue?", response_url=slack_api.response_url())
-        await slack_api.push({"envelope_id": "E2", "type": "slash_commands", "accepts_response_payload": True,
-                              "payload": ask})
+        await slack_api.push(
+            {"envelope_id": "E2", "type": "slash_commands", "accepts_response_payload": True, "payload": ask}
+        )
         await slack_api.wait_until(lambda: len(slack_api.args("chat.postMessage")) >= 4)
         await service.wait_idle()
         assert any(m.get("envelope_id") == "E2" for m in slack_api.socket_received)

@@ -18,7 +18,8 @@ def test_escape_ampersand_first_and_only_three_characters() -> None:
     assert escape("a & b < c > d \"q\" 'x'") == "a &amp; b &lt; c &gt; d \"q\" 'x'"
     assert escape("&lt;") == "&amp;lt;"  # already-looking entities are text too
     assert escape("<!channel> <@U123> <https://evil.example|innocent>") == (
-        "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|innocent&gt;")
+        "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|innocent&gt;"
+    )
 
 
 def test_markdown_headings_bold_italic_links_lists() -> None:

@@ -12,9 +12,23 @@ from adapters.terminal.render import batch_json, card, print_batch
 from bot.cli_base import TERMINAL
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus
 
-DONE = Answer(id=7, batch_id=1, conversation_id=1, provider_id="openai/gpt-test", label="OpenAI",
-              status=AnswerStatus.COMPLETED, content="It is 4.", summary="It is 4.", score=7.0, rank=2,
-              score_method="consensus", latency_ms=1500, tokens_in=3, tokens_out=4, key_label="team ••3f9a")
+DONE = Answer(
+    id=7,
+    batch_id=1,
+    conversation_id=1,
+    provider_id="openai/gpt-test",
+    label="OpenAI",
+    status=AnswerStatus.COMPLETED,
+    content="It is 4.",
+    summary="It is 4.",
+    score=7.0,
+    rank=2,
+    score_method="consensus",
+    latency_ms=1500,
+    tokens_in=3,
+    tokens_out=4,
+    key_label="team ••3f9a",
+)
 
 
 def shown(*renderables: object) -> str:

@@ -36,8 +36,7 @@ def rendered(*renderables: object) -> str:
     return console.export_text()
 
 
-async def ask(llm_server: FakeLLMServer, tmp_path: Path, *args: str,
-              stdin: str | None = None) -> tuple[int, str, str]:
+async def ask(llm_server: FakeLLMServer, tmp_path: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
     env = cli_env(llm_server, tmp_path, CONSENSUS_MODELS="openai/gpt-test")
     return await run_cli(env, "ask", "--json", *args, stdin=stdin)
 
@@ -60,8 +59,9 @@ async def test_empty_standard_input_is_a_usage_error(llm_server: FakeLLMServer, 
     assert llm_server.calls == []
 
 
-async def test_a_question_that_begins_with_a_dash_follows_double_dash(llm_server: FakeLLMServer,
-                                                                      tmp_path: Path) -> None:
+async def test_a_question_that_begins_with_a_dash_follows_double_dash(
+    llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
     code, _out, err = await ask(llm_server, tmp_path, "--", "-v or --verbose: which is clearer?")
     assert code == 0, err
     assert any(text.endswith("-v or --verbose: which is clearer?") for text in asked(llm_server))
@@ -70,10 +70,17 @@ async def test_a_question_that_begins_with_a_dash_follows_double_dash(llm_server
 def test_a_failed_judge_is_said_in_words() -> None:
     method = "consensus (judge failed: OpenAI did not answer within 30 s)"
     console = Console(file=io.StringIO(), width=120, record=True)
-    print_batch(console, batch(answer(1, summary="A", score=8.0, rank=1, score_method=method),
-                               answer(2, summary="B", score=6.0, rank=2, score_method=method)), full=False)
-    assert ("The reviewer failed (OpenAI did not answer within 30 s); the answers are ranked by how much "
-            "they agree.") in console.export_text()
+    print_batch(
+        console,
+        batch(
+            answer(1, summary="A", score=8.0, rank=1, score_method=method),
+            answer(2, summary="B", score=6.0, rank=2, score_method=method),
+        ),
+        full=False,
+    )
+    assert (
+        "The reviewer failed (OpenAI did not answer within 30 s); the answers are ranked by how much they agree."
+    ) in console.export_text()
     quiet = Console(file=io.StringIO(), width=120, record=True)
     print_batch(quiet, batch(answer(1, summary="A", score=8.0, rank=1, score_method="judge")), full=False)
     assert "reviewer" not in quiet.export_text()

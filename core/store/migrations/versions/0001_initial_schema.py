@@ -89,12 +89,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_conversations_thread", ["workspace_id", "channel", "thread_ref"], unique=False
-        )
-        batch_op.create_index(
-            "ix_conversations_workspace_updated", ["workspace_id", "updated_at"], unique=False
-        )
+        batch_op.create_index("ix_conversations_thread", ["workspace_id", "channel", "thread_ref"], unique=False)
+        batch_op.create_index("ix_conversations_workspace_updated", ["workspace_id", "updated_at"], unique=False)
 
     op.create_table(
         "model_settings",
@@ -219,9 +215,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("metadata", sa.JSON(), nullable=False),
-        sa.CheckConstraint(
-            "status IN ('pending', 'running', 'completed', 'failed')", name="ck_responses_status"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'running', 'completed', 'failed')", name="ck_responses_status"),
         sa.CheckConstraint("ranking_score BETWEEN 0 AND 10", name="ck_responses_score"),
         sa.ForeignKeyConstraint(["batch_id"], ["request_batches.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),

@@ -20,8 +20,9 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_workspace_updated")
-        batch_op.create_index("ix_conversations_listing", ["workspace_id", "archived", "updated_at", "id"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_conversations_listing", ["workspace_id", "archived", "updated_at", "id"], unique=False
+        )
     with op.batch_alter_table("search_documents", schema=None) as batch_op:
         batch_op.create_index("ix_search_documents_conversation", ["conversation_id"], unique=False)
 

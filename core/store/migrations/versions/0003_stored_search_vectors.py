@@ -52,8 +52,10 @@ def upgrade() -> None:
         _rebuild_sqlite_fts(FTS_PREFIXES)
     elif dialect == "postgresql":
         op.execute("DROP INDEX ix_search_documents_tsv")
-        op.execute(f"ALTER TABLE search_documents ADD COLUMN {VECTOR_COLUMN} tsvector "
-                   "GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED")
+        op.execute(
+            f"ALTER TABLE search_documents ADD COLUMN {VECTOR_COLUMN} tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED"
+        )
         op.execute(POSTGRES_VECTOR_INDEX)
 
 

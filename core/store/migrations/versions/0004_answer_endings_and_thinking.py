@@ -25,8 +25,7 @@ def upgrade() -> None:
     with op.batch_alter_table("ai_responses", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ended", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("thinking", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("replaced_characters", sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
+        batch_op.add_column(sa.Column("replaced_characters", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
