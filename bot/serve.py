@@ -133,8 +133,11 @@ async def sweep_orphans(fanout: FanOut, interval: float) -> None:
 
 
 async def connect_then_sweep(settings: Settings, core: Core, platforms: list[ChatPlatform]) -> None:
-    """Connect, resume the questions a stopped process left unfinished, then sweep for more; forever."""
+    """Connect, resume the questions a stopped process left unfinished, then sweep for more; forever.
+    The SDKs load once the platforms are connected: sharing the interpreter with the connecting would
+    slow it down, and a question that arrives before they are loaded waits without blocking the loop."""
     await connect_all(platforms)
+    core.warm()
     resumed = await core.fanout.resume_orphans()
     if resumed:
         log.info("resumed %d unfinished questions", len(resumed))
@@ -191,7 +194,7 @@ async def serve(settings: Settings) -> None:
     settings.check_models()
     stop = stop_signal()  # first: a SIGTERM during start-up also stops gracefully
     metrics = PrometheusMetrics()
-    core = await build_core(settings, metrics=metrics, warm=True)
+    core = await build_core(settings, metrics=metrics)
     metrics.track_in_flight(lambda: core.fanout.in_flight)
     health = Health(core.store, metrics)
     platforms: list[ChatPlatform] = []

@@ -31,6 +31,11 @@ class Core:
     fanout: FanOut
     service: ConsensusService
 
+    def warm(self) -> None:
+        """Start importing the models' SDKs in a worker thread, so that a server's first question does
+        not wait for them (a terminal command imports them on its first call, after its rows show)."""
+        self.registry.warm((*self.settings.models, *filter(None, [self.settings.consensus_reviewer])))
+
     async def aclose(self, deadline: float = 0.0) -> None:
         await self.fanout.stop(deadline)
         await self.registry.aclose()
@@ -50,11 +55,8 @@ async def build_core(
     migrate: bool | None = None,
     policy: CallPolicy | None = None,
     metrics: Metrics | None = None,
-    warm: bool = False,
 ) -> Core:
-    """`migrate`: apply migrations first; by default only for the embedded SQLite database.
-    `warm`: start importing the models' SDKs now, in a worker thread (a server's first question should not
-    wait for them); a terminal command imports them when it first asks, after its live rows are up."""
+    """`migrate`: apply migrations first; by default only for the embedded SQLite database."""
     store = Store(settings.database_url)
     try:
         try:
@@ -68,8 +70,6 @@ async def build_core(
         await store.aclose()
         raise
     registry = ProviderRegistry(settings.provider_configs())
-    if warm:
-        registry.warm((*settings.models, *filter(None, [settings.consensus_reviewer])))
     policy = policy or CallPolicy(
         timeout=settings.consensus_timeout,
         max_retries=settings.consensus_retries,
