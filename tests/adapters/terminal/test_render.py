@@ -61,3 +61,18 @@ def test_a_batch_prints_best_first() -> None:
     text = console.export_text()
     assert text.index("Local") < text.index("OpenAI") < text.index("Claude")
     assert [a["id"] for a in batch_json(batch)["answers"]] == [9, 7, 8]
+
+
+def test_a_cut_answer_says_how_it_ended() -> None:
+    cut = replace(DONE, ended="closed", replaced_characters=True)
+    text = shown(card(cut, full=False))
+    assert "the connection closed before the answer ended" in text
+    assert "some characters were not valid UTF-8" in text
+    assert "ended" not in shown(card(replace(DONE, ended="complete"), full=False))
+
+
+def test_the_reasoning_shows_only_in_full_and_labelled() -> None:
+    thought = replace(DONE, thinking="The user wants a sum.")
+    assert "The user wants" not in shown(card(thought, full=False))
+    text = shown(card(thought, full=True))
+    assert "The model's reasoning" in text and "The user wants a sum." in text
