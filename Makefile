@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/mypy core adapters bot
 
 test: lint
-	NO_PROXY=127.0.0.1,localhost $(BIN)/pytest
+	NO_PROXY=127.0.0.1,localhost $(BIN)/pytest --numprocesses auto --maxprocesses 4
 
 bench: install
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m bench

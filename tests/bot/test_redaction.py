@@ -30,7 +30,8 @@ SAMPLES = [
 ]
 
 
-@pytest.mark.parametrize("secret", SAMPLES)
+# Indices as ids: the random keys would give every pytest-xdist worker a different test name.
+@pytest.mark.parametrize("secret", SAMPLES, ids=range(len(SAMPLES)))
 def test_known_shapes_are_hidden(secret: str) -> None:
     redacted = Redactor()(f"calling with {secret}, then 'quoted {secret}' done")
     assert secret not in redacted
