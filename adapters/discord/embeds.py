@@ -144,8 +144,9 @@ def _colour(shown: card.CardView) -> int:
 
 def _facts(embed: discord.Embed, answer: Answer, *, with_why: bool = False) -> None:
     """How it ended, why, the score, usage, who selected it, and (in the footer) which key paid."""
-    if answer.ending_note:
-        embed.add_field(name="✂️ Ended early", value=answer.ending_note, inline=False)
+    ending = card.ending_line(answer)
+    if ending:
+        embed.add_field(name=f"{ending.icon} {ending.title}", value=ending.note, inline=False)
     if with_why and answer.reasoning:
         embed.add_field(name="Why", value=neutralise(_clip(answer.reasoning, FIELD_MAX)), inline=False)
     score = card.score_text(answer, neutralise)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from adapters.presenter.actions import CONFIRMS, Confirm, Verb
-from core.domain import Answer, AnswerStatus, Batch
+from core.domain import Answer, AnswerStatus, Batch, Ending
 
 Inert = Callable[[str], str]
 _METHOD_WORDS = {"consensus": "agreement", "agreement": "agreement", "judge": "a judge model"}
@@ -155,6 +155,27 @@ def paid_by(answer: Answer, inert: Inert = _same) -> str:
 
 def usage_line(answer: Answer, inert: Inert = _same) -> str:
     return " · ".join(p for p in (*usage_parts(answer), paid_by(answer, inert)) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class EndingLine:
+    """How an answer ended when that is not simply whole: an icon, a short title and the note."""
+
+    icon: str
+    title: str
+    note: str
+
+
+def ending_line(answer: Answer) -> EndingLine | None:
+    """Cut, refused, or whole but with characters replaced; None for a whole, clean answer."""
+    note = answer.ending_note
+    if note is None:
+        return None
+    if answer.is_cut:
+        return EndingLine("✂️", "Ended early", note)
+    if answer.ended == Ending.REFUSED:
+        return EndingLine("🚫", "Refused", note)
+    return EndingLine("⚠️", "Note", note)
 
 
 def tries_text(answer: Answer) -> str:

@@ -160,8 +160,9 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
     summary = escape(answer.summary or ellipsize(answer.content or "(empty answer)", 600))
     score = card.score_text(answer, escape)
     blocks: list[Block] = [section(f"{head}{' · ' + score if score else ''}")]
-    if answer.ending_note:
-        blocks.append(context(f"✂️ {escape(answer.ending_note)}"))
+    ending = card.ending_line(answer)
+    if ending:
+        blocks.append(context(f"{ending.icon} {escape(ending.note)}"))
     if answer.is_selected:
         blocks.append(context(f"✅ Selected by {mention(answer.selected_by)}"))
     more: list[tuple[list[Block], str]] = []

@@ -15,7 +15,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from adapters.presenter.card import best_first, score_text, usage_line, view
+from adapters.presenter.card import best_first, ending_line, score_text, usage_line, view
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
 from core.ranking.judge import JUDGE_FAILED
@@ -99,8 +99,9 @@ def card(answer: Answer, full: bool) -> Panel:
     rank = f"#{answer.rank}" if answer.rank is not None else ""
     ranked = " · ".join(part for part in (rank, score_text(answer)) if part) or "not ranked"
     body: list[Any] = [Text(answer.summary or "", style="default")]
-    if answer.ending_note:
-        body.append(Text(f"✂ {answer.ending_note}", style="yellow"))
+    ending = ending_line(answer)
+    if ending:
+        body.append(Text(f"{ending.icon} {ending.note}", style="yellow"))
     if answer.reasoning:
         body.append(Text(f"Why: {answer.reasoning}", style="italic"))
     if full and answer.content:

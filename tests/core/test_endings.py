@@ -71,6 +71,25 @@ async def test_a_cut_answer_keeps_its_text_is_ranked_says_so_and_can_be_retried(
     assert again.content == "What is two plus two?" and again.reasoning and "Cut off" not in again.reasoning
 
 
+async def test_a_refusal_is_shown_as_one_ranked_as_one_and_not_offered_again(
+    core: Any, llm_server: FakeLLMServer
+) -> None:
+    llm_server.script(
+        "chat", [Status(200, chat({"content": None, "refusal": "I can't help with that."}))], model="gpt-test"
+    )
+    done = await asked(core)
+    refused = by_model(done)["openai/gpt-test"]
+    assert refused.status is AnswerStatus.COMPLETED and refused.content == "I can't help with that."
+    assert (refused.ended, refused.ending_note, refused.is_cut) == (
+        Ending.REFUSED,
+        "the model refused to answer",
+        False,
+    )
+    assert refused.rank == 2  # a refusal never outranks an answer
+    shown = {a["model"]: a for a in batch_json(done)["answers"]}
+    assert shown["gpt-test"]["ended"] == "refused"
+
+
 async def test_reasoning_stays_out_of_the_answer_the_ranking_and_the_context(
     core: Any, llm_server: FakeLLMServer
 ) -> None:
@@ -109,6 +128,11 @@ async def test_an_answer_spent_on_reasoning_fails_with_its_reason_and_its_cost(
         (chat({"content": "   "}), "no answer: the model sent no text"),
         (chat({"content": ""}, "content_filter"), "no answer: stopped by the provider's content filter"),
         (chat({"content": "<think>only this</think>"}), "no answer: the model wrote only its reasoning"),
+        (chat({"content": "\u200b\x07 \u202e\u200f"}), "no answer: the model sent no text"),
+        (
+            chat({"content": ""}, "length"),
+            "no answer: the model reached its output limit before writing anything (CONSENSUS_MAX_TOKENS)",
+        ),
     ],
 )
 async def test_an_empty_answer_is_never_a_success(core: Any, llm_server: FakeLLMServer, body: Any, reason: str) -> None:

@@ -83,6 +83,13 @@ def test_a_cut_answer_says_how_it_ended_and_offers_retry() -> None:
     assert all("Ended" not in (f.name or "") for f in whole.fields)
 
 
+def test_a_refusal_is_named_a_refusal_not_a_cut() -> None:
+    refused = dataclasses.replace(DONE, ended="refused")
+    [embed] = render(refused).embeds
+    assert (embed.fields[0].name, embed.fields[0].value) == ("🚫 Refused", "the model refused to answer")
+    assert "retry" not in verbs(refused)
+
+
 def test_expand_shows_the_models_reasoning_apart() -> None:
     reasoned = dataclasses.replace(DONE, is_expanded=True, thinking="The user wants <@123> a capital.")
     text = "".join(e.description or "" for e in render(reasoned).embeds)

@@ -164,3 +164,18 @@ async def test_each_verb_calls_its_service_method_once() -> None:
     assert called == [(v.value, 3) for v in Verb]
     assert Click(Verb.DELETE, 3).needs_confirmation and not Click(Verb.DELETE, 3, confirmed=True).needs_confirmation
     assert not Click(Verb.SELECT, 3).needs_confirmation
+
+
+@pytest.mark.parametrize(
+    "ended,replaced,expected",
+    [
+        ("complete", False, None),
+        ("length", False, ("✂️", "Ended early", "cut off: the model reached its output limit")),
+        ("closed", False, ("✂️", "Ended early", "the connection closed before the answer ended")),
+        ("refused", False, ("🚫", "Refused", "the model refused to answer")),
+        ("complete", True, ("⚠️", "Note", "some characters were not valid UTF-8 and show as �")),
+    ],
+)
+def test_how_an_answer_ended_is_named_for_what_it_was(ended: str, replaced: bool, expected: Any) -> None:
+    line = card.ending_line(answer(ended=ended, replaced_characters=replaced))
+    assert (line.icon, line.title, line.note) == expected if expected else line is None

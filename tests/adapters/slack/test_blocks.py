@@ -148,6 +148,13 @@ def test_a_cut_answer_says_how_it_ended_and_offers_retry() -> None:
     assert "ended" not in json.dumps(render(STATES["final"]).blocks)
 
 
+def test_a_refusal_is_named_a_refusal_not_a_cut() -> None:
+    rendered = render(replace(STATES["final"], ended="refused"))
+    shown = json.dumps(rendered.blocks, ensure_ascii=False)
+    assert "🚫 the model refused to answer" in shown and "✂️" not in shown
+    assert "consensus:retry:7" not in shown
+
+
 def test_expand_shows_the_models_reasoning_apart_and_escaped() -> None:
     shown = json.dumps(render(STATES["reasoned"]).blocks)
     assert "It is 4." in shown and "The model's reasoning" in shown and "wants a sum." in shown
