@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -115,9 +116,14 @@ class AnthropicProvider:
                 streaming = True
                 http = response.http_response
                 if replies.kind(http) == "sse":
-                    return await self._streamed(http, on_text)
+                    lines = await sse.lines_or_body(http)
+                    if not isinstance(lines, bytes):
+                        return await self._streamed(http, lines, on_text)
+                    body = lines
+                else:
+                    body = await http.aread()
                 # A JSON message although a stream was asked (LiteLLM's mock does this), or a web page.
-                whole = self._whole(http, await http.aread())
+                whole = self._whole(http, body)
                 if on_text is not None and whole.text:
                     await on_text(whole.text)
                 return whole
@@ -172,7 +178,9 @@ class AnthropicProvider:
             tokens_out=count(usage, "output_tokens"),
         )
 
-    async def _streamed(self, response: httpx2.Response, on_text: OnText | None) -> Completion:
+    async def _streamed(
+        self, response: httpx2.Response, lines: AsyncIterator[str], on_text: OnText | None
+    ) -> Completion:
         """Text and usage from the stream's events; like the SDK, events are told apart by their `event:`
         name, and only the ones that matter are parsed (not `ping`, nor the block boundaries)."""
         text = thinking = ""
@@ -181,7 +189,7 @@ class AnthropicProvider:
         stop_reason: Any = None
         finished = False
         split = replies.ThinkSplitter()
-        async with contextlib.aclosing(sse.events(response.aiter_lines())) as events:
+        async with contextlib.aclosing(sse.events(lines)) as events:
             async for event in events:
                 if event.name == "content_block_delta":
                     delta = json_object(json_object(json.loads(event.data)).get("delta"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -139,9 +140,14 @@ class OpenAIProvider:
             raise self._translate(exc, streaming=False) from exc
         try:
             if on_text is not None and replies.kind(response) == "sse":
-                return await self._streamed(response, on_text)
-            # Whole, or a JSON reply although a stream was asked (some proxies answer so).
-            whole = self._whole(response, await response.aread())
+                lines = await sse.lines_or_body(response)
+                if not isinstance(lines, bytes):
+                    return await self._streamed(response, lines, on_text)
+                content = lines
+            else:
+                content = await response.aread()
+            # Whole, or a JSON reply or a web page although a stream was asked (some proxies answer so).
+            whole = self._whole(response, content)
             if on_text is not None and whole.text:
                 await on_text(whole.text)
             return whole
@@ -183,13 +189,13 @@ class OpenAIProvider:
             reasoning_tokens=reasoning,
         )
 
-    async def _streamed(self, response: httpx2.Response, on_text: OnText) -> Completion:
+    async def _streamed(self, response: httpx2.Response, lines: AsyncIterator[str], on_text: OnText) -> Completion:
         text = thinking = refusal = ""
         usage: Any = None
         finish_reason: Any = None
         finished = False
         split = replies.ThinkSplitter()
-        async with contextlib.aclosing(sse.events(response.aiter_lines())) as events:
+        async with contextlib.aclosing(sse.events(lines)) as events:
             async for event in events:
                 if event.data.startswith("[DONE]"):
                     finished = True

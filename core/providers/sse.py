@@ -51,6 +51,31 @@ async def events(lines: AsyncIterator[str]) -> AsyncGenerator[Event, None]:
         # `:` comments, `id:` and `retry:` carry nothing a provider needs
 
 
+_FIELD_STARTS = ("data:", "event:", ":", "id:", "retry:")
+
+
+async def lines_or_body(response: httpx2.Response) -> AsyncIterator[str] | bytes:
+    """The lines of an event stream; or, when the body is not one whatever its content type says (a
+    proxy's HTML page, a JSON reply), the whole body, to be read as a whole reply."""
+    lines = response.aiter_lines()
+    head: list[str] = []
+    async for line in lines:
+        head.append(line)
+        if line.strip():
+            break
+    if not head or head[-1].lstrip().startswith(_FIELD_STARTS):
+        return _chained(head, lines)
+    rest = [line async for line in lines]
+    return "\n".join(head + rest).encode()
+
+
+async def _chained(head: list[str], rest: AsyncIterator[str]) -> AsyncGenerator[str, None]:
+    for line in head:
+        yield line
+    async for line in rest:
+        yield line
+
+
 async def drain(stream: AsyncIterator[Event]) -> None:
     """Read what follows the end marker so the HTTP/1.1 connection can be reused; give up quickly."""
     with contextlib.suppress(TimeoutError, httpx2.HTTPError):

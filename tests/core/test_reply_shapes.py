@@ -405,17 +405,40 @@ async def test_an_answer_spent_on_reasoning_says_so(
 
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
-@pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.parametrize(
+    "streamed,content_type",
+    [
+        (False, "text/html"),
+        (True, "text/html"),
+        # A proxy that labels whatever it sends as the stream that was asked for, or as bytes.
+        (True, "text/event-stream"),
+        (True, "application/octet-stream"),
+    ],
+)
 async def test_an_html_page_is_not_an_answer(
-    llm_server: FakeLLMServer, provider_for: Callable[[str], Any], kind: str, endpoint: str, streamed: bool
+    llm_server: FakeLLMServer,
+    provider_for: Callable[[str], Any],
+    kind: str,
+    endpoint: str,
+    streamed: bool,
+    content_type: str,
 ) -> None:
-    page = "<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>"
-    llm_server.script(endpoint, [Status(200, page, content_type="text/html")])
+    page = "\n<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>"
+    llm_server.script(endpoint, [Status(200, page, content_type=content_type)])
     name = "OpenAI" if kind == "openai" else "Anthropic"
     with pytest.raises(ProviderResponseError) as caught:
         await provider_for(kind).complete(REQUEST, Seen() if streamed else None)
     assert caught.value.message == f"{name} sent an HTML page instead of an answer (is the base URL right?)"
     assert not caught.value.retryable
+
+
+async def test_a_json_reply_labelled_as_a_stream_is_read_whole(
+    llm_server: FakeLLMServer, provider_for: Callable[[str], Any]
+) -> None:
+    llm_server.script("chat", [Status(200, chat({"content": "It is 4."}), content_type="text/event-stream")])
+    seen = Seen()
+    completion = await provider_for("openai").complete(REQUEST, seen)
+    assert (completion.text, completion.ended, seen.texts) == ("It is 4.", Ending.COMPLETE, ["It is 4."])
 
 
 @pytest.mark.parametrize("kind,endpoint", [("openai", "chat"), ("anthropic", "messages")])
