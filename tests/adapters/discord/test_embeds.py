@@ -188,7 +188,7 @@ def test_status_follows_the_batch_and_lists_the_ranking_with_jump_links() -> Non
     lines = embeds.status_text(done, {7: url}).split("\n")
     assert lines[0] == "1/2 answered · Claude failed · ranked by agreement"
     assert lines[1] == f"[#1 OpenAI 8.5]({url}) · Claude failed"
-    assert "The models disagree" in lines[2] and "@\u200beveryone agrees" in lines[3]
+    assert lines[2] == "⚠️ The models disagree. @\u200beveryone agrees"
 
 
 def test_mentions_in_untrusted_text_are_defused() -> None:
