@@ -102,6 +102,9 @@ def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() 
         "Score": "8.5/10 by agreement",
         "Usage": "1.2 s · 10 in / 5 out tokens · cost unknown",
     }
+    [ranked] = render(dataclasses.replace(DONE, rank_reason="3 of 3 agree on Paris")).embeds
+    fields = {f.name: f.value for f in ranked.fields}
+    assert (fields["Why"], fields["Rank"]) == ("Well known.", "#1 · 3 of 3 agree on Paris")
 
 
 @pytest.mark.parametrize(
@@ -196,9 +199,10 @@ def test_mentions_in_untrusted_text_are_defused() -> None:
     assert embeds.neutralise(text) == (
         "@\u200beveryone @\u200bhere <@\u200b1> <@!\u200b2> <@&\u200b3> <#\u200b4> a@b.c"
     )
-    answer = dataclasses.replace(DONE, summary="ping @everyone", reasoning="<@&3>")
+    answer = dataclasses.replace(DONE, summary="ping @everyone", reasoning="<@&3>", rank_reason="answers <@&4>")
     [embed] = render(answer).embeds
     assert "@everyone" not in (embed.description or "") and "<@&3>" not in str(embed.fields)
+    assert {f.name: f.value for f in embed.fields}["Rank"] == "#1 · answers <@&\u200b4>"
 
 
 def test_split_text_keeps_every_character() -> None:
