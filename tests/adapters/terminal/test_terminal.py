@@ -125,3 +125,19 @@ async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_ran
         assert answer["reasoning"] == scripted_whys.WHYS[answer["model"]]
         expected = scripted_whys.DISSENT if answer["model"] == "llama-test" else scripted_whys.AGREE
         assert expected in answer["rank_reason"] and answer["rank_reason"] != answer["reasoning"]
+
+
+async def test_with_a_reviewer_its_consensus_sentence_is_the_line_with_the_models_named(
+    llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
+    scripted_whys.script(llm_server)
+    llm_server.answers["judge-test"] = scripted_whys.judge_reply
+    env = cli_env(llm_server, tmp_path, CONSENSUS_REVIEWER="openai/judge-test", COLUMNS="200")
+    code, out, err = await run_cli(env, "ask", "--json", scripted_whys.QUESTION)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["consensus"] in scripted_whys.REVIEWED
+    reasons = {a["model"]: a["rank_reason"] for a in shown["answers"]}
+    assert reasons == {"gpt-test": "OpenAI adds.", "claude-test": "Anthropic adds.", "llama-test": "Ollama guesses."}
+    assert all(a["score_method"] == "judge" for a in shown["answers"])
+    assert {a["model"]: a["reasoning"] for a in shown["answers"]} == scripted_whys.WHYS  # the models' own
