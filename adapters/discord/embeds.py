@@ -202,7 +202,7 @@ def card_message(shown: card.CardView) -> Rendered:
     if shown.compact:
         summary = _clip(summary, 280)
     embed = discord.Embed(title=title, description=neutralise(summary) or "(empty answer)", colour=colour)
-    _facts(embed, shown, with_why=not shown.compact)
+    _facts(embed, shown, with_why=True)
     return Rendered(embeds=[embed])
 
 

@@ -76,13 +76,17 @@ class CardView:
 
     @property
     def why(self) -> str:
-        """The answer's own why (its WHY line, or a local extract) once it is complete; else empty."""
-        return (self.answer.reasoning or "") if self.answer.status is AnswerStatus.COMPLETED else ""
+        """The answer's own why (its WHY line, or a local extract) once it is complete; empty on a
+        compact card, which is one line."""
+        if self.compact or self.answer.status is not AnswerStatus.COMPLETED:
+            return ""
+        return self.answer.reasoning or ""
 
     @property
     def rank_line(self) -> str:
-        """What decided the rank, after the rank: "#1 · 3 of 3 agree on 42"; empty until ranked."""
-        if self.rank is None or not self.answer.rank_reason:
+        """What decided the rank, after the rank: "#1 · 3 of 3 agree on 42"; empty until ranked and
+        on a compact card."""
+        if self.compact or self.rank is None or not self.answer.rank_reason:
             return ""
         return f"#{self.rank} · {self.answer.rank_reason}"
 

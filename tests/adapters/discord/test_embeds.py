@@ -102,9 +102,14 @@ def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() 
         "Score": "8.5/10 by agreement",
         "Usage": "1.2 s · 10 in / 5 out tokens · cost unknown",
     }
-    [ranked] = render(dataclasses.replace(DONE, rank_reason="3 of 3 agree on Paris")).embeds
+    ranked_answer = dataclasses.replace(DONE, rank_reason="3 of 3 agree on Paris")
+    [ranked] = render(ranked_answer).embeds
     fields = {f.name: f.value for f in ranked.fields}
     assert (fields["Why"], fields["Rank"]) == ("Well known.", "#1 · 3 of 3 agree on Paris")
+    chosen = dataclasses.replace(DONE, id=8, is_selected=True)
+    both = Batch(1, 1, 1, WS, "c", None, "9", "q", BatchStatus.COMPLETED, (ranked_answer, chosen))
+    [compact] = embeds.card_message(card.view(ranked_answer, both)).embeds
+    assert {"Why", "Rank"}.isdisjoint(f.name for f in compact.fields)  # one line once another is chosen
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,9 @@ def test_the_why_and_the_rank_line_are_two_things_and_neither_replaces_the_other
     assert (card.view(no_why).why, card.view(no_why).rank_line) == ("", "#1 · 3 of 3 agree on 42")
     failed = answer(status=AnswerStatus.FAILED, reasoning="stale", rank_reason="stale")
     assert (card.view(failed).why, card.view(failed).rank_line) == ("", "")
+    chosen = answer(id=8, is_selected=True)
+    compact = card.view(ranked, batch(ranked, chosen))
+    assert compact.compact and (compact.why, compact.rank_line) == ("", "")  # a compact card is one line
 
 
 def test_the_consensus_line_once_ranked_flagged_only_where_results_differ() -> None:
