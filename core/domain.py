@@ -91,10 +91,11 @@ class Answer:
     status: AnswerStatus
     content: str | None = None
     summary: str | None = None
-    reasoning: str | None = None
+    reasoning: str | None = None  # the card's why: the model's own WHY line, or a local extract
     score: float | None = None
     score_method: str | None = None
     rank: int | None = None  # 1 = best live answer, once ranked
+    rank_reason: str | None = None  # what decided the rank, apart from the why: "3 of 3 agree on 42"
     tokens_in: int | None = None
     tokens_out: int | None = None
     latency_ms: int | None = None

@@ -16,14 +16,15 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from core import logcontext
 from core.context import QUOTE_NOTICE, build_history
-from core.domain import CUT_ENDINGS, ENDING_NOTES, WHY_MAX_CHARS, Answer, AnswerStatus, BatchStatus, Ending
+from core.domain import CUT_ENDINGS, WHY_MAX_CHARS, WHY_MAX_WORDS, Answer, AnswerStatus, BatchStatus
 from core.errors import ConsensusError, KeyUnreadableError
 from core.events import (
     AnswerFailed,
@@ -83,23 +84,29 @@ class FanOutSettings:
 def _scores(
     ranking: Ranking, ranked: Mapping[str, str], endings: Mapping[str, str | None]
 ) -> list[tuple[int, float, str | None, str, int]]:
-    """(answer id, score, why, method, rank) of each answer in `ranked`; rank 1 is the best, ties by id.
-    A cut answer is ranked on what arrived, and its why says first that it was cut."""
+    """(answer id, score, rank reason, method, rank) of each answer in `ranked`; rank 1 is the best,
+    ties by id. A cut answer is ranked on what arrived, and its reason says so first."""
     order = sorted(
         ((key, score) for key, score in ranking.scores.items() if key in ranked),
         key=lambda kv: (-kv[1].value, int(kv[0])),
     )
     return [
-        (int(key), score.value, _why(score.why, endings.get(key)), ranking.method, position)
+        (int(key), score.value, _reason(score.reason, endings.get(key)), ranking.method, position)
         for position, (key, score) in enumerate(order, start=1)
     ]
 
 
-def _why(why: str | None, ended: str | None) -> str | None:
+def _reason(reason: str, ended: str | None) -> str:
     if ended not in CUT_ENDINGS:
-        return why
-    note = ENDING_NOTES[Ending(ended)]
-    return clip_words(f"{note[0].upper()}{note[1:]}. {why or ''}", 40, WHY_MAX_CHARS)
+        return reason
+    return clip_words(f"ranked on what arrived; {reason}", WHY_MAX_WORDS, WHY_MAX_CHARS)
+
+
+def model_names(answers: Sequence[Any]) -> dict[str, str]:
+    """What the consensus line calls each answer's model: its label ("Anthropic"), or label and
+    model where two answers of the batch share a label ("OpenAI gpt-5-mini")."""
+    labels = Counter(a.label for a in answers)
+    return {str(a.id): a.label if labels[a.label] == 1 else f"{a.label} {a.model}" for a in answers}
 
 
 def process_identity() -> str:
@@ -375,7 +382,7 @@ class FanOut:
             outcomes = await repo.answer_outcomes(batch_id)
         live = {str(a.id): a.content or "" for a in outcomes if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
         endings = {str(a.id): a.ended for a in outcomes}
-        ranking = await self.ranker.rank(question, live) if live else None
+        ranking = await self.ranker.rank(question, live, model_names(outcomes)) if live else None
         # Every answer of the batch was stored under this lease, so their statuses are final.
         done = sum(a.status == AnswerStatus.COMPLETED for a in outcomes)
         failed = sum(a.status == AnswerStatus.FAILED for a in outcomes)

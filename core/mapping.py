@@ -44,6 +44,7 @@ def to_answer(row: AiResponse) -> Answer:
         score=row.ranking_score,
         score_method=row.score_method,
         rank=row.rank,
+        rank_reason=row.rank_reason,
         tokens_in=row.tokens_in,
         tokens_out=row.tokens_out,
         latency_ms=row.latency_ms,

@@ -1,5 +1,8 @@
 """Each answer's card text: the model's own TL;DR and WHY lines, or a local extract when missing.
 
+The card's why is the model's own WHY line; the ranking never replaces it (the rank's reason is
+stored apart). Without a WHY line, the why is the answer's first sentence that gives a reason.
+
 Models are asked to end with labelled lines: an ANSWER line where the question has one checkable
 result, then TL;DR and WHY. The ANSWER line stays in the body (it is part of the answer, and the
 ranker reads the result from it); TL;DR and WHY are taken out for the card. Models drift (bold
@@ -35,6 +38,12 @@ _RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A sentence that gives a reason: what a why extracted from the answer must be.
+_REASON = re.compile(
+    r"\b(?:because|therefore|thus|hence|so that|which means|this means|due to|as a result|"
+    r"the reason|that is why|this is why|ensures?|guarantees?)\b",
+    re.IGNORECASE,
+)
 _MAX_CONTINUATION = 3
 
 
@@ -42,7 +51,7 @@ _MAX_CONTINUATION = 3
 class Reviewed:
     body: str  # the answer without the TL;DR/WHY block
     summary: str  # ≤ SUMMARY_MAX_WORDS words and ≤ SUMMARY_MAX_CHARS chars; empty only for an empty answer
-    why: str | None  # ≤ WHY_MAX_WORDS words and ≤ WHY_MAX_CHARS chars, None when the model gave none
+    why: str | None  # ≤ WHY_MAX_WORDS words and ≤ WHY_MAX_CHARS chars: the WHY line, else an extract; or None
 
 
 def clip_words(text: str, max_words: int, max_chars: int) -> str:
@@ -116,6 +125,18 @@ def extract_summary(text: str) -> str:
     return clip_words(" ".join(chosen), SUMMARY_MAX_WORDS, SUMMARY_MAX_CHARS)
 
 
+def extract_why(body: str) -> str | None:
+    """The answer's first sentence that gives a reason ("…, because …"), within the why's limits: the
+    local why when the model wrote no WHY line. None when no sentence gives one: a why that is only
+    the answer again would say nothing."""
+    lines = [line for line in body.splitlines() if not _ANSWER.match(line)]
+    plain = " ".join(_strip_markdown("\n".join(lines)).split())
+    for sentence in _SENTENCE_END.split(plain):
+        if _REASON.search(sentence) and len(sentence.split()) >= 3:
+            return clip_words(sentence, WHY_MAX_WORDS, WHY_MAX_CHARS)
+    return None
+
+
 def answer_line(text: str) -> str | None:
     """The value of the answer's last ANSWER line (its checkable result as the model states it)."""
     for line in reversed(text.splitlines()):
@@ -143,5 +164,5 @@ def review_answer(text: str) -> Reviewed:
     return Reviewed(
         body=body or clipped,
         summary=clipped,
-        why=clip_words(why, WHY_MAX_WORDS, WHY_MAX_CHARS) or None,
+        why=clip_words(why, WHY_MAX_WORDS, WHY_MAX_CHARS) or extract_why(body),
     )

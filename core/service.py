@@ -219,7 +219,7 @@ class ConsensusService(AdminVerbs):
             await repo.leases.reopen(row.batch_id, self.fanout.lease(), uncount=cut)
             if cut:  # what arrived goes; the new answer is stored, reviewed and ranked afresh
                 row.content = row.summary = row.reasoning = row.thinking = row.ended = None
-                row.ranking_score = row.score_method = row.rank = None
+                row.ranking_score = row.score_method = row.rank = row.rank_reason = None
                 row.is_selected, row.selected_by, row.is_expanded = False, None, False
             row.status, row.error, row.attempts = AnswerStatus.PENDING.value, None, 0
             await repo.flush()

@@ -16,7 +16,7 @@ import discord
 
 from adapters.presenter import card
 from adapters.presenter.text import split_exact as split_text
-from core.domain import Answer, Batch, ConversationSummary, MessageRef
+from core.domain import Batch, ConversationSummary, MessageRef
 from core.text import remove_control_characters
 
 CONTENT_MAX = 2000
@@ -104,10 +104,9 @@ def status_text(batch: Batch, links: Mapping[int, str] | None = None) -> str:
     )
     if ranking:
         lines.append(ranking)
-    if card.is_ranked(batch) and batch.disagree:
-        lines.append("⚠️ The models disagree.")
-    if card.is_ranked(batch) and batch.consensus:
-        lines.append(neutralise(_clip(batch.consensus, 900)))
+    consensus = card.consensus_line(batch)
+    if consensus:
+        lines.append(neutralise(_clip(consensus, 900)))
     return "\n".join(lines)
 
 
@@ -142,13 +141,17 @@ def _colour(shown: card.CardView) -> int:
     }.get(shown.state, GOLD if shown.is_top else BLURPLE)
 
 
-def _facts(embed: discord.Embed, answer: Answer, *, with_why: bool = False) -> None:
-    """How it ended, why, the score, usage, who selected it, and (in the footer) which key paid."""
+def _facts(embed: discord.Embed, shown: card.CardView, *, with_why: bool = False) -> None:
+    """How it ended, why, what decided the rank, the score, usage, who selected it, and (in the
+    footer) which key paid."""
+    answer = shown.answer
     ending = card.ending_line(answer)
     if ending:
         embed.add_field(name=f"{ending.icon} {ending.title}", value=ending.note, inline=False)
-    if with_why and answer.reasoning:
-        embed.add_field(name="Why", value=neutralise(_clip(answer.reasoning, FIELD_MAX)), inline=False)
+    if with_why and shown.why:
+        embed.add_field(name="Why", value=neutralise(_clip(shown.why, FIELD_MAX)), inline=False)
+    if shown.rank_line:
+        embed.add_field(name="Rank", value=neutralise(_clip(shown.rank_line, FIELD_MAX)), inline=False)
     score = card.score_text(answer, neutralise)
     if score:
         embed.add_field(name="Score", value=score, inline=True)
@@ -176,7 +179,7 @@ def card_message(shown: card.CardView) -> Rendered:
         embed = discord.Embed(
             title=title, description=f"❌ **Failed:** {reason}" + (f" ({tries})" if tries else ""), colour=colour
         )
-        _facts(embed, answer)
+        _facts(embed, shown)
         return Rendered(embeds=[embed])
     if shown.state is card.CardState.WAITING:
         return Rendered(embeds=[discord.Embed(title=title, description="⏳ Thinking…", colour=colour)])
@@ -194,13 +197,13 @@ def card_message(shown: card.CardView) -> Rendered:
             filename=f"answer-{answer.id}.md",
             room=MESSAGE_EMBEDS_MAX - 600,
         )
-        _facts(out.embeds[-1], answer)
+        _facts(out.embeds[-1], shown)
         return out
     summary = answer.summary or _clip(answer.content or "", 600, "… (Expand for the whole answer)")
     if shown.compact:
         summary = _clip(summary, 280)
     embed = discord.Embed(title=title, description=neutralise(summary) or "(empty answer)", colour=colour)
-    _facts(embed, answer, with_why=not shown.compact)
+    _facts(embed, shown, with_why=True)
     return Rendered(embeds=[embed])
 
 

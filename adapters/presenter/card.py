@@ -2,7 +2,11 @@
 
 Every rule about a card lives here once: its state, its rank, the facts it shows (score and how
 it was given, latency, tokens, cost, which key paid), the actions offered in each state, and the
-question's status and ranked list. Renderers draw these; they decide nothing.
+question's status, ranked list and consensus line. Renderers draw these; they decide nothing.
+
+A card says two different things about its answer: its *why* (the model's own WHY line, or a local
+extract) argues for the answer; its *rank line* ("#1 · 3 of 3 agree on 42") says what decided the
+rank. They never replace each other.
 
 Text that comes from outside (labels, model names, key labels, error reasons) passes through the
 renderer's `inert` function (Slack: escape; Discord: neutralise) wherever it is put into a line.
@@ -69,6 +73,22 @@ class CardView:
     @property
     def is_top(self) -> bool:
         return self.rank == 1
+
+    @property
+    def why(self) -> str:
+        """The answer's own why (its WHY line, or a local extract) once it is complete; empty on a
+        compact card, which is one line."""
+        if self.compact or self.answer.status is not AnswerStatus.COMPLETED:
+            return ""
+        return self.answer.reasoning or ""
+
+    @property
+    def rank_line(self) -> str:
+        """What decided the rank, after the rank: "#1 · 3 of 3 agree on 42"; empty until ranked and
+        on a compact card."""
+        if self.compact or self.rank is None or not self.answer.rank_reason:
+            return ""
+        return f"#{self.rank} · {self.answer.rank_reason}"
 
 
 def state_of(answer: Answer, preview: str | None = None) -> CardState:
@@ -215,6 +235,18 @@ def status_line(batch: Batch, inert: Inert = _same) -> str:
     if deleted:
         parts.append(f"{deleted} deleted")
     return " · ".join(parts)
+
+
+DISAGREE_FLAG = "⚠️ The models disagree."
+
+
+def consensus_line(batch: Batch) -> str:
+    """The question's consensus line once ranked ("3 of 4 answer 42; Ollama answers 44."), after a
+    flag where the results differ; empty before. The flag comes only from the results the answers
+    give, never from their vocabulary."""
+    if not is_ranked(batch) or not batch.consensus:
+        return ""
+    return f"{DISAGREE_FLAG} {batch.consensus}" if batch.disagree else batch.consensus
 
 
 def ranked(batch: Batch) -> list[Answer]:

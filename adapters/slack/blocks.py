@@ -122,9 +122,9 @@ def parent(
     ranking = card.ranking_line(batch, links or {}, lambda text, url: f"<{escape(url)}|{text}>", escape)
     if ranking:
         blocks.append(section(ranking))
-    if card.is_ranked(batch) and batch.consensus:
-        flag = "⚠️ The models disagree. " if batch.disagree else ""
-        blocks.append(context(flag + escape(ellipsize(batch.consensus, 2000))))
+    consensus = card.consensus_line(batch)
+    if consensus:
+        blocks.append(context(escape(ellipsize(consensus, 2000))))
     fallback = f"{title}: {escape(ellipsize(batch.question, FALLBACK_LIMIT - 20))}"
     return Rendered(blocks, fallback)
 
@@ -179,9 +179,11 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
             blocks.append(context(f"continued below in {len(more)} more message(s)"))
     else:
         blocks.append(section(summary))
-        if answer.reasoning:
-            blocks.append(context(f"_Why:_ {escape(answer.reasoning)}"))
+        if shown.why:
+            blocks.append(context(f"_Why:_ {escape(shown.why)}"))
     if not shown.compact:
+        if shown.rank_line:
+            blocks.append(context(escape(shown.rank_line)))
         blocks.append(context(card.usage_line(answer, escape)))
     blocks.append(_actions(shown))
     text = f"{fallback}: {escape(ellipsize(answer.summary or answer.content or '', 500))}"

@@ -15,7 +15,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from adapters.presenter.card import best_first, ending_line, score_text, usage_line, view
+from adapters.presenter.card import best_first, consensus_line, ending_line, score_text, usage_line, view
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
 from core.ranking.judge import JUDGE_FAILED
@@ -102,8 +102,10 @@ def card(answer: Answer, full: bool) -> Panel:
     ending = ending_line(answer)
     if ending:
         body.append(Text(f"{ending.icon} {ending.note}", style="yellow"))
-    if answer.reasoning:
-        body.append(Text(f"Why: {answer.reasoning}", style="italic"))
+    if shown.why:
+        body.append(Text(f"Why: {shown.why}", style="italic"))
+    if shown.rank_line:
+        body.append(Text(shown.rank_line, style="dim"))
     if full and answer.content:
         from rich.markdown import Markdown  # its parser and highlighter: only when whole answers show
 
@@ -129,9 +131,9 @@ def print_batch(console: Console, batch: Batch, full: bool, *, heading: Renderab
         console.print(
             Text(f"The reviewer failed ({reason}); the answers are ranked by how much they agree.", style="yellow")
         )
-    if batch.consensus:
-        style = "yellow" if batch.disagree else "green"
-        console.print(Text(("Models disagree: " if batch.disagree else "Consensus: ") + batch.consensus, style=style))
+    line = consensus_line(batch)
+    if line:
+        console.print(Text(line, style="yellow" if batch.disagree else "green"))
 
 
 def print_conversation(console: Console, conversation: ConversationDetail, full: bool) -> None:
@@ -165,6 +167,7 @@ def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
         "summary": a.summary,
         "reasoning": a.reasoning,
         "score": a.score,
+        "rank_reason": a.rank_reason,
         "score_method": a.score_method,
         "content": a.content,
         "latency_ms": a.latency_ms,

@@ -23,7 +23,7 @@ A score is a statement on a fixed 0–10 scale, built from three signals (figure
 * **Coverage** C: of the *shared points* (terms beyond the question's own that at least half of the
   answers use, at least two), the share this answer makes. It carries 10% of quality Q = 0.9 S +
   0.1 C: on the votes it adds nothing beyond substance, but it is what "agreeing" means without a
-  result, and it drives the disagree flag there.
+  result, and the rank's reason and the consensus line name it there.
 
 Score = 10 × (0.7 A + 0.3 Q) with a result to vote on; 10 × (0.15 + 0.75 Q) without one (1.5–9:
 no answer is confirmed without a result); 6.5 for an only answer; a refusal keeps a tenth of Q.
@@ -31,7 +31,11 @@ The batch is flagged `disagree` when no result has a strict majority, or when th
 answer ahead and a dissent carries as much substance as the majority's fullest answer (on GSM8K
 this catches most majorities that are wrong; a thin dissent such as a bare "Lyon" among two
 "Paris" is named in the consensus line instead of raising the flag, else 2-to-1 splits would
-always flag). Without results: when the answers share fewer than three points.
+always flag). Without results it is never raised: words the answers do not share are no evidence
+that they disagree, so the line says only what they share.
+
+Each score carries the rank's reason, what decided it ("3 of 3 agree on 42", "covers 5 of the 7
+shared points; the fullest answer"); the card's why is the model's own and is not touched here.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ OPEN_FLOOR, OPEN_TOP = 0.15, 0.9  # the 0–1 range an answer without a checkabl
 ONLY_ANSWER = 0.65  # nothing to compare: a mid-high score that promises no confirmation
 REFUSAL_SHARE = 0.1
 CONTESTED_RATIO = 1.5  # a lone dissent this many times as full as every answer of a majority of one
-MIN_CORE = 3  # fewer shared points than this, with no result to compare: the answers disagree
+MIN_CORE = 3  # fewer shared points than this: the reason does not count coverage
 COMMON_SHOWN = 4
 
 
@@ -73,10 +77,12 @@ class ConsensusRanker:
 
     method = "consensus"
 
-    async def rank(self, question: str, answers: Mapping[str, str]) -> Ranking:
-        return self.score(question, answers)
+    async def rank(self, question: str, answers: Mapping[str, str], names: Mapping[str, str] | None = None) -> Ranking:
+        return self.score(question, answers, names)
 
-    def score(self, question: str, answers: Mapping[str, str]) -> Ranking:
+    def score(self, question: str, answers: Mapping[str, str], names: Mapping[str, str] | None = None) -> Ranking:
+        """`names`: how the consensus line calls each answer's model ("Llama"); the keys by default."""
+        named = {key: (names or {}).get(key, key) for key in answers}
         info = {key: _analyse(question, text) for key, text in answers.items()}
         n = len(info)
         if not info:
@@ -90,40 +96,41 @@ class ConsensusRanker:
         contested = voting and _contested(info, counts)
         m = sum(1 for a in info.values() if a.counts)  # answers taking part: refusals neither vote nor count
         raw: dict[str, float] = {}
-        whys: dict[str, str] = {}
+        reasons: dict[str, str] = {}
         for key, a in info.items():
             ratio = a.text.chars / fullest
             covered = len(a.text.terms & core)
             quality = (1 - W_COVERAGE) * math.sqrt(ratio) + W_COVERAGE * (covered / len(core) if core else 0.0)
-            parts: list[str] = []
+            mine = a.result.key if a.result is not None and a.counts else None
             if n == 1:
-                value, parts = ONLY_ANSWER, ["Only answer, nothing to compare"]
+                value, parts = ONLY_ANSWER, [wording.ONLY_ANSWER]
             elif voting:
-                agree = counts[a.result.key] - 1 if a.result is not None and a.counts and not contested else 0
+                agree = counts[mine] - 1 if mine is not None and not contested else 0
                 value = W_RESULT * math.sqrt(agree / (m - 1)) + (1 - W_RESULT) * quality
-                parts.append(wording.result_part(a.result, m, counts, shown))
+                parts = [wording.result_reason(mine, m, counts, shown, contested=contested)]
+                parts.append(wording.detail_reason(ratio))
             else:
                 value = OPEN_FLOOR + (OPEN_TOP - OPEN_FLOOR) * quality
-            if n > 1:
-                if len(core) >= MIN_CORE:
-                    parts.append(wording.coverage_part(covered, len(core)))
-                parts.append(wording.detail_part(ratio, n))
+                parts = [wording.coverage_reason(covered, len(core))] if len(core) >= MIN_CORE else []
+                parts.append(wording.detail_reason(ratio))
             if a.text.refusal:
-                value, parts = REFUSAL_SHARE * quality, ["Declines to answer"]
+                value, parts = REFUSAL_SHARE * quality, [wording.DECLINES]
             if a.empty:
-                value, parts = 0.0, ["Empty answer"]
+                value, parts = 0.0, [wording.EMPTY]
             raw[key] = MAX_SCORE * value
-            whys[key] = wording.sentence(parts[:3])
+            reasons[key] = wording.reason(parts)
         values = one_decimal(raw)
+        declined = [key for key, a in info.items() if not a.counts]
         if voting:
-            unclear = sum(1 for a in info.values() if a.counts and a.result is None)
-            line = wording.result_line(m, counts, shown, unclear, n - m)
+            results = {key: a.result.key if a.result is not None else None for key, a in info.items() if a.counts}
+            line = wording.result_line(results, shown, named, declined)
             disagree = _results_disagree(info, counts)
         else:
-            line = wording.open_line(n, _common(core, [a.text for a in info.values() if a.counts]))
-            disagree = n > 1 and len(core) < MIN_CORE
+            common = _common(core, [a.text for a in info.values() if a.counts])
+            line = wording.open_line(n, common, sorted(named[key] for key in declined))
+            disagree = False  # shared vocabulary is no evidence that the answers disagree
         return Ranking(
-            scores={key: Score(values[key], whys[key]) for key in answers},
+            scores={key: Score(values[key], reasons[key]) for key in answers},
             method=self.method,
             disagree=disagree,
             consensus=line,

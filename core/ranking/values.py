@@ -12,7 +12,7 @@ MAX_SCORE = 10.0
 @dataclass(frozen=True)
 class Score:
     value: float  # 0–10, one decimal
-    why: str  # ≤ 20 words, ≤ 120 chars: the reason, for a person
+    reason: str  # ≤ 20 words, ≤ 120 chars: what decided the rank, for a person ("3 of 3 agree on 42")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,9 @@ class Ranking:
 class Ranker(Protocol):
     method: str
 
-    async def rank(self, question: str, answers: Mapping[str, str]) -> Ranking: ...
+    async def rank(
+        self, question: str, answers: Mapping[str, str], names: Mapping[str, str] | None = None
+    ) -> Ranking: ...
 
 
 def one_decimal(raw: Mapping[str, float]) -> dict[str, float]:

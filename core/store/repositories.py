@@ -227,9 +227,18 @@ class Repository:
         return found[0], found[1], found[2], found[3], list(answers)
 
     async def answer_outcomes(self, batch_id: int) -> list[Any]:
-        """(id, status, is_deleted, content, ended) of each answer: what ranking needs, without loading rows."""
+        """(id, status, is_deleted, content, ended, label, model) of each answer: what ranking needs,
+        without loading rows."""
         rows = await self.session.execute(
-            select(_ANSWERS.c.id, _ANSWERS.c.status, _ANSWERS.c.is_deleted, _ANSWERS.c.content, _ANSWERS.c.ended)
+            select(
+                _ANSWERS.c.id,
+                _ANSWERS.c.status,
+                _ANSWERS.c.is_deleted,
+                _ANSWERS.c.content,
+                _ANSWERS.c.ended,
+                _ANSWERS.c.label,
+                _ANSWERS.c.model,
+            )
             .where(_ANSWERS.c.batch_id == batch_id)
             .order_by(_ANSWERS.c.id)
         )
@@ -292,18 +301,19 @@ class Repository:
         await self.session.flush()
 
     async def store_scores(self, scores: Sequence[tuple[int, float, str | None, str, int]]) -> None:
-        """(answer id, score, why, method, rank) for each ranked answer, in one statement."""
+        """(answer id, score, rank reason, method, rank) for each ranked answer, in one statement; the
+        card's why (the model's own) is left as it is."""
         if scores:
             await self.session.execute(
                 update(_ANSWERS)
                 .where(_ANSWERS.c.id == bindparam("answer_id"))
                 .values(
                     ranking_score=bindparam("score"),
-                    reasoning=bindparam("why"),
+                    rank_reason=bindparam("reason"),
                     score_method=bindparam("method"),
                     rank=bindparam("position"),
                 ),
-                [dict(zip(("answer_id", "score", "why", "method", "position"), row, strict=True)) for row in scores],
+                [dict(zip(("answer_id", "score", "reason", "method", "position"), row, strict=True)) for row in scores],
             )
 
     async def store_answers(self, owner: str, finished: Sequence[FinishedAnswer]) -> dict[int, AnswerFlags]:

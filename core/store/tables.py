@@ -167,13 +167,14 @@ class AiResponse(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     content: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(String(300))
-    reasoning: Mapped[str | None] = mapped_column(String(120))  # the card's why
+    reasoning: Mapped[str | None] = mapped_column(String(120))  # the card's why: the model's WHY line
     ended: Mapped[str | None] = mapped_column(String(16))  # core.domain.Ending: how the answer ended
     thinking: Mapped[str | None] = mapped_column(Text)  # the model's own reasoning, apart from the answer
     replaced_characters: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     ranking_score: Mapped[float | None] = mapped_column(Float)
     score_method: Mapped[str | None] = mapped_column(String(64))
     rank: Mapped[int | None]
+    rank_reason: Mapped[str | None] = mapped_column(String(120))  # what decided the rank ("3 of 3 agree on 42")
     tokens_in: Mapped[int | None]
     tokens_out: Mapped[int | None]
     latency_ms: Mapped[int | None]

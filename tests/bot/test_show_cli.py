@@ -99,6 +99,7 @@ async def test_json_is_one_object_with_the_questions_and_marked_answers(stored: 
             "status",
             "summary",
             "reasoning",
+            "rank_reason",
             "score",
             "score_method",
             "content",

@@ -56,7 +56,8 @@ async def test_a_cut_answer_keeps_its_text_is_ranked_says_so_and_can_be_retried(
     assert cut.status is AnswerStatus.COMPLETED and cut.content == "Four, because two and"
     assert cut.ended == Ending.LENGTH and cut.is_cut
     assert cut.ending_note == "cut off: the model reached its output limit"
-    assert cut.score is not None and cut.reasoning and cut.reasoning.startswith("Cut off: the model reached")
+    assert cut.score is not None and cut.rank_reason and cut.rank_reason.startswith("ranked on what arrived; ")
+    assert cut.reasoning == "Four, because two and"  # its why is its own: the ranking does not touch it
     whole = by_model(done)["anthropic/claude-test"]
     assert (whole.ended, whole.ending_note, whole.is_cut) == (Ending.COMPLETE, None, False)
 
@@ -68,7 +69,8 @@ async def test_a_cut_answer_keeps_its_text_is_ranked_says_so_and_can_be_retried(
     await core.service.retry(cut.id, ASKER)  # the default answer this time: whole
     again = by_model(await core.service.wait_for_batch(done.id, TEAM))["openai/gpt-test"]
     assert again.status is AnswerStatus.COMPLETED and again.ended == Ending.COMPLETE
-    assert again.content == "What is two plus two?" and again.reasoning and "Cut off" not in again.reasoning
+    assert again.content == "What is two plus two?" and again.rank_reason
+    assert not again.rank_reason.startswith("ranked on what arrived")
 
 
 async def test_a_refusal_is_shown_as_one_ranked_as_one_and_not_offered_again(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from core.events import (
     Event,
     ProgressThrottle,
 )
+from core.fanout import model_names
 from core.store.repositories import FinishedAnswer
 from core.store.tables import AiResponse, RequestBatch
 from tests.conftest import MakeCore
@@ -243,3 +245,12 @@ async def test_a_write_the_database_refuses_fails_only_its_own_answer(make_core:
     )
     assert isinstance(results[0], Exception)
     assert all(not isinstance(r, BaseException) and r is not None for r in results[1:])
+
+
+def test_the_consensus_line_calls_each_model_by_its_label_and_adds_the_model_where_two_share_one() -> None:
+    answers = [
+        SimpleNamespace(id=1, label="OpenAI", model="gpt-5-mini"),
+        SimpleNamespace(id=2, label="OpenAI", model="o4-mini"),
+        SimpleNamespace(id=3, label="Anthropic", model="claude-sonnet-4-5"),
+    ]
+    assert model_names(answers) == {"1": "OpenAI gpt-5-mini", "2": "OpenAI o4-mini", "3": "Anthropic"}

@@ -10,7 +10,7 @@ import pytest
 from core.errors import ProviderTimeoutError
 from core.providers.base import ChatRequest, Completion, OnText
 from core.ranking import ConsensusRanker, JudgeRanker
-from core.ranking.judge import MalformedReply, letters, parse_reply
+from core.ranking.judge import MalformedReply, Verdict, letters, named, parse_reply
 
 QUESTION = "What is 6 times 7?"
 ANSWERS = {"openai/gpt": "6 x 7 = 42.", "anthropic/claude": "It is 42.", "ollama/llama": "I think 40."}
@@ -70,7 +70,7 @@ async def test_judge_scores_map_back_to_answers_and_prompt_is_anonymous() -> Non
         "anthropic/claude": 8.2,
         "ollama/llama": 2.0,
     }
-    assert ranking.scores["ollama/llama"].why == "Judged I think 40."
+    assert ranking.scores["ollama/llama"].reason == "Judged I think 40."
     (request,) = judge.requests
     prompt = request.messages[0].content
     assert QUESTION in prompt and all(name not in prompt for name in ("openai", "claude", "llama"))
@@ -118,6 +118,9 @@ async def test_twice_reverses_order_and_averages() -> None:
         '{"A": {"score": 5, "why": "a"}, "B": {"score": 5, "why": "b"}, "C": {"score": 5, "why": "c"}, "D": {}}',
         'Sure! {"A": {"score": 5, "why": "a"}, "B": {"score": 5, "why": "b"}, "C": {"score": 5, "why": "c"}}',
         "[1, 2, 3]",
+        # a consensus that is not a sentence
+        '{"A": {"score": 5, "why": "a"}, "B": {"score": 5, "why": "b"}, "C": {"score": 5, "why": "c"}, "consensus": 3}',
+        '{"A": {"score": 5, "why": "a"}, "B": {"score": 5, "why": "b"}, "C": {"score": 1, "why": "c"}, "consensus":""}',
     ],
 )
 async def test_malformed_reply_falls_back_and_says_so(reply: str) -> None:
@@ -137,10 +140,46 @@ async def test_provider_error_falls_back_with_reason() -> None:
 
 def test_parse_accepts_fenced_json_and_exact_letters() -> None:
     reply = '```json\n{"A": {"score": 0, "why": "bad"}, "B": {"score": 10.0, "why": "good"}}\n```'
-    assert parse_reply(reply, ["A", "B"]) == {"A": (0.0, "bad"), "B": (10.0, "good")}
+    assert parse_reply(reply, ["A", "B"]) == Verdict({"A": (0.0, "bad"), "B": (10.0, "good")}, None)
     with pytest.raises(MalformedReply):
         parse_reply('{"A": {"score": 1, "why": "x", "extra": 1}, "B": {"score": 1, "why": "y"}}', ["A", "B"])
 
 
 def test_letters_beyond_z() -> None:
     assert letters(3) == ["A", "B", "C"] and letters(28)[-2:] == ["AA", "AB"]
+
+
+NAMES = {"openai/gpt": "OpenAI", "anthropic/claude": "Anthropic", "ollama/llama": "Ollama"}
+
+
+async def test_the_judges_consensus_is_the_line_with_each_letter_named() -> None:
+    def reply(request: ChatRequest) -> str:
+        texts = order_of(request)
+        letter = {text: label for label, text in zip(letters(len(texts)), texts, strict=True)}
+        right = sorted(letter[ANSWERS[k]] for k in ("openai/gpt", "anthropic/claude"))
+        wrong = letter[ANSWERS["ollama/llama"]]
+        scores = {label: {"score": 5, "why": f"Agrees with Answer {right[0]}."} for label in letter.values()}
+        line = f"Answers {right[0]} and {right[1]} give 42; Answer {wrong} guesses 40."
+        return json.dumps({**scores, "consensus": line})
+
+    judge = FakeJudge(reply)
+    ranking = await JudgeRanker(judge, ConsensusRanker(), seed=5).rank(QUESTION, ANSWERS, NAMES)
+    assert "consensus" in judge.requests[0].system
+    assert ranking.consensus in (
+        "OpenAI and Anthropic give 42; Ollama guesses 40.",
+        "Anthropic and OpenAI give 42; Ollama guesses 40.",
+    )
+    assert all("Answer" not in s.reason for s in ranking.scores.values())
+    assert all(s.reason in ("Agrees with OpenAI.", "Agrees with Anthropic.") for s in ranking.scores.values())
+
+
+async def test_without_the_judges_consensus_the_free_line_stands() -> None:
+    judge = FakeJudge(by_content(dict.fromkeys(ANSWERS.values(), 5)))
+    ranking = await JudgeRanker(judge, ConsensusRanker(), seed=2).rank(QUESTION, ANSWERS, NAMES)
+    assert ranking.consensus == ConsensusRanker().score(QUESTION, ANSWERS, NAMES).consensus
+
+
+def test_named_maps_letters_it_knows_and_leaves_the_rest() -> None:
+    names = {"A": "Claude", "B": "GPT", "C": "Llama"}
+    assert named("Answers A, B and C agree; answer B is terse.", names) == "Claude, GPT and Llama agree; GPT is terse."
+    assert named("Answer Q is unknown; a Answer is text.", names) == "Answer Q is unknown; a Answer is text."

@@ -55,14 +55,14 @@ def _values(ranking: Ranking) -> dict[str, float]:
     return {k: s.value for k, s in ranking.scores.items()}
 
 
-def test_scores_in_range_one_decimal_and_why_short() -> None:
+def test_scores_in_range_one_decimal_and_reason_short() -> None:
     for q, answers in ((MATH_Q, MATH), (OPEN_Q, OPEN)):
         ranking = RANKER.score(q, answers)
         assert ranking.method == "consensus" and set(ranking.scores) == set(answers)
         assert ranking.consensus and len(ranking.consensus) <= 200
         for s in ranking.scores.values():
             assert 0.0 <= s.value <= 10.0 and round(s.value, 1) == s.value
-            assert s.why and len(s.why.split()) <= WHY_MAX_WORDS and len(s.why) <= WHY_MAX_CHARS
+            assert s.reason and len(s.reason.split()) <= WHY_MAX_WORDS and len(s.reason) <= WHY_MAX_CHARS
 
 
 def test_contradicting_answer_ranks_last_in_every_order() -> None:
@@ -71,10 +71,10 @@ def test_contradicting_answer_ranks_last_in_every_order() -> None:
         assert all(values["d"] < values[k] for k in "abc"), (order, values)
 
 
-def test_majority_why_names_the_result_and_disagree_stays_down() -> None:
+def test_majority_reason_names_the_result_and_disagree_stays_down() -> None:
     ranking = RANKER.score(MATH_Q, MATH)
-    assert "42" in ranking.scores["a"].why and "3" in ranking.scores["a"].why
-    assert "18" in ranking.scores["d"].why
+    assert "42" in ranking.scores["a"].reason and "3" in ranking.scores["a"].reason
+    assert "18" in ranking.scores["d"].reason
     assert not ranking.disagree
     assert "42" in ranking.consensus
 
@@ -92,7 +92,7 @@ def test_refusal_ranks_below_real_answers() -> None:
 
 def test_single_and_empty_answers() -> None:
     only = RANKER.score(OPEN_Q, {"x": OPEN["gpt"]})
-    assert "only answer" in only.scores["x"].why.lower() and only.scores["x"].value > 0
+    assert "only answer" in only.scores["x"].reason.lower() and only.scores["x"].value > 0
     empty = RANKER.score(OPEN_Q, {"x": "", "y": OPEN["bard"]})
     assert empty.scores["x"].value == 0.0 < empty.scores["y"].value
     assert RANKER.score(OPEN_Q, {}).scores == {}
@@ -114,7 +114,11 @@ def test_shuffling_and_renaming_change_no_score(order: list[str], names: list[st
     base = {**OPEN, "m": MATH["a"]}
     ref = RANKER.score(OPEN_Q, base)
     shuffled = RANKER.score(OPEN_Q, {k: base[k] for k in order})
-    renamed = RANKER.score(OPEN_Q, {new: base[old] for old, new in zip(order, names, strict=True)})
+    renamed = RANKER.score(
+        OPEN_Q,
+        {new: base[old] for old, new in zip(order, names, strict=True)},
+        {new: old for old, new in zip(order, names, strict=True)},  # the same models under other keys
+    )
     assert shuffled == ref
     for old, new in zip(order, names, strict=True):
         assert renamed.scores[new] == ref.scores[old]
@@ -178,18 +182,20 @@ def test_short_agreeing_answers_score_high_and_the_contradicted_one_low() -> Non
     assert values["a"] >= 6 and values["b"] >= 6, values
     assert values["c"] <= 3, values
     for key in "ab":
-        assert "Paris" in ranking.scores[key].why and "2 of 3" in ranking.scores[key].why
-    assert "Lyon" in ranking.scores["c"].why and "Paris" in ranking.scores["c"].why
+        assert "Paris" in ranking.scores[key].reason and "2 of 3" in ranking.scores[key].reason
+    assert "Lyon" in ranking.scores["c"].reason and "Paris" in ranking.scores["c"].reason
     assert "Paris" in ranking.consensus and "Lyon" in ranking.consensus and "2 of 3" in ranking.consensus
 
 
-def test_why_and_consensus_use_words_the_answers_wrote() -> None:
+def test_reasons_and_consensus_use_words_the_answers_wrote() -> None:
     for question, answers in ((FRANCE_Q, FRANCE), (OPEN_Q, OPEN), (MATH_Q, MATH)):
         ranking = RANKER.score(question, answers)
         written = set().union(*(_words(t) for t in answers.values()))
-        listed = ranking.consensus.partition(":")[2].partition(";")[0] if ":" in ranking.consensus else ""
+        listed = ranking.consensus.partition(":")[2].partition(".")[0] if ":" in ranking.consensus else ""
         assert _words(listed.replace(" and ", ", ")) - {""} <= written, ranking.consensus
-        assert "pari" not in _words(ranking.consensus) | set().union(*(_words(s.why) for s in ranking.scores.values()))
+        assert "pari" not in _words(ranking.consensus) | set().union(
+            *(_words(s.reason) for s in ranking.scores.values())
+        )
 
 
 def test_open_question_scores_span_the_scale() -> None:
@@ -207,7 +213,7 @@ def test_brevity_alone_keeps_a_right_answer_well_above_a_wrong_one() -> None:
 def test_single_answer_gets_a_mid_high_score_and_says_so() -> None:
     for text in (OPEN["gpt"], "Paris."):
         score = RANKER.score(FRANCE_Q, {"x": text}).scores["x"]
-        assert 5 <= score.value <= 8 and "only answer" in score.why.lower()
+        assert 5 <= score.value <= 8 and "only answer" in score.reason.lower()
     refusal = RANKER.score(OPEN_Q, {"x": OPEN["tiny"]}).scores["x"]
     assert refusal.value <= 1
 
@@ -216,7 +222,7 @@ def test_a_refusal_neither_votes_nor_dilutes_the_agreement() -> None:
     with_refusal = RANKER.score(FRANCE_Q, {**FRANCE, "d": "I'm sorry, but I cannot help with that."})
     values = _values(with_refusal)
     assert values["d"] <= 1 and values["a"] == _values(RANKER.score(FRANCE_Q, FRANCE))["a"]
-    assert "2 of 3 agree on Paris" in with_refusal.consensus and "declined" in with_refusal.consensus
+    assert with_refusal.consensus == "2 of 3 answer Paris; c answers Lyon. d declined."
 
 
 def test_disagree_flags_a_full_dissent_but_not_a_thin_one() -> None:
@@ -237,7 +243,7 @@ def test_named_things_that_no_two_answers_share_are_not_a_vote() -> None:
     }
     ranking = RANKER.score("What is the meaning of life?", answers)
     assert min(_values(ranking).values()) >= 3
-    assert "agree" not in ranking.consensus and ranking.disagree
+    assert "agree" not in ranking.consensus and not ranking.disagree  # different words are no disagreement
 
 
 # Talk about the answering itself, in ordinary words: none of it is about the question.
@@ -268,3 +274,71 @@ def test_a_worked_dissent_outweighs_a_thin_majority_of_one() -> None:
     assert ranking.disagree
     thin = RANKER.score(MATH_Q, {**terse, "c": "\\boxed{42}"})  # no fuller than the majority: it loses
     assert thin.scores["c"].value < min(thin.scores[k].value for k in terse)
+
+
+# What the free ranking says: each rank's reason, and a consensus line a person can check.
+
+NAMES = {"a": "Claude", "b": "GPT", "c": "Gemini", "d": "Llama"}
+FOUR = {
+    "a": "Buying 30 more gives 12 + 30 = 42.\nANSWER: 42",
+    "b": "12 plus 30 is 42 cows.\nANSWER: 42",
+    "c": "30 + 12 = 42 in total.\nANSWER: 42",
+    "d": "He sells some, so 12 + 30 + 2 = 44.\nANSWER: 44",
+}
+
+
+def test_the_line_names_each_result_and_who_gave_the_dissent() -> None:
+    ranking = RANKER.score(MATH_Q, FOUR, NAMES)
+    assert ranking.consensus == "3 of 4 answer 42; Llama answers 44."
+    assert ranking.scores["a"].reason.startswith("3 of 4 agree on 42")
+    assert ranking.scores["d"].reason.startswith("answers 44; 3 of 4 agree on 42")
+    unanimous = RANKER.score(MATH_Q, {k: FOUR[k] for k in "abc"}, NAMES)
+    assert unanimous.consensus == "All 3 answer 42."
+    assert all(s.reason.startswith("3 of 3 agree on 42") for s in unanimous.scores.values())
+    both = RANKER.score(MATH_Q, {k: FOUR[k] for k in "ab"}, NAMES)
+    assert both.consensus == "Both answer 42."
+
+
+def test_the_line_names_answers_without_a_result_and_splits_without_a_majority() -> None:
+    unclear = {**FOUR, "d": "It depends on what the farmer does next with the herd."}
+    line = RANKER.score(MATH_Q, unclear, NAMES).consensus
+    assert line == "3 of 4 answer 42; Llama gives no clear result."
+    split = {"a": FOUR["a"], "b": FOUR["d"], "c": "So 40.\nANSWER: 40"}
+    ranking = RANKER.score(MATH_Q, split, NAMES)
+    assert ranking.consensus == "No two agree: Gemini answers 40, Claude answers 42, GPT answers 44."
+    assert ranking.disagree and ranking.scores["c"].reason.startswith("answers 40; no two answers agree")
+
+
+def test_a_line_too_long_to_name_every_dissent_counts_them() -> None:
+    answers = {f"m{i}": f"So {50 + i}.\nANSWER: {50 + i}" for i in range(6)} | {"x": FOUR["a"], "y": FOUR["b"]}
+    names = {key: f"Model number {key} of the team" for key in answers}
+    line = RANKER.score(MATH_Q, answers, names).consensus
+    assert line == "2 of 8 answer 42; 6 other answers differ."
+
+
+def test_a_result_is_never_a_bare_misread_number() -> None:
+    answers = {
+        "a": "Cutting CO2 from y2 onwards matters.\nANSWER: none",
+        "b": "Version v2.0 changed it in 10-20 kg batches.",
+        "c": "Step 2 is to measure again.",
+    }
+    ranking = RANKER.score("How much CO2 does a car emit per year?", answers, NAMES)
+    shown = ranking.consensus + " ".join(s.reason for s in ranking.scores.values())
+    assert not any(ch.isdigit() for ch in shown) and not ranking.disagree, shown
+
+
+def test_without_a_result_the_line_says_what_is_shared_and_never_that_the_models_disagree() -> None:
+    ranking = RANKER.score(OPEN_Q, OPEN, {"gpt": "GPT", "bard": "Bard", "llama": "Llama", "tiny": "Tiny"})
+    assert ranking.consensus.startswith("The answers share: ") and ranking.consensus.endswith("Tiny declined.")
+    assert not ranking.disagree and "disagree" not in ranking.consensus.lower()
+    core = int(ranking.scores["gpt"].reason.split(" of the ")[1].split()[0])
+    assert all(f"of the {core} shared points" in ranking.scores[k].reason for k in ("gpt", "bard", "llama"))
+    assert ranking.scores["gpt"].reason.endswith("the fullest answer")
+    assert ranking.scores["tiny"].reason == "declines to answer"
+    apart = {
+        "a": "Rust uses ownership and borrowing checked at compile time.",
+        "b": "Garbage collectors trace reachable objects while programs run.",
+    }
+    unrelated = RANKER.score("How do languages manage memory?", apart)
+    assert not unrelated.disagree and "share no point" in unrelated.consensus
+    assert all("shared point" not in s.reason for s in unrelated.scores.values())

@@ -45,8 +45,25 @@ def test_wrapped_summary_continues_on_the_next_line() -> None:
 
 
 def test_missing_why_is_none_and_summary_kept() -> None:
-    r = review_answer(f"{BODY}\nTLDR: Paris.")
+    r = review_answer(f"{BODY}\nTLDR: Paris.")  # "since the 10th century" is a time, not a reason
     assert (r.summary, r.why, r.body) == ("Paris.", None, BODY)
+
+
+def test_missing_why_is_the_answers_first_sentence_that_gives_a_reason() -> None:
+    text = (
+        "A mutex has one owner.\n\n- Only the thread that locked it may unlock it, because the lock "
+        "records its owner.\n- A semaphore counts.\nANSWER: a mutex\nTL;DR: Ownership versus counting."
+    )
+    r = review_answer(text)
+    assert r.why == "Only the thread that locked it may unlock it, because the lock records its owner."
+    long = "The result holds because " + "every one of the many careful steps agrees " * 5 + "in the end."
+    assert (clipped := review_answer(long).why) is not None and clipped.endswith("…")
+    assert len(clipped.split()) <= WHY_MAX_WORDS and len(clipped) <= WHY_MAX_CHARS
+
+
+def test_the_models_own_why_wins_over_any_extract() -> None:
+    r = review_answer("It works because of X.\nWHY: The manual says so.")
+    assert r.why == "The manual says so."
 
 
 def test_missing_block_gives_extractive_summary_from_leading_sentences() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import insert, inspect, text
 from core.domain import Platform, WorkspaceRef
 from core.store.migrate import alembic_config, downgrade, include_object, upgrade
 from core.store.store import SCHEMA_REVISION, Store
-from core.store.tables import Base, Conversation, Message, SearchDocument, Workspace, utcnow
+from core.store.tables import AiResponse, Base, Conversation, Message, RequestBatch, SearchDocument, Workspace, utcnow
 
 
 @pytest.fixture
@@ -144,3 +144,44 @@ async def test_search_finds_the_right_conversations_among_ten_thousand(store: St
     async with store.read() as repo:
         assert await repo.session.scalar(text("SELECT count(*) FROM workspaces")) == 2
         assert (await repo.session.get(Workspace, workspace)) is not None
+
+
+async def test_an_upgrade_from_0004_moves_the_rankers_reason_out_of_the_why(store: Store) -> None:
+    """Before 0005 the ranking overwrote each ranked answer's why with its own reason."""
+    await upgrade(store.engine, "0004")
+    now = utcnow()
+    async with store.write() as repo:
+        workspace = await repo.workspace_id(WorkspaceRef(Platform.SLACK, "T1"))
+        session = repo.session
+        conversation = await session.scalar(
+            insert(Conversation)
+            .values(workspace_id=workspace, channel="C1", created_by="U1", title="Q", created_at=now, updated_at=now)
+            .returning(Conversation.id)
+        )
+        message = await session.scalar(
+            insert(Message).values(conversation_id=conversation, author="U1", content="Q").returning(Message.id)
+        )
+        batch = await session.scalar(
+            insert(RequestBatch)
+            .values(conversation_id=conversation, message_id=message, expected=2)
+            .returning(RequestBatch.id)
+        )
+        common = {"batch_id": batch, "message_id": message, "conversation_id": conversation, "label": "OpenAI"}
+        for model, why, method in (("ranked", "Same answer (42) as 2 of 2.", "consensus"), ("pending", "Own.", None)):
+            # a column added later (rank_reason) has no default, so this insert leaves it out
+            await session.execute(
+                insert(AiResponse).values(
+                    **common, provider_id=model, model=model, status="completed", reasoning=why, score_method=method
+                )
+            )
+    await upgrade(store.engine)
+    rows = "SELECT model, reasoning, rank_reason FROM ai_responses ORDER BY model"
+    async with store.engine.connect() as conn:
+        assert (await conn.execute(text(rows))).all() == [
+            ("pending", "Own.", None),
+            ("ranked", None, "Same answer (42) as 2 of 2."),
+        ]
+    await downgrade(store.engine, "0004")
+    async with store.engine.connect() as conn:
+        back = await conn.execute(text("SELECT model, reasoning FROM ai_responses ORDER BY model"))
+        assert back.all() == [("pending", "Own."), ("ranked", "Same answer (42) as 2 of 2.")]

@@ -109,6 +109,14 @@ def test_a_final_card_shows_summary_why_score_latency_tokens_and_unknown_cost() 
         "Score": "8.5/10 by agreement",
         "Usage": "1.2 s · 10 in / 5 out tokens · cost unknown",
     }
+    ranked_answer = dataclasses.replace(DONE, rank_reason="3 of 3 agree on Paris")
+    [ranked] = render(ranked_answer).embeds
+    fields = {f.name: f.value for f in ranked.fields}
+    assert (fields["Why"], fields["Rank"]) == ("Well known.", "#1 · 3 of 3 agree on Paris")
+    chosen = dataclasses.replace(DONE, id=8, is_selected=True)
+    both = Batch(1, 1, 1, WS, "c", None, "9", "q", BatchStatus.COMPLETED, (ranked_answer, chosen))
+    [compact] = embeds.card_message(card.view(ranked_answer, both)).embeds
+    assert {"Why", "Rank"}.isdisjoint(f.name for f in compact.fields)  # one line once another is chosen
 
 
 @pytest.mark.parametrize(
@@ -195,7 +203,7 @@ def test_status_follows_the_batch_and_lists_the_ranking_with_jump_links() -> Non
     lines = embeds.status_text(done, {7: url}).split("\n")
     assert lines[0] == "1/2 answered · Claude failed · ranked by agreement"
     assert lines[1] == f"[#1 OpenAI 8.5]({url}) · Claude failed"
-    assert "The models disagree" in lines[2] and "@\u200beveryone agrees" in lines[3]
+    assert lines[2] == "⚠️ The models disagree. @\u200beveryone agrees"
 
 
 def test_mentions_in_untrusted_text_are_defused() -> None:
@@ -203,9 +211,10 @@ def test_mentions_in_untrusted_text_are_defused() -> None:
     assert embeds.neutralise(text) == (
         "@\u200beveryone @\u200bhere <@\u200b1> <@!\u200b2> <@&\u200b3> <#\u200b4> a@b.c"
     )
-    answer = dataclasses.replace(DONE, summary="ping @everyone", reasoning="<@&3>")
+    answer = dataclasses.replace(DONE, summary="ping @everyone", reasoning="<@&3>", rank_reason="answers <@&4>")
     [embed] = render(answer).embeds
     assert "@everyone" not in (embed.description or "") and "<@&3>" not in str(embed.fields)
+    assert {f.name: f.value for f in embed.fields}["Rank"] == "#1 · answers <@&\u200b4>"
 
 
 def test_split_text_keeps_every_character() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ConfigError
+from tests.adapters import scripted_whys
 from tests.adapters.discord.conftest import StartBot
 from tests.adapters.discord.helpers import CALLBACK, CARD_EDIT, CARD_POST, cards, eventually, field, slash
 from tests.fakes import discord_payloads as p
@@ -77,3 +78,29 @@ async def test_message_content_without_the_portal_switch_fails_at_start_up(
     service = await make_service()
     with pytest.raises(ConfigError, match="Message Content intent"):
         await start_bot(service, message_content=True)
+
+
+async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_rank(
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    scripted_whys.script(llm_server)
+    service = await make_service()
+    bot = await start_bot(service)
+    await slash(fake_discord, world, "consensus", question=scripted_whys.QUESTION)
+    [thread_call] = await fake_discord.wait_for("POST /channels/{id}/messages/{id}/threads")
+    thread_id = thread_call.path.split("/")[-2]
+    await fake_discord.wait_for(CARD_POST, 3)
+    await service.wait_idle()
+    await bot.idle()
+    ranked = await eventually(
+        lambda: [c for c in cards(fake_discord, thread_id) if field(c, "Rank")], what="three cards with their rank"
+    )
+    assert len(ranked) == 3
+    for message in ranked:
+        model = next(m for m in scripted_whys.WHYS if m in message["embeds"][0]["title"])
+        assert field(message, "Why") == scripted_whys.WHYS[model]
+        rank = field(message, "Rank") or ""
+        assert rank.startswith("#") and " · " in rank
+        assert (scripted_whys.DISSENT if model == "llama-test" else scripted_whys.AGREE) in rank
+    root = fake_discord.messages[thread_id]
+    await eventually(lambda: scripted_whys.CONSENSUS in root["content"], what="the consensus line naming the dissent")

@@ -81,6 +81,32 @@ def test_every_ranked_card_has_its_rank_and_only_finished_ones() -> None:
     assert card.view(failed, batch(failed)).rank is None
 
 
+def test_the_why_and_the_rank_line_are_two_things_and_neither_replaces_the_other() -> None:
+    ranked = answer(rank=2, reasoning="The manual says so.", rank_reason="covers 5 of the 7 shared points")
+    shown = card.view(ranked, batch(ranked))
+    assert (shown.why, shown.rank_line) == ("The manual says so.", "#2 · covers 5 of the 7 shared points")
+    unranked = answer(rank=None, score=None, reasoning="Own.", rank_reason=None)
+    assert (card.view(unranked).why, card.view(unranked).rank_line) == ("Own.", "")
+    no_why = answer(reasoning=None, rank_reason="3 of 3 agree on 42")
+    assert (card.view(no_why).why, card.view(no_why).rank_line) == ("", "#1 · 3 of 3 agree on 42")
+    failed = answer(status=AnswerStatus.FAILED, reasoning="stale", rank_reason="stale")
+    assert (card.view(failed).why, card.view(failed).rank_line) == ("", "")
+    chosen = answer(id=8, is_selected=True)
+    compact = card.view(ranked, batch(ranked, chosen))
+    assert compact.compact and (compact.why, compact.rank_line) == ("", "")  # a compact card is one line
+
+
+def test_the_consensus_line_once_ranked_flagged_only_where_results_differ() -> None:
+    done = replace(batch(answer(), answer(id=8, rank=2)), consensus="2 of 3 answer 42; Llama answers 44.")
+    assert card.consensus_line(done) == "2 of 3 answer 42; Llama answers 44."
+    assert card.consensus_line(replace(done, disagree=True)) == (
+        "⚠️ The models disagree. 2 of 3 answer 42; Llama answers 44."
+    )
+    running = replace(done, answers=(*done.answers, answer(id=9, status=AnswerStatus.RUNNING, score=None)))
+    assert card.consensus_line(running) == ""  # not before the ranking is in
+    assert card.consensus_line(replace(done, consensus=None)) == ""
+
+
 def test_compact_once_another_is_selected_and_the_preview_only_while_writing() -> None:
     chosen = answer(id=8, is_selected=True)
     assert card.view(answer(), batch(answer(), chosen)).compact

@@ -7,6 +7,7 @@ import json
 from functools import partial
 
 from core.domain import AnswerStatus
+from tests.adapters import scripted_whys
 from tests.adapters.slack.conftest import SlackEnv
 from tests.fakes.llm_server import Ok
 from tests.fakes.slack_api import block_errors
@@ -191,3 +192,17 @@ async def test_stopping_waits_for_a_listener_still_posting_cards(slack_env: Slac
     assert env.bot.handlers.listeners.running  # acknowledged, still posting
     await env.bot.handlers.listeners.settle(10)
     assert len(env.parents()) == 1 and len(env.cards()) == 3
+
+
+async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_rank(slack_env: SlackEnv) -> None:
+    env = slack_env
+    scripted_whys.script(env.llm)
+    done = await env.ask(scripted_whys.QUESTION)
+    assert "2 of 3 answer 42; Ollama answers 44." in dumps(env.parents()[-1].blocks)
+    for answer in done.answers:
+        shown = dumps((await env.card_of(answer.id)).blocks)
+        assert f"_Why:_ {scripted_whys.WHYS[answer.model]}" in shown, shown
+        assert f"#{answer.rank} · " in shown
+        expected = scripted_whys.DISSENT if answer.model == "llama-test" else scripted_whys.AGREE
+        assert expected in shown and answer.rank_reason and expected in answer.rank_reason
+        assert answer.reasoning == scripted_whys.WHYS[answer.model]  # stored as the model wrote it

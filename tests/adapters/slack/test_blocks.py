@@ -179,7 +179,7 @@ def test_final_card_shows_summary_why_score_and_usage() -> None:
 
 
 def test_untrusted_text_is_escaped_everywhere() -> None:
-    evil = answer(label=EVIL, summary=EVIL, reasoning=EVIL, content=EVIL, error=EVIL)
+    evil = answer(label=EVIL, summary=EVIL, reasoning=EVIL, rank_reason=EVIL, content=EVIL, error=EVIL)
     for variant in (
         evil,
         replace(evil, status=AnswerStatus.FAILED),
@@ -202,9 +202,17 @@ def test_selected_by_is_the_only_mention_and_only_for_a_slack_user_id() -> None:
     assert "<!channel" not in forged and "<@" not in forged
 
 
+def test_the_card_shows_the_models_why_and_apart_what_decided_its_rank() -> None:
+    shown = json.dumps(render(answer(rank=2, rank_reason="covers 5 of the 7 shared points")).blocks, ensure_ascii=False)
+    assert "_Why:_ It agrees with the others." in shown and "#2 · covers 5 of the 7 shared points" in shown
+    expanded = json.dumps(render(answer(rank_reason="3 of 3 agree on 42", is_expanded=True)).blocks, ensure_ascii=False)
+    assert "#1 · 3 of 3 agree on 42" in expanded and "_Why:_" not in expanded  # the whole answer says why
+
+
 def test_others_are_compact_once_one_is_selected() -> None:
-    compact = render(answer(id=8), other_selected=True)
+    compact = render(answer(id=8, rank_reason="3 of 3 agree on 42"), other_selected=True)
     assert "It agrees" not in json.dumps(compact.blocks)  # no "why", just a line
+    assert "agree on 42" not in json.dumps(compact.blocks)
     assert_valid(compact)
 
 

@@ -16,6 +16,7 @@ from adapters.terminal.render import LiveProgress, card, print_batch
 from bot.cli_base import TERMINAL
 from bot.observability import setup_logging
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus
+from tests.adapters import scripted_whys
 from tests.bot.inprocess import run_cli
 from tests.bot.processes import cli_env
 from tests.fakes.llm_server import FakeLLMServer
@@ -102,3 +103,41 @@ def test_warnings_print_above_the_live_rows_not_across_them(monkeypatch: pytest.
         logging.getLogger("core.resilience").warning("OpenAI is rate limited; trying again in 2 s")
     assert "trying again in 2 s" in terminal.getvalue()  # printed by the live view, above its rows
     assert stderr.getvalue() == ""  # not written straight to the terminal, across the rows
+
+
+async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_rank(
+    llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
+    scripted_whys.script(llm_server)
+    env = cli_env(llm_server, tmp_path, COLUMNS="200")
+    code, out, err = await run_cli(env, "ask", scripted_whys.QUESTION)
+    assert code == 0, err
+    assert scripted_whys.CONSENSUS in out
+    for why in scripted_whys.WHYS.values():
+        assert f"Why: {why}" in out
+    assert "#1 · 2 of 3 agree on 42" in out and "#3 · answers 44; 2 of 3 agree on 42" in out
+
+    code, out, err = await run_cli(env, "ask", "--json", scripted_whys.QUESTION)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["consensus"] == scripted_whys.CONSENSUS
+    for answer in shown["answers"]:
+        assert answer["reasoning"] == scripted_whys.WHYS[answer["model"]]
+        expected = scripted_whys.DISSENT if answer["model"] == "llama-test" else scripted_whys.AGREE
+        assert expected in answer["rank_reason"] and answer["rank_reason"] != answer["reasoning"]
+
+
+async def test_with_a_reviewer_its_consensus_sentence_is_the_line_with_the_models_named(
+    llm_server: FakeLLMServer, tmp_path: Path
+) -> None:
+    scripted_whys.script(llm_server)
+    llm_server.answers["judge-test"] = scripted_whys.judge_reply
+    env = cli_env(llm_server, tmp_path, CONSENSUS_REVIEWER="openai/judge-test", COLUMNS="200")
+    code, out, err = await run_cli(env, "ask", "--json", scripted_whys.QUESTION)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["consensus"] in scripted_whys.REVIEWED
+    reasons = {a["model"]: a["rank_reason"] for a in shown["answers"]}
+    assert reasons == {"gpt-test": "OpenAI adds.", "claude-test": "Anthropic adds.", "llama-test": "Ollama guesses."}
+    assert all(a["score_method"] == "judge" for a in shown["answers"])
+    assert {a["model"]: a["reasoning"] for a in shown["answers"]} == scripted_whys.WHYS  # the models' own
