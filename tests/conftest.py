@@ -26,7 +26,8 @@ from tests.fakes.llm_server import FakeLLMServer  # noqa: E402
 POSTGRES = os.environ.get("CONSENSUS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("CONSENSUS_REQUIRE_POSTGRES") == "1"  # CI: a missing server fails
 TEST_MODELS = ("openai/gpt-test", "anthropic/claude-test", "ollama/llama-test")
-FAST_POLICY = CallPolicy(timeout=5.0, max_retries=2, backoff_base=0.01, backoff_cap=0.05, retry_after_cap=2.0)
+# Quick retries, and a timeout no loaded test machine reaches: a held answer is never retried by accident.
+FAST_POLICY = CallPolicy(timeout=60.0, max_retries=2, backoff_base=0.01, backoff_cap=0.05, retry_after_cap=2.0)
 
 
 async def _postgres_database() -> tuple[str, Callable[[], Awaitable[None]]]:

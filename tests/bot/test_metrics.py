@@ -5,7 +5,6 @@ and announces nothing for it (the replica that took it over does)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import update
@@ -19,7 +18,7 @@ from core.events import AnswerReady, BatchRanked, Event
 from core.store.tables import RequestBatch
 from tests.adapters.discord.helpers import eventually
 from tests.bot.test_ops import sample
-from tests.conftest import FAST_POLICY, MakeCore
+from tests.conftest import MakeCore
 from tests.fakes.llm_server import FakeLLMServer, Ok, rate_limited, unauthorized
 
 TEAM = WorkspaceRef(Platform.SLACK, "T1")
@@ -56,8 +55,7 @@ async def test_retries_failures_and_answers_are_counted_by_fixed_labels(
 async def test_a_replica_that_lost_the_lease_writes_nothing(
     database_url: str, make_core: MakeCore, llm_server: FakeLLMServer
 ) -> None:
-    # A timeout no loaded machine reaches: the held answer must not be retried before the lease moves.
-    core = await make_core(database_url=database_url, policy=replace(FAST_POLICY, timeout=300.0))
+    core = await make_core(database_url=database_url)
     gate = asyncio.Event()
     llm_server.script("chat", [Ok("Too late.", gate=gate)], model="gpt-test")
     seen: list[Event] = []
