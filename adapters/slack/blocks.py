@@ -108,7 +108,7 @@ def parent(
 ) -> Rendered:
     """The question, its status, and once ranked the ranking with a link to each card."""
     title = "Follow-up" if follow_up else "Question"
-    who = f"asked by {escape(asker_name)} · {len(batch.answers)} models"
+    who = f"asked by {escape(asker_name)} · {sum(not a.is_merge for a in batch.answers)} models"
     blocks: list[Block] = []
     if follow_up:
         blocks.append(section(f"*{title}* · {who}"))
@@ -125,6 +125,10 @@ def parent(
     if card.is_ranked(batch) and batch.consensus:
         flag = "⚠️ The models disagree. " if batch.disagree else ""
         blocks.append(context(flag + escape(ellipsize(batch.consensus, 2000))))
+    offered = card.question_actions(batch)
+    if offered:
+        elements = [button(a.label, a.verb, batch.id, _STYLES[a.style], a.confirm) for a in offered]
+        blocks.append({"type": "actions", "block_id": f"consensus-question-{batch.id}", "elements": elements})
     fallback = f"{title}: {escape(ellipsize(batch.question, FALLBACK_LIMIT - 20))}"
     return Rendered(blocks, fallback)
 
@@ -180,6 +184,8 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
         blocks.append(section(summary))
         if answer.reasoning:
             blocks.append(context(f"_Why:_ {escape(answer.reasoning)}"))
+    if answer.merged_from and not shown.compact:
+        blocks.append(context(card.sources_line(answer, escape)))
     if not shown.compact:
         blocks.append(context(card.usage_line(answer, escape)))
     blocks.append(_actions(shown))

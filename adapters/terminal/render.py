@@ -15,7 +15,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from adapters.presenter.card import best_first, score_text, usage_line, view
+from adapters.presenter.card import best_first, score_text, sources_line, usage_line, view
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
 from core.ranking.judge import JUDGE_FAILED
@@ -52,6 +52,9 @@ class LiveProgress:
         answer = event.answer
         if answer.batch_id != self.batch_id:
             return
+        if answer.id not in self.names:  # a merge, started after the answers
+            self.names[answer.id] = f"{answer.label}: {answer.provider_id}"
+            self.status[answer.id] = "waiting"
         if isinstance(event, AnswerStarted):
             self.status[answer.id] = "asking"
         elif isinstance(event, AnswerProgress):
@@ -103,6 +106,8 @@ def card(answer: Answer, full: bool) -> Panel:
         body.append(Text(f"✂ {answer.ending_note}", style="yellow"))
     if answer.reasoning:
         body.append(Text(f"Why: {answer.reasoning}", style="italic"))
+    if answer.merged_from:
+        body.append(Text(sources_line(answer), style="dim"))
     if full and answer.content:
         from rich.markdown import Markdown  # its parser and highlighter: only when whole answers show
 
@@ -175,6 +180,8 @@ def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
         "ended": a.ended,
         "ended_note": a.ending_note,
         "thinking": a.thinking,
+        "merge": a.is_merge,
+        "merged_from": [{"letter": letter, "model": name} for letter, name in sorted(a.merged_from)],
     }
     if marked:
         found.update(rank=a.rank, selected=a.is_selected, selected_by=a.selected_by, deleted=a.is_deleted)

@@ -144,7 +144,7 @@ def test_the_ranked_list_best_first_with_links() -> None:
 def test_component_ids_parse_back_or_not_at_all(value: str, expected: Click | None) -> None:
     assert actions.parse(value) == expected
     if expected is not None:
-        assert actions.component_id(expected.verb, expected.answer_id, confirmed=expected.confirmed) == value
+        assert actions.component_id(expected.verb, expected.target_id, confirmed=expected.confirmed) == value
 
 
 async def test_each_verb_calls_its_service_method_once() -> None:
