@@ -80,7 +80,12 @@ class AdminVerbs:
             if workspace_id is None:
                 book = self.settings_book
                 return ModelSettings(
-                    (), None, book.defaults.daily_budget_usd, book.defaults.questions_per_minute, book.available
+                    (),
+                    None,
+                    book.defaults.daily_budget_usd,
+                    book.defaults.questions_per_minute,
+                    book.available,
+                    mergers=book.mergers,
                 )
             return await self.settings_book.read(repo, workspace_id, channel)
 

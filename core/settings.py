@@ -36,6 +36,7 @@ class ModelSettings:
     available: tuple[str, ...]  # the models the operator configured
     merging: Merging = Merging.ON_REQUEST  # when questions get a merged answer
     merger: str | None = None  # the workspace's merger; None: the operator's default
+    mergers: tuple[str, ...] = ()  # the models a workspace may choose to merge with
 
     @property
     def effective(self) -> tuple[str, ...]:
@@ -67,6 +68,7 @@ class SettingsBook:
             available=self.available,
             merging=Merging.of(own.merging if own else None),
             merger=own.merger if own else None,
+            mergers=self.mergers,
         )
 
     def check_models(self, models: Sequence[str]) -> list[str]:

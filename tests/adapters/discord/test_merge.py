@@ -11,6 +11,7 @@ from tests.adapters.discord.conftest import StartBot
 from tests.adapters.discord.helpers import (
     CARD_POST,
     FOLLOWUP,
+    ORIGINAL,
     ask_in_channel,
     button,
     cards,
@@ -132,3 +133,32 @@ async def test_merge_by_someone_else_is_refused(
     await settle(bot, service)
     assert merged_card(fake_discord, thread) is None and not llm_server.requests("chat", model="gpt-merge")
     assert has_button(root, "merge")
+
+
+async def test_a_server_that_merges_after_every_question_gets_the_merge_without_a_click(
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    script(llm_server)
+    service = await make_service(consensus_merger=MERGER)
+    bot = await start_bot(service)
+    await slash(fake_discord, world, "consensus-settings", sub="merging", user=world.asker, when="auto")
+    [refused] = await fake_discord.wait_for(ORIGINAL)
+    assert "Only an admin" in refused.json()["content"]
+    await slash(
+        fake_discord, world, "consensus-settings", sub="merging", user=world.admin, when="auto", merger="ollama/nope"
+    )
+    [_, unknown] = await fake_discord.wait_for(ORIGINAL, 2)
+    assert "Not a configured model: ollama/nope" in unknown.json()["content"]
+    await slash(fake_discord, world, "consensus-settings", sub="merging", user=world.admin, when="auto")
+    [*_, shown] = await fake_discord.wait_for(ORIGINAL, 3)
+    merged_field = {f["name"]: f["value"] for f in shown.json()["embeds"][0]["fields"]}["Merged answer"]
+    assert merged_field == "after every question"
+
+    thread, _ = await ask_in_channel(fake_discord, world, bot, service, "What is 2+2?", models=4)
+    merged = merged_card(fake_discord, thread)
+    assert merged is not None
+    await eventually(lambda: "Two plus two is four." in merged["embeds"][0]["description"], what="the merge written")
+    root = fake_discord.messages[thread]
+    await eventually(lambda: "Two answers say four, one says five." in root["content"], what="the merge's consensus")
+    assert not has_button(root, "merge")
+    assert len(llm_server.requests("chat", model="gpt-merge")) == 1
