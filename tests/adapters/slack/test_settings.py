@@ -125,7 +125,8 @@ async def test_workspace_choice_and_dropping_a_channel_override(slack_env: Slack
     await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
     assert env.api.ephemeral[0]["text"] == (
         f"Saved. Questions in this workspace go to: {GPT}. Limits: $1,500.00 a day, no limit of questions "
-        f"per minute. Merged answers: on request (the Merge button). This channel keeps its own choice ({LLAMA}): to drop it, tick “Only in this channel” "
+        "per minute. Merged answers: on request (the Merge button). "
+        f"This channel keeps its own choice ({LLAMA}): to drop it, tick “Only in this channel” "
         "and choose no models."
     )
     assert (await env.service.model_settings(env.ws, "C2")).effective == (GPT,)
