@@ -31,6 +31,10 @@ class LiveProgress:
         self.status = {a.id: "waiting" for a in batch.answers}
         self.names = {a.id: a.provider_id for a in batch.answers}
         self.done: dict[int, float] = {}
+        for answer in batch.answers:  # answered before this run (`consensus merge`): shown as they are
+            if answer.status in (AnswerStatus.COMPLETED, AnswerStatus.FAILED):
+                self.status[answer.id] = "answered" if answer.status is AnswerStatus.COMPLETED else "failed"
+                self.done[answer.id] = self.started
         self.live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
         self.live.get_renderable = self._render  # type: ignore[method-assign]
 

@@ -479,8 +479,10 @@ class Repository:
         rows = await self.session.scalars(select(Conversation).where(Conversation.id.in_(page)).order_by(*order))
         return list(rows)
 
-    async def latest_questions(self, conversation_ids: Sequence[int]) -> list[tuple[int, int, str | None, bool | None]]:
-        """(conversation id, questions asked, provider id, is selected) for each answer to each
+    async def latest_questions(
+        self, conversation_ids: Sequence[int]
+    ) -> list[tuple[int, int, str | None, bool | None, str | None]]:
+        """(conversation id, questions asked, provider id, is selected, role) for each answer to each
         conversation's latest question; one row with None answer columns for a question without answers.
         One round trip, whatever the number of conversations."""
         latest = (
@@ -495,10 +497,14 @@ class Repository:
         )
         rows = await self.session.execute(
             select(
-                latest.c.conversation_id, latest.c.questions, AiResponse.provider_id, AiResponse.is_selected
+                latest.c.conversation_id,
+                latest.c.questions,
+                AiResponse.provider_id,
+                AiResponse.is_selected,
+                AiResponse.role,
             ).outerjoin(AiResponse, AiResponse.message_id == latest.c.latest)
         )
-        return [(row[0], row[1], row[2], row[3]) for row in rows.all()]
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows.all()]
 
     async def search(self, workspace_id: int, query: str, limit: int, offset: int) -> list[tuple[Conversation, str]]:
         return await search.search(self.session, workspace_id, query, limit, offset)

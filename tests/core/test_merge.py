@@ -139,6 +139,8 @@ async def test_a_selected_merge_is_the_context_of_the_next_follow_up(core: Core,
     after = await merged(core, done)
     assert after.merge is not None
     await core.service.select(after.merge.id, ASKER)
+    [summary] = await core.service.history(TEAM)
+    assert (summary.models, summary.selected) == (3, f"the answer merged by {MERGER}")
     follow = await core.service.follow_up(done.conversation_id, question("And its population?"))
     await core.service.wait_for_batch(follow.id, TEAM)
     body = llm_server.requests("chat", model="gpt-test")[-1]
