@@ -14,6 +14,7 @@ from bot.wiring import Core
 from core import merge
 from core.domain import Actor, AnswerStatus, Batch, Merging, Platform, Question, WorkspaceRef
 from core.errors import BudgetExceededError, InvalidQuestionError, InvalidSettingsError, PermissionDeniedError
+from core.events import AnswerProgress, AnswerReady, AnswerStarted, BatchRanked
 from core.mapping import to_batch
 from core.store.migrate import downgrade, upgrade
 from core.store.store import Store
@@ -282,3 +283,21 @@ async def test_answers_stored_before_merging_existed_read_as_the_models_own(data
             assert (await conn.execute(text("SELECT content FROM ai_responses"))).scalar_one() == "old"
     finally:
         await store.aclose()
+
+
+async def test_the_merge_streams_like_an_answer_and_the_question_is_ranked_again(core: Core) -> None:
+    done = await asked(core)
+    seen: list[Any] = []
+
+    async def sink(event: Any) -> None:
+        seen.append(event)
+
+    core.service.subscribe(Platform.SLACK, sink)
+    after = await merged(core, done)
+    assert after.merge is not None
+    about_merge = [e for e in seen if isinstance(e, AnswerStarted | AnswerProgress | AnswerReady)]
+    assert all(e.answer.id == after.merge.id for e in about_merge)  # the answers did not run again
+    assert isinstance(about_merge[0], AnswerStarted) and isinstance(about_merge[-1], AnswerReady)
+    assert any(isinstance(e, AnswerProgress) and MERGED.startswith(e.text) for e in about_merge)
+    ranked = [e for e in seen if isinstance(e, BatchRanked)]
+    assert len(ranked) == 1 and ranked[0].batch.consensus == "Two of three answers say Paris; one says Lyon."
