@@ -12,7 +12,7 @@ import click
 
 from bot.cli_base import EXIT_FAILED, EXIT_OK, TERMINAL, ConfigurationProblem, load_settings, run, with_core
 from bot.cli_keys import keys, models, terminal_actor
-from bot.cli_show import show
+from bot.cli_show import select, show
 
 if TYPE_CHECKING:
     from adapters.terminal.render import LiveProgress
@@ -272,3 +272,4 @@ async def _migrate(settings: Settings, action: Callable[[Store], Awaitable[Any]]
 main.add_command(keys)
 main.add_command(models)
 main.add_command(show)
+main.add_command(select)

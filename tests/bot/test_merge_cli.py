@@ -126,3 +126,22 @@ async def test_the_workspace_can_merge_after_every_question_or_never(llm_server:
     assert not any(a["merge"] for a in json.loads(out)["answers"])
     code, _out, err = await run_cli(environment, "models", "merging", "request", "--merger", "openai/nope")
     assert code == 2 and "Not a configured model" in err
+
+
+async def test_a_selected_merge_is_the_context_of_the_next_follow_up(llm_server: FakeLLMServer, tmp_path: Path) -> None:
+    environment = env(llm_server, tmp_path)
+    code, out, err = await run_cli(environment, "ask", "Mutex or semaphore?", "--merge", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    merged = the_merge(result)
+    code, out, err = await run_cli(environment, "select", str(merged["id"]))
+    assert code == 0, err
+    assert "Selected Merged answer (openai/gpt-merge)" in out
+    conversation = str(result["conversation_id"])
+    code, out, err = await run_cli(environment, "ask", "And in Rust?", "--follow-up", conversation, "--json")
+    assert code == 0, err
+    turns = [m["content"] for m in llm_server.requests("chat", model="gpt-test")[-1]["messages"]]
+    assert any(t.startswith("[Quoted answer merged by openai/gpt-merge") and "agree on ownership" in t for t in turns)
+    assert not any(ANSWERS["gpt-test"] in t for t in turns[:-1])  # the merge, not the model's own answer
+    code, _out, err = await run_cli(environment, "select", "999")
+    assert code == 2 and "does not exist" in err

@@ -8,7 +8,7 @@ import re
 from functools import partial
 from typing import Any
 
-from core.domain import AnswerStatus, Batch
+from core.domain import Actor, AnswerStatus, Batch
 from tests.adapters.slack.conftest import SlackEnv
 from tests.fakes.llm_server import server_error
 from tests.fakes.slack_signing import block_action, event_callback, thread_reply
@@ -146,3 +146,16 @@ async def test_merge_by_someone_else_is_refused_and_stores_nothing(slack_env: Sl
     stored = await env.service.get_batch(batch.id, env.ws)
     assert stored.merge is None and not merge_requests(env)
     assert len(env.cards()) == 3
+
+
+async def test_a_merge_over_the_daily_budget_is_refused_privately(slack_env: SlackEnv) -> None:
+    env = slack_env
+    script(env)
+    batch = await env.ask()
+    await env.service.set_limits(Actor(env.ws, "UADMIN", is_admin=True), daily_budget_usd=0, questions_per_minute=None)
+    await click_merge(env, batch)
+    await env.api.wait_until(lambda: bool(env.api.ephemeral))
+    await env.settle()
+    assert "daily budget" in dumps(env.api.ephemeral[-1])
+    stored = await env.service.get_batch(batch.id, env.ws)
+    assert stored.merge is None and not merge_requests(env) and len(env.cards()) == 3
