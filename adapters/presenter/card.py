@@ -177,6 +177,11 @@ def is_ranked(batch: Batch) -> bool:
     return bool(done) and all(a.score is not None for a in done) and not waiting(batch)
 
 
+def models_asked(batch: Batch) -> int:
+    """How many models the question went to (a merge is not one of them; deleted answers count)."""
+    return sum(not a.is_merge for a in batch.answers)
+
+
 def waiting(batch: Batch) -> list[Answer]:
     """The models still answering (a merge being written is not one of them)."""
     return [a for a in batch.model_answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]

@@ -108,7 +108,7 @@ def parent(
 ) -> Rendered:
     """The question, its status, and once ranked the ranking with a link to each card."""
     title = "Follow-up" if follow_up else "Question"
-    who = f"asked by {escape(asker_name)} · {sum(not a.is_merge for a in batch.answers)} models"
+    who = f"asked by {escape(asker_name)} · {card.models_asked(batch)} models"
     blocks: list[Block] = []
     if follow_up:
         blocks.append(section(f"*{title}* · {who}"))
