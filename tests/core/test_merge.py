@@ -4,6 +4,7 @@ card like the others: selected as context, paid for, counted in the budget, fail
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -301,3 +302,17 @@ async def test_the_merge_streams_like_an_answer_and_the_question_is_ranked_again
     assert any(isinstance(e, AnswerProgress) and MERGED.startswith(e.text) for e in about_merge)
     ranked = [e for e in seen if isinstance(e, BatchRanked)]
     assert len(ranked) == 1 and ranked[0].batch.consensus == "Two of three answers say Paris; one says Lyon."
+
+
+async def test_a_follow_ups_merge_sees_the_earlier_kept_answer_without_its_model(
+    core: Core, llm_server: FakeLLMServer
+) -> None:
+    first = await asked(core)
+    await core.service.select(first.answers[0].id, ASKER)
+    follow = await core.service.follow_up(first.conversation_id, question("And its population?"))
+    await core.service.wait_for_batch(follow.id, TEAM)
+    await merged(core, follow)
+    body = llm_server.requests("chat", model="gpt-merge")[-1]
+    earlier = [m["content"] for m in body["messages"] if m["role"] == "assistant"]
+    assert earlier == [f"[Quoted earlier answer]\n{ANSWERS['gpt-test']}"]
+    assert "gpt-test" not in json.dumps(body["messages"]) and "OpenAI" not in json.dumps(body["messages"])
