@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bot.cli_base import EXIT_FAILED, EXIT_OK, TERMINAL, ConfigurationProblem, load_settings, run, with_core
-from bot.cli_keys import keys, models
-from bot.cli_show import show
+from bot.cli_keys import keys, models, terminal_actor
+from bot.cli_show import select, show
 
 if TYPE_CHECKING:
+    from adapters.terminal.render import LiveProgress
     from bot.settings import Settings
     from bot.wiring import Core
+    from core.domain import Batch
+    from core.service import ConsensusService
     from core.store.store import Store
 
 
@@ -45,9 +48,12 @@ def serve() -> None:
     metavar="CONVERSATION_ID",
     help="Continue a conversation; the kept answers go back as context.",
 )
+@click.option("--merge", "merge", is_flag=True, help="Then write one merged answer from the answers.")
 @click.option("--full", is_flag=True, help="Show whole answers, not only summaries.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def ask(question: str, models: tuple[str, ...], conversation: int | None, full: bool, as_json: bool) -> None:
+def ask(
+    question: str, models: tuple[str, ...], conversation: int | None, merge: bool, full: bool, as_json: bool
+) -> None:
     """Ask every configured model QUESTION at once and rank the answers.
 
     QUESTION "-" reads it from standard input; a question that begins with "-" follows "--"."""
@@ -55,7 +61,7 @@ def ask(question: str, models: tuple[str, ...], conversation: int | None, full: 
 
     from adapters.terminal.render import LiveProgress, batch_json, print_batch
     from core.domain import AnswerStatus, Platform, Question
-    from core.errors import ConfigError
+    from core.errors import ConfigError, ConsensusError
 
     if question == "-":
         question = read_question()
@@ -74,18 +80,64 @@ def ask(question: str, models: tuple[str, ...], conversation: int | None, full: 
         batch = await (service.follow_up(conversation, asked) if conversation else service.ask(asked))
         progress = LiveProgress(batch, console)
         service.subscribe(Platform.TERMINAL, progress.on_event)
-        if console.is_terminal and not as_json:
-            with progress.live:
-                batch = await service.wait_for_batch(batch.id, TERMINAL)
-        else:
-            batch = await service.wait_for_batch(batch.id, TERMINAL)
+        batch = await wait_showing(service, progress, batch, live=console.is_terminal and not as_json)
+        refusal = None
+        if merge and batch.merge is None:  # merged already where the workspace merges after every question
+            try:
+                batch = await service.merge(batch.id, terminal_actor())
+            except ConsensusError as exc:  # e.g. fewer than two answers: the answers still show
+                refusal = exc.message
+            else:
+                batch = await wait_showing(service, progress, batch, live=console.is_terminal and not as_json)
         await service.wait_idle()  # resumed batches too
         if as_json:
             click.echo(json.dumps(batch_json(batch), ensure_ascii=False))
         else:
             print_batch(console, batch, full)
-        answered = any(a.status == AnswerStatus.COMPLETED for a in batch.answers)
+        if refusal:
+            click.echo(f"Not merged: {refusal}", err=True)
+        answered = any(a.status == AnswerStatus.COMPLETED for a in batch.model_answers)
         return EXIT_OK if answered else EXIT_FAILED
+
+    sys.exit(run(lambda: with_core(settings, work)))
+
+
+async def wait_showing(service: ConsensusService, progress: LiveProgress, batch: Batch, *, live: bool) -> Batch:
+    """The batch once it has run, with a live row per answer meanwhile when `live`."""
+    if not live:
+        return await service.wait_for_batch(batch.id, TERMINAL)
+    with progress.live:
+        return await service.wait_for_batch(batch.id, TERMINAL)
+
+
+@main.command("merge")
+@click.argument("conversation", type=click.IntRange(1, 2**63 - 1))
+@click.option("--full", is_flag=True, help="Show the whole merged answer, not only its summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def merge_command(conversation: int, full: bool, as_json: bool) -> None:
+    """Write one merged answer from the kept answers of CONVERSATION's latest question."""
+    from rich.console import Console
+
+    from adapters.terminal.render import LiveProgress, batch_json, print_batch
+    from core.domain import AnswerStatus, Platform
+
+    settings = load_settings()
+    console = Console(stderr=as_json)
+
+    async def work(core: Core) -> int:
+        await finish_interrupted(core)
+        service = core.service
+        latest = (await service.get_conversation(conversation, TERMINAL)).batches[-1]
+        progress = LiveProgress(latest, console)
+        service.subscribe(Platform.TERMINAL, progress.on_event)
+        batch = await service.merge(latest.id, terminal_actor())
+        batch = await wait_showing(service, progress, batch, live=console.is_terminal and not as_json)
+        if as_json:
+            click.echo(json.dumps(batch_json(batch), ensure_ascii=False))
+        else:
+            print_batch(console, batch, full)
+        merged = batch.merge
+        return EXIT_OK if merged is not None and merged.status == AnswerStatus.COMPLETED else EXIT_FAILED
 
     sys.exit(run(lambda: with_core(settings, work)))
 
@@ -220,3 +272,4 @@ async def _migrate(settings: Settings, action: Callable[[Store], Awaitable[Any]]
 main.add_command(keys)
 main.add_command(models)
 main.add_command(show)
+main.add_command(select)

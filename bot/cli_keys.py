@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli_base import EXIT_FAILED, EXIT_OK, TERMINAL, load_settings, run, with_core
-from core.domain import Actor
+from core.domain import Actor, Merging
 
 if TYPE_CHECKING:
     from bot.wiring import Core
@@ -160,6 +160,10 @@ def print_settings(current: ModelSettings, channel: str | None) -> None:
     budget = "none" if current.daily_budget_usd is None else f"${current.daily_budget_usd:,.2f}"
     rate = "none" if current.questions_per_minute is None else str(current.questions_per_minute)
     click.echo(f"daily budget: {budget}; questions per minute per user: {rate}")
+    from adapters.presenter.card import MERGING_WORDS  # when it prints: `--help` stays fast
+
+    merger = current.merger or "the default merger"
+    click.echo(f"merging: {MERGING_WORDS[current.merging]}; merged by {merger}")
 
 
 @click.group(invoke_without_command=True)
@@ -180,6 +184,7 @@ def models(ctx: click.Context, channel: str | None) -> None:
         click.echo(f"{model_id:<40} {config.display_name:<12} {config.base_url or 'default URL'} ({key})")
     if settings.consensus_reviewer:
         click.echo(f"judge: {settings.consensus_reviewer}")
+    click.echo(f"merger: {settings.merger or 'the top-ranked answer’s model'}")
 
     async def work(core: Core) -> None:
         print_settings(await core.service.model_settings(TERMINAL, channel), channel)
@@ -196,6 +201,21 @@ def models_set(chosen: tuple[str, ...], channel: str | None) -> None:
 
     async def work(core: Core) -> None:
         print_settings(await core.service.set_models(terminal_actor(), chosen, channel), channel)
+
+    run(lambda: with_core(settings, work))
+
+
+@models.command("merging")
+@click.argument("when", type=click.Choice([m.value for m in Merging]))
+@click.option(
+    "--merger", default=None, metavar="PROVIDER/MODEL", help="The model that merges; default: the operator's."
+)
+def models_merging(when: str, merger: str | None) -> None:
+    """When questions get a merged answer: off, request (the Merge action) or auto (after every question)."""
+    settings = load_settings()
+
+    async def work(core: Core) -> None:
+        print_settings(await core.service.set_merging(terminal_actor(), Merging(when), merger), None)
 
     run(lambda: with_core(settings, work))
 

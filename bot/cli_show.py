@@ -53,3 +53,22 @@ def show(conversation_id: int, full: bool, as_json: bool) -> None:
         return 0
 
     sys.exit(run(lambda: with_core(settings, work)))
+
+
+@click.command()
+@click.argument("answer_id", metavar="ANSWER_ID", type=click.IntRange(1, MAX_ID))
+def select(answer_id: int) -> None:
+    """Keep answer ANSWER_ID (an `id` of `show --json`): the next follow-up gets it as context."""
+    from bot.cli_keys import terminal_actor
+
+    settings = load_settings()
+
+    async def work(core: Core) -> None:
+        batch = await core.service.select(answer_id, terminal_actor())
+        chosen = next(a for a in batch.answers if a.id == answer_id)
+        click.echo(
+            f"Selected {chosen.label} ({chosen.provider_id}) for “{batch.question[:60]}”; "
+            f"`{consensus_command()} ask --follow-up {batch.conversation_id} …` sends it as context."
+        )
+
+    run(lambda: with_core(settings, work))

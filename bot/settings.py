@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     consensus_home: Path | None = Field(default=None, description="unset: the user's data folder")
     consensus_models: str = Field(default="", description="comma list of provider/model")
     consensus_reviewer: str | None = None
+    consensus_merger: str | None = Field(default=None, description="provider/model that writes merged answers")
     consensus_env: str = "development"
 
     anthropic_api_key: SecretStr | None = None
@@ -158,9 +159,9 @@ class Settings(BaseSettings):
                 )
         return raw
 
-    @field_validator("consensus_reviewer")
+    @field_validator("consensus_reviewer", "consensus_merger")
     @classmethod
-    def _reviewer(cls, raw: str | None) -> str | None:
+    def _one_model(cls, raw: str | None) -> str | None:
         if raw and not MODEL_ID.fullmatch(raw.strip()):
             raise ValueError(f"{raw!r} is not a model; expected one provider/model, e.g. openai/gpt-5-mini")
         return raw.strip() if raw else None
@@ -196,6 +197,17 @@ class Settings(BaseSettings):
         return tuple(dict.fromkeys(m.strip() for m in self.consensus_models.split(",") if m.strip()))
 
     @property
+    def helper_models(self) -> tuple[str, ...]:
+        """The reviewer and the merger, where configured."""
+        return tuple(m for m in (self.consensus_reviewer, self.consensus_merger) if m)
+
+    @property
+    def merger(self) -> str | None:
+        """The model that writes merged answers by default: CONSENSUS_MERGER, else the reviewer (None:
+        the top-ranked answer's model)."""
+        return self.consensus_merger or self.consensus_reviewer
+
+    @property
     def encryption_keys(self) -> tuple[str, ...]:
         raw = self.consensus_encryption_keys.get_secret_value() if self.consensus_encryption_keys else ""
         return tuple(k.strip() for k in raw.split(",") if k.strip())
@@ -222,9 +234,9 @@ class Settings(BaseSettings):
             raise ConfigError("DISCORD_SHARD_IDS must be a comma list of shard numbers, e.g. 0,1.") from exc
 
     def provider_configs(self) -> dict[str, ProviderConfig]:
-        """Every provider named in CONSENSUS_MODELS or CONSENSUS_REVIEWER, with its URL and key."""
+        """Every provider named in CONSENSUS_MODELS, CONSENSUS_REVIEWER or CONSENSUS_MERGER, with its URL and key."""
         env = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **os.environ}
-        names = {m.partition("/")[0] for m in (*self.models, self.consensus_reviewer or "") if m}
+        names = {m.partition("/")[0] for m in (*self.models, *self.helper_models) if m}
         configs = {}
         for name in names:
             prefix = re.sub(r"[.-]", "_", name.upper())

@@ -34,7 +34,7 @@ class Core:
     def warm(self) -> None:
         """Start importing the models' SDKs in a worker thread, so that a server's first question does
         not wait for them (a terminal command imports them on its first call, after its rows show)."""
-        self.registry.warm((*self.settings.models, *filter(None, [self.settings.consensus_reviewer])))
+        self.registry.warm((*self.settings.models, *self.settings.helper_models))
 
     async def aclose(self, deadline: float = 0.0) -> None:
         await self.fanout.stop(deadline)
@@ -89,7 +89,10 @@ async def build_core(
         ),
         metrics=metrics,
         keys=KeyRing(vault, registry),
+        merger=settings.merger,
     )
     limits = Limits(settings.consensus_daily_budget_usd, settings.consensus_questions_per_minute)
-    service = ConsensusService(store, fanout, bus, registry, settings.models, limits=limits)
+    service = ConsensusService(
+        store, fanout, bus, registry, settings.models, limits=limits, mergers=settings.helper_models
+    )
     return Core(settings, store, registry, fanout, service)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.domain import Actor, WorkspaceRef
+from core.domain import Actor, Merging, WorkspaceRef
 from core.errors import KeyRejectedError, PermissionDeniedError
 from core.keyring import KeyRing, RotationReport
 from core.keys import KeyInfo, KeyScope, validate_key
@@ -80,7 +80,12 @@ class AdminVerbs:
             if workspace_id is None:
                 book = self.settings_book
                 return ModelSettings(
-                    (), None, book.defaults.daily_budget_usd, book.defaults.questions_per_minute, book.available
+                    (),
+                    None,
+                    book.defaults.daily_budget_usd,
+                    book.defaults.questions_per_minute,
+                    book.available,
+                    mergers=book.mergers,
                 )
             return await self.settings_book.read(repo, workspace_id, channel)
 
@@ -101,3 +106,11 @@ class AdminVerbs:
         async with self.store.write() as repo:
             workspace_id = await _workspace_id(repo, actor.workspace)
             return await self.settings_book.set_limits(repo, workspace_id, daily_budget_usd, questions_per_minute)
+
+    async def set_merging(self, actor: Actor, merging: Merging, merger: str | None = None) -> ModelSettings:
+        """Admins only. When this workspace's questions get a merged answer, and which model writes it."""
+        if not actor.is_admin:
+            raise PermissionDeniedError(ADMINS_ONLY)
+        async with self.store.write() as repo:
+            workspace_id = await _workspace_id(repo, actor.workspace)
+            return await self.settings_book.set_merging(repo, workspace_id, merging, merger)

@@ -29,11 +29,18 @@ def kept_answer(answers: Sequence[AiResponse]) -> AiResponse | None:
     return max(live, key=lambda a: (a.ranking_score if a.ranking_score is not None else -1.0, -a.id))
 
 
-def quoted(answer: AiResponse) -> str:
+def quoted(answer: AiResponse, *, anonymous: bool = False) -> str:
+    """`anonymous`: without the model's name (what a merger sees, so that it prefers no model)."""
+    if anonymous:
+        return f"[Quoted earlier answer]\n{answer.content}"
+    if answer.role == "merge":
+        return f"[Quoted answer merged by {answer.provider_id} from the models' answers]\n{answer.content}"
     return f"[Quoted answer from {answer.provider_id}]\n{answer.content}"
 
 
-def build_history(questions: Sequence[Message], answers: Sequence[AiResponse]) -> list[ChatMessage]:
+def build_history(
+    questions: Sequence[Message], answers: Sequence[AiResponse], *, anonymous: bool = False
+) -> list[ChatMessage]:
     by_question: dict[int, list[AiResponse]] = {}
     for answer in answers:
         by_question.setdefault(answer.message_id, []).append(answer)
@@ -42,5 +49,5 @@ def build_history(questions: Sequence[Message], answers: Sequence[AiResponse]) -
         history.append(ChatMessage("user", question.content))
         kept = kept_answer(by_question.get(question.id, []))
         # Without a kept answer the next user turn would follow a user turn; say so instead.
-        history.append(ChatMessage("assistant", quoted(kept) if kept else "[No answer was kept.]"))
+        history.append(ChatMessage("assistant", quoted(kept, anonymous=anonymous) if kept else "[No answer was kept.]"))
     return history

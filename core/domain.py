@@ -34,6 +34,19 @@ class AnswerStatus(StrEnum):
     FAILED = "failed"
 
 
+class Merging(StrEnum):
+    """When a workspace's questions get a merged answer (Merge)."""
+
+    OFF = "off"
+    ON_REQUEST = "request"  # the Merge button; the default
+    AFTER_EVERY_QUESTION = "auto"
+
+    @classmethod
+    def of(cls, stored: str | None) -> Merging:
+        """A stored value; None (never set, or stored before merging existed) is on request."""
+        return cls(stored) if stored is not None and stored in cls._value2member_map_ else cls.ON_REQUEST
+
+
 class Ending(StrEnum):
     """How a model's answer ended. Anything but COMPLETE is said on the card."""
 
@@ -110,6 +123,8 @@ class Answer:
     ended: str | None = None  # an Ending value; None: not finished, or stored before endings were kept
     thinking: str | None = None  # the model's own reasoning, kept apart from the answer (shown on Expand)
     replaced_characters: bool = False  # the reply was not valid UTF-8; the bad bytes show as U+FFFD
+    is_merge: bool = False  # written by a chosen model from the kept answers (Merge), not a model's own
+    merged_from: tuple[tuple[str, str], ...] = ()  # a merge's sources: ("A", "Anthropic"), … as shown to it
 
     @property
     def model(self) -> str:
@@ -153,10 +168,21 @@ class Batch:
     consensus: str | None = None  # one line: where the answers agree and differ
     disagree: bool = False
     created_at: datetime | None = None
+    merging: Merging = Merging.ON_REQUEST  # the workspace's merge setting when the question was asked
 
     @property
     def live_answers(self) -> tuple[Answer, ...]:
         return tuple(a for a in self.answers if not a.is_deleted)
+
+    @property
+    def model_answers(self) -> tuple[Answer, ...]:
+        """The live answers the models gave themselves: a merge is not one of them."""
+        return tuple(a for a in self.live_answers if not a.is_merge)
+
+    @property
+    def merge(self) -> Answer | None:
+        """The question's live merged answer, if it has one."""
+        return next((a for a in self.live_answers if a.is_merge), None)
 
 
 @dataclass(frozen=True, slots=True)

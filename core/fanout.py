@@ -22,9 +22,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from core import logcontext
+from core import logcontext, merge
 from core.context import QUOTE_NOTICE, build_history
-from core.domain import CUT_ENDINGS, WHY_MAX_CHARS, WHY_MAX_WORDS, Answer, AnswerStatus, BatchStatus
+from core.domain import (
+    CUT_ENDINGS,
+    WHY_MAX_CHARS,
+    WHY_MAX_WORDS,
+    Answer,
+    AnswerStatus,
+    BatchStatus,
+    Merging,
+)
 from core.errors import ConsensusError, KeyUnreadableError
 from core.events import (
     AnswerFailed,
@@ -48,9 +56,9 @@ from core.ranking import Ranker, Ranking
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
 from core.store.leases import Lease
-from core.store.repositories import AnswerFlags, FinishedAnswer
+from core.store.repositories import AnswerFlags, FinishedAnswer, Repository
 from core.store.store import Store
-from core.store.tables import Conversation, utcnow
+from core.store.tables import AiResponse, Conversation, Message, RequestBatch, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,12 @@ SYSTEM_PROMPT = (
     "You are one of several AI models answering the same question for a team in a chat thread. "
     "Answer accurately and concisely; use Markdown where it helps. " + QUOTE_NOTICE + "\n\n" + REVIEW_INSTRUCTIONS
 )
+
+
+@dataclass
+class MergeJob:
+    plan: merge.MergePlan  # which answer shows under which letter
+    meta: dict[str, Any]  # the merge row's meta as started (which key paid, its sources)
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,7 @@ class FanOut:
         settings: FanOutSettings | None = None,
         metrics: Metrics | None = None,
         keys: KeyRing | None = None,
+        merger: str | None = None,
     ) -> None:
         self.store, self.registry, self.caller = store, registry, caller
         # Answers are paid by the asker's stored key, the team's, else the operator's; without a vault
@@ -185,6 +200,7 @@ class FanOut:
         self.writer = AnswerWriter(store, self.owner)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()  # batches given new work (a retry) while running: run once more
+        self.merger = merger  # the operator's merger: CONSENSUS_MERGER, else the reviewer; None: the top answer's
         self._renewer: asyncio.Task[None] | None = None
 
     # -- scheduling -----------------------------------------------------------------------------
@@ -276,6 +292,7 @@ class FanOut:
                 for row in todo:
                     row.status, row.started_at = AnswerStatus.RUNNING.value, now
                     row.meta = {**(row.meta or {}), "key": choices[row.id].meta}  # which key paid: on the card
+                jobs = {row.id: self._merge_job(row, answers) for row in todo if row.role == merge.MERGE_ROLE}
                 await repo.flush()
                 started = [to_answer(row) for row in todo]
             platform = workspace.platform
@@ -283,16 +300,48 @@ class FanOut:
                 messages=(*build_history(questions, earlier), ChatMessage("user", message.content)),
                 system=SYSTEM_PROMPT,
             )
+            anonymous = build_history(questions, earlier, anonymous=True)
             deadline = time.monotonic() + self.settings.deadline_seconds
-            log.info("asking %d of %d models", len(todo), len(answers))
+            own = [view for view in started if not view.is_merge]
+            log.info("asking %d of %d models", len(own), len(answers))
             await asyncio.gather(
-                *(self._answer(platform, conversation, view, choices[view.id], request, deadline) for view in started)
+                *(self._answer(platform, conversation, view, choices[view.id], request, deadline) for view in own)
             )
-            await self._rank(batch_id, platform, message.content)
+            # A merge is written from the answers as they are now: after every model has answered
+            for view in (v for v in started if v.is_merge):
+                job = jobs[view.id]
+                merge_request = await self._merge_request(batch_id, job, anonymous, message.content)
+                await self._answer(platform, conversation, view, choices[view.id], merge_request, deadline, job)
+            await self._rank(batch_id, platform, message.content, rescore=bool(own))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("batch %s failed", batch_id)
+
+    @staticmethod
+    def _merge_job(row: AiResponse, answers: list[AiResponse]) -> MergeJob:
+        """The merge's letters, fixed (and stored) when it starts; the answers are read again when it runs."""
+        plan = merge.plan(row.id, merge.mergeable(answers))
+        row.meta = {**(row.meta or {}), "merge": plan.stored()}
+        return MergeJob(plan, dict(row.meta))
+
+    async def _merge_request(
+        self, batch_id: int, job: MergeJob, history: list[ChatMessage], question: str
+    ) -> ChatRequest | str:
+        """The merger's request, or why there is nothing to merge (answers deleted meanwhile)."""
+        async with self.store.read() as repo:
+            _batch, _message, _conversation, answers = await repo.batch_rows(batch_id)
+            kept = {a.id: a.content or "" for a in merge.mergeable(answers)}
+        shown = [answer_id for _letter, answer_id in job.plan.order if answer_id in kept]
+        if len(shown) < merge.MIN_ANSWERS:
+            return f"A merge needs at least {merge.MIN_ANSWERS} kept answers; {len(shown)} are left."
+        if len(shown) < len(job.plan.order):  # deleted since the merge started: never sent
+            job.plan = merge.MergePlan(
+                tuple((letter, i) for letter, i in job.plan.order if i in kept),
+                {letter: job.plan.names[letter] for letter, i in job.plan.order if i in kept},
+            )
+            job.meta = {**job.meta, "merge": job.plan.stored()}
+        return merge.request(history, question, job.plan, kept)
 
     async def _answer(
         self,
@@ -300,9 +349,12 @@ class FanOut:
         conversation: Conversation,
         started: Answer,
         choice: KeyChoice,
-        request: ChatRequest,
+        request: ChatRequest | str,
         deadline: float,
+        job: MergeJob | None = None,
     ) -> None:
+        """`request` is what to ask, or the reason this answer cannot be asked (it fails with it);
+        `job`: the answer is a merge, with these letters."""
         await self.bus.publish(platform, AnswerStarted(started))
 
         async def publish_text(text: str) -> None:
@@ -310,6 +362,8 @@ class FanOut:
 
         progress = ProgressThrottle(publish_text, self.settings.progress_interval)
         try:
+            if isinstance(request, str):
+                raise ConsensusError(request)
             if choice.error:  # an unreadable stored key fails this answer; no silent fallback
                 raise KeyUnreadableError(choice.error)
             provider = await self.registry.provider(started.provider_id, choice.api_key)
@@ -323,7 +377,7 @@ class FanOut:
             )
         await progress.aclose()
 
-        finished = self._finished(conversation, started, choice, outcome)
+        finished = self._finished(conversation, started, choice, outcome, job)
         flags = await self.writer.store_answer(finished)
         if flags is None:
             log.warning("batch %s was taken over by another process; dropping this answer", started.batch_id)
@@ -335,7 +389,12 @@ class FanOut:
         await self.bus.publish(platform, AnswerReady(answer) if finished.succeeded else AnswerFailed(answer))
 
     def _finished(
-        self, conversation: Conversation, started: Answer, choice: KeyChoice, outcome: CallOutcome
+        self,
+        conversation: Conversation,
+        started: Answer,
+        choice: KeyChoice,
+        outcome: CallOutcome,
+        job: MergeJob | None = None,
     ) -> FinishedAnswer:
         """The columns to store for this outcome (the review of a completed answer included)."""
         values: dict[str, Any] = {
@@ -358,7 +417,11 @@ class FanOut:
             error = scrub(empty or outcome.error or "The model failed.", [choice.api_key])  # never store a key
             values.update(status=AnswerStatus.FAILED.value, error=error)
         else:
-            reviewed = review_answer(completion.text)
+            text = completion.text
+            if job is not None:  # a merge: its letters named, its consensus sentence kept apart
+                text, consensus = merge.split_consensus(job.plan.map_back(text))
+                values["metadata"] = {**job.meta, "merge": {**job.meta["merge"], "consensus": consensus}}  # the column
+            reviewed = review_answer(text)
             values.update(
                 status=AnswerStatus.COMPLETED.value,
                 content=reviewed.body,
@@ -377,12 +440,14 @@ class FanOut:
             indexed_body=values.get("content") if succeeded else None,
         )
 
-    async def _rank(self, batch_id: int, platform: str, question: str) -> None:
+    async def _rank(self, batch_id: int, platform: str, question: str, *, rescore: bool = True) -> None:
+        """Rank the models' answers (`rescore`: some ran again) and close the batch; a run that only
+        wrote a merge keeps the ranking it had. A merge is never ranked among the answers."""
         async with self.store.read() as repo:
-            outcomes = await repo.answer_outcomes(batch_id)
+            outcomes = [a for a in await repo.answer_outcomes(batch_id) if a.role != merge.MERGE_ROLE]
         live = {str(a.id): a.content or "" for a in outcomes if a.status == AnswerStatus.COMPLETED and not a.is_deleted}
         endings = {str(a.id): a.ended for a in outcomes}
-        ranking = await self.ranker.rank(question, live, model_names(outcomes)) if live else None
+        ranking = await self.ranker.rank(question, live, model_names(outcomes)) if live and rescore else None
         # Every answer of the batch was stored under this lease, so their statuses are final.
         done = sum(a.status == AnswerStatus.COMPLETED for a in outcomes)
         failed = sum(a.status == AnswerStatus.FAILED for a in outcomes)
@@ -394,6 +459,7 @@ class FanOut:
                 status.value,
                 ranking.consensus if ranking else None,
                 bool(ranking and ranking.disagree),
+                rescore=rescore,
             ):
                 if batch_id in self._again:
                     log.info("batch %s has a retried answer to run first; ranking it after that", batch_id)
@@ -404,5 +470,24 @@ class FanOut:
                 await repo.store_scores(_scores(ranking, live, endings))
             batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
+            if rescore and view.merging is Merging.AFTER_EVERY_QUESTION:
+                await self._merge_after(repo, batch, message, conversation.workspace_id, answers)
         log.info("question finished: %s, %d of %d answered", view.status, done, len(outcomes))
         await self.bus.publish(platform, BatchRanked(view))
+
+    async def _merge_after(
+        self, repo: Repository, batch: RequestBatch, question: Message, workspace_id: int, answers: list[AiResponse]
+    ) -> None:
+        """A workspace that merges after every question: a merge starts once the answers are ranked
+        (once: a merge deleted is not written again). It runs when this run of the batch ends."""
+        if any(a.role == merge.MERGE_ROLE for a in answers):
+            return
+        try:
+            kept = merge.check_mergeable(question, answers)
+        except ConsensusError:
+            return  # fewer than two answers to merge: nothing to write
+        chosen = await repo.settings.by_channel(workspace_id, [""])
+        own = chosen.get("")
+        merger = merge.choose_merger(own.merger if own else None, self.merger, kept)
+        await repo.add_merge(batch, merger, merge.MERGED_LABEL, self.lease())
+        self._again.add(batch.id)

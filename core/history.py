@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from core.domain import ConversationSummary
 from core.mapping import aware
+from core.merge import MERGE_ROLE
 from core.store.repositories import Repository
 from core.store.tables import Conversation
 
@@ -17,12 +18,13 @@ async def summaries(repo: Repository, found: Sequence[tuple[Conversation, str]])
     counts: dict[int, int] = {}
     models: dict[int, int] = {}
     selected: dict[int, str] = {}
-    for conversation_id, questions, provider_id, is_selected in await repo.latest_questions(ids):
+    for conversation_id, questions, provider_id, is_selected, role in await repo.latest_questions(ids):
         counts[conversation_id] = questions
-        if provider_id is not None:
+        merged = role == MERGE_ROLE
+        if provider_id is not None and not merged:  # a merge is no model's own answer
             models[conversation_id] = models.get(conversation_id, 0) + 1
         if is_selected and provider_id is not None:
-            selected[conversation_id] = provider_id
+            selected[conversation_id] = f"the answer merged by {provider_id}" if merged else provider_id
     return [
         ConversationSummary(
             id=c.id,

@@ -6,7 +6,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail, Platform, WorkspaceRef
+from core.domain import (
+    Answer,
+    AnswerStatus,
+    Batch,
+    BatchStatus,
+    ConversationDetail,
+    Platform,
+    WorkspaceRef,
+)
+from core.merge import MERGE_ROLE, consensus_of, merging_of, sources_of
 from core.store.tables import AiResponse, Conversation, Message, RequestBatch, Workspace
 
 
@@ -59,6 +68,8 @@ def to_answer(row: AiResponse) -> Answer:
         ended=row.ended,
         thinking=row.thinking,
         replaced_characters=row.replaced_characters,
+        is_merge=row.role == MERGE_ROLE,
+        merged_from=sources_of(row.meta) if row.role == MERGE_ROLE else (),
     )
 
 
@@ -73,6 +84,15 @@ def to_batch(
     workspace: WorkspaceRef,
     answers: Sequence[AiResponse],
 ) -> Batch:
+    # A live, finished merge's one sentence is the question's consensus line, in place of the ranking's
+    merged = next(
+        (
+            consensus_of(a.meta)
+            for a in answers
+            if a.role == MERGE_ROLE and not a.is_deleted and a.status == AnswerStatus.COMPLETED and consensus_of(a.meta)
+        ),
+        None,
+    )
     return Batch(
         id=batch.id,
         conversation_id=conversation.id,
@@ -84,9 +104,10 @@ def to_batch(
         question=message.content,
         status=BatchStatus(batch.status),
         answers=tuple(to_answer(a) for a in answers),
-        consensus=batch.consensus,
-        disagree=batch.disagree,
+        consensus=merged or batch.consensus,
+        disagree=batch.disagree and merged is None,
         created_at=aware(batch.created_at),
+        merging=merging_of(message),
     )
 
 

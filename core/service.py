@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core import merge
 from core.admin import AdminVerbs
 from core.domain import (
     CUT_ENDINGS,
@@ -57,11 +58,13 @@ class ConsensusService(AdminVerbs):
         default_models: Sequence[str],
         *,
         limits: Limits | None = None,
+        mergers: Sequence[str] = (),
     ) -> None:
         self.store, self.fanout, self.bus, self.registry = store, fanout, bus, registry
         self.default_models = tuple(default_models)
         self.keys: KeyRing = fanout.keys  # the keys that pay for answers are the ones people manage here
-        self.settings_book = SettingsBook(self.default_models, limits)
+        # a workspace may merge with any configured model, the operator's merger and reviewer included
+        self.settings_book = SettingsBook(self.default_models, limits, (*mergers, *filter(None, [fanout.merger])))
 
     def subscribe(self, platform: str, sink: EventSink, *, progress: bool = True) -> None:
         self.bus.subscribe(platform, sink, progress=progress)
@@ -87,7 +90,14 @@ class ConsensusService(AdminVerbs):
                 )
             else:
                 conversation = await repo.conversation(conversation_id, workspace_id)
-            message = await repo.add_question(conversation, question.user, text, touch=conversation_id is not None)
+            # the merge setting in force when asked decides this question's merge, whatever changes later
+            message = await repo.add_question(
+                conversation,
+                question.user,
+                text,
+                touch=conversation_id is not None,
+                meta={"merging": settings.merging.value},
+            )
             batch = await repo.add_batch(message, models, self.fanout.lease())
             answers = await repo.answers_of_question(message.id)
             view = to_batch(batch, message, conversation, question.workspace, answers)
@@ -226,6 +236,27 @@ class ConsensusService(AdminVerbs):
             answer = to_answer(row)
         self.fanout.start(answer.batch_id)
         return answer
+
+    async def merge(self, batch_id: int, actor: Actor) -> Batch:
+        """Start a merged answer of the question's kept answers (the asker or an admin); it runs like
+        a retried answer, in the batch's own run. The batch returned holds its pending card."""
+        async with self.store.write() as repo:
+            workspace_id = await self._workspace(repo, actor.workspace)
+            batch, message, conversation, answers = await repo.batch_rows(batch_id)
+            if conversation.workspace_id != workspace_id:
+                raise NotFoundError("That question does not exist in this workspace.")
+            await repo.lock_question(message.id)  # one merge at a time per question
+            answers = await repo.answers_of_question(message.id)
+            if not actor.is_admin and message.author != actor.user_id:
+                raise PermissionDeniedError("Only the person who asked, or an admin, can do that.")
+            kept = merge.check_mergeable(message, answers)
+            settings = await self.settings_book.read(repo, workspace_id, None)
+            await self.settings_book.admit_spending(repo, workspace_id, settings)
+            merger = merge.choose_merger(settings.merger, self.fanout.merger, kept)
+            await repo.add_merge(batch, merger, merge.MERGED_LABEL, self.fanout.lease())
+            view = await self._batch_view(repo, batch_id, actor.workspace)
+        self.fanout.start(batch_id)
+        return view
 
     @staticmethod
     def _soft_delete(row: AiResponse) -> None:

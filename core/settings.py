@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from core.domain import Merging
 from core.errors import BudgetExceededError, InvalidSettingsError, RateLimitedError
 from core.mapping import aware
 from core.store.repositories import Repository
@@ -33,6 +34,9 @@ class ModelSettings:
     daily_budget_usd: float | None  # in force: the workspace's own value, else the operator's default
     questions_per_minute: int | None
     available: tuple[str, ...]  # the models the operator configured
+    merging: Merging = Merging.ON_REQUEST  # when questions get a merged answer
+    merger: str | None = None  # the workspace's merger; None: the operator's default
+    mergers: tuple[str, ...] = ()  # the models a workspace may choose to merge with
 
     @property
     def effective(self) -> tuple[str, ...]:
@@ -43,9 +47,10 @@ class ModelSettings:
 class SettingsBook:
     """Reads and changes settings inside the caller's transaction."""
 
-    def __init__(self, available: Sequence[str], defaults: Limits | None = None) -> None:
+    def __init__(self, available: Sequence[str], defaults: Limits | None = None, mergers: Sequence[str] = ()) -> None:
         self.available = tuple(available)
         self.defaults = defaults or Limits()
+        self.mergers = tuple(dict.fromkeys((*available, *mergers)))  # models a workspace may merge with
 
     async def read(self, repo: Repository, workspace_id: int, channel: str | None) -> ModelSettings:
         rows = await repo.settings.by_channel(workspace_id, ["", channel] if channel else [""])
@@ -61,6 +66,9 @@ class SettingsBook:
             if own and own.questions_per_minute is not None
             else self.defaults.questions_per_minute,
             available=self.available,
+            merging=Merging.of(own.merging if own else None),
+            merger=own.merger if own else None,
+            mergers=self.mergers,
         )
 
     def check_models(self, models: Sequence[str]) -> list[str]:
@@ -101,6 +109,26 @@ class SettingsBook:
         row.updated_at = utcnow()
         await repo.flush()
         return await self.read(repo, workspace_id, None)
+
+    async def set_merging(
+        self, repo: Repository, workspace_id: int, merging: Merging, merger: str | None
+    ) -> ModelSettings:
+        """When questions get a merged answer, and which model writes it (None: the operator's default)."""
+        merger = (merger or "").strip() or None
+        if merger is not None and merger not in self.mergers:
+            raise InvalidSettingsError(
+                f"Not a configured model: {merger}. Choose from: {', '.join(self.mergers) or 'none'}."
+            )
+        row = await repo.settings.row(workspace_id, "")
+        row.merging, row.merger, row.updated_at = merging.value, merger, utcnow()
+        await repo.flush()
+        return await self.read(repo, workspace_id, None)
+
+    async def admit_spending(self, repo: Repository, workspace_id: int, settings: ModelSettings) -> None:
+        """Refuse a paid call beyond a question (a merge) once the workspace's daily budget is spent."""
+        if settings.daily_budget_usd is not None:
+            await repo.settings.serialise_admissions(workspace_id)
+            await self._check_budget(repo, workspace_id, settings.daily_budget_usd, utcnow())
 
     async def admit(self, repo: Repository, workspace_id: int, user: str, settings: ModelSettings) -> None:
         """Refuse a question over the user's rate or the workspace's budget (before anything is stored);

@@ -12,7 +12,7 @@ import discord
 
 from adapters.discord import embeds
 from adapters.discord.pacing import ChannelPacer
-from adapters.discord.views import card_view
+from adapters.discord.views import card_view, question_view
 from adapters.presenter import card
 from adapters.presenter.live import LiveBatch, LiveBatches, Pacing
 from core.domain import MessageRef
@@ -67,9 +67,25 @@ class Board:
 
         async def job() -> None:
             rendered = embeds.question_message(live.batch, card_links(live))
-            await self._partial(ref).edit(content=rendered.content, embeds=rendered.embeds, allowed_mentions=NO_PINGS)
+            await self._partial(ref).edit(
+                content=rendered.content,
+                embeds=rendered.embeds,
+                view=question_view(live.batch),
+                allowed_mentions=NO_PINGS,
+            )
 
         self.pacer.submit(ref.channel, ref.message_id, job)
+
+    async def post_card(self, live: LiveBatch, view: card.CardView) -> MessageRef | None:
+        """A card that joins the batch later (a merge), where the other cards are."""
+        where = live.thread or next((ref.channel for ref in live.cards.values()), None)
+        if where is None or self.client.is_closed():
+            return None
+        rendered = embeds.card_message(view)
+        sent = await self.client.get_partial_messageable(int(where)).send(
+            embeds=rendered.embeds, view=card_view(view), files=files_of(rendered), allowed_mentions=NO_PINGS
+        )
+        return MessageRef(str(sent.channel.id), str(sent.id))
 
     async def show_card(self, live: LiveBatch, answer_id: int, *, optional: bool = False) -> None:
         ref = live.cards.get(answer_id)

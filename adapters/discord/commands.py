@@ -16,7 +16,7 @@ from adapters.discord import embeds
 from adapters.discord.actors import workspace_of
 from adapters.discord.cards import Board, Sendable, files_of
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
-from adapters.discord.views import confirm_view
+from adapters.discord.views import confirm_view, question_view
 from adapters.presenter import actions
 from adapters.presenter.live import LiveBatch
 from core.domain import Actor, MessageRef, Question, WorkspaceRef
@@ -104,7 +104,10 @@ class Handlers:
     async def _show_question(self, interaction: discord.Interaction[Any], live: LiveBatch) -> discord.Message:
         rendered = embeds.question_message(live.batch)
         root = await interaction.edit_original_response(
-            content=rendered.content, embeds=rendered.embeds, attachments=files_of(rendered)
+            content=rendered.content,
+            embeds=rendered.embeds,
+            attachments=files_of(rendered),
+            view=question_view(live.batch),
         )
         interaction.extras[ANSWERED] = True
         self.board.question_posted(live, root)
@@ -133,10 +136,13 @@ class Handlers:
             ws = workspace_of(interaction.guild_id, interaction.user.id)
             perms = interaction.permissions
             actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
-            answer = await self.service.get_answer(click.answer_id, ws)
-            live = await self.board.live.live(answer.batch_id, ws)
-            if click.answer_id not in live.cards and interaction.message is not None and not click.confirmed:
-                live.cards[click.answer_id] = _ref(interaction.message)  # the clicked card itself
+            if click.on_question:  # Merge: the question's message carries the batch's id
+                live = await self.board.live.live(click.target_id, ws)
+            else:
+                answer = await self.service.get_answer(click.target_id, ws)
+                live = await self.board.live.live(answer.batch_id, ws)
+                if click.target_id not in live.cards and interaction.message is not None and not click.confirmed:
+                    live.cards[click.target_id] = _ref(interaction.message)  # the clicked card itself
             await self.board.live.apply(live, await actions.perform(self.service, click, actor))
             if click.confirmed:  # the confirmation has done its work
                 await interaction.edit_original_response(

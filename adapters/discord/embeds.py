@@ -158,6 +158,9 @@ def _facts(embed: discord.Embed, shown: card.CardView, *, with_why: bool = False
     usage = " · ".join(card.usage_parts(answer))
     if usage:
         embed.add_field(name="Usage", value=usage, inline=True)
+    sources = card.sources_line(answer, neutralise)
+    if sources:
+        embed.add_field(name="Sources", value=_clip(sources, FIELD_MAX), inline=False)
     if answer.is_selected and answer.selected_by:
         embed.add_field(name="Selected", value=f"Selected by <@{answer.selected_by}>", inline=False)
     paid = card.paid_by(answer, neutralise)

@@ -1,4 +1,5 @@
-"""`/consensus-settings show|models|limits`: which models answer here, the daily budget, the rate.
+"""`/consensus-settings show|models|limits|merging`: which models answer here, the daily budget, the
+rate, and when answers are merged into one (and by which model).
 
 Only members with Manage Server may change settings (the command is hidden from others by default,
 and the core refuses anyone else). `models` shows a private message with a select of the models the
@@ -17,11 +18,15 @@ from discord import app_commands
 from adapters.discord.actors import actor_of, settings_channel
 from adapters.discord.embeds import BLURPLE
 from adapters.discord.replies import ANSWERED, guard
+from adapters.presenter.card import MERGING_WORDS
+from core.domain import Merging
 from core.errors import PermissionDeniedError
 from core.service import ConsensusService
 from core.settings import MAX_MODELS, ModelSettings
 
 Where = Literal["server", "channel"]
+When = Literal["off", "request", "auto"]  # core.domain.Merging's values
+DEFAULT_MERGER = "default"  # typed as the merger: back to the operator's default
 SELECT_TEMPLATE = r"consensus-models:(?P<where>server|\d{1,20})"
 MAX_OPTIONS = 25  # Discord's limit for one select
 MANAGERS_ONLY = "Only members with Manage Server can change this server's settings."
@@ -49,6 +54,8 @@ def render(settings: ModelSettings, channel: str | None) -> discord.Embed:
     rate = settings.questions_per_minute
     embed.add_field(name="Daily budget", value="no limit" if budget is None else f"${budget:,.2f} per day (UTC)")
     embed.add_field(name="Questions per minute", value="no limit" if rate is None else f"{rate} per person")
+    merger = f"; written by `{settings.merger}`" if settings.merger else ""
+    embed.add_field(name="Merged answer", value=MERGING_WORDS[settings.merging] + merger, inline=False)
     embed.set_footer(text=f"At most {MAX_MODELS} models answer one question.")
     return embed
 
@@ -128,6 +135,14 @@ class SettingsCommands:
         ) -> None:
             await self.limits(interaction, daily_budget_usd, questions_per_minute, reset)
 
+        @group.command(name="merging", description="When answers are merged into one, and which model merges")
+        @app_commands.describe(
+            when="off, request (the Merge button) or auto (after every question)",
+            merger=f"provider/model that writes the merge; '{DEFAULT_MERGER}': the operator's (omitted: unchanged)",
+        )
+        async def merging(interaction: discord.Interaction[Any], when: When, merger: str | None = None) -> None:
+            await self.merging(interaction, when, merger)
+
         tree.add_command(group)
 
     async def _reply(
@@ -186,4 +201,14 @@ class SettingsCommands:
             await self.service.set_limits(
                 actor, daily_budget_usd=daily_budget_usd, questions_per_minute=questions_per_minute
             )
+            await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel), channel))
+
+    async def merging(self, interaction: discord.Interaction[Any], when: str, merger: str | None) -> None:
+        async with guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            actor, channel = actor_of(interaction), settings_channel(interaction)
+            if merger is None:  # left out: the merger stays as it is
+                merger = (await self.service.model_settings(actor.workspace)).merger
+            chosen = None if merger is None or merger.strip() == DEFAULT_MERGER else merger
+            await self.service.set_merging(actor, Merging.of(when), chosen)
             await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel), channel))

@@ -11,8 +11,9 @@ from typing import Any, Protocol
 
 import discord
 
-from adapters.presenter import actions
+from adapters.presenter import actions, card
 from adapters.presenter.card import CardView, Style
+from core.domain import Batch
 
 _STYLES = {
     Style.PLAIN: discord.ButtonStyle.secondary,
@@ -36,7 +37,7 @@ class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=action
         button: discord.ui.Button[Any] = discord.ui.Button(
             label=label or click.verb.title(),
             style=style,
-            custom_id=actions.component_id(click.verb, click.answer_id, confirmed=click.confirmed),
+            custom_id=actions.component_id(click.verb, click.target_id, confirmed=click.confirmed),
         )
         super().__init__(button)
         self.click = click
@@ -72,8 +73,18 @@ def card_view(shown: CardView) -> discord.ui.View:
     )
 
 
+def question_view(batch: Batch) -> discord.ui.View:
+    """The buttons of the question's message (Merge), as a stopped view; empty clears them."""
+    return _stopped(
+        *(
+            CardButton(actions.Click(a.verb, batch.id), label=a.label, style=_STYLES[a.style])
+            for a in card.question_actions(batch)
+        )
+    )
+
+
 def confirm_view(click: actions.Click) -> discord.ui.View:
     """The one button of a confirmation step; dismissing the ephemeral message is the way out."""
     confirm = actions.CONFIRMS[click.verb]
-    yes = actions.Click(click.verb, click.answer_id, confirmed=True)
+    yes = actions.Click(click.verb, click.target_id, confirmed=True)
     return _stopped(CardButton(yes, label=confirm.button, style=discord.ButtonStyle.danger))

@@ -1,6 +1,7 @@
 """The card verbs, the component id that carries one, and the core call each one makes.
 
-A component id is `consensus:<verb>:<answer id>`, with `:yes` appended on the button of a
+A component id is `consensus:<verb>:<answer id>` (Merge, on the question's message, carries the
+question's batch id instead), with `:yes` appended on the button of a
 confirmation step (Discord asks in an ephemeral message; Slack's own dialog needs no second id).
 Nothing else rides on a button: the state lives in the database, so a click works after a
 restart and on any replica.
@@ -28,10 +29,11 @@ class Verb(StrEnum):
     DELETE = "delete"
     DELETE_OTHERS = "delete_others"
     RETRY = "retry"
+    MERGE = "merge"  # on the question: a merged answer written from the kept answers
 
 
 # The verbs that change the answer for everyone: only the asker or an admin may use them.
-PRIVILEGED = frozenset({Verb.SELECT, Verb.DELETE, Verb.DELETE_OTHERS, Verb.RETRY})
+PRIVILEGED = frozenset({Verb.SELECT, Verb.DELETE, Verb.DELETE_OTHERS, Verb.RETRY, Verb.MERGE})
 COMPONENT_ID = re.compile(
     rf"{PREFIX}:(?P<verb>{'|'.join(v.value for v in Verb)}):(?P<id>\d{{1,{ID_MAX_DIGITS}}})(?::(?P<yes>{CONFIRMED}))?"
 )
@@ -59,16 +61,21 @@ CONFIRMS = {
 @dataclass(frozen=True, slots=True)
 class Click:
     verb: Verb
-    answer_id: int
+    target_id: int  # the answer's id; the batch's for Merge
     confirmed: bool = False
+
+    @property
+    def on_question(self) -> bool:
+        """The click is on the question's message (its id is the batch's), not on a card."""
+        return self.verb is Verb.MERGE
 
     @property
     def needs_confirmation(self) -> bool:
         return self.verb in CONFIRMS and not self.confirmed
 
 
-def component_id(verb: Verb, answer_id: int, *, confirmed: bool = False) -> str:
-    return f"{PREFIX}:{verb.value}:{answer_id}" + (f":{CONFIRMED}" if confirmed else "")
+def component_id(verb: Verb, target_id: int, *, confirmed: bool = False) -> str:
+    return f"{PREFIX}:{verb.value}:{target_id}" + (f":{CONFIRMED}" if confirmed else "")
 
 
 def parse(value: str) -> Click | None:
@@ -86,6 +93,7 @@ class CardVerbs(Protocol):
     async def delete(self, answer_id: int, actor: Actor) -> Batch: ...
     async def delete_others(self, answer_id: int, actor: Actor) -> Batch: ...
     async def retry(self, answer_id: int, actor: Actor) -> Answer: ...
+    async def merge(self, batch_id: int, actor: Actor) -> Batch: ...
 
 
 async def perform(service: CardVerbs, click: Click, actor: Actor) -> Answer | Batch:
@@ -97,5 +105,6 @@ async def perform(service: CardVerbs, click: Click, actor: Actor) -> Answer | Ba
         Verb.DELETE: service.delete,
         Verb.DELETE_OTHERS: service.delete_others,
         Verb.RETRY: service.retry,
+        Verb.MERGE: service.merge,
     }
-    return await calls[click.verb](click.answer_id, actor)
+    return await calls[click.verb](click.target_id, actor)

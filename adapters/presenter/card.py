@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from adapters.presenter.actions import CONFIRMS, Confirm, Verb
-from core.domain import Answer, AnswerStatus, Batch, Ending
+from core.domain import Answer, AnswerStatus, Batch, Ending, Merging
 
 Inert = Callable[[str], str]
 _METHOD_WORDS = {"consensus": "agreement", "agreement": "agreement", "judge": "a judge model"}
@@ -202,22 +202,66 @@ def tries_text(answer: Answer) -> str:
     return f"after {answer.attempts} attempts" if answer.attempts > 1 else ""
 
 
+def sources_line(answer: Answer, inert: Inert = _same) -> str:
+    """What a merge was written from, letters as it saw them: "Merged from A · Anthropic, B · Ollama"."""
+    if not answer.merged_from:
+        return ""
+    return "Merged from " + ", ".join(f"{letter} · {inert(name)}" for letter, name in sorted(answer.merged_from))
+
+
 # ---- the question --------------------------------------------------------------------------------
 
 
 def is_ranked(batch: Batch) -> bool:
-    """Every finished answer has its score: the ranking is in."""
-    done = [a for a in batch.live_answers if a.status is AnswerStatus.COMPLETED]
+    """Every finished answer has its score: the ranking is in. A merge is never ranked."""
+    done = [a for a in batch.model_answers if a.status is AnswerStatus.COMPLETED]
     return bool(done) and all(a.score is not None for a in done) and not waiting(batch)
 
 
+def models_asked(batch: Batch) -> int:
+    """How many models the question went to (a merge is not one of them; deleted answers count)."""
+    return sum(not a.is_merge for a in batch.answers)
+
+
 def waiting(batch: Batch) -> list[Answer]:
-    return [a for a in batch.live_answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+    """The models still answering (a merge being written is not one of them)."""
+    return [a for a in batch.model_answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+
+
+MERGE_ACTION = Action(Verb.MERGE, "Merge", Style.PRIMARY)
+# The workspace setting, in the words every settings screen uses
+MERGING_WORDS = {
+    Merging.OFF: "off",
+    Merging.ON_REQUEST: "on request (the Merge button)",
+    Merging.AFTER_EVERY_QUESTION: "after every question",
+}
+MERGE_MIN_ANSWERS = 2
+
+
+def question_actions(batch: Batch) -> tuple[Action, ...]:
+    """The buttons on the question's message: Merge, once every model has answered, while at least
+    two answers are kept and none is merged yet, unless the workspace turned merging off."""
+    done = [a for a in batch.model_answers if a.status is AnswerStatus.COMPLETED]
+    if batch.merging is Merging.OFF or waiting(batch) or batch.merge is not None or len(done) < MERGE_MIN_ANSWERS:
+        return ()
+    return (MERGE_ACTION,)
+
+
+def merge_status(batch: Batch, inert: Inert = _same) -> str:
+    """ "merging with OpenAI…", "merged by OpenAI", "merge failed"; empty without a live merge."""
+    merged = batch.merge
+    if merged is None:
+        return ""
+    if merged.status is AnswerStatus.FAILED:
+        return "merge failed"
+    if merged.status is AnswerStatus.COMPLETED:
+        return f"merged by {inert(merged.model)}"
+    return f"merging with {inert(merged.model)}…"
 
 
 def status_line(batch: Batch, inert: Inert = _same) -> str:
     """ "3/3 answered · ranked by agreement", "2/3 answered · Claude failed", "1/3 answered · waiting for…"."""
-    live = batch.live_answers
+    live = batch.model_answers
     done = [a for a in live if a.status is AnswerStatus.COMPLETED]
     failed = [a for a in live if a.status is AnswerStatus.FAILED]
     parts = [f"{len(done)}/{len(live)} answered"]
@@ -228,10 +272,12 @@ def status_line(batch: Batch, inert: Inert = _same) -> str:
     elif is_ranked(batch):
         method = next((a.score_method for a in done if a.score_method), None)
         parts.append(f"ranked {method_words(method, inert)}")
-    selected = next((a for a in live if a.is_selected), None)
+    if merge_status(batch, inert):
+        parts.append(merge_status(batch, inert))
+    selected = next((a for a in batch.live_answers if a.is_selected), None)
     if selected:
         parts.append(f"selected: {inert(selected.label)}")
-    deleted = len(batch.answers) - len(live)
+    deleted = len(batch.answers) - len(batch.live_answers)
     if deleted:
         parts.append(f"{deleted} deleted")
     return " · ".join(parts)
@@ -253,7 +299,7 @@ def ranked(batch: Batch) -> list[Answer]:
     """The live answers best first (the ranked ones by rank, then the failed), once ranked."""
     if not is_ranked(batch):
         return []
-    live = [a for a in batch.live_answers if a.status in (AnswerStatus.COMPLETED, AnswerStatus.FAILED)]
+    live = [a for a in batch.model_answers if a.status in (AnswerStatus.COMPLETED, AnswerStatus.FAILED)]
     return sorted(live, key=lambda a: (a.status is not AnswerStatus.COMPLETED, a.rank or 10**6, a.id))
 
 

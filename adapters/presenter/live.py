@@ -4,7 +4,8 @@ surface, paced, and found again after a restart.
 The one rule for early events: the fan-out starts as soon as `ask` returns, so events can come
 before the adapter has posted anything. An event for a batch not tracked yet is kept (for up to
 KEEP_EARLY batches) and folded in when it is tracked; an event for a tracked batch whose cards are
-still being posted is folded at once and shown when posting ends. A ranking for a batch this
+still being posted is folded at once and shown when posting ends. An answer that joins a batch
+after its cards were posted (a merge) gets a card of its own, posted once. A ranking for a batch this
 process never saw (a restart, another replica) restores the batch from the store, if the store
 knows where its messages are.
 """
@@ -34,6 +35,7 @@ class Surface(Protocol):
 
     async def show_card(self, live: LiveBatch, answer_id: int, *, optional: bool = False) -> None: ...
     async def show_question(self, live: LiveBatch, *, optional: bool = False) -> None: ...
+    async def post_card(self, live: LiveBatch, view: card.CardView) -> MessageRef | None: ...
 
 
 class CoreForLive(Protocol):
@@ -69,6 +71,7 @@ class LiveBatch:
     preview_shown: dict[int, float] = field(default_factory=dict)  # answer id -> when, monotonic
     versions: dict[int, int] = field(default_factory=dict)  # answer id -> how often it changed
     posted: asyncio.Event = field(default_factory=asyncio.Event)
+    posting: set[int] = field(default_factory=set)  # answers whose card is being posted after the others
 
     def answer(self, answer_id: int) -> Answer | None:
         return next((a for a in self.batch.answers if a.id == answer_id), None)
@@ -78,9 +81,10 @@ class LiveBatch:
         return None if answer is None else card.view(answer, self.batch, self.previews.get(answer_id))
 
     def put(self, answer: Answer) -> None:
-        self.batch = dataclasses.replace(
-            self.batch, answers=tuple(answer if a.id == answer.id else a for a in self.batch.answers)
-        )
+        """Fold in an answer's new state; an answer new to the batch (a merge) joins it."""
+        known = any(a.id == answer.id for a in self.batch.answers)
+        answers = tuple(answer if a.id == answer.id else a for a in self.batch.answers)
+        self.batch = dataclasses.replace(self.batch, answers=answers if known else (*answers, answer))
         self.versions[answer.id] = self.versions.get(answer.id, 0) + 1
 
     def replace_batch(self, batch: Batch) -> None:
@@ -203,6 +207,9 @@ class LiveBatches:
         self._fold(live, event)
         if not live.posted.is_set():
             return  # shown when posting ends
+        if not isinstance(event, BatchRanked) and self._unposted(live):
+            await self.post_new_cards(live)  # its card shows its latest state
+            return
         if isinstance(event, BatchRanked):
             await self.show_all(live)
         elif isinstance(event, AnswerProgress):
@@ -242,6 +249,35 @@ class LiveBatches:
         await self.surface.show_question(live)
 
     async def show_all(self, live: LiveBatch) -> None:
+        if self._unposted(live):
+            await self.post_new_cards(live)
         for answer in live.batch.answers:
             await self.surface.show_card(live, answer.id)
+        await self.surface.show_question(live)
+
+    # ---- cards that join a posted batch ------------------------------------------------------
+    @staticmethod
+    def _unposted(live: LiveBatch) -> list[Answer]:
+        return [
+            a for a in live.batch.answers if a.id not in live.cards and a.id not in live.posting and not a.is_deleted
+        ]
+
+    async def post_new_cards(self, live: LiveBatch) -> None:
+        """A card for each answer that joined after the others were posted, remembered for restarts;
+        then whatever changed while it was posted is shown, and the question (its buttons change)."""
+        for answer in self._unposted(live):
+            live.posting.add(answer.id)
+            try:
+                version = live.versions.get(answer.id, 0)
+                view = live.view(answer.id)
+                ref = await self.surface.post_card(live, view) if view is not None else None
+                if ref is None:
+                    continue
+                live.cards[answer.id] = ref
+                await self.core.cards_posted(live.batch.workspace, [("answer", answer.id, ref)])
+            finally:
+                live.posting.discard(answer.id)
+            view = live.view(answer.id)
+            if live.versions.get(answer.id, 0) != version and view and view.state is not card.CardState.WRITING:
+                await self.surface.show_card(live, answer.id)
         await self.surface.show_question(live)

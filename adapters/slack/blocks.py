@@ -108,7 +108,7 @@ def parent(
 ) -> Rendered:
     """The question, its status, and once ranked the ranking with a link to each card."""
     title = "Follow-up" if follow_up else "Question"
-    who = f"asked by {escape(asker_name)} · {len(batch.answers)} models"
+    who = f"asked by {escape(asker_name)} · {card.models_asked(batch)} models"
     blocks: list[Block] = []
     if follow_up:
         blocks.append(section(f"*{title}* · {who}"))
@@ -125,6 +125,10 @@ def parent(
     consensus = card.consensus_line(batch)
     if consensus:
         blocks.append(context(escape(ellipsize(consensus, 2000))))
+    offered = card.question_actions(batch)
+    if offered:
+        elements = [button(a.label, a.verb, batch.id, _STYLES[a.style], a.confirm) for a in offered]
+        blocks.append({"type": "actions", "block_id": f"consensus-question-{batch.id}", "elements": elements})
     fallback = f"{title}: {escape(ellipsize(batch.question, FALLBACK_LIMIT - 20))}"
     return Rendered(blocks, fallback)
 
@@ -181,6 +185,8 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
         blocks.append(section(summary))
         if shown.why:
             blocks.append(context(f"_Why:_ {escape(shown.why)}"))
+    if answer.merged_from and not shown.compact:
+        blocks.append(context(card.sources_line(answer, escape)))
     if not shown.compact:
         if shown.rank_line:
             blocks.append(context(escape(shown.rank_line)))

@@ -69,10 +69,7 @@ class ThreadRenderer:
             raise
 
         async def post(view: card.CardView) -> MessageRef:
-            shown = blocks.card_message(view)
-            card_ts = await self.pacer.post(batch.channel, text=shown.text, blocks=shown.blocks, thread_ts=live.thread)
-            self._remember((batch.channel, card_ts), shown.blocks)
-            return MessageRef(batch.channel, card_ts)
+            return await self.post_card(live, view)
 
         await self.live.post_cards(live, post, new_thread=new_thread)
 
@@ -86,6 +83,13 @@ class ThreadRenderer:
         await self.live.apply(await self.live.live(batch_id, workspace), change)
 
     # --- the surface -------------------------------------------------------------------------------
+
+    async def post_card(self, live: LiveBatch, view: card.CardView) -> MessageRef:
+        channel = live.batch.channel
+        shown = blocks.card_message(view)
+        card_ts = await self.pacer.post(channel, text=shown.text, blocks=shown.blocks, thread_ts=live.thread)
+        self._remember((channel, card_ts), shown.blocks)
+        return MessageRef(channel, card_ts)
 
     async def show_question(self, live: LiveBatch, *, optional: bool = False) -> None:
         if live.question is None:

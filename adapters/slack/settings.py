@@ -1,5 +1,6 @@
 """`/consensus settings`: which models answer (for the workspace, or only this channel), the daily
-budget and the questions per minute, in a modal for workspace admins.
+budget, the questions per minute and when answers are merged (and by which model), in a modal for
+workspace admins.
 
 The adapter only reads the form: numbers it cannot read are shown under their field; whatever the
 core refuses (too many models, an unknown one, a negative budget) is shown under the field the
@@ -14,10 +15,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.presenter.card import MERGING_WORDS
 from adapters.slack.base import HandlerBase, modal_error, team_of, workspace
 from adapters.slack.blocks import Block, context, section
-from adapters.slack.forms import input_block, metadata_channel, modal, option, selected_all, state_values, text_value
-from core.domain import Actor
+from adapters.slack.forms import (
+    input_block,
+    metadata_channel,
+    modal,
+    option,
+    selected,
+    selected_all,
+    state_values,
+    text_value,
+)
+from core.domain import Actor, Merging
 from core.errors import ConsensusError, InvalidSettingsError
 from core.settings import MAX_MODELS, ModelSettings
 
@@ -29,6 +40,13 @@ MODELS_BLOCK, CHANNEL_BLOCK, BUDGET_BLOCK, RATE_BLOCK = (
     "consensus-settings-rate",
 )
 MODELS, ONLY_CHANNEL, BUDGET, RATE = "models", "only_channel", "budget", "rate"
+MERGING_BLOCK, MERGER_BLOCK, MERGING, MERGER = (
+    "consensus-settings-merging",
+    "consensus-settings-merger",
+    "merging",
+    "merger",
+)
+DEFAULT_MERGER = "default"  # the merger select's "operator's default" (an option's value cannot be empty)
 _THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
 ADMINS_ONLY = (
     "Only workspace admins can choose the models and limits. You can still pay with your own API key: `{command} keys`."
@@ -111,8 +129,37 @@ def settings_modal(settings: ModelSettings, *, channel: str | None) -> dict[str,
             RATE_BLOCK, "Questions per minute, per person", rate, optional=True, hint="Empty: the operator's default."
         ),
         context("Limits apply to the whole workspace, whichever channel you are in."),
+        *merging_blocks(settings),
     ]
     return modal(SETTINGS_CALLBACK, "Consensus settings", blocks, channel=channel)
+
+
+def merging_blocks(settings: ModelSettings) -> list[Block]:
+    """When answers are merged into one (Merge), and which model writes the merge."""
+    when = [option(m.value, MERGING_WORDS[m]) for m in Merging]
+    merging: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": MERGING,
+        "options": when,
+        "initial_option": when[list(Merging).index(settings.merging)],
+    }
+    default = option(DEFAULT_MERGER, "The operator's default")
+    models = [default, *(option(m, m) for m in settings.mergers[:99])]
+    merger: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": MERGER,
+        "options": models,
+        "initial_option": next((o for o in models if o["value"] == settings.merger), default),
+    }
+    return [
+        input_block(
+            MERGING_BLOCK,
+            "Merged answer",
+            merging,
+            hint="One answer written from the kept answers, where they agree and differ.",
+        ),
+        input_block(MERGER_BLOCK, "Model that merges", merger, hint="The default: the top-ranked answer's model."),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +168,8 @@ class SettingsForm:
     channel: str | None  # set when "only in this channel" is ticked
     daily_budget_usd: float | None
     questions_per_minute: int | None
+    merging: Merging = Merging.ON_REQUEST
+    merger: str | None = None  # None: the operator's default
 
 
 class FormError(Exception):
@@ -146,7 +195,15 @@ def read_settings_form(view: Mapping[str, Any]) -> SettingsForm:
         rate = int(rate_text) if rate_text else None
     except ValueError:
         raise FormError(RATE_BLOCK, "Enter a whole number, like 5, or leave it empty.") from None
-    return SettingsForm(tuple(selected_all(values, MODELS_BLOCK, MODELS)), channel, budget, rate)
+    merger = selected(values, MERGER_BLOCK, MERGER)
+    return SettingsForm(
+        tuple(selected_all(values, MODELS_BLOCK, MODELS)),
+        channel,
+        budget,
+        rate,
+        Merging.of(selected(values, MERGING_BLOCK, MERGING) or None),
+        None if merger in ("", DEFAULT_MERGER) else merger,
+    )
 
 
 def saved_message(models: Sequence[str], channel: str | None, limits: ModelSettings) -> str:
@@ -161,7 +218,11 @@ def saved_message(models: Sequence[str], channel: str | None, limits: ModelSetti
         if limits.questions_per_minute is not None
         else "no limit of questions per minute"
     )
-    return f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. Limits: {budget}, {rate}."
+    merging = f"Merged answers: {MERGING_WORDS[limits.merging]}"
+    merger = f", written by {limits.merger}" if limits.merger and limits.merging is not Merging.OFF else ""
+    return (
+        f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. Limits: {budget}, {rate}. {merging}{merger}."
+    )
 
 
 class SettingsFlow(HandlerBase):
@@ -199,6 +260,8 @@ class SettingsFlow(HandlerBase):
             limits = await self.service.set_limits(
                 actor, daily_budget_usd=form.daily_budget_usd, questions_per_minute=form.questions_per_minute
             )
+            stage[0] = MERGER_BLOCK
+            limits = await self.service.set_merging(actor, form.merging, form.merger)
             stage[0] = MODELS_BLOCK
             models = await self.service.set_models(actor, form.models, form.channel)
             saved.extend((models, limits))
@@ -208,7 +271,7 @@ class SettingsFlow(HandlerBase):
             if stage[0] == BUDGET_BLOCK and isinstance(exc, InvalidSettingsError):
                 # set_limits refuses one of its two numbers; the budget's refusal names it
                 return BUDGET_BLOCK if "budget" in exc.message.lower() else RATE_BLOCK
-            return MODELS_BLOCK
+            return stage[0] if stage[0] == MERGER_BLOCK else MODELS_BLOCK
 
         await self._guard_modal(ack, apply(), block_for)
         if saved:

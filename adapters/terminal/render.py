@@ -15,7 +15,15 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from adapters.presenter.card import best_first, consensus_line, ending_line, score_text, usage_line, view
+from adapters.presenter.card import (
+    best_first,
+    consensus_line,
+    ending_line,
+    score_text,
+    sources_line,
+    usage_line,
+    view,
+)
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
 from core.ranking.judge import JUDGE_FAILED
@@ -31,6 +39,10 @@ class LiveProgress:
         self.status = {a.id: "waiting" for a in batch.answers}
         self.names = {a.id: a.provider_id for a in batch.answers}
         self.done: dict[int, float] = {}
+        for answer in batch.answers:  # answered before this run (`consensus merge`): shown as they are
+            if answer.status in (AnswerStatus.COMPLETED, AnswerStatus.FAILED):
+                self.status[answer.id] = "answered" if answer.status is AnswerStatus.COMPLETED else "failed"
+                self.done[answer.id] = self.started
         self.live = Live(self._render(), console=console, refresh_per_second=8, transient=True)
         self.live.get_renderable = self._render  # type: ignore[method-assign]
 
@@ -52,6 +64,9 @@ class LiveProgress:
         answer = event.answer
         if answer.batch_id != self.batch_id:
             return
+        if answer.id not in self.names:  # a merge, started after the answers
+            self.names[answer.id] = f"{answer.label}: {answer.provider_id}"
+            self.status[answer.id] = "waiting"
         if isinstance(event, AnswerStarted):
             self.status[answer.id] = "asking"
         elif isinstance(event, AnswerProgress):
@@ -106,6 +121,8 @@ def card(answer: Answer, full: bool) -> Panel:
         body.append(Text(f"Why: {shown.why}", style="italic"))
     if shown.rank_line:
         body.append(Text(shown.rank_line, style="dim"))
+    if answer.merged_from:
+        body.append(Text(sources_line(answer), style="dim"))
     if full and answer.content:
         from rich.markdown import Markdown  # its parser and highlighter: only when whole answers show
 
@@ -179,6 +196,8 @@ def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
         "ended": a.ended,
         "ended_note": a.ending_note,
         "thinking": a.thinking,
+        "merge": a.is_merge,
+        "merged_from": [{"letter": letter, "model": name} for letter, name in sorted(a.merged_from)],
     }
     if marked:
         found.update(rank=a.rank, selected=a.is_selected, selected_by=a.selected_by, deleted=a.is_deleted)

@@ -71,9 +71,13 @@ class BatchLeases:
                 .values(lease_expires_at=lease.until)
             )
 
-    async def finish(self, batch_id: int, owner: str, status: str, consensus: str | None, disagree: bool) -> bool:
+    async def finish(
+        self, batch_id: int, owner: str, status: str, consensus: str | None, disagree: bool, *, rescore: bool = True
+    ) -> bool:
         """Close the batch if `owner` still holds it and no answer waits to run (a retry clicked
-        meanwhile); the checks and the write are one statement."""
+        meanwhile); the checks and the write are one statement. Without `rescore` the consensus line
+        stays as it was (only a merge ran)."""
+        ranking = {"consensus": consensus, "disagree": disagree} if rescore else {}
         waiting = select(AiResponse.id).where(
             AiResponse.batch_id == batch_id, AiResponse.status == AnswerStatus.PENDING.value
         )
@@ -82,8 +86,7 @@ class BatchLeases:
             .where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner, ~waiting.exists())
             .values(
                 status=status,
-                consensus=consensus,
-                disagree=disagree,
+                **ranking,
                 finished_at=utcnow(),
                 lease_owner=None,
                 lease_expires_at=None,

@@ -145,9 +145,19 @@ class Repository:
         await self.session.flush()
         return row
 
-    async def add_question(self, conversation: Conversation, author: str, text: str, *, touch: bool = True) -> Message:
+    async def add_question(
+        self,
+        conversation: Conversation,
+        author: str,
+        text: str,
+        *,
+        touch: bool = True,
+        meta: dict[str, Any] | None = None,
+    ) -> Message:
         """`touch=False`: the conversation was just created, its `updated_at` is already now."""
-        message = Message(conversation_id=conversation.id, author=author, content=text, created_at=utcnow())
+        message = Message(
+            conversation_id=conversation.id, author=author, content=text, created_at=utcnow(), meta=meta or {}
+        )
         self.session.add(message)
         if touch:
             conversation.updated_at = utcnow()
@@ -184,6 +194,24 @@ class Repository:
             ],
         )
         return batch
+
+    async def add_merge(self, batch: RequestBatch, provider_id: str, label: str, lease: Lease) -> AiResponse:
+        """A pending merge for the batch's question, and the batch reopened under `lease` to write it."""
+        row = AiResponse(
+            batch_id=batch.id,
+            message_id=batch.message_id,
+            conversation_id=batch.conversation_id,
+            provider_id=provider_id,
+            model=provider_id.split("/", 1)[-1],
+            label=label,
+            role="merge",
+            status=AnswerStatus.PENDING.value,
+            meta={},
+        )
+        self.session.add(row)
+        await self.leases.reopen(batch.id, lease, uncount=False)
+        await self.session.flush()
+        return row
 
     async def batch_rows(self, batch_id: int) -> tuple[RequestBatch, Message, Conversation, list[AiResponse]]:
         batch = await self.session.get(RequestBatch, batch_id)
@@ -227,8 +255,8 @@ class Repository:
         return found[0], found[1], found[2], found[3], list(answers)
 
     async def answer_outcomes(self, batch_id: int) -> list[Any]:
-        """(id, status, is_deleted, content, ended, label, model) of each answer: what ranking needs,
-        without loading rows."""
+        """(id, status, is_deleted, content, ended, label, model, role) of each answer: what ranking
+        needs, without loading rows."""
         rows = await self.session.execute(
             select(
                 _ANSWERS.c.id,
@@ -238,6 +266,7 @@ class Repository:
                 _ANSWERS.c.ended,
                 _ANSWERS.c.label,
                 _ANSWERS.c.model,
+                _ANSWERS.c.role,
             )
             .where(_ANSWERS.c.batch_id == batch_id)
             .order_by(_ANSWERS.c.id)
@@ -257,6 +286,10 @@ class Repository:
             await self.session.execute(select(Message.id).where(Message.id == found.message_id).with_for_update())
             await self.session.refresh(found)
         return found
+
+    async def lock_question(self, message_id: int) -> None:
+        """Serialise every change to one question's answers (a PostgreSQL row lock until commit)."""
+        await self.session.execute(select(Message.id).where(Message.id == message_id).with_for_update())
 
     async def answers_of_question(self, message_id: int) -> list[AiResponse]:
         rows = await self.session.scalars(
@@ -450,8 +483,10 @@ class Repository:
         rows = await self.session.scalars(select(Conversation).where(Conversation.id.in_(page)).order_by(*order))
         return list(rows)
 
-    async def latest_questions(self, conversation_ids: Sequence[int]) -> list[tuple[int, int, str | None, bool | None]]:
-        """(conversation id, questions asked, provider id, is selected) for each answer to each
+    async def latest_questions(
+        self, conversation_ids: Sequence[int]
+    ) -> list[tuple[int, int, str | None, bool | None, str | None]]:
+        """(conversation id, questions asked, provider id, is selected, role) for each answer to each
         conversation's latest question; one row with None answer columns for a question without answers.
         One round trip, whatever the number of conversations."""
         latest = (
@@ -466,10 +501,14 @@ class Repository:
         )
         rows = await self.session.execute(
             select(
-                latest.c.conversation_id, latest.c.questions, AiResponse.provider_id, AiResponse.is_selected
+                latest.c.conversation_id,
+                latest.c.questions,
+                AiResponse.provider_id,
+                AiResponse.is_selected,
+                AiResponse.role,
             ).outerjoin(AiResponse, AiResponse.message_id == latest.c.latest)
         )
-        return [(row[0], row[1], row[2], row[3]) for row in rows.all()]
+        return [(row[0], row[1], row[2], row[3], row[4]) for row in rows.all()]
 
     async def search(self, workspace_id: int, query: str, limit: int, offset: int) -> list[tuple[Conversation, str]]:
         return await search.search(self.session, workspace_id, query, limit, offset)

@@ -79,6 +79,8 @@ class ModelSetting(Base):
     models: Mapped[list[str]] = mapped_column(JSON, default=list)
     daily_budget_usd: Mapped[float | None] = mapped_column(Numeric(12, 4, asdecimal=False))
     questions_per_minute: Mapped[int | None]
+    merging: Mapped[str | None] = mapped_column(String(16))  # core.domain.Merging; None: on request
+    merger: Mapped[str | None] = mapped_column(String(200))  # the model that merges; None: the default
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -164,6 +166,7 @@ class AiResponse(Base):
     provider_id: Mapped[str] = mapped_column(String(200))  # "openai/gpt-5-mini"
     model: Mapped[str] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="answer", server_default="answer")  # or "merge"
     status: Mapped[str] = mapped_column(String(16), default="pending")
     content: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(String(300))

@@ -112,6 +112,8 @@ async def test_json_is_one_object_with_the_questions_and_marked_answers(stored: 
             "ended",
             "ended_note",
             "thinking",
+            "merge",
+            "merged_from",
             "rank",
             "selected",
             "selected_by",

@@ -8,12 +8,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import JSON, column, insert, inspect, table, text
 
 from core.domain import Platform, WorkspaceRef
 from core.store.migrate import alembic_config, downgrade, include_object, upgrade
 from core.store.store import SCHEMA_REVISION, Store
-from core.store.tables import AiResponse, Base, Conversation, Message, RequestBatch, SearchDocument, Workspace, utcnow
+from core.store.tables import Base, Conversation, Message, RequestBatch, SearchDocument, Workspace, utcnow
 
 
 @pytest.fixture
@@ -167,13 +167,21 @@ async def test_an_upgrade_from_0004_moves_the_rankers_reason_out_of_the_why(stor
             .returning(RequestBatch.id)
         )
         common = {"batch_id": batch, "message_id": message, "conversation_id": conversation, "label": "OpenAI"}
+        flags = dict(attempts=1, is_selected=False, is_deleted=False, is_expanded=False, replaced_characters=False)
         for model, why, method in (("ranked", "Same answer (42) as 2 of 2.", "consensus"), ("pending", "Own.", None)):
-            # a column added later (rank_reason) has no default, so this insert leaves it out
-            await session.execute(
-                insert(AiResponse).values(
-                    **common, provider_id=model, model=model, status="completed", reasoning=why, score_method=method
-                )
+            values = dict(
+                **common,
+                **flags,
+                provider_id=model,
+                model=model,
+                status="completed",
+                reasoning=why,
+                score_method=method,
             )
+            # only the columns 0004 has: the model class knows the later ones and would write them
+            values.update(metadata={}, created_at=now, updated_at=now)
+            columns = [column(name, JSON) if name == "metadata" else column(name) for name in values]
+            await session.execute(insert(table("ai_responses", *columns)).values(**values))
     await upgrade(store.engine)
     rows = "SELECT model, reasoning, rank_reason FROM ai_responses ORDER BY model"
     async with store.engine.connect() as conn:

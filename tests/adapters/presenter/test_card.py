@@ -9,7 +9,7 @@ import pytest
 
 from adapters.presenter import actions, card
 from adapters.presenter.actions import Click, Verb
-from core.domain import Actor, Answer, AnswerStatus, Batch, BatchStatus, Platform, WorkspaceRef
+from core.domain import Actor, Answer, AnswerStatus, Batch, BatchStatus, Merging, Platform, WorkspaceRef
 
 WS = WorkspaceRef(Platform.SLACK, "T1")
 
@@ -170,7 +170,7 @@ def test_the_ranked_list_best_first_with_links() -> None:
 def test_component_ids_parse_back_or_not_at_all(value: str, expected: Click | None) -> None:
     assert actions.parse(value) == expected
     if expected is not None:
-        assert actions.component_id(expected.verb, expected.answer_id, confirmed=expected.confirmed) == value
+        assert actions.component_id(expected.verb, expected.target_id, confirmed=expected.confirmed) == value
 
 
 async def test_each_verb_calls_its_service_method_once() -> None:
@@ -205,3 +205,42 @@ async def test_each_verb_calls_its_service_method_once() -> None:
 def test_how_an_answer_ended_is_named_for_what_it_was(ended: str, replaced: bool, expected: Any) -> None:
     line = card.ending_line(answer(ended=ended, replaced_characters=replaced))
     assert (line.icon, line.title, line.note) == expected if expected else line is None
+
+
+def merged(**kw: Any) -> Answer:
+    base: dict[str, Any] = dict(
+        id=9,
+        provider_id="openai/gpt-merge",
+        label="Merged answer",
+        score=None,
+        score_method=None,
+        rank=None,
+        is_merge=True,
+        merged_from=(("B", "Anthropic"), ("A", "OpenAI")),
+    )
+    return answer(**{**base, **kw})
+
+
+def test_merge_is_offered_on_the_question_once_every_model_has_answered() -> None:
+    two = (answer(id=7), answer(id=8, rank=2, provider_id="anthropic/claude-test", label="Anthropic"))
+    assert [a.verb for a in card.question_actions(batch(*two))] == [Verb.MERGE]
+    running = replace(two[1], status=AnswerStatus.RUNNING, score=None, rank=None)
+    assert card.question_actions(batch(two[0], running)) == ()  # a model still answers
+    assert card.question_actions(batch(two[0], replace(two[1], is_deleted=True))) == ()  # one kept answer
+    assert card.question_actions(batch(*two, merged())) == ()  # merged already
+    assert [a.verb for a in card.question_actions(batch(*two, merged(is_deleted=True)))] == [Verb.MERGE]
+    off = replace(batch(*two), merging=Merging.OFF)
+    assert card.question_actions(off) == ()
+
+
+def test_a_merge_is_no_models_answer_in_the_status_and_the_ranking() -> None:
+    two = (answer(id=7), answer(id=8, rank=2, provider_id="anthropic/claude-test", label="Anthropic"))
+    writing = batch(*two, merged(status=AnswerStatus.RUNNING, content=None, summary=None))
+    assert card.is_ranked(writing) and not card.waiting(writing)
+    assert card.status_line(writing).startswith("2/2 answered · ranked by agreement · merging with gpt-merge…")
+    done = batch(*two, merged(is_selected=True))
+    assert "merged by gpt-merge · selected: Merged answer" in card.status_line(done)
+    assert [a.id for a in card.ranked(done)] == [7, 8]
+    assert card.sources_line(merged()) == "Merged from A · OpenAI, B · Anthropic"
+    assert card.sources_line(answer()) == ""
+    assert [a.verb for a in card.view(merged(), done).actions] == [Verb.EXPAND, Verb.SELECT, Verb.DELETE]

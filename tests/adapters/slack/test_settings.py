@@ -65,7 +65,7 @@ async def test_admin_sets_models_for_one_channel_and_the_limits(slack_env: Slack
     assert (note["channel"], note["user"]) == ("C1", "UADMIN")
     assert note["text"] == (
         f"Saved. Questions in this channel go to: {GPT}, {CLAUDE}. "
-        "Limits: $12.50 a day, 30 questions per minute per person."
+        "Limits: $12.50 a day, 30 questions per minute per person. Merged answers: on request (the Merge button)."
     )
     here = await env.service.model_settings(env.ws, "C1")
     assert (here.channel_models, here.models) == ((GPT, CLAUDE), ())
@@ -125,7 +125,8 @@ async def test_workspace_choice_and_dropping_a_channel_override(slack_env: Slack
     await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
     assert env.api.ephemeral[0]["text"] == (
         f"Saved. Questions in this workspace go to: {GPT}. Limits: $1,500.00 a day, no limit of questions "
-        f"per minute. This channel keeps its own choice ({LLAMA}): to drop it, tick “Only in this channel” "
+        "per minute. Merged answers: on request (the Merge button). "
+        f"This channel keeps its own choice ({LLAMA}): to drop it, tick “Only in this channel” "
         "and choose no models."
     )
     assert (await env.service.model_settings(env.ws, "C2")).effective == (GPT,)
@@ -182,3 +183,36 @@ async def test_rate_limit_refusal_for_a_question_and_a_follow_up(slack_env: Slac
     assert "the limit is 1" in note["text"]
     await env.settle()
     assert len(env.llm.calls) == calls and len(env.parents()) == 1
+
+
+async def test_admin_sets_when_answers_are_merged_and_by_which_model(slack_env: SlackEnv) -> None:
+    env = slack_env
+    view = await open_settings(env)
+    merging = next(b for b in view["blocks"] if b.get("block_id") == settings.MERGING_BLOCK)["element"]
+    assert merging["initial_option"]["value"] == "request"
+    assert [o["value"] for o in merging["options"]] == ["off", "request", "auto"]
+    merger = next(b for b in view["blocks"] if b.get("block_id") == settings.MERGER_BLOCK)["element"]
+    assert [o["value"] for o in merger["options"]] == [settings.DEFAULT_MERGER, *MODELS]
+    ack = await submit(env, view, {"merging": "auto", "merger": CLAUDE})
+    assert ack == {}
+    await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
+    assert env.api.ephemeral[0]["text"].endswith(f"Merged answers: after every question, written by {CLAUDE}.")
+    stored = await env.service.model_settings(env.ws)
+    assert (stored.merging.value, stored.merger) == ("auto", CLAUDE)
+
+    env.llm.answers["claude-test"] = "Answers A and B agree.\nCONSENSUS: They agree.\nTL;DR: Merged."
+    batch = await env.ask("What is 2+2?")
+    await env.api.wait_until(lambda: "Merged answer" in env.screen())
+    await env.settle()
+    stored_batch = await env.service.get_batch(batch.id, env.ws)
+    assert stored_batch.merge is not None and stored_batch.merge.provider_id == CLAUDE
+    assert "consensus:merge:" not in dumps(env.parents()[0].blocks)  # nothing to click: it merged by itself
+
+    view = await open_settings(env)  # the form shows what is set
+    merging = next(b for b in view["blocks"] if b.get("block_id") == settings.MERGING_BLOCK)["element"]
+    assert merging["initial_option"]["value"] == "auto"
+    forged = state_of(view, {"merging": "off"})
+    forged[settings.MERGER_BLOCK] = {"merger": {"type": "static_select", "selected_option": {"value": "openai/nope"}}}
+    ack = await submit(env, view, {}, values=forged)
+    assert ack["response_action"] == "errors" and "Not a configured model" in ack["errors"][settings.MERGER_BLOCK]
+    assert (await env.service.model_settings(env.ws)).merging.value == "auto"  # refused: nothing changed
