@@ -35,7 +35,7 @@ async def slack_api() -> AsyncIterator[FakeSlackAPI]:
 
 SECRET = "test-signing-secret"
 MODELS = ("openai/gpt-test", "anthropic/claude-test", "ollama/llama-test")
-FAST = Pacing(update_rate=200, update_burst=200, post_rate=200, post_burst=200)
+FAST = Pacing(update_rate=200, update_burst=200, post_rate=200, post_burst=200, retry_base=0.01)
 
 
 @dataclass
