@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -30,6 +29,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.retrying import Backoff
 
 log = logging.getLogger(__name__)
 _GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_archived"}
@@ -46,17 +47,7 @@ class Pacing:
     update_reserve: float = 12  # optional updates only while the bucket holds at least this many
     post_rate: float = 1.0  # chat.postMessage per second, per channel
     post_burst: float = 10  # a question with up to 8 models posts at once
-    # An update that failed on the way is sent again after about retry_base, 2x, 4x … (at most
-    # retry_cap) seconds, `retries` times: 0.5 s to 30 s, about 1.5 minutes in all.
-    retry_base: float = 0.5
-    retry_cap: float = 30.0
-    retries: int = 8
-
-    def backoff(self, failures: int) -> float:
-        """The wait after `failures` failed tries in a row: half fixed, half random, so that the
-        cards of one outage do not all come back at the same moment."""
-        ceiling = min(self.retry_cap, self.retry_base * 2.0 ** (failures - 1))
-        return ceiling / 2 + random.random() * ceiling / 2
+    retry: Backoff = field(default_factory=Backoff)  # how a failed update is sent again
 
 
 class Bucket:
@@ -278,11 +269,11 @@ class Pacer:
             elif slack_error(exc) not in _GONE:
                 log.error("chat.update failed: %s", slack_error(exc))
             return None
-        if failures > self.pacing.retries:
+        if self.pacing.retry.gives_up(failures):
             log.error("chat.update failed: %s, gave up after %d tries", why, failures)
             return None
         log.warning("chat.update failed: %s; trying again", why)
-        return self.pacing.backoff(failures)
+        return self.pacing.retry.wait(failures)
 
     async def flush(self) -> None:
         """Wait until every queued update was sent (tests, shutdown)."""

@@ -9,6 +9,7 @@ import time
 import aiohttp
 import pytest
 
+from adapters.retrying import Backoff
 from adapters.slack.pacing import Bucket, Pacer, Pacing, RateLimitNotifier
 from adapters.slack.text import escape
 from tests.fakes.slack_api import DROP, HTML_500, Failure, FakeSlackAPI
@@ -86,7 +87,7 @@ ONCE = {
 
 @pytest.mark.parametrize("failures", ONCE.values(), ids=ONCE.keys())
 async def test_an_update_that_fails_once_is_sent_again(slack_api: FakeSlackAPI, failures: list[Failure]) -> None:
-    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry_base=0.01))
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.01)))
     try:
         ts = await pacer.post("C1", text="card", blocks=section("start"))
         slack_api.fail_next["chat.update"].extend(failures)
@@ -100,7 +101,7 @@ async def test_an_update_that_fails_once_is_sent_again(slack_api: FakeSlackAPI, 
 
 
 async def test_a_newer_state_replaces_one_waiting_to_be_sent_again(slack_api: FakeSlackAPI) -> None:
-    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry_base=0.2))
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.2)))
     try:
         ts = await pacer.post("C1", text="card", blocks=section("start"))
         slack_api.fail_next["chat.update"].append((200, "internal_error"))
@@ -118,7 +119,9 @@ async def test_a_newer_state_replaces_one_waiting_to_be_sent_again(slack_api: Fa
 async def test_an_update_that_keeps_failing_is_given_up_and_logged(
     slack_api: FakeSlackAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry_base=0.01, retries=2))
+    pacer, session = await make_pacer(
+        slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.01, retries=2))
+    )
     try:
         ts = await pacer.post("C1", text="card", blocks=section("start"))
         slack_api.fail_next["chat.update"].extend([(200, "internal_error")] * 3)
@@ -135,7 +138,7 @@ async def test_an_update_that_keeps_failing_is_given_up_and_logged(
 
 
 async def test_an_update_slack_refuses_for_good_is_not_sent_again(slack_api: FakeSlackAPI) -> None:
-    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry_base=0.01))
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.01)))
     try:
         ts = await pacer.post("C1", text="card", blocks=section("start"))
         slack_api.fail_next["chat.update"].append((200, "invalid_blocks"))
