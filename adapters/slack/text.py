@@ -43,6 +43,18 @@ def ellipsize(text: str, limit: int) -> str:
     return safe_cut(cut) + "…"
 
 
+def ellipsize_start(text: str, limit: int) -> str:
+    """The end of escaped `text` in at most `limit` characters, marked with a leading …, never
+    starting inside an entity (a streamed preview shows what arrived last)."""
+    if len(text) <= limit:
+        return text
+    start = len(text) - (limit - 1)
+    amp = text.rfind("&", max(0, start - 4), start)  # an entity has at most 5 characters
+    if amp != -1 and (end := text.find(";", amp, amp + 5)) >= start:
+        start = end + 1
+    return "…" + text[start:]
+
+
 # --- Markdown → mrkdwn -------------------------------------------------------------------------
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")

@@ -75,7 +75,8 @@ def test_split_loses_nothing(raw: str, limit: int) -> None:
     text = escape(raw)
     pieces = split_text(text, limit)
     assert all(len(p) <= limit for p in pieces)
-    assert "".join(pieces).replace("```", "").split() == text.replace("```", "").split()
+    # each piece is a section of its own: a line break where it was cut
+    assert "\n".join(pieces).replace("```", "").split() == text.replace("```", "").split()
 
 
 def test_paginate_respects_budget_and_block_count() -> None:
