@@ -15,6 +15,7 @@ from tests.adapters.discord.helpers import (
     card_of,
     cards,
     click,
+    confirm,
     eventually,
     field,
     settle,
@@ -118,3 +119,17 @@ async def test_an_edit_that_fails_once_is_sent_again(
     await settle(bot, service)
     assert field(card, "Selected")
     assert "selected: OpenAI" in fake_discord.messages[thread]["content"]
+
+
+async def test_a_card_whose_deletion_fails_once_is_still_deleted(
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    service = await make_service()
+    bot = await start_bot(service)
+    thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Which one goes?")
+    await settle(bot, service)
+    card = card_of(fake_discord, thread, "claude-test")
+    fake_discord.fail("DELETE /channels/{id}/messages/{id}", status=503, code=0, message="upstream connect error")
+    await confirm(fake_discord, world, card, "delete")
+    await eventually(lambda: card["id"] in fake_discord.deleted, what="the deleted card gone")
+    assert len(fake_discord.named("DELETE /channels/{id}/messages/{id}")) == 2
