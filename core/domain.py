@@ -92,6 +92,9 @@ class Question:
     text: str
     thread: str | None = None  # the platform's thread reference, once known
     models: tuple[str, ...] | None = None  # None: the configured models
+    # The platform's id of the request that asked (Slack trigger_id, Discord interaction id): a
+    # second delivery of the same request asks nothing.
+    delivery: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,13 @@ class InvalidQuestionError(ConsensusError):
     default_message = "That question cannot be asked."
 
 
+class DuplicateDeliveryError(ConsensusError):
+    """The platform delivered a request that was already received (a retry or a replay): it was
+    acted on once, and the repeat is acknowledged without a word."""
+
+    default_message = "That request was already received."
+
+
 class PermissionDeniedError(ConsensusError):
     default_message = "You are not allowed to do that."
 

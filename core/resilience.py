@@ -1,4 +1,5 @@
-"""The engine's one call policy: timeouts, retries with backoff, per-provider limits and circuit breakers.
+"""The engine's one call policy: timeouts, retries with backoff, per-provider limits, and a circuit
+breaker per model and base URL (one broken model never pauses a healthy one).
 
 The SDKs run with `max_retries=0`, so this is the only place that decides whether to try again. A
 failed call is data (`CallOutcome.error`, a sentence a user can read), never an exception.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from core.errors import ProviderError, ProviderRateLimitedError, ProviderTimeoutError
 from core.metrics import Metrics, NoMetrics, failure_reason
-from core.providers.base import ChatRequest, Completion, OnText, Provider
+from core.providers.base import ChatRequest, Completion, OnText, Provider, endpoint
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class ResilientCaller:
         self.metrics: Metrics = metrics or NoMetrics()
         self._sleep, self._random, self._clock = sleep, random, clock
         self._limits: dict[str, asyncio.Semaphore] = {}
-        self._breakers: dict[str, _Breaker] = {}
+        self._breakers: dict[tuple[str, str], _Breaker] = {}  # (model id, base URL) -> its breaker
 
     async def call(
         self, provider: Provider, request: ChatRequest, on_text: OnText | None = None, deadline: float | None = None
@@ -103,11 +104,11 @@ class ResilientCaller:
                 self.metrics.call_failed(provider.id, reason)
             return CallOutcome(completion, error, attempts, int((self._clock() - start) * 1000))
 
-        name = provider.id.partition("/")[0]
-        breaker = self._breakers.setdefault(name, _Breaker())
+        name, _, model = provider.id.partition("/")
+        breaker = self._breakers.setdefault((provider.id, endpoint(provider)), _Breaker())
         last = ""
         while True:
-            refusal, probe = self._admit(breaker, provider.label)
+            refusal, probe = self._admit(breaker, f"{provider.label} {model}".strip())
             if refusal is not None:
                 reason = "breaker_open" if attempts == 0 else reason
                 late = f"{last}, gave up after {tries(attempts)}"  # the breaker opened mid-call
@@ -186,17 +187,18 @@ class ResilientCaller:
             wait = max(wait, exc.retry_after)
         return wait
 
-    def _admit(self, breaker: _Breaker, label: str) -> tuple[str | None, bool]:
-        """(reason the breaker refuses the call, or None; whether this call is the half-open probe)."""
+    def _admit(self, breaker: _Breaker, who: str) -> tuple[str | None, bool]:
+        """(reason the breaker refuses the call, or None; whether this call is the half-open probe).
+        `who` names the model: "OpenAI gpt-5-mini"."""
         if breaker.open_until is None:
             return None, False
         left = breaker.open_until - self._clock()
         if left > 0:
             return (
-                f"{label} is failing; paused for {math.ceil(left)} s after {_errors(breaker.failures)} in a row"
+                f"{who} is failing; paused for {math.ceil(left)} s after {_errors(breaker.failures)} in a row"
             ), False
         if breaker.probing:
-            return (f"{label} is failing; checking whether it is back ({_errors(breaker.failures)} in a row)"), False
+            return (f"{who} is failing; checking whether it is back ({_errors(breaker.failures)} in a row)"), False
         breaker.probing = True
         return None, True
 

@@ -20,7 +20,13 @@ from core.domain import (
     Question,
     WorkspaceRef,
 )
-from core.errors import ConfigError, InvalidQuestionError, NotFoundError, PermissionDeniedError
+from core.errors import (
+    ConfigError,
+    DuplicateDeliveryError,
+    InvalidQuestionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from core.events import EventBus, EventSink
 from core.fanout import FanOut
 from core.history import summaries
@@ -84,6 +90,9 @@ class ConsensusService(AdminVerbs):
             settings = await self.settings_book.read(repo, workspace_id, question.channel)
             models = self._models(question, settings)
             await self.settings_book.admit(repo, workspace_id, question.user, settings)  # a refusal stores nothing
+            # In the question's own transaction: a repeat waits for the first to commit, then finds it.
+            if question.delivery and not await repo.claim_event(workspace_id, f"question:{question.delivery}"):
+                raise DuplicateDeliveryError()
             if conversation_id is None:
                 conversation = await repo.add_conversation(
                     workspace_id, question.channel, question.thread, " ".join(text.split())[:TITLE_CHARS], question.user

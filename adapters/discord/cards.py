@@ -98,8 +98,8 @@ class Board:
                 return
             message = self._partial(ref)
             if view.state is card.CardState.DELETED:
-                del live.cards[answer_id]
                 await message.delete()
+                live.cards.pop(answer_id, None)  # only once gone: a delete that failed is tried again
                 return
             rendered = embeds.card_message(view)
             await message.edit(

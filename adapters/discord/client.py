@@ -33,6 +33,7 @@ from adapters.discord.pacing import ChannelPacer
 from adapters.discord.settings import ModelsSelect, SettingsCommands
 from adapters.discord.views import CardButton
 from adapters.presenter.actions import Click
+from adapters.retrying import Backoff
 from core.domain import Platform
 from core.errors import ConfigError
 from core.metrics import Metrics, NoMetrics
@@ -110,6 +111,7 @@ class ConsensusBot(discord.Client):
         message_content: bool = False,
         sync_commands: bool = True,
         edit_interval: float = 0.0,
+        edit_retry: Backoff | None = None,
         metrics: Metrics | None = None,
         **client_options: Any,
     ) -> None:
@@ -127,7 +129,7 @@ class ConsensusBot(discord.Client):
         self.message_content = message_content
         self.sync_commands = sync_commands
         self.tree: app_commands.CommandTree[ConsensusBot] = app_commands.CommandTree(self)
-        self.pacer = ChannelPacer(edit_interval)
+        self.pacer = ChannelPacer(edit_interval, edit_retry)
         self.board = Board(self, service, self.pacer)
         self.handlers = Handlers(service, self.board)
         self.handlers.register(self.tree)

@@ -69,7 +69,7 @@ class Handlers:
         self, interaction: discord.Interaction[Any], ws: WorkspaceRef, thread: discord.Thread, text: str
     ) -> None:
         parent, tid = str(thread.parent_id), str(thread.id)
-        question = Question(ws, parent, str(interaction.user.id), text, thread=tid)
+        question = Question(ws, parent, str(interaction.user.id), text, thread=tid, delivery=str(interaction.id))
         conversation = await self.service.find_conversation(ws, parent, tid)
         if conversation is None:
             batch = await self.service.ask(question)
@@ -83,7 +83,7 @@ class Handlers:
         self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str
     ) -> None:
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
-        question = Question(ws, channel_id, str(interaction.user.id), text)
+        question = Question(ws, channel_id, str(interaction.user.id), text, delivery=str(interaction.id))
         batch = await self.service.ask(question)
         live = self.board.live.track(batch)
         root = await self._show_question(interaction, live)

@@ -5,6 +5,10 @@ serialised per channel. discord.py reads Discord's rate-limit headers and waits 
 itself (and retries a 429), so no pause is added here by default. Jobs are keyed by message: a newer
 job for a message replaces a queued one (coalescing), so while an edit waits for the bucket the
 states that arrive meanwhile cost one edit.
+
+An edit that fails on Discord's side or on the way (a 5xx that discord.py's own retries did not get
+past, a dropped connection) is queued again after a backoff, unless a newer edit of that message
+replaced it: one failed call never loses a card's final state.
 """
 
 from __future__ import annotations
@@ -14,16 +18,27 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import discord
+
+from adapters.connecting import describe
+from adapters.retrying import Backoff
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
 
 
+def transient(exc: Exception) -> bool:
+    """Whether the same call may well work a moment later: Discord failed on its side, or the
+    connection did."""
+    return isinstance(exc, discord.DiscordServerError | aiohttp.ClientError | TimeoutError | OSError)
+
+
 class ChannelPacer:
-    def __init__(self, interval: float = 0.0) -> None:
+    def __init__(self, interval: float = 0.0, retry: Backoff | None = None) -> None:
         self.interval = interval
+        self.retry = retry or Backoff()
         self._queues: dict[str, OrderedDict[str, Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
@@ -43,21 +58,40 @@ class ChannelPacer:
 
     async def _work(self, channel: str) -> None:
         queue = self._queues[channel]
+        failures: dict[str, int] = {}  # message -> its tries in a row that failed on the way
         try:
             while queue:
-                _, job = queue.popitem(last=False)
+                key, job = queue.popitem(last=False)
                 try:
                     await job()
+                    failures.pop(key, None)
                 except discord.NotFound:
                     log.info("discord: a message in channel %s is gone; skipped its update", channel)
-                except Exception:
-                    log.exception("discord: updating a message in channel %s failed", channel)
+                except Exception as exc:
+                    if not transient(exc):
+                        log.exception("discord: updating a message in channel %s failed", channel)
+                    else:
+                        failures[key] = failures.get(key, 0) + 1
+                        if self._again(queue, key, job, failures[key], exc):
+                            await asyncio.sleep(self.retry.wait(failures[key]))
+                            continue
                 if queue and self.interval > 0:
                     await asyncio.sleep(self.interval)
         finally:
             self._workers.pop(channel, None)
             if not queue:
                 self._queues.pop(channel, None)
+
+    def _again(self, queue: OrderedDict[str, Job], key: str, job: Job, failures: int, exc: Exception) -> bool:
+        """Queue a failed edit first again (a newer one for the message takes its place), unless
+        it failed too often; whether it was."""
+        if self.retry.gives_up(failures):
+            log.error("discord: updating a message failed: %s, gave up after %d tries", describe(exc), failures)
+            return False
+        log.warning("discord: updating a message failed: %s; trying again", describe(exc))
+        queue.setdefault(key, job)
+        queue.move_to_end(key, last=False)
+        return True
 
     async def drain(self) -> None:
         """Wait until every queued job has run (tests and shutdown)."""

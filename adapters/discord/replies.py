@@ -15,11 +15,12 @@ from typing import Any
 
 import discord
 
-from core.errors import ConsensusError
+from core.errors import ConsensusError, DuplicateDeliveryError
 
 log = logging.getLogger(__name__)
 ANSWERED = "consensus_answered"  # interaction.extras key: the deferred reply already shows content
 PUBLIC = "consensus_public"  # interaction.extras key: deferred publicly (everyone sees "thinking…")
+ALREADY_ACKNOWLEDGED = 40060  # Discord's code for a second answer to one interaction
 
 
 async def defer_publicly(interaction: discord.Interaction[Any]) -> None:
@@ -36,6 +37,23 @@ def user_text(exc: BaseException) -> str:
         return "I lack a permission here (send messages, create threads, or embed links)."
     log.error("discord: unexpected error", exc_info=exc)
     return "Something went wrong on our side; it has been logged."
+
+
+def repeated(exc: BaseException) -> bool:
+    """A second delivery of a request that was answered: the store knew its id, or Discord refused
+    to let it be acknowledged again. The first delivery answers; the repeat says nothing."""
+    if isinstance(exc, discord.HTTPException) and exc.code == ALREADY_ACKNOWLEDGED:
+        return True
+    return isinstance(exc, DuplicateDeliveryError)
+
+
+async def forget_repeat(target: discord.Interaction[Any] | discord.Message) -> None:
+    log.info("discord: a request was delivered again; it was acted on once")
+    if isinstance(target, discord.Interaction) and target.response.is_done() and not target.extras.get(ANSWERED):
+        try:  # the repeat's own "thinking…" reply: nothing will ever fill it
+            await target.delete_original_response()
+        except discord.HTTPException:
+            log.info("discord: could not remove the reply of a repeated request", exc_info=True)
 
 
 async def report_error(target: discord.Interaction[Any] | discord.Message, exc: BaseException) -> None:
@@ -67,4 +85,7 @@ async def guard(target: discord.Interaction[Any] | discord.Message) -> AsyncIter
     try:
         yield
     except Exception as exc:
-        await report_error(target, exc)
+        if repeated(exc):
+            await forget_repeat(target)
+        else:
+            await report_error(target, exc)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -21,9 +21,11 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import parse_body
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -78,6 +80,26 @@ SOCKET_LOG = logging.getLogger("adapters.slack.socket")  # handed to slack_sdk's
 SOCKET_LOG.addFilter(_OneLineSocketRetries())
 
 
+MALFORMED = {"error": "malformed request"}
+
+
+def signed(verifier: SignatureVerifier, body: str, headers: Mapping[str, str]) -> bool:
+    """Whether Slack signed this request, within its five minutes. Checked before the body is read
+    at all: whatever an unsigned request holds is neither parsed nor logged (Bolt would log it)."""
+    try:
+        return verifier.is_valid_request(body, headers)
+    except ValueError:  # a timestamp that is not a number
+        return False
+
+
+def slack_shaped(body: str, content_type: str) -> bool:
+    """Whether Bolt can read the body: a JSON object, or a form (whose `payload` is a JSON object)."""
+    try:
+        return isinstance(parse_body(body, content_type), dict)
+    except ValueError:
+        return False
+
+
 def request_kind(body: dict[str, Any]) -> str:
     if "command" in body:
         return "command"
@@ -108,9 +130,11 @@ class SlackBot:
         app_token: str | None = None,
         handlers: SlackHandlers | None = None,
         metrics: Metrics | None = None,
+        verifier: SignatureVerifier | None = None,
     ) -> None:
         self.app, self.client, self.pacer, self.renderer = app, client, pacer, renderer
         self.app_token = app_token
+        self.verifier = verifier  # HTTP mode: checks each request's signature before anything else
         self.handlers = handlers
         self.metrics: Metrics = metrics or NoMetrics()
         self.port: int | None = None
@@ -130,6 +154,14 @@ class SlackBot:
 
         async def events(request: web.Request) -> web.Response:
             started = time.monotonic()
+            body = await request.text()
+            if self.verifier is None or not signed(self.verifier, body, request.headers):
+                return web.json_response({"error": "invalid request"}, status=401)  # as Bolt answers
+            if not slack_shaped(body, request.content_type):
+                log.warning(
+                    "Slack: a signed request of %d bytes is not one Slack sends; answered 400", len(body.encode())
+                )
+                return web.json_response(MALFORMED, status=400)
             bolt_request = await to_bolt_request(request)
             response = await self.app.async_dispatch(bolt_request)  # returns once the listener acked
             if response.status == 200:
@@ -282,6 +314,9 @@ def build_slack_app(
     renderer = ThreadRenderer(service, pacer, name_of=people.name, workspace_url=people.workspace_url)
     handlers = SlackHandlers(service, renderer, people, client, command)
     handlers.register(app)
-    bot = SlackBot(app, client, pacer, renderer, app_token=app_token, handlers=handlers, metrics=metrics)
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    bot = SlackBot(
+        app, client, pacer, renderer, app_token=app_token, handlers=handlers, metrics=metrics, verifier=verifier
+    )
     service.subscribe(Platform.SLACK.value, bot.on_event)
     return bot

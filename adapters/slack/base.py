@@ -16,7 +16,7 @@ from adapters.slack.pacing import slack_error
 from adapters.slack.people import People
 from adapters.slack.render import ThreadRenderer
 from core.domain import Platform, WorkspaceRef
-from core.errors import ConsensusError
+from core.errors import ConsensusError, DuplicateDeliveryError
 from core.service import ConsensusService
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ class HandlerBase:
     async def _guard(self, reply: Reply, work: Awaitable[None]) -> None:
         try:
             await work
+        except DuplicateDeliveryError:
+            log.info("Slack delivered a request again; it was acted on once")  # acknowledged, nothing said
         except ConsensusError as exc:
             await self._safe_reply(reply, str(exc))
         except SlackApiError as exc:

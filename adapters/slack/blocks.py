@@ -1,7 +1,9 @@
 """Block Kit for the thread: pure functions from core.domain values to message payloads.
 
 Every text object that carries something we did not write is mrkdwn with `verbatim: true`
-and passes through `text.escape` (or `markdown_to_mrkdwn`, which escapes). The one mention we
+and passes through `text.escape` (or `markdown_to_mrkdwn`, which escapes). Limits count what
+Slack counts, the escaped text (`&` becomes `&amp;`): text is shortened after it is escaped, and
+`mrkdwn` holds every text object to Block Kit's 3,000 characters. The one mention we
 produce is "Selected by <@U…>", built from a user id Slack gave us and checked for shape.
 Buttons carry only `consensus:<verb>:<id>`; the state lives in the store.
 """
@@ -19,6 +21,7 @@ from adapters.slack.text import (
     FALLBACK_LIMIT,
     SECTION_LIMIT,
     ellipsize,
+    ellipsize_start,
     escape,
     markdown_to_mrkdwn,
     paginate,
@@ -29,6 +32,9 @@ from core.domain import Batch, MessageRef
 
 Block = dict[str, Any]
 PREVIEW_CHARS = 1500
+# The question's share of its message, escaped: 8,000 characters stay 8,000 unless they are
+# mostly `&`, `<` and `>`, which grow up to five times and would pass Slack's ~12,000 per message.
+QUESTION_CHARS = 8000
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 _CHANNEL = re.compile(r"^[A-Z0-9]{2,30}$")
 _TS = re.compile(r"^\d{6,12}\.\d{1,8}$")
@@ -46,7 +52,8 @@ class Rendered:
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text or " ", "verbatim": True}
+    """A text object of escaped `text`, shortened (visibly, never inside an entity) to the limit."""
+    return {"type": "mrkdwn", "text": ellipsize(text, SECTION_LIMIT) or " ", "verbatim": True}
 
 
 def section(text: str) -> Block:
@@ -113,9 +120,12 @@ def parent(
     if follow_up:
         blocks.append(section(f"*{title}* · {who}"))
     else:
-        pieces = split_text(escape(batch.question), SECTION_LIMIT - 20)
+        question = escape(batch.question)
+        pieces = split_text(ellipsize(question, QUESTION_CHARS), SECTION_LIMIT - 20)
         blocks.append(section(f"*{title}*\n{pieces[0]}"))
         blocks.extend(section(p) for p in pieces[1:])
+        if len(question) > QUESTION_CHARS:
+            who += " · the question is shortened here; the models received all of it"
         blocks.append(context(who))
     blocks.append(context(card.status_line(batch, escape)))
     # `&` in a link is escaped too
@@ -124,12 +134,12 @@ def parent(
         blocks.append(section(ranking))
     consensus = card.consensus_line(batch)
     if consensus:
-        blocks.append(context(escape(ellipsize(consensus, 2000))))
+        blocks.append(context(ellipsize(escape(consensus), 2000)))
     offered = card.question_actions(batch)
     if offered:
         elements = [button(a.label, a.verb, batch.id, _STYLES[a.style], a.confirm) for a in offered]
         blocks.append({"type": "actions", "block_id": f"consensus-question-{batch.id}", "elements": elements})
-    fallback = f"{title}: {escape(ellipsize(batch.question, FALLBACK_LIMIT - 20))}"
+    fallback = f"{title}: {ellipsize(escape(batch.question), FALLBACK_LIMIT - 20)}"
     return Rendered(blocks, fallback)
 
 
@@ -147,11 +157,10 @@ def card_message(shown: card.CardView) -> Rendered:
         # one look until text arrives: a card update costs Slack rate limit, and says nothing new here
         return Rendered([section(head), context("⏳ waiting for the model…")], fallback + ": waiting")
     if shown.state is card.CardState.WRITING:
-        preview = shown.preview or ""
-        tail = preview if len(preview) <= PREVIEW_CHARS else "…" + preview[-PREVIEW_CHARS:]
-        return Rendered([section(head), section(escape(tail)), context("✍️ writing…")], fallback + ": writing")
+        tail = ellipsize_start(escape(shown.preview or ""), PREVIEW_CHARS)
+        return Rendered([section(head), section(tail), context("✍️ writing…")], fallback + ": writing")
     if shown.state is card.CardState.FAILED:
-        error = escape(ellipsize(answer.error or "The model failed to answer.", 1500))
+        error = ellipsize(escape(answer.error or "The model failed to answer."), 1500)
         blocks = [section(head), section(f"⚠️ *Failed:* {error}")]
         blocks.append(context(card.tries_text(answer), card.usage_line(answer, escape)))
         blocks.append(_actions(shown))
@@ -161,7 +170,7 @@ def card_message(shown: card.CardView) -> Rendered:
 
 def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
     answer = shown.answer
-    summary = escape(answer.summary or ellipsize(answer.content or "(empty answer)", 600))
+    summary = escape(answer.summary) if answer.summary else ellipsize(escape(answer.content or "(empty answer)"), 600)
     score = card.score_text(answer, escape)
     blocks: list[Block] = [section(f"{head}{' · ' + score if score else ''}")]
     ending = card.ending_line(answer)
@@ -171,7 +180,7 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
         blocks.append(context(f"✅ Selected by {mention(answer.selected_by)}"))
     more: list[tuple[list[Block], str]] = []
     if shown.compact:
-        blocks.append(context(escape(ellipsize(answer.summary or answer.content or "", 280))))
+        blocks.append(context(ellipsize(escape(answer.summary or answer.content or ""), 280)))
     elif answer.is_expanded:
         full = markdown_to_mrkdwn(answer.expanded_text or "(empty answer)")
         pages = paginate(split_text(full), budget=9000)
@@ -192,7 +201,7 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
             blocks.append(context(escape(shown.rank_line)))
         blocks.append(context(card.usage_line(answer, escape)))
     blocks.append(_actions(shown))
-    text = f"{fallback}: {escape(ellipsize(answer.summary or answer.content or '', 500))}"
+    text = f"{fallback}: {ellipsize(escape(answer.summary or answer.content or ''), 500)}"
     return Rendered(blocks, text, more)
 
 
@@ -203,4 +212,4 @@ def _actions(shown: card.CardView) -> Block:
 
 def notice(message: str) -> Rendered:
     """A short ephemeral message: core error strings and refusals, escaped."""
-    return Rendered([section(escape(message))], escape(ellipsize(message, FALLBACK_LIMIT)))
+    return Rendered([section(escape(message))], ellipsize(escape(message), FALLBACK_LIMIT))

@@ -68,7 +68,8 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         elif verb == "history":
             await self._guard(self._responder(respond), self._history(team, rest or None, respond))
         else:
-            await self._guard(self._responder(respond), self._ask(Question(workspace(team), channel, user, text)))
+            question = Question(workspace(team), channel, user, text, delivery=command.get("trigger_id"))
+            await self._guard(self._responder(respond), self._ask(question))
 
     async def _ask(self, question: Question) -> None:
         batch = await self.service.ask(question)

@@ -58,7 +58,7 @@ def history_blocks(
         return [section(f"No conversations{found} yet.")]
     blocks: list[Block] = []
     for item in items[:MAX_ITEMS]:
-        title = escape(ellipsize(" ".join(item.title.split()), 200))
+        title = ellipsize(escape(" ".join(item.title.split())), 200)
         blocks.append(section(f"*{title}*"))
         facts = [
             f"by {escape(names.get(item.created_by, item.created_by))}",
@@ -73,7 +73,7 @@ def history_blocks(
             facts.append(link)
         blocks.append(context(" · ".join(facts)))
         if item.snippet:
-            blocks.append(context("> " + escape(ellipsize(item.snippet, 300))))
+            blocks.append(context("> " + ellipsize(escape(item.snippet), 300)))
     if len(items) > MAX_ITEMS:
         blocks.append(context(f"…and {len(items) - MAX_ITEMS} more; search to narrow them down."))
     return blocks

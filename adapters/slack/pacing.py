@@ -7,6 +7,9 @@
 - `chat.postMessage` allows ~1/s per channel with bursts: one bucket per channel.
 - A 429 pauses the bucket for `Retry-After` seconds and the call is made again; the client's
   `AsyncRateLimitErrorRetryHandler` (see `RateLimitNotifier`) reports 429s it absorbs, too.
+- An update that fails on Slack's side or on the way (`internal_error`, an HTTP 5xx, a dropped
+  connection) is sent again after a backoff (exponential, with jitter), unless a newer state of
+  that message replaced it meanwhile: one failed call never loses a card's final state.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
@@ -26,8 +30,12 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.retrying import Backoff
+
 log = logging.getLogger(__name__)
 _GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_archived"}
+# Failures on Slack's side that the same call may well get past a moment later.
+_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,7 @@ class Pacing:
     update_reserve: float = 12  # optional updates only while the bucket holds at least this many
     post_rate: float = 1.0  # chat.postMessage per second, per channel
     post_burst: float = 10  # a question with up to 8 models posts at once
+    retry: Backoff = field(default_factory=Backoff)  # how a failed update is sent again
 
 
 class Bucket:
@@ -79,11 +88,24 @@ class Bucket:
 
 
 def slack_error(exc: SlackApiError) -> str:
-    """The `error` code of a failed call ("ratelimited", "not_in_channel"…), or the HTTP status."""
+    """The `error` code of a failed call ("ratelimited", "not_in_channel"…), or the HTTP status
+    ("http_500") when Slack (or a proxy before it) answered without one."""
     data = getattr(exc.response, "data", None)
-    if isinstance(data, dict):
-        return str(data.get("error") or "unknown_error")
-    return f"http_{getattr(exc.response, 'status_code', 'error')}"
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    status = getattr(exc.response, "status_code", None) or getattr(exc.response, "status", None)
+    return f"http_{status or 'error'}"
+
+
+def transient(exc: Exception) -> str | None:
+    """What went wrong, when trying the same call again may work: a failure on Slack's side (an
+    error such as `internal_error`, an HTTP 5xx) or on the way (a dropped connection, a timeout)."""
+    if isinstance(exc, SlackApiError):
+        error = slack_error(exc)
+        return error if error in _TRANSIENT or error.startswith("http_5") else None
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
+        return f"{type(exc).__name__} ({exc})" if str(exc) else type(exc).__name__
+    return None
 
 
 def retry_after(exc: SlackApiError) -> float:
@@ -210,6 +232,7 @@ class Pacer:
 
     async def _drain(self, key: tuple[str, str]) -> None:
         channel, ts = key
+        failures = 0  # tries in a row that failed on the way, for this message
         try:
             while key in self._pending:
                 await self._update_bucket(self._pending[key][0]).take()
@@ -219,18 +242,38 @@ class Pacer:
                 workspace, payload = item
                 try:
                     await self.client.chat_update(channel=channel, ts=ts, parse="none", **payload)
-                except SlackApiError as exc:
-                    error = slack_error(exc)
-                    if error == "ratelimited":
-                        self._update_bucket(workspace).pause(retry_after(exc))
-                        if key not in self._pending:  # unless a newer state came meanwhile
-                            self._put(key, item)
-                    elif error not in _GONE:
-                        log.error("chat.update failed: %s", error)
-                except Exception:
-                    log.exception("chat.update failed")
+                    failures = 0
+                except Exception as exc:
+                    again: float | None
+                    if isinstance(exc, SlackApiError) and slack_error(exc) == "ratelimited":
+                        self._update_bucket(workspace).pause(retry_after(exc))  # the bucket waits it out
+                        again = 0.0
+                    else:
+                        failures += 1
+                        again = self._after_failure(exc, failures)
+                    if again is None:
+                        continue
+                    if key not in self._pending:  # unless a newer state came meanwhile
+                        self._put(key, item)
+                    await asyncio.sleep(again)
         finally:
             self._tasks.pop(key, None)
+
+    def _after_failure(self, exc: Exception, failures: int) -> float | None:
+        """How long to wait before a failed update is sent again; None: it is not (logged unless
+        the message is gone). Rate limits are not failures: they are waited out however long."""
+        why = transient(exc)
+        if why is None:
+            if not isinstance(exc, SlackApiError):
+                log.error("chat.update failed", exc_info=exc)
+            elif slack_error(exc) not in _GONE:
+                log.error("chat.update failed: %s", slack_error(exc))
+            return None
+        if self.pacing.retry.gives_up(failures):
+            log.error("chat.update failed: %s, gave up after %d tries", why, failures)
+            return None
+        log.warning("chat.update failed: %s; trying again", why)
+        return self.pacing.retry.wait(failures)
 
     async def flush(self) -> None:
         """Wait until every queued update was sent (tests, shutdown)."""

@@ -43,10 +43,22 @@ def ellipsize(text: str, limit: int) -> str:
     return safe_cut(cut) + "…"
 
 
+def ellipsize_start(text: str, limit: int) -> str:
+    """The end of escaped `text` in at most `limit` characters, marked with a leading …, never
+    starting inside an entity (a streamed preview shows what arrived last)."""
+    if len(text) <= limit:
+        return text
+    start = len(text) - (limit - 1)
+    amp = text.rfind("&", max(0, start - 4), start)  # an entity has at most 5 characters
+    if amp != -1 and (end := text.find(";", amp, amp + 5)) >= start:
+        start = end + 1
+    return "…" + text[start:]
+
+
 # --- Markdown → mrkdwn -------------------------------------------------------------------------
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^(\s*)[-*+]\s+(?=\S)")
+_BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?=\S)")  # not `\s`: it also matches \x1c-\x1f and \x85
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
@@ -66,7 +78,7 @@ def markdown_to_mrkdwn(markdown: str) -> str:
     """
     out: list[str] = []
     in_code = False
-    for line in markdown.replace("\r\n", "\n").split("\n"):
+    for line in remove_control_characters(markdown).split("\n"):  # what is kept as is is clean too
         stripped = line.strip()
         if stripped.startswith(_FENCE):
             out.append(_FENCE)

@@ -91,6 +91,10 @@ class AnthropicProvider:
         """Another model on the same pooled client; closing it leaves the client open."""
         return AnthropicProvider(self._client, model, name=self.name, label=self.label)
 
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.close()

@@ -53,3 +53,8 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+def endpoint(provider: Provider) -> str:
+    """The base URL a provider's calls go to, where it says (`base_url`); a plugin need not."""
+    return str(getattr(provider, "base_url", "") or "")

@@ -120,6 +120,10 @@ class OpenAIProvider:
         """Another model on the same pooled client; closing it leaves the client open."""
         return OpenAIProvider(self._client, model, name=self.name, label=self.label, official=self._official)
 
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.close()

@@ -194,24 +194,43 @@ async def test_breaker_opens_fails_fast_and_recovers(llm_server: FakeLLMServer, 
     clock = Clock()
     run = caller(clock=clock, max_retries=0, breaker_threshold=2, breaker_cooldown=30.0)
     other = AnthropicProvider.create("claude", api_key=KEY, base_url=llm_server.url)
-    llm_server.script("chat", [server_error("openai"), server_error("openai")])
+    llm_server.script("chat", [server_error("openai"), server_error("openai")], model="bad")
     try:
         for _ in range(2):
             assert (await run.call(pair[0], REQUEST)).error == "OpenAI had a server error (500), gave up after 1 try"
-        fast = await run.call(pair[1], REQUEST)  # another model of the same provider: paused too
-        assert (fast.attempts, fast.error) == (0, "OpenAI is failing; paused for 30 s after 2 errors in a row")
+        fast = await run.call(pair[0], REQUEST)  # the card says which model is paused
+        assert (fast.attempts, fast.error) == (0, "OpenAI bad is failing; paused for 30 s after 2 errors in a row")
         assert len(llm_server.calls) == 2
         assert (await run.call(other, REQUEST)).ok  # another provider is not affected
         clock.now += 12
         assert (await run.call(pair[0], REQUEST)).error == (
-            "OpenAI is failing; paused for 18 s after 2 errors in a row"
+            "OpenAI bad is failing; paused for 18 s after 2 errors in a row"
         )
         clock.now += 18
         probe = await run.call(pair[0], REQUEST)  # half-open: one call goes through, and succeeds
         assert probe.ok and probe.attempts == 1
-        assert (await run.call(pair[1], REQUEST)).ok  # closed again
+        assert (await run.call(pair[0], REQUEST)).ok  # closed again
     finally:
         await other.aclose()
+
+
+async def test_one_broken_model_never_pauses_another(llm_server: FakeLLMServer, pair: Pair) -> None:
+    """The breaker is per model and per server: a healthy model of the same provider keeps
+    answering, and so does the same model reached at another base URL."""
+    run = caller(max_retries=0, breaker_threshold=2)
+    bad, good = pair
+    async with FakeLLMServer() as second:
+        elsewhere = OpenAIProvider.create("bad", api_key=KEY, base_url=f"{second.url}/v1")
+        llm_server.script("chat", [server_error("openai")] * 2, model="bad")
+        try:
+            for _ in range(3):
+                await run.call(bad, REQUEST)
+            paused = await run.call(bad, REQUEST)
+            assert paused.error == "OpenAI bad is failing; paused for 30 s after 2 errors in a row"
+            assert (await run.call(good, REQUEST)).ok
+            assert (await run.call(elsewhere, REQUEST)).ok
+        finally:
+            await elsewhere.aclose()
 
 
 async def test_half_open_lets_one_probe_through_and_a_failed_probe_reopens(
@@ -225,9 +244,9 @@ async def test_half_open_lets_one_probe_through_and_a_failed_probe_reopens(
     clock.now += 10
     probe = asyncio.create_task(run.call(pair[0], REQUEST))
     await llm_server.wait_for("POST /v1/chat/completions", 2)
-    blocked = await run.call(pair[1], REQUEST)
+    blocked = await run.call(pair[0], REQUEST)
     assert blocked.attempts == 0
-    assert blocked.error == "OpenAI is failing; checking whether it is back (1 error in a row)"
+    assert blocked.error == "OpenAI bad is failing; checking whether it is back (1 error in a row)"
     gate.set()
     assert (await probe).ok
     assert not (await run.call(pair[0], REQUEST)).ok  # one failure opens it again (threshold 1)
@@ -235,7 +254,7 @@ async def test_half_open_lets_one_probe_through_and_a_failed_probe_reopens(
     llm_server.script("chat", [server_error("openai")])
     assert not (await run.call(pair[0], REQUEST)).ok  # the probe fails: open for another cooldown
     again = await run.call(pair[0], REQUEST)
-    assert again.error == "OpenAI is failing; paused for 10 s after 2 errors in a row"
+    assert again.error == "OpenAI bad is failing; paused for 10 s after 2 errors in a row"
 
 
 async def test_a_breaker_that_opens_mid_call_stops_the_retries(llm_server: FakeLLMServer, pair: Pair) -> None:

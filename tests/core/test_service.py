@@ -9,7 +9,7 @@ import pytest
 
 from bot.wiring import Core
 from core.domain import Actor, Answer, AnswerStatus, Batch, BatchStatus, Platform, Question, WorkspaceRef
-from core.errors import InvalidQuestionError, NotFoundError, PermissionDeniedError
+from core.errors import DuplicateDeliveryError, InvalidQuestionError, NotFoundError, PermissionDeniedError
 from core.store.tables import Conversation, Message
 from tests.conftest import MakeCore
 from tests.fakes.llm_server import FakeLLMServer, Ok, server_error
@@ -292,6 +292,36 @@ async def test_thread_lookup_and_idempotent_events(core: Core) -> None:
     assert await core.service.claim_event(TEAM, "Ev1") is True
     assert await core.service.claim_event(TEAM, "Ev1") is False
     assert await core.service.claim_event(OTHER_TEAM, "Ev1") is True
+
+
+async def test_a_delivery_repeated_asks_once_even_when_both_arrive_at_once(core: Core) -> None:
+    """Slack and Discord may deliver one command twice (a retry, a replay): the platform's id of the
+    delivery is stored with the question, so the repeat stores nothing, on any replica."""
+    import dataclasses
+
+    first = dataclasses.replace(question(), delivery="trigger-1")
+    results = await asyncio.gather(*(core.service.ask(first) for _ in range(5)), return_exceptions=True)
+    asked_once = [r for r in results if isinstance(r, Batch)]
+    assert len(asked_once) == 1
+    assert all(isinstance(r, DuplicateDeliveryError) for r in results if r not in asked_once)
+    with pytest.raises(DuplicateDeliveryError):
+        await core.service.follow_up(asked_once[0].conversation_id, first)  # the same delivery, whatever it asks
+    await core.service.wait_idle()
+    assert [c.questions for c in await core.service.history(TEAM)] == [1]
+    other = await core.service.ask(dataclasses.replace(first, delivery="trigger-2"))  # a new command is asked
+    assert other.conversation_id != asked_once[0].conversation_id
+    elsewhere = dataclasses.replace(first, workspace=OTHER_TEAM)  # ids are the platform's, per workspace
+    assert (await core.service.ask(elsewhere)).workspace == OTHER_TEAM
+
+
+async def test_a_refused_question_does_not_use_up_its_delivery(core: Core) -> None:
+    import dataclasses
+
+    empty = dataclasses.replace(question(""), delivery="trigger-3")
+    with pytest.raises(InvalidQuestionError):
+        await core.service.ask(empty)
+    asked_now = await core.service.ask(dataclasses.replace(empty, text="Now with words"))
+    assert asked_now.question == "Now with words"
 
 
 async def test_message_refs_survive_in_the_store(core: Core) -> None:

@@ -39,6 +39,11 @@ class GatewayMixin:
             self.interactions[data["token"]] = {"data": data, "original": original}
         await self.broadcast(event, data)
 
+    async def redeliver(self, interaction: dict[str, Any]) -> None:
+        """Dispatch an interaction again, as a gateway replay does: Discord still knows it was
+        answered, and refuses a second acknowledgement (40060)."""
+        await self.broadcast("INTERACTION_CREATE", interaction)
+
     async def broadcast(self, event: str, data: dict[str, Any]) -> None:
         self._seq += 1
         for session in list(self._sessions):

@@ -40,6 +40,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         self._seq = 0
         self._limits: dict[str, list[float]] = {}
         self._failures: dict[str, list[tuple[int, int, str]]] = {}
+        self._drops: dict[str, int] = {}
         super().__init__()
 
     # ---- set-up and helpers for tests -------------------------------------------------------
@@ -60,6 +61,10 @@ class FakeDiscord(GatewayMixin, RecordingServer):
     ) -> None:
         """The next `times` requests to route `name` get this error (e.g. a missing permission)."""
         self._failures.setdefault(name, []).extend([(status, code, message)] * times)
+
+    def drop(self, name: str, times: int = 1) -> None:
+        """The next `times` requests to route `name` lose their connection before any answer."""
+        self._drops[name] = self._drops.get(name, 0) + times
 
     def limits_left(self, name: str) -> int:
         return len(self._limits.get(name, []))
@@ -127,6 +132,11 @@ class FakeDiscord(GatewayMixin, RecordingServer):
 
     @web.middleware
     async def _scripted_429(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self._drops.get(self.route_name(request)):
+            self._drops[self.route_name(request)] -= 1
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()  # never arrives
         failures = self._failures.get(self.route_name(request))
         if failures:
             return _error(*failures.pop(0))

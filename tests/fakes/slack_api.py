@@ -22,6 +22,9 @@ from tests.fakes.base import RecordingServer
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T1"
 WORKSPACE_URL = "https://consensus-test.slack.com/"
+DROP = "drop"  # a scripted failure: the connection closes without an answer
+HTML_500 = (500, "<html><body>Internal Server Error</body></html>")  # a proxy's error page, not JSON
+Failure = str | tuple[int, str]  # DROP, or (HTTP status, Slack error code or an HTML page)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class FakeSlackAPI(RecordingServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.delay: dict[str, float] = {}
         self.rate_limit_next: dict[str, deque[float]] = defaultdict(deque)  # method -> Retry-After values
+        self.fail_next: dict[str, deque[Failure]] = defaultdict(deque)  # method -> failures to answer with
         self.tiers = tiers or {}  # method -> calls allowed per 60 s; beyond that: 429
         self.socket_received: list[dict[str, Any]] = []
         self.received: list[tuple[str, dict[str, Any]]] = []
@@ -163,6 +167,8 @@ class FakeSlackAPI(RecordingServer):
         want = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
         if not auth.startswith(want):
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self.fail_next[method]:
+            return self._failed(request, self.fail_next[method].popleft())
         if self.delay.get(method):
             await asyncio.sleep(self.delay[method])
         if self.rate_limit_next[method]:
@@ -180,6 +186,17 @@ class FakeSlackAPI(RecordingServer):
             window.popleft()
         window.append(now)
         return len(window) <= self.tiers[method]
+
+    @staticmethod
+    def _failed(request: web.Request, failure: Failure) -> web.Response:
+        if failure == DROP:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()  # never arrives
+        status, error = failure
+        if error.startswith("<"):
+            return web.Response(status=status, text=error, content_type="text/html")
+        return web.json_response({"ok": False, "error": error}, status=status)
 
     @staticmethod
     def _limited(retry_after: float) -> web.Response:

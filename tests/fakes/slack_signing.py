@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from typing import Any
@@ -15,6 +16,12 @@ import aiohttp
 from tests.fakes.slack_api import TEAM
 
 FORM = "application/x-www-form-urlencoded"
+_triggers = itertools.count(1)
+
+
+def new_trigger_id() -> str:
+    """A fresh trigger_id, as Slack gives each command and click its own."""
+    return f"{next(_triggers)}.1700000000.{time.time_ns():x}"
 
 
 def signed_headers(secret: str, body: str, *, timestamp: int | None = None, content_type: str = FORM) -> dict[str, str]:
@@ -32,6 +39,7 @@ def slash_command(
     channel: str = "C1",
     user: str = "U1",
     user_name: str = "alice",
+    trigger_id: str | None = None,
 ) -> dict[str, str]:
     return {
         "token": "legacy",
@@ -45,7 +53,7 @@ def slash_command(
         "text": text,
         "api_app_id": "A1",
         "response_url": response_url,
-        "trigger_id": "1.2.3",
+        "trigger_id": trigger_id or new_trigger_id(),
     }
 
 

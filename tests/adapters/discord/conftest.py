@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.discord.client import ConsensusBot, build_discord_bot, configure_endpoints
+from adapters.retrying import Backoff
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 
@@ -23,6 +24,7 @@ async def start_bot(fake_discord: FakeDiscord, world: p.World) -> AsyncIterator[
     async def start(service: Any, **options: Any) -> ConsensusBot:
         options.setdefault("guild_ids", (world.guild_id,))
         token = options.pop("token", fake_discord.token)
+        options.setdefault("edit_retry", Backoff(base=0.01))
         bot = build_discord_bot(service, token=token, guild_ready_timeout=0.05, edit_interval=0.0, **options)
         running.append(bot)
         await bot.launch(ready_timeout=10)

@@ -7,7 +7,21 @@ import pytest
 from core.errors import ConfigError
 from tests.adapters import scripted_whys
 from tests.adapters.discord.conftest import StartBot
-from tests.adapters.discord.helpers import CALLBACK, CARD_EDIT, CARD_POST, cards, eventually, field, slash
+from tests.adapters.discord.helpers import (
+    CALLBACK,
+    CARD_EDIT,
+    CARD_POST,
+    ask_in_channel,
+    button,
+    card_of,
+    cards,
+    click,
+    confirm,
+    eventually,
+    field,
+    settle,
+    slash,
+)
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_server import FakeLLMServer, Ok
@@ -104,3 +118,45 @@ async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_ran
         assert (scripted_whys.DISSENT if model == "llama-test" else scripted_whys.AGREE) in rank
     root = fake_discord.messages[thread_id]
     await eventually(lambda: scripted_whys.CONSENSUS in root["content"], what="the consensus line naming the dissent")
+
+
+@pytest.mark.parametrize("failure", ["503", "dropped connection"])
+async def test_an_edit_that_fails_once_is_sent_again(
+    fake_discord: FakeDiscord,
+    world: p.World,
+    start_bot: StartBot,
+    make_service,
+    llm_server: FakeLLMServer,
+    failure: str,
+) -> None:
+    """A 503 (which discord.py does not retry itself) or a dropped connection on the edit that shows
+    a selection: the edit is sent again, and the card and the question end in their final state."""
+    service = await make_service()
+    bot = await start_bot(service)
+    thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Which one?")
+    await settle(bot, service)
+    card = card_of(fake_discord, thread, "gpt-test")
+    edits = len(fake_discord.named(CARD_EDIT))
+    if failure == "503":
+        fake_discord.fail(CARD_EDIT, status=503, code=0, message="upstream connect error")
+    else:
+        fake_discord.drop(CARD_EDIT, times=1)
+    await click(fake_discord, world, card, button(card, "select"))
+    await fake_discord.wait_for(CARD_EDIT, edits + 3)  # the failed edit, then the card's and the question's
+    await settle(bot, service)
+    assert field(card, "Selected")
+    assert "selected: OpenAI" in fake_discord.messages[thread]["content"]
+
+
+async def test_a_card_whose_deletion_fails_once_is_still_deleted(
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    service = await make_service()
+    bot = await start_bot(service)
+    thread, _ = await ask_in_channel(fake_discord, world, bot, service, "Which one goes?")
+    await settle(bot, service)
+    card = card_of(fake_discord, thread, "claude-test")
+    fake_discord.fail("DELETE /channels/{id}/messages/{id}", status=503, code=0, message="upstream connect error")
+    await confirm(fake_discord, world, card, "delete")
+    await eventually(lambda: card["id"] in fake_discord.deleted, what="the deleted card gone")
+    assert len(fake_discord.named("DELETE /channels/{id}/messages/{id}")) == 2

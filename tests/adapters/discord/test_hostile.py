@@ -26,6 +26,7 @@ from tests.adapters.discord.helpers import CALLBACK, ask_in_channel, button, car
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_server import FakeLLMServer
+from tests.invisible import SAMPLES, invisible
 
 EXAMPLES = 25
 HOSTILE = [
@@ -64,6 +65,9 @@ HOSTILE = [
     "\U0001d54f",
     "ﷺ",
     "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫơ̌",
+    *SAMPLES,  # invisible characters
+    "\x85- item",
+    "\x1c\x1d* item",
 ]
 pieces = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30)), max_size=14).map("".join)
 long_unicode = st.text(st.characters(min_codepoint=0x80, exclude_categories=("Cs",)), min_size=1500, max_size=6000)
@@ -72,8 +76,8 @@ answers = st.one_of(pieces, long_unicode, st.tuples(pieces, pieces).map(lambda t
 
 PING = re.compile(r"@(everyone|here)", re.IGNORECASE)
 TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SENDS = ("POST", "PATCH", "PUT")
+DEFUSED = "\t\n\u200b"  # a zero-width space is ours: it defuses @everyone and <@id>
 
 
 def strings(value: Any) -> list[str]:
@@ -98,7 +102,7 @@ def check_call(fake: FakeDiscord, call: Any, asker: str) -> None:
     texts = strings(data) + [b.decode("utf-8", "replace") for b in files.values()]
     for text in texts:
         assert not PING.search(text), (call.name, text[:300])
-        assert not CONTROL.search(text), (call.name, ascii(text[:300]))
+        assert not invisible(text, allowed=DEFUSED), (call.name, ascii(text[:300]))
         assert {m.group(2) for m in TAG.finditer(text) if m.group(1) in ("@", "@!")} <= {asker}, text[:300]
         assert not re.search(r"<(@&|#)\d+>", text), (call.name, text[:300])
         ours = OWN_LINK.sub("", text)  # the ranking's links to our own cards

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest_asyncio
 
+from adapters.retrying import Backoff
 from adapters.slack.app import SlackBot, build_slack_app
 from adapters.slack.pacing import Pacing
 from core.domain import Batch, Platform, WorkspaceRef
@@ -35,7 +36,7 @@ async def slack_api() -> AsyncIterator[FakeSlackAPI]:
 
 SECRET = "test-signing-secret"
 MODELS = ("openai/gpt-test", "anthropic/claude-test", "ollama/llama-test")
-FAST = Pacing(update_rate=200, update_burst=200, post_rate=200, post_burst=200)
+FAST = Pacing(update_rate=200, update_burst=200, post_rate=200, post_burst=200, retry=Backoff(base=0.01))
 
 
 @dataclass

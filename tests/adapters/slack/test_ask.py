@@ -10,7 +10,7 @@ from core.domain import AnswerStatus
 from tests.adapters import scripted_whys
 from tests.adapters.slack.conftest import SlackEnv
 from tests.fakes.llm_server import Ok
-from tests.fakes.slack_api import block_errors
+from tests.fakes.slack_api import DROP, HTML_500, block_errors
 
 dumps = partial(json.dumps, ensure_ascii=False)
 
@@ -87,6 +87,16 @@ async def test_rate_limited_updates_still_leave_every_card_final(slack_env: Slac
         card = await env.card_of(answer.id)
         assert "/10 by agreement" in dumps(card.blocks)
     assert "ranked by agreement" in dumps(env.parents()[0].blocks)
+
+
+async def test_updates_that_fail_once_on_slacks_side_still_leave_every_card_final(slack_env: SlackEnv) -> None:
+    env = slack_env
+    env.api.fail_next["chat.update"].extend([(200, "internal_error"), HTML_500, DROP, DROP, (503, "fatal_error")])
+    batch = await env.ask()
+    assert not env.api.fail_next["chat.update"]  # every failure happened
+    for answer in batch.answers:
+        assert "/10 by agreement" in dumps((await env.card_of(answer.id)).blocks)
+    assert "3/3 answered · ranked by agreement" in dumps(env.parents()[0].blocks)
 
 
 async def test_history_command_lists_and_searches(slack_env: SlackEnv) -> None:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from adapters.presenter import card
 from adapters.slack import blocks, home
@@ -121,6 +123,40 @@ def test_every_card_state_is_valid_block_kit(name: str) -> None:
     rendered = render(STATES[name], others=2, preview="partial <!here> " * 400)
     assert_valid(rendered)
     assert rendered.text and "<!" not in rendered.text
+
+
+# Text that grows when escaped: `&` becomes five characters, `<` and `>` four.
+_GROWING = st.text(alphabet=st.sampled_from(list("&&&<<>> ab\n`*")), max_size=9000)
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=_GROWING)
+@example(text="&" * 9000)
+@example(text="<" * 3000 + " " + ">" * 3000)
+@example(text="```\n" + "&<>" * 2500)
+def test_every_text_object_stays_within_slacks_limit_once_escaped(text: str) -> None:
+    """Block Kit counts the escaped text (3,000 characters per text object): a preview, an error,
+    a summary or a consensus line made of `&`, `<` and `>` grows up to five times when escaped."""
+    hostile = answer(label=text[:40] or "x", summary=text[:300], reasoning=text[:120], content=text, error=text)
+    for variant in (
+        hostile,
+        replace(hostile, status=AnswerStatus.FAILED),
+        replace(hostile, is_expanded=True, thinking=text),
+        replace(hostile, status=AnswerStatus.RUNNING),
+        replace(hostile, summary=None),
+    ):
+        assert_valid(render(variant, others=2, preview=text))
+    assert_valid(render(replace(hostile, id=8), other_selected=True))  # compact
+    ranked = batch((hostile,), question=text[:8000] or "?", consensus=text, disagree=True)
+    assert_valid(blocks.parent(ranked, asker_name=text[:80], links={7: "https://x.example/a?b=1&c=2"}))
+    assert_valid(blocks.notice(text or "?"))
+
+
+def test_a_long_preview_shows_its_latest_text_and_cuts_no_entity() -> None:
+    rendered = render(answer(status=AnswerStatus.RUNNING), preview="&" * 5000 + " the end <here>")
+    [preview] = [t["text"] for t in texts(rendered.blocks) if "the end" in t["text"]]
+    assert preview.startswith("…&amp;") and preview.endswith("the end &lt;here&gt;")
+    assert len(preview) <= 3000 and preview[1:].replace("&amp;", "").startswith(" the end")
 
 
 def test_buttons_per_state() -> None:

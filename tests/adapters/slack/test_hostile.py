@@ -18,6 +18,7 @@ from adapters.slack.handlers import HELP_WORDS
 from core.domain import AnswerStatus
 from tests.adapters.slack.conftest import MODELS, SlackEnv
 from tests.fakes.slack_signing import event_callback
+from tests.invisible import SAMPLES, invisible
 
 EXAMPLES = 25
 HOSTILE = [
@@ -60,6 +61,10 @@ HOSTILE = [
     "\U0001f600",
     "ﷺ",
     "𝕏",
+    *SAMPLES,  # invisible characters
+    "\x85- item",  # list items whose indentation is a control character
+    "\r- item",
+    "\x1c\x1d\x1e\x1f* item",
 ]
 _chars = st.characters(codec="utf-8")  # any character but lone surrogates
 _piece = st.one_of(st.sampled_from(HOSTILE), st.text(_chars, max_size=30))
@@ -75,7 +80,6 @@ _OURS = re.compile(
     r"|(?m:^> )"
 )  # the quote mark of a search snippet
 _RAW_AMP = re.compile(r"&(?!amp;|lt;|gt;)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def strings(node: Any) -> Iterator[str]:
@@ -90,11 +94,12 @@ def strings(node: Any) -> Iterator[str]:
 
 
 def unsafe(payload: Any) -> list[str]:
-    """Every string of a payload with a Slack control sequence, a raw `&` or a control character."""
+    """Every string of a payload with a Slack control sequence, a raw `&`, or a control or invisible
+    character."""
     found = []
     for text in strings(payload):
         rest = _OURS.sub("", text)
-        if "<" in rest or ">" in rest or _RAW_AMP.search(rest) or _CONTROL.search(text):
+        if "<" in rest or ">" in rest or _RAW_AMP.search(rest) or invisible(text):
             found.append(text)
     return found
 
@@ -117,6 +122,10 @@ def run() -> Run:
 @example(
     question="Tell <!channel> <@U123> <https://evil.example|innocent> & <#C1> <!subteam^S1>",
     answers=("<!here> **bold** [x](<!everyone>)", "```\n<!channel>\n```", "\x00\x1b\u202e &amp; <>"),
+)
+@example(
+    question="Invisible:" + "".join(SAMPLES),
+    answers=("\n".join(f"{s}- item {s}" for s in SAMPLES), "".join(SAMPLES) * 5, "\x85- a\n\r- b\n\x1c  * c"),
 )
 async def test_hostile_questions_and_answers_never_reach_slack_unescaped(
     slack_env: SlackEnv, run: Run, caplog: pytest.LogCaptureFixture, question: str, answers: tuple[str, str, str]

@@ -28,7 +28,7 @@ ANTHROPIC_KEY = "sk-ant-api03-Hq2Lw8Xc5Vb1Nm7Kj4Gf9Dp" + "12ab"
 async def open_keys(env: SlackEnv, user: str = "U1", channel: str = "C1") -> dict[str, Any]:
     """`/consensus keys` → the view passed to views.open (with the command's trigger_id)."""
     before = len(env.api.views)
-    status, body = await env.command("keys", user=user, channel=channel)
+    status, body = await env.command("keys", user=user, channel=channel, trigger_id="1.2.3")
     assert status == 200 and body == ""  # acked at once, nothing said
     await env.api.wait_until(lambda: len(env.api.views) > before)
     opened = env.api.views[-1]

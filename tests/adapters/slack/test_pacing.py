@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import aiohttp
 import pytest
 
+from adapters.retrying import Backoff
 from adapters.slack.pacing import Bucket, Pacer, Pacing, RateLimitNotifier
 from adapters.slack.text import escape
-from tests.fakes.slack_api import FakeSlackAPI
+from tests.fakes.slack_api import DROP, HTML_500, Failure, FakeSlackAPI
 
 
 def section(text: str) -> list[dict[str, object]]:
@@ -70,6 +72,79 @@ async def test_429_on_update_waits_and_still_reaches_final_state(slack_api: Fake
         await asyncio.wait_for(pacer.flush(), 15)
         assert slack_api.messages["C1"][ts].text == "final"
         assert len(slack_api.args("chat.update")) == 4
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+ONCE = {
+    "internal_error": [(200, "internal_error")],
+    "http_500": [HTML_500],
+    "service_unavailable": [(503, "service_unavailable")],
+    "dropped_connection": [DROP, DROP],  # the client's own retry absorbs one drop
+}
+
+
+@pytest.mark.parametrize("failures", ONCE.values(), ids=ONCE.keys())
+async def test_an_update_that_fails_once_is_sent_again(slack_api: FakeSlackAPI, failures: list[Failure]) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.01)))
+    try:
+        ts = await pacer.post("C1", text="card", blocks=section("start"))
+        slack_api.fail_next["chat.update"].extend(failures)
+        pacer.update("T1", "C1", ts, text="final", blocks=section("final"))
+        await asyncio.wait_for(pacer.flush(), 15)
+        assert slack_api.messages["C1"][ts].text == "final"
+        assert not slack_api.fail_next["chat.update"]
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+async def test_a_newer_state_replaces_one_waiting_to_be_sent_again(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.2)))
+    try:
+        ts = await pacer.post("C1", text="card", blocks=section("start"))
+        slack_api.fail_next["chat.update"].append((200, "internal_error"))
+        pacer.update("T1", "C1", ts, text="writing", blocks=section("writing"))
+        await slack_api.wait_for("chat.update")  # failed; waiting before it tries again
+        pacer.update("T1", "C1", ts, text="final", blocks=section("final"))
+        await asyncio.wait_for(pacer.flush(), 15)
+        assert [a["text"] for a in slack_api.args("chat.update")] == ["writing", "final"]
+        assert slack_api.messages["C1"][ts].text == "final"
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+async def test_an_update_that_keeps_failing_is_given_up_and_logged(
+    slack_api: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    pacer, session = await make_pacer(
+        slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.01, retries=2))
+    )
+    try:
+        ts = await pacer.post("C1", text="card", blocks=section("start"))
+        slack_api.fail_next["chat.update"].extend([(200, "internal_error")] * 3)
+        pacer.update("T1", "C1", ts, text="final", blocks=section("final"))
+        await asyncio.wait_for(pacer.flush(), 15)
+        assert len(slack_api.args("chat.update")) == 3  # the first try and two more
+        assert slack_api.messages["C1"][ts].text == "card"
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+            "chat.update failed: internal_error, gave up after 3 tries"
+        ]
+    finally:
+        await pacer.close()
+        await session.close()
+
+
+async def test_an_update_slack_refuses_for_good_is_not_sent_again(slack_api: FakeSlackAPI) -> None:
+    pacer, session = await make_pacer(slack_api, Pacing(update_rate=100, update_burst=100, retry=Backoff(base=0.01)))
+    try:
+        ts = await pacer.post("C1", text="card", blocks=section("start"))
+        slack_api.fail_next["chat.update"].append((200, "invalid_blocks"))
+        pacer.update("T1", "C1", ts, text="final", blocks=section("final"))
+        await asyncio.wait_for(pacer.flush(), 15)
+        assert len(slack_api.args("chat.update")) == 1
     finally:
         await pacer.close()
         await session.close()

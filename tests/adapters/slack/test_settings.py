@@ -17,7 +17,7 @@ GPT, CLAUDE, LLAMA = MODELS
 
 async def open_settings(env: SlackEnv, channel: str = "C1") -> dict[str, Any]:
     before = len(env.api.views)
-    status, body = await env.command("settings", user="UADMIN", user_name="root", channel=channel)
+    status, body = await env.command("settings", user="UADMIN", user_name="root", channel=channel, trigger_id="1.2.3")
     assert status == 200 and body == ""
     await env.api.wait_until(lambda: len(env.api.views) > before)
     assert env.api.views[-1]["method"] == "views.open" and env.api.views[-1]["trigger_id"] == "1.2.3"

@@ -12,6 +12,7 @@ from adapters.slack.text import (
     paginate,
     split_text,
 )
+from tests.invisible import SAMPLES, invisible
 
 
 def test_escape_ampersand_first_and_only_three_characters() -> None:
@@ -75,7 +76,8 @@ def test_split_loses_nothing(raw: str, limit: int) -> None:
     text = escape(raw)
     pieces = split_text(text, limit)
     assert all(len(p) <= limit for p in pieces)
-    assert "".join(pieces).replace("```", "").split() == text.replace("```", "").split()
+    # each piece is a section of its own: a line break where it was cut
+    assert "\n".join(pieces).replace("```", "").split() == text.replace("```", "").split()
 
 
 def test_paginate_respects_budget_and_block_count() -> None:
@@ -94,3 +96,17 @@ def test_ellipsize_marks_the_cut() -> None:
 def test_escape_drops_control_characters_and_bidi_overrides_but_keeps_lines() -> None:
     assert escape("a\x00b\x1b[31mc\u202ed\r\ne\tf\x7f") == "ab[31mcd\ne\tf"
     assert markdown_to_mrkdwn("**x\x00y**") == "*xy*"  # a NUL in an answer is not a bold mark
+
+
+def test_indentation_of_a_list_item_carries_no_control_character() -> None:
+    """Python's `\\s` matches \\x85, \\r and \\x1c-\\x1f: indentation is spaces and tabs only, and
+    nothing reaches Slack that was not cleaned."""
+    converted = markdown_to_mrkdwn("\x85- one\n\r- two\n\x1c\x1d\x1e\x1f- three\n \t\u2060\ufeff- four\n\x0b* five")
+    assert converted == "• one\n• two\n• three\n \t• four\n• five"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from([*SAMPLES, "- ", "* ", "# ", "```", "\n", " ", "\t", "x"]))).map("".join))
+def test_nothing_invisible_reaches_slack_from_markdown(text: str) -> None:
+    assert invisible(markdown_to_mrkdwn(text)) == []
+    assert invisible(escape(text)) == []
