@@ -119,15 +119,11 @@ class AnthropicProvider:
             ) as response:
                 streaming = True
                 http = response.http_response
-                if replies.kind(http) == "sse":
-                    lines = await sse.lines_or_body(http)
-                    if not isinstance(lines, bytes):
-                        return await self._streamed(http, lines, on_text)
-                    body = lines
-                else:
-                    body = await http.aread()
+                got = await replies.lines_or_whole(http, streaming=True)
+                if not isinstance(got, bytes):
+                    return await self._streamed(http, got, on_text)
                 # A JSON message although a stream was asked (LiteLLM's mock does this), or a web page.
-                whole = self._whole(http, body)
+                whole = self._whole(http, got)
                 if on_text is not None and whole.text:
                     await on_text(whole.text)
                 return whole

@@ -143,15 +143,11 @@ class OpenAIProvider:
         except _ERRORS as exc:
             raise self._translate(exc, streaming=False) from exc
         try:
-            if on_text is not None and replies.kind(response) == "sse":
-                lines = await sse.lines_or_body(response)
-                if not isinstance(lines, bytes):
-                    return await self._streamed(response, lines, on_text)
-                content = lines
-            else:
-                content = await response.aread()
+            got = await replies.lines_or_whole(response, streaming=on_text is not None)
+            if not isinstance(got, bytes):
+                return await self._streamed(response, got, on_text)
             # Whole, or a JSON reply or a web page although a stream was asked (some proxies answer so).
-            whole = self._whole(response, content)
+            whole = self._whole(response, got)
             if on_text is not None and whole.text:
                 await on_text(whole.text)
             return whole
@@ -193,7 +189,9 @@ class OpenAIProvider:
             reasoning_tokens=reasoning,
         )
 
-    async def _streamed(self, response: httpx2.Response, lines: AsyncIterator[str], on_text: OnText) -> Completion:
+    async def _streamed(
+        self, response: httpx2.Response, lines: AsyncIterator[str], on_text: OnText | None
+    ) -> Completion:
         text = thinking = refusal = ""
         usage: Any = None
         finish_reason: Any = None
@@ -218,7 +216,7 @@ class OpenAIProvider:
                     thinking += _text(delta.get("reasoning_content")) or _text(delta.get("reasoning"))
                     refusal += _text(delta.get("refusal"))
                     finish_reason = choice.get("finish_reason") or finish_reason
-                if grew and (answer := split.answer(text)):
+                if grew and on_text is not None and (answer := split.answer(text)):
                     await on_text(answer)
             if finished:
                 await sse.drain(events)

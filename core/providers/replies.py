@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import httpx2
 
 from core.domain import Ending
 from core.errors import ProviderResponseError, ProviderUnavailableError
+from core.providers import sse
 from core.providers.base import Completion
 from core.text import remove_control_characters
 
@@ -124,6 +126,14 @@ def kind(response: httpx2.Response) -> str:
     if "json" in content_type:
         return "json"
     return "sse"
+
+
+async def lines_or_whole(response: httpx2.Response, *, streaming: bool) -> AsyncIterator[str] | bytes:
+    """The lines of an event stream when one was asked for and one came; else the whole body (a
+    JSON reply or a web page, whatever the content type said), to be read as a whole reply."""
+    if streaming and kind(response) == "sse":
+        return await sse.lines_or_body(response)
+    return await response.aread()
 
 
 def is_html(response: httpx2.Response, body: bytes) -> bool:
