@@ -80,7 +80,9 @@ class ConsensusService(AdminVerbs):
             workspace_id = await self._workspace(repo, question.workspace)
             settings = await self.settings_book.read(repo, workspace_id, question.channel)
             models = self._models(question, settings)
-            await self.settings_book.admit(repo, workspace_id, question.user, settings)  # a refusal stores nothing
+            await self.settings_book.admit(
+                repo, workspace_id, question.user, question.channel, settings
+            )  # a refusal stores nothing
             if conversation_id is None:
                 conversation = await repo.add_conversation(
                     workspace_id, question.channel, question.thread, " ".join(text.split())[:TITLE_CHARS], question.user

@@ -1,4 +1,5 @@
-"""`/consensus-settings show|models|limits`: which models answer here, the daily budget, the rate.
+"""`/consensus-settings show|models|channels|limits`: which models answer here, the channels where the
+bot answers, the daily budget, the rate.
 
 Only members with Manage Server may change settings (the command is hidden from others by default,
 and the core refuses anyone else). `models` shows a private message with a select of the models the
@@ -17,11 +18,13 @@ from discord import app_commands
 from adapters.discord.actors import actor_of, settings_channel
 from adapters.discord.embeds import BLURPLE
 from adapters.discord.replies import ANSWERED, guard
-from core.errors import PermissionDeniedError
+from adapters.presenter.channels import channel_link
+from core.errors import InvalidSettingsError, PermissionDeniedError
 from core.service import ConsensusService
 from core.settings import MAX_MODELS, ModelSettings
 
 Where = Literal["server", "channel"]
+ChannelChange = Literal["add", "remove", "everywhere"]
 SELECT_TEMPLATE = r"consensus-models:(?P<where>server|\d{1,20})"
 MAX_OPTIONS = 25  # Discord's limit for one select
 MANAGERS_ONLY = "Only members with Manage Server can change this server's settings."
@@ -45,6 +48,12 @@ def render(settings: ModelSettings, channel: str | None) -> discord.Embed:
             name=f"Models in <#{channel}>", value=_models(settings.channel_models, "the server's"), inline=False
         )
         embed.add_field(name="Asked here", value=_models(settings.effective, "none"), inline=False)
+    allowed = settings.allowed_channels
+    embed.add_field(
+        name="Answers in",
+        value=", ".join(channel_link(c) for c in allowed) if allowed else "every channel",
+        inline=False,
+    )
     budget = settings.daily_budget_usd
     rate = settings.questions_per_minute
     embed.add_field(name="Daily budget", value="no limit" if budget is None else f"${budget:,.2f} per day (UTC)")
@@ -114,6 +123,11 @@ class SettingsCommands:
         async def models(interaction: discord.Interaction[Any], where: Where = "server") -> None:
             await self.models(interaction, where)
 
+        @group.command(name="channels", description="Where /consensus answers: add or remove this channel")
+        @app_commands.describe(change="Add this channel, remove it, or answer in every channel again")
+        async def channels(interaction: discord.Interaction[Any], change: ChannelChange) -> None:
+            await self.channels(interaction, change)
+
         @group.command(name="limits", description="Daily budget and questions per minute (omitted: unchanged)")
         @app_commands.describe(
             daily_budget_usd="US dollars per day for the whole server",
@@ -167,6 +181,23 @@ class SettingsCommands:
             here = settings_channel(interaction)
             shown = await self.service.model_settings(actor.workspace, here)
             await self._reply(interaction, render(shown, here), models_view(where, shown))
+
+    async def channels(self, interaction: discord.Interaction[Any], change: ChannelChange) -> None:
+        async with guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            actor, channel = actor_of(interaction), settings_channel(interaction)
+            now = (await self.service.model_settings(actor.workspace)).allowed_channels
+            chosen: list[str] | None = None
+            if change == "add":
+                chosen = [*(now or ()), channel]
+            elif change == "remove":
+                if now is None:
+                    raise InvalidSettingsError(
+                        "Consensus answers in every channel. Add the channels where it may answer first."
+                    )
+                chosen = [c for c in now if c != channel]
+            await self.service.set_allowed_channels(actor, chosen)
+            await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel), channel))
 
     async def limits(
         self,

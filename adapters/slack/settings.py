@@ -1,5 +1,5 @@
-"""`/consensus settings`: which models answer (for the workspace, or only this channel), the daily
-budget and the questions per minute, in a modal for workspace admins.
+"""`/consensus settings`: which models answer (for the workspace, or only this channel), the channels
+where the bot answers, the daily budget and the questions per minute, in a modal for workspace admins.
 
 The adapter only reads the form: numbers it cannot read are shown under their field; whatever the
 core refuses (too many models, an unknown one, a negative budget) is shown under the field the
@@ -14,21 +14,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.presenter.channels import channel_link
 from adapters.slack.base import HandlerBase, modal_error, team_of, workspace
 from adapters.slack.blocks import Block, context, section
-from adapters.slack.forms import input_block, metadata_channel, modal, option, selected_all, state_values, text_value
+from adapters.slack.forms import (
+    input_block,
+    metadata_channel,
+    modal,
+    option,
+    selected_all,
+    selected_conversations,
+    state_values,
+    text_value,
+)
 from core.domain import Actor
 from core.errors import ConsensusError, InvalidSettingsError
-from core.settings import MAX_MODELS, ModelSettings
+from core.settings import MAX_ALLOWED_CHANNELS, MAX_MODELS, ModelSettings
 
 SETTINGS_CALLBACK = "consensus:settings"
-MODELS_BLOCK, CHANNEL_BLOCK, BUDGET_BLOCK, RATE_BLOCK = (
+MODELS_BLOCK, CHANNEL_BLOCK, ALLOWED_BLOCK, BUDGET_BLOCK, RATE_BLOCK = (
     "consensus-settings-models",
     "consensus-settings-channel",
+    "consensus-settings-allowed",
     "consensus-settings-budget",
     "consensus-settings-rate",
 )
-MODELS, ONLY_CHANNEL, BUDGET, RATE = "models", "only_channel", "budget", "rate"
+MODELS, ONLY_CHANNEL, ALLOWED, BUDGET, RATE = "models", "only_channel", "allowed", "budget", "rate"
 _THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
 ADMINS_ONLY = (
     "Only workspace admins can choose the models and limits. You can still pay with your own API key: `{command} keys`."
@@ -83,6 +94,24 @@ def settings_modal(settings: ModelSettings, *, channel: str | None) -> dict[str,
                 "chosen, this channel goes back to them.",
             )
         )
+    allowed: dict[str, Any] = {
+        "type": "multi_conversations_select",
+        "action_id": ALLOWED,
+        "max_selected_items": MAX_ALLOWED_CHANNELS,
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+        "placeholder": {"type": "plain_text", "text": "every channel"},
+    }
+    if settings.allowed_channels:
+        allowed["initial_conversations"] = list(settings.allowed_channels[:MAX_ALLOWED_CHANNELS])
+    blocks.append(
+        input_block(
+            ALLOWED_BLOCK,
+            "Channels where Consensus answers",
+            allowed,
+            optional=True,
+            hint="Elsewhere it tells the asker privately where to ask. Empty: every channel.",
+        )
+    )
     budget: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": BUDGET,
@@ -119,6 +148,7 @@ def settings_modal(settings: ModelSettings, *, channel: str | None) -> dict[str,
 class SettingsForm:
     models: tuple[str, ...]
     channel: str | None  # set when "only in this channel" is ticked
+    allowed_channels: tuple[str, ...] | None  # None: every channel
     daily_budget_usd: float | None
     questions_per_minute: int | None
 
@@ -146,7 +176,8 @@ def read_settings_form(view: Mapping[str, Any]) -> SettingsForm:
         rate = int(rate_text) if rate_text else None
     except ValueError:
         raise FormError(RATE_BLOCK, "Enter a whole number, like 5, or leave it empty.") from None
-    return SettingsForm(tuple(selected_all(values, MODELS_BLOCK, MODELS)), channel, budget, rate)
+    allowed = tuple(selected_conversations(values, ALLOWED_BLOCK, ALLOWED))
+    return SettingsForm(tuple(selected_all(values, MODELS_BLOCK, MODELS)), channel, allowed or None, budget, rate)
 
 
 def saved_message(models: Sequence[str], channel: str | None, limits: ModelSettings) -> str:
@@ -161,7 +192,12 @@ def saved_message(models: Sequence[str], channel: str | None, limits: ModelSetti
         if limits.questions_per_minute is not None
         else "no limit of questions per minute"
     )
-    return f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. Limits: {budget}, {rate}."
+    answers = (
+        f"Consensus answers only in {', '.join(channel_link(c) for c in limits.allowed_channels)}"
+        if limits.allowed_channels
+        else "Consensus answers in every channel"
+    )
+    return f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. {answers}. Limits: {budget}, {rate}."
 
 
 class SettingsFlow(HandlerBase):
@@ -199,6 +235,8 @@ class SettingsFlow(HandlerBase):
             limits = await self.service.set_limits(
                 actor, daily_budget_usd=form.daily_budget_usd, questions_per_minute=form.questions_per_minute
             )
+            stage[0] = ALLOWED_BLOCK
+            limits = await self.service.set_allowed_channels(actor, form.allowed_channels)
             stage[0] = MODELS_BLOCK
             models = await self.service.set_models(actor, form.models, form.channel)
             saved.extend((models, limits))
@@ -208,7 +246,7 @@ class SettingsFlow(HandlerBase):
             if stage[0] == BUDGET_BLOCK and isinstance(exc, InvalidSettingsError):
                 # set_limits refuses one of its two numbers; the budget's refusal names it
                 return BUDGET_BLOCK if "budget" in exc.message.lower() else RATE_BLOCK
-            return MODELS_BLOCK
+            return ALLOWED_BLOCK if stage[0] == ALLOWED_BLOCK else MODELS_BLOCK
 
         await self._guard_modal(ack, apply(), block_for)
         if saved:

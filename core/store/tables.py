@@ -79,6 +79,8 @@ class ModelSetting(Base):
     models: Mapped[list[str]] = mapped_column(JSON, default=list)
     daily_budget_usd: Mapped[float | None] = mapped_column(Numeric(12, 4, asdecimal=False))
     questions_per_minute: Mapped[int | None]
+    # On the workspace's row only: where questions may be asked; None: every channel.
+    allowed_channels: Mapped[list[str] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
