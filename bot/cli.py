@@ -12,6 +12,7 @@ import click
 
 from bot.cli_base import EXIT_FAILED, EXIT_OK, TERMINAL, ConfigurationProblem, load_settings, run, with_core
 from bot.cli_keys import keys, models
+from bot.cli_leaderboard import leaderboard
 from bot.cli_show import show
 
 if TYPE_CHECKING:
@@ -220,3 +221,4 @@ async def _migrate(settings: Settings, action: Callable[[Store], Awaitable[Any]]
 main.add_command(keys)
 main.add_command(models)
 main.add_command(show)
+main.add_command(leaderboard)

@@ -161,7 +161,8 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         team = team_of(body)
         items = await self.service.history(workspace(team), None, limit=home.MAX_ITEMS)
         names = await self.people.names(team, (i.created_by for i in items))
-        view = home.home_view(items, names, await self.people.workspace_url(team))
+        board = await self.service.leaderboard(workspace(team))
+        view = home.home_view(items, names, await self.people.workspace_url(team), board)
         await self.client.views_publish(user_id=event["user"], view=view)
 
     async def on_open_search(self, ack: Any, body: dict[str, Any]) -> None:
