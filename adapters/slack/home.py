@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.presenter import leaderboard as standing
+from adapters.presenter.channels import channel_link
 from adapters.slack.blocks import Block, Rendered, context, mrkdwn, permalink, section
 from adapters.slack.text import ellipsize, escape
 from core.domain import MAX_QUESTION_CHARS, ConversationSummary, MessageRef
@@ -33,6 +34,8 @@ def usage(command: str = "/consensus") -> Rendered:
         f"• *{cmd} history [words]* lists recent conversations; the app's Home tab shows them too.",
         f"• *{cmd} keys* sets an API key (yours, or an admin's for the workspace); *{cmd} keys list*",
         f"  shows them and deletes them. *{cmd} settings* (admins): the models and the limits.",
+        f"• *{cmd} leaderboard [days]* shows which models' answers this channel selects; the Home tab",
+        "  shows the whole workspace's.",
         f"Questions may be up to {MAX_QUESTION_CHARS:,} characters.",
     ]
     return Rendered([section("\n".join(lines))], f"How to use {cmd}")
@@ -95,8 +98,9 @@ def _code(text: str) -> str:
 
 
 def leaderboard_blocks(board: Leaderboard) -> list[Block]:
-    """The leaderboard's section of the Home tab: a heading, then one bar per model, best first."""
-    blocks: list[Block] = [section(f"*Leaderboard*  {standing.heading(board, 'in this workspace')}")]
+    """The leaderboard (the Home tab's section, or a channel's): a heading, then one bar per model."""
+    where = f"in {channel_link(board.channel)}" if board.channel else "in this workspace"
+    blocks: list[Block] = [section(f"*Leaderboard*  {standing.heading(board, where)}")]
     if not board.standings:
         return [*blocks, context(standing.empty_text(board))]
     blocks += [section(line) for line in standing.text_lines(board, escape, _code)[:MAX_LEADERS]]

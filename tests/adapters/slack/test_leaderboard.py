@@ -48,3 +48,24 @@ async def test_home_shows_each_models_share_selected_as_a_bar(slack_env: SlackEn
     assert all(row.startswith("`░░░░░░░░░░░░` 0% (0–66%)") for row in rows[1:])
     assert len(await published_home(env, "EvHome4")) <= 100  # Slack's limit for a Home tab
     assert home.MAX_LEADERS * 1 + home.MAX_ITEMS * 3 < 100
+
+
+async def test_the_channels_leaderboard_privately_and_a_bad_number_of_days(slack_env: SlackEnv) -> None:
+    env = slack_env
+    await env.ask("Which cache for sessions?")
+    status, _ = await env.command("leaderboard 7")
+    assert status == 200
+    await env.api.wait_until(lambda: len(env.api.responses) == 1)
+    reply = env.api.responses[0]
+    assert reply["response_type"] == "ephemeral"
+    assert "in <#C1>, over the last 7 days" in reply["blocks"][0]["text"]["text"]
+    rows = [t for t in texts(reply["blocks"]) if t.startswith("`")]
+    assert len(rows) == len(MODELS) and all(r.startswith("`░░░░░░░░░░░░` 0% (0–79%)") for r in rows)
+
+    await env.command("leaderboard 0")
+    await env.api.wait_until(lambda: len(env.api.responses) == 2)
+    assert env.api.responses[1]["text"] == "Choose a number of days from 1 to 3,660."
+    parents = len(env.parents())
+    await env.command("leaderboard of football clubs?")  # a question, not the verb
+    await env.api.wait_until(lambda: len(env.parents()) > parents)
+    await env.settle()
