@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bot.cli_base import EXIT_FAILED, EXIT_OK, TERMINAL, ConfigurationProblem, load_settings, run, with_core
+from bot.cli_export import export
 from bot.cli_keys import keys, models, terminal_actor
+from bot.cli_leaderboard import leaderboard
 from bot.cli_show import select, show
 
 if TYPE_CHECKING:
@@ -273,3 +275,5 @@ main.add_command(keys)
 main.add_command(models)
 main.add_command(show)
 main.add_command(select)
+main.add_command(leaderboard)
+main.add_command(export)

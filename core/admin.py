@@ -97,6 +97,14 @@ class AdminVerbs:
             workspace_id = await _workspace_id(repo, actor.workspace)
             return await self.settings_book.set_models(repo, workspace_id, models, channel)
 
+    async def set_allowed_channels(self, actor: Actor, channels: Sequence[str] | None) -> ModelSettings:
+        """Admins only. The channels where questions may be asked; None: every channel."""
+        if not actor.is_admin:
+            raise PermissionDeniedError(ADMINS_ONLY)
+        async with self.store.write() as repo:
+            workspace_id = await _workspace_id(repo, actor.workspace)
+            return await self.settings_book.set_allowed_channels(repo, workspace_id, channels)
+
     async def set_limits(
         self, actor: Actor, *, daily_budget_usd: float | None, questions_per_minute: int | None
     ) -> ModelSettings:

@@ -39,6 +39,16 @@ class PermissionDeniedError(ConsensusError):
     default_message = "You are not allowed to do that."
 
 
+class ChannelNotAllowedError(PermissionDeniedError):
+    """An admin limited the channels where questions may be asked, and this is not one of them."""
+
+    default_message = "Consensus does not answer in this channel."
+
+    def __init__(self, channels: tuple[str, ...]) -> None:
+        super().__init__(f"{self.default_message} An admin allowed questions in: {', '.join(channels)}.")
+        self.channels = channels  # the adapters link them the platform's way
+
+
 class RateLimitedError(ConsensusError):
     """A limit of ours (questions per minute, daily budget) was reached."""
 

@@ -4,6 +4,7 @@ and write is scoped to the caller's workspace, so an id from elsewhere is simply
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from core import merge
 from core.admin import AdminVerbs
@@ -31,12 +32,13 @@ from core.events import EventBus, EventSink
 from core.fanout import FanOut
 from core.history import summaries
 from core.keyring import KeyRing
+from core.leaderboard import DEFAULT_DAYS, Leaderboard, check_days, standings
 from core.mapping import to_answer, to_batch, to_conversation
 from core.providers.registry import ProviderRegistry
 from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook
 from core.store.repositories import Repository
 from core.store.store import Store
-from core.store.tables import AiResponse
+from core.store.tables import AiResponse, utcnow
 from core.text import remove_control_characters
 
 TITLE_CHARS = 200
@@ -89,7 +91,9 @@ class ConsensusService(AdminVerbs):
             workspace_id = await self._workspace(repo, question.workspace)
             settings = await self.settings_book.read(repo, workspace_id, question.channel)
             models = self._models(question, settings)
-            await self.settings_book.admit(repo, workspace_id, question.user, settings)  # a refusal stores nothing
+            await self.settings_book.admit(
+                repo, workspace_id, question.user, question.channel, settings
+            )  # a refusal stores nothing
             # In the question's own transaction: a repeat waits for the first to commit, then finds it.
             if question.delivery and not await repo.claim_event(workspace_id, f"question:{question.delivery}"):
                 raise DuplicateDeliveryError()
@@ -130,6 +134,16 @@ class ConsensusService(AdminVerbs):
         return found
 
     # -- reading --------------------------------------------------------------------------------
+
+    async def leaderboard(
+        self, workspace: WorkspaceRef, *, channel: str | None = None, days: int = DEFAULT_DAYS
+    ) -> Leaderboard:
+        """Per model, over the last `days`: answers given, selected, ranked first, medians."""
+        since = utcnow() - timedelta(days=check_days(days))
+        async with self.store.read() as repo:
+            workspace_id = await repo.workspace_id(workspace, create=False)
+            rows = [] if workspace_id is None else await repo.leaderboard_outcomes(workspace_id, since, channel)
+        return Leaderboard(since, days, channel, standings(rows))
 
     async def find_conversation(self, workspace: WorkspaceRef, channel: str, thread: str) -> int | None:
         async with self.store.read() as repo:

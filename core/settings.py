@@ -1,22 +1,26 @@
-"""Per-workspace settings: which models answer (with a per-channel override), the daily budget and
-the per-user rate of questions. Limits are checked before a question is stored, so a refusal stores
-nothing and costs nothing."""
+"""Per-workspace settings: which models answer (with a per-channel override), the channels where
+questions may be asked, the daily budget and the per-user rate of questions. Limits are checked
+before a question is stored, so a refusal stores nothing and costs nothing."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from core.domain import Merging
-from core.errors import BudgetExceededError, InvalidSettingsError, RateLimitedError
+from core.errors import BudgetExceededError, ChannelNotAllowedError, InvalidSettingsError, RateLimitedError
 from core.mapping import aware
 from core.store.repositories import Repository
 from core.store.tables import utcnow
 
 MAX_MODELS = 8
 WINDOW = timedelta(minutes=1)
+MAX_ALLOWED_CHANNELS = 100
+# A Slack or Discord channel id. Only ids are stored, so a channel list can be shown as links safely.
+CHANNEL_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,10 @@ class ModelSettings:
     merging: Merging = Merging.ON_REQUEST  # when questions get a merged answer
     merger: str | None = None  # the workspace's merger; None: the operator's default
     mergers: tuple[str, ...] = ()  # the models a workspace may choose to merge with
+    allowed_channels: tuple[str, ...] | None = None  # where questions may be asked; None: everywhere
+
+    def answers_in(self, channel: str) -> bool:
+        return self.allowed_channels is None or channel in self.allowed_channels
 
     @property
     def effective(self) -> tuple[str, ...]:
@@ -69,6 +77,7 @@ class SettingsBook:
             merging=Merging.of(own.merging if own else None),
             merger=own.merger if own else None,
             mergers=self.mergers,
+            allowed_channels=tuple(own.allowed_channels) if own and own.allowed_channels is not None else None,
         )
 
     def check_models(self, models: Sequence[str]) -> list[str]:
@@ -95,6 +104,25 @@ class SettingsBook:
             row.models, row.updated_at = chosen, utcnow()
         await repo.flush()
         return await self.read(repo, workspace_id, channel)
+
+    async def set_allowed_channels(
+        self, repo: Repository, workspace_id: int, channels: Sequence[str] | None
+    ) -> ModelSettings:
+        """None: questions may be asked in every channel again."""
+        chosen = None if channels is None else list(dict.fromkeys(c.strip() for c in channels if c.strip()))
+        if chosen is not None:
+            if not chosen:
+                raise InvalidSettingsError(
+                    "Choose at least one channel where Consensus answers, or let it answer everywhere."
+                )
+            if len(chosen) > MAX_ALLOWED_CHANNELS:
+                raise InvalidSettingsError(f"At most {MAX_ALLOWED_CHANNELS} channels can be chosen.")
+            if not all(CHANNEL_ID.fullmatch(c) for c in chosen):
+                raise InvalidSettingsError("That is not a channel of this workspace.")
+        row = await repo.settings.row(workspace_id, "")
+        row.allowed_channels, row.updated_at = chosen, utcnow()
+        await repo.flush()
+        return await self.read(repo, workspace_id, None)
 
     async def set_limits(
         self, repo: Repository, workspace_id: int, daily_budget_usd: float | None, questions_per_minute: int | None
@@ -130,9 +158,14 @@ class SettingsBook:
             await repo.settings.serialise_admissions(workspace_id)
             await self._check_budget(repo, workspace_id, settings.daily_budget_usd, utcnow())
 
-    async def admit(self, repo: Repository, workspace_id: int, user: str, settings: ModelSettings) -> None:
-        """Refuse a question over the user's rate or the workspace's budget (before anything is stored);
-        `settings` are the workspace's, as `read` gives them."""
+    async def admit(
+        self, repo: Repository, workspace_id: int, user: str, channel: str, settings: ModelSettings
+    ) -> None:
+        """Refuse a question outside the allowed channels, over the user's rate or the workspace's budget
+        (before anything is stored); `settings` are the workspace's, as `read` gives them."""
+        if not settings.answers_in(channel):
+            assert settings.allowed_channels is not None
+            raise ChannelNotAllowedError(settings.allowed_channels)
         budget, rate = settings.daily_budget_usd, settings.questions_per_minute
         if budget is None and rate is None:
             return

@@ -29,6 +29,7 @@ from adapters.connecting import describe, one_line
 from adapters.discord.cards import Board
 from adapters.discord.commands import Handlers
 from adapters.discord.keys import KeyCommands
+from adapters.discord.leaderboard import LeaderboardCommand
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.settings import ModelsSelect, SettingsCommands
 from adapters.discord.views import CardButton
@@ -137,6 +138,7 @@ class ConsensusBot(discord.Client):
         self.key_commands.register(self.tree)
         self.settings_commands = SettingsCommands(service)
         self.settings_commands.register(self.tree)
+        LeaderboardCommand(service).register(self.tree)
         self.ready_event = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._waiting = NOT_CONNECTED  # why not ready yet (login or first connection failing)

@@ -15,7 +15,8 @@ from typing import Any
 
 import discord
 
-from core.errors import ConsensusError, DuplicateDeliveryError
+from adapters.presenter.channels import where_allowed
+from core.errors import ChannelNotAllowedError, ConsensusError, DuplicateDeliveryError
 
 log = logging.getLogger(__name__)
 ANSWERED = "consensus_answered"  # interaction.extras key: the deferred reply already shows content
@@ -29,6 +30,8 @@ async def defer_publicly(interaction: discord.Interaction[Any]) -> None:
 
 
 def user_text(exc: BaseException) -> str:
+    if isinstance(exc, ChannelNotAllowedError):
+        return where_allowed(exc.channels)
     if isinstance(exc, ConsensusError):
         log.info("discord: %s: %s", type(exc).__name__, exc)
         return str(exc)

@@ -1,5 +1,6 @@
-"""`/consensus-settings show|models|limits|merging`: which models answer here, the daily budget, the
-rate, and when answers are merged into one (and by which model).
+"""`/consensus-settings show|models|channels|limits|merging`: which models answer here, the channels
+where the bot answers, the daily budget, the rate, and when answers are merged into one (and by
+which model).
 
 Only members with Manage Server may change settings (the command is hidden from others by default,
 and the core refuses anyone else). `models` shows a private message with a select of the models the
@@ -19,14 +20,16 @@ from adapters.discord.actors import actor_of, settings_channel
 from adapters.discord.embeds import BLURPLE
 from adapters.discord.replies import ANSWERED, guard
 from adapters.presenter.card import MERGING_WORDS
+from adapters.presenter.channels import channel_link
 from core.domain import Merging
-from core.errors import PermissionDeniedError
+from core.errors import InvalidSettingsError, PermissionDeniedError
 from core.service import ConsensusService
 from core.settings import MAX_MODELS, ModelSettings
 
 Where = Literal["server", "channel"]
 When = Literal["off", "request", "auto"]  # core.domain.Merging's values
 DEFAULT_MERGER = "default"  # typed as the merger: back to the operator's default
+ChannelChange = Literal["add", "remove", "everywhere"]
 SELECT_TEMPLATE = r"consensus-models:(?P<where>server|\d{1,20})"
 MAX_OPTIONS = 25  # Discord's limit for one select
 MANAGERS_ONLY = "Only members with Manage Server can change this server's settings."
@@ -50,6 +53,12 @@ def render(settings: ModelSettings, channel: str | None) -> discord.Embed:
             name=f"Models in <#{channel}>", value=_models(settings.channel_models, "the server's"), inline=False
         )
         embed.add_field(name="Asked here", value=_models(settings.effective, "none"), inline=False)
+    allowed = settings.allowed_channels
+    embed.add_field(
+        name="Answers in",
+        value=", ".join(channel_link(c) for c in allowed) if allowed else "every channel",
+        inline=False,
+    )
     budget = settings.daily_budget_usd
     rate = settings.questions_per_minute
     embed.add_field(name="Daily budget", value="no limit" if budget is None else f"${budget:,.2f} per day (UTC)")
@@ -121,6 +130,11 @@ class SettingsCommands:
         async def models(interaction: discord.Interaction[Any], where: Where = "server") -> None:
             await self.models(interaction, where)
 
+        @group.command(name="channels", description="Where /consensus answers: add or remove this channel")
+        @app_commands.describe(change="Add this channel, remove it, or answer in every channel again")
+        async def channels(interaction: discord.Interaction[Any], change: ChannelChange) -> None:
+            await self.channels(interaction, change)
+
         @group.command(name="limits", description="Daily budget and questions per minute (omitted: unchanged)")
         @app_commands.describe(
             daily_budget_usd="US dollars per day for the whole server",
@@ -182,6 +196,23 @@ class SettingsCommands:
             here = settings_channel(interaction)
             shown = await self.service.model_settings(actor.workspace, here)
             await self._reply(interaction, render(shown, here), models_view(where, shown))
+
+    async def channels(self, interaction: discord.Interaction[Any], change: ChannelChange) -> None:
+        async with guard(interaction):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            actor, channel = actor_of(interaction), settings_channel(interaction)
+            now = (await self.service.model_settings(actor.workspace)).allowed_channels
+            chosen: list[str] | None = None
+            if change == "add":
+                chosen = [*(now or ()), channel]
+            elif change == "remove":
+                if now is None:
+                    raise InvalidSettingsError(
+                        "Consensus answers in every channel. Add the channels where it may answer first."
+                    )
+                chosen = [c for c in now if c != channel]
+            await self.service.set_allowed_channels(actor, chosen)
+            await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel), channel))
 
     async def limits(
         self,

@@ -10,13 +10,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.presenter.channels import where_allowed
 from adapters.slack import blocks
 from adapters.slack.acking import Listeners
 from adapters.slack.pacing import slack_error
 from adapters.slack.people import People
 from adapters.slack.render import ThreadRenderer
 from core.domain import Platform, WorkspaceRef
-from core.errors import ConsensusError, DuplicateDeliveryError
+from core.errors import ChannelNotAllowedError, ConsensusError, DuplicateDeliveryError
 from core.service import ConsensusService
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ class HandlerBase:
             await work
         except DuplicateDeliveryError:
             log.info("Slack delivered a request again; it was acted on once")  # acknowledged, nothing said
+        except ChannelNotAllowedError as exc:
+            await self._safe_reply(reply, where_allowed(exc.channels))
         except ConsensusError as exc:
             await self._safe_reply(reply, str(exc))
         except SlackApiError as exc:

@@ -211,5 +211,15 @@ def _actions(shown: card.CardView) -> Block:
 
 
 def notice(message: str) -> Rendered:
-    """A short ephemeral message: core error strings and refusals, escaped."""
-    return Rendered([section(escape(message))], ellipsize(escape(message), FALLBACK_LIMIT))
+    """A short ephemeral message: core error strings and refusals, escaped. Channel links (`<#C123>`)
+    stay links: they notify nobody, and they say where the bot may answer."""
+    return Rendered(
+        [section(_relink_channels(escape(message)))], _relink_channels(ellipsize(escape(message), FALLBACK_LIMIT))
+    )
+
+
+_ESCAPED_CHANNEL_LINK = re.compile(r"&lt;#([CG][A-Z0-9]{1,30})&gt;")
+
+
+def _relink_channels(escaped: str) -> str:
+    return _ESCAPED_CHANNEL_LINK.sub(r"<#\1>", escaped)

@@ -71,6 +71,12 @@ def selected_all(values: Mapping[str, Any], block: str, action: str) -> list[str
     return [str(o.get("value") or "") for o in chosen if isinstance(o, dict)]
 
 
+def selected_conversations(values: Mapping[str, Any], block: str, action: str) -> list[str]:
+    """The channel ids chosen in a multi_conversations_select."""
+    chosen = field(values, block, action).get("selected_conversations") or []
+    return [str(c) for c in chosen if isinstance(c, str)]
+
+
 def text_value(values: Mapping[str, Any], block: str, action: str) -> str:
     return str(field(values, block, action).get("value") or "")
 

@@ -19,6 +19,7 @@ from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
 from core.domain import Actor, Question
 from core.errors import ConsensusError
+from core.leaderboard import DEFAULT_DAYS
 
 log = logging.getLogger(__name__)
 ACTION = re.compile(f"^{actions.COMPONENT_ID.pattern}$")
@@ -54,7 +55,7 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
             usage = home.usage(self.command)
             await ack(text=usage.text, blocks=usage.blocks, response_type="ephemeral")
             return
-        if not self.accepting and verb not in ("history", "keys") and text.lower() != "settings":
+        if not self.accepting and verb not in ("history", "keys", "leaderboard") and text.lower() != "settings":
             note = blocks.notice(RESTARTING)
             await ack(text=note.text, blocks=note.blocks, response_type="ephemeral")
             return
@@ -65,6 +66,9 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
             await self.keys_command(rest, command, respond)
         elif text.lower() == "settings":
             await self.settings_command(command, respond)
+        elif verb == "leaderboard" and (not rest or rest.isdigit()):  # "leaderboard of 2024?" is a question
+            leaders = self._leaderboard(team, channel, int(rest) if rest else DEFAULT_DAYS, respond)
+            await self._guard(self._responder(respond), leaders)
         elif verb == "history":
             await self._guard(self._responder(respond), self._history(team, rest or None, respond))
         else:
@@ -75,6 +79,11 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         batch = await self.service.ask(question)
         name = await self.people.name(question.workspace.external_id, question.user)
         await self.renderer.open(batch, asker_name=name)
+
+    async def _leaderboard(self, team: str, channel: str, days: int, respond: Any) -> None:
+        board = await self.service.leaderboard(workspace(team), channel=channel, days=days)
+        blocks = home.leaderboard_blocks(board)
+        await respond(text="Consensus leaderboard", blocks=blocks, response_type="ephemeral", replace_original=False)
 
     async def _history(self, team: str, query: str | None, respond: Any) -> None:
         items = await self.service.history(workspace(team), query, limit=home.MAX_ITEMS)
@@ -162,7 +171,8 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         team = team_of(body)
         items = await self.service.history(workspace(team), None, limit=home.MAX_ITEMS)
         names = await self.people.names(team, (i.created_by for i in items))
-        view = home.home_view(items, names, await self.people.workspace_url(team))
+        board = await self.service.leaderboard(workspace(team))
+        view = home.home_view(items, names, await self.people.workspace_url(team), board)
         await self.client.views_publish(user_id=event["user"], view=view)
 
     async def on_open_search(self, ack: Any, body: dict[str, Any]) -> None:

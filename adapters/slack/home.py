@@ -6,15 +6,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from adapters.presenter import leaderboard as standing
+from adapters.presenter.channels import channel_link
 from adapters.slack.blocks import Block, Rendered, context, mrkdwn, permalink, section
 from adapters.slack.text import ellipsize, escape
 from core.domain import MAX_QUESTION_CHARS, ConversationSummary, MessageRef
+from core.leaderboard import Leaderboard
 
 SEARCH_CALLBACK = "consensus:search"
 SEARCH_BLOCK = "consensus-search"
 SEARCH_INPUT = "query"
 OPEN_SEARCH = "consensus:search:0"
 MAX_ITEMS = 20  # 3 blocks each keeps a modal or the Home tab far below 100 blocks
+MAX_LEADERS = 10  # one block each, under the history's 60
 
 
 def usage(command: str = "/consensus") -> Rendered:
@@ -30,6 +34,8 @@ def usage(command: str = "/consensus") -> Rendered:
         f"• *{cmd} history [words]* lists recent conversations; the app's Home tab shows them too.",
         f"• *{cmd} keys* sets an API key (yours, or an admin's for the workspace); *{cmd} keys list*",
         f"  shows them and deletes them. *{cmd} settings* (admins): the models and the limits.",
+        f"• *{cmd} leaderboard [days]* shows which models' answers this channel selects; the Home tab",
+        "  shows the whole workspace's.",
         f"Questions may be up to {MAX_QUESTION_CHARS:,} characters.",
     ]
     return Rendered([section("\n".join(lines))], f"How to use {cmd}")
@@ -87,11 +93,33 @@ def history_message(
     return Rendered(blocks, "Consensus history")
 
 
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def leaderboard_blocks(board: Leaderboard) -> list[Block]:
+    """The leaderboard (the Home tab's section, or a channel's): a heading, then one bar per model."""
+    where = f"in {channel_link(board.channel)}" if board.channel else "in this workspace"
+    blocks: list[Block] = [section(f"*Leaderboard*  {standing.heading(board, where)}")]
+    if not board.standings:
+        return [*blocks, context(standing.empty_text(board))]
+    blocks += [section(line) for line in standing.text_lines(board, escape, _code)[:MAX_LEADERS]]
+    if len(board.standings) > MAX_LEADERS:
+        blocks.append(context(f"…and {len(board.standings) - MAX_LEADERS} more models."))
+    blocks.append(context("The bar is the share of its answers the team selected; the range is its 95% interval."))
+    return blocks
+
+
 def home_view(
-    items: Sequence[ConversationSummary], names: Mapping[str, str], workspace_url: str | None
+    items: Sequence[ConversationSummary],
+    names: Mapping[str, str],
+    workspace_url: str | None,
+    board: Leaderboard | None = None,
 ) -> dict[str, Any]:
+    leaders = [*leaderboard_blocks(board), {"type": "divider"}] if board is not None else []
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Consensus"}},
+        *leaders,
         {
             "type": "section",
             "text": mrkdwn("Recent questions your team asked. Open a thread to continue it."),

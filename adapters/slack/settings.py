@@ -1,6 +1,6 @@
-"""`/consensus settings`: which models answer (for the workspace, or only this channel), the daily
-budget, the questions per minute and when answers are merged (and by which model), in a modal for
-workspace admins.
+"""`/consensus settings`: which models answer (for the workspace, or only this channel), the channels
+where the bot answers, the daily budget, the questions per minute and when answers are merged (and by
+which model), in a modal for workspace admins.
 
 The adapter only reads the form: numbers it cannot read are shown under their field; whatever the
 core refuses (too many models, an unknown one, a negative budget) is shown under the field the
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.presenter.card import MERGING_WORDS
+from adapters.presenter.channels import channel_link
 from adapters.slack.base import HandlerBase, modal_error, team_of, workspace
 from adapters.slack.blocks import Block, context, section
 from adapters.slack.forms import (
@@ -25,21 +26,23 @@ from adapters.slack.forms import (
     option,
     selected,
     selected_all,
+    selected_conversations,
     state_values,
     text_value,
 )
 from core.domain import Actor, Merging
 from core.errors import ConsensusError, InvalidSettingsError
-from core.settings import MAX_MODELS, ModelSettings
+from core.settings import MAX_ALLOWED_CHANNELS, MAX_MODELS, ModelSettings
 
 SETTINGS_CALLBACK = "consensus:settings"
-MODELS_BLOCK, CHANNEL_BLOCK, BUDGET_BLOCK, RATE_BLOCK = (
+MODELS_BLOCK, CHANNEL_BLOCK, ALLOWED_BLOCK, BUDGET_BLOCK, RATE_BLOCK = (
     "consensus-settings-models",
     "consensus-settings-channel",
+    "consensus-settings-allowed",
     "consensus-settings-budget",
     "consensus-settings-rate",
 )
-MODELS, ONLY_CHANNEL, BUDGET, RATE = "models", "only_channel", "budget", "rate"
+MODELS, ONLY_CHANNEL, ALLOWED, BUDGET, RATE = "models", "only_channel", "allowed", "budget", "rate"
 MERGING_BLOCK, MERGER_BLOCK, MERGING, MERGER = (
     "consensus-settings-merging",
     "consensus-settings-merger",
@@ -101,6 +104,24 @@ def settings_modal(settings: ModelSettings, *, channel: str | None) -> dict[str,
                 "chosen, this channel goes back to them.",
             )
         )
+    allowed: dict[str, Any] = {
+        "type": "multi_conversations_select",
+        "action_id": ALLOWED,
+        "max_selected_items": MAX_ALLOWED_CHANNELS,
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+        "placeholder": {"type": "plain_text", "text": "every channel"},
+    }
+    if settings.allowed_channels:
+        allowed["initial_conversations"] = list(settings.allowed_channels[:MAX_ALLOWED_CHANNELS])
+    blocks.append(
+        input_block(
+            ALLOWED_BLOCK,
+            "Channels where Consensus answers",
+            allowed,
+            optional=True,
+            hint="Elsewhere it tells the asker privately where to ask. Empty: every channel.",
+        )
+    )
     budget: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": BUDGET,
@@ -166,6 +187,7 @@ def merging_blocks(settings: ModelSettings) -> list[Block]:
 class SettingsForm:
     models: tuple[str, ...]
     channel: str | None  # set when "only in this channel" is ticked
+    allowed_channels: tuple[str, ...] | None  # None: every channel
     daily_budget_usd: float | None
     questions_per_minute: int | None
     merging: Merging = Merging.ON_REQUEST
@@ -196,9 +218,11 @@ def read_settings_form(view: Mapping[str, Any]) -> SettingsForm:
     except ValueError:
         raise FormError(RATE_BLOCK, "Enter a whole number, like 5, or leave it empty.") from None
     merger = selected(values, MERGER_BLOCK, MERGER)
+    allowed = tuple(selected_conversations(values, ALLOWED_BLOCK, ALLOWED))
     return SettingsForm(
         tuple(selected_all(values, MODELS_BLOCK, MODELS)),
         channel,
+        allowed or None,
         budget,
         rate,
         Merging.of(selected(values, MERGING_BLOCK, MERGING) or None),
@@ -218,10 +242,16 @@ def saved_message(models: Sequence[str], channel: str | None, limits: ModelSetti
         if limits.questions_per_minute is not None
         else "no limit of questions per minute"
     )
+    answers = (
+        f"Consensus answers only in {', '.join(channel_link(c) for c in limits.allowed_channels)}"
+        if limits.allowed_channels
+        else "Consensus answers in every channel"
+    )
     merging = f"Merged answers: {MERGING_WORDS[limits.merging]}"
     merger = f", written by {limits.merger}" if limits.merger and limits.merging is not Merging.OFF else ""
     return (
-        f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. Limits: {budget}, {rate}. {merging}{merger}."
+        f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. {answers}. Limits: {budget}, {rate}. "
+        f"{merging}{merger}."
     )
 
 
@@ -253,7 +283,7 @@ class SettingsFlow(HandlerBase):
         saved: list[ModelSettings] = []
         stage = [BUDGET_BLOCK]
 
-        async def apply() -> None:  # two short writes: well inside the 3 s
+        async def apply() -> None:  # short writes: well inside the 3 s
             actor = Actor(workspace(team), user, is_admin=await self.people.is_admin(team, user))
             # The limits first: numbers are what people get wrong, and a refusal then changes nothing.
             # (Models come from the modal's own options, so only a stale or forged list is refused.)
@@ -262,6 +292,8 @@ class SettingsFlow(HandlerBase):
             )
             stage[0] = MERGER_BLOCK
             limits = await self.service.set_merging(actor, form.merging, form.merger)
+            stage[0] = ALLOWED_BLOCK
+            limits = await self.service.set_allowed_channels(actor, form.allowed_channels)
             stage[0] = MODELS_BLOCK
             models = await self.service.set_models(actor, form.models, form.channel)
             saved.extend((models, limits))
@@ -271,7 +303,7 @@ class SettingsFlow(HandlerBase):
             if stage[0] == BUDGET_BLOCK and isinstance(exc, InvalidSettingsError):
                 # set_limits refuses one of its two numbers; the budget's refusal names it
                 return BUDGET_BLOCK if "budget" in exc.message.lower() else RATE_BLOCK
-            return stage[0] if stage[0] == MERGER_BLOCK else MODELS_BLOCK
+            return stage[0] if stage[0] in (MERGER_BLOCK, ALLOWED_BLOCK) else MODELS_BLOCK
 
         await self._guard_modal(ack, apply(), block_for)
         if saved:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, case, false, func, insert, select, update
@@ -11,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import AnswerStatus, BatchStatus, MessageRef, WorkspaceRef
 from core.errors import NotFoundError
-from core.store import search
+from core.store import leaderboard_rows, search
 from core.store.key_rows import KeyRows
+from core.store.leaderboard_rows import AnswerOutcome
 from core.store.leases import BatchLeases, Lease
 from core.store.setting_rows import SettingRows
 from core.store.tables import (
@@ -72,6 +74,12 @@ class Repository:
         self.leases = BatchLeases(session)
         self.keys = KeyRows(session)
         self.settings = SettingRows(session)
+
+    async def leaderboard_outcomes(
+        self, workspace_id: int, since: datetime, channel: str | None
+    ) -> list[AnswerOutcome]:
+        """Each completed answer since `since`, for the leaderboard (leaderboard_rows.py)."""
+        return await leaderboard_rows.answer_outcomes(self.session, workspace_id, since, channel)
 
     async def flush(self) -> None:
         """Send the changes made to loaded rows now (statements that follow see them)."""

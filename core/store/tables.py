@@ -81,6 +81,8 @@ class ModelSetting(Base):
     questions_per_minute: Mapped[int | None]
     merging: Mapped[str | None] = mapped_column(String(16))  # core.domain.Merging; None: on request
     merger: Mapped[str | None] = mapped_column(String(200))  # the model that merges; None: the default
+    # On the workspace's row only: where questions may be asked; None: every channel.
+    allowed_channels: Mapped[list[str] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

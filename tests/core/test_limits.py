@@ -117,3 +117,32 @@ async def test_daily_budget_refuses_once_spent_and_stores_nothing(  # type: igno
     assert other.answers  # another workspace has its own budget
     await service.set_limits(ADMIN, daily_budget_usd=None, questions_per_minute=None)  # back to no limit
     await service.ask(question("Now?"))
+
+
+async def test_allowed_channels_refuse_elsewhere_before_anything_is_stored(  # type: ignore[no-untyped-def]
+    database_url: str, make_core: MakeCore
+) -> None:
+    from core.errors import ChannelNotAllowedError
+
+    core = await make_core(database_url=database_url)
+    service = core.service
+    with pytest.raises(PermissionDeniedError, match="admin"):
+        await service.set_allowed_channels(USER, ["C1"])
+    with pytest.raises(InvalidSettingsError, match="at least one channel"):
+        await service.set_allowed_channels(ADMIN, ["  "])
+    with pytest.raises(InvalidSettingsError, match="not a channel"):
+        await service.set_allowed_channels(ADMIN, ["C1", "<!here>"])
+    settings = await service.set_allowed_channels(ADMIN, ["C1", "C3", "C1"])
+    assert settings.allowed_channels == ("C1", "C3")
+
+    with pytest.raises(ChannelNotAllowedError) as refused:
+        await service.ask(question("Asked in C2?", channel="C2"))
+    assert refused.value.channels == ("C1", "C3")
+    assert await stored_counts(core) == (0, 0)
+    await service.ask(question("Asked in C3?", channel="C3"))
+    assert await stored_counts(core) == (1, len(TEST_MODELS))
+
+    settings = await service.set_allowed_channels(ADMIN, None)
+    assert settings.allowed_channels is None and settings.answers_in("C2")
+    await service.ask(question("Asked in C2 again?", channel="C2"))
+    await service.wait_idle()

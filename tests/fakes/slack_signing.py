@@ -135,6 +135,8 @@ def state_of(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
         options = {o["value"]: o for o in element.get("options", [])}
         if kind == "plain_text_input":
             state: dict[str, Any] = {"type": kind, "value": answer}
+        elif kind == "multi_conversations_select":  # any conversation ids: Slack lists the workspace's
+            state = {"type": kind, "selected_conversations": list(answer)}
         elif kind in ("static_select", "radio_buttons"):
             state = {"type": kind, "selected_option": options[answer] if answer is not None else None}
         else:  # multi_static_select, checkboxes

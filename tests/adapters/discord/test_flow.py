@@ -34,7 +34,7 @@ async def test_question_opens_a_thread_with_a_card_per_model(
     bot = await start_bot(service)
     assert fake_discord.identified[-1]["intents"] == 1  # guilds only: no privileged intent
     synced = {c["name"] for c in fake_discord.commands[world.guild_id]}
-    assert synced == {"consensus", "consensus-history", "consensus-keys", "consensus-settings"}
+    assert synced == {"consensus", "consensus-history", "consensus-keys", "consensus-leaderboard", "consensus-settings"}
 
     await slash(fake_discord, world, "consensus", question="What is the capital of France?")
     [defer] = await fake_discord.wait_for(CALLBACK)

@@ -157,3 +157,40 @@ async def test_budget_and_rate_refusals_reach_only_the_asker(
     assert len(fake_discord.named(CARD_POST)) == posts
     public = [m for m in fake_discord.in_channel(world.channel_id) if not m["flags"] & 64]
     assert all("Over budget" not in json.dumps(m) and "second one" not in json.dumps(m) for m in public)
+
+
+async def test_an_admin_limits_the_channels_and_elsewhere_only_the_asker_hears_where_to_ask(
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
+) -> None:
+    service = await make_service()
+    await start_bot(service)
+    ws = WorkspaceRef(Platform.DISCORD, world.guild_id)
+    await slash(fake_discord, world, "consensus-settings", sub="channels", user=world.asker, change="add")
+    [refusal] = await fake_discord.wait_for(ORIGINAL)
+    assert "Only an admin" in refusal.json()["content"]
+    assert (await service.model_settings(ws)).allowed_channels is None
+
+    await slash(fake_discord, world, "consensus-settings", sub="channels", user=world.admin, change="add")
+    [_, shown] = await fake_discord.wait_for(ORIGINAL, 2)
+    assert {"name": "Answers in", "value": f"<#{world.channel_id}>", "inline": False} in shown.json()["embeds"][0][
+        "fields"
+    ]
+    assert (await service.model_settings(ws)).allowed_channels == (world.channel_id,)
+
+    elsewhere = p.text_channel(world.guild_id, name="random")
+    await slash(fake_discord, world, "consensus", channel=elsewhere, question="Anyone here?")
+    [reply] = await fake_discord.wait_for(FOLLOWUP)
+    assert reply.json()["flags"] & 64
+    assert reply.json()["content"] == f"⚠️ Consensus does not answer in this channel. Ask in <#{world.channel_id}>."
+    assert len(fake_discord.named("DELETE /webhooks/{id}/{token}/messages/@original")) == 1  # no public trace
+    assert llm_server.calls == [] and await service.history(ws) == []  # nothing spent, nothing stored
+
+    await slash(fake_discord, world, "consensus-settings", sub="channels", user=world.admin, change="remove")
+    [*_, last] = await fake_discord.wait_for(ORIGINAL, 3)
+    assert "Choose at least one channel" in last.json()["content"]
+    assert (await service.model_settings(ws)).allowed_channels == (world.channel_id,)
+    await slash(fake_discord, world, "consensus-settings", sub="channels", user=world.admin, change="everywhere")
+    await eventually(
+        lambda: any("every channel" in c.body.decode() for c in fake_discord.named(ORIGINAL)), what="every channel"
+    )
+    assert (await service.model_settings(ws)).allowed_channels is None

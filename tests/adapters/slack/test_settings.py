@@ -64,7 +64,7 @@ async def test_admin_sets_models_for_one_channel_and_the_limits(slack_env: Slack
     note = env.api.ephemeral[0]
     assert (note["channel"], note["user"]) == ("C1", "UADMIN")
     assert note["text"] == (
-        f"Saved. Questions in this channel go to: {GPT}, {CLAUDE}. "
+        f"Saved. Questions in this channel go to: {GPT}, {CLAUDE}. Consensus answers in every channel. "
         "Limits: $12.50 a day, 30 questions per minute per person. Merged answers: on request (the Merge button)."
     )
     here = await env.service.model_settings(env.ws, "C1")
@@ -124,8 +124,8 @@ async def test_workspace_choice_and_dropping_a_channel_override(slack_env: Slack
     assert ack == {}
     await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
     assert env.api.ephemeral[0]["text"] == (
-        f"Saved. Questions in this workspace go to: {GPT}. Limits: $1,500.00 a day, no limit of questions "
-        "per minute. Merged answers: on request (the Merge button). "
+        f"Saved. Questions in this workspace go to: {GPT}. Consensus answers in every channel. "
+        "Limits: $1,500.00 a day, no limit of questions per minute. Merged answers: on request (the Merge button). "
         f"This channel keeps its own choice ({LLAMA}): to drop it, tick “Only in this channel” "
         "and choose no models."
     )
@@ -216,3 +216,45 @@ async def test_admin_sets_when_answers_are_merged_and_by_which_model(slack_env: 
     ack = await submit(env, view, {}, values=forged)
     assert ack["response_action"] == "errors" and "Not a configured model" in ack["errors"][settings.MERGER_BLOCK]
     assert (await env.service.model_settings(env.ws)).merging.value == "auto"  # refused: nothing changed
+
+
+async def test_admin_limits_the_channels_and_elsewhere_the_asker_is_told_privately(slack_env: SlackEnv) -> None:
+    env = slack_env
+    view = await open_settings(env)
+    allowed = next(b for b in view["blocks"] if b.get("block_id") == settings.ALLOWED_BLOCK)["element"]
+    assert allowed["type"] == "multi_conversations_select" and "initial_conversations" not in allowed
+    ack = await submit(env, view, {"models": [], "allowed": ["C1", "C7"], "budget": "", "rate": ""})
+    assert ack == {}
+    await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
+    assert "Consensus answers only in <#C1>, <#C7>." in env.api.ephemeral[0]["text"]
+    again = await open_settings(env)
+    shown = next(b for b in again["blocks"] if b.get("block_id") == settings.ALLOWED_BLOCK)["element"]
+    assert shown["initial_conversations"] == ["C1", "C7"]
+
+    status, _ = await env.command("Asked in the wrong channel?", channel="C2")
+    assert status == 200
+    await env.api.wait_until(lambda: len(env.api.responses) == 1)
+    reply = env.api.responses[0]
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == "Consensus does not answer in this channel. Ask in <#C1>, <#C7>."
+    assert reply["blocks"][0]["text"]["text"] == reply["text"]  # links, not escaped text
+    assert env.api.args("chat.postMessage") == [] and env.llm.calls == []  # nothing posted, nothing spent
+    assert await env.service.history(env.ws) == []  # nothing stored
+
+    await env.ask("And in an allowed one?")  # alice, in C1
+    assert len(await env.service.history(env.ws)) == 1
+
+    ack = await submit(env, again, {"models": [], "allowed": [], "budget": "", "rate": ""})
+    assert ack == {}
+    assert (await env.service.model_settings(env.ws, "C2")).allowed_channels is None  # every channel again
+
+
+async def test_only_an_admin_limits_the_channels_and_a_forged_channel_is_refused(slack_env: SlackEnv) -> None:
+    env = slack_env
+    view = await open_settings(env)
+    ack = await submit(env, view, {"models": [], "allowed": ["C1"], "budget": "", "rate": ""}, user="U1")
+    assert ack["response_action"] == "errors" and "Only an admin" in next(iter(ack["errors"].values()))
+    ack = await submit(env, view, {"models": [], "allowed": ["C1", "<!here>"], "budget": "", "rate": ""})
+    assert list(ack["errors"]) == [settings.ALLOWED_BLOCK]
+    assert "not a channel" in ack["errors"][settings.ALLOWED_BLOCK]
+    assert (await env.service.model_settings(env.ws)).allowed_channels is None
