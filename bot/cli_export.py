@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli_base import TERMINAL, load_settings, run, with_core
-from bot.cli_show import MAX_ID, not_found
+from bot.cli_show import print_stored
 
 if TYPE_CHECKING:
-    from bot.wiring import Core
+    from core.domain import ConversationDetail
 
 
 @click.command()
@@ -21,22 +19,12 @@ if TYPE_CHECKING:
 def export(conversation_id: int, form: str) -> None:
     """Print conversation ID as a decision record: each question, each model's summary, score, rank
     and why, what was selected and by whom, the deleted answers marked, the costs and times."""
-    if not 0 < conversation_id <= MAX_ID:
-        sys.exit(not_found(conversation_id))
     from adapters.presenter import record
-    from core.errors import NotFoundError
 
-    settings = load_settings()
-
-    async def work(core: Core) -> int:
-        try:
-            conversation = await core.service.get_conversation(conversation_id, TERMINAL)
-        except NotFoundError:
-            return not_found(conversation_id)
+    def shown(conversation: ConversationDetail) -> None:
         if form == "json":
             click.echo(json.dumps(record.data(conversation), ensure_ascii=False))
         else:
             click.echo(record.markdown(conversation), nl=False)
-        return 0
 
-    sys.exit(run(lambda: with_core(settings, work)))
+    print_stored(conversation_id, shown)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -12,6 +13,7 @@ from bot.cli_base import EXIT_USAGE, TERMINAL, consensus_command, load_settings,
 
 if TYPE_CHECKING:
     from bot.wiring import Core
+    from core.domain import ConversationDetail
 
 MAX_ID = 2**63 - 1  # the largest id a database row can have
 
@@ -32,11 +34,24 @@ def not_found(conversation_id: int) -> int:
 def show(conversation_id: int, full: bool, as_json: bool) -> None:
     """Print conversation ID: every question in order with who asked it and when, every answer,
     who selected what, and the deleted answers, marked."""
-    if not 0 < conversation_id <= MAX_ID:
-        sys.exit(not_found(conversation_id))
     from rich.console import Console
 
     from adapters.terminal.render import conversation_json, print_conversation
+
+    def shown(conversation: ConversationDetail) -> None:
+        if as_json:
+            click.echo(json.dumps(conversation_json(conversation), ensure_ascii=False))
+        else:
+            print_conversation(Console(), conversation, full)
+
+    print_stored(conversation_id, shown)
+
+
+def print_stored(conversation_id: int, shown: Callable[[ConversationDetail], None]) -> NoReturn:
+    """Read conversation ID of this terminal's workspace and hand it to `shown`; exit 2 when there
+    is no such conversation."""
+    if not 0 < conversation_id <= MAX_ID:
+        sys.exit(not_found(conversation_id))
     from core.errors import NotFoundError
 
     settings = load_settings()
@@ -46,10 +61,7 @@ def show(conversation_id: int, full: bool, as_json: bool) -> None:
             conversation = await core.service.get_conversation(conversation_id, TERMINAL)
         except NotFoundError:
             return not_found(conversation_id)
-        if as_json:
-            click.echo(json.dumps(conversation_json(conversation), ensure_ascii=False))
-        else:
-            print_conversation(Console(), conversation, full)
+        shown(conversation)
         return 0
 
     sys.exit(run(lambda: with_core(settings, work)))
