@@ -319,9 +319,9 @@ class ConsensusService(AdminVerbs):
             workspace_id = await self._workspace(repo, workspace)
             if conversation_id is not None and thread is not None:
                 await repo.set_thread(conversation_id, workspace_id, thread)
-            await repo.remember_messages(workspace_id, refs)
+            await repo.messages.remember(workspace_id, refs)
 
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None:
         async with self.store.read() as repo:
             workspace_id = await repo.workspace_id(workspace, create=False)
-            return None if workspace_id is None else await repo.message_for(workspace_id, kind, target_id)
+            return None if workspace_id is None else await repo.messages.of(workspace_id, kind, target_id)

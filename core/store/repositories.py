@@ -10,18 +10,18 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, case, false, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain import AnswerStatus, BatchStatus, MessageRef, WorkspaceRef
+from core.domain import AnswerStatus, BatchStatus, WorkspaceRef
 from core.errors import NotFoundError
 from core.store import leaderboard_rows, search
 from core.store.key_rows import KeyRows
 from core.store.leaderboard_rows import AnswerOutcome
 from core.store.leases import BatchLeases, Lease
+from core.store.message_rows import MessageRows
 from core.store.setting_rows import SettingRows
 from core.store.tables import (
     AiResponse,
     Conversation,
     Message,
-    PlatformMessage,
     ProcessedEvent,
     RequestBatch,
     SearchDocument,
@@ -63,8 +63,8 @@ class AnswerFlags:
 
 
 class Repository:
-    """One transaction's queries. Batch leases, stored keys and settings have modules of their own,
-    reached as `leases`, `keys` and `settings`."""
+    """One transaction's queries. Batch leases, stored keys, settings and platform messages have
+    modules of their own, reached as `leases`, `keys`, `settings` and `messages`."""
 
     def __init__(self, session: AsyncSession, workspaces: dict[WorkspaceRef, int] | None = None) -> None:
         self.session = session
@@ -74,6 +74,7 @@ class Repository:
         self.leases = BatchLeases(session)
         self.keys = KeyRows(session)
         self.settings = SettingRows(session)
+        self.messages = MessageRows(session)
 
     async def leaderboard_outcomes(
         self, workspace_id: int, since: datetime, channel: str | None
@@ -413,45 +414,6 @@ class Repository:
                 for a in answers
             ],
         )
-
-    # -- platform messages ----------------------------------------------------------------------
-
-    async def remember_messages(self, workspace_id: int, refs: Sequence[tuple[str, int, MessageRef]]) -> None:
-        """Which platform message shows each (kind, target id); one statement for them all."""
-        if not refs:
-            return
-        now = utcnow()
-        statement = upsert(self.session, PlatformMessage).values(
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "kind": kind,
-                    "target_id": target_id,
-                    "channel": ref.channel,
-                    "message_id": ref.message_id,
-                    "created_at": now,
-                }
-                for kind, target_id, ref in refs
-            ]
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["workspace_id", "kind", "target_id"],
-                set_={"channel": statement.excluded.channel, "message_id": statement.excluded.message_id},
-            )
-        )
-
-    async def message_for(self, workspace_id: int, kind: str, target_id: int) -> MessageRef | None:
-        row = (
-            await self.session.execute(
-                select(PlatformMessage.channel, PlatformMessage.message_id).where(
-                    PlatformMessage.workspace_id == workspace_id,
-                    PlatformMessage.kind == kind,
-                    PlatformMessage.target_id == target_id,
-                )
-            )
-        ).first()
-        return MessageRef(row[0], row[1]) if row else None
 
     # -- settings, history and search -----------------------------------------------------------
 
