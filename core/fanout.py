@@ -56,9 +56,9 @@ from core.ranking import Ranker, Ranking
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
 from core.store.leases import Lease
-from core.store.repositories import AnswerFlags, FinishedAnswer, Repository
+from core.store.repositories import AnswerFlags, FinishedAnswer
 from core.store.store import Store
-from core.store.tables import AiResponse, Conversation, Message, RequestBatch, utcnow
+from core.store.tables import AiResponse, Conversation, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -471,23 +471,8 @@ class FanOut:
             batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
             if rescore and view.merging is Merging.AFTER_EVERY_QUESTION:
-                await self._merge_after(repo, batch, message, conversation.workspace_id, answers)
+                workspace_id, lease = conversation.workspace_id, self.lease()
+                if await merge.add_after_ranking(repo, batch, message, workspace_id, answers, self.merger, lease):
+                    self._again.add(batch.id)  # it runs when this run of the batch ends
         log.info("question finished: %s, %d of %d answered", view.status, done, len(outcomes))
         await self.bus.publish(platform, BatchRanked(view))
-
-    async def _merge_after(
-        self, repo: Repository, batch: RequestBatch, question: Message, workspace_id: int, answers: list[AiResponse]
-    ) -> None:
-        """A workspace that merges after every question: a merge starts once the answers are ranked
-        (once: a merge deleted is not written again). It runs when this run of the batch ends."""
-        if any(a.role == merge.MERGE_ROLE for a in answers):
-            return
-        try:
-            kept = merge.check_mergeable(question, answers)
-        except ConsensusError:
-            return  # fewer than two answers to merge: nothing to write
-        chosen = await repo.settings.by_channel(workspace_id, [""])
-        own = chosen.get("")
-        merger = merge.choose_merger(own.merger if own else None, self.merger, kept)
-        await repo.add_merge(batch, merger, merge.MERGED_LABEL, self.lease())
-        self._again.add(batch.id)

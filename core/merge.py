@@ -18,11 +18,13 @@ from typing import Any
 
 from core.context import QUOTE_NOTICE
 from core.domain import AnswerStatus, Merging
-from core.errors import InvalidQuestionError
+from core.errors import ConsensusError, InvalidQuestionError
 from core.providers.base import ChatMessage, ChatRequest
 from core.ranking.judge import MAX_ANSWER_CHARS, letters
 from core.review import REVIEW_INSTRUCTIONS, clip_words
-from core.store.tables import AiResponse, Message
+from core.store.leases import Lease
+from core.store.repositories import Repository
+from core.store.tables import AiResponse, Message, RequestBatch
 
 MERGE_ROLE = "merge"
 ANSWER_ROLE = "answer"
@@ -160,3 +162,26 @@ def consensus_of(meta: Mapping[str, Any] | None) -> str | None:
     merge = (meta or {}).get("merge")
     found = merge.get("consensus") if isinstance(merge, dict) else None
     return found if isinstance(found, str) and found else None
+
+
+async def add_after_ranking(
+    repo: Repository,
+    batch: RequestBatch,
+    question: Message,
+    workspace_id: int,
+    answers: Sequence[AiResponse],
+    default_merger: str | None,
+    lease: Lease,
+) -> bool:
+    """For a workspace that merges after every question: add the merge once the answers are ranked
+    (once: a merge deleted is not written again). Whether one was added, to be run."""
+    if any(a.role == MERGE_ROLE for a in answers):
+        return False
+    try:
+        kept = check_mergeable(question, answers)
+    except ConsensusError:
+        return False  # fewer than two answers to merge: nothing to write
+    own = (await repo.settings.by_channel(workspace_id, [""])).get("")
+    merger = choose_merger(own.merger if own else None, default_merger, kept)
+    await repo.add_merge(batch, merger, MERGED_LABEL, lease)
+    return True
