@@ -19,17 +19,22 @@ class Call:
     name: str  # a route name with ids templated, e.g. "POST /api/chat.update"
     headers: CIMultiDictProxy[str]
     body: bytes
-    t: float
+    t: float  # when it arrived (time.monotonic())
+    answered: float | None = None  # when its answer was ready to send (after any `call_latency`)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
 
 
 class RecordingServer:
-    """Subclasses add routes in `setup_routes`; every request is recorded before it is handled."""
+    """Subclasses add routes in `setup_routes`; every request is recorded before it is handled.
 
-    def __init__(self) -> None:
+    `call_latency` (seconds) is added to every request before it is handled, as a distant platform
+    takes a round trip to answer; WebSocket connections (Socket Mode, the gateway) stay instant."""
+
+    def __init__(self, *, call_latency: float = 0.0) -> None:
         self.app = web.Application(middlewares=[self._record])
+        self.call_latency = call_latency
         self.calls: list[Call] = []
         self.closing = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -91,7 +96,12 @@ class RecordingServer:
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
-        return await handler(request)
+        if self.call_latency and request.headers.get("Upgrade", "").lower() != "websocket":
+            await asyncio.sleep(self.call_latency)
+        try:
+            return await handler(request)
+        finally:
+            call.answered = time.monotonic()
 
     def named(self, name: str) -> list[Call]:
         return [c for c in self.calls if c.name == name]

@@ -70,7 +70,7 @@ def _check_text_objects(node: Any, errors: list[str]) -> None:
 
 
 class FakeSlackAPI(RecordingServer):
-    def __init__(self, *, tiers: dict[str, int] | None = None) -> None:
+    def __init__(self, *, tiers: dict[str, int] | None = None, call_latency: float = 0.0) -> None:
         self.messages: dict[str, dict[str, Message]] = defaultdict(dict)
         self.ephemeral: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []  # what arrived at response_url
@@ -85,7 +85,7 @@ class FakeSlackAPI(RecordingServer):
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self._window: dict[str, deque[float]] = defaultdict(deque)
-        super().__init__()
+        super().__init__(call_latency=call_latency)
 
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._api)
