@@ -1,12 +1,14 @@
 """Handlers: translate the Discord event, call the core, render. No rules of our own here.
 
-`/consensus question:<text>` defers at once, posts the question, opens a thread from it (or uses the
-thread it was run in, continuing that conversation), and posts one card per model. Buttons and
+`/consensus question:<text>` stores the question (its models start) while it defers, then posts the
+question, opens a thread from it (or uses the thread it was run in, continuing that conversation),
+and posts one card per model. Buttons and
 plain replies in a conversation's thread come here too.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import discord
@@ -19,7 +21,7 @@ from adapters.discord.replies import ANSWERED, defer_publicly, guard
 from adapters.discord.views import confirm_view, question_view
 from adapters.presenter import actions
 from adapters.presenter.live import LiveBatch
-from core.domain import Actor, MessageRef, Question, WorkspaceRef
+from core.domain import Actor, Batch, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
 from core.service import ConsensusService, clean_question
 
@@ -57,35 +59,39 @@ class Handlers:
                 await interaction.response.send_message(USAGE, ephemeral=True)
                 return
             clean_question(question)  # the core's own check, before anything is public
-            await defer_publicly(interaction)
             ws = workspace_of(interaction.guild_id, interaction.user.id)
             channel = interaction.channel
+            # The models are asked the moment the question is stored, not a Discord round trip later;
+            # the deferral goes out meanwhile, so the 3 s deadline never waits for the store.
+            asking = asyncio.create_task(self._ask(interaction, ws, channel, question))
+            try:
+                await defer_publicly(interaction)
+            except BaseException:
+                await asyncio.gather(asking, return_exceptions=True)
+                raise
+            live = self.board.live.track(await asking)
             if isinstance(channel, discord.Thread):
-                await self._in_thread(interaction, ws, channel, question)
+                await self._show_question(interaction, live)
+                await self.board.post_cards(live, channel)
             else:
-                await self._in_channel(interaction, ws, channel, question)
+                await self._in_channel(interaction, live, channel, question)
 
-    async def _in_thread(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, thread: discord.Thread, text: str
-    ) -> None:
-        parent, tid = str(thread.parent_id), str(thread.id)
-        question = Question(ws, parent, str(interaction.user.id), text, thread=tid, delivery=str(interaction.id))
-        conversation = await self.service.find_conversation(ws, parent, tid)
-        if conversation is None:
-            batch = await self.service.ask(question)
-        else:
-            batch = await self.service.follow_up(conversation, question)
-        live = self.board.live.track(batch)
-        await self._show_question(interaction, live)
-        await self.board.post_cards(live, thread)
+    async def _ask(self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str) -> Batch:
+        """Store the question (a follow-up when run in a conversation's thread); its models start."""
+        user, delivery = str(interaction.user.id), str(interaction.id)
+        if isinstance(channel, discord.Thread):
+            parent, tid = str(channel.parent_id), str(channel.id)
+            question = Question(ws, parent, user, text, thread=tid, delivery=delivery)
+            conversation = await self.service.find_conversation(ws, parent, tid)
+            if conversation is None:
+                return await self.service.ask(question)
+            return await self.service.follow_up(conversation, question)
+        channel_id = str(channel.id if channel is not None else interaction.channel_id)
+        return await self.service.ask(Question(ws, channel_id, user, text, delivery=delivery))
 
     async def _in_channel(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str
+        self, interaction: discord.Interaction[Any], live: LiveBatch, channel: Any, text: str
     ) -> None:
-        channel_id = str(channel.id if channel is not None else interaction.channel_id)
-        question = Question(ws, channel_id, str(interaction.user.id), text, delivery=str(interaction.id))
-        batch = await self.service.ask(question)
-        live = self.board.live.track(batch)
         root = await self._show_question(interaction, live)
         target: Sendable | discord.abc.Messageable = _FollowupTarget(interaction)
         new_thread: str | None = None
