@@ -77,8 +77,9 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
 
     async def _ask(self, question: Question) -> None:
         batch = await self.service.ask(question)
-        name = await self.people.name(question.workspace.external_id, question.user)
-        await self.renderer.open(batch, asker_name=name)
+        team = question.workspace.external_id
+        self.people.look_up_url(team)  # for the ranking's links to the cards, ready when it comes
+        await self.renderer.open(batch, asker_name=await self.people.name(team, question.user))
 
     async def _leaderboard(self, team: str, channel: str, days: int, respond: Any) -> None:
         board = await self.service.leaderboard(workspace(team), channel=channel, days=days)
@@ -161,6 +162,7 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         if bot_user:
             text = text.replace(f"<@{bot_user}>", " ")
         batch = await self.service.follow_up(conversation, Question(ws, channel, user, text.strip(), thread=thread_ts))
+        self.people.look_up_url(team)
         await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
 
     # --- App Home and search ---------------------------------------------------------------------------
