@@ -4,7 +4,9 @@ surface, paced, and found again after a restart.
 The one rule for early events: the fan-out starts as soon as `ask` returns, so events can come
 before the adapter has posted anything. An event for a batch not tracked yet is kept (for up to
 KEEP_EARLY batches) and folded in when it is tracked; an event for a tracked batch whose cards are
-still being posted is folded at once and shown when posting ends. An answer that joins a batch
+still being posted is folded at once and shown when posting ends. The last answer a batch waits for
+is shown with the ranking that follows it at once (one edit, not two), or after `rank_wait` if the
+ranking is slow. An answer that joins a batch
 after its cards were posted (a merge) gets a card of its own, posted once. A ranking for a batch this
 process never saw (a restart, another replica) restores the batch from the store, if the store
 knows where its messages are.
@@ -57,6 +59,9 @@ class Pacing:
     # ...and only once the model has written for this long: a quick answer goes straight to its
     # final state, without a preview that costs an edit and is replaced a moment later
     first_preview_after: float = 1.0
+    # the last answer's card waits this long for the ranking that follows it within milliseconds:
+    # one edit shows both, instead of the ranked state waiting a round trip behind the answer's
+    rank_wait: float = 0.25
 
 
 @dataclass
@@ -72,6 +77,7 @@ class LiveBatch:
     versions: dict[int, int] = field(default_factory=dict)  # answer id -> how often it changed
     posted: asyncio.Event = field(default_factory=asyncio.Event)
     posting: set[int] = field(default_factory=set)  # answers whose card is being posted after the others
+    ranked: asyncio.Event = field(default_factory=asyncio.Event)  # set by a ranking, cleared when a model starts
 
     def answer(self, answer_id: int) -> Answer | None:
         return next((a for a in self.batch.answers if a.id == answer_id), None)
@@ -115,6 +121,7 @@ class LiveBatches:
         self.name_of = name_of  # the asker's display name, for batches restored from the store
         self.batches: OrderedDict[int, LiveBatch] = OrderedDict()
         self._early: OrderedDict[int, list[Event]] = OrderedDict()
+        self._awaiting_rank: set[asyncio.Task[None]] = set()
 
     # ---- tracking ---------------------------------------------------------------------------
     def track(self, batch: Batch, *, asker_name: str | None = None, follow_up: bool = False) -> LiveBatch:
@@ -216,19 +223,39 @@ class LiveBatches:
             if live.preview_due(event.answer.id, self.pacing):
                 await self.surface.show_card(live, event.answer.id, optional=True)
         elif isinstance(event, AnswerReady | AnswerFailed):
+            if not card.waiting(live.batch) and self.pacing.rank_wait > 0:
+                self._show_unless_ranked(live, event.answer.id)  # the ranking shows every card
+                return
             await self.surface.show_card(live, event.answer.id)
             # "2/3 answered" is progress too, while answers are outstanding and the ranking follows
             await self.surface.show_question(live, optional=bool(card.waiting(live.batch)))
+
+    def _show_unless_ranked(self, live: LiveBatch, answer_id: int) -> None:
+        async def wait_for_ranking() -> None:
+            try:
+                await asyncio.wait_for(live.ranked.wait(), self.pacing.rank_wait)
+            except TimeoutError:
+                try:
+                    await self.surface.show_card(live, answer_id)
+                    await self.surface.show_question(live)
+                except Exception:
+                    log.exception("showing an answer of batch %s failed", live.batch.id)
+
+        task = asyncio.create_task(wait_for_ranking())
+        self._awaiting_rank.add(task)
+        task.add_done_callback(self._awaiting_rank.discard)
 
     @staticmethod
     def _fold(live: LiveBatch, event: Event) -> None:
         if isinstance(event, BatchRanked):
             live.replace_batch(event.batch)
+            live.ranked.set()
             return
         answer = event.answer
         if isinstance(event, AnswerProgress):
             live.previews[answer.id] = event.text
         elif isinstance(event, AnswerStarted):
+            live.ranked.clear()
             live.previews.pop(answer.id, None)
             live.preview_shown.pop(answer.id, None)
         else:

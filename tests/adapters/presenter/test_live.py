@@ -196,3 +196,40 @@ async def test_posting_that_fails_still_releases_waiters() -> None:
     with pytest.raises(RuntimeError):
         await batches.post_cards(live, refused)
     await asyncio.wait_for(live.posted.wait(), 1)
+
+
+async def until(check: Any) -> None:
+    """Poll until `check()` holds (state-based waiting; no timing is asserted)."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+async def test_the_last_answer_is_shown_with_the_ranking_that_follows_it() -> None:
+    batches, _, surface = setup(Pacing(preview_every=3.0, rank_wait=60))
+    live = batches.track(batch())
+    await post_all(batches, live)
+    surface.shown.clear()
+    first, last = (done(a) for a in live.batch.answers)
+    await batches.on_event(AnswerReady(first))  # another model is still answering: shown at once
+    assert surface.shown == [("card", 1, False, "done"), ("question", 1, True, None)]
+    await batches.on_event(AnswerReady(last))  # the last one: its card waits for the ranking
+    assert surface.shown[2:] == []
+    ranked = replace(live.batch, answers=(replace(first, score=9.0, rank=1), replace(last, score=4.0, rank=2)))
+    await batches.on_event(BatchRanked(ranked))
+    assert surface.shown[2:] == [("card", 1, False, "done"), ("card", 2, False, "done"), ("question", 1, False, None)]
+    assert live.answer(2).score == 4.0  # type: ignore[union-attr]
+    await asyncio.gather(*batches._awaiting_rank)
+    assert len(surface.shown) == 5  # the wait ended with the ranking: nothing shown twice
+
+
+async def test_the_last_answer_is_shown_anyway_when_no_ranking_comes() -> None:
+    batches, _, surface = setup(Pacing(preview_every=3.0, rank_wait=0.01))
+    live = batches.track(batch(answers=(answer(1),)))
+    await post_all(batches, live)
+    surface.shown.clear()
+    await batches.on_event(AnswerReady(done(live.batch.answers[0])))
+    await until(lambda: len(surface.shown) == 2)
+    assert surface.shown == [("card", 1, False, "done"), ("question", 1, False, None)]
