@@ -352,7 +352,8 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             name = att.get("filename") or f"file{aid}"
             stored[name] = files.get(f"files[{aid}]", b"")
             url = f"{self.url}/attachments/{msg['id']}/{name}"
-            out.append({"id": p.snowflake(), "filename": name, "size": len(stored[name]), "url": url, "proxy_url": url})
+            shown = {"id": p.snowflake(), "filename": name, "size": len(stored[name]), "url": url, "proxy_url": url}
+            out.append({**shown, "description": att["description"]} if att.get("description") else shown)
         keep = {a["filename"] for a in out}
         self.files[msg["id"]] = {n: b for n, b in stored.items() if n in keep}
         return out
