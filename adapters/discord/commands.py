@@ -7,13 +7,14 @@ plain replies in a conversation's thread come here too.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import discord
 from discord import app_commands
 
 from adapters.discord import embeds
-from adapters.discord.actors import workspace_of
+from adapters.discord.actors import display_names, workspace_of
 from adapters.discord.cards import Board, Sendable, files_of
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
 from adapters.discord.views import confirm_view, question_view
@@ -135,7 +136,8 @@ class Handlers:
             await interaction.response.defer()
             ws = workspace_of(interaction.guild_id, interaction.user.id)
             if click.verb is actions.Verb.EXPORT:  # reads the conversation: anyone in this server may
-                found = await export.decision_record(self.service, click.target_id, ws)
+                names = partial(display_names, interaction)
+                found = await export.decision_record(self.service, click.target_id, ws, names)
                 await self.board.send_record(found, exported_by=interaction.user)
                 return
             perms = interaction.permissions

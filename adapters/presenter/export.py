@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from core.domain import Batch, ConversationDetail, WorkspaceRef
 
 NAME_CHARS = 60  # of the title, in the file's name
 _UNSAFE = re.compile(r"[^\w]+")  # anything but letters, digits and `_`: path characters included
+NamesOf = Callable[[set[str]], Awaitable[Mapping[str, str]]]  # user ids -> the names people know
 
 
 class ReadsConversations(Protocol):
@@ -39,15 +41,19 @@ def file_name(conversation: ConversationDetail) -> str:
     return f"{words or f'conversation-{conversation.id}'}.md"
 
 
-async def decision_record(service: ReadsConversations, batch_id: int, workspace: WorkspaceRef) -> RecordFile:
-    """The record of the conversation that question `batch_id` belongs to; NotFoundError when the
-    question is not one of `workspace`'s."""
+async def decision_record(
+    service: ReadsConversations, batch_id: int, workspace: WorkspaceRef, names_of: NamesOf | None = None
+) -> RecordFile:
+    """The record of the conversation that question `batch_id` belongs to, naming people through
+    `names_of` where the platform knows them; NotFoundError when the question is not one of
+    `workspace`'s."""
     batch = await service.get_batch(batch_id, workspace)
     conversation = await service.get_conversation(batch.conversation_id, workspace)
+    names = await names_of(record.people(conversation)) if names_of else {}
     return RecordFile(
         name=file_name(conversation),
         title=f"Decision record: {' '.join(conversation.title.split())}",
-        content=record.markdown(conversation).encode(),
+        content=record.markdown(conversation, names).encode(),
         channel=batch.channel,
         thread=batch.thread,
     )

@@ -117,7 +117,9 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
     async def _export(self, batch_id: int, team: str, user: str) -> None:
         """The decision record, uploaded into the conversation's thread (files.getUploadURLExternal,
         the bytes to its upload URL, files.completeUploadExternal: slack_sdk's files_upload_v2)."""
-        found = await export.decision_record(self.service, batch_id, workspace(team))
+        found = await export.decision_record(
+            self.service, batch_id, workspace(team), lambda users: self.people.names(team, users)
+        )
         name = await self.people.name(team, user)
         await self.client.files_upload_v2(
             channel=found.channel,

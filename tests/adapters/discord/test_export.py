@@ -15,7 +15,10 @@ from tests.adapters.discord.helpers import (
     FOLLOWUP,
     ask_in_channel,
     button,
+    card_of,
+    click,
     eventually,
+    field,
     has_button,
     settle,
 )
@@ -51,6 +54,10 @@ async def test_export_attaches_the_record_in_the_thread_for_anyone_in_the_server
     service = await make_service()
     bot = await start_bot(service)
     thread, root = await asked(fake_discord, world, bot, service)
+    chosen = card_of(fake_discord, thread, "claude-test")
+    await click(fake_discord, world, chosen, button(chosen, "select"), user=world.moderator)
+    await eventually(lambda: field(chosen, "Selected"), what="the moderator's pick")
+    await settle(bot, service)
     posts = len(fake_discord.named(CARD_POST))
 
     await click_export(fake_discord, root, world.other, world)  # a bystander: reading is for anyone
@@ -67,9 +74,12 @@ async def test_export_attaches_the_record_in_the_thread_for_anyone_in_the_server
     ws = WorkspaceRef(Platform.DISCORD, world.guild_id)
     conversation = await service.get_conversation(await service.find_conversation(ws, world.channel_id, thread), ws)
     content = fake_discord.files[sent["id"]][attachment["filename"]].decode()
-    assert content == record.markdown(conversation)
+    names = {world.asker["id"]: "asker", world.moderator["id"]: "moderator"}  # as the server shows them
+    assert content == record.markdown(conversation, names)
+    assert "started by asker" in content and "Asked by asker" in content and "✓ selected by moderator" in content
+    assert len(fake_discord.named("GET /guilds/{id}/members/{id}")) == 2  # the two people not clicking
     assert record.inert(QUESTION) in content  # a file pings no one; its Markdown shows the text as written
-    for secret in (fake_discord.token, "sk-", "key", "consensus:", thread, root["id"]):
+    for secret in (fake_discord.token, "sk-", "key", "consensus:", thread, root["id"], world.asker["id"]):
         assert secret not in content, secret
     await settle(bot, service)
     assert not fake_discord.named(FOLLOWUP)  # nothing to say: the file is in the thread
@@ -119,3 +129,22 @@ async def test_without_the_attach_files_permission_the_clicker_is_told_privately
 
     await click_export(fake_discord, root, world.asker, world)  # once allowed, it works
     await eventually(lambda: records(fake_discord, thread), what="the record in the thread")
+
+
+async def test_someone_discord_no_longer_knows_here_is_named_by_id_and_the_export_still_works(
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
+    service = await make_service()
+    bot = await start_bot(service)
+    thread, root = await asked(fake_discord, world, bot, service)
+    chosen = card_of(fake_discord, thread, "gpt-test")
+    await click(fake_discord, world, chosen, button(chosen, "select"), user=world.moderator)
+    await eventually(lambda: field(chosen, "Selected"), what="the moderator's pick")
+    await settle(bot, service)
+    fake_discord.fail("GET /guilds/{id}/members/{id}", 404, 10007, "Unknown Member")  # the moderator left
+
+    await click_export(fake_discord, root, world.asker, world)
+    [sent] = await eventually(lambda: records(fake_discord, thread), what="the record in the thread")
+    content = fake_discord.files[sent["id"]][sent["attachments"][0]["filename"]].decode()
+    assert f"✓ selected by {world.moderator['id']}" in content and "Asked by asker" in content
+    assert not fake_discord.named(FOLLOWUP)

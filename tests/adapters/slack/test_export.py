@@ -42,6 +42,9 @@ async def test_export_uploads_the_record_into_the_thread_for_anyone_in_the_works
     assert "••3f9a" in env.screen()
     question = dumps(env.parents()[0].blocks)
     assert f"consensus:export:{batch.id}" in question
+    chosen = batch.answers[1]
+    await env.click("select", chosen.id, user="UADMIN")
+    await env.api.wait_until(lambda: "Selected by" in env.screen())
 
     await click_export(env, batch, user="U2")  # not the asker: reading is for anyone who sees the thread
     [uploaded] = await shared(env)
@@ -56,11 +59,14 @@ async def test_export_uploads_the_record_into_the_thread_for_anyone_in_the_works
 
     conversation = await env.service.get_conversation(batch.conversation_id, env.ws)
     content = (uploaded.content or b"").decode()
-    assert content == record.markdown(conversation)
+    assert content == record.markdown(conversation, {"U1": "alice", "UADMIN": "root"})
+    assert "started by alice" in content and "Asked by alice" in content  # names, not Slack's user ids
+    assert f"{record.inert(chosen.label)} ({record.inert(chosen.provider_id)})** · rank" in content
+    assert "✓ selected by root" in content
     assert record.inert(batch.question) in content and "<!channel>" not in content
     for answer in batch.answers:
         assert record.inert(answer.summary or "") in content
-    for secret in ("3f9a", "sk-", "xoxb-", "key", "consensus:", env.thread_ts()):
+    for secret in ("3f9a", "sk-", "xoxb-", "key", "consensus:", env.thread_ts(), "U1", "UADMIN"):
         assert secret not in content, secret
     assert not env.api.ephemeral  # nothing to say: the file is in the thread
 
