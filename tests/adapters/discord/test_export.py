@@ -16,11 +16,13 @@ from tests.adapters.discord.helpers import (
     ask_in_channel,
     button,
     card_of,
+    cards,
     click,
     eventually,
     field,
     has_button,
     settle,
+    slash,
 )
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
@@ -148,3 +150,24 @@ async def test_someone_discord_no_longer_knows_here_is_named_by_id_and_the_expor
     content = fake_discord.files[sent["id"]][sent["attachments"][0]["filename"]].decode()
     assert f"✓ selected by {world.moderator['id']}" in content and "Asked by asker" in content
     assert not fake_discord.named(FOLLOWUP)
+
+
+async def test_in_a_direct_message_the_record_is_attached_in_place(
+    fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service
+) -> None:
+    service = await make_service()
+    bot = await start_bot(service)
+    dm = p.dm_channel(world.asker)
+    fake_discord.add_channel(dm)
+    await slash(fake_discord, world, "consensus", dm=True, channel=dm, question="Just between us?")
+    await eventually(lambda: len([c for c in cards(fake_discord, dm["id"]) if field(c, "Score")]) == 3, what="cards")
+    await settle(bot, service)
+    [question] = [m for m in fake_discord.in_channel(dm["id"]) if m not in cards(fake_discord, dm["id"])]
+    await eventually(lambda: has_button(question, "export"), what="Export on the question")
+
+    payload = p.button_click(fake_discord.app_id, question, button(question, "export"), channel=dm, usr=world.asker)
+    await fake_discord.push("INTERACTION_CREATE", payload)
+    [sent] = await eventually(lambda: records(fake_discord, dm["id"]), what="the record in the DM")
+    assert sent["attachments"][0]["filename"] == "Just-between-us.md"
+    content = fake_discord.files[sent["id"]]["Just-between-us.md"].decode()
+    assert "started by asker" in content and not fake_discord.named("GET /guilds/{id}/members/{id}")
