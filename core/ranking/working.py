@@ -22,14 +22,13 @@ _CLAUSE_MAX = 60
 def last_computed(working: str) -> str | None:
     """The key of the value the working's last computation reaches ("n42"), or None when no
     computation in it reaches a single value (an expression such as "= 12 + 30" reaches none)."""
-    last = None
-    for match in _COMPUTES.finditer(working):
+    for match in reversed(list(_COMPUTES.finditer(working))):  # from the end: only the last one counts
         clause = working[match.end() : match.end() + _CLAUSE_MAX]
         end = _CLAUSE_END.search(clause)
         value = stated_value(clause[: end.start()] if end else clause)
         if value is not None:
-            last = value.key
-    return last
+            return value.key
+    return None
 
 
 def follows_from_working(working: str, key: str) -> bool | None:
