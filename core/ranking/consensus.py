@@ -29,8 +29,9 @@ A score is a statement on a fixed 0–10 scale, built from three signals (figure
 
 Score = 10 × (0.7 A + 0.3 Q) with a result to vote on; 10 × (0.15 + 0.75 Q) without one (1.5–9:
 no answer is confirmed without a result); 6.5 for an only answer; a refusal keeps a tenth of Q.
-The batch is flagged `disagree` when no result has a strict majority, or when the majority is one
-answer ahead and a dissent carries as much substance as the majority's fullest answer (on GSM8K
+The batch is flagged `disagree` when no result has a strict majority, when the majority is
+contested, or when the majority is one answer ahead and a dissent carries as much substance as
+the majority's fullest answer (on GSM8K
 this catches most majorities that are wrong; a thin dissent such as a bare "Lyon" among two
 "Paris" is named in the consensus line instead of raising the flag, else 2-to-1 splits would
 always flag). Without results it is never raised: words the answers do not share are no evidence
@@ -127,7 +128,7 @@ class ConsensusRanker:
         if voting:
             results = {key: a.result.key if a.result is not None else None for key, a in info.items() if a.counts}
             line = wording.result_line(results, shown, named, declined)
-            disagree = _results_disagree(info, counts)
+            disagree = contested is not None or _results_disagree(info, counts)
         else:
             common = _common(core, [a.text for a in info.values() if a.counts])
             line = wording.open_line(n, common, sorted(named[key] for key in declined))

@@ -303,6 +303,7 @@ def test_a_dissent_whose_working_ends_on_its_result_outweighs_a_majority_whose_w
     assert max(ranking.scores, key=lambda k: ranking.scores[k].value) == "c"
     assert ranking.scores["c"].reason.startswith("answers 6, where its working ends; the 2 on 5 do not")
     assert ranking.scores["a"].reason.startswith("2 of 3 agree on 5, but their working does not end on it")
+    assert RANKER.score(GOATS_Q, {**ROUNDED, "c": "x = 4.2 / 0.7 = 6, so \\boxed{6}."}).disagree  # even a thin one
     worked = {**ROUNDED, "b": ROUNDED["b"].replace("Rounding up", "Rounding up, ⌈4.2⌉ = 5")}
     stands = RANKER.score(GOATS_Q, {**worked, "c": SOLVED})  # one majority answer's working ends on 5
     assert stands.scores["c"].value < min(stands.scores[k].value for k in ROUNDED)
