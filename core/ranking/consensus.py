@@ -31,11 +31,10 @@ Score = 10 × (0.7 A + 0.3 Q) with a result to vote on; 10 × (0.15 + 0.75 Q) wi
 no answer is confirmed without a result); 6.5 for an only answer; a refusal keeps a tenth of Q.
 The batch is flagged `disagree` when no result has a strict majority, when the majority is
 contested, or when the majority is one answer ahead and a dissent carries as much substance as
-the majority's fullest answer (on GSM8K
-this catches most majorities that are wrong; a thin dissent such as a bare "Lyon" among two
-"Paris" is named in the consensus line instead of raising the flag, else 2-to-1 splits would
-always flag). Without results it is never raised: words the answers do not share are no evidence
-that they disagree, so the line says only what they share.
+the majority's fullest answer (on GSM8K this catches most majorities that are wrong; a thin
+dissent such as a bare "Lyon" among two "Paris" is named in the consensus line instead of raising
+the flag, else 2-to-1 splits would always flag). Without results it is never raised: words the
+answers do not share are no evidence that they disagree, so the line says only what they share.
 
 Each score carries the rank's reason, what decided it ("3 of 3 agree on 42", "covers 5 of the 7
 shared points; the fullest answer"); the card's why is the model's own and is not touched here.
