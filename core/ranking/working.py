@@ -3,7 +3,8 @@
 A worked answer shows its computations ("12 + 30 = 42", "t ≈ 540"); the value the last of them
 reaches, before the answer states its result, is where its working ends. An answer that computes
 540 ÷ 60 = 9 and then states 540, or computes 0.3 × 14 = 4.2 and then states 5, does not follow
-from its own working: its result is weaker evidence than one its working reaches.
+from its own working: its result is weaker evidence than one its working reaches. A rounding counts
+where the working writes it as a computation ("≈ 9"), not where it is only stated.
 """
 
 from __future__ import annotations
