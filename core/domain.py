@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.cost import Estimate
 
 MAX_QUESTION_CHARS = 8000
 SUMMARY_MAX_WORDS = 50
@@ -95,6 +99,7 @@ class Question:
     # The platform's id of the request that asked (Slack trigger_id, Discord interaction id): a
     # second delivery of the same request asks nothing.
     delivery: str | None = None
+    confirmed: bool = False  # the asker confirmed an estimate above the workspace's threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +177,7 @@ class Batch:
     disagree: bool = False
     created_at: datetime | None = None
     merging: Merging = Merging.ON_REQUEST  # the workspace's merge setting when the question was asked
+    estimate: Estimate | None = None  # what it was expected to cost when asked
 
     @property
     def live_answers(self) -> tuple[Answer, ...]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from core.cost import Estimate
 from core.domain import (
     Answer,
     AnswerStatus,
@@ -108,6 +109,7 @@ def to_batch(
         disagree=batch.disagree and merged is None,
         created_at=aware(batch.created_at),
         merging=merging_of(message),
+        estimate=Estimate.of((message.meta or {}).get("estimate")),
     )
 
 
