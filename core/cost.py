@@ -36,7 +36,7 @@ def approx(usd: float) -> str:
     if usd >= 0.1:
         return f"${usd:,.2f}"
     if usd < 0.0001:
-        return "< $0.0001"
+        return "under $0.0001"
     digits = 1 - math.floor(math.log10(usd))  # two significant digits
     return f"${usd:.{digits}f}"
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from adapters.presenter.actions import CONFIRMS, Confirm, Verb
+from adapters.presenter.cost import cost_line
 from core.domain import Answer, AnswerStatus, Batch, Ending, Merging
 
 Inert = Callable[[str], str]
@@ -280,7 +281,8 @@ def status_line(batch: Batch, inert: Inert = _same) -> str:
     deleted = len(batch.answers) - len(batch.live_answers)
     if deleted:
         parts.append(f"{deleted} deleted")
-    return " · ".join(parts)
+    parts.append(cost_line(batch))
+    return " · ".join(p for p in parts if p)
 
 
 DISAGREE_FLAG = "⚠️ The models disagree."

@@ -24,6 +24,8 @@ from adapters.presenter.card import (
     usage_line,
     view,
 )
+from adapters.presenter.cost import cost_line
+from core.cost import total
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
 from core.ranking.judge import JUDGE_FAILED
@@ -151,6 +153,9 @@ def print_batch(console: Console, batch: Batch, full: bool, *, heading: Renderab
     line = consensus_line(batch)
     if line:
         console.print(Text(line, style="yellow" if batch.disagree else "green"))
+    spent = cost_line(batch)
+    if spent:
+        console.print(Text(spent[0].upper() + spent[1:], style="dim"))
 
 
 def print_conversation(console: Console, conversation: ConversationDetail, full: bool) -> None:
@@ -211,7 +216,21 @@ def batch_json(batch: Batch, *, marked: bool = False) -> dict[str, Any]:
         "status": batch.status.value,
         "consensus": batch.consensus,
         "disagree": batch.disagree,
+        "cost": cost_json(batch),
         "answers": [answer_json(a, marked=marked) for a in best_first(batch.answers)],
+    }
+
+
+def cost_json(batch: Batch) -> dict[str, Any]:
+    """What the answers cost (`usd` counts the known prices only; `unknown_prices` says how many are
+    missing, so a partial sum is never taken for the total) and what was estimated before asking."""
+    spent = total(batch.answers)
+    estimate = batch.estimate
+    return {
+        "usd": spent.known_usd if spent else None,
+        "unknown_prices": spent.unknown if spent else 0,
+        "text": spent.text if spent else None,
+        "estimate": None if estimate is None else {**estimate.stored(), "text": estimate.text},
     }
 
 
