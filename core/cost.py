@@ -57,6 +57,8 @@ class CostTotal:
         """ "$0.0350"; "≥ $0.0123 (2 prices unknown)" where some are unknown — never a false total."""
         if not self.unknown:
             return money(self.known_usd)
+        if not self.known_usd:
+            return f"unknown ({_unknown(self.unknown)})"
         return f"≥ {money(self.known_usd)} ({_unknown(self.unknown)})"
 
 

@@ -131,14 +131,17 @@ def test_status_lines() -> None:
     ok = answer()
     failed = answer(id=8, label="Claude", status=AnswerStatus.FAILED, error="x", score=None, rank=None)
     waiting = answer(id=9, label="Llama", status=AnswerStatus.PENDING, score=None, rank=None)
-    assert card.status_line(batch(ok, replace(ok, id=2), replace(ok, id=3))) == "3/3 answered · ranked by agreement"
-    assert card.status_line(batch(ok, failed, replace(ok, id=3))) == (
-        "2/3 answered · Claude failed · ranked by agreement"
+    assert card.status_line(batch(ok, replace(ok, id=2), replace(ok, id=3))) == (
+        "3/3 answered · ranked by agreement · cost unknown (3 prices unknown)"
     )
-    assert card.status_line(batch(ok, waiting)) == "1/2 answered · waiting for Llama"
-    chosen = replace(ok, is_selected=True, selected_by="U1")
-    assert card.status_line(batch(chosen, replace(ok, id=2, is_deleted=True))) == (
-        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted"
+    priced = replace(ok, id=3, cost_usd=0.0123)
+    assert card.status_line(batch(ok, failed, priced)) == (
+        "2/3 answered · Claude failed · ranked by agreement · cost ≥ $0.0123 (2 prices unknown)"
+    )
+    assert card.status_line(batch(ok, waiting)) == "1/2 answered · waiting for Llama"  # no total while answering
+    chosen = replace(ok, is_selected=True, selected_by="U1", cost_usd=0.02)
+    assert card.status_line(batch(chosen, replace(ok, id=2, is_deleted=True, cost_usd=0.015))) == (
+        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted · cost $0.0350"  # the deleted was paid
     )
 
 
