@@ -9,6 +9,7 @@ from core.settings import Spending
 
 ASK, CANCEL = "Ask", "Cancel"
 CANCELLED = "Cancelled: nothing was asked, stored or spent."
+CONFIRMED = "Asking the models…"
 EXPIRED = "This confirmation has expired; ask the question again."
 ALREADY_ASKED = "This question was already asked; its answers are in the channel."
 NOT_YOURS = "Only the person who asked can confirm this question."

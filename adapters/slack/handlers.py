@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from adapters.presenter import actions
 from adapters.slack import blocks, home
 from adapters.slack.base import HandlerBase, Reply, team_of, workspace
+from adapters.slack.confirm import ASK_ACTION, CANCEL_ACTION, ConfirmFlow
 from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
 from core.domain import Actor, Question
@@ -29,13 +30,15 @@ RESTARTING = "Consensus is restarting; ask again in a minute."
 __all__ = ["RESTARTING", "Reply", "SlackHandlers", "team_of", "workspace"]
 
 
-class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
+class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
     def register(self, app: AsyncApp) -> None:
         early = self.listeners.early  # Bolt answers Slack as soon as a listener acknowledges
         app.command(self.command)(early(self.on_command))
         app.action(home.OPEN_SEARCH)(early(self.on_open_search))
         app.action(ACTION)(early(self.on_action))
         app.action(KEY_DELETE)(early(self.on_key_delete))
+        app.action(ASK_ACTION)(early(self.on_confirm))
+        app.action(CANCEL_ACTION)(early(self.on_confirm))
         app.view(home.SEARCH_CALLBACK)(early(self.on_search))
         app.view(KEYS_CALLBACK)(early(self.on_keys_submit))
         app.view(SETTINGS_CALLBACK)(early(self.on_settings_submit))
@@ -59,6 +62,10 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
             note = blocks.notice(RESTARTING)
             await ack(text=note.text, blocks=note.blocks, response_type="ephemeral")
             return
+        leaders = verb == "leaderboard" and (not rest or rest.isdigit())  # "leaderboard of 2024?" is a question
+        if verb not in ("keys", "history") and text.lower() != "settings" and not leaders:
+            await self.ask_command(ack, command, respond)  # acknowledged with the question's estimate
+            return
         await ack()  # first: a modal's trigger_id, and Slack's patience, last 3 s
         team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
         self.people.remember_name(team, user, command.get("user_name"))
@@ -66,14 +73,11 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
             await self.keys_command(rest, command, respond)
         elif text.lower() == "settings":
             await self.settings_command(command, respond)
-        elif verb == "leaderboard" and (not rest or rest.isdigit()):  # "leaderboard of 2024?" is a question
-            leaders = self._leaderboard(team, channel, int(rest) if rest else DEFAULT_DAYS, respond)
-            await self._guard(self._responder(respond), leaders)
-        elif verb == "history":
-            await self._guard(self._responder(respond), self._history(team, rest or None, respond))
+        elif leaders:
+            board = self._leaderboard(team, channel, int(rest) if rest else DEFAULT_DAYS, respond)
+            await self._guard(self._responder(respond), board)
         else:
-            question = Question(workspace(team), channel, user, text, delivery=command.get("trigger_id"))
-            await self._guard(self._responder(respond), self._ask(question))
+            await self._guard(self._responder(respond), self._history(team, rest or None, respond))
 
     async def _ask(self, question: Question) -> None:
         batch = await self.service.ask(question)
@@ -172,7 +176,8 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         items = await self.service.history(workspace(team), None, limit=home.MAX_ITEMS)
         names = await self.people.names(team, (i.created_by for i in items))
         board = await self.service.leaderboard(workspace(team))
-        view = home.home_view(items, names, await self.people.workspace_url(team), board)
+        spending = await self.service.spending(workspace(team))
+        view = home.home_view(items, names, await self.people.workspace_url(team), board, spending)
         await self.client.views_publish(user_id=event["user"], view=view)
 
     async def on_open_search(self, ack: Any, body: dict[str, Any]) -> None:
