@@ -15,6 +15,7 @@ from discord import app_commands
 from adapters.discord import embeds
 from adapters.discord.actors import workspace_of
 from adapters.discord.cards import Board, Sendable, files_of
+from adapters.discord.confirm import Asking
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
 from adapters.discord.views import confirm_view, question_view
 from adapters.presenter import actions
@@ -32,6 +33,7 @@ THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
 class Handlers:
     def __init__(self, service: ConsensusService, board: Board) -> None:
         self.service, self.board = service, board
+        self.asking = Asking(service)
         self.accepting = True  # False while shutting down: running questions finish, new ones wait
 
     def _check_open(self) -> None:
@@ -57,19 +59,43 @@ class Handlers:
                 await interaction.response.send_message(USAGE, ephemeral=True)
                 return
             clean_question(question)  # the core's own check, before anything is public
-            await defer_publicly(interaction)
             ws = workspace_of(interaction.guild_id, interaction.user.id)
-            channel = interaction.channel
-            if isinstance(channel, discord.Thread):
-                await self._in_thread(interaction, ws, channel, question)
-            else:
-                await self._in_channel(interaction, ws, channel, question)
+            if await self.asking.confirm_first(interaction, ws, question):
+                return
+            await self._ask(interaction, ws, question)
+
+    async def _ask(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str, *, confirmed: bool = False
+    ) -> None:
+        await defer_publicly(interaction)
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            await self._in_thread(interaction, ws, channel, text, confirmed)
+        else:
+            await self._in_channel(interaction, ws, channel, text, confirmed)
+
+    async def confirmed(self, interaction: discord.Interaction[Any], ask: bool, nonce: str) -> None:
+        """Ask or Cancel on the private estimate of a question above the threshold."""
+        async with guard(interaction):
+            text = await self.asking.settle(interaction, ask, nonce)
+            if text is not None:
+                self._check_open()
+                await self._ask(
+                    interaction, workspace_of(interaction.guild_id, interaction.user.id), text, confirmed=True
+                )
 
     async def _in_thread(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, thread: discord.Thread, text: str
+        self,
+        interaction: discord.Interaction[Any],
+        ws: WorkspaceRef,
+        thread: discord.Thread,
+        text: str,
+        confirmed: bool = False,
     ) -> None:
         parent, tid = str(thread.parent_id), str(thread.id)
-        question = Question(ws, parent, str(interaction.user.id), text, thread=tid, delivery=str(interaction.id))
+        question = Question(
+            ws, parent, str(interaction.user.id), text, thread=tid, delivery=str(interaction.id), confirmed=confirmed
+        )
         conversation = await self.service.find_conversation(ws, parent, tid)
         if conversation is None:
             batch = await self.service.ask(question)
@@ -80,10 +106,12 @@ class Handlers:
         await self.board.post_cards(live, thread)
 
     async def _in_channel(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str, confirmed: bool = False
     ) -> None:
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
-        question = Question(ws, channel_id, str(interaction.user.id), text, delivery=str(interaction.id))
+        question = Question(
+            ws, channel_id, str(interaction.user.id), text, delivery=str(interaction.id), confirmed=confirmed
+        )
         batch = await self.service.ask(question)
         live = self.board.live.track(batch)
         root = await self._show_question(interaction, live)
