@@ -47,12 +47,15 @@ class Pending:
     channel: str
     user: str
     text: str
-    delivery: str  # the command's trigger_id: the question is asked at most once
+    delivery: str  # the command's trigger_id (a reply's ts): the question is asked at most once
     asked_at: int  # Unix seconds
+    conversation: int | None = None  # a reply in a conversation's thread: a follow-up
+    thread: str | None = None
 
     def question(self) -> Question:
+        ws = workspace(self.team)
         return Question(
-            workspace(self.team), self.channel, self.user, self.text, delivery=self.delivery, confirmed=True
+            ws, self.channel, self.user, self.text, thread=self.thread, delivery=self.delivery, confirmed=True
         )
 
 
@@ -71,6 +74,8 @@ def unpack(value: str, *, now: float | None = None) -> Pending:
     except (binascii.Error, zlib.error, ValueError, TypeError):
         raise ConsensusError(cost.EXPIRED) from None
     if not all(isinstance(v, str) for v in (pending.team, pending.channel, pending.user, pending.text)):
+        raise ConsensusError(cost.EXPIRED)
+    if not isinstance(pending.conversation, int | None) or not isinstance(pending.thread, str | None):
         raise ConsensusError(cost.EXPIRED)
     if not isinstance(pending.asked_at, int) or (now or time.time()) - pending.asked_at > MAX_AGE:
         raise ConsensusError(cost.EXPIRED)
@@ -122,10 +127,37 @@ class ConfirmFlow(HandlerBase):
         self.people.remember_name(team, user, command.get("user_name"))
         await self._guard(self._responder(respond), self._ask(question))
 
-    async def _estimate(self, question: Question) -> Estimate | None:
+    async def confirm_follow_up(self, conversation: int, question: Question, reply_ts: str) -> bool:
+        """A reply in a thread above the threshold: True once the private Ask / Cancel is posted."""
+        estimate = await self._estimate(question, conversation)
+        if estimate is None or not estimate.needs_confirmation:
+            return False
+        team, thread = question.workspace.external_id, question.thread
+        pending = Pending(
+            team,
+            question.channel,
+            question.user,
+            question.text,
+            f"reply:{reply_ts}",
+            int(time.time()),
+            conversation,
+            thread,
+        )
+        value = pack(pending)
+        shown = (
+            confirm_message(estimate, value)
+            if value
+            else blocks.notice(TOO_LONG.format(estimate=estimate.text, command=self.command))
+        )
+        await self.client.chat_postEphemeral(
+            channel=question.channel, user=question.user, text=shown.text, blocks=shown.blocks, thread_ts=thread
+        )
+        return True
+
+    async def _estimate(self, question: Question, conversation: int | None = None) -> Estimate | None:
         """A few store reads before the acknowledgement; None when the question cannot be asked as it is."""
         try:
-            return await self.service.estimate(question)
+            return await self.service.estimate(question, conversation)
         except ConsensusError:
             return None
         except Exception:  # the estimate never stands between a person and an answer
@@ -148,6 +180,10 @@ class ConfirmFlow(HandlerBase):
             raise ConsensusError(cost.NOT_YOURS)
         await self._safe_reply(self._responder(respond, replace=True), cost.CONFIRMED)
         try:
-            await self._ask(pending.question())
+            if pending.conversation is None:
+                await self._ask(pending.question())
+            else:
+                batch = await self.service.follow_up(pending.conversation, pending.question())
+                await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
         except DuplicateDeliveryError:
             raise ConsensusError(cost.ALREADY_ASKED) from None

@@ -164,7 +164,10 @@ class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
         text = str(event.get("text") or "")
         if bot_user:
             text = text.replace(f"<@{bot_user}>", " ")
-        batch = await self.service.follow_up(conversation, Question(ws, channel, user, text.strip(), thread=thread_ts))
+        question = Question(ws, channel, user, text.strip(), thread=thread_ts)
+        if await self.confirm_follow_up(conversation, question, str(event.get("ts"))):
+            return  # above the threshold: asked once the person confirms
+        batch = await self.service.follow_up(conversation, question)
         await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
 
     # --- App Home and search ---------------------------------------------------------------------------

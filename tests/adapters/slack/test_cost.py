@@ -21,7 +21,7 @@ from tests.adapters.slack.conftest import FAST, MODELS, SECRET, SlackEnv
 from tests.adapters.slack.test_settings import open_settings, submit
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.slack_signing import SlackSender, block_action, event_callback
+from tests.fakes.slack_signing import SlackSender, block_action, event_callback, thread_reply
 
 PRICES = {"openai/gpt-test": (1000.0, 2000.0), "anthropic/claude-test": (500.0, 1000.0)}
 
@@ -141,3 +141,20 @@ async def test_app_home_shows_the_spend_of_today(env: SlackEnv) -> None:
     await env.api.wait_until(lambda: env.api.views)
     shown = json.dumps(env.api.views[-1]["view"], ensure_ascii=False)
     assert "Spent today (UTC): ≥ $" in shown and "(1 price unknown) of the $5.00 daily budget" in shown
+
+
+async def test_a_reply_in_the_thread_above_the_threshold_is_confirmed_first(env: SlackEnv) -> None:
+    await env.ask("What is 6 x 7?")
+    await env.service.set_confirmation(Actor(env.ws, "UADMIN", is_admin=True), 0.0001)
+    reply = thread_reply("And times two?", thread_ts=env.thread_ts(), ts="1700000100.000001")
+    status, _ = await env.send.event(event_callback(reply, event_id="Ev-costly"))
+    assert status == 200
+    await env.api.wait_until(lambda: env.api.ephemeral)
+    private = env.api.ephemeral[-1]
+    assert private["thread_ts"] == env.thread_ts() and "above this workspace's $0.0001 threshold" in private["text"]
+    assert [c.questions for c in await env.service.history(env.ws)] == [1]  # nothing stored yet
+
+    await click(env, confirm.ASK_ACTION, confirm_value(private))
+    await env.api.wait_until(lambda: len(env.cards()) == 3 + 1 + 3)  # the follow-up's header and cards
+    await env.settle()
+    assert [c.questions for c in await env.service.history(env.ws)] == [2]
