@@ -28,12 +28,8 @@ async def estimate_question(
         questions = await repo.earlier_questions(conversation.id, None)
         earlier = await repo.answers_of_questions(q.id for q in questions)
         texts += [m.content for m in build_history(questions, earlier)]
-    outputs: dict[str, int] = {}
-    for model in models:
-        recent = (
-            []
-            if workspace_id is None
-            else await repo.settings.recent_output_tokens(workspace_id, model, HISTORY_ANSWERS)
-        )
-        outputs[model] = typical_output(recent)
+    recent: dict[str, list[int]] = {}
+    if workspace_id is not None:
+        recent = await repo.settings.recent_output_tokens(workspace_id, models, HISTORY_ANSWERS)
+    outputs = {model: typical_output(recent.get(model, [])) for model in models}
     return estimate(prices, input_tokens(texts), outputs, threshold_usd)
