@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.presenter.card import best_first
+from core.cost import money, total
 from core.domain import Answer, AnswerStatus, Batch, ConversationDetail
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
@@ -33,12 +34,8 @@ def _when(moment: datetime | None) -> str:
 
 def _cost(answers: tuple[Answer, ...]) -> str:
     """The total of the known prices; answers with unknown prices make it a floor, said so."""
-    known = [a.cost_usd for a in answers if a.cost_usd is not None]
-    unknown = sum(1 for a in answers if a.cost_usd is None and a.status is AnswerStatus.COMPLETED)
-    total = f"${sum(known):.4f}"
-    if unknown:
-        return f"≥ {total} ({unknown} price{'s' if unknown != 1 else ''} unknown)"
-    return total
+    spent = total(answers)
+    return spent.text if spent is not None else money(0.0)
 
 
 def _ended(answer: Answer) -> str:
