@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 ASK_ACTION, CANCEL_ACTION = "consensus-confirm:ask", "consensus-confirm:cancel"
 VALUE_LIMIT = 2000  # Slack's limit for a button's value
 MAX_AGE = 30 * 60  # seconds: as long as the command's response_url works
+MAX_RAW = 64 * 1024  # bytes a packed question inflates to at most (8,000 characters of UTF-8, and who/where)
 TOO_LONG = (
     "This question is estimated at {estimate}, above this workspace's threshold, and is too long to hold "
     "for confirmation. Shorten it, or ask an admin to raise the threshold in `{command} settings`."
@@ -69,7 +70,11 @@ def pack(pending: Pending) -> str | None:
 def unpack(value: str, *, now: float | None = None) -> Pending:
     """The pending question of a clicked Ask; a stale or unreadable value is "expired"."""
     try:
-        found = json.loads(zlib.decompress(base64.urlsafe_b64decode(value.encode()), bufsize=64 * 1024))
+        inflate = zlib.decompressobj()
+        raw = inflate.decompress(base64.urlsafe_b64decode(value.encode()), MAX_RAW)
+        if inflate.unconsumed_tail:  # more than any question we packed: not ours
+            raise ValueError("too large")
+        found = json.loads(raw)
         pending = Pending(**found)
     except (binascii.Error, zlib.error, ValueError, TypeError):
         raise ConsensusError(cost.EXPIRED) from None

@@ -4,18 +4,22 @@ confirms privately first (Ask / Cancel), and nothing is stored before Ask; App H
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
 
 from adapters.presenter import cost
 from adapters.slack import confirm
 from adapters.slack.app import build_slack_app
 from core.domain import Actor
+from core.errors import ConsensusError
 from core.service import ConsensusService
 from tests.adapters.slack.conftest import FAST, MODELS, SECRET, SlackEnv
 from tests.adapters.slack.test_settings import open_settings, submit
@@ -158,3 +162,16 @@ async def test_a_reply_in_the_thread_above_the_threshold_is_confirmed_first(env:
     await env.api.wait_until(lambda: len(env.cards()) == 3 + 1 + 3)  # the follow-up's header and cards
     await env.settle()
     assert [c.questions for c in await env.service.history(env.ws)] == [2]
+
+
+def test_a_value_that_is_not_ours_reads_as_expired() -> None:
+    pending = confirm.Pending("T1", "C1", "U1", "é" * 8000, "T-1", int(time.time()), 3, "1700000000.000100")
+    value = confirm.pack(pending)
+    assert value is None or confirm.unpack(value) == pending  # what fits reads back whole
+    short = confirm.Pending("T1", "C1", "U1", "What is 6 x 7?", "T-1", int(time.time()))
+    assert confirm.unpack(confirm.pack(short) or "") == short
+    bomb = base64.urlsafe_b64encode(zlib.compress(b'{"team": "' + b"x" * 1_000_000 + b'"}', 9)).decode()
+    forged = base64.urlsafe_b64encode(zlib.compress(b'{"team": 1, "channel": 2}')).decode()
+    for value in (bomb, forged, "%%%"):
+        with pytest.raises(ConsensusError, match="expired"):
+            confirm.unpack(value)
