@@ -6,12 +6,16 @@ it back, signed, with the click), compressed, with who asked where and when. A b
 2,000 characters, so a question too long to carry is refused with a clear message. A click after
 30 minutes (the life of the command's response_url), by someone else, or on a value that does not
 read back is refused; a second Ask asks nothing (the command's trigger_id is claimed once).
+The acknowledgement waits at most a second for the estimate (a few store reads); past that Slack is
+answered at once and the estimate, or the Ask / Cancel, follows privately through the response_url.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import functools
 import json
 import logging
 import time
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 ASK_ACTION, CANCEL_ACTION = "consensus-confirm:ask", "consensus-confirm:cancel"
 VALUE_LIMIT = 2000  # Slack's limit for a button's value
 MAX_AGE = 30 * 60  # seconds: as long as the command's response_url works
+ACK_BUDGET = 1.0  # seconds the acknowledgement waits for the estimate (Slack allows 3)
 MAX_RAW = 64 * 1024  # bytes a packed question inflates to at most (8,000 characters of UTF-8, and who/where)
 TOO_LONG = (
     "This question is estimated at {estimate}, above this workspace's threshold, and is too long to hold "
@@ -114,9 +119,16 @@ class ConfirmFlow(HandlerBase):
         question = Question(
             workspace(team), channel, user, str(command.get("text") or "").strip(), delivery=command.get("trigger_id")
         )
-        estimate = await self._estimate(question)
+        estimating = asyncio.ensure_future(self._estimate(question))
+        await asyncio.wait({estimating}, timeout=ACK_BUDGET)
+        say = ack
+        if not estimating.done():  # a slow store: Slack gets its answer in time, the estimate follows
+            await ack()
+            say = functools.partial(respond, replace_original=False)
+        estimate = await estimating
         if estimate is None:
-            await ack()  # asking says what is wrong, in one place
+            if say is ack:
+                await ack()  # asking says what is wrong, in one place
         elif estimate.needs_confirmation:
             value = pack(Pending(team, channel, user, question.text, str(question.delivery or ""), int(time.time())))
             shown = (
@@ -124,11 +136,11 @@ class ConfirmFlow(HandlerBase):
                 if value
                 else blocks.notice(TOO_LONG.format(estimate=estimate.text, command=self.command))
             )
-            await ack(text=shown.text, blocks=shown.blocks, response_type="ephemeral")
+            await say(text=shown.text, blocks=shown.blocks, response_type="ephemeral")
             return
         else:
             note = blocks.notice(cost.acknowledgement(estimate))
-            await ack(text=note.text, blocks=note.blocks, response_type="ephemeral")
+            await say(text=note.text, blocks=note.blocks, response_type="ephemeral")
         self.people.remember_name(team, user, command.get("user_name"))
         await self._guard(self._responder(respond), self._ask(question))
 

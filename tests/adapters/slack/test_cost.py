@@ -175,3 +175,22 @@ def test_a_value_that_is_not_ours_reads_as_expired() -> None:
     for value in (bomb, forged, "%%%"):
         with pytest.raises(ConsensusError, match="expired"):
             confirm.unpack(value)
+
+
+async def test_a_slow_estimate_follows_the_acknowledgement(env: SlackEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(confirm, "ACK_BUDGET", 0.0)  # as if the store were slow: Slack is answered first
+    status, body = await env.command("What is 6 x 7?")
+    assert (status, body) == (200, "")
+    await env.api.wait_until(lambda: env.api.responses)
+    said = env.api.responses[0]
+    assert said["text"].startswith("Asking… ≈ $") and said["response_type"] == "ephemeral"
+    assert said["replace_original"] is False
+    await env.api.wait_until(lambda: len(env.parents()) == 1)
+
+    await env.service.set_confirmation(Actor(env.ws, "UADMIN", is_admin=True), 0.0001)
+    status, body = await env.command("And above the threshold?", trigger_id="T-slow")
+    assert (status, body) == (200, "")
+    await env.api.wait_until(lambda: len(env.api.responses) == 2)
+    assert confirm_value(env.api.responses[1])  # Ask / Cancel, privately
+    await env.settle()
+    assert len(env.parents()) == 1
