@@ -60,6 +60,7 @@ class Handlers:
                 await interaction.response.send_message(USAGE, ephemeral=True)
                 return
             clean_question(question)  # the core's own check, before anything is public
+            await defer_publicly(interaction)  # first: the estimate's reads never delay Discord's answer
             ws = workspace_of(interaction.guild_id, interaction.user.id)
             if await self.asking.confirm_first(interaction, ws, question):
                 return
@@ -68,7 +69,6 @@ class Handlers:
     async def _ask(
         self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str, *, confirmed: bool = False
     ) -> None:
-        await defer_publicly(interaction)
         channel = interaction.channel
         if isinstance(channel, discord.Thread):
             await self._in_thread(interaction, ws, channel, text, confirmed)
@@ -81,6 +81,7 @@ class Handlers:
             text = await self.asking.settle(interaction, ask, nonce)
             if text is not None:
                 self._check_open()
+                await defer_publicly(interaction)
                 await self._ask(
                     interaction, workspace_of(interaction.guild_id, interaction.user.id), text, confirmed=True
                 )

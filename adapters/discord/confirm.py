@@ -1,5 +1,6 @@
 """`/consensus` above the server's threshold: the asker sees the estimate privately with Ask / Cancel
-before anything is stored.
+before anything is stored. The command is deferred first, so the estimate's store reads never delay
+Discord's acknowledgement.
 
 The pending question is held in this process's memory, keyed by the command's interaction id, for
 14 minutes (the command's token can edit its private message for 15). The buttons are DynamicItems,
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 import discord
 
+from adapters.discord.replies import ANSWERED
 from adapters.presenter import cost
 from core.cost import Estimate
 from core.domain import Question, WorkspaceRef
@@ -30,7 +32,7 @@ NOT_HELD = "This confirmation is no longer held (it expired, or the bot restarte
 
 @dataclass
 class PendingAsk:
-    command: discord.Interaction[Any]  # the /consensus that asked: its private message is edited
+    shown: discord.WebhookMessage  # the private estimate, edited once asked
     user: str
     text: str
     held_at: float  # time.monotonic()
@@ -107,13 +109,18 @@ class Asking:
         self.held = Confirmations()
 
     async def confirm_first(self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str) -> bool:
-        """True when the question waits for its asker's Ask (the private estimate was sent)."""
+        """True when the question waits for its asker's Ask. The command was deferred publicly; its
+        "thinking…" reply, which has shown nothing, gives way to the private estimate."""
         estimate = await self._estimate(interaction, ws, text)
         if estimate is None or not estimate.needs_confirmation:
             return False
         nonce = str(interaction.id)
-        self.held.hold(nonce, PendingAsk(interaction, str(interaction.user.id), text, time.monotonic()))
-        await interaction.response.send_message(cost.confirmation(estimate), view=confirm_view(nonce), ephemeral=True)
+        await interaction.delete_original_response()
+        shown = await interaction.followup.send(
+            cost.confirmation(estimate), view=confirm_view(nonce), ephemeral=True, wait=True
+        )
+        self.held.hold(nonce, PendingAsk(shown, str(interaction.user.id), text, time.monotonic()))
+        interaction.extras[ANSWERED] = True
         return True
 
     async def settle(self, interaction: discord.Interaction[Any], ask: bool, nonce: str) -> str | None:
@@ -123,7 +130,7 @@ class Asking:
             await interaction.response.edit_message(content=cost.CANCELLED, view=None)
             return None
         try:  # the private estimate keeps no buttons; its token may be gone, which changes nothing
-            await pending.command.edit_original_response(content=cost.CONFIRMED, view=None)
+            await pending.shown.edit(content=cost.CONFIRMED, view=None)
         except discord.HTTPException:
             log.info("discord: could not update a confirmed estimate", exc_info=True)
         return pending.text

@@ -54,6 +54,8 @@ async def test_above_the_threshold_the_asker_confirms_first(
     [first] = await eventually(lambda: private_asks(fake_discord, world), what="the private estimate")
     assert "above this workspace's $0.0001 threshold" in first["content"]
     assert await service.history(ws) == []
+    public = [m for m in fake_discord.in_channel(world.channel_id) if not m["flags"] & 64]
+    assert public == [] and fake_discord.deleted  # the public "thinking…" gave way to the private estimate
     await click(fake_discord, world, first, custom_ids(first)[1])  # Cancel
     await eventually(lambda: fake_discord.messages[first["id"]]["content"] == cost.CANCELLED, what="cancelled")
     assert await service.history(ws) == [] and fake_discord.messages[first["id"]]["components"] == []
