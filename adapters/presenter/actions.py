@@ -1,6 +1,6 @@
 """The card verbs, the component id that carries one, and the core call each one makes.
 
-A component id is `consensus:<verb>:<answer id>` (Merge and Stop, on the question's message,
+A component id is `consensus:<verb>:<answer id>` (Merge, Export and Stop, on the question's message,
 carry the question's batch id instead), with `:yes` appended on the button of a
 confirmation step (Discord asks in an ephemeral message; Slack's own dialog needs no second id).
 Nothing else rides on a button: the state lives in the database, so a click works after a
@@ -30,12 +30,14 @@ class Verb(StrEnum):
     DELETE_OTHERS = "delete_others"
     RETRY = "retry"
     MERGE = "merge"  # on the question: a merged answer written from the kept answers
+    EXPORT = "export"  # on the question: the conversation's decision record, as a file in the thread
     STOP = "stop"  # on the question: stop the answers still being written, keep what arrived
 
 
 # The verbs that change the answer for everyone: only the asker or an admin may use them.
 PRIVILEGED = frozenset({Verb.SELECT, Verb.DELETE, Verb.DELETE_OTHERS, Verb.RETRY, Verb.MERGE, Verb.STOP})
-ON_QUESTION = frozenset({Verb.MERGE, Verb.STOP})  # their id is the question's batch
+# The verbs of the question's message: their id is the question's batch, not an answer.
+ON_QUESTION = frozenset({Verb.MERGE, Verb.EXPORT, Verb.STOP})
 COMPONENT_ID = re.compile(
     rf"{PREFIX}:(?P<verb>{'|'.join(v.value for v in Verb)}):(?P<id>\d{{1,{ID_MAX_DIGITS}}})(?::(?P<yes>{CONFIRMED}))?"
 )
@@ -63,7 +65,7 @@ CONFIRMS = {
 @dataclass(frozen=True, slots=True)
 class Click:
     verb: Verb
-    target_id: int  # the answer's id; the batch's for Merge and Stop
+    target_id: int  # the answer's id; the batch's for Merge, Export and Stop
     confirmed: bool = False
 
     @property
@@ -100,7 +102,8 @@ class CardVerbs(Protocol):
 
 
 async def perform(service: CardVerbs, click: Click, actor: Actor) -> Answer | Batch:
-    """The one core call a verb makes; the result is what changed on screen."""
+    """The one core call a verb makes; the result is what changed on screen. (Export changes
+    nothing: each platform sends the record itself, see presenter/export.py.)"""
     calls: dict[Verb, Callable[[int, Actor], Awaitable[Answer | Batch]]] = {
         Verb.EXPAND: service.expand,
         Verb.COLLAPSE: service.collapse,

@@ -241,6 +241,7 @@ def writing(batch: Batch) -> list[Answer]:
 
 
 MERGE_ACTION = Action(Verb.MERGE, "Merge", Style.PRIMARY)
+EXPORT_ACTION = Action(Verb.EXPORT, "Export")
 STOP_ACTION = Action(Verb.STOP, "Stop", Style.DANGER)
 # The workspace setting, in the words every settings screen uses
 MERGING_WORDS = {
@@ -252,15 +253,18 @@ MERGE_MIN_ANSWERS = 2
 
 
 def question_actions(batch: Batch) -> tuple[Action, ...]:
-    """The buttons on the question's message: Stop, while anything is being written; Merge, once every
-    model has answered, while at least two answers are kept and none is merged yet, unless the
-    workspace turned merging off."""
+    """The buttons on the question's message: Stop, while anything is being written; once every
+    model has answered: Merge, while at least two answers are kept and none is merged yet, unless
+    the workspace turned merging off; and Export, the conversation's decision record, for anyone
+    who can see the thread."""
     if writing(batch):
         return (STOP_ACTION,)
-    done = [a for a in batch.model_answers if a.status is AnswerStatus.COMPLETED]
-    if batch.merging is Merging.OFF or waiting(batch) or batch.merge is not None or len(done) < MERGE_MIN_ANSWERS:
+    if waiting(batch):  # stopped, and its writer is storing what arrived
         return ()
-    return (MERGE_ACTION,)
+    done = [a for a in batch.model_answers if a.status is AnswerStatus.COMPLETED]
+    if batch.merging is Merging.OFF or batch.merge is not None or len(done) < MERGE_MIN_ANSWERS:
+        return (EXPORT_ACTION,)
+    return (MERGE_ACTION, EXPORT_ACTION)
 
 
 @dataclass(frozen=True, slots=True)
