@@ -1,6 +1,7 @@
 """Stop in the terminal, as real processes against the fake model server: the first Ctrl-C during
 `consensus ask` stops the model still writing and prints the ranked answers; `consensus stop` from
-another terminal stops a question that runs elsewhere (that process finds the stop in the store)."""
+another terminal stops a question that runs elsewhere (that process finds the stop in the store), on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -45,10 +46,13 @@ async def test_the_first_ctrl_c_stops_the_model_still_writing_and_ranks_what_arr
 
 
 async def test_consensus_stop_stops_a_question_running_in_another_process(
-    llm_server: FakeLLMServer, tmp_path: Path
+    llm_server: FakeLLMServer, tmp_path: Path, database_url: str
 ) -> None:
     llm_server.script("chat", [Ok(TEXT, chunks=6, hold_after=3)], model=SLOW)
-    env = cli_env(llm_server, tmp_path)
+    env = cli_env(llm_server, tmp_path, DATABASE_URL=database_url)
+    if not database_url.startswith("sqlite"):  # PostgreSQL is migrated by its operator first
+        code, _, err = await consensus(tmp_path, env, "db", "upgrade")
+        assert code == 0, err
     asking = await start(tmp_path, env, "ask", "Explain everything", "--json")
     try:
         await llm_server.wait_until(lambda: SLOW in llm_server.held, "the slow model held mid-answer", 60)
