@@ -16,6 +16,7 @@ from bot.cli_export import export
 from bot.cli_keys import keys, models, terminal_actor
 from bot.cli_leaderboard import leaderboard
 from bot.cli_show import select, show
+from bot.cli_stop import first_interrupt_stops, stop
 
 if TYPE_CHECKING:
     from adapters.terminal.render import LiveProgress
@@ -135,11 +136,13 @@ def ask(
 
 
 async def wait_showing(service: ConsensusService, progress: LiveProgress, batch: Batch, *, live: bool) -> Batch:
-    """The batch once it has run, with a live row per answer meanwhile when `live`."""
-    if not live:
-        return await service.wait_for_batch(batch.id, TERMINAL)
-    with progress.live:
-        return await service.wait_for_batch(batch.id, TERMINAL)
+    """The batch once it has run, with a live row per answer meanwhile when `live`; the first Ctrl-C
+    stops the models still writing (cli_stop.py)."""
+    async with first_interrupt_stops(service, batch.id):
+        if not live:
+            return await service.wait_for_batch(batch.id, TERMINAL)
+        with progress.live:
+            return await service.wait_for_batch(batch.id, TERMINAL)
 
 
 @main.command("merge")
@@ -307,3 +310,4 @@ main.add_command(show)
 main.add_command(select)
 main.add_command(leaderboard)
 main.add_command(export)
+main.add_command(stop)

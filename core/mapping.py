@@ -71,6 +71,7 @@ def to_answer(row: AiResponse) -> Answer:
         replaced_characters=row.replaced_characters,
         is_merge=row.role == MERGE_ROLE,
         merged_from=sources_of(row.meta) if row.role == MERGE_ROLE else (),
+        stopped_by=row.stopped_by,
     )
 
 

@@ -294,10 +294,11 @@ class ConsensusService(AdminVerbs):
             # answer's row lock ahead of the batch's (PostgreSQL) where one flush writes both otherwise.
             await repo.leases.reopen(row.batch_id, self.fanout.lease(), uncount=cut)
             if cut:  # what arrived goes; the new answer is stored, reviewed and ranked afresh
-                row.content = row.summary = row.reasoning = row.thinking = row.ended = None
+                row.content = row.summary = row.reasoning = row.thinking = None
                 row.ranking_score = row.score_method = row.rank = row.rank_reason = None
                 row.is_selected, row.selected_by, row.is_expanded = False, None, False
             row.status, row.error, row.attempts = AnswerStatus.PENDING.value, None, 0
+            row.ended = row.stopped_by = None  # a stopped answer asked again may finish this time
             await repo.flush()
             answer = to_answer(row)
         self.fanout.start(answer.batch_id)
@@ -322,6 +323,24 @@ class ConsensusService(AdminVerbs):
             await repo.add_merge(batch, merger, merge.MERGED_LABEL, self.fanout.lease())
             view = await self._batch_view(repo, batch_id, actor.workspace)
         self.fanout.start(batch_id)
+        return view
+
+    async def stop(self, batch_id: int, actor: Actor) -> Batch:
+        """Stop the question's answers still being written (the asker or an admin). The stop is stored
+        before any request is cancelled, so a stopped answer is never stored as finished, here or on
+        another replica; what arrived is kept, and the batch is ranked with it."""
+        async with self.store.write() as repo:
+            workspace_id = await self._workspace(repo, actor.workspace)
+            _batch, message, conversation, _answers = await repo.batch_rows(batch_id)
+            if conversation.workspace_id != workspace_id:
+                raise NotFoundError("That question does not exist in this workspace.")
+            if not actor.is_admin and message.author != actor.user_id:
+                raise PermissionDeniedError("Only the person who asked, or an admin, can do that.")
+            stopped = [row.id for row in await repo.stops.stop(batch_id, actor.user_id)]
+            if not stopped:
+                raise InvalidQuestionError("Nothing to stop: every model has finished.")
+            view = await self._batch_view(repo, batch_id, actor.workspace)
+        self.fanout.calls.stop(stopped)  # where they run here; another process finds the stop in the store
         return view
 
     @staticmethod

@@ -15,13 +15,13 @@ from discord import app_commands
 
 from adapters.discord import embeds
 from adapters.discord.actors import display_names, workspace_of
-from adapters.discord.cards import Board, Sendable, files_of
+from adapters.discord.cards import NO_PINGS, Board, Sendable, files_of
 from adapters.discord.confirm import Asking
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
-from adapters.discord.views import confirm_view, question_view
-from adapters.presenter import actions, export
+from adapters.discord.views import confirm_view, offer_view, question_view
+from adapters.presenter import actions, card, export
 from adapters.presenter.live import LiveBatch
-from core.domain import Actor, MessageRef, Question, WorkspaceRef
+from core.domain import Actor, Batch, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
 from core.service import ConsensusService, clean_question
 
@@ -171,14 +171,23 @@ class Handlers:
                 return
             perms = interaction.permissions
             actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
-            if click.on_question:  # Merge: the question's message carries the batch's id
+            if click.on_question:  # Merge, Stop: the question's message carries the batch's id
                 live = await self.board.live.live(click.target_id, ws)
             else:
                 answer = await self.service.get_answer(click.target_id, ws)
                 live = await self.board.live.live(answer.batch_id, ws)
                 if click.target_id not in live.cards and interaction.message is not None and not click.confirmed:
                     live.cards[click.target_id] = _ref(interaction.message)  # the clicked card itself
-            await self.board.live.apply(live, await actions.perform(self.service, click, actor))
+            change = await actions.perform(self.service, click, actor)
+            await self.board.live.apply(live, change)
+            offered = card.offer_after(click.verb, change)
+            if offered is not None and isinstance(change, Batch):  # only the clicker sees it
+                await interaction.followup.send(
+                    embeds.neutralise(offered.text),
+                    view=offer_view(offered, change.id),
+                    ephemeral=True,
+                    allowed_mentions=NO_PINGS,
+                )
             if click.confirmed:  # the confirmation has done its work
                 await interaction.edit_original_response(
                     content=f"Done: {actions.CONFIRMS[click.verb].button}.", view=None

@@ -39,6 +39,8 @@ def _cost(answers: tuple[Answer, ...]) -> str:
 
 
 def _ended(answer: Answer) -> str:
+    if answer.is_stopped and answer.status is not AnswerStatus.COMPLETED:  # nothing kept: not a failure
+        return answer.ending_note or "stopped"
     if answer.status is AnswerStatus.FAILED:
         return "failed"
     if answer.status is not AnswerStatus.COMPLETED:
@@ -58,7 +60,7 @@ def _answer_lines(answer: Answer, who: Who) -> list[str]:
     if answer.is_selected:
         head.append(f"✓ selected by {who(answer.selected_by) if answer.selected_by else 'someone'}")
     lines = [f"- {' · '.join(head)}"]
-    if answer.status is AnswerStatus.FAILED:
+    if answer.status is AnswerStatus.FAILED and not answer.is_stopped:
         lines.append(f"  - Failed: {inert(answer.error or 'no reason given')}")
     if answer.summary:
         lines.append(f"  - Summary: {inert(answer.summary)}")
@@ -136,6 +138,7 @@ def _answer_data(answer: Answer) -> dict[str, Any]:
         "error": answer.error,
         "selected": answer.is_selected,
         "selected_by": answer.selected_by,
+        "stopped_by": answer.stopped_by,
         "deleted": False,
         "latency_ms": answer.latency_ms,
         "cost_usd": answer.cost_usd,

@@ -12,14 +12,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from adapters.presenter import actions, export
+from adapters.presenter import actions, card, export
 from adapters.slack import blocks, home
 from adapters.slack.base import HandlerBase, Reply, team_of, workspace
 from adapters.slack.confirm import ASK_ACTION, CANCEL_ACTION, ConfirmFlow
 from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
 from adapters.slack.text import escape
-from core.domain import Actor, Question
+from core.domain import Actor, Batch, Question
 from core.errors import ConsensusError
 from core.leaderboard import DEFAULT_DAYS
 
@@ -107,16 +107,24 @@ class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
         container = body.get("container") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         reply = self._ephemeral(channel, user, container.get("thread_ts"))
-        await self._guard(reply, self._click(click, team, user))
+        await self._guard(reply, self._click(click, team, user, (channel, container.get("thread_ts"))))
 
-    async def _click(self, click: actions.Click, team: str, user: str) -> None:
+    async def _click(self, click: actions.Click, team: str, user: str, where: tuple[str | None, str | None]) -> None:
         if click.verb is actions.Verb.EXPORT:
             await self._export(click.target_id, team, user)
             return
         # Slack asked for confirmation already: the button carries a `confirm` dialog
         admin = click.verb in actions.PRIVILEGED and await self.people.is_admin(team, user)
         actor = Actor(workspace(team), user, is_admin=admin)
-        await self.renderer.show(await actions.perform(self.service, click, actor), actor.workspace)
+        change = await actions.perform(self.service, click, actor)
+        await self.renderer.show(change, actor.workspace)
+        offered = card.offer_after(click.verb, change)
+        channel, thread_ts = where
+        if offered is not None and channel and isinstance(change, Batch):  # only the clicker sees it
+            shown = blocks.offer(offered, change.id)
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=shown.text, blocks=shown.blocks, thread_ts=thread_ts
+            )
 
     async def _export(self, batch_id: int, team: str, user: str) -> None:
         """The decision record, uploaded into the conversation's thread (files.getUploadURLExternal,

@@ -99,8 +99,11 @@ def card(answer: Answer, full: bool) -> Panel:
     title = Text.assemble((answer.label, "bold"), " ", (answer.provider_id, "dim"), marks(answer))
     faded = "bright_black" if answer.is_deleted else None
     if answer.status == AnswerStatus.FAILED:
+        stopped = ending_line(answer) if answer.is_stopped else None
         return Panel(
-            Text(answer.error or "failed", style="red"),
+            Text(f"{stopped.icon} {stopped.note}", style="yellow")
+            if stopped
+            else Text(answer.error or "failed", style="red"),
             title=title,
             title_align="left",
             border_style=faded or "red",
@@ -201,6 +204,7 @@ def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
         "key": a.key_label,
         "ended": a.ended,
         "ended_note": a.ending_note,
+        "stopped_by": a.stopped_by,
         "thinking": a.thinking,
         "merge": a.is_merge,
         "merged_from": [{"letter": letter, "model": name} for letter, name in sorted(a.merged_from)],

@@ -191,6 +191,7 @@ class AiResponse(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     is_selected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     selected_by: Mapped[str | None] = mapped_column(PlatformId)
+    stopped_by: Mapped[str | None] = mapped_column(PlatformId)  # who stopped it while it was written
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_expanded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
