@@ -9,19 +9,22 @@ plain replies in a conversation's thread come here too.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
 from adapters.discord import embeds
 from adapters.discord.actors import display_names, workspace_of
-from adapters.discord.cards import Board, Sendable, files_of
+from adapters.discord.cards import NO_PINGS, Board, Sendable, files_of
+from adapters.discord.confirm import Asking
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
-from adapters.discord.views import confirm_view, question_view
-from adapters.presenter import actions, export
+from adapters.discord.views import confirm_view, offer_view, question_view
+from adapters.presenter import actions, card, export
 from adapters.presenter.live import LiveBatch
+from core.cost import Estimate
 from core.domain import Actor, Batch, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
 from core.service import ConsensusService, clean_question
@@ -30,11 +33,13 @@ USAGE = "Usage: `/consensus question:<your question>` — ask every configured m
 RESTARTING = "The bot is restarting; ask again in a minute."
 HISTORY_LIMIT = 10
 THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
+Asked = TypeVar("Asked")
 
 
 class Handlers:
     def __init__(self, service: ConsensusService, board: Board) -> None:
         self.service, self.board = service, board
+        self.asking = Asking(service)
         self.accepting = True  # False while shutting down: running questions finish, new ones wait
 
     def _check_open(self) -> None:
@@ -61,39 +66,64 @@ class Handlers:
                 return
             clean_question(question)  # the core's own check, before anything is public
             ws = workspace_of(interaction.guild_id, interaction.user.id)
-            channel = interaction.channel
-            # The models are asked the moment the question is stored, not a Discord round trip later;
-            # the deferral goes out meanwhile, so the 3 s deadline never waits for the store.
-            asking = asyncio.create_task(self._ask(interaction, ws, channel, question))
-            try:
-                await defer_publicly(interaction)
-            except BaseException:
-                await asyncio.gather(asking, return_exceptions=True)
-                raise
-            live = self.board.live.track(await asking)
-            if isinstance(channel, discord.Thread):
-                await self._show_question(interaction, live)
-                await self.board.post_cards(live, channel)
-            else:
-                await self._in_channel(interaction, live, channel, question)
+            asked = await self._while_deferring(interaction, self._estimate_then_ask(interaction, ws, question))
+            if isinstance(asked, Estimate):
+                await self.asking.hold(interaction, question, asked)  # above the threshold: Ask / Cancel
+                return
+            await self._show(interaction, asked, question)
 
-    async def _ask(self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str) -> Batch:
+    async def confirmed(self, interaction: discord.Interaction[Any], ask: bool, nonce: str) -> None:
+        """Ask or Cancel on the private estimate of a question above the threshold."""
+        async with guard(interaction):
+            text = await self.asking.settle(interaction, ask, nonce)
+            if text is not None:
+                self._check_open()
+                ws = workspace_of(interaction.guild_id, interaction.user.id)
+                batch = await self._while_deferring(interaction, self._ask(interaction, ws, text, confirmed=True))
+                await self._show(interaction, batch, text)
+
+    @staticmethod
+    async def _while_deferring(interaction: discord.Interaction[Any], work: Awaitable[Asked]) -> Asked:
+        """`work` (the store's reads and the question, which starts the models) goes on while the
+        public deferral is on its way: the models never wait for Discord, nor Discord for the store."""
+        working = asyncio.ensure_future(work)
+        try:
+            await defer_publicly(interaction)
+        except BaseException:
+            await asyncio.gather(working, return_exceptions=True)
+            raise
+        return await working
+
+    async def _estimate_then_ask(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str
+    ) -> Batch | Estimate:
+        """The stored question, or its estimate when it must wait for its asker's Ask."""
+        estimate = await self.asking.needs_confirmation(interaction, ws, text)
+        return estimate if estimate is not None else await self._ask(interaction, ws, text)
+
+    async def _ask(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str, *, confirmed: bool = False
+    ) -> Batch:
         """Store the question (a follow-up when run in a conversation's thread); its models start."""
-        user, delivery = str(interaction.user.id), str(interaction.id)
+        channel, user, delivery = interaction.channel, str(interaction.user.id), str(interaction.id)
         if isinstance(channel, discord.Thread):
             parent, tid = str(channel.parent_id), str(channel.id)
-            question = Question(ws, parent, user, text, thread=tid, delivery=delivery)
+            question = Question(ws, parent, user, text, thread=tid, delivery=delivery, confirmed=confirmed)
             conversation = await self.service.find_conversation(ws, parent, tid)
             if conversation is None:
                 return await self.service.ask(question)
             return await self.service.follow_up(conversation, question)
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
-        return await self.service.ask(Question(ws, channel_id, user, text, delivery=delivery))
+        return await self.service.ask(Question(ws, channel_id, user, text, delivery=delivery, confirmed=confirmed))
 
-    async def _in_channel(
-        self, interaction: discord.Interaction[Any], live: LiveBatch, channel: Any, text: str
-    ) -> None:
+    async def _show(self, interaction: discord.Interaction[Any], batch: Batch, text: str) -> None:
+        """The question on the deferred reply, a thread from it (or the thread it was asked in), the cards."""
+        live = self.board.live.track(batch)
+        channel = interaction.channel
         root = await self._show_question(interaction, live)
+        if isinstance(channel, discord.Thread):
+            await self.board.post_cards(live, channel)
+            return
         target: Sendable | discord.abc.Messageable = _FollowupTarget(interaction)
         new_thread: str | None = None
         if isinstance(channel, discord.abc.Messageable):
@@ -148,14 +178,23 @@ class Handlers:
                 return
             perms = interaction.permissions
             actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
-            if click.on_question:  # Merge: the question's message carries the batch's id
+            if click.on_question:  # Merge, Stop: the question's message carries the batch's id
                 live = await self.board.live.live(click.target_id, ws)
             else:
                 answer = await self.service.get_answer(click.target_id, ws)
                 live = await self.board.live.live(answer.batch_id, ws)
                 if click.target_id not in live.cards and interaction.message is not None and not click.confirmed:
                     live.cards[click.target_id] = _ref(interaction.message)  # the clicked card itself
-            await self.board.live.apply(live, await actions.perform(self.service, click, actor))
+            change = await actions.perform(self.service, click, actor)
+            await self.board.live.apply(live, change)
+            offered = card.offer_after(click.verb, change)
+            if offered is not None and isinstance(change, Batch):  # only the clicker sees it
+                await interaction.followup.send(
+                    embeds.neutralise(offered.text),
+                    view=offer_view(offered, change.id),
+                    ephemeral=True,
+                    allowed_mentions=NO_PINGS,
+                )
             if click.confirmed:  # the confirmation has done its work
                 await interaction.edit_original_response(
                     content=f"Done: {actions.CONFIRMS[click.verb].button}.", view=None
