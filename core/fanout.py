@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from core import logcontext, merge, stopping
+from core.batch_claim import Claimed, MergeJob, claim
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import (
     CUT_ENDINGS,
@@ -45,7 +46,7 @@ from core.events import (
 )
 from core.keyring import KeyChoice, KeyRing
 from core.keys import scrub
-from core.mapping import to_answer, to_batch, to_workspace
+from core.mapping import to_batch, to_workspace
 from core.metrics import Metrics, NoMetrics
 from core.pricing import PriceTable
 from core.providers.base import ChatMessage, ChatRequest
@@ -57,9 +58,8 @@ from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
 from core.store.leases import Lease
 from core.store.repositories import AnswerFlags, FinishedAnswer
-from core.store.stops import close_unwritten, is_stopping
 from core.store.store import Store
-from core.store.tables import AiResponse, Conversation, utcnow
+from core.store.tables import Conversation, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,6 @@ SYSTEM_PROMPT = (
     "You are one of several AI models answering the same question for a team in a chat thread. "
     "Answer accurately and concisely; use Markdown where it helps. " + QUOTE_NOTICE + "\n\n" + REVIEW_INSTRUCTIONS
 )
-
-
-@dataclass
-class MergeJob:
-    plan: merge.MergePlan  # which answer shows under which letter
-    meta: dict[str, Any]  # the merge row's meta as started (which key paid, its sources)
 
 
 @dataclass(frozen=True)
@@ -209,11 +203,12 @@ class FanOut:
 
     # -- scheduling -----------------------------------------------------------------------------
 
-    def start(self, batch_id: int) -> None:
+    def start(self, batch_id: int, claimed: Claimed | None = None) -> None:
+        """`claimed`: what `claim` returned in the question's transaction; None claims it first."""
         if batch_id in self._tasks:
             self._again.add(batch_id)  # its pending answers are picked up when this run ends
             return
-        task = asyncio.create_task(self._run(batch_id), name=f"batch-{batch_id}")
+        task = asyncio.create_task(self._run(batch_id, claimed), name=f"batch-{batch_id}")
         self._tasks[batch_id] = task
         task.add_done_callback(lambda _t: self._ended(batch_id))
         if self._renewer is None or self._renewer.done():
@@ -282,59 +277,42 @@ class FanOut:
 
     # -- one batch ------------------------------------------------------------------------------
 
-    async def _run(self, batch_id: int) -> None:
+    async def _run(self, batch_id: int, claimed: Claimed | None) -> None:
         logcontext.batch_id.set(batch_id)  # this task's log lines (and its children's) name the batch
         try:
-            # One transaction claims the batch and marks every answer to run as running, with the
-            # key that pays for it; then each answer writes once, when it is finished.
-            async with self.store.write() as repo:
-                if not await repo.leases.claim(batch_id, self.lease()):
+            if claimed is None:
+                async with self.store.write() as repo:
+                    claimed = await claim(repo, batch_id, self.lease(), self.keys)
+                if claimed is None:
                     return  # another process holds it
-                _batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
-                logcontext.conversation_id.set(conversation.id)
-                questions = await repo.earlier_questions(conversation.id, message.id)
-                earlier = await repo.answers_of_questions(q.id for q in questions)
-                unfinished = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
-                for row in [row for row in unfinished if is_stopping(row)]:  # stopped while its process was gone
-                    close_unwritten(row)
-                todo = [row for row in unfinished if row.status != AnswerStatus.FAILED]
-                choices = await self.keys.choose_all(repo, conversation.workspace_id, message.author, todo)
-                now = utcnow()
-                for row in todo:
-                    row.status, row.started_at = AnswerStatus.RUNNING.value, now
-                    row.meta = {**(row.meta or {}), "key": choices[row.id].meta}  # which key paid: on the card
-                jobs = {row.id: self._merge_job(row, answers) for row in todo if row.role == merge.MERGE_ROLE}
-                await repo.flush()
-                started = [to_answer(row) for row in todo]
-            platform = workspace.platform
+            run = claimed
+            logcontext.conversation_id.set(run.conversation.id)
             request = ChatRequest(
-                messages=(*build_history(questions, earlier), ChatMessage("user", message.content)),
+                messages=(*build_history(run.questions, run.earlier), ChatMessage("user", run.question)),
                 system=SYSTEM_PROMPT,
             )
-            anonymous = build_history(questions, earlier, anonymous=True)
+            anonymous = build_history(run.questions, run.earlier, anonymous=True)
             deadline = time.monotonic() + self.settings.deadline_seconds
-            own = [view for view in started if not view.is_merge]
-            log.info("asking %d of %d models", len(own), len(answers))
+            own = [view for view in run.started if not view.is_merge]
+            log.info("asking %d of %d models", len(own), run.answers)
             await asyncio.gather(
-                *(self._answer(platform, conversation, view, choices[view.id], request, deadline) for view in own)
+                *(
+                    self._answer(run.platform, run.conversation, view, run.choices[view.id], request, deadline)
+                    for view in own
+                )
             )
             # A merge is written from the answers as they are now: after every model has answered
-            for view in (v for v in started if v.is_merge):
-                job = jobs[view.id]
-                merge_request = await self._merge_request(batch_id, job, anonymous, message.content)
-                await self._answer(platform, conversation, view, choices[view.id], merge_request, deadline, job)
-            await self._rank(batch_id, platform, message.content, rescore=bool(own))
+            for view in (v for v in run.started if v.is_merge):
+                job = run.jobs[view.id]
+                merge_request = await self._merge_request(batch_id, job, anonymous, run.question)
+                await self._answer(
+                    run.platform, run.conversation, view, run.choices[view.id], merge_request, deadline, job
+                )
+            await self._rank(batch_id, run.platform, run.question, rescore=bool(own))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("batch %s failed", batch_id)
-
-    @staticmethod
-    def _merge_job(row: AiResponse, answers: list[AiResponse]) -> MergeJob:
-        """The merge's letters, fixed (and stored) when it starts; the answers are read again when it runs."""
-        plan = merge.plan(row.id, merge.mergeable(answers))
-        row.meta = {**(row.meta or {}), "merge": plan.stored()}
-        return MergeJob(plan, dict(row.meta))
 
     async def _merge_request(
         self, batch_id: int, job: MergeJob, history: list[ChatMessage], question: str

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from core import merge
 from core.admin import AdminVerbs
+from core.batch_claim import claim
 from core.cost import CostTotal, Estimate, money
 from core.domain import (
     CUT_ENDINGS,
@@ -131,7 +132,8 @@ class ConsensusService(AdminVerbs):
             batch = await repo.add_batch(message, models, self.fanout.lease())
             answers = await repo.answers_of_question(message.id)
             view = to_batch(batch, message, conversation, question.workspace, answers)
-        self.fanout.start(view.id)
+            claimed = await claim(repo, batch.id, self.fanout.lease(), self.fanout.keys)
+        self.fanout.start(view.id, claimed)
         self.fanout.metrics.question_asked(question.workspace.platform.value)
         return view
 
