@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import merge
-from core.domain import Answer, AnswerStatus
+from core.domain import Answer, AnswerStatus, BatchStatus
 from core.keyring import KeyChoice, KeyRing
 from core.mapping import to_answer
 from core.store.leases import Lease
 from core.store.repositories import Repository
 from core.store.stops import close_unwritten, is_stopping
-from core.store.tables import AiResponse, Conversation, Message, utcnow
+from core.store.tables import AiResponse, Conversation, Message, RequestBatch, utcnow
 
 
 @dataclass
@@ -39,10 +39,37 @@ class Claimed:
 
 
 async def claim(repo: Repository, batch_id: int, lease: Lease, keys: KeyRing) -> Claimed | None:
-    """Each answer then writes once, when it is finished. None: another process holds the batch."""
+    """A batch stored earlier (resumed, retried); None: another process holds it."""
     if not await repo.leases.claim(batch_id, lease):
         return None
     _batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
+    return await _start(repo, keys, workspace.platform, message, conversation, answers)
+
+
+async def claim_new(
+    repo: Repository,
+    keys: KeyRing,
+    platform: str,
+    batch: RequestBatch,
+    question: tuple[Message, Conversation],
+    answers: list[AiResponse],
+) -> Claimed:
+    """A batch stored in this transaction under this process's lease: no statement to take it or to
+    read back what the caller holds."""
+    batch.status, batch.started_at = BatchStatus.RUNNING.value, utcnow()
+    return await _start(repo, keys, platform, *question, answers)
+
+
+async def _start(
+    repo: Repository,
+    keys: KeyRing,
+    platform: str,
+    message: Message,
+    conversation: Conversation,
+    answers: list[AiResponse],
+) -> Claimed:
+    """Each answer to run is marked running with the key that pays for it, and then writes once,
+    when it is finished."""
     questions = await repo.earlier_questions(conversation.id, message.id)
     earlier = await repo.answers_of_questions(q.id for q in questions)
     unfinished = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
@@ -57,9 +84,7 @@ async def claim(repo: Repository, batch_id: int, lease: Lease, keys: KeyRing) ->
     jobs = {row.id: _merge_job(row, answers) for row in todo if row.role == merge.MERGE_ROLE}
     await repo.flush()
     started = [to_answer(row) for row in todo]
-    return Claimed(
-        workspace.platform, message.content, conversation, questions, earlier, len(answers), started, choices, jobs
-    )
+    return Claimed(platform, message.content, conversation, questions, earlier, len(answers), started, choices, jobs)
 
 
 def _merge_job(row: AiResponse, answers: list[AiResponse]) -> MergeJob:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from core import merge
 from core.admin import AdminVerbs
-from core.batch_claim import claim
+from core.batch_claim import claim_new
 from core.cost import CostTotal, Estimate, money
 from core.domain import (
     CUT_ENDINGS,
@@ -132,7 +132,8 @@ class ConsensusService(AdminVerbs):
             batch = await repo.add_batch(message, models, self.fanout.lease())
             answers = await repo.answers_of_question(message.id)
             view = to_batch(batch, message, conversation, question.workspace, answers)
-            claimed = await claim(repo, batch.id, self.fanout.lease(), self.fanout.keys)
+            platform = question.workspace.platform.value
+            claimed = await claim_new(repo, self.fanout.keys, platform, batch, (message, conversation), answers)
         self.fanout.start(view.id, claimed)
         self.fanout.metrics.question_asked(question.workspace.platform.value)
         return view

@@ -254,3 +254,27 @@ def test_the_consensus_line_calls_each_model_by_its_label_and_adds_the_model_whe
         SimpleNamespace(id=3, label="Anthropic", model="claude-sonnet-4-5"),
     ]
     assert model_names(answers) == {"1": "OpenAI gpt-5-mini", "2": "OpenAI o4-mini", "3": "Anthropic"}
+
+
+async def test_a_question_claims_its_batch_in_its_own_transaction(
+    database_url: str, make_core: MakeCore, llm_server: FakeLLMServer
+) -> None:
+    """Its model requests go out with no other write first (on SQLite, writers take turns)."""
+    core = await make_core(database_url=database_url)
+    opened: list[int] = []  # at each write transaction that opens: how many model requests arrived
+    write = core.store.write
+
+    def counting_write():  # type: ignore[no-untyped-def]
+        opened.append(len(llm_server.calls))
+        return write()
+
+    core.store.write = counting_write  # type: ignore[method-assign]
+    batch = await core.service.ask(Question(TEAM, "C1", "U1", "Who claims it?"))
+    assert opened == [0]  # the question's own
+    await core.service.wait_for_batch(batch.id, TEAM)
+    assert len(opened) > 1 and all(opened[1:])  # the answers' and the ranking's: after a model request
+    async with core.store.read() as repo:
+        stored = await repo.session.get(RequestBatch, batch.id)
+        answers = (await repo.session.scalars(select(AiResponse).where(AiResponse.batch_id == batch.id))).all()
+    assert stored is not None and stored.started_at is not None
+    assert all(a.started_at is not None and a.meta["key"] for a in answers)
