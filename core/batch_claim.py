@@ -53,11 +53,13 @@ async def claim_new(
     batch: RequestBatch,
     question: tuple[Message, Conversation],
     answers: list[AiResponse],
+    *,
+    new_conversation: bool,
 ) -> Claimed:
-    """A batch stored in this transaction under this process's lease: no statement to take it or to
-    read back what the caller holds."""
+    """A batch stored in this transaction under this process's lease: no statement to take it, to
+    read back what the caller holds, or to look for the history of a conversation it just began."""
     batch.status, batch.started_at = BatchStatus.RUNNING.value, utcnow()
-    return await _start(repo, keys, platform, *question, answers)
+    return await _start(repo, keys, platform, *question, answers, read_history=not new_conversation)
 
 
 async def _start(
@@ -67,10 +69,12 @@ async def _start(
     message: Message,
     conversation: Conversation,
     answers: list[AiResponse],
+    *,
+    read_history: bool = True,
 ) -> Claimed:
     """Each answer to run is marked running with the key that pays for it, and then writes once,
     when it is finished."""
-    questions = await repo.earlier_questions(conversation.id, message.id)
+    questions = await repo.earlier_questions(conversation.id, message.id) if read_history else []
     earlier = await repo.answers_of_questions(q.id for q in questions)
     unfinished = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
     for row in [row for row in unfinished if is_stopping(row)]:  # stopped while its process was gone

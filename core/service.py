@@ -133,7 +133,15 @@ class ConsensusService(AdminVerbs):
             answers = await repo.answers_of_question(message.id)
             view = to_batch(batch, message, conversation, question.workspace, answers)
             platform = question.workspace.platform.value
-            claimed = await claim_new(repo, self.fanout.keys, platform, batch, (message, conversation), answers)
+            claimed = await claim_new(
+                repo,
+                self.fanout.keys,
+                platform,
+                batch,
+                (message, conversation),
+                answers,
+                new_conversation=conversation_id is None,
+            )
         self.fanout.start(view.id, claimed)
         self.fanout.metrics.question_asked(question.workspace.platform.value)
         return view
