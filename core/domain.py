@@ -172,6 +172,7 @@ class Batch:
     disagree: bool = False
     created_at: datetime | None = None
     merging: Merging = Merging.ON_REQUEST  # the workspace's merge setting when the question was asked
+    delivery: str | None = None  # the platform's id of the command that asked (a Discord interaction's)
 
     @property
     def live_answers(self) -> tuple[Answer, ...]:

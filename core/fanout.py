@@ -304,7 +304,8 @@ class FanOut:
                 job = jobs[view.id]
                 merge_request = await self._merge_request(batch_id, job, anonymous, message.content)
                 await self._answer(platform, conversation, view, choices[view.id], merge_request, deadline, job)
-            await self._rank(batch_id, platform, message.content, rescore=bool(own))
+            # nothing left to run: a process died while ranking, so the ranking is done again
+            await self._rank(batch_id, platform, message.content, rescore=bool(own) or not started)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -108,6 +108,7 @@ def to_batch(
         disagree=batch.disagree and merged is None,
         created_at=aware(batch.created_at),
         merging=merging_of(message),
+        delivery=(message.meta or {}).get("delivery"),
     )
 
 

@@ -110,7 +110,11 @@ class ConsensusService(AdminVerbs):
                 question.user,
                 text,
                 touch=conversation_id is not None,
-                meta={"merging": settings.merging.value},
+                # the command's delivery id: a process adopting the question finds the platform's reply to it
+                meta={
+                    "merging": settings.merging.value,
+                    **({"delivery": question.delivery} if question.delivery else {}),
+                },
             )
             batch = await repo.add_batch(message, models, self.fanout.lease())
             answers = await repo.answers_of_question(message.id)

@@ -59,24 +59,45 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
             note = blocks.notice(RESTARTING)
             await ack(text=note.text, blocks=note.blocks, response_type="ephemeral")
             return
-        await ack()  # first: a modal's trigger_id, and Slack's patience, last 3 s
         team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
         self.people.remember_name(team, user, command.get("user_name"))
+        board = verb == "leaderboard" and (not rest or rest.isdigit())  # "leaderboard of 2024?" is a question
+        if verb not in ("keys", "history") and text.lower() != "settings" and not board:
+            question = Question(workspace(team), channel, user, text, delivery=command.get("trigger_id"))
+            await self._ask_command(question, ack, respond)
+            return
+        await ack()  # first: a modal's trigger_id, and Slack's patience, last 3 s
         if verb == "keys":
             await self.keys_command(rest, command, respond)
         elif text.lower() == "settings":
             await self.settings_command(command, respond)
-        elif verb == "leaderboard" and (not rest or rest.isdigit()):  # "leaderboard of 2024?" is a question
+        elif board:
             leaders = self._leaderboard(team, channel, int(rest) if rest else DEFAULT_DAYS, respond)
             await self._guard(self._responder(respond), leaders)
-        elif verb == "history":
-            await self._guard(self._responder(respond), self._history(team, rest or None, respond))
         else:
-            question = Question(workspace(team), channel, user, text, delivery=command.get("trigger_id"))
-            await self._guard(self._responder(respond), self._ask(question))
+            await self._guard(self._responder(respond), self._history(team, rest or None, respond))
 
-    async def _ask(self, question: Question) -> None:
+    async def _ask_command(self, question: Question, ack: Any, respond: Any) -> None:
+        """The question is stored before Slack hears it was received (a few ms of the 3 s Slack
+        waits): once acknowledged it is never lost, whenever the process dies."""
+        acked = False
+
+        async def acknowledge() -> None:
+            nonlocal acked
+            if not acked:
+                acked = True
+                await ack()
+
+        async def reply(message: str) -> None:
+            await acknowledge()
+            await self._responder(respond)(message)
+
+        await self._guard(reply, self._ask(question, acknowledge))
+        await acknowledge()  # a repeated delivery: acted on once already, nothing to say
+
+    async def _ask(self, question: Question, acknowledge: Any) -> None:
         batch = await self.service.ask(question)
+        await acknowledge()
         name = await self.people.name(question.workspace.external_id, question.user)
         await self.renderer.open(batch, asker_name=name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ class RecordingServer:
     def __init__(self) -> None:
         self.app = web.Application(middlewares=[self._record])
         self.calls: list[Call] = []
+        self.held: list[Call] = []  # calls handled whose answer was held back (`hold`)
+        self._holds: dict[str, list[float]] = {}
         self.closing = asyncio.Event()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -91,7 +94,25 @@ class RecordingServer:
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
-        return await handler(request)
+        response = await handler(request)
+        holds = self._holds.get(call.name)
+        seconds = holds.pop(0) if holds else 0.0
+        if seconds:
+            async with self._changed:
+                self.held.append(call)
+                self._changed.notify_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), seconds)
+        return response
+
+    def hold(self, name: str, seconds: float = 30.0, times: int = 1, after: int = 0) -> None:
+        """After the next `after` calls named `name`, the `times` that follow are handled (they take
+        effect), then their answer is held back for `seconds`: as a call that reached the platform
+        from a client that dies before it hears back."""
+        self._holds.setdefault(name, []).extend([0.0] * after + [seconds] * times)
+
+    def release_holds(self) -> None:
+        self._holds.clear()
 
     def named(self, name: str) -> list[Call]:
         return [c for c in self.calls if c.name == name]
