@@ -35,14 +35,18 @@ def show(conversation_id: int, full: bool, as_json: bool) -> None:
     """Print conversation ID: every question in order with who asked it and when, every answer,
     who selected what, and the deleted answers, marked."""
     from rich.console import Console
+    from rich.text import Text
 
     from adapters.terminal.render import conversation_json, print_conversation
 
     def shown(conversation: ConversationDetail) -> None:
         if as_json:
             click.echo(json.dumps(conversation_json(conversation), ensure_ascii=False))
-        else:
-            print_conversation(Console(), conversation, full)
+            return
+        console = Console()
+        print_conversation(console, conversation, full)
+        export = f"{consensus_command()} export {conversation.id}"
+        console.print(Text(f"{export} writes it as a decision record (Markdown; --format json for data).", style="dim"))
 
     print_stored(conversation_id, shown)
 

@@ -146,6 +146,12 @@ def answer_line(text: str) -> str | None:
     return None
 
 
+def without_labelled_lines(text: str) -> str:
+    """The answer without its ANSWER, TL;DR and WHY lines: what it says before it sums up."""
+    labels = (_TLDR, _WHY, _ANSWER)
+    return "\n".join(line for line in text.splitlines() if not any(p.match(line) for p in labels))
+
+
 def review_answer(text: str) -> Reviewed:
     """Split an answer into body, summary and why; every field within the card's limits."""
     lines = remove_control_characters(text).splitlines()

@@ -28,6 +28,24 @@ def actor_of(interaction: discord.Interaction[Any]) -> Actor:
     return Actor(ws, str(interaction.user.id), is_admin=manages_server(interaction))
 
 
+async def display_names(interaction: discord.Interaction[Any], users: set[str]) -> dict[str, str]:
+    """The names this server shows for `users` (nickname, else global name, else user name); an id
+    Discord does not know here stays an id. In a DM only the person themselves is known."""
+    names = {str(interaction.user.id): interaction.user.display_name}
+    guild = interaction.guild
+    for user in users - names.keys():
+        if guild is None or not user.isdigit():
+            continue
+        member = guild.get_member(int(user))
+        if member is None:
+            try:
+                member = await guild.fetch_member(int(user))
+            except discord.HTTPException:  # left the server, or never was in it
+                continue
+        names[user] = member.display_name
+    return names
+
+
 def settings_channel(interaction: discord.Interaction[Any]) -> str:
     """The channel whose settings apply here: a thread's parent (questions are filed under it)."""
     channel = interaction.channel

@@ -21,6 +21,7 @@ from adapters.discord import embeds
 from adapters.discord.pacing import ChannelPacer
 from adapters.discord.views import card_view, question_view
 from adapters.presenter import card
+from adapters.presenter.export import RecordFile
 from adapters.presenter.live import LiveBatch, LiveBatches, Pacing
 from core.domain import MessageRef
 from core.service import ConsensusService
@@ -165,6 +166,16 @@ class Board:
     async def settled(self, live: LiveBatch) -> None:
         refs = [*live.cards.values(), *([live.question] if live.question else [])]
         await self.pacer.sent([(ref.channel, ref.message_id) for ref in refs])
+
+    async def send_record(self, found: RecordFile, *, exported_by: discord.abc.User) -> None:
+        """Export: the decision record attached in the conversation's thread (where the question
+        was asked, when it has none)."""
+        where = self.client.get_partial_messageable(int(found.thread or found.channel))
+        await where.send(
+            content=f"📄 Decision record of this conversation, exported by {exported_by.mention}.",
+            file=discord.File(io.BytesIO(found.content), filename=found.name, description=found.title[:1024]),
+            allowed_mentions=NO_PINGS,
+        )
 
     async def show_card(self, live: LiveBatch, answer_id: int, *, optional: bool = False) -> None:
         ref = live.cards.get(answer_id)

@@ -7,17 +7,18 @@ plain replies in a conversation's thread come here too.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import discord
 from discord import app_commands
 
 from adapters.discord import embeds
-from adapters.discord.actors import workspace_of
+from adapters.discord.actors import display_names, workspace_of
 from adapters.discord.cards import Board, Sendable, files_of
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
 from adapters.discord.views import confirm_view, question_view
-from adapters.presenter import actions
+from adapters.presenter import actions, export
 from adapters.presenter.live import LiveBatch
 from core.domain import Actor, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
@@ -135,6 +136,11 @@ class Handlers:
                 return
             await interaction.response.defer()
             ws = workspace_of(interaction.guild_id, interaction.user.id)
+            if click.verb is actions.Verb.EXPORT:  # reads the conversation: anyone in this server may
+                names = partial(display_names, interaction)
+                found = await export.decision_record(self.service, click.target_id, ws, names)
+                await self.board.send_record(found, exported_by=interaction.user)
+                return
             perms = interaction.permissions
             actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
             if click.on_question:  # Merge: the question's message carries the batch's id

@@ -37,7 +37,7 @@ def user_text(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, discord.Forbidden):
         log.warning("discord: missing permission: %s", exc)
-        return "I lack a permission here (send messages, create threads, or embed links)."
+        return "I lack a permission here (send messages, create threads, embed links, or attach files)."
     log.error("discord: unexpected error", exc_info=exc)
     return "Something went wrong on our side; it has been logged."
 

@@ -74,7 +74,7 @@ def card_view(shown: CardView) -> discord.ui.View:
 
 
 def question_view(batch: Batch) -> discord.ui.View:
-    """The buttons of the question's message (Merge), as a stopped view; empty clears them."""
+    """The buttons of the question's message (Merge, Export), as a stopped view; empty clears them."""
     return _stopped(
         *(
             CardButton(actions.Click(a.verb, batch.id), label=a.label, style=_STYLES[a.style])

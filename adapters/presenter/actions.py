@@ -1,7 +1,7 @@
 """The card verbs, the component id that carries one, and the core call each one makes.
 
-A component id is `consensus:<verb>:<answer id>` (Merge, on the question's message, carries the
-question's batch id instead), with `:yes` appended on the button of a
+A component id is `consensus:<verb>:<answer id>` (Merge and Export, on the question's message, carry
+the question's batch id instead), with `:yes` appended on the button of a
 confirmation step (Discord asks in an ephemeral message; Slack's own dialog needs no second id).
 Nothing else rides on a button: the state lives in the database, so a click works after a
 restart and on any replica.
@@ -30,10 +30,13 @@ class Verb(StrEnum):
     DELETE_OTHERS = "delete_others"
     RETRY = "retry"
     MERGE = "merge"  # on the question: a merged answer written from the kept answers
+    EXPORT = "export"  # on the question: the conversation's decision record, as a file in the thread
 
 
 # The verbs that change the answer for everyone: only the asker or an admin may use them.
 PRIVILEGED = frozenset({Verb.SELECT, Verb.DELETE, Verb.DELETE_OTHERS, Verb.RETRY, Verb.MERGE})
+# The verbs of the question's message: their id is the question's batch, not an answer.
+ON_QUESTION = frozenset({Verb.MERGE, Verb.EXPORT})
 COMPONENT_ID = re.compile(
     rf"{PREFIX}:(?P<verb>{'|'.join(v.value for v in Verb)}):(?P<id>\d{{1,{ID_MAX_DIGITS}}})(?::(?P<yes>{CONFIRMED}))?"
 )
@@ -61,13 +64,13 @@ CONFIRMS = {
 @dataclass(frozen=True, slots=True)
 class Click:
     verb: Verb
-    target_id: int  # the answer's id; the batch's for Merge
+    target_id: int  # the answer's id; the batch's for Merge and Export
     confirmed: bool = False
 
     @property
     def on_question(self) -> bool:
         """The click is on the question's message (its id is the batch's), not on a card."""
-        return self.verb is Verb.MERGE
+        return self.verb in ON_QUESTION
 
     @property
     def needs_confirmation(self) -> bool:
@@ -97,7 +100,8 @@ class CardVerbs(Protocol):
 
 
 async def perform(service: CardVerbs, click: Click, actor: Actor) -> Answer | Batch:
-    """The one core call a verb makes; the result is what changed on screen."""
+    """The one core call a verb makes; the result is what changed on screen. (Export changes
+    nothing: each platform sends the record itself, see presenter/export.py.)"""
     calls: dict[Verb, Callable[[int, Actor], Awaitable[Answer | Batch]]] = {
         Verb.EXPAND: service.expand,
         Verb.COLLAPSE: service.collapse,

@@ -229,6 +229,7 @@ def waiting(batch: Batch) -> list[Answer]:
 
 
 MERGE_ACTION = Action(Verb.MERGE, "Merge", Style.PRIMARY)
+EXPORT_ACTION = Action(Verb.EXPORT, "Export")
 # The workspace setting, in the words every settings screen uses
 MERGING_WORDS = {
     Merging.OFF: "off",
@@ -239,12 +240,15 @@ MERGE_MIN_ANSWERS = 2
 
 
 def question_actions(batch: Batch) -> tuple[Action, ...]:
-    """The buttons on the question's message: Merge, once every model has answered, while at least
-    two answers are kept and none is merged yet, unless the workspace turned merging off."""
-    done = [a for a in batch.model_answers if a.status is AnswerStatus.COMPLETED]
-    if batch.merging is Merging.OFF or waiting(batch) or batch.merge is not None or len(done) < MERGE_MIN_ANSWERS:
+    """The buttons on the question's message, once every model has answered: Merge, while at least
+    two answers are kept and none is merged yet, unless the workspace turned merging off; and
+    Export, the conversation's decision record, for anyone who can see the thread."""
+    if waiting(batch):
         return ()
-    return (MERGE_ACTION,)
+    done = [a for a in batch.model_answers if a.status is AnswerStatus.COMPLETED]
+    if batch.merging is Merging.OFF or batch.merge is not None or len(done) < MERGE_MIN_ANSWERS:
+        return (EXPORT_ACTION,)
+    return (MERGE_ACTION, EXPORT_ACTION)
 
 
 def merge_status(batch: Batch, inert: Inert = _same) -> str:

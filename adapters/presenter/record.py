@@ -9,6 +9,7 @@ the record nor hide HTML in it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from adapters.presenter.card import best_first
 from core.domain import Answer, AnswerStatus, Batch, ConversationDetail
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+Who = Callable[[str], str]  # a user id as the record shows that person, made inert
 
 
 def inert(text: str) -> str:
@@ -47,7 +49,7 @@ def _ended(answer: Answer) -> str:
     return answer.ending_note or "complete"
 
 
-def _answer_lines(answer: Answer) -> list[str]:
+def _answer_lines(answer: Answer, who: Who) -> list[str]:
     name = f"{inert(answer.label)} ({inert(answer.provider_id)})"
     if answer.is_deleted:
         return [f"- ~~{name}~~: deleted (not shown)"]
@@ -57,7 +59,7 @@ def _answer_lines(answer: Answer) -> list[str]:
     if answer.score is not None:
         head.append(f"score {answer.score:g}/10")
     if answer.is_selected:
-        head.append(f"✓ selected by {inert(answer.selected_by or 'someone')}")
+        head.append(f"✓ selected by {who(answer.selected_by) if answer.selected_by else 'someone'}")
     lines = [f"- {' · '.join(head)}"]
     if answer.status is AnswerStatus.FAILED:
         lines.append(f"  - Failed: {inert(answer.error or 'no reason given')}")
@@ -75,11 +77,11 @@ def _answer_lines(answer: Answer) -> list[str]:
     return lines
 
 
-def _question_lines(number: int, total: int, batch: Batch) -> list[str]:
+def _question_lines(number: int, total: int, batch: Batch, who: Who) -> list[str]:
     lines = [
         f"## Question {number} of {total}",
         "",
-        f"Asked by {inert(batch.asker)}, {_when(batch.created_at)}.",
+        f"Asked by {who(batch.asker)}, {_when(batch.created_at)}.",
         "",
         f"> {inert(batch.question)}",
         "",
@@ -87,22 +89,34 @@ def _question_lines(number: int, total: int, batch: Batch) -> list[str]:
     if batch.consensus:
         lines += [f"**Consensus:** {inert(batch.consensus)}", ""]
     for answer in best_first(batch.answers):
-        lines += _answer_lines(answer)
+        lines += _answer_lines(answer, who)
     lines += ["", f"Cost of this question: {_cost(batch.answers)}", ""]
     return lines
 
 
-def markdown(conversation: ConversationDetail) -> str:
+def people(conversation: ConversationDetail) -> set[str]:
+    """The user ids the record names: who started it, asked, and selected."""
+    found = {conversation.created_by} | {b.asker for b in conversation.batches}
+    return found | {a.selected_by for b in conversation.batches for a in b.answers if a.selected_by}
+
+
+def markdown(conversation: ConversationDetail, names: Mapping[str, str] | None = None) -> str:
+    """The record; `names` shows people by name instead of their user ids (the platform's)."""
+    known = names or {}
+
+    def who(user: str) -> str:
+        return inert(known.get(user, user))
+
     total = len(conversation.batches)
     lines = [
         f"# Decision record: {inert(conversation.title)}",
         "",
-        f"Conversation {conversation.id}, started by {inert(conversation.created_by)}, "
+        f"Conversation {conversation.id}, started by {who(conversation.created_by)}, "
         f"{_when(conversation.created_at)}. {total} question{'s' if total != 1 else ''}.",
         "",
     ]
     for number, batch in enumerate(conversation.batches, 1):
-        lines += _question_lines(number, total, batch)
+        lines += _question_lines(number, total, batch, who)
     every = tuple(a for b in conversation.batches for a in b.answers)
     lines.append(f"**Total cost:** {_cost(every)}")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.presenter.channels import where_allowed
@@ -62,12 +62,11 @@ class HandlerBase:
         except SlackApiError as exc:
             error = slack_error(exc)
             log.warning("Slack refused a call: %s", error)
-            message = (
-                "I can't post in this channel. Invite me with `/invite @Consensus` and ask again."
-                if error in ("not_in_channel", "channel_not_found")
-                else f"Slack refused the request ({error}). Try again in a moment."
-            )
-            await self._safe_reply(reply, message)
+            data = getattr(exc.response, "data", None)
+            await self._safe_reply(reply, refusal(error, data.get("needed") if isinstance(data, dict) else None))
+        except SlackRequestError:  # a file's bytes were refused at its upload URL
+            log.warning("Slack refused a file upload", exc_info=True)
+            await self._safe_reply(reply, "Slack did not accept the file. Try again in a moment.")
         except Exception:
             log.exception("Slack handler failed")
             await self._safe_reply(reply, "Something went wrong on our side. Try again in a moment.")
@@ -118,6 +117,19 @@ class HandlerBase:
             await respond(text=note.text, blocks=note.blocks, response_type="ephemeral", replace_original=replace)
 
         return reply
+
+
+def refusal(error: str, needed: object = None) -> str:
+    """What a Slack error code means for the person who clicked or asked."""
+    if error in ("not_in_channel", "channel_not_found"):
+        return "I can't post in this channel. Invite me with `/invite @Consensus` and ask again."
+    if error == "missing_scope":
+        scope = f" ({needed})" if isinstance(needed, str) and needed else ""
+        return (
+            f"Consensus lacks a Slack permission{scope} for this. A workspace admin can add it by "
+            "reinstalling the app from its manifest."
+        )
+    return f"Slack refused the request ({error}). Try again in a moment."
 
 
 def modal_error(message: str) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from adapters.presenter import actions
+from adapters.presenter import actions, export
 from adapters.slack import blocks, home
 from adapters.slack.base import HandlerBase, Reply, team_of, workspace
 from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
+from adapters.slack.text import escape
 from core.domain import Actor, Question
 from core.errors import ConsensusError
 from core.leaderboard import DEFAULT_DAYS
@@ -126,10 +127,29 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         await self._guard(reply, self._click(click, team, user))
 
     async def _click(self, click: actions.Click, team: str, user: str) -> None:
+        if click.verb is actions.Verb.EXPORT:
+            await self._export(click.target_id, team, user)
+            return
         # Slack asked for confirmation already: the button carries a `confirm` dialog
         admin = click.verb in actions.PRIVILEGED and await self.people.is_admin(team, user)
         actor = Actor(workspace(team), user, is_admin=admin)
         await self.renderer.show(await actions.perform(self.service, click, actor), actor.workspace)
+
+    async def _export(self, batch_id: int, team: str, user: str) -> None:
+        """The decision record, uploaded into the conversation's thread (files.getUploadURLExternal,
+        the bytes to its upload URL, files.completeUploadExternal: slack_sdk's files_upload_v2)."""
+        found = await export.decision_record(
+            self.service, batch_id, workspace(team), lambda users: self.people.names(team, users)
+        )
+        name = await self.people.name(team, user)
+        await self.client.files_upload_v2(
+            channel=found.channel,
+            thread_ts=found.thread,
+            filename=found.name,
+            title=found.title,
+            content=found.content,
+            initial_comment=f"Decision record of this conversation, exported by {escape(name)}.",
+        )
 
     # --- follow-ups in the thread ---------------------------------------------------------------------
 

@@ -111,7 +111,8 @@ def card(answer: Answer, full: bool) -> Panel:
             title_align="left",
             border_style=faded or "yellow",
         )
-    rank = f"#{answer.rank}" if answer.rank is not None else ""
+    # the rank shows once: beside what decided it when the card says that, else here
+    rank = f"#{answer.rank}" if answer.rank is not None and not shown.rank_line else ""
     ranked = " · ".join(part for part in (rank, score_text(answer)) if part) or "not ranked"
     body: list[Any] = [Text(answer.summary or "", style="default")]
     ending = ending_line(answer)

@@ -9,8 +9,10 @@ A score is a statement on a fixed 0–10 scale, built from three signals (figure
   things are guessed from the opening words, so they only count when two answers share one.
   Refusals and empty answers neither vote nor count in the share. A right result outranks a wrong
   one however full: on the Vicuna maths questions people voted for wrong answers, and we differ.
-  One exception: a majority of one answer against a lone dissent at least 1.5 times as full as
-  each of its answers is *contested*, and there substance alone decides (see `_contested`).
+  One exception: a majority of one answer is *contested*, and there substance alone decides, when
+  a dissent is at least 1.5 times as full as each of its answers, or when the dissent's working
+  ends on its result and none of the majority's does (they compute 4.2, then state 5); a dissent
+  whose own working ends elsewhere contests nothing (see `_contested` and `working.py`).
 * **Substance** S, relative to the batch: the characters of distinct sentences that carry an
   informative term, divided by the fullest answer's, square-rooted (diminishing returns). People
   in the Vicuna votes prefer fuller answers, and this is the best single predictor of their votes;
@@ -27,12 +29,12 @@ A score is a statement on a fixed 0–10 scale, built from three signals (figure
 
 Score = 10 × (0.7 A + 0.3 Q) with a result to vote on; 10 × (0.15 + 0.75 Q) without one (1.5–9:
 no answer is confirmed without a result); 6.5 for an only answer; a refusal keeps a tenth of Q.
-The batch is flagged `disagree` when no result has a strict majority, or when the majority is one
-answer ahead and a dissent carries as much substance as the majority's fullest answer (on GSM8K
-this catches most majorities that are wrong; a thin dissent such as a bare "Lyon" among two
-"Paris" is named in the consensus line instead of raising the flag, else 2-to-1 splits would
-always flag). Without results it is never raised: words the answers do not share are no evidence
-that they disagree, so the line says only what they share.
+The batch is flagged `disagree` when no result has a strict majority, when the majority is
+contested, or when the majority is one answer ahead and a dissent carries as much substance as
+the majority's fullest answer (on GSM8K this catches most majorities that are wrong; a thin
+dissent such as a bare "Lyon" among two "Paris" is named in the consensus line instead of raising
+the flag, else 2-to-1 splits would always flag). Without results it is never raised: words the
+answers do not share are no evidence that they disagree, so the line says only what they share.
 
 Each score carries the rank's reason, what decided it ("3 of 3 agree on 42", "covers 5 of the 7
 shared points; the fullest answer"); the card's why is the model's own and is not touched here.
@@ -49,6 +51,7 @@ from core.ranking import wording
 from core.ranking.features import SELF_TALK, Text, analyse_text, common_surface, terms
 from core.ranking.results import Result, final_result
 from core.ranking.values import MAX_SCORE, Ranking, Score, one_decimal
+from core.ranking.wording import FULLER, UNWORKED
 
 W_RESULT = 0.7  # share of the score that result agreement decides, where there is a result
 W_COVERAGE = 0.1  # share of quality that coverage of the shared points decides
@@ -93,7 +96,7 @@ class ConsensusRanker:
         shown = {a.result.key: a.result.shown for a in info.values() if a.result is not None}
         guessed_only = all(a.result is None or a.result.guessed for a in info.values())
         voting = n > 1 and sum(counts.values()) >= 2 and not (guessed_only and max(counts.values()) < 2)
-        contested = voting and _contested(info, counts)
+        contested = _contested(info, counts) if voting else None
         m = sum(1 for a in info.values() if a.counts)  # answers taking part: refusals neither vote nor count
         raw: dict[str, float] = {}
         reasons: dict[str, str] = {}
@@ -105,7 +108,7 @@ class ConsensusRanker:
             if n == 1:
                 value, parts = ONLY_ANSWER, [wording.ONLY_ANSWER]
             elif voting:
-                agree = counts[mine] - 1 if mine is not None and not contested else 0
+                agree = counts[mine] - 1 if mine is not None and contested is None else 0
                 value = W_RESULT * math.sqrt(agree / (m - 1)) + (1 - W_RESULT) * quality
                 parts = [wording.result_reason(mine, m, counts, shown, contested=contested)]
                 parts.append(wording.detail_reason(ratio))
@@ -124,7 +127,7 @@ class ConsensusRanker:
         if voting:
             results = {key: a.result.key if a.result is not None else None for key, a in info.items() if a.counts}
             line = wording.result_line(results, shown, named, declined)
-            disagree = _results_disagree(info, counts)
+            disagree = contested is not None or _results_disagree(info, counts)
         else:
             common = _common(core, [a.text for a in info.values() if a.counts])
             line = wording.open_line(n, common, sorted(named[key] for key in declined))
@@ -156,21 +159,29 @@ def _common(core: frozenset[str], texts: list[Text]) -> list[str]:
     return [common_surface(t, texts) for t, _ in top]
 
 
-def _contested(info: Mapping[str, _Answer], counts: Counter[str]) -> bool:
-    """A majority of one answer against a dissent that shows far more work than each of its answers.
+def _contested(info: Mapping[str, _Answer], counts: Counter[str]) -> str | None:
+    """Why a majority of one answer is outweighed by a dissent, or None where it stands.
 
-    Two terse answers can share one shortcut; a worked answer that reaches another result is then
-    as good evidence as their agreement, so agreement is not counted and substance decides. (On
-    the GSM8K dev half such majorities were wrong in 4 of 5 cases; below the ratio, right in 60 of 63.)
+    FULLER: a dissent shows far more work than each majority answer. Two terse answers can share
+    one shortcut; a worked answer that reaches another result is then as good evidence as their
+    agreement. (On the GSM8K dev half such majorities were wrong in 4 of 5 cases; below the ratio,
+    right in 60 of 63.) UNWORKED: no majority answer's working ends on the result it states (each
+    computes 4.2 and states 5), and a dissent's working ends on its own. Either way agreement is
+    not counted and substance decides. A dissent whose own working ends elsewhere (it computes 9,
+    then states 540) contests nothing.
     """
     top, top_count = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     if 2 * top_count - sum(counts.values()) != 1:
-        return False
-    majority = [a.text.chars for a in info.values() if a.counts and a.result is not None and a.result.key == top]
-    return any(
-        a.counts and a.result is not None and a.result.key != top and a.text.chars >= CONTESTED_RATIO * max(majority)
-        for a in info.values()
-    )
+        return None
+    votes = [(a.result, a.text.chars) for a in info.values() if a.counts and a.result is not None]
+    majority = [(result, chars) for result, chars in votes if result.key == top]
+    dissents = [(result, chars) for result, chars in votes if result.key != top]
+    fullest = max(chars for _, chars in majority)
+    if any(result.follows is not False and chars >= CONTESTED_RATIO * fullest for result, chars in dissents):
+        return FULLER
+    if all(result.follows is False for result, _ in majority) and any(result.follows for result, _ in dissents):
+        return UNWORKED
+    return None
 
 
 def _results_disagree(info: Mapping[str, _Answer], counts: Counter[str]) -> bool:

@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 from core.ranking.features import STOP, terms
 from core.ranking.reader import last_value, normalise, stated_value
-from core.review import answer_line
+from core.ranking.working import follows_from_working
+from core.review import answer_line, without_labelled_lines
 
 ANSWER_LINE, BOXED, READER = "answer line", "boxed", "reader"  # where a result was read, best first
 
@@ -25,6 +26,8 @@ class Result(NamedTuple):
     shown: str  # what a person reads in the why and the consensus line
     guessed: bool = False  # read off the opening words (a named thing), not stated as the answer
     source: str = READER  # ANSWER_LINE, BOXED or READER
+    # A number: whether the answer's own working ends on it (None: no working, or not a number).
+    follows: bool | None = None
 
 
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
@@ -104,6 +107,13 @@ def _entity(question: str, text: str) -> Result | None:
     return None
 
 
+def _worked(result: Result | None, working: str) -> Result | None:
+    """The result with whether the working before its statement ends on it (numbers only)."""
+    if result is None or not result.key.startswith("n"):
+        return result
+    return result._replace(follows=follows_from_working(working, result.key))
+
+
 def final_result(question: str, text: str) -> Result | None:
     """The checkable result an answer commits to, or None for open-ended text or an unsure read.
 
@@ -111,28 +121,29 @@ def final_result(question: str, text: str) -> Result | None:
     stated marker ("final answer", "the answer is"); a yes/no opening for yes/no questions (never
     for requests); the last number, only for questions that ask for a figure and not an estimate
     (estimates never agree exactly); for short who/what/which questions, the named thing the
-    answer opens with.
+    answer opens with. A number also says whether the working before it ends on it.
     """
     line = answer_line(text)
     if line is not None:
-        return _stated(line, ANSWER_LINE)
-    boxed = _BOXED.findall(text)
-    if boxed:
-        return _stated(f"\\boxed{{{boxed[-1]}}}", BOXED)
+        return _worked(_stated(line, ANSWER_LINE), without_labelled_lines(text))
+    boxes = list(_BOXED.finditer(text))
+    if boxes:
+        working = _BOXED.sub(lambda m: m.group(1), text[: boxes[-1].end()])
+        return _worked(_stated(f"\\boxed{{{boxes[-1].group(1)}}}", BOXED), working)
     lower = text.lower()  # cheap guards: the two marker patterns are slow to scan for
     has_answer = "answer" in lower
     choice = _CHOICE.findall(text) if has_answer or "option" in lower or "choice" in lower else []
     if choice:
         return Result(f"choice {choice[-1].upper()}", f"({choice[-1].upper()})")
-    marked = _MARKED.findall(text) if has_answer or "result" in lower else []
+    marked = list(_MARKED.finditer(text)) if has_answer or "result" in lower else []
     if marked:
-        return _stated(marked[-1], READER)
+        return _worked(_stated(marked[-1].group(1), READER), text[: marked[-1].end()])
     if _YESNO_Q.search(question) and not _REQUEST.search(question):
         yes_no = _YESNO_A.search(text)
         if yes_no:
             return Result(yes_no.group(1).lower(), yes_no.group(1).capitalize())
     if _NUMERIC_Q.search(question):
-        return None if _ESTIMATE_Q.search(question) else _number(text, READER, stated=False)
+        return None if _ESTIMATE_Q.search(question) else _worked(_number(text, READER, stated=False), text)
     if _WHEN_Q.search(question):
         when = last_value(text)
         if when is not None and when.key[0] in "td":  # a time or a date, not the last number of the text

@@ -20,6 +20,7 @@ LINE_MAX_CHARS = 200
 ONLY_ANSWER = "only answer, nothing to compare"
 DECLINES = "declines to answer"
 EMPTY = "empty answer"
+FULLER, UNWORKED = "fuller", "unworked"  # why a majority of one was outweighed by a dissent
 
 
 def _plural(count: int, word: str) -> str:
@@ -39,16 +40,24 @@ def _top(counts: Counter[str]) -> tuple[str, int]:
 # ---- the rank's reason ---------------------------------------------------------------------------
 
 
-def result_reason(mine: str | None, m: int, counts: Counter[str], shown: Mapping[str, str], *, contested: bool) -> str:
-    """How this answer's result (its key, or None when it gives none) stands against the others'."""
+def result_reason(
+    mine: str | None, m: int, counts: Counter[str], shown: Mapping[str, str], *, contested: str | None
+) -> str:
+    """How this answer's result (its key, or None when it gives none) stands against the others'.
+
+    `contested`: why a majority of one was outweighed (FULLER or UNWORKED), None where it stands."""
     top, top_count = _top(counts)
     majority = f"{top_count} of {m} agree on {shown[top]}" if top_count >= 2 else "no two answers agree"
     if mine is None:
         return f"no clear result; {majority}"
-    if contested:  # a majority of one against a much fuller dissent: substance decided
+    if contested == FULLER:  # a majority of one against a much fuller dissent: substance decided
         if mine == top:
             return f"{majority}, but a much fuller answer differs"
         return f"answers {shown[mine]}, with much fuller working than the {top_count} on {shown[top]}"
+    if contested == UNWORKED:  # the majority's working ends elsewhere: substance decided
+        if mine == top:
+            return f"{majority}, but their working does not end on it"
+        return f"answers {shown[mine]}, where its working ends; the {top_count} on {shown[top]} do not"
     if counts[mine] >= 2:
         return f"{counts[mine]} of {m} agree on {shown[mine]}"
     if top_count >= 2:

@@ -79,6 +79,8 @@ async def test_text_shows_every_question_in_order_with_the_marks(stored: Stored,
     assert "selected" not in part_two and "deleted" not in part_two
     assert "ollama/llama-test" in part_two and "Ollama" in part_two.split("ollama/llama-test", 1)[1]  # the error
     assert "UTC" in out and "tokens" in out and "#1 · " in out and "/10 by " in out  # rank, score in words
+    hint = out.strip().splitlines()[-1]
+    assert f"export {stored.conversation_id} writes it as a decision record" in hint
 
 
 async def test_json_is_one_object_with_the_questions_and_marked_answers(stored: Stored, tmp_path: Path) -> None:

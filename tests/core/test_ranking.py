@@ -276,6 +276,39 @@ def test_a_worked_dissent_outweighs_a_thin_majority_of_one() -> None:
     assert thin.scores["c"].value < min(thin.scores[k].value for k in terse)
 
 
+def test_a_dissent_whose_own_working_ends_elsewhere_contests_nothing() -> None:
+    terse = {"a": "12 + 30 = 42, so \\boxed{42}.", "b": "He now has 12 + 30 = \\boxed{42} cows."}
+    working = (
+        "The farmer starts with 12 cows and buys 30 more, each purchase recorded in the ledger of the "
+        "farm with prices, dates, breeds and vaccination certificates. The herd is 12 + 30 = 42 cows, "
+        "and with two ears each the vet tags 42 × 2 = 84 ears."
+    )
+    ends_on_84 = RANKER.score(MATH_Q, {**terse, "c": working + " \\boxed{84}"})
+    assert max(ends_on_84.scores, key=lambda k: ends_on_84.scores[k].value) == "c"  # much fuller: it contests
+    ends_on_42 = RANKER.score(MATH_Q, {**terse, "c": working + " That is 84 / 2 = 42 cows. \\boxed{84}"})
+    assert ends_on_42.scores["c"].value < min(ends_on_42.scores[k].value for k in terse)
+    assert ends_on_42.scores["a"].reason.startswith("2 of 3 agree on 42")
+
+
+GOATS_Q = "Bubbles has 14 stuffed animals. How many stuffed goats must she buy so that goats are 30% of all of them?"
+ROUNDED = {
+    "a": "30% of 14 is 0.3 × 14 = 4.2 goats. She cannot buy part of a goat, so she buys \\boxed{5}.",
+    "b": "She has 14 animals, and 0.3 × 14 = 4.2. Rounding up, she buys \\boxed{5} goats.",
+}
+SOLVED = "Goats are 30% of the new total: x = 0.3 × (14 + x), so x = 4.2 / 0.7 = 6. She buys \\boxed{6} goats."
+
+
+def test_a_dissent_whose_working_ends_on_its_result_outweighs_a_majority_whose_working_does_not() -> None:
+    ranking = RANKER.score(GOATS_Q, {**ROUNDED, "c": SOLVED})
+    assert max(ranking.scores, key=lambda k: ranking.scores[k].value) == "c"
+    assert ranking.scores["c"].reason.startswith("answers 6, where its working ends; the 2 on 5 do not")
+    assert ranking.scores["a"].reason.startswith("2 of 3 agree on 5, but their working does not end on it")
+    assert RANKER.score(GOATS_Q, {**ROUNDED, "c": "x = 4.2 / 0.7 = 6, so \\boxed{6}."}).disagree  # even a thin one
+    worked = {**ROUNDED, "b": ROUNDED["b"].replace("Rounding up", "Rounding up, ⌈4.2⌉ = 5")}
+    stands = RANKER.score(GOATS_Q, {**worked, "c": SOLVED})  # one majority answer's working ends on 5
+    assert stands.scores["c"].value < min(stands.scores[k].value for k in ROUNDED)
+
+
 # What the free ranking says: each rank's reason, and a consensus line a person can check.
 
 NAMES = {"a": "Claude", "b": "GPT", "c": "Gemini", "d": "Llama"}

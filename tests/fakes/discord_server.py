@@ -126,6 +126,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         r.add_post(API + "/webhooks/{app}/{token}", self._followup)
         r.add_route("*", API + "/webhooks/{app}/{token}/messages/{mid}", self._webhook_message)
         r.add_get(API + "/channels/{cid}", self._get_channel)
+        r.add_get(API + "/guilds/{gid}/members/{uid}", self._get_member)
         r.add_post(API + "/channels/{cid}/messages", self._create_message)
         r.add_get(API + "/channels/{cid}/messages", self._history)
         r.add_route("*", API + "/channels/{cid}/messages/{mid}", self._channel_message)
@@ -189,6 +190,13 @@ class FakeDiscord(GatewayMixin, RecordingServer):
     async def _get_channel(self, request: web.Request) -> web.Response:
         ch = self.channels.get(request.match_info["cid"])
         return _json(ch) if ch else _error(404, 10003, "Unknown Channel")
+
+    async def _get_member(self, request: web.Request) -> web.Response:
+        guild = self.guilds.get(request.match_info["gid"])
+        if guild is None:
+            return _error(404, 10004, "Unknown Guild")
+        found = [m for m in guild.get("members", []) if m["user"]["id"] == request.match_info["uid"]]
+        return _json(found[0]) if found else _error(404, 10007, "Unknown Member")
 
     async def _create_message(self, request: web.Request) -> web.Response:
         cid = request.match_info["cid"]
@@ -379,7 +387,8 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             name = att.get("filename") or f"file{aid}"
             stored[name] = files.get(f"files[{aid}]", b"")
             url = f"{self.url}/attachments/{msg['id']}/{name}"
-            out.append({"id": p.snowflake(), "filename": name, "size": len(stored[name]), "url": url, "proxy_url": url})
+            shown = {"id": p.snowflake(), "filename": name, "size": len(stored[name]), "url": url, "proxy_url": url}
+            out.append({**shown, "description": att["description"]} if att.get("description") else shown)
         keep = {a["filename"] for a in out}
         self.files[msg["id"]] = {n: b for n, b in stored.items() if n in keep}
         return out

@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from tests.fakes.base import RecordingServer
+from tests.fakes.slack_files import NEEDS, FileUploads, missing_scope
 
 BOT_USER, BOT_ID, TEAM = "UBOT", "BBOT", "T1"
 WORKSPACE_URL = "https://consensus-test.slack.com/"
@@ -79,8 +80,9 @@ def _check_text_objects(node: Any, errors: list[str]) -> None:
         _check_text_objects(value, errors)
 
 
-class FakeSlackAPI(RecordingServer):
+class FakeSlackAPI(FileUploads, RecordingServer):
     def __init__(self, *, tiers: dict[str, int] | None = None) -> None:
+        self.scopes = set(NEEDS.values())  # the bot token's scopes; a test may take one away
         self.messages: dict[str, dict[str, Message]] = defaultdict(dict)
         self.ephemeral: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []  # what arrived at response_url
@@ -102,6 +104,7 @@ class FakeSlackAPI(RecordingServer):
         app.router.add_get("/api/{method}", self._api)  # slack_sdk sends users.info as a GET
         app.router.add_post("/respond/{key}", self._respond)
         app.router.add_get("/socket", self._socket)
+        self.setup_uploads(app)
 
     def route_name(self, request: web.Request) -> str:
         if request.path.startswith("/api/"):
@@ -185,6 +188,11 @@ class FakeSlackAPI(RecordingServer):
             return self._limited(self.rate_limit_next[method].popleft())
         if method in self.tiers and not self._within_tier(method):
             return self._limited(1)
+        needed = missing_scope(method, self.scopes)
+        if needed:
+            return web.json_response(
+                {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(sorted(self.scopes))}
+            )
         if method in ("views.open", "views.update", "views.publish"):
             return web.json_response(self._view(args, method))
         handler = getattr(self, "m_" + method.replace(".", "_"), None)

@@ -160,6 +160,7 @@ def test_the_ranked_list_best_first_with_links() -> None:
     [
         ("consensus:delete:7", Click(Verb.DELETE, 7)),
         ("consensus:delete_others:12:yes", Click(Verb.DELETE_OTHERS, 12, confirmed=True)),
+        ("consensus:export:4", Click(Verb.EXPORT, 4)),
         ("consensus:others:7", None),
         ("consensus:delete:7:no", None),
         ("consensus:select:" + "9" * 19, None),
@@ -185,11 +186,14 @@ async def test_each_verb_calls_its_service_method_once() -> None:
             return call
 
     actor = Actor(WS, "U1")
-    for verb in Verb:
+    changing = [v for v in Verb if v is not Verb.EXPORT]  # Export reads; each platform sends the file
+    for verb in changing:
         await actions.perform(Service(), Click(verb, 3), actor)  # type: ignore[arg-type]
-    assert called == [(v.value, 3) for v in Verb]
+    assert called == [(v.value, 3) for v in changing]
     assert Click(Verb.DELETE, 3).needs_confirmation and not Click(Verb.DELETE, 3, confirmed=True).needs_confirmation
     assert not Click(Verb.SELECT, 3).needs_confirmation
+    export = Click(Verb.EXPORT, 3)  # on the question's message, for anyone, with no confirmation
+    assert export.on_question and not export.needs_confirmation and export.verb not in actions.PRIVILEGED
 
 
 @pytest.mark.parametrize(
@@ -221,16 +225,21 @@ def merged(**kw: Any) -> Answer:
     return answer(**{**base, **kw})
 
 
-def test_merge_is_offered_on_the_question_once_every_model_has_answered() -> None:
+def test_merge_and_export_are_offered_on_the_question_once_every_model_has_answered() -> None:
     two = (answer(id=7), answer(id=8, rank=2, provider_id="anthropic/claude-test", label="Anthropic"))
-    assert [a.verb for a in card.question_actions(batch(*two))] == [Verb.MERGE]
+
+    def offered(shown: Batch) -> list[Verb]:
+        return [a.verb for a in card.question_actions(shown)]
+
+    assert offered(batch(*two)) == [Verb.MERGE, Verb.EXPORT]
     running = replace(two[1], status=AnswerStatus.RUNNING, score=None, rank=None)
-    assert card.question_actions(batch(two[0], running)) == ()  # a model still answers
-    assert card.question_actions(batch(two[0], replace(two[1], is_deleted=True))) == ()  # one kept answer
-    assert card.question_actions(batch(*two, merged())) == ()  # merged already
-    assert [a.verb for a in card.question_actions(batch(*two, merged(is_deleted=True)))] == [Verb.MERGE]
-    off = replace(batch(*two), merging=Merging.OFF)
-    assert card.question_actions(off) == ()
+    assert offered(batch(two[0], running)) == []  # a model still answers
+    assert offered(batch(two[0], replace(two[1], is_deleted=True))) == [Verb.EXPORT]  # one kept answer
+    assert offered(batch(*two, merged())) == [Verb.EXPORT]  # merged already
+    assert offered(batch(*two, merged(is_deleted=True))) == [Verb.MERGE, Verb.EXPORT]
+    assert offered(replace(batch(*two), merging=Merging.OFF)) == [Verb.EXPORT]
+    failed = replace(two[1], status=AnswerStatus.FAILED, score=None, rank=None)
+    assert offered(batch(replace(two[0], status=AnswerStatus.FAILED), failed)) == [Verb.EXPORT]  # nothing to merge
 
 
 def test_a_merge_is_no_models_answer_in_the_status_and_the_ranking() -> None:

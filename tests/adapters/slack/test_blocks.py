@@ -262,7 +262,8 @@ def test_expanded_long_answer_continues_in_more_messages_and_loses_nothing() -> 
 def test_parent_with_longest_question_is_valid() -> None:
     rendered = blocks.parent(batch((answer(),), question="x " * (MAX_QUESTION_CHARS // 2)), asker_name="alice")
     assert_valid(rendered)
-    assert sum(t["text"].count("x") for t in texts(rendered.blocks)) == MAX_QUESTION_CHARS // 2
+    questions = [b for b in rendered.blocks if b["type"] != "actions"]  # "Export" has an x too
+    assert sum(t["text"].count("x") for t in texts(questions)) == MAX_QUESTION_CHARS // 2
 
 
 def test_parent_shows_disagreement_after_ranking() -> None:

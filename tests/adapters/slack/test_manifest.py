@@ -28,6 +28,7 @@ def test_manifest_declares_what_the_app_uses() -> None:
         "groups:history",
         "im:history",
         "users:read",
+        "files:write",
     ):
         assert f"- {scope}" in lines, scope
     assert "\t" not in text
@@ -35,7 +36,8 @@ def test_manifest_declares_what_the_app_uses() -> None:
 
 def test_modals_need_no_new_scope() -> None:
     """views.open works with a trigger_id alone; the keys and settings flows reply with
-    chat.postEphemeral (chat:write) and read admin status with users.info (users:read)."""
+    chat.postEphemeral (chat:write) and read admin status with users.info (users:read). The one
+    scope beyond the conversation's is files:write, for Export's upload."""
     lines = [line.split("#")[0].strip() for line in MANIFEST.read_text(encoding="utf-8").splitlines()]
     start = lines.index("bot:")
     scopes = set()
@@ -51,5 +53,6 @@ def test_modals_need_no_new_scope() -> None:
         "groups:history",
         "im:history",
         "users:read",
+        "files:write",
     }
     assert "keys [list] | settings" in MANIFEST.read_text(encoding="utf-8")

@@ -116,6 +116,7 @@ async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_ran
     for why in scripted_whys.WHYS.values():
         assert f"Why: {why}" in out
     assert "#1 · 2 of 3 agree on 42" in out and "#3 · answers 44; 2 of 3 agree on 42" in out
+    assert out.count("#1") == 1  # not again in the panel's subtitle
 
     code, out, err = await run_cli(env, "ask", "--json", scripted_whys.QUESTION)
     assert code == 0, err
