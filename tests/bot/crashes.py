@@ -35,12 +35,18 @@ ONCE, DUPLICATED, LOST = "once", "duplicated", "lost"
 
 async def stored_batches(url: str) -> dict[int, set[int]]:
     """Every stored question's batch id -> its answers' ids."""
+    return {batch_id: answers for batch_id, (_question, answers) in (await stored_questions(url)).items()}
+
+
+async def stored_questions(url: str) -> dict[int, tuple[str, set[int]]]:
+    """Every stored question's batch id -> its text and its answers' ids."""
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
-            batches = {row[0]: set() for row in await conn.execute(text("SELECT id FROM request_batches"))}
+            asked = text("SELECT b.id, m.content FROM request_batches b JOIN messages m ON m.id = b.message_id")
+            batches: dict[int, tuple[str, set[int]]] = {row[0]: (row[1], set()) for row in await conn.execute(asked)}
             for answer_id, batch_id in await conn.execute(text("SELECT id, batch_id FROM ai_responses")):
-                batches.setdefault(batch_id, set()).add(answer_id)
+                batches[batch_id][1].add(answer_id)
             return batches
     finally:
         await engine.dispose()
@@ -72,9 +78,9 @@ class Rig:
         assert proc.returncode is None, "serve exited at start-up"
         return proc
 
-    async def kill(self) -> None:
-        """SIGKILL the running process: nothing of it runs after this."""
-        proc = self.procs[-1]
+    async def kill(self, proc: asyncio.subprocess.Process | None = None) -> None:
+        """SIGKILL the process (the latest started): nothing of it runs after this."""
+        proc = proc or self.procs[-1]
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
@@ -94,7 +100,8 @@ class SlackRig(Rig):
         self.slack, self.session = slack, session
         self.port = free_port()
 
-    async def restart(self) -> None:
+    async def restart(self) -> int:
+        """Start the next process; its port takes the commands from now on."""
         self.port = free_port()
         env = self.env(
             SLACK_BOT_TOKEN="xoxb-crash",
@@ -103,11 +110,13 @@ class SlackRig(Rig):
             HOST="127.0.0.1",
             PORT=str(self.port),
         )
-        await self.spawn(env, lambda: listening(self.port))
+        port = self.port
+        await self.spawn(env, lambda: listening(port))
+        return port
 
-    async def ask(self, question: str) -> bool:
+    async def ask(self, question: str, port: int | None = None) -> bool:
         """Whether Slack heard the command acknowledged (a dead process never answers)."""
-        sender = SlackSender(self.session, f"http://127.0.0.1:{self.port}/slack/events", SIGNING)
+        sender = SlackSender(self.session, f"http://127.0.0.1:{port or self.port}/slack/events", SIGNING)
         try:
             status, body = await sender.command(question, response_url=self.slack.response_url())
         except aiohttp.ClientError:
