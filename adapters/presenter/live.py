@@ -272,8 +272,10 @@ class LiveBatches:
             await self.post_new_cards(live)  # its card shows its latest state
             return
         if isinstance(event, BatchRanked):
-            await self.show_all(live)
-            await self._deliver_if_final(live)
+            try:
+                await self.show_all(live)
+            finally:  # a card the platform refuses for good (no access) is not kept leased forever
+                await self._deliver_if_final(live)
         elif isinstance(event, AnswerProgress):
             if live.preview_due(event.answer.id, self.pacing):
                 await self.surface.show_card(live, event.answer.id, optional=True)
