@@ -9,6 +9,7 @@ start-up. The ≥ 20 random kills per platform are `python -m bench.kills`.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,7 +27,7 @@ REVIEWER = "openai/judge-test"  # a judge model: ranking is a call that can be i
 
 
 async def new_batch(rig: SlackRig | DiscordRig, known: set[int]) -> tuple[int, set[int]]:
-    """The batch of the question just asked (stored before it was acknowledged)."""
+    """The batch of the question just asked, once it is stored."""
     batches = await eventually_async(rig.batches, lambda found: set(found) - known)
     [batch_id] = set(batches) - known
     return batch_id, batches[batch_id]
@@ -35,11 +36,11 @@ async def new_batch(rig: SlackRig | DiscordRig, known: set[int]) -> tuple[int, s
 async def eventually_async(
     read: Callable[[], Awaitable[dict[int, set[int]]]], check: Callable[[dict[int, set[int]]], object]
 ) -> dict[int, set[int]]:
-    for _ in range(300):
+    for _ in range(1500):
         found = await read()
         if check(found):
             return found
-        await eventually(lambda: True)  # yield to the fakes
+        await asyncio.sleep(0.02)
     raise AssertionError("the question was never stored")
 
 
