@@ -43,10 +43,15 @@ async def stored_questions(url: str) -> dict[int, tuple[str, set[int]]]:
     engine = create_async_engine(url)
     try:
         async with engine.connect() as conn:
-            asked = text("SELECT b.id, m.content FROM request_batches b JOIN messages m ON m.id = b.message_id")
-            batches: dict[int, tuple[str, set[int]]] = {row[0]: (row[1], set()) for row in await conn.execute(asked)}
-            for answer_id, batch_id in await conn.execute(text("SELECT id, batch_id FROM ai_responses")):
-                batches[batch_id][1].add(answer_id)
+            asked = text(  # one statement: a question stored meanwhile comes whole or not at all
+                "SELECT b.id, m.content, r.id FROM request_batches b JOIN messages m ON m.id = b.message_id "
+                "LEFT JOIN ai_responses r ON r.batch_id = b.id"
+            )
+            batches: dict[int, tuple[str, set[int]]] = {}
+            for batch_id, question, answer_id in await conn.execute(asked):
+                answers = batches.setdefault(batch_id, (question, set()))[1]
+                if answer_id is not None:
+                    answers.add(answer_id)
             return batches
     finally:
         await engine.dispose()
