@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only NAME ...]`: every benchmark in turn (start-up, storage, fan-out,
-platforms, ranking, crashes), each writing its section of bench/RESULTS.md. `make bench` runs this;
-all of it takes about 15 minutes."""
+platforms, ranking, cost, crashes), each writing its section of bench/RESULTS.md. `make bench` runs
+this; all of it takes about 15 minutes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 # Each bench imports bench.common first: loopback-only proxy settings, the repository on sys.path.
-from bench import fanout, kills, platforms, ranking, startup, storage
+from bench import cost, fanout, kills, platforms, ranking, startup, storage
 
 BENCHES: dict[str, Callable[[list[str]], int]] = {
     "startup": startup.main,
@@ -18,6 +18,7 @@ BENCHES: dict[str, Callable[[list[str]], int]] = {
     "fanout": fanout.main,
     "platforms": platforms.main,
     "ranking": ranking.main,
+    "cost": cost.main,
     "kills": kills.main,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import sys
@@ -15,6 +16,7 @@ from bot.cli_export import export
 from bot.cli_keys import keys, models, terminal_actor
 from bot.cli_leaderboard import leaderboard
 from bot.cli_show import select, show
+from bot.cli_stop import first_interrupt_stops, stop
 
 if TYPE_CHECKING:
     from adapters.terminal.render import LiveProgress
@@ -53,14 +55,28 @@ def serve() -> None:
 @click.option("--merge", "merge", is_flag=True, help="Then write one merged answer from the answers.")
 @click.option("--full", is_flag=True, help="Show whole answers, not only summaries.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--estimate", "estimate_only", is_flag=True, help="Print the estimated cost and ask nothing.")
+@click.option("--yes", is_flag=True, help="Ask even when the estimate is above the workspace's threshold.")
 def ask(
-    question: str, models: tuple[str, ...], conversation: int | None, merge: bool, full: bool, as_json: bool
+    question: str,
+    models: tuple[str, ...],
+    conversation: int | None,
+    merge: bool,
+    full: bool,
+    as_json: bool,
+    estimate_only: bool,
+    yes: bool,
 ) -> None:
     """Ask every configured model QUESTION at once and rank the answers.
 
-    QUESTION "-" reads it from standard input; a question that begins with "-" follows "--"."""
+    QUESTION "-" reads it from standard input; a question that begins with "-" follows "--".
+
+    The estimated cost is printed first. --estimate prints only it (with --json, one JSON object) and
+    stores, asks and spends nothing. Above the workspace's confirmation threshold (`consensus models
+    limits --confirm-above`), a terminal asks before going on; elsewhere pass --yes."""
     from rich.console import Console
 
+    from adapters.presenter.cost import ASK, CANCELLED, acknowledgement, confirmation
     from adapters.terminal.render import LiveProgress, batch_json, print_batch
     from core.domain import AnswerStatus, Platform, Question
     from core.errors import ConfigError, ConsensusError
@@ -79,6 +95,21 @@ def ask(
         await finish_interrupted(core)
         asked = Question(TERMINAL, "terminal", getpass.getuser(), question, models=models or None)
         service = core.service
+        estimate = await service.estimate(asked, conversation)
+        if estimate_only:
+            if as_json:
+                click.echo(json.dumps({**estimate.stored(), "text": estimate.text}, ensure_ascii=False))
+            else:
+                click.echo(f"Estimated: {estimate.text}")
+            return EXIT_OK
+        console.print(acknowledgement(estimate), style="dim", highlight=False)
+        if estimate.needs_confirmation and not yes:
+            if not sys.stdin.isatty():
+                raise ConsensusError(confirmation(estimate).replace(f"choose {ASK}", "pass --yes"))
+            if not click.confirm(confirmation(estimate), err=True):
+                click.echo(CANCELLED, err=True)
+                return EXIT_OK
+        asked = dataclasses.replace(asked, confirmed=True)
         batch = await (service.follow_up(conversation, asked) if conversation else service.ask(asked))
         progress = LiveProgress(batch, console)
         service.subscribe(Platform.TERMINAL, progress.on_event)
@@ -105,11 +136,13 @@ def ask(
 
 
 async def wait_showing(service: ConsensusService, progress: LiveProgress, batch: Batch, *, live: bool) -> Batch:
-    """The batch once it has run, with a live row per answer meanwhile when `live`."""
-    if not live:
-        return await service.wait_for_batch(batch.id, TERMINAL)
-    with progress.live:
-        return await service.wait_for_batch(batch.id, TERMINAL)
+    """The batch once it has run, with a live row per answer meanwhile when `live`; the first Ctrl-C
+    stops the models still writing (cli_stop.py)."""
+    async with first_interrupt_stops(service, batch.id):
+        if not live:
+            return await service.wait_for_batch(batch.id, TERMINAL)
+        with progress.live:
+            return await service.wait_for_batch(batch.id, TERMINAL)
 
 
 @main.command("merge")
@@ -277,3 +310,4 @@ main.add_command(show)
 main.add_command(select)
 main.add_command(leaderboard)
 main.add_command(export)
+main.add_command(stop)

@@ -17,7 +17,7 @@ from core.domain import Actor, Merging
 if TYPE_CHECKING:
     from bot.wiring import Core
     from core.keys import KeyInfo, KeyScope
-    from core.settings import ModelSettings
+    from core.settings import ModelSettings, Spending
 
 SCOPE = click.Choice(["user", "workspace"])
 
@@ -153,13 +153,18 @@ def keys_rotate() -> None:
     run(lambda: with_core(settings, work))
 
 
-def print_settings(current: ModelSettings, channel: str | None) -> None:
+def print_settings(current: ModelSettings, channel: str | None, spending: Spending | None = None) -> None:
     click.echo("workspace default: " + (", ".join(current.models) or "the configured models"))
     if channel:
         click.echo(f"channel {channel}: " + (", ".join(current.channel_models or ()) or "workspace default"))
     budget = "none" if current.daily_budget_usd is None else f"${current.daily_budget_usd:,.2f}"
     rate = "none" if current.questions_per_minute is None else str(current.questions_per_minute)
     click.echo(f"daily budget: {budget}; questions per minute per user: {rate}")
+    from adapters.presenter.cost import spending_line, threshold_words  # when it prints: `--help` stays fast
+
+    click.echo(f"confirm before asking: {threshold_words(current.confirm_above_usd)}")
+    if spending is not None:
+        click.echo(spending_line(spending))
     from adapters.presenter.card import MERGING_WORDS  # when it prints: `--help` stays fast
 
     merger = current.merger or "the default merger"
@@ -187,7 +192,8 @@ def models(ctx: click.Context, channel: str | None) -> None:
     click.echo(f"merger: {settings.merger or 'the top-ranked answer’s model'}")
 
     async def work(core: Core) -> None:
-        print_settings(await core.service.model_settings(TERMINAL, channel), channel)
+        current = await core.service.model_settings(TERMINAL, channel)
+        print_settings(current, channel, await core.service.spending(TERMINAL))
 
     run(lambda: with_core(settings, work))
 
@@ -223,14 +229,22 @@ def models_merging(when: str, merger: str | None) -> None:
 @models.command("limits")
 @click.option("--budget", type=click.FloatRange(min=0), default=None, help="Daily budget in USD.")
 @click.option("--per-minute", type=click.IntRange(min=1), default=None, help="Questions per minute per user.")
-def models_limits(budget: float | None, per_minute: int | None) -> None:
-    """Set both limits; an option left out goes back to the operator's default."""
+@click.option(
+    "--confirm-above",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="USD",
+    help="Confirm a question first when its estimate is above this; left out: never.",
+)
+def models_limits(budget: float | None, per_minute: int | None, confirm_above: float | None) -> None:
+    """Set the limits (an option left out goes back to the operator's default), then show them with
+    what the workspace has spent today (UTC)."""
     settings = load_settings()
 
     async def work(core: Core) -> None:
-        current = await core.service.set_limits(
-            terminal_actor(), daily_budget_usd=budget, questions_per_minute=per_minute
-        )
-        print_settings(current, None)
+        actor = terminal_actor()
+        await core.service.set_limits(actor, daily_budget_usd=budget, questions_per_minute=per_minute)
+        current = await core.service.set_confirmation(actor, confirm_above)
+        print_settings(current, None, await core.service.spending(TERMINAL))
 
     run(lambda: with_core(settings, work))

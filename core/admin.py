@@ -78,15 +78,7 @@ class AdminVerbs:
         async with self.store.read() as repo:
             workspace_id = await repo.workspace_id(workspace, create=False)
             if workspace_id is None:
-                book = self.settings_book
-                return ModelSettings(
-                    (),
-                    None,
-                    book.defaults.daily_budget_usd,
-                    book.defaults.questions_per_minute,
-                    book.available,
-                    mergers=book.mergers,
-                )
+                return self.settings_book.unset()
             return await self.settings_book.read(repo, workspace_id, channel)
 
     async def set_models(self, actor: Actor, models: Sequence[str], channel: str | None = None) -> ModelSettings:
@@ -114,6 +106,14 @@ class AdminVerbs:
         async with self.store.write() as repo:
             workspace_id = await _workspace_id(repo, actor.workspace)
             return await self.settings_book.set_limits(repo, workspace_id, daily_budget_usd, questions_per_minute)
+
+    async def set_confirmation(self, actor: Actor, confirm_above_usd: float | None) -> ModelSettings:
+        """Admins only. Above this estimate (USD) the asker confirms a question first; None: never."""
+        if not actor.is_admin:
+            raise PermissionDeniedError(ADMINS_ONLY)
+        async with self.store.write() as repo:
+            workspace_id = await _workspace_id(repo, actor.workspace)
+            return await self.settings_book.set_confirmation(repo, workspace_id, confirm_above_usd)
 
     async def set_merging(self, actor: Actor, merging: Merging, merger: str | None = None) -> ModelSettings:
         """Admins only. When this workspace's questions get a merged answer, and which model writes it."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.cost import Estimate
 
 MAX_QUESTION_CHARS = 8000
 SUMMARY_MAX_WORDS = 50
@@ -56,6 +60,7 @@ class Ending(StrEnum):
     CONTENT_FILTER = "content_filter"
     CLOSED = "closed"  # the stream ended without its end marker
     REFUSED = "refused"
+    STOPPED = "stopped"  # a person stopped it while it was written (Stop)
 
 
 ENDING_NOTES = {
@@ -65,7 +70,9 @@ ENDING_NOTES = {
     Ending.CLOSED: "the connection closed before the answer ended",
     Ending.REFUSED: "the model refused to answer",
 }
-CUT_ENDINGS = frozenset({Ending.LENGTH, Ending.CONTEXT, Ending.CONTENT_FILTER, Ending.CLOSED})
+# What arrived of a cut answer is kept, ranked as it is, and may be asked for again (Retry).
+CUT_ENDINGS = frozenset({Ending.LENGTH, Ending.CONTEXT, Ending.CONTENT_FILTER, Ending.CLOSED, Ending.STOPPED})
+NOTHING_KEPT = "no text was kept"  # a stopped answer of which no text had arrived (or its process died)
 REPLACED_NOTE = "some characters were not valid UTF-8 and show as �"
 
 
@@ -95,6 +102,7 @@ class Question:
     # The platform's id of the request that asked (Slack trigger_id, Discord interaction id): a
     # second delivery of the same request asks nothing.
     delivery: str | None = None
+    confirmed: bool = False  # the asker confirmed an estimate above the workspace's threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +136,7 @@ class Answer:
     replaced_characters: bool = False  # the reply was not valid UTF-8; the bad bytes show as U+FFFD
     is_merge: bool = False  # written by a chosen model from the kept answers (Merge), not a model's own
     merged_from: tuple[tuple[str, str], ...] = ()  # a merge's sources: ("A", "Anthropic"), … as shown to it
+    stopped_by: str | None = None  # who stopped it while it was written (Stop); `ended` is then "stopped"
 
     @property
     def model(self) -> str:
@@ -139,9 +148,15 @@ class Answer:
         return self.ended in CUT_ENDINGS
 
     @property
+    def is_stopped(self) -> bool:
+        return self.ended == Ending.STOPPED
+
+    @property
     def ending_note(self) -> str | None:
         """What the card says about how the answer ended; None for a whole, clean answer."""
         notes = [ENDING_NOTES[Ending(self.ended)]] if self.ended in ENDING_NOTES else []
+        if self.is_stopped:
+            notes = [f"stopped by {self.stopped_by or 'someone'}" + ("" if self.content else f"; {NOTHING_KEPT}")]
         if self.replaced_characters:
             notes.append(REPLACED_NOTE)
         return "; ".join(notes) or None
@@ -172,6 +187,7 @@ class Batch:
     disagree: bool = False
     created_at: datetime | None = None
     merging: Merging = Merging.ON_REQUEST  # the workspace's merge setting when the question was asked
+    estimate: Estimate | None = None  # what it was expected to cost when asked
     delivery: str | None = None  # the platform's id of the command that asked (a Discord interaction's)
 
     @property

@@ -35,6 +35,13 @@ class DuplicateDeliveryError(ConsensusError):
     default_message = "That request was already received."
 
 
+class ConfirmationNeededError(ConsensusError):
+    """The question's estimate is above the workspace's confirmation threshold and the asker has not
+    confirmed it: nothing was stored or spent."""
+
+    default_message = "This question's estimated cost is above this workspace's threshold; confirm it first."
+
+
 class PermissionDeniedError(ConsensusError):
     default_message = "You are not allowed to do that."
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from core import logcontext, merge
+from core import logcontext, merge, stopping
 from core.answer_writer import AnswerWriter
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import (
@@ -61,6 +61,7 @@ from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
 from core.store.leases import Lease
 from core.store.repositories import FinishedAnswer, Repository
+from core.store.stops import close_unwritten, is_stopping
 from core.store.store import Store
 from core.store.tables import AiResponse, Conversation, utcnow
 
@@ -96,6 +97,7 @@ class FanOutSettings:
     lease_seconds: float = 60.0
     deadline_seconds: float = 300.0  # the whole batch, all retries included
     progress_interval: float = 0.25  # streamed text is published at most this often per answer
+    stop_check_seconds: float = 2.0  # how soon a stop clicked on another replica cancels a call here
     output_limits: OutputLimits = field(default_factory=OutputLimits)  # max tokens, per model
 
 
@@ -159,6 +161,8 @@ class FanOut:
         self._delivering: set[int] = set()  # ranked batches whose cards are still being delivered here
         self.merger = merger  # the operator's merger: CONSENSUS_MERGER, else the reviewer; None: the top answer's
         self._renewer: asyncio.Task[None] | None = None
+        self.calls = stopping.RunningCalls()  # the provider calls running here, cancelled by a stop
+        self._stop_watcher: asyncio.Task[None] | None = None
 
     # -- scheduling -----------------------------------------------------------------------------
 
@@ -177,6 +181,9 @@ class FanOut:
     def _keep_renewing(self) -> None:
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_leases(), name="lease-renewer")
+        if self._stop_watcher is None or self._stop_watcher.done():
+            watch = stopping.watch(self.store, self.calls, lambda: bool(self._tasks), self.settings.stop_check_seconds)
+            self._stop_watcher = asyncio.create_task(watch, name="stop-watcher")
 
     def _ended(self, batch_id: int) -> None:
         self._tasks.pop(batch_id, None)
@@ -248,9 +255,10 @@ class FanOut:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        if self._renewer is not None:
-            self._renewer.cancel()
-            await asyncio.gather(self._renewer, return_exceptions=True)
+        for loop in (self._renewer, self._stop_watcher):
+            if loop is not None:
+                loop.cancel()
+                await asyncio.gather(loop, return_exceptions=True)
         await self.writer.idle()  # answers already handed over are stored under the lease
         async with self.store.write() as repo:
             await repo.leases.release(self.owner)
@@ -278,7 +286,10 @@ class FanOut:
                 logcontext.conversation_id.set(conversation.id)
                 questions = await repo.earlier_questions(conversation.id, message.id)
                 earlier = await repo.answers_of_questions(q.id for q in questions)
-                todo = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+                unfinished = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
+                for row in [row for row in unfinished if is_stopping(row)]:  # stopped while its process was gone
+                    close_unwritten(row)
+                todo = [row for row in unfinished if row.status != AnswerStatus.FAILED]
                 choices = await self.keys.choose_all(repo, conversation.workspace_id, message.author, todo)
                 now = utcnow()
                 for row in todo:
@@ -374,11 +385,11 @@ class FanOut:
         except ConsensusError as exc:  # a model that cannot be built fails alone
             outcome = CallOutcome(completion=None, error=str(exc), attempts=0, latency_ms=0)
         else:  # streamed only when someone shows the text as it comes
-            streaming = progress if self.bus.wants_progress(platform) else None
+            arrived = stopping.Arrived(progress)  # kept when the answer is stopped
+            streaming = arrived if self.bus.wants_progress(platform) else None
             limit = self.settings.output_limits.limit(started.provider_id)
-            outcome = await self.caller.call(
-                provider, dataclasses.replace(request, max_tokens=limit), streaming, deadline
-            )
+            call = self.caller.call(provider, dataclasses.replace(request, max_tokens=limit), streaming, deadline)
+            outcome = await self.calls.run(started.id, call, arrived)
         await progress.aclose()
 
         finished = self._finished(conversation, started, choice, outcome, job)
@@ -386,7 +397,7 @@ class FanOut:
         if flags is None:
             log.warning("batch %s was taken over by another process; dropping this answer", started.batch_id)
             return
-        answer = dataclasses.replace(started, **_answer_fields(finished.values), **dataclasses.asdict(flags))
+        answer = dataclasses.replace(started, **{**_answer_fields(finished.values), **dataclasses.asdict(flags)})
         self.metrics.answer_finished(
             answer.provider_id, answer.status, outcome.latency_ms, answer.tokens_in, answer.tokens_out, answer.cost_usd
         )

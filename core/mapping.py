@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from core.cost import Estimate
 from core.domain import (
     Answer,
     AnswerStatus,
@@ -70,6 +71,7 @@ def to_answer(row: AiResponse) -> Answer:
         replaced_characters=row.replaced_characters,
         is_merge=row.role == MERGE_ROLE,
         merged_from=sources_of(row.meta) if row.role == MERGE_ROLE else (),
+        stopped_by=row.stopped_by,
     )
 
 
@@ -108,6 +110,7 @@ def to_batch(
         disagree=batch.disagree and merged is None,
         created_at=aware(batch.created_at),
         merging=merging_of(message),
+        estimate=Estimate.of((message.meta or {}).get("estimate")),
         delivery=(message.meta or {}).get("delivery"),
     )
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from core import merge
 from core.admin import AdminVerbs
+from core.cost import CostTotal, Estimate, money
 from core.domain import (
     CUT_ENDINGS,
     MAX_QUESTION_CHARS,
@@ -23,11 +24,13 @@ from core.domain import (
 )
 from core.errors import (
     ConfigError,
+    ConfirmationNeededError,
     DuplicateDeliveryError,
     InvalidQuestionError,
     NotFoundError,
     PermissionDeniedError,
 )
+from core.estimates import estimate_question
 from core.events import EventBus, EventSink
 from core.fanout import FanOut
 from core.history import summaries
@@ -35,7 +38,7 @@ from core.keyring import KeyRing
 from core.leaderboard import DEFAULT_DAYS, Leaderboard, check_days, standings
 from core.mapping import to_answer, to_batch, to_conversation
 from core.providers.registry import ProviderRegistry
-from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook
+from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook, Spending
 from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import AiResponse, utcnow
@@ -95,6 +98,20 @@ class ConsensusService(AdminVerbs):
             await self.settings_book.admit(
                 repo, workspace_id, question.user, question.channel, settings
             )  # a refusal stores nothing
+            cost = await estimate_question(
+                repo,
+                self.fanout.prices,
+                workspace_id,
+                conversation_id,
+                [m for m, _ in models],
+                text,
+                settings.confirm_above_usd,
+            )
+            if cost.needs_confirmation and not question.confirmed:
+                raise ConfirmationNeededError(
+                    f"This question is estimated at {cost.text}, above this workspace's "
+                    f"{money(settings.confirm_above_usd or 0)} threshold; ask it with the command to confirm it."
+                )
             # In the question's own transaction: a repeat waits for the first to commit, then finds it.
             if question.delivery and not await repo.claim_event(workspace_id, f"question:{question.delivery}"):
                 raise DuplicateDeliveryError()
@@ -113,6 +130,7 @@ class ConsensusService(AdminVerbs):
                 # the command's delivery id: a process adopting the question finds the platform's reply to it
                 meta={
                     "merging": settings.merging.value,
+                    "estimate": cost.stored(),
                     **({"delivery": question.delivery} if question.delivery else {}),
                 },
             )
@@ -122,6 +140,32 @@ class ConsensusService(AdminVerbs):
         self.fanout.start(view.id)
         self.fanout.metrics.question_asked(question.workspace.platform.value)
         return view
+
+    async def estimate(self, question: Question, conversation_id: int | None = None) -> Estimate:
+        """What the question would cost with the models it would go to, before anything is stored; its
+        `needs_confirmation` says whether the asker confirms first."""
+        text = clean_question(question.text)
+        async with self.store.read() as repo:
+            workspace_id = await repo.workspace_id(question.workspace, create=False)
+            if workspace_id is None:
+                settings = self.settings_book.unset()
+            else:
+                settings = await self.settings_book.read(repo, workspace_id, question.channel)
+            models = [m for m, _ in self._models(question, settings)]
+            return await estimate_question(
+                repo, self.fanout.prices, workspace_id, conversation_id, models, text, settings.confirm_above_usd
+            )
+
+    async def spending(self, workspace: WorkspaceRef) -> Spending:
+        """The workspace's spend since 00:00 UTC against its daily budget."""
+        async with self.store.read() as repo:
+            workspace_id = await repo.workspace_id(workspace, create=False)
+            if workspace_id is None:
+                return Spending(CostTotal(0.0, 0), self.settings_book.defaults.daily_budget_usd)
+            settings = await self.settings_book.read(repo, workspace_id, None)
+            return Spending(
+                await self.settings_book.spent_today(repo, workspace_id, utcnow()), settings.daily_budget_usd
+            )
 
     def _models(self, question: Question, settings: ModelSettings) -> list[tuple[str, str]]:
         chosen = question.models or list(settings.channel_models or settings.models) or self.default_models
@@ -256,10 +300,11 @@ class ConsensusService(AdminVerbs):
             # answer's row lock ahead of the batch's (PostgreSQL) where one flush writes both otherwise.
             await repo.leases.reopen(row.batch_id, self.fanout.lease(), uncount=cut)
             if cut:  # what arrived goes; the new answer is stored, reviewed and ranked afresh
-                row.content = row.summary = row.reasoning = row.thinking = row.ended = None
+                row.content = row.summary = row.reasoning = row.thinking = None
                 row.ranking_score = row.score_method = row.rank = row.rank_reason = None
                 row.is_selected, row.selected_by, row.is_expanded = False, None, False
             row.status, row.error, row.attempts = AnswerStatus.PENDING.value, None, 0
+            row.ended = row.stopped_by = None  # a stopped answer asked again may finish this time
             await repo.flush()
             answer = to_answer(row)
         self.fanout.start(answer.batch_id)
@@ -284,6 +329,24 @@ class ConsensusService(AdminVerbs):
             await repo.add_merge(batch, merger, merge.MERGED_LABEL, self.fanout.lease())
             view = await self._batch_view(repo, batch_id, actor.workspace)
         self.fanout.start(batch_id)
+        return view
+
+    async def stop(self, batch_id: int, actor: Actor) -> Batch:
+        """Stop the question's answers still being written (the asker or an admin). The stop is stored
+        before any request is cancelled, so a stopped answer is never stored as finished, here or on
+        another replica; what arrived is kept, and the batch is ranked with it."""
+        async with self.store.write() as repo:
+            workspace_id = await self._workspace(repo, actor.workspace)
+            _batch, message, conversation, _answers = await repo.batch_rows(batch_id)
+            if conversation.workspace_id != workspace_id:
+                raise NotFoundError("That question does not exist in this workspace.")
+            if not actor.is_admin and message.author != actor.user_id:
+                raise PermissionDeniedError("Only the person who asked, or an admin, can do that.")
+            stopped = [row.id for row in await repo.stops.stop(batch_id, actor.user_id)]
+            if not stopped:
+                raise InvalidQuestionError("Nothing to stop: every model has finished.")
+            view = await self._batch_view(repo, batch_id, actor.workspace)
+        self.fanout.calls.stop(stopped)  # where they run here; another process finds the stop in the store
         return view
 
     @staticmethod

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from core.cost import CostTotal
 from core.domain import Merging
 from core.errors import BudgetExceededError, ChannelNotAllowedError, InvalidSettingsError, RateLimitedError
 from core.mapping import aware
@@ -42,6 +43,7 @@ class ModelSettings:
     merger: str | None = None  # the workspace's merger; None: the operator's default
     mergers: tuple[str, ...] = ()  # the models a workspace may choose to merge with
     allowed_channels: tuple[str, ...] | None = None  # where questions may be asked; None: everywhere
+    confirm_above_usd: float | None = None  # above this estimate the asker confirms first; None: never
 
     def answers_in(self, channel: str) -> bool:
         return self.allowed_channels is None or channel in self.allowed_channels
@@ -52,6 +54,18 @@ class ModelSettings:
         return self.channel_models or self.models or self.available
 
 
+def _midnight(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """A workspace's spend since 00:00 UTC against its daily budget."""
+
+    spent: CostTotal
+    budget_usd: float | None  # None: no daily budget
+
+
 class SettingsBook:
     """Reads and changes settings inside the caller's transaction."""
 
@@ -59,6 +73,13 @@ class SettingsBook:
         self.available = tuple(available)
         self.defaults = defaults or Limits()
         self.mergers = tuple(dict.fromkeys((*available, *mergers)))  # models a workspace may merge with
+
+    def unset(self) -> ModelSettings:
+        """The settings of a workspace that has set nothing: the operator's."""
+        limits = self.defaults
+        return ModelSettings(
+            (), None, limits.daily_budget_usd, limits.questions_per_minute, self.available, mergers=self.mergers
+        )
 
     async def read(self, repo: Repository, workspace_id: int, channel: str | None) -> ModelSettings:
         rows = await repo.settings.by_channel(workspace_id, ["", channel] if channel else [""])
@@ -78,6 +99,7 @@ class SettingsBook:
             merger=own.merger if own else None,
             mergers=self.mergers,
             allowed_channels=tuple(own.allowed_channels) if own and own.allowed_channels is not None else None,
+            confirm_above_usd=own.confirm_above_usd if own else None,
         )
 
     def check_models(self, models: Sequence[str]) -> list[str]:
@@ -138,6 +160,17 @@ class SettingsBook:
         await repo.flush()
         return await self.read(repo, workspace_id, None)
 
+    async def set_confirmation(
+        self, repo: Repository, workspace_id: int, confirm_above_usd: float | None
+    ) -> ModelSettings:
+        """Above `confirm_above_usd` (estimated) the asker confirms a question first; None: never asks."""
+        if confirm_above_usd is not None and not (math.isfinite(confirm_above_usd) and confirm_above_usd >= 0):
+            raise InvalidSettingsError("The confirmation threshold must be a number of US dollars, 0 or more.")
+        row = await repo.settings.row(workspace_id, "")
+        row.confirm_above_usd, row.updated_at = confirm_above_usd, utcnow()
+        await repo.flush()
+        return await self.read(repo, workspace_id, None)
+
     async def set_merging(
         self, repo: Repository, workspace_id: int, merging: Merging, merger: str | None
     ) -> ModelSettings:
@@ -190,9 +223,13 @@ class SettingsBook:
         )
 
     @staticmethod
-    async def _check_budget(repo: Repository, workspace_id: int, budget: float, now: datetime) -> None:
-        midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
-        spent = await repo.settings.spent_since(workspace_id, midnight)
+    async def spent_today(repo: Repository, workspace_id: int, now: datetime) -> CostTotal:
+        """What the workspace's answers cost since 00:00 UTC: what its daily budget is held to."""
+        return await repo.settings.spent_since(workspace_id, _midnight(now))
+
+    async def _check_budget(self, repo: Repository, workspace_id: int, budget: float, now: datetime) -> None:
+        midnight = _midnight(now)
+        spent = (await self.spent_today(repo, workspace_id, now)).known_usd
         if spent >= budget:
             resume = midnight + timedelta(days=1)
             raise BudgetExceededError(

@@ -28,6 +28,7 @@ from adapters.calltrace import call_trace
 from adapters.connecting import describe, one_line
 from adapters.discord.cards import Board
 from adapters.discord.commands import Handlers
+from adapters.discord.confirm import ConfirmButton
 from adapters.discord.keys import KeyCommands
 from adapters.discord.leaderboard import LeaderboardCommand
 from adapters.discord.pacing import ChannelPacer
@@ -146,7 +147,7 @@ class ConsensusBot(discord.Client):
         quiet_reconnect_tracebacks()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(CardButton, ModelsSelect)
+        self.add_dynamic_items(CardButton, ModelsSelect, ConfirmButton)
         if not self.sync_commands:
             return
         if self.guild_ids:
@@ -190,6 +191,9 @@ class ConsensusBot(discord.Client):
 
     async def on_card_click(self, interaction: discord.Interaction[Any], click: Click) -> None:
         await self.handlers.click(interaction, click)
+
+    async def on_confirm_click(self, interaction: discord.Interaction[Any], ask: bool, nonce: str) -> None:
+        await self.handlers.confirmed(interaction, ask, nonce)
 
     async def on_models_chosen(self, interaction: discord.Interaction[Any], where: str) -> None:
         await self.settings_commands.chosen(interaction, where)

@@ -15,12 +15,13 @@ from discord import app_commands
 
 from adapters.discord import embeds
 from adapters.discord.actors import display_names, workspace_of
-from adapters.discord.cards import Board, Sendable, files_of
+from adapters.discord.cards import NO_PINGS, Board, Sendable, files_of
+from adapters.discord.confirm import Asking
 from adapters.discord.replies import ANSWERED, defer_publicly, guard
-from adapters.discord.views import confirm_view, question_view
-from adapters.presenter import actions, export
+from adapters.discord.views import confirm_view, offer_view, question_view
+from adapters.presenter import actions, card, export
 from adapters.presenter.live import LiveBatch
-from core.domain import Actor, MessageRef, Question, WorkspaceRef
+from core.domain import Actor, Batch, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
 from core.service import ConsensusService, clean_question
 
@@ -33,6 +34,7 @@ THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
 class Handlers:
     def __init__(self, service: ConsensusService, board: Board) -> None:
         self.service, self.board = service, board
+        self.asking = Asking(service)
         self.accepting = True  # False while shutting down: running questions finish, new ones wait
 
     def _check_open(self) -> None:
@@ -58,19 +60,44 @@ class Handlers:
                 await interaction.response.send_message(USAGE, ephemeral=True)
                 return
             clean_question(question)  # the core's own check, before anything is public
-            await defer_publicly(interaction)
+            await defer_publicly(interaction)  # first: the estimate's reads never delay Discord's answer
             ws = workspace_of(interaction.guild_id, interaction.user.id)
-            channel = interaction.channel
-            if isinstance(channel, discord.Thread):
-                await self._in_thread(interaction, ws, channel, question)
-            else:
-                await self._in_channel(interaction, ws, channel, question)
+            if await self.asking.confirm_first(interaction, ws, question):
+                return
+            await self._ask(interaction, ws, question)
+
+    async def _ask(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str, *, confirmed: bool = False
+    ) -> None:
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            await self._in_thread(interaction, ws, channel, text, confirmed)
+        else:
+            await self._in_channel(interaction, ws, channel, text, confirmed)
+
+    async def confirmed(self, interaction: discord.Interaction[Any], ask: bool, nonce: str) -> None:
+        """Ask or Cancel on the private estimate of a question above the threshold."""
+        async with guard(interaction):
+            text = await self.asking.settle(interaction, ask, nonce)
+            if text is not None:
+                self._check_open()
+                await defer_publicly(interaction)
+                await self._ask(
+                    interaction, workspace_of(interaction.guild_id, interaction.user.id), text, confirmed=True
+                )
 
     async def _in_thread(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, thread: discord.Thread, text: str
+        self,
+        interaction: discord.Interaction[Any],
+        ws: WorkspaceRef,
+        thread: discord.Thread,
+        text: str,
+        confirmed: bool = False,
     ) -> None:
         parent, tid = str(thread.parent_id), str(thread.id)
-        question = Question(ws, parent, str(interaction.user.id), text, thread=tid, delivery=str(interaction.id))
+        question = Question(
+            ws, parent, str(interaction.user.id), text, thread=tid, delivery=str(interaction.id), confirmed=confirmed
+        )
         conversation = await self.service.find_conversation(ws, parent, tid)
         if conversation is None:
             batch = await self.service.ask(question)
@@ -81,10 +108,12 @@ class Handlers:
         await self.board.post_cards(live, thread)
 
     async def _in_channel(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str, confirmed: bool = False
     ) -> None:
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
-        question = Question(ws, channel_id, str(interaction.user.id), text, delivery=str(interaction.id))
+        question = Question(
+            ws, channel_id, str(interaction.user.id), text, delivery=str(interaction.id), confirmed=confirmed
+        )
         batch = await self.service.ask(question)
         live = self.board.live.track(batch)
         root = await self._show_question(interaction, live)
@@ -143,14 +172,23 @@ class Handlers:
                 return
             perms = interaction.permissions
             actor = Actor(ws, str(interaction.user.id), is_admin=bool(perms and perms.manage_messages))
-            if click.on_question:  # Merge: the question's message carries the batch's id
+            if click.on_question:  # Merge, Stop: the question's message carries the batch's id
                 live = await self.board.live.live(click.target_id, ws)
             else:
                 answer = await self.service.get_answer(click.target_id, ws)
                 live = await self.board.live.live(answer.batch_id, ws)
                 if click.target_id not in live.cards and interaction.message is not None and not click.confirmed:
                     live.cards[click.target_id] = _ref(interaction.message)  # the clicked card itself
-            await self.board.live.apply(live, await actions.perform(self.service, click, actor))
+            change = await actions.perform(self.service, click, actor)
+            await self.board.live.apply(live, change)
+            offered = card.offer_after(click.verb, change)
+            if offered is not None and isinstance(change, Batch):  # only the clicker sees it
+                await interaction.followup.send(
+                    embeds.neutralise(offered.text),
+                    view=offer_view(offered, change.id),
+                    ephemeral=True,
+                    allowed_mentions=NO_PINGS,
+                )
             if click.confirmed:  # the confirmation has done its work
                 await interaction.edit_original_response(
                     content=f"Done: {actions.CONFIRMS[click.verb].button}.", view=None

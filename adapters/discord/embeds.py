@@ -141,12 +141,17 @@ def _colour(shown: card.CardView) -> int:
     }.get(shown.state, GOLD if shown.is_top else BLURPLE)
 
 
+def mention(user_id: str) -> str:
+    """A person as Discord draws them (messages go out with AllowedMentions.none(): nobody is pinged)."""
+    return f"<@{user_id}>" if user_id.isdigit() else neutralise(user_id)
+
+
 def _facts(embed: discord.Embed, shown: card.CardView, *, with_why: bool = False) -> None:
     """How it ended, why, what decided the rank, the score, usage, who selected it, and (in the
     footer) which key paid."""
     answer = shown.answer
-    ending = card.ending_line(answer)
-    if ending:
+    ending = card.ending_line(answer, neutralise, mention)
+    if ending and not (answer.is_stopped and shown.state is card.CardState.FAILED):  # said in its description
         embed.add_field(name=f"{ending.icon} {ending.title}", value=ending.note, inline=False)
     if with_why and shown.why:
         embed.add_field(name="Why", value=neutralise(_clip(shown.why, FIELD_MAX)), inline=False)
@@ -179,9 +184,11 @@ def card_message(shown: card.CardView) -> Rendered:
     if shown.state is card.CardState.FAILED:
         reason = neutralise(_clip(answer.error or "The model failed to answer.", 1500))
         tries = card.tries_text(answer)
-        embed = discord.Embed(
-            title=title, description=f"❌ **Failed:** {reason}" + (f" ({tries})" if tries else ""), colour=colour
-        )
+        said = f"❌ **Failed:** {reason}" + (f" ({tries})" if tries else "")
+        ending = card.ending_line(answer, neutralise, mention)
+        if ending and answer.is_stopped:
+            said = f"{ending.icon} {ending.note}"
+        embed = discord.Embed(title=title, description=said, colour=colour)
         _facts(embed, shown)
         return Rendered(embeds=[embed])
     if shown.state is card.CardState.WAITING:

@@ -21,10 +21,11 @@ from adapters.discord.embeds import BLURPLE
 from adapters.discord.replies import ANSWERED, guard
 from adapters.presenter.card import MERGING_WORDS
 from adapters.presenter.channels import channel_link
+from adapters.presenter.cost import spending_line, threshold_words
 from core.domain import Merging
 from core.errors import InvalidSettingsError, PermissionDeniedError
 from core.service import ConsensusService
-from core.settings import MAX_MODELS, ModelSettings
+from core.settings import MAX_MODELS, ModelSettings, Spending
 
 Where = Literal["server", "channel"]
 When = Literal["off", "request", "auto"]  # core.domain.Merging's values
@@ -43,8 +44,8 @@ def _models(models: tuple[str, ...] | None, otherwise: str) -> str:
     return ", ".join(f"`{m}`" for m in models) if models else otherwise
 
 
-def render(settings: ModelSettings, channel: str | None) -> discord.Embed:
-    """The settings in force for the server and (given) one channel."""
+def render(settings: ModelSettings, channel: str | None, spending: Spending | None = None) -> discord.Embed:
+    """The settings in force for the server and (given) one channel; with `spending`, today's spend."""
     embed = discord.Embed(title="Consensus settings", colour=BLURPLE)
     everyone = f"all the operator's models ({len(settings.available)})"
     embed.add_field(name="Server's models", value=_models(settings.models, everyone), inline=False)
@@ -63,6 +64,9 @@ def render(settings: ModelSettings, channel: str | None) -> discord.Embed:
     rate = settings.questions_per_minute
     embed.add_field(name="Daily budget", value="no limit" if budget is None else f"${budget:,.2f} per day (UTC)")
     embed.add_field(name="Questions per minute", value="no limit" if rate is None else f"{rate} per person")
+    embed.add_field(name="Confirm before asking", value=threshold_words(settings.confirm_above_usd))
+    if spending is not None:
+        embed.add_field(name="Spent today", value=spending_line(spending), inline=False)
     merger = f"; written by `{settings.merger}`" if settings.merger else ""
     embed.add_field(name="Merged answer", value=MERGING_WORDS[settings.merging] + merger, inline=False)
     embed.set_footer(text=f"At most {MAX_MODELS} models answer one question.")
@@ -135,19 +139,23 @@ class SettingsCommands:
         async def channels(interaction: discord.Interaction[Any], change: ChannelChange) -> None:
             await self.channels(interaction, change)
 
-        @group.command(name="limits", description="Daily budget and questions per minute (omitted: unchanged)")
+        @group.command(
+            name="limits", description="Daily budget, questions per minute, confirmation threshold (omitted: unchanged)"
+        )
         @app_commands.describe(
             daily_budget_usd="US dollars per day for the whole server",
             questions_per_minute="Questions per person per minute",
-            reset="Put both back to the operator's defaults",
+            confirm_above_usd="Above this estimate (US dollars) the asker confirms a question first",
+            reset="Put the limits back to the operator's defaults, and never ask to confirm",
         )
         async def limits(
             interaction: discord.Interaction[Any],
             daily_budget_usd: app_commands.Range[float, 0, 1_000_000] | None = None,
             questions_per_minute: app_commands.Range[int, 1, 10_000] | None = None,
+            confirm_above_usd: app_commands.Range[float, 0, 1_000_000] | None = None,
             reset: bool = False,
         ) -> None:
-            await self.limits(interaction, daily_budget_usd, questions_per_minute, reset)
+            await self.limits(interaction, daily_budget_usd, questions_per_minute, reset, confirm_above_usd)
 
         @group.command(name="merging", description="When answers are merged into one, and which model merges")
         @app_commands.describe(
@@ -173,7 +181,7 @@ class SettingsCommands:
             await interaction.response.defer(ephemeral=True, thinking=True)
             actor, channel = actor_of(interaction), settings_channel(interaction)
             settings = await self.service.model_settings(actor.workspace, channel)
-            await self._reply(interaction, render(settings, channel))
+            await self._reply(interaction, render(settings, channel, await self.service.spending(actor.workspace)))
 
     async def models(self, interaction: discord.Interaction[Any], where: Where) -> None:
         async with guard(interaction):
@@ -220,6 +228,7 @@ class SettingsCommands:
         daily_budget_usd: float | None,
         questions_per_minute: int | None,
         reset: bool,
+        confirm_above_usd: float | None = None,
     ) -> None:
         async with guard(interaction):
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -229,10 +238,13 @@ class SettingsCommands:
                 daily_budget_usd = now.daily_budget_usd if daily_budget_usd is None else daily_budget_usd
                 if questions_per_minute is None:
                     questions_per_minute = now.questions_per_minute
+                confirm_above_usd = now.confirm_above_usd if confirm_above_usd is None else confirm_above_usd
             await self.service.set_limits(
                 actor, daily_budget_usd=daily_budget_usd, questions_per_minute=questions_per_minute
             )
-            await self._reply(interaction, render(await self.service.model_settings(actor.workspace, channel), channel))
+            await self.service.set_confirmation(actor, confirm_above_usd)
+            shown = await self.service.model_settings(actor.workspace, channel)
+            await self._reply(interaction, render(shown, channel, await self.service.spending(actor.workspace)))
 
     async def merging(self, interaction: discord.Interaction[Any], when: str, merger: str | None) -> None:
         async with guard(interaction):

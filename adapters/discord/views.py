@@ -74,13 +74,19 @@ def card_view(shown: CardView) -> discord.ui.View:
 
 
 def question_view(batch: Batch) -> discord.ui.View:
-    """The buttons of the question's message (Merge, Export), as a stopped view; empty clears them."""
+    """The buttons of the question's message (Stop; Merge, Export), as a stopped view; empty clears them."""
     return _stopped(
         *(
             CardButton(actions.Click(a.verb, batch.id), label=a.label, style=_STYLES[a.style])
             for a in card.question_actions(batch)
         )
     )
+
+
+def offer_view(offered: card.Offer, target_id: int) -> discord.ui.View:
+    """The one button of a private offer (Stop the others, after a Select)."""
+    action = offered.action
+    return _stopped(CardButton(actions.Click(action.verb, target_id), label=action.label, style=_STYLES[action.style]))
 
 
 def confirm_view(click: actions.Click) -> discord.ui.View:

@@ -1,7 +1,7 @@
 """The card verbs, the component id that carries one, and the core call each one makes.
 
-A component id is `consensus:<verb>:<answer id>` (Merge and Export, on the question's message, carry
-the question's batch id instead), with `:yes` appended on the button of a
+A component id is `consensus:<verb>:<answer id>` (Merge, Export and Stop, on the question's message,
+carry the question's batch id instead), with `:yes` appended on the button of a
 confirmation step (Discord asks in an ephemeral message; Slack's own dialog needs no second id).
 Nothing else rides on a button: the state lives in the database, so a click works after a
 restart and on any replica.
@@ -31,12 +31,13 @@ class Verb(StrEnum):
     RETRY = "retry"
     MERGE = "merge"  # on the question: a merged answer written from the kept answers
     EXPORT = "export"  # on the question: the conversation's decision record, as a file in the thread
+    STOP = "stop"  # on the question: stop the answers still being written, keep what arrived
 
 
 # The verbs that change the answer for everyone: only the asker or an admin may use them.
-PRIVILEGED = frozenset({Verb.SELECT, Verb.DELETE, Verb.DELETE_OTHERS, Verb.RETRY, Verb.MERGE})
+PRIVILEGED = frozenset({Verb.SELECT, Verb.DELETE, Verb.DELETE_OTHERS, Verb.RETRY, Verb.MERGE, Verb.STOP})
 # The verbs of the question's message: their id is the question's batch, not an answer.
-ON_QUESTION = frozenset({Verb.MERGE, Verb.EXPORT})
+ON_QUESTION = frozenset({Verb.MERGE, Verb.EXPORT, Verb.STOP})
 COMPONENT_ID = re.compile(
     rf"{PREFIX}:(?P<verb>{'|'.join(v.value for v in Verb)}):(?P<id>\d{{1,{ID_MAX_DIGITS}}})(?::(?P<yes>{CONFIRMED}))?"
 )
@@ -64,7 +65,7 @@ CONFIRMS = {
 @dataclass(frozen=True, slots=True)
 class Click:
     verb: Verb
-    target_id: int  # the answer's id; the batch's for Merge and Export
+    target_id: int  # the answer's id; the batch's for Merge, Export and Stop
     confirmed: bool = False
 
     @property
@@ -97,6 +98,7 @@ class CardVerbs(Protocol):
     async def delete_others(self, answer_id: int, actor: Actor) -> Batch: ...
     async def retry(self, answer_id: int, actor: Actor) -> Answer: ...
     async def merge(self, batch_id: int, actor: Actor) -> Batch: ...
+    async def stop(self, batch_id: int, actor: Actor) -> Batch: ...
 
 
 async def perform(service: CardVerbs, click: Click, actor: Actor) -> Answer | Batch:
@@ -110,5 +112,6 @@ async def perform(service: CardVerbs, click: Click, actor: Actor) -> Answer | Ba
         Verb.DELETE_OTHERS: service.delete_others,
         Verb.RETRY: service.retry,
         Verb.MERGE: service.merge,
+        Verb.STOP: service.stop,
     }
     return await calls[click.verb](click.target_id, actor)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from adapters.presenter.actions import CONFIRMS, Confirm, Verb
-from core.domain import Answer, AnswerStatus, Batch, Ending, Merging
+from adapters.presenter.cost import cost_line
+from core.domain import NOTHING_KEPT, Answer, AnswerStatus, Batch, Ending, Merging
 
 Inert = Callable[[str], str]
 _METHOD_WORDS = {"consensus": "agreement", "agreement": "agreement", "judge": "a judge model"}
@@ -186,11 +187,16 @@ class EndingLine:
     note: str
 
 
-def ending_line(answer: Answer) -> EndingLine | None:
-    """Cut, refused, or whole but with characters replaced; None for a whole, clean answer."""
+def ending_line(answer: Answer, inert: Inert = _same, person: Inert = _same) -> EndingLine | None:
+    """Stopped, cut, refused, or whole but with characters replaced; None for a whole, clean answer.
+    The note is ready to show: `inert` has made it safe, `person` draws who stopped it (a mention)."""
+    if answer.is_stopped:
+        nothing = "" if answer.content else f"; {NOTHING_KEPT}"
+        return EndingLine("⏹", "Stopped", f"Stopped by {person(answer.stopped_by or 'someone')}{inert(nothing)}")
     note = answer.ending_note
     if note is None:
         return None
+    note = inert(note)
     if answer.is_cut:
         return EndingLine("✂️", "Ended early", note)
     if answer.ended == Ending.REFUSED:
@@ -228,8 +234,16 @@ def waiting(batch: Batch) -> list[Answer]:
     return [a for a in batch.model_answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
 
 
+def writing(batch: Batch) -> list[Answer]:
+    """The answers still being written that a stop would stop (a merge included)."""
+    return [
+        a for a in batch.live_answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING) and not a.is_stopped
+    ]
+
+
 MERGE_ACTION = Action(Verb.MERGE, "Merge", Style.PRIMARY)
 EXPORT_ACTION = Action(Verb.EXPORT, "Export")
+STOP_ACTION = Action(Verb.STOP, "Stop", Style.DANGER)
 # The workspace setting, in the words every settings screen uses
 MERGING_WORDS = {
     Merging.OFF: "off",
@@ -240,15 +254,37 @@ MERGE_MIN_ANSWERS = 2
 
 
 def question_actions(batch: Batch) -> tuple[Action, ...]:
-    """The buttons on the question's message, once every model has answered: Merge, while at least
-    two answers are kept and none is merged yet, unless the workspace turned merging off; and
-    Export, the conversation's decision record, for anyone who can see the thread."""
-    if waiting(batch):
+    """The buttons on the question's message: Stop, while anything is being written; once every
+    model has answered: Merge, while at least two answers are kept and none is merged yet, unless
+    the workspace turned merging off; and Export, the conversation's decision record, for anyone
+    who can see the thread."""
+    if writing(batch):
+        return (STOP_ACTION,)
+    if waiting(batch):  # stopped, and its writer is storing what arrived
         return ()
     done = [a for a in batch.model_answers if a.status is AnswerStatus.COMPLETED]
     if batch.merging is Merging.OFF or batch.merge is not None or len(done) < MERGE_MIN_ANSWERS:
         return (EXPORT_ACTION,)
     return (MERGE_ACTION, EXPORT_ACTION)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A private message with one button, offered to the person who clicked."""
+
+    text: str
+    action: Action
+
+
+def offer_after(verb: Verb, change: Answer | Batch) -> Offer | None:
+    """What to offer the clicker next: after Select while other models still write, to stop them."""
+    if verb is not Verb.SELECT or not isinstance(change, Batch) or not writing(change):
+        return None
+    others = ", ".join(a.label for a in writing(change))
+    return Offer(
+        f"Still writing: {others}. Stop them? What they wrote so far is kept.",
+        Action(Verb.STOP, "Stop the others", Style.DANGER),
+    )
 
 
 def merge_status(batch: Batch, inert: Inert = _same) -> str:
@@ -267,10 +303,13 @@ def status_line(batch: Batch, inert: Inert = _same) -> str:
     """ "3/3 answered · ranked by agreement", "2/3 answered · Claude failed", "1/3 answered · waiting for…"."""
     live = batch.model_answers
     done = [a for a in live if a.status is AnswerStatus.COMPLETED]
-    failed = [a for a in live if a.status is AnswerStatus.FAILED]
+    failed = [a for a in live if a.status is AnswerStatus.FAILED and not a.is_stopped]
+    stopped = [a for a in live if a.is_stopped]
     parts = [f"{len(done)}/{len(live)} answered"]
     if failed:
         parts.append(", ".join(inert(a.label) for a in failed) + " failed")
+    if stopped:
+        parts.append(", ".join(inert(a.label) for a in stopped) + " stopped")
     if waiting(batch):
         parts.append("waiting for " + ", ".join(inert(a.label) for a in waiting(batch)))
     elif is_ranked(batch):
@@ -284,7 +323,8 @@ def status_line(batch: Batch, inert: Inert = _same) -> str:
     deleted = len(batch.answers) - len(batch.live_answers)
     if deleted:
         parts.append(f"{deleted} deleted")
-    return " · ".join(parts)
+    parts.append(cost_line(batch))
+    return " · ".join(p for p in parts if p)
 
 
 DISAGREE_FLAG = "⚠️ The models disagree."
@@ -315,7 +355,7 @@ def ranking_line(
     entries: list[str] = []
     for answer in ranked(batch):
         if answer.status is AnswerStatus.FAILED:
-            text = f"{inert(answer.label)} failed"
+            text = f"{inert(answer.label)} {'stopped' if answer.is_stopped else 'failed'}"
         else:
             rank = f"#{answer.rank} " if answer.rank is not None else ""
             score = f" {answer.score:.1f}" if answer.score is not None else ""

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.presenter.card import best_first
+from core.cost import money, total
 from core.domain import Answer, AnswerStatus, Batch, ConversationDetail
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
@@ -33,15 +34,13 @@ def _when(moment: datetime | None) -> str:
 
 def _cost(answers: tuple[Answer, ...]) -> str:
     """The total of the known prices; answers with unknown prices make it a floor, said so."""
-    known = [a.cost_usd for a in answers if a.cost_usd is not None]
-    unknown = sum(1 for a in answers if a.cost_usd is None and a.status is AnswerStatus.COMPLETED)
-    total = f"${sum(known):.4f}"
-    if unknown:
-        return f"≥ {total} ({unknown} price{'s' if unknown != 1 else ''} unknown)"
-    return total
+    spent = total(answers)
+    return spent.text if spent is not None else money(0.0)
 
 
 def _ended(answer: Answer) -> str:
+    if answer.is_stopped and answer.status is not AnswerStatus.COMPLETED:  # nothing kept: not a failure
+        return answer.ending_note or "stopped"
     if answer.status is AnswerStatus.FAILED:
         return "failed"
     if answer.status is not AnswerStatus.COMPLETED:
@@ -61,7 +60,7 @@ def _answer_lines(answer: Answer, who: Who) -> list[str]:
     if answer.is_selected:
         head.append(f"✓ selected by {who(answer.selected_by) if answer.selected_by else 'someone'}")
     lines = [f"- {' · '.join(head)}"]
-    if answer.status is AnswerStatus.FAILED:
+    if answer.status is AnswerStatus.FAILED and not answer.is_stopped:
         lines.append(f"  - Failed: {inert(answer.error or 'no reason given')}")
     if answer.summary:
         lines.append(f"  - Summary: {inert(answer.summary)}")
@@ -139,6 +138,7 @@ def _answer_data(answer: Answer) -> dict[str, Any]:
         "error": answer.error,
         "selected": answer.is_selected,
         "selected_by": answer.selected_by,
+        "stopped_by": answer.stopped_by,
         "deleted": False,
         "latency_ms": answer.latency_ms,
         "cost_usd": answer.cost_usd,

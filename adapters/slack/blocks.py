@@ -4,7 +4,8 @@ Every text object that carries something we did not write is mrkdwn with `verbat
 and passes through `text.escape` (or `markdown_to_mrkdwn`, which escapes). Limits count what
 Slack counts, the escaped text (`&` becomes `&amp;`): text is shortened after it is escaped, and
 `mrkdwn` holds every text object to Block Kit's 3,000 characters. The one mention we
-produce is "Selected by <@U…>", built from a user id Slack gave us and checked for shape.
+produce are "Selected by <@U…>" and "Stopped by <@U…>", built from user ids Slack gave us and checked
+for shape.
 Buttons carry only `consensus:<verb>:<id>`; the state lives in the store.
 """
 
@@ -161,7 +162,9 @@ def card_message(shown: card.CardView) -> Rendered:
         return Rendered([section(head), section(tail), context("✍️ writing…")], fallback + ": writing")
     if shown.state is card.CardState.FAILED:
         error = ellipsize(escape(answer.error or "The model failed to answer."), 1500)
-        blocks = [section(head), section(f"⚠️ *Failed:* {error}")]
+        ending = card.ending_line(answer, escape, mention)
+        said = f"{ending.icon} {ending.note}" if ending and answer.is_stopped else f"⚠️ *Failed:* {error}"
+        blocks = [section(head), section(said)]
         blocks.append(context(card.tries_text(answer), card.usage_line(answer, escape)))
         blocks.append(_actions(shown))
         return Rendered(blocks, fallback + ": failed")
@@ -173,9 +176,9 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
     summary = escape(answer.summary) if answer.summary else ellipsize(escape(answer.content or "(empty answer)"), 600)
     score = card.score_text(answer, escape)
     blocks: list[Block] = [section(f"{head}{' · ' + score if score else ''}")]
-    ending = card.ending_line(answer)
+    ending = card.ending_line(answer, escape, mention)
     if ending:
-        blocks.append(context(f"{ending.icon} {escape(ending.note)}"))
+        blocks.append(context(f"{ending.icon} {ending.note}"))
     if answer.is_selected:
         blocks.append(context(f"✅ Selected by {mention(answer.selected_by)}"))
     more: list[tuple[list[Block], str]] = []
@@ -208,6 +211,14 @@ def _final(shown: card.CardView, head: str, fallback: str) -> Rendered:
 def _actions(shown: card.CardView) -> Block:
     elements = [button(a.label, a.verb, shown.answer.id, _STYLES[a.style], a.confirm) for a in shown.actions]
     return {"type": "actions", "block_id": f"consensus-{shown.answer.id}", "elements": elements}
+
+
+def offer(shown: card.Offer, target_id: int) -> Rendered:
+    """A private offer with its one button (Stop the others, after a Select)."""
+    action = shown.action
+    element = button(action.label, action.verb, target_id, _STYLES[action.style], action.confirm)
+    text = escape(shown.text)
+    return Rendered([section(text), {"type": "actions", "elements": [element]}], ellipsize(text, FALLBACK_LIMIT))
 
 
 def notice(message: str) -> Rendered:

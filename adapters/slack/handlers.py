@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from adapters.presenter import actions, export
+from adapters.presenter import actions, card, export
 from adapters.slack import blocks, home
 from adapters.slack.base import HandlerBase, Reply, team_of, workspace
+from adapters.slack.confirm import ASK_ACTION, CANCEL_ACTION, ConfirmFlow
 from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
 from adapters.slack.text import escape
-from core.domain import Actor, Question
+from core.domain import Actor, Batch, Question
 from core.errors import ConsensusError
 from core.leaderboard import DEFAULT_DAYS
 
@@ -30,13 +32,15 @@ RESTARTING = "Consensus is restarting; ask again in a minute."
 __all__ = ["RESTARTING", "Reply", "SlackHandlers", "team_of", "workspace"]
 
 
-class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
+class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
     def register(self, app: AsyncApp) -> None:
         early = self.listeners.early  # Bolt answers Slack as soon as a listener acknowledges
         app.command(self.command)(early(self.on_command))
         app.action(home.OPEN_SEARCH)(early(self.on_open_search))
         app.action(ACTION)(early(self.on_action))
         app.action(KEY_DELETE)(early(self.on_key_delete))
+        app.action(ASK_ACTION)(early(self.on_confirm))
+        app.action(CANCEL_ACTION)(early(self.on_confirm))
         app.view(home.SEARCH_CALLBACK)(early(self.on_search))
         app.view(KEYS_CALLBACK)(early(self.on_keys_submit))
         app.view(SETTINGS_CALLBACK)(early(self.on_settings_submit))
@@ -60,45 +64,29 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
             note = blocks.notice(RESTARTING)
             await ack(text=note.text, blocks=note.blocks, response_type="ephemeral")
             return
-        team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
-        self.people.remember_name(team, user, command.get("user_name"))
-        board = verb == "leaderboard" and (not rest or rest.isdigit())  # "leaderboard of 2024?" is a question
-        if verb not in ("keys", "history") and text.lower() != "settings" and not board:
-            question = Question(workspace(team), channel, user, text, delivery=command.get("trigger_id"))
-            await self._ask_command(question, ack, respond)
+        leaders = verb == "leaderboard" and (not rest or rest.isdigit())  # "leaderboard of 2024?" is a question
+        if verb not in ("keys", "history") and text.lower() != "settings" and not leaders:
+            await self.ask_command(ack, command, respond)  # acknowledged with the question's estimate
             return
         await ack()  # first: a modal's trigger_id, and Slack's patience, last 3 s
+        team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
+        self.people.remember_name(team, user, command.get("user_name"))
         if verb == "keys":
             await self.keys_command(rest, command, respond)
         elif text.lower() == "settings":
             await self.settings_command(command, respond)
-        elif board:
-            leaders = self._leaderboard(team, channel, int(rest) if rest else DEFAULT_DAYS, respond)
-            await self._guard(self._responder(respond), leaders)
+        elif leaders:
+            board = self._leaderboard(team, channel, int(rest) if rest else DEFAULT_DAYS, respond)
+            await self._guard(self._responder(respond), board)
         else:
             await self._guard(self._responder(respond), self._history(team, rest or None, respond))
 
-    async def _ask_command(self, question: Question, ack: Any, respond: Any) -> None:
-        """The question is stored before Slack hears it was received (a few ms of the 3 s Slack
-        waits): once acknowledged it is never lost, whenever the process dies."""
-        acked = False
-
-        async def acknowledge() -> None:
-            nonlocal acked
-            if not acked:
-                acked = True
-                await ack()
-
-        async def reply(message: str) -> None:
-            await acknowledge()
-            await self._responder(respond)(message)
-
-        await self._guard(reply, self._ask(question, acknowledge))
-        await acknowledge()  # a repeated delivery: acted on once already, nothing to say
-
-    async def _ask(self, question: Question, acknowledge: Any) -> None:
+    async def _ask(self, question: Question, acknowledge: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`acknowledge` once the question is stored: an acknowledged question is never lost, whenever
+        the process dies (the store write is a few ms of the 3 s Slack waits)."""
         batch = await self.service.ask(question)
-        await acknowledge()
+        if acknowledge is not None:
+            await acknowledge()
         name = await self.people.name(question.workspace.external_id, question.user)
         await self.renderer.open(batch, asker_name=name)
 
@@ -124,16 +112,24 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         container = body.get("container") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         reply = self._ephemeral(channel, user, container.get("thread_ts"))
-        await self._guard(reply, self._click(click, team, user))
+        await self._guard(reply, self._click(click, team, user, (channel, container.get("thread_ts"))))
 
-    async def _click(self, click: actions.Click, team: str, user: str) -> None:
+    async def _click(self, click: actions.Click, team: str, user: str, where: tuple[str | None, str | None]) -> None:
         if click.verb is actions.Verb.EXPORT:
             await self._export(click.target_id, team, user)
             return
         # Slack asked for confirmation already: the button carries a `confirm` dialog
         admin = click.verb in actions.PRIVILEGED and await self.people.is_admin(team, user)
         actor = Actor(workspace(team), user, is_admin=admin)
-        await self.renderer.show(await actions.perform(self.service, click, actor), actor.workspace)
+        change = await actions.perform(self.service, click, actor)
+        await self.renderer.show(change, actor.workspace)
+        offered = card.offer_after(click.verb, change)
+        channel, thread_ts = where
+        if offered is not None and channel and isinstance(change, Batch):  # only the clicker sees it
+            shown = blocks.offer(offered, change.id)
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=shown.text, blocks=shown.blocks, thread_ts=thread_ts
+            )
 
     async def _export(self, batch_id: int, team: str, user: str) -> None:
         """The decision record, uploaded into the conversation's thread (files.getUploadURLExternal,
@@ -201,7 +197,10 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         text = str(event.get("text") or "")
         if bot_user:
             text = text.replace(f"<@{bot_user}>", " ")
-        batch = await self.service.follow_up(conversation, Question(ws, channel, user, text.strip(), thread=thread_ts))
+        question = Question(ws, channel, user, text.strip(), thread=thread_ts)
+        if await self.confirm_follow_up(conversation, question, str(event.get("ts"))):
+            return  # above the threshold: asked once the person confirms
+        batch = await self.service.follow_up(conversation, question)
         await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
 
     # --- App Home and search ---------------------------------------------------------------------------
@@ -213,7 +212,8 @@ class SlackHandlers(KeysFlow, SettingsFlow, HandlerBase):
         items = await self.service.history(workspace(team), None, limit=home.MAX_ITEMS)
         names = await self.people.names(team, (i.created_by for i in items))
         board = await self.service.leaderboard(workspace(team))
-        view = home.home_view(items, names, await self.people.workspace_url(team), board)
+        spending = await self.service.spending(workspace(team))
+        view = home.home_view(items, names, await self.people.workspace_url(team), board, spending)
         await self.client.views_publish(user_id=event["user"], view=view)
 
     async def on_open_search(self, ack: Any, body: dict[str, Any]) -> None:

@@ -8,10 +8,12 @@ from typing import Any
 
 from adapters.presenter import leaderboard as standing
 from adapters.presenter.channels import channel_link
+from adapters.presenter.cost import spending_line
 from adapters.slack.blocks import Block, Rendered, context, mrkdwn, permalink, section
 from adapters.slack.text import ellipsize, escape
 from core.domain import MAX_QUESTION_CHARS, ConversationSummary, MessageRef
 from core.leaderboard import Leaderboard
+from core.settings import Spending
 
 SEARCH_CALLBACK = "consensus:search"
 SEARCH_BLOCK = "consensus-search"
@@ -115,10 +117,13 @@ def home_view(
     names: Mapping[str, str],
     workspace_url: str | None,
     board: Leaderboard | None = None,
+    spending: Spending | None = None,
 ) -> dict[str, Any]:
     leaders = [*leaderboard_blocks(board), {"type": "divider"}] if board is not None else []
+    spent = [context(escape(spending_line(spending)))] if spending is not None else []
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Consensus"}},
+        *spent,
         *leaders,
         {
             "type": "section",

@@ -17,6 +17,7 @@ from typing import Any
 
 from adapters.presenter.card import MERGING_WORDS
 from adapters.presenter.channels import channel_link
+from adapters.presenter.cost import threshold_words
 from adapters.slack.base import HandlerBase, modal_error, team_of, workspace
 from adapters.slack.blocks import Block, context, section
 from adapters.slack.forms import (
@@ -43,6 +44,7 @@ MODELS_BLOCK, CHANNEL_BLOCK, ALLOWED_BLOCK, BUDGET_BLOCK, RATE_BLOCK = (
     "consensus-settings-rate",
 )
 MODELS, ONLY_CHANNEL, ALLOWED, BUDGET, RATE = "models", "only_channel", "allowed", "budget", "rate"
+CONFIRM_BLOCK, CONFIRM = "consensus-settings-confirm", "confirm_above"
 MERGING_BLOCK, MERGER_BLOCK, MERGING, MERGER = (
     "consensus-settings-merging",
     "consensus-settings-merger",
@@ -134,6 +136,14 @@ def settings_modal(settings: ModelSettings, *, channel: str | None) -> dict[str,
         "max_length": 10,
         "placeholder": {"type": "plain_text", "text": "no limit"},
     }
+    confirm: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": CONFIRM,
+        "max_length": 20,
+        "placeholder": {"type": "plain_text", "text": "never"},
+    }
+    if settings.confirm_above_usd is not None:
+        confirm["initial_value"] = _number(settings.confirm_above_usd)
     if settings.daily_budget_usd is not None:
         budget["initial_value"] = _number(settings.daily_budget_usd)
     if settings.questions_per_minute is not None:
@@ -148,6 +158,13 @@ def settings_modal(settings: ModelSettings, *, channel: str | None) -> dict[str,
         ),
         input_block(
             RATE_BLOCK, "Questions per minute, per person", rate, optional=True, hint="Empty: the operator's default."
+        ),
+        input_block(
+            CONFIRM_BLOCK,
+            "Confirm questions estimated above (US dollars)",
+            confirm,
+            optional=True,
+            hint="Above this estimate the asker confirms first (Ask / Cancel). Empty: never.",
         ),
         context("Limits apply to the whole workspace, whichever channel you are in."),
         *merging_blocks(settings),
@@ -192,6 +209,7 @@ class SettingsForm:
     questions_per_minute: int | None
     merging: Merging = Merging.ON_REQUEST
     merger: str | None = None  # None: the operator's default
+    confirm_above_usd: float | None = None  # None: never ask first
 
 
 class FormError(Exception):
@@ -205,14 +223,9 @@ class FormError(Exception):
 def read_settings_form(view: Mapping[str, Any]) -> SettingsForm:
     values = state_values(view)
     channel = metadata_channel(view) if ONLY_CHANNEL in selected_all(values, CHANNEL_BLOCK, ONLY_CHANNEL) else None
-    budget_text = text_value(values, BUDGET_BLOCK, BUDGET).strip().removeprefix("$").strip()
-    if _THOUSANDS.fullmatch(budget_text):  # "1,500.00"; a decimal comma ("1,5") is not guessed at
-        budget_text = budget_text.replace(",", "")
+    budget = _dollars(text_value(values, BUDGET_BLOCK, BUDGET), BUDGET_BLOCK)
+    confirm = _dollars(text_value(values, CONFIRM_BLOCK, CONFIRM), CONFIRM_BLOCK)
     rate_text = text_value(values, RATE_BLOCK, RATE).strip()
-    try:
-        budget = float(budget_text) if budget_text else None
-    except ValueError:
-        raise FormError(BUDGET_BLOCK, "Enter an amount in US dollars, like 10 or 2.50, or leave it empty.") from None
     try:
         rate = int(rate_text) if rate_text else None
     except ValueError:
@@ -227,7 +240,18 @@ def read_settings_form(view: Mapping[str, Any]) -> SettingsForm:
         rate,
         Merging.of(selected(values, MERGING_BLOCK, MERGING) or None),
         None if merger in ("", DEFAULT_MERGER) else merger,
+        confirm,
     )
+
+
+def _dollars(typed: str, block: str) -> float | None:
+    text = typed.strip().removeprefix("$").strip()
+    if _THOUSANDS.fullmatch(text):  # "1,500.00"; a decimal comma ("1,5") is not guessed at
+        text = text.replace(",", "")
+    try:
+        return float(text) if text else None
+    except ValueError:
+        raise FormError(block, "Enter an amount in US dollars, like 10 or 2.50, or leave it empty.") from None
 
 
 def saved_message(models: Sequence[str], channel: str | None, limits: ModelSettings) -> str:
@@ -247,7 +271,8 @@ def saved_message(models: Sequence[str], channel: str | None, limits: ModelSetti
         if limits.allowed_channels
         else "Consensus answers in every channel"
     )
-    merging = f"Merged answers: {MERGING_WORDS[limits.merging]}"
+    merging = f"Confirm before asking: {threshold_words(limits.confirm_above_usd)}. "
+    merging += f"Merged answers: {MERGING_WORDS[limits.merging]}"
     merger = f", written by {limits.merger}" if limits.merger and limits.merging is not Merging.OFF else ""
     return (
         f"Saved. Questions {where} go to: {', '.join(models) or 'none'}. {answers}. Limits: {budget}, {rate}. "
@@ -290,6 +315,8 @@ class SettingsFlow(HandlerBase):
             limits = await self.service.set_limits(
                 actor, daily_budget_usd=form.daily_budget_usd, questions_per_minute=form.questions_per_minute
             )
+            stage[0] = CONFIRM_BLOCK
+            limits = await self.service.set_confirmation(actor, form.confirm_above_usd)
             stage[0] = MERGER_BLOCK
             limits = await self.service.set_merging(actor, form.merging, form.merger)
             stage[0] = ALLOWED_BLOCK
@@ -303,7 +330,7 @@ class SettingsFlow(HandlerBase):
             if stage[0] == BUDGET_BLOCK and isinstance(exc, InvalidSettingsError):
                 # set_limits refuses one of its two numbers; the budget's refusal names it
                 return BUDGET_BLOCK if "budget" in exc.message.lower() else RATE_BLOCK
-            return stage[0] if stage[0] in (MERGER_BLOCK, ALLOWED_BLOCK) else MODELS_BLOCK
+            return stage[0] if stage[0] in (CONFIRM_BLOCK, MERGER_BLOCK, ALLOWED_BLOCK) else MODELS_BLOCK
 
         await self._guard_modal(ack, apply(), block_for)
         if saved:

@@ -24,6 +24,8 @@ from adapters.presenter.card import (
     usage_line,
     view,
 )
+from adapters.presenter.cost import cost_line
+from core.cost import total
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
 from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, BatchResumed, Event
 from core.ranking.judge import JUDGE_FAILED
@@ -97,8 +99,11 @@ def card(answer: Answer, full: bool) -> Panel:
     title = Text.assemble((answer.label, "bold"), " ", (answer.provider_id, "dim"), marks(answer))
     faded = "bright_black" if answer.is_deleted else None
     if answer.status == AnswerStatus.FAILED:
+        stopped = ending_line(answer) if answer.is_stopped else None
         return Panel(
-            Text(answer.error or "failed", style="red"),
+            Text(f"{stopped.icon} {stopped.note}", style="yellow")
+            if stopped
+            else Text(answer.error or "failed", style="red"),
             title=title,
             title_align="left",
             border_style=faded or "red",
@@ -152,6 +157,9 @@ def print_batch(console: Console, batch: Batch, full: bool, *, heading: Renderab
     line = consensus_line(batch)
     if line:
         console.print(Text(line, style="yellow" if batch.disagree else "green"))
+    spent = cost_line(batch)
+    if spent:
+        console.print(Text(spent[0].upper() + spent[1:], style="dim"))
 
 
 def print_conversation(console: Console, conversation: ConversationDetail, full: bool) -> None:
@@ -196,6 +204,7 @@ def answer_json(answer: Answer, *, marked: bool = False) -> dict[str, Any]:
         "key": a.key_label,
         "ended": a.ended,
         "ended_note": a.ending_note,
+        "stopped_by": a.stopped_by,
         "thinking": a.thinking,
         "merge": a.is_merge,
         "merged_from": [{"letter": letter, "model": name} for letter, name in sorted(a.merged_from)],
@@ -212,7 +221,21 @@ def batch_json(batch: Batch, *, marked: bool = False) -> dict[str, Any]:
         "status": batch.status.value,
         "consensus": batch.consensus,
         "disagree": batch.disagree,
+        "cost": cost_json(batch),
         "answers": [answer_json(a, marked=marked) for a in best_first(batch.answers)],
+    }
+
+
+def cost_json(batch: Batch) -> dict[str, Any]:
+    """What the answers cost (`usd` counts the known prices only; `unknown_prices` says how many are
+    missing, so a partial sum is never taken for the total) and what was estimated before asking."""
+    spent = total(batch.answers)
+    estimate = batch.estimate
+    return {
+        "usd": spent.known_usd if spent else None,
+        "unknown_prices": spent.unknown if spent else 0,
+        "text": spent.text if spent else None,
+        "estimate": None if estimate is None else {**estimate.stored(), "text": estimate.text},
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from core.store.leaderboard_rows import AnswerOutcome
 from core.store.leases import BatchLeases, Lease
 from core.store.message_rows import MessageRows
 from core.store.setting_rows import SettingRows
+from core.store.stops import StopRows, as_stopped
 from core.store.tables import (
     AiResponse,
     Conversation,
@@ -38,6 +39,9 @@ _ANSWER_FLAGS = (
     _ANSWERS.c.selected_by,
     _ANSWERS.c.is_deleted,
     _ANSWERS.c.is_expanded,
+    _ANSWERS.c.ended,  # with the two below: a stop wins over what the writer brought
+    _ANSWERS.c.error,
+    _ANSWERS.c.stopped_by,
 )
 
 
@@ -60,11 +64,14 @@ class AnswerFlags:
     selected_by: str | None
     is_deleted: bool
     is_expanded: bool
+    ended: str | None
+    error: str | None
+    stopped_by: str | None
 
 
 class Repository:
-    """One transaction's queries. Batch leases, stored keys, settings and platform messages have
-    modules of their own, reached as `leases`, `keys`, `settings` and `messages`."""
+    """One transaction's queries. Batch leases, stored keys, settings, platform messages and stops
+    have modules of their own, reached as `leases`, `keys`, `settings`, `messages` and `stops`."""
 
     def __init__(self, session: AsyncSession, workspaces: dict[WorkspaceRef, int] | None = None) -> None:
         self.session = session
@@ -75,6 +82,7 @@ class Repository:
         self.keys = KeyRows(session)
         self.settings = SettingRows(session)
         self.messages = MessageRows(session)
+        self.stops = StopRows(session)
 
     async def leaderboard_outcomes(
         self, workspace_id: int, since: datetime, channel: str | None
@@ -378,6 +386,8 @@ class Repository:
         stored = [item for item in finished if item.batch_id in owned]
         if not stored:
             return {}
+        stopped = await self.stops.stopped_among([item.answer_id for item in stored])  # under the batches' lock
+        stored = [replace(i, values=as_stopped(i.values)) if i.answer_id in stopped else i for i in stored]
         for columns in {tuple(item.values) for item in stored}:  # one statement per set of columns
             same = [item for item in stored if tuple(item.values) == columns]
             statement = (
@@ -393,7 +403,7 @@ class Repository:
         rows = await self.session.execute(
             select(*_ANSWER_FLAGS).where(_ANSWERS.c.id.in_([item.answer_id for item in stored]))
         )
-        return {row.id: AnswerFlags(row.is_selected, row.selected_by, row.is_deleted, row.is_expanded) for row in rows}
+        return {row.id: AnswerFlags(*row[1:]) for row in rows}
 
     async def _index_many(self, answers: Sequence[FinishedAnswer]) -> None:
         if not answers:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.cost import CostTotal
+from core.domain import AnswerStatus
 from core.store.tables import AiResponse, Conversation, Message, ModelSetting, Workspace, utcnow
 from core.store.upsert import upsert
 
@@ -60,11 +62,39 @@ class SettingRows:
             )
         )
 
-    async def spent_since(self, workspace_id: int, since: datetime) -> float:
-        """US dollars the workspace's answers cost since `since`."""
-        spent = await self.session.scalar(
-            select(func.coalesce(func.sum(AiResponse.cost_usd), 0.0))
-            .join(Conversation, Conversation.id == AiResponse.conversation_id)
-            .where(Conversation.workspace_id == workspace_id, AiResponse.created_at >= since)
-        )
-        return float(spent or 0.0)
+    async def spent_since(self, workspace_id: int, since: datetime) -> CostTotal:
+        """What the workspace's answers cost since `since`: the known dollars, and how many finished
+        answers have no known price."""
+        unpriced = and_(AiResponse.cost_usd.is_(None), AiResponse.status == AnswerStatus.COMPLETED.value)
+        row = (
+            await self.session.execute(
+                select(func.coalesce(func.sum(AiResponse.cost_usd), 0.0), func.count().filter(unpriced))
+                .join(Conversation, Conversation.id == AiResponse.conversation_id)
+                .where(Conversation.workspace_id == workspace_id, AiResponse.created_at >= since)
+            )
+        ).one()
+        return CostTotal(float(row[0] or 0.0), int(row[1] or 0))
+
+    async def recent_output_tokens(
+        self, workspace_id: int, provider_ids: Sequence[str], limit: int
+    ) -> dict[str, list[int]]:
+        """Per model, the output tokens of its latest `limit` finished answers in the workspace (not
+        merges). One short statement per model, each walking its index from the newest answer: on
+        SQLite that is faster than one UNION of them."""
+        found: dict[str, list[int]] = {}
+        for provider_id in provider_ids:
+            rows = await self.session.scalars(
+                select(AiResponse.tokens_out)
+                .join(Conversation, Conversation.id == AiResponse.conversation_id)
+                .where(
+                    AiResponse.provider_id == provider_id,
+                    Conversation.workspace_id == workspace_id,
+                    AiResponse.status == AnswerStatus.COMPLETED.value,
+                    AiResponse.role == "answer",
+                    AiResponse.tokens_out.is_not(None),
+                )
+                .order_by(AiResponse.provider_id.desc(), AiResponse.id.desc())
+                .limit(limit)
+            )
+            found[provider_id] = [int(tokens) for tokens in rows if tokens is not None]
+        return found

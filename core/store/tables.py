@@ -79,6 +79,8 @@ class ModelSetting(Base):
     models: Mapped[list[str]] = mapped_column(JSON, default=list)
     daily_budget_usd: Mapped[float | None] = mapped_column(Numeric(12, 4, asdecimal=False))
     questions_per_minute: Mapped[int | None]
+    # On the workspace's row only: above this estimate (USD) the asker confirms first; None: never.
+    confirm_above_usd: Mapped[float | None] = mapped_column(Numeric(12, 4, asdecimal=False))
     merging: Mapped[str | None] = mapped_column(String(16))  # core.domain.Merging; None: on request
     merger: Mapped[str | None] = mapped_column(String(200))  # the model that merges; None: the default
     # On the workspace's row only: where questions may be asked; None: every channel.
@@ -154,6 +156,7 @@ class AiResponse(Base):
         CheckConstraint("ranking_score BETWEEN 0 AND 10", name="ck_responses_score"),
         Index("ix_responses_live", "message_id", "is_deleted"),
         Index("ix_responses_ranking", "batch_id", "ranking_score"),
+        Index("ix_responses_model_recent", "provider_id", "id"),  # a model's latest answers: the estimate
         # At most one selected answer per question, enforced by the database itself.
         Index(
             "uq_responses_one_selected",
@@ -191,6 +194,7 @@ class AiResponse(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     is_selected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     selected_by: Mapped[str | None] = mapped_column(PlatformId)
+    stopped_by: Mapped[str | None] = mapped_column(PlatformId)  # who stopped it while it was written
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_expanded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -113,6 +113,7 @@ async def test_json_is_one_object_with_the_questions_and_marked_answers(stored: 
             "key",
             "ended",
             "ended_note",
+            "stopped_by",
             "thinking",
             "merge",
             "merged_from",

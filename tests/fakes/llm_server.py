@@ -37,6 +37,7 @@ class Ok:
     tokens_out: int | None = None  # default: words in the answer
     usage: bool = True  # False: omit usage, as some compatible servers do
     gate: asyncio.Event | None = None  # answer once this is set (or after `delay`, if given)
+    hold_after: int | None = None  # after this many deltas, keep the stream open until the client closes it
 
 
 @dataclass
@@ -139,6 +140,8 @@ class FakeLLMServer(RecordingServer):
         self._scripts: dict[tuple[str, str | None], deque[Step]] = defaultdict(deque)
         self.in_flight: dict[str, int] = defaultdict(int)  # per endpoint, now
         self.max_in_flight: dict[str, int] = defaultdict(int)  # per endpoint, the peak
+        self.held: list[str] = []  # models whose stream is held open now (Ok.hold_after)
+        self.closed_by_client: list[str] = []  # models whose held stream the client closed
         super().__init__()
 
     def setup_routes(self, app: web.Application) -> None:
@@ -155,6 +158,34 @@ class FakeLLMServer(RecordingServer):
         path = next(p for p, name in ENDPOINTS.items() if name == endpoint)
         bodies = [c.json() for c in self.calls if c.path == path]
         return [b for b in bodies if model is None or b.get("model") == model]
+
+    async def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until `condition()` holds after a held stream opened or closed."""
+
+        async def met() -> None:
+            async with self._changed:
+                await self._changed.wait_for(condition)
+
+        try:
+            await asyncio.wait_for(met(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"expected {what}; held {self.held}, closed {self.closed_by_client}") from None
+
+    async def _hold(self, request: web.Request, model: str) -> None:
+        """Keep a stream open, writing nothing, until the client closes the connection (or we stop)."""
+        async with self._changed:
+            self.held.append(model)
+            self._changed.notify_all()
+        try:
+            while not self.closing.is_set():
+                if request.transport is None or request.transport.is_closing():
+                    async with self._changed:
+                        self.closed_by_client.append(model)
+                        self._changed.notify_all()
+                    return
+                await asyncio.sleep(0.02)  # the connection's end is noticed by the server's reader
+        finally:
+            self.held.remove(model)
 
     def _next_step(self, endpoint: str, model: str | None) -> Step:
         for key in ((endpoint, model), (endpoint, None)):
@@ -251,6 +282,9 @@ class FakeLLMServer(RecordingServer):
         head, deltas, tail = render(model, text, _split(text, step.chunks), counted, True)
         resp = await self._stream(request, head)
         for i, frame in enumerate(deltas):
+            if step.hold_after is not None and i >= step.hold_after:
+                await self._hold(request, model)
+                return resp
             if step.cut_after is not None and i >= step.cut_after:
                 assert request.transport is not None
                 request.transport.close()  # the client sees the stream end mid-way

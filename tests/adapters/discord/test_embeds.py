@@ -201,7 +201,7 @@ def test_status_follows_the_batch_and_lists_the_ranking_with_jump_links() -> Non
     url = embeds.message_url("1", MessageRef("2", "3"))
     assert url == "https://discord.com/channels/1/2/3"
     lines = embeds.status_text(done, {7: url}).split("\n")
-    assert lines[0] == "1/2 answered · Claude failed · ranked by agreement"
+    assert lines[0] == "1/2 answered · Claude failed · ranked by agreement · cost unknown (2 prices unknown)"
     assert lines[1] == f"[#1 OpenAI 8.5]({url}) · Claude failed"
     assert lines[2] == "⚠️ The models disagree. @\u200beveryone agrees"
 

@@ -131,14 +131,17 @@ def test_status_lines() -> None:
     ok = answer()
     failed = answer(id=8, label="Claude", status=AnswerStatus.FAILED, error="x", score=None, rank=None)
     waiting = answer(id=9, label="Llama", status=AnswerStatus.PENDING, score=None, rank=None)
-    assert card.status_line(batch(ok, replace(ok, id=2), replace(ok, id=3))) == "3/3 answered · ranked by agreement"
-    assert card.status_line(batch(ok, failed, replace(ok, id=3))) == (
-        "2/3 answered · Claude failed · ranked by agreement"
+    assert card.status_line(batch(ok, replace(ok, id=2), replace(ok, id=3))) == (
+        "3/3 answered · ranked by agreement · cost unknown (3 prices unknown)"
     )
-    assert card.status_line(batch(ok, waiting)) == "1/2 answered · waiting for Llama"
-    chosen = replace(ok, is_selected=True, selected_by="U1")
-    assert card.status_line(batch(chosen, replace(ok, id=2, is_deleted=True))) == (
-        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted"
+    priced = replace(ok, id=3, cost_usd=0.0123)
+    assert card.status_line(batch(ok, failed, priced)) == (
+        "2/3 answered · Claude failed · ranked by agreement · cost ≥ $0.0123 (2 prices unknown)"
+    )
+    assert card.status_line(batch(ok, waiting)) == "1/2 answered · waiting for Llama"  # no total while answering
+    chosen = replace(ok, is_selected=True, selected_by="U1", cost_usd=0.02)
+    assert card.status_line(batch(chosen, replace(ok, id=2, is_deleted=True, cost_usd=0.015))) == (
+        "1/1 answered · ranked by agreement · selected: OpenAI · 1 deleted · cost $0.0350"  # the deleted was paid
     )
 
 
@@ -233,7 +236,8 @@ def test_merge_and_export_are_offered_on_the_question_once_every_model_has_answe
 
     assert offered(batch(*two)) == [Verb.MERGE, Verb.EXPORT]
     running = replace(two[1], status=AnswerStatus.RUNNING, score=None, rank=None)
-    assert offered(batch(two[0], running)) == []  # a model still answers
+    assert offered(batch(two[0], running)) == [Verb.STOP]  # a model still answers: only Stop
+    assert offered(batch(two[0], replace(running, ended="stopped"))) == []  # stopped, what arrived being stored
     assert offered(batch(two[0], replace(two[1], is_deleted=True))) == [Verb.EXPORT]  # one kept answer
     assert offered(batch(*two, merged())) == [Verb.EXPORT]  # merged already
     assert offered(batch(*two, merged(is_deleted=True))) == [Verb.MERGE, Verb.EXPORT]
@@ -253,3 +257,32 @@ def test_a_merge_is_no_models_answer_in_the_status_and_the_ranking() -> None:
     assert card.sources_line(merged()) == "Merged from A · OpenAI, B · Anthropic"
     assert card.sources_line(answer()) == ""
     assert [a.verb for a in card.view(merged(), done).actions] == [Verb.EXPAND, Verb.SELECT, Verb.DELETE]
+
+
+def test_stop_is_on_the_question_while_anything_is_written_and_offered_after_a_select() -> None:
+    done = answer(id=7, is_selected=True, selected_by="U1")
+    writing = answer(id=8, status=AnswerStatus.RUNNING, label="Anthropic", content=None, score=None, rank=None)
+    stopping = replace(writing, ended="stopped", stopped_by="U1")  # stored stopped, its writer not done yet
+    assert [(a.verb, a.label) for a in card.question_actions(batch(done, writing))] == [(Verb.STOP, "Stop")]
+    assert card.question_actions(batch(done, stopping)) == ()  # a second Stop would stop nothing
+    offered = card.offer_after(Verb.SELECT, batch(done, writing))
+    assert offered is not None and (offered.action.verb, offered.action.label) == (Verb.STOP, "Stop the others")
+    assert "Anthropic" in offered.text and "kept" in offered.text
+    assert card.offer_after(Verb.SELECT, batch(done, answer(id=8))) is None  # nothing left to stop
+    assert card.offer_after(Verb.EXPAND, batch(done, writing)) is None
+    stop = actions.parse(actions.component_id(Verb.STOP, 1))
+    assert stop is not None and stop.on_question and Verb.STOP in actions.PRIVILEGED
+
+
+def test_a_stopped_answer_says_who_stopped_it_and_is_ranked_and_retried_as_cut() -> None:
+    kept = answer(ended="stopped", stopped_by="U1", content="Half an answer", rank=2)
+    line = card.ending_line(kept, str.upper, lambda who: f"<@{who}>")
+    assert line is not None and (line.icon, line.title, line.note) == ("⏹", "Stopped", "Stopped by <@U1>")
+    assert "retry" in verbs(kept) and "select" in verbs(kept)
+    empty = answer(id=8, status=AnswerStatus.FAILED, ended="stopped", stopped_by="U1", content=None, label="Ollama")
+    line = card.ending_line(empty)
+    assert line is not None and line.note == "Stopped by U1; no text was kept"
+    assert verbs(empty) == ["retry", "delete"]
+    both = batch(kept, empty)
+    assert "Ollama stopped" in card.status_line(both) and "failed" not in card.status_line(both)
+    assert "Ollama stopped" in card.ranking_line(both, {}, lambda text, url: text)

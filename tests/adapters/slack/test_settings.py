@@ -65,7 +65,8 @@ async def test_admin_sets_models_for_one_channel_and_the_limits(slack_env: Slack
     assert (note["channel"], note["user"]) == ("C1", "UADMIN")
     assert note["text"] == (
         f"Saved. Questions in this channel go to: {GPT}, {CLAUDE}. Consensus answers in every channel. "
-        "Limits: $12.50 a day, 30 questions per minute per person. Merged answers: on request (the Merge button)."
+        "Limits: $12.50 a day, 30 questions per minute per person. Confirm before asking: never. "
+        "Merged answers: on request (the Merge button)."
     )
     here = await env.service.model_settings(env.ws, "C1")
     assert (here.channel_models, here.models) == ((GPT, CLAUDE), ())
@@ -99,6 +100,8 @@ async def test_refusals_are_shown_under_the_field_they_concern(slack_env: SlackE
         ({"rate": "1.5"}, settings.RATE_BLOCK, "whole number"),
         ({"budget": "-5"}, settings.BUDGET_BLOCK, "0 or more"),  # a number the core refuses
         ({"rate": "0"}, settings.RATE_BLOCK, "1 or more"),
+        ({"confirm_above": "a lot"}, settings.CONFIRM_BLOCK, "US dollars"),
+        ({"confirm_above": "-1"}, settings.CONFIRM_BLOCK, "0 or more"),
     ]
     for change, block, words in cases:
         ack = await submit(env, view, {**base, **change})
@@ -125,7 +128,8 @@ async def test_workspace_choice_and_dropping_a_channel_override(slack_env: Slack
     await env.api.wait_until(lambda: len(env.api.ephemeral) == 1)
     assert env.api.ephemeral[0]["text"] == (
         f"Saved. Questions in this workspace go to: {GPT}. Consensus answers in every channel. "
-        "Limits: $1,500.00 a day, no limit of questions per minute. Merged answers: on request (the Merge button). "
+        "Limits: $1,500.00 a day, no limit of questions per minute. Confirm before asking: never. "
+        "Merged answers: on request (the Merge button). "
         f"This channel keeps its own choice ({LLAMA}): to drop it, tick “Only in this channel” "
         "and choose no models."
     )

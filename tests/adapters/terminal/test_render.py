@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from rich.console import Console
 
@@ -76,3 +77,24 @@ def test_the_reasoning_shows_only_in_full_and_labelled() -> None:
     assert "The user wants" not in shown(card(thought, full=False))
     text = shown(card(thought, full=True))
     assert "The model's reasoning" in text and "The user wants a sum." in text
+
+
+def test_a_stopped_answer_says_who_stopped_it_in_the_card_the_json_and_the_record() -> None:
+    from adapters.presenter import record
+    from core.domain import ConversationDetail
+
+    kept = replace(DONE, ended="stopped", stopped_by="alice", content="Half of it", tokens_in=None, tokens_out=None)
+    empty = replace(
+        DONE, id=8, label="Claude", status=AnswerStatus.FAILED, ended="stopped", stopped_by="alice", content=None
+    )
+    assert "⏹ Stopped by alice" in shown(card(kept, full=False))
+    text = shown(card(empty, full=False))
+    assert "⏹ Stopped by alice; no text was kept" in text and "failed" not in text.lower()
+    batch = Batch(1, 1, 1, TERMINAL, "terminal", None, "me", "q?", BatchStatus.PARTIAL, (kept, empty))
+    answers = batch_json(batch)["answers"]
+    assert [(a["ended"], a["stopped_by"]) for a in answers] == [("stopped", "alice")] * 2
+    detail = ConversationDetail(1, "q?", "me", datetime(2026, 1, 1, tzinfo=UTC), (batch,))
+    written = record.markdown(detail)
+    assert "stopped by alice ·" in written and "stopped by alice; no text was kept" in written
+    assert "Failed:" not in written
+    assert [a["stopped_by"] for a in record.data(detail)["questions"][0]["answers"]] == ["alice", "alice"]
