@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only NAME ...]`: every benchmark in turn (start-up, storage, fan-out,
-platforms, ranking, cost, crashes), each writing its section of bench/RESULTS.md. `make bench` runs
-this; all of it takes about 15 minutes."""
+platforms, latency, ranking, cost, crashes), each writing its section of bench/RESULTS.md. `make bench`
+runs this; all of it takes about 15 minutes."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable
 
 # Each bench imports bench.common first: loopback-only proxy settings, the repository on sys.path.
-from bench import cost, fanout, kills, platforms, ranking, startup, storage
+from bench import cost, fanout, kills, latency, platforms, ranking, startup, storage
 
 BENCHES: dict[str, Callable[[list[str]], int]] = {
     "startup": startup.main,
     "storage": storage.main,
     "fanout": fanout.main,
     "platforms": platforms.main,
+    "latency": latency.main,
     "ranking": ranking.main,
     "cost": cost.main,
     "kills": kills.main,

@@ -2,9 +2,10 @@
 
 Slack's requests come from Slack's machines, not from the bot's host: a driver that signs and sends
 200 requests with aiohttp in the bench process spends ~1 ms of its own CPU on each, and that queueing
-would be counted as the bot's ack latency. Here the requests are built beforehand, every connection
-is opened first, then all requests are written in one go (a socket write is a copy into the kernel)
-and each answer is stamped when its status line arrives, on a core the bench process does not use.
+would be counted as the bot's ack latency. Here the requests are built beforehand, all connections
+are opened at once and each request is written as soon as its connection is open (a socket write is
+a copy into the kernel); each answer is stamped when its status line arrives, on a core the bench
+process does not use.
 """
 
 from __future__ import annotations
@@ -60,20 +61,18 @@ def _child(pipe: multiprocessing.connection.Connection, host: str, port: int, re
 
 
 async def _send_all(host: str, port: int, requests: list[bytes]) -> list[Timing]:
-    streams = [await asyncio.open_connection(host, port) for _ in requests]
-    sent = [0.0] * len(requests)
+    async def one(request: bytes) -> Timing:
+        # Written the moment its connection is open: a server that accepts one connection at a
+        # time answers each in turn, instead of waiting for a request that is never written.
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            sent = time.monotonic()
+            writer.write(request)
+            status_line = await reader.readline()
+            answered = time.monotonic()
+            await reader.read()  # the rest; the server closes (Connection: close)
+        finally:
+            writer.close()
+        return Timing(sent, answered, int(status_line.split()[1]) if status_line else 0)
 
-    async def answer(i: int, reader: asyncio.StreamReader) -> Timing:
-        status_line = await reader.readline()
-        answered = time.monotonic()
-        await reader.read()  # the rest; the server closes (Connection: close)
-        return Timing(sent[i], answered, int(status_line.split()[1]) if status_line else 0)
-
-    readers = [asyncio.create_task(answer(i, reader)) for i, (reader, _) in enumerate(streams)]
-    for i, (_, writer) in enumerate(streams):
-        sent[i] = time.monotonic()
-        writer.write(requests[i])
-    timings = await asyncio.gather(*readers)
-    for _, writer in streams:
-        writer.close()
-    return list(timings)
+    return list(await asyncio.gather(*(one(request) for request in requests)))

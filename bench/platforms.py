@@ -155,19 +155,22 @@ async def run_slack_postgres(llm: str, folder: Path, many: int) -> list[list[obj
     return [summarise(f"Slack HTTP, {many} at once, PostgreSQL", asked, max(FIVE.values()), lost)]
 
 
-async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:
+@asynccontextmanager
+async def discord_bot(llm: str, folder: Path, models: dict[str, float], **env: str) -> AsyncIterator[DiscordDriver]:
+    """`consensus serve` for Discord against a fake Discord (with `env` on top), once its gateway
+    session is ready, and a driver for it."""
     port = free_port()
     world = p.World()
     fake = FakeDiscord()
     fake.add_guild(world.guild())
     async with fake:
         env = {
-            **model_env(llm, FIVE),
+            **model_env(llm, models),
             "DISCORD_TOKEN": fake.token,
             "DISCORD_API_BASE": f"{fake.url}/api/v10",
             "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{fake.port}/gateway",
             "DISCORD_GUILD_IDS": world.guild_id,
-            "CONSENSUS_CONCURRENCY": "1024",
+            **env,
         }
         async with serve(folder, env, port), aiohttp.ClientSession() as session:
             for _ in range(600):  # ready once the gateway session has every guild
@@ -175,7 +178,12 @@ async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[
                     if ready.status == 200:
                         break
                 await asyncio.sleep(0.1)
-            return await one_then_many(DiscordDriver(fake, world, len(FIVE)), "Discord", one, many)
+            yield DiscordDriver(fake, world, len(models))
+
+
+async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:
+    async with discord_bot(llm, folder, FIVE, CONSENSUS_CONCURRENCY="1024") as driver:
+        return await one_then_many(driver, "Discord", one, many)
 
 
 async def run_tiers(llm: str, folder: Path, count: int) -> str:

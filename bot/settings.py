@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     consensus_timeout: float = Field(default=60.0, gt=0, description="seconds per model call")
     consensus_retries: int = Field(default=3, ge=0, le=10)
     consensus_retry_after_cap: float = Field(default=30.0, gt=0)
-    consensus_concurrency: int = Field(default=16, ge=1, description="calls in flight per provider, all questions")
+    consensus_concurrency: int = Field(default=64, ge=1, description="calls in flight per provider, all questions")
     consensus_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
         default_factory=dict, description='JSON: {"provider/model" or "provider/*": [usd_in, usd_out] per million}'
     )

@@ -29,7 +29,7 @@ class CallPolicy:
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
     retry_after_cap: float = 30.0  # a provider asking for a longer pause fails the call at once
-    concurrency_per_provider: int = 16  # in-flight calls per provider, shared by every question
+    concurrency_per_provider: int = 64  # in-flight calls per provider, shared by every question (20 questions fit)
     breaker_threshold: int = 5  # consecutive retryable failures that open the breaker
     breaker_cooldown: float = 30.0
 

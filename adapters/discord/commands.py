@@ -1,14 +1,17 @@
 """Handlers: translate the Discord event, call the core, render. No rules of our own here.
 
-`/consensus question:<text>` defers at once, posts the question, opens a thread from it (or uses the
-thread it was run in, continuing that conversation), and posts one card per model. Buttons and
+`/consensus question:<text>` stores the question (its models start) while it defers, then posts the
+question, opens a thread from it (or uses the thread it was run in, continuing that conversation),
+and posts one card per model. Buttons and
 plain replies in a conversation's thread come here too.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -21,6 +24,7 @@ from adapters.discord.replies import ANSWERED, defer_publicly, guard
 from adapters.discord.views import confirm_view, offer_view, question_view
 from adapters.presenter import actions, card, export
 from adapters.presenter.live import LiveBatch
+from core.cost import Estimate
 from core.domain import Actor, Batch, MessageRef, Question, WorkspaceRef
 from core.errors import ConsensusError
 from core.service import ConsensusService, clean_question
@@ -29,6 +33,7 @@ USAGE = "Usage: `/consensus question:<your question>` — ask every configured m
 RESTARTING = "The bot is restarting; ask again in a minute."
 HISTORY_LIMIT = 10
 THREAD_PARENTS = (discord.ChannelType.text, discord.ChannelType.news)
+Asked = TypeVar("Asked")
 
 
 class Handlers:
@@ -60,20 +65,12 @@ class Handlers:
                 await interaction.response.send_message(USAGE, ephemeral=True)
                 return
             clean_question(question)  # the core's own check, before anything is public
-            await defer_publicly(interaction)  # first: the estimate's reads never delay Discord's answer
             ws = workspace_of(interaction.guild_id, interaction.user.id)
-            if await self.asking.confirm_first(interaction, ws, question):
+            asked = await self._while_deferring(interaction, self._estimate_then_ask(interaction, ws, question))
+            if isinstance(asked, Estimate):
+                await self.asking.hold(interaction, question, asked)  # above the threshold: Ask / Cancel
                 return
-            await self._ask(interaction, ws, question)
-
-    async def _ask(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str, *, confirmed: bool = False
-    ) -> None:
-        channel = interaction.channel
-        if isinstance(channel, discord.Thread):
-            await self._in_thread(interaction, ws, channel, text, confirmed)
-        else:
-            await self._in_channel(interaction, ws, channel, text, confirmed)
+            await self._show(interaction, asked, question)
 
     async def confirmed(self, interaction: discord.Interaction[Any], ask: bool, nonce: str) -> None:
         """Ask or Cancel on the private estimate of a question above the threshold."""
@@ -81,42 +78,52 @@ class Handlers:
             text = await self.asking.settle(interaction, ask, nonce)
             if text is not None:
                 self._check_open()
-                await defer_publicly(interaction)
-                await self._ask(
-                    interaction, workspace_of(interaction.guild_id, interaction.user.id), text, confirmed=True
-                )
+                ws = workspace_of(interaction.guild_id, interaction.user.id)
+                batch = await self._while_deferring(interaction, self._ask(interaction, ws, text, confirmed=True))
+                await self._show(interaction, batch, text)
 
-    async def _in_thread(
-        self,
-        interaction: discord.Interaction[Any],
-        ws: WorkspaceRef,
-        thread: discord.Thread,
-        text: str,
-        confirmed: bool = False,
-    ) -> None:
-        parent, tid = str(thread.parent_id), str(thread.id)
-        question = Question(
-            ws, parent, str(interaction.user.id), text, thread=tid, delivery=str(interaction.id), confirmed=confirmed
-        )
-        conversation = await self.service.find_conversation(ws, parent, tid)
-        if conversation is None:
-            batch = await self.service.ask(question)
-        else:
-            batch = await self.service.follow_up(conversation, question)
-        live = self.board.live.track(batch)
-        await self._show_question(interaction, live)
-        await self.board.post_cards(live, thread)
+    @staticmethod
+    async def _while_deferring(interaction: discord.Interaction[Any], work: Awaitable[Asked]) -> Asked:
+        """`work` (the store's reads and the question, which starts the models) goes on while the
+        public deferral is on its way: the models never wait for Discord, nor Discord for the store."""
+        working = asyncio.ensure_future(work)
+        try:
+            await defer_publicly(interaction)
+        except BaseException:
+            await asyncio.gather(working, return_exceptions=True)
+            raise
+        return await working
 
-    async def _in_channel(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, channel: Any, text: str, confirmed: bool = False
-    ) -> None:
+    async def _estimate_then_ask(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str
+    ) -> Batch | Estimate:
+        """The stored question, or its estimate when it must wait for its asker's Ask."""
+        estimate = await self.asking.needs_confirmation(interaction, ws, text)
+        return estimate if estimate is not None else await self._ask(interaction, ws, text)
+
+    async def _ask(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str, *, confirmed: bool = False
+    ) -> Batch:
+        """Store the question (a follow-up when run in a conversation's thread); its models start."""
+        channel, user, delivery = interaction.channel, str(interaction.user.id), str(interaction.id)
+        if isinstance(channel, discord.Thread):
+            parent, tid = str(channel.parent_id), str(channel.id)
+            question = Question(ws, parent, user, text, thread=tid, delivery=delivery, confirmed=confirmed)
+            conversation = await self.service.find_conversation(ws, parent, tid)
+            if conversation is None:
+                return await self.service.ask(question)
+            return await self.service.follow_up(conversation, question)
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
-        question = Question(
-            ws, channel_id, str(interaction.user.id), text, delivery=str(interaction.id), confirmed=confirmed
-        )
-        batch = await self.service.ask(question)
+        return await self.service.ask(Question(ws, channel_id, user, text, delivery=delivery, confirmed=confirmed))
+
+    async def _show(self, interaction: discord.Interaction[Any], batch: Batch, text: str) -> None:
+        """The question on the deferred reply, a thread from it (or the thread it was asked in), the cards."""
         live = self.board.live.track(batch)
+        channel = interaction.channel
         root = await self._show_question(interaction, live)
+        if isinstance(channel, discord.Thread):
+            await self.board.post_cards(live, channel)
+            return
         target: Sendable | discord.abc.Messageable = _FollowupTarget(interaction)
         new_thread: str | None = None
         if isinstance(channel, discord.abc.Messageable):

@@ -1,6 +1,6 @@
 """`/consensus` above the server's threshold: the asker sees the estimate privately with Ask / Cancel
-before anything is stored. The command is deferred first, so the estimate's store reads never delay
-Discord's acknowledgement.
+before anything is stored. The estimate's store reads go on while the command is deferred, so they
+never delay Discord's acknowledgement.
 
 The pending question is held in this process's memory, keyed by the command's interaction id, for
 14 minutes (the command's token can edit its private message for 15). The buttons are DynamicItems,
@@ -108,12 +108,16 @@ class Asking:
         self.service = service
         self.held = Confirmations()
 
-    async def confirm_first(self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str) -> bool:
-        """True when the question waits for its asker's Ask. The command was deferred publicly; its
-        "thinking…" reply, which has shown nothing, gives way to the private estimate."""
+    async def needs_confirmation(
+        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str
+    ) -> Estimate | None:
+        """The question's estimate when it must wait for its asker's Ask (store reads only)."""
         estimate = await self._estimate(interaction, ws, text)
-        if estimate is None or not estimate.needs_confirmation:
-            return False
+        return estimate if estimate is not None and estimate.needs_confirmation else None
+
+    async def hold(self, interaction: discord.Interaction[Any], text: str, estimate: Estimate) -> None:
+        """The command was deferred publicly; its "thinking…" reply, which has shown nothing, gives
+        way to the private estimate with Ask / Cancel."""
         nonce = str(interaction.id)
         await interaction.delete_original_response()
         shown = await interaction.followup.send(
@@ -121,7 +125,6 @@ class Asking:
         )
         self.held.hold(nonce, PendingAsk(shown, str(interaction.user.id), text, time.monotonic()))
         interaction.extras[ANSWERED] = True
-        return True
 
     async def settle(self, interaction: discord.Interaction[Any], ask: bool, nonce: str) -> str | None:
         """The question to ask now, or None after Cancel (the private message then says so)."""

@@ -4,7 +4,9 @@ surface, paced, and found again after a restart.
 The one rule for early events: the fan-out starts as soon as `ask` returns, so events can come
 before the adapter has posted anything. An event for a batch not tracked yet is kept (for up to
 KEEP_EARLY batches) and folded in when it is tracked; an event for a tracked batch whose cards are
-still being posted is folded at once and shown when posting ends. An answer that joins a batch
+still being posted is folded at once and shown when posting ends. The last answers a batch waits for
+(those that finish together) are shown with the ranking that follows them at once (one edit per
+card, not two), or after `rank_wait` if the ranking is slow. An answer that joins a batch
 after its cards were posted (a merge) gets a card of its own, posted once. A ranking for a batch this
 process never saw (a restart, another replica) restores the batch from the store, if the store
 knows where its messages are.
@@ -70,6 +72,12 @@ class Pacing:
     # ...and only once the model has written for this long: a quick answer goes straight to its
     # final state, without a preview that costs an edit and is replaced a moment later
     first_preview_after: float = 1.0
+    # a finished answer waits this long for the answers finishing with it (each is stored and
+    # published a few ms apart); when none is left answering, the ranking follows within ms and
+    # the cards wait for it, at most `rank_wait`: one edit each, instead of the ranked state
+    # waiting a round trip behind the answer's own
+    together: float = 0.05
+    rank_wait: float = 0.25
 
 
 @dataclass
@@ -85,6 +93,7 @@ class LiveBatch:
     versions: dict[int, int] = field(default_factory=dict)  # answer id -> how often it changed
     posted: asyncio.Event = field(default_factory=asyncio.Event)
     posting: set[int] = field(default_factory=set)  # answers whose card is being posted after the others
+    ranked: asyncio.Event = field(default_factory=asyncio.Event)  # set by a ranking, cleared when a model starts
 
     def answer(self, answer_id: int) -> Answer | None:
         return next((a for a in self.batch.answers if a.id == answer_id), None)
@@ -128,6 +137,7 @@ class LiveBatches:
         self.name_of = name_of  # the asker's display name, for batches restored from the store
         self.batches: OrderedDict[int, LiveBatch] = OrderedDict()
         self._early: OrderedDict[int, list[Event]] = OrderedDict()
+        self._showing: set[asyncio.Task[None]] = set()  # finished answers about to be shown
 
     # ---- tracking ---------------------------------------------------------------------------
     def track(self, batch: Batch, *, asker_name: str | None = None, follow_up: bool = False) -> LiveBatch:
@@ -280,19 +290,46 @@ class LiveBatches:
             if live.preview_due(event.answer.id, self.pacing):
                 await self.surface.show_card(live, event.answer.id, optional=True)
         elif isinstance(event, AnswerReady | AnswerFailed):
-            await self.surface.show_card(live, event.answer.id)
-            # "2/3 answered" is progress too, while answers are outstanding and the ranking follows
-            await self.surface.show_question(live, optional=bool(card.waiting(live.batch)))
+            self._show_finished(live, event.answer.id)
+
+    def _show_finished(self, live: LiveBatch, answer_id: int) -> None:
+        """Show a finished answer's card once the answers finishing with it are in too: while other
+        models are answering, then; when none is left, the ranking follows at once and shows every
+        card (one edit each instead of two), unless it takes longer than `rank_wait`."""
+
+        async def show() -> None:
+            await asyncio.sleep(self.pacing.together)
+            waiting = card.waiting(live.batch)
+            if not waiting:
+                try:
+                    await asyncio.wait_for(live.ranked.wait(), self.pacing.rank_wait)
+                except TimeoutError:
+                    pass  # a slow ranking (a judge model): the answer does not wait for it
+                else:
+                    return
+            try:
+                await self.surface.show_card(live, answer_id)
+                # "2/3 answered" is progress too, while answers are outstanding and the ranking follows
+                await self.surface.show_question(live, optional=bool(waiting))
+            except Exception:
+                log.exception("showing an answer of batch %s failed", live.batch.id)
+
+        task = asyncio.create_task(show())
+        self._showing.add(task)
+        task.add_done_callback(self._showing.discard)
 
     @staticmethod
     def _fold(live: LiveBatch, event: Event) -> None:
         if isinstance(event, BatchRanked | BatchResumed):
             live.replace_batch(event.batch)
+            if isinstance(event, BatchRanked):
+                live.ranked.set()
             return
         answer = event.answer
         if isinstance(event, AnswerProgress):
             live.previews[answer.id] = event.text
         elif isinstance(event, AnswerStarted):
+            live.ranked.clear()
             live.previews.pop(answer.id, None)
             live.preview_shown.pop(answer.id, None)
         else:

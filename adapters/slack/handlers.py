@@ -87,8 +87,9 @@ class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
         batch = await self.service.ask(question)
         if acknowledge is not None:
             await acknowledge()
-        name = await self.people.name(question.workspace.external_id, question.user)
-        await self.renderer.open(batch, asker_name=name)
+        team = question.workspace.external_id
+        self.people.look_up_url(team)  # for the ranking's links to the cards, ready when it comes
+        await self.renderer.open(batch, asker_name=await self.people.name(team, question.user))
 
     async def _leaderboard(self, team: str, channel: str, days: int, respond: Any) -> None:
         board = await self.service.leaderboard(workspace(team), channel=channel, days=days)
@@ -201,6 +202,7 @@ class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
         if await self.confirm_follow_up(conversation, question, str(event.get("ts"))):
             return  # above the threshold: asked once the person confirms
         batch = await self.service.follow_up(conversation, question)
+        self.people.look_up_url(team)
         await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
 
     # --- App Home and search ---------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,6 +23,7 @@ class People:
         self._info: dict[tuple[str, str], tuple[float, str, bool]] = {}
         self._names: dict[tuple[str, str], str] = {}
         self._urls: dict[str, str | None] = {}
+        self._url_lookups: dict[str, asyncio.Task[str | None]] = {}
 
     def remember_name(self, team: str, user: str, name: str | None) -> None:
         """Slash commands carry `user_name`: keep it, so rendering needs no API call."""
@@ -56,10 +59,23 @@ class People:
 
     async def workspace_url(self, team: str) -> str | None:
         """The workspace's own URL (from auth.test), for links to threads."""
-        if team not in self._urls:
-            try:
-                response = await self.client.auth_test()
-                self._urls[team] = str(response.get("url") or "") or None
-            except SlackApiError:
-                return None
+        self.look_up_url(team)
+        lookup = self._url_lookups.get(team)
+        return self._urls.get(team) if lookup is None else await asyncio.shield(lookup)
+
+    def look_up_url(self, team: str) -> None:
+        """Start looking up the workspace's URL unless it is known or on its way: a question's
+        ranking links to its cards, and should not wait for the lookup when it comes."""
+        if team in self._urls or team in self._url_lookups:
+            return
+        lookup = self._url_lookups[team] = asyncio.create_task(self._auth_test(team))
+        lookup.add_done_callback(lambda _done: self._url_lookups.pop(team, None))
+
+    async def _auth_test(self, team: str) -> str | None:
+        try:
+            response = await self.client.auth_test()
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("auth.test failed: %s", slack_error(exc) if isinstance(exc, SlackApiError) else exc)
+            return None  # links are left out; the next question looks again
+        self._urls[team] = str(response.get("url") or "") or None
         return self._urls[team]

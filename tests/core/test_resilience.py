@@ -331,7 +331,7 @@ def test_default_policy() -> None:
         backoff_base=0.5,
         backoff_cap=8.0,
         retry_after_cap=30.0,
-        concurrency_per_provider=16,
+        concurrency_per_provider=64,
         breaker_threshold=5,
         breaker_cooldown=30.0,
     )

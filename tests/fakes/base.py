@@ -20,17 +20,22 @@ class Call:
     name: str  # a route name with ids templated, e.g. "POST /api/chat.update"
     headers: CIMultiDictProxy[str]
     body: bytes
-    t: float
+    t: float  # when it arrived (time.monotonic())
+    answered: float | None = None  # when its answer was ready to send (after any `call_latency`)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
 
 
 class RecordingServer:
-    """Subclasses add routes in `setup_routes`; every request is recorded before it is handled."""
+    """Subclasses add routes in `setup_routes`; every request is recorded before it is handled.
 
-    def __init__(self) -> None:
+    `call_latency` (seconds) is added to every request before it is handled, as a distant platform
+    takes a round trip to answer; WebSocket connections (Socket Mode, the gateway) stay instant."""
+
+    def __init__(self, *, call_latency: float = 0.0) -> None:
         self.app = web.Application(middlewares=[self._record])
+        self.call_latency = call_latency
         self.calls: list[Call] = []
         self.held: list[Call] = []  # calls handled whose answer was held back (`hold`)
         self._holds: dict[str, list[float]] = {}
@@ -94,7 +99,17 @@ class RecordingServer:
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
-        response = await handler(request)
+        if self.call_latency and request.headers.get("Upgrade", "").lower() != "websocket":
+            await asyncio.sleep(self.call_latency)
+        try:
+            response = await handler(request)
+            await self._held(call)
+            return response
+        finally:
+            call.answered = time.monotonic()
+
+    async def _held(self, call: Call) -> None:
+        """The call took effect; its answer waits if it is to be held back (`hold`)."""
         holds = self._holds.get(call.name)
         seconds = holds.pop(0) if holds else 0.0
         if seconds:
@@ -103,7 +118,6 @@ class RecordingServer:
                 self._changed.notify_all()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closing.wait(), seconds)
-        return response
 
     def hold(self, name: str, seconds: float = 30.0, times: int = 1, after: int = 0) -> None:
         """After the next `after` calls named `name`, the `times` that follow are handled (they take

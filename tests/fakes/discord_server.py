@@ -22,7 +22,7 @@ _json, _error = p.json_response, p.error_response
 
 
 class FakeDiscord(GatewayMixin, RecordingServer):
-    def __init__(self, *, heartbeat_ms: int = 41250, token: str = "test-token") -> None:
+    def __init__(self, *, heartbeat_ms: int = 41250, token: str = "test-token", call_latency: float = 0.0) -> None:
         self.token = token
         self.heartbeat_ms = heartbeat_ms
         self.bot_user = p.user(name="consensus", bot=True)
@@ -41,7 +41,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         self._limits: dict[str, list[float]] = {}
         self._failures: dict[str, list[tuple[int, int, str]]] = {}
         self._drops: dict[str, int] = {}
-        super().__init__()
+        super().__init__(call_latency=call_latency)
 
     # ---- set-up and helpers for tests -------------------------------------------------------
     def add_guild(self, guild: dict[str, Any]) -> None:

@@ -81,7 +81,7 @@ def _check_text_objects(node: Any, errors: list[str]) -> None:
 
 
 class FakeSlackAPI(FileUploads, RecordingServer):
-    def __init__(self, *, tiers: dict[str, int] | None = None) -> None:
+    def __init__(self, *, tiers: dict[str, int] | None = None, call_latency: float = 0.0) -> None:
         self.scopes = set(NEEDS.values())  # the bot token's scopes; a test may take one away
         self.messages: dict[str, dict[str, Message]] = defaultdict(dict)
         self.ephemeral: list[dict[str, Any]] = []
@@ -97,7 +97,7 @@ class FakeSlackAPI(FileUploads, RecordingServer):
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self._window: dict[str, deque[float]] = defaultdict(deque)
-        super().__init__()
+        super().__init__(call_latency=call_latency)
 
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/{method}", self._api)

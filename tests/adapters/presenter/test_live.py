@@ -155,7 +155,7 @@ async def test_events_while_posting_are_shown_once_posting_ends_and_each_message
 async def test_streamed_text_waits_a_moment_then_refreshes_at_its_pace(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     monkeypatch.setattr(live_module.time, "monotonic", lambda: clock[0])
-    batches, _, surface = setup(Pacing(preview_every=3.0, first_preview_after=1.0))
+    batches, _, surface = setup(Pacing(preview_every=3.0, first_preview_after=1.0, together=0))
     live = batches.track(batch())
     await post_all(batches, live)
     surface.shown.clear()
@@ -166,6 +166,7 @@ async def test_streamed_text_waits_a_moment_then_refreshes_at_its_pace(monkeypat
         await batches.on_event(AnswerProgress(running, text))
     assert surface.shown == [("card", 1, True, "writing"), ("card", 1, True, "writing")]  # at 101.3 and 104.4
     await batches.on_event(AnswerReady(done(running)))
+    await shown_by_now(batches)
     assert surface.shown[-2:] == [("card", 1, False, "done"), ("question", 1, True, None)]  # 2 still waiting
 
 
@@ -214,6 +215,69 @@ async def test_posting_that_fails_still_releases_waiters() -> None:
     with pytest.raises(RuntimeError):
         await batches.post_cards(live, refused)
     await asyncio.wait_for(live.posted.wait(), 1)
+
+
+async def until(check: Any) -> None:
+    """Poll until `check()` holds (state-based waiting; no timing is asserted)."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+async def shown_by_now(batches: LiveBatches) -> None:
+    """Until every finished answer's pending show has run."""
+    while batches._showing:
+        await asyncio.gather(*batches._showing)
+
+
+async def test_the_last_answer_is_shown_with_the_ranking_that_follows_it() -> None:
+    batches, _, surface = setup(Pacing(preview_every=3.0, together=0, rank_wait=60))
+    live = batches.track(batch())
+    await post_all(batches, live)
+    surface.shown.clear()
+    first, last = (done(a) for a in live.batch.answers)
+    await batches.on_event(AnswerReady(first))  # another model is still answering: shown
+    await shown_by_now(batches)
+    assert surface.shown == [("card", 1, False, "done"), ("question", 1, True, None)]
+    await batches.on_event(AnswerReady(last))  # the last one: its card waits for the ranking
+    await until(lambda: bool(batches._showing))
+    assert surface.shown[2:] == []
+    ranked = replace(live.batch, answers=(replace(first, score=9.0, rank=1), replace(last, score=4.0, rank=2)))
+    await batches.on_event(BatchRanked(ranked))
+    await shown_by_now(batches)
+    assert surface.shown[2:] == [("card", 1, False, "done"), ("card", 2, False, "done"), ("question", 1, False, None)]
+    assert live.answer(2).score == 4.0  # type: ignore[union-attr]
+
+
+async def test_the_last_answer_is_shown_anyway_when_no_ranking_comes() -> None:
+    batches, _, surface = setup(Pacing(preview_every=3.0, together=0, rank_wait=0.01))
+    live = batches.track(batch(answers=(answer(1),)))
+    await post_all(batches, live)
+    surface.shown.clear()
+    await batches.on_event(AnswerReady(done(live.batch.answers[0])))
+    await shown_by_now(batches)
+    assert surface.shown == [("card", 1, False, "done"), ("question", 1, False, None)]
+
+
+async def test_answers_that_finish_together_all_wait_for_the_ranking() -> None:
+    batches, _, surface = setup(Pacing(preview_every=3.0, together=60, rank_wait=60))
+    live = batches.track(batch())
+    await post_all(batches, live)
+    surface.shown.clear()
+    first, last = (done(a) for a in live.batch.answers)
+    await batches.on_event(AnswerReady(first))
+    for _ in range(5):
+        await asyncio.sleep(0)  # the other answer is stored a moment later
+    await batches.on_event(AnswerReady(last))
+    assert surface.shown == []
+    await batches.on_event(
+        BatchRanked(replace(live.batch, answers=(replace(first, score=9.0), replace(last, score=4.0))))
+    )
+    assert surface.shown == [("card", 1, False, "done"), ("card", 2, False, "done"), ("question", 1, False, None)]
+    for task in batches._showing:
+        task.cancel()  # each would find the ranking in and show nothing more
 
 
 async def test_a_ranking_is_delivered_once_its_final_states_reached_the_platform() -> None:
@@ -267,4 +331,5 @@ async def test_events_of_an_adopted_batch_that_still_runs_show_on_its_rebuilt_ca
     assert batches.batches[1].posted.is_set() and ("delivered", 1) not in core.calls
     surface.shown.clear()
     await batches.on_event(AnswerReady(done(running.answers[0])))
+    await shown_by_now(batches)
     assert ("card", 1, False, "done") in surface.shown
