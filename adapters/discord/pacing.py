@@ -41,6 +41,7 @@ class ChannelPacer:
         self.retry = retry or Backoff()
         self._queues: dict[str, OrderedDict[str, Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, str] = {}  # channel -> the key of the job it runs now
         self._closed = False
 
     def submit(self, channel: str, key: str, job: Job) -> None:
@@ -62,6 +63,7 @@ class ChannelPacer:
         try:
             while queue:
                 key, job = queue.popitem(last=False)
+                self._running[channel] = key
                 try:
                     await job()
                     failures.pop(key, None)
@@ -73,11 +75,14 @@ class ChannelPacer:
                     else:
                         failures[key] = failures.get(key, 0) + 1
                         if self._again(queue, key, job, failures[key], exc):
+                            self._running.pop(channel, None)  # queued again: waiting, not running
                             await asyncio.sleep(self.retry.wait(failures[key]))
                             continue
+                self._running.pop(channel, None)
                 if queue and self.interval > 0:
                     await asyncio.sleep(self.interval)
         finally:
+            self._running.pop(channel, None)
             self._workers.pop(channel, None)
             if not queue:
                 self._queues.pop(channel, None)
@@ -92,6 +97,14 @@ class ChannelPacer:
         queue.setdefault(key, job)
         queue.move_to_end(key, last=False)
         return True
+
+    def _pending(self, channel: str, key: str) -> bool:
+        return key in self._queues.get(channel, {}) or self._running.get(channel) == key
+
+    async def sent(self, jobs: list[tuple[str, str]]) -> None:
+        """Wait until no job of these (channel, key) pairs is queued or running."""
+        while busy := {self._workers[ch] for ch, key in jobs if ch in self._workers and self._pending(ch, key)}:
+            await asyncio.wait(busy, timeout=0.25)  # a busy channel's worker may run on: look again
 
     async def drain(self) -> None:
         """Wait until every queued job has run (tests and shutdown)."""
