@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [--only NAME ...]`: every benchmark in turn (start-up, storage, fan-out,
-platforms, latency, ranking, cost), each writing its section of bench/RESULTS.md. `make bench` runs this; all of it
-takes under 10 minutes."""
+platforms, latency, ranking, cost, crashes), each writing its section of bench/RESULTS.md. `make bench`
+runs this; all of it takes about 15 minutes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 # Each bench imports bench.common first: loopback-only proxy settings, the repository on sys.path.
-from bench import cost, fanout, latency, platforms, ranking, startup, storage
+from bench import cost, fanout, kills, latency, platforms, ranking, startup, storage
 
 BENCHES: dict[str, Callable[[list[str]], int]] = {
     "startup": startup.main,
@@ -20,6 +20,7 @@ BENCHES: dict[str, Callable[[list[str]], int]] = {
     "latency": latency.main,
     "ranking": ranking.main,
     "cost": cost.main,
+    "kills": kills.main,
 }
 
 

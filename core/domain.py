@@ -188,6 +188,7 @@ class Batch:
     created_at: datetime | None = None
     merging: Merging = Merging.ON_REQUEST  # the workspace's merge setting when the question was asked
     estimate: Estimate | None = None  # what it was expected to cost when asked
+    delivery: str | None = None  # the platform's id of the command that asked (a Discord interaction's)
 
     @property
     def live_answers(self) -> tuple[Answer, ...]:

@@ -43,7 +43,15 @@ class BatchRanked:
     batch: Batch
 
 
-Event = AnswerStarted | AnswerProgress | AnswerReady | AnswerFailed | BatchRanked
+@dataclass(frozen=True, slots=True)
+class BatchResumed:
+    """This process adopted the batch (its own died, or a replica's): its cards are rebuilt from
+    `batch` as stored; events of the rest of its run follow."""
+
+    batch: Batch
+
+
+Event = AnswerStarted | AnswerProgress | AnswerReady | AnswerFailed | BatchRanked | BatchResumed
 EventSink = Callable[[Event], Awaitable[None]]
 
 
@@ -51,19 +59,30 @@ class EventBus:
     def __init__(self) -> None:
         self._sinks: dict[str, list[EventSink]] = defaultdict(list)
         self._quiet: set[EventSink] = set()  # sinks that asked not to get AnswerProgress
+        self._delivering: dict[str, EventSink] = {}  # platform -> the sink that marks its batches delivered
 
-    def subscribe(self, platform: str, sink: EventSink, *, progress: bool = True) -> None:
+    def subscribe(self, platform: str, sink: EventSink, *, progress: bool = True, delivers: bool = False) -> None:
         """`progress=False`: this sink ignores streamed text, so it gets no AnswerProgress; when no
-        sink of a platform wants progress, its answers are not streamed at all (streaming costs CPU)."""
+        sink of a platform wants progress, its answers are not streamed at all (streaming costs CPU).
+        `delivers`: the sink says when a batch's cards show their final state (the service's
+        `batch_delivered`); until then the batch stays leased to this process."""
         self._sinks[platform].append(sink)
         if not progress:
             self._quiet.add(sink)
+        if delivers:
+            self._delivering[platform] = sink
+
+    def delivering(self) -> set[str]:
+        """The platforms whose batches a sink here delivers."""
+        return set(self._delivering)
 
     def unsubscribe(self, platform: str, sink: EventSink) -> None:
         if sink in self._sinks.get(platform, []):
             self._sinks[platform].remove(sink)
         if not any(sink in sinks for sinks in self._sinks.values()):
             self._quiet.discard(sink)
+        if self._delivering.get(platform) is sink:
+            del self._delivering[platform]
 
     def wants_progress(self, platform: str) -> bool:
         return any(sink not in self._quiet for sink in self._sinks.get(platform, ()))

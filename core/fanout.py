@@ -2,9 +2,10 @@
 arrives (answers arriving together share one transaction), then the batch is ranked. A model
 that fails becomes a failed answer, never an exception.
 
-A batch is run under a lease. The lease is renewed while it runs; when a process dies, the lease
-runs out and `resume_orphans` (at start-up, or on another replica) finishes what is left: stored
-answers are kept, the others run again.
+A batch is run under a lease. The lease is renewed while it runs, and after it is ranked until
+the platform's presenter says its cards are delivered; when a process dies, the lease runs out and
+`resume_orphans` (at start-up, or on another replica) adopts the batch: its cards are rebuilt from
+the store (BatchResumed), stored answers are kept, the others run again.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from core import logcontext, merge, stopping
+from core.answer_writer import AnswerWriter
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import (
     CUT_ENDINGS,
@@ -32,6 +34,7 @@ from core.domain import (
     AnswerStatus,
     BatchStatus,
     Merging,
+    Platform,
 )
 from core.errors import ConsensusError, KeyUnreadableError
 from core.events import (
@@ -40,6 +43,7 @@ from core.events import (
     AnswerReady,
     AnswerStarted,
     BatchRanked,
+    BatchResumed,
     EventBus,
     ProgressThrottle,
 )
@@ -56,7 +60,7 @@ from core.ranking import Ranker, Ranking
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
 from core.store.leases import Lease
-from core.store.repositories import AnswerFlags, FinishedAnswer
+from core.store.repositories import FinishedAnswer, Repository
 from core.store.stops import close_unwritten, is_stopping
 from core.store.store import Store
 from core.store.tables import AiResponse, Conversation, utcnow
@@ -129,54 +133,6 @@ def process_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class AnswerWriter:
-    """Stores finished answers. Answers that finish while a write is under way are stored together
-    by the next one: under load one transaction (and one commit) carries many answers, instead of
-    each waiting its turn for the database."""
-
-    def __init__(self, store: Store, owner: str) -> None:
-        self.store, self.owner = store, owner
-        self._queue: list[tuple[FinishedAnswer, asyncio.Future[AnswerFlags | None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def store_answer(self, finished: FinishedAnswer) -> AnswerFlags | None:
-        """The stored answer's flags, or None when another process took its batch over."""
-        future: asyncio.Future[AnswerFlags | None] = asyncio.get_running_loop().create_future()
-        self._queue.append((finished, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued(), name="answer-writer")
-        return await future
-
-    async def idle(self) -> None:
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
-
-    async def _write_queued(self) -> None:
-        group: list[tuple[FinishedAnswer, asyncio.Future[AnswerFlags | None]]] = []
-        try:
-            while self._queue:
-                group, self._queue = self._queue, []
-                if not await self._write_group(group) and len(group) > 1:
-                    for entry in group:  # one answer the database refuses must not fail the others
-                        await self._write_group([entry])
-        finally:  # cancelled: nobody waits forever
-            for _item, future in group + self._queue:
-                future.cancel()
-
-    async def _write_group(self, group: list[tuple[FinishedAnswer, asyncio.Future[AnswerFlags | None]]]) -> bool:
-        try:
-            async with self.store.write() as repo:
-                stored = await repo.store_answers(self.owner, [item for item, _ in group])
-        except Exception as exc:
-            if len(group) == 1 and not group[0][1].done():
-                group[0][1].set_exception(exc)
-            return False
-        for item, future in group:
-            if not future.done():
-                future.set_result(stored.get(item.answer_id))
-        return True
-
-
 class FanOut:
     def __init__(
         self,
@@ -202,6 +158,7 @@ class FanOut:
         self.writer = AnswerWriter(store, self.owner)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()  # batches given new work (a retry) while running: run once more
+        self._delivering: set[int] = set()  # ranked batches whose cards are still being delivered here
         self.merger = merger  # the operator's merger: CONSENSUS_MERGER, else the reviewer; None: the top answer's
         self._renewer: asyncio.Task[None] | None = None
         self.calls = stopping.RunningCalls()  # the provider calls running here, cancelled by a stop
@@ -213,9 +170,15 @@ class FanOut:
         if batch_id in self._tasks:
             self._again.add(batch_id)  # its pending answers are picked up when this run ends
             return
-        task = asyncio.create_task(self._run(batch_id), name=f"batch-{batch_id}")
+        self._launch(batch_id, self._run(batch_id))
+
+    def _launch(self, batch_id: int, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=f"batch-{batch_id}")
         self._tasks[batch_id] = task
         task.add_done_callback(lambda _t: self._ended(batch_id))
+        self._keep_renewing()
+
+    def _keep_renewing(self) -> None:
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.create_task(self._renew_leases(), name="lease-renewer")
         if self._stop_watcher is None or self._stop_watcher.done():
@@ -246,14 +209,43 @@ class FanOut:
         return Lease(self.owner, utcnow() + timedelta(seconds=self.settings.lease_seconds))
 
     async def resume_orphans(self) -> list[int]:
-        """Claim and restart batches whose process died (their lease ran out)."""
+        """Adopt batches whose process died (their lease ran out): the unfinished ones run again,
+        and the cards of every one are rebuilt, on the platforms this process delivers to."""
         async with self.store.write() as repo:
-            orphans = await repo.leases.orphaned()
-            claimed = [b for b in orphans if await repo.leases.claim(b, self.lease())]
-        for batch_id in claimed:
-            log.info("resuming batch %s left unfinished by another process", batch_id)
-            self.start(batch_id)
-        return claimed
+            orphans = await repo.leases.orphaned(self.bus.delivering())
+            unfinished = {b for b in orphans if await repo.leases.claim(b, self.lease())}
+            adopted = [b for b in orphans if b in unfinished or await repo.leases.adopt_delivery(b, self.lease())]
+        for batch_id in adopted:
+            if batch_id in self._tasks:
+                continue  # already ours: its run delivers it
+            log.info(
+                "adopting batch %s left %s by another process",
+                batch_id,
+                "unfinished" if batch_id in unfinished else "undelivered",
+            )
+            self._launch(batch_id, self._adopt(batch_id, run=batch_id in unfinished))
+        return adopted
+
+    async def _adopt(self, batch_id: int, *, run: bool) -> None:
+        """Rebuild the batch's cards first (events of its run are then shown on them); then run it."""
+        logcontext.batch_id.set(batch_id)
+        try:
+            async with self.store.read() as repo:
+                batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
+                view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
+            if not run:
+                self._delivering.add(batch_id)
+            await self.bus.publish(workspace.platform, BatchResumed(view))
+        except Exception:
+            log.exception("batch %s could not be adopted", batch_id)
+        if run:
+            await self._run(batch_id)
+
+    async def delivered(self, batch_id: int) -> None:
+        """The batch's cards show its final state: its lease ends."""
+        async with self.store.write() as repo:
+            await repo.leases.delivered(batch_id)
+        self._delivering.discard(batch_id)
 
     async def stop(self, deadline: float) -> None:
         """Let running batches finish within `deadline` seconds; hand the rest back."""
@@ -272,11 +264,11 @@ class FanOut:
             await repo.leases.release(self.owner)
 
     async def _renew_leases(self) -> None:
-        while self._tasks:
+        while self._tasks or self._delivering:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
                 async with self.store.write() as repo:
-                    await repo.leases.renew(list(self._tasks), self.lease())
+                    await repo.leases.renew([*self._tasks, *self._delivering], self.lease())
             except Exception:  # a missed renewal only risks a duplicate run later; keep going
                 log.warning("could not renew batch leases", exc_info=True)
 
@@ -323,11 +315,23 @@ class FanOut:
                 job = jobs[view.id]
                 merge_request = await self._merge_request(batch_id, job, anonymous, message.content)
                 await self._answer(platform, conversation, view, choices[view.id], merge_request, deadline, job)
-            await self._rank(batch_id, platform, message.content, rescore=bool(own))
+            # nothing left to run: a process died while ranking, so the ranking is done again
+            await self._rank(batch_id, platform, message.content, rescore=bool(own) or not started)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("batch %s failed", batch_id)
+
+    async def _await_delivery(self, repo: Repository, batch_id: int, platform: str) -> None:
+        """A ranked batch stays ours until its presenter delivers it; a terminal's is delivered as
+        it is printed, and one of a platform this process does not serve is left to one that does."""
+        if platform in self.bus.delivering():
+            self._delivering.add(batch_id)
+            self._keep_renewing()
+        elif platform == Platform.TERMINAL:
+            await repo.leases.delivered(batch_id)
+        else:
+            await repo.leases.hand_back(batch_id)
 
     @staticmethod
     def _merge_job(row: AiResponse, answers: list[AiResponse]) -> MergeJob:
@@ -479,6 +483,7 @@ class FanOut:
                 return
             if ranking:
                 await repo.store_scores(_scores(ranking, live, endings))
+            await self._await_delivery(repo, batch_id, platform)
             batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
             if rescore and view.merging is Merging.AFTER_EVERY_QUESTION:

@@ -111,6 +111,7 @@ def to_batch(
         created_at=aware(batch.created_at),
         merging=merging_of(message),
         estimate=Estimate.of((message.meta or {}).get("estimate")),
+        delivery=(message.meta or {}).get("delivery"),
     )
 
 

@@ -77,8 +77,9 @@ class ConsensusService(AdminVerbs):
         # a workspace may merge with any configured model, the operator's merger and reviewer included
         self.settings_book = SettingsBook(self.default_models, limits, (*mergers, *filter(None, [fanout.merger])))
 
-    def subscribe(self, platform: str, sink: EventSink, *, progress: bool = True) -> None:
-        self.bus.subscribe(platform, sink, progress=progress)
+    def subscribe(self, platform: str, sink: EventSink, *, progress: bool = True, delivers: bool = False) -> None:
+        """`delivers`: the sink rebuilds adopted batches and calls `batch_delivered` (see EventBus)."""
+        self.bus.subscribe(platform, sink, progress=progress, delivers=delivers)
 
     # -- asking ---------------------------------------------------------------------------------
 
@@ -126,7 +127,12 @@ class ConsensusService(AdminVerbs):
                 question.user,
                 text,
                 touch=conversation_id is not None,
-                meta={"merging": settings.merging.value, "estimate": cost.stored()},
+                # the command's delivery id: a process adopting the question finds the platform's reply to it
+                meta={
+                    "merging": settings.merging.value,
+                    "estimate": cost.stored(),
+                    **({"delivery": question.delivery} if question.delivery else {}),
+                },
             )
             batch = await repo.add_batch(message, models, self.fanout.lease())
             answers = await repo.answers_of_question(message.id)
@@ -375,13 +381,17 @@ class ConsensusService(AdminVerbs):
         conversation_id: int | None = None,
         thread: str | None = None,
     ) -> None:
-        """After a question's messages are posted, in one transaction: the conversation's thread (when
+        """As a question's messages are posted, in one transaction: the conversation's thread (when
         the question started one) and which message shows each batch and answer."""
         async with self.store.write() as repo:
             workspace_id = await self._workspace(repo, workspace)
             if conversation_id is not None and thread is not None:
                 await repo.set_thread(conversation_id, workspace_id, thread)
             await repo.messages.remember(workspace_id, refs)
+
+    async def batch_delivered(self, batch_id: int) -> None:
+        """The platform shows the ranked batch's cards in their final state: nobody needs to finish them."""
+        await self.fanout.delivered(batch_id)
 
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None:
         async with self.store.read() as repo:

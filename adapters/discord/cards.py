@@ -1,6 +1,13 @@
 """The Discord surface of the live batches: each card's latest look, sent through the channel's
 pacer with the bot token (not the 15-minute interaction token). What a card says and when it
 changes is the presenter's.
+
+Each card is sent with a nonce made from its answer id (discord.py sends it with `enforce_nonce`):
+sent again by a process that adopted the batch, Discord returns the message already created instead
+of a second one. A question whose reply to the interaction was never stored is found by the
+interaction's id among the channel's latest messages (a reply still "thinking" is replaced). A thread
+that already exists for a question's message (error 160004) is reused: a message's thread has the
+message's id.
 """
 
 from __future__ import annotations
@@ -23,6 +30,16 @@ from core.service import ConsensusService
 # A thread is one rate-limit bucket: streamed text refreshes a card at most once a second
 PACING = Pacing(preview_every=1.0)
 NO_PINGS = discord.AllowedMentions.none()  # edits do not inherit the client-wide default
+THREAD_EXISTS = 160004  # "A thread has already been created for this message"
+SEARCHED = 50  # latest messages of a channel searched for the reply to an adopted question's interaction
+
+
+def card_nonce(answer_id: int) -> str:
+    return f"consensus-a{answer_id}"  # at most 25 characters, as Discord allows
+
+
+def question_nonce(batch_id: int) -> str:
+    return f"consensus-q{batch_id}"
 
 
 class Sendable(Protocol):
@@ -52,7 +69,12 @@ class Board:
 
         async def post(view: card.CardView) -> MessageRef:
             rendered = embeds.card_message(view)
-            sent = await target.send(embeds=rendered.embeds, view=card_view(view), files=files_of(rendered))
+            shown = card_view(view)
+            if isinstance(target, discord.abc.Messageable):  # an interaction's follow-up takes no nonce
+                nonce = card_nonce(view.answer.id)
+                sent = await target.send(embeds=rendered.embeds, view=shown, files=files_of(rendered), nonce=nonce)
+            else:
+                sent = await target.send(embeds=rendered.embeds, view=shown, files=files_of(rendered))
             return MessageRef(str(sent.channel.id), str(sent.id))
 
         await self.live.post_cards(live, post, new_thread=new_thread)
@@ -93,14 +115,71 @@ class Board:
 
     async def post_card(self, live: LiveBatch, view: card.CardView) -> MessageRef | None:
         """A card that joins the batch later (a merge), where the other cards are."""
-        where = live.thread or next((ref.channel for ref in live.cards.values()), None)
-        if where is None or self.client.is_closed():
+        where = live.thread or next((ref.channel for ref in live.cards.values()), live.batch.channel)
+        if self.client.is_closed():
             return None
         rendered = embeds.card_message(view)
         sent = await self.client.get_partial_messageable(int(where)).send(
-            embeds=rendered.embeds, view=card_view(view), files=files_of(rendered), allowed_mentions=NO_PINGS
+            embeds=rendered.embeds,
+            view=card_view(view),
+            files=files_of(rendered),
+            allowed_mentions=NO_PINGS,
+            nonce=card_nonce(view.answer.id),
         )
         return MessageRef(str(sent.channel.id), str(sent.id))
+
+    async def recover(self, live: LiveBatch) -> None:
+        batch = live.batch
+        where = self.client.get_partial_messageable(
+            int(batch.thread if live.follow_up and batch.thread else batch.channel)
+        )
+        if live.question is None and batch.delivery:  # the interaction's reply, if it showed the question
+            reply = await self._reply_to(where, batch.delivery)
+            if reply is not None and reply.flags.loading:
+                await reply.delete()  # "thinking…" forever otherwise: the question is posted afresh below
+            elif reply is not None:
+                live.question = MessageRef(str(reply.channel.id), str(reply.id))
+        if live.question is None:  # the interaction's reply never showed: the bot posts the question
+            rendered = embeds.question_message(batch)
+            sent = await where.send(
+                content=rendered.content,
+                embeds=rendered.embeds,
+                files=files_of(rendered),
+                view=question_view(batch),
+                allowed_mentions=NO_PINGS,
+                nonce=question_nonce(batch.id),
+            )
+            live.question = MessageRef(str(sent.channel.id), str(sent.id))
+        if live.thread is None and not live.follow_up:
+            live.thread = await self._thread_of(live.question, live.batch.question)
+
+    @staticmethod
+    async def _reply_to(where: discord.PartialMessageable, interaction: str) -> discord.Message | None:
+        """The message that answered `interaction`, among the channel's latest."""
+        async for message in where.history(limit=SEARCHED):
+            meta = message.interaction_metadata
+            if meta is not None and str(meta.id) == interaction:
+                return message
+        return None
+
+    async def _thread_of(self, question: MessageRef, text: str) -> str | None:
+        """The thread of the question's message, started now or found; None where none can start."""
+        try:
+            channel = self.client.get_channel(int(question.channel)) or await self.client.fetch_channel(
+                int(question.channel)
+            )
+            if not isinstance(channel, discord.TextChannel):
+                return None  # a DM or a thread: the cards go where the question is
+            message = channel.get_partial_message(int(question.message_id))  # with its guild, as threads need
+            await message.create_thread(name=embeds.thread_name(text), auto_archive_duration=1440)
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_EXISTS:
+                return None  # a DM, or no permission: the cards go where the question is
+        return question.message_id
+
+    async def settled(self, live: LiveBatch) -> None:
+        refs = [*live.cards.values(), *([live.question] if live.question else [])]
+        await self.pacer.sent([(ref.channel, ref.message_id) for ref in refs])
 
     async def send_record(self, found: RecordFile, *, exported_by: discord.abc.User) -> None:
         """Export: the decision record attached in the conversation's thread (where the question

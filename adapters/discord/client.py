@@ -142,7 +142,7 @@ class ConsensusBot(discord.Client):
         self.ready_event = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._waiting = NOT_CONNECTED  # why not ready yet (login or first connection failing)
-        service.subscribe(Platform.DISCORD.value, self.board.live.on_event)
+        service.subscribe(Platform.DISCORD.value, self.board.live.on_event, delivers=True)
         quiet_reconnect_tracebacks()
 
     async def setup_hook(self) -> None:
@@ -278,7 +278,8 @@ class ConsensusBot(discord.Client):
             await asyncio.gather(self._runner, return_exceptions=True)
 
     async def idle(self) -> None:
-        """Wait until every queued message edit has been sent (tests and shutdown)."""
+        """Wait until every question's cards are posted and every queued edit was sent (tests and shutdown)."""
+        await asyncio.gather(*(live.posted.wait() for live in list(self.board.live.batches.values())))
         await self.pacer.drain()
 
     async def close(self) -> None:

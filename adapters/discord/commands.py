@@ -148,6 +148,7 @@ class Handlers:
         )
         interaction.extras[ANSWERED] = True
         self.board.question_posted(live, root)
+        await self.board.live.question_shown(live)  # stored at once: a process adopting it never posts it again
         return root
 
     # ---- /consensus-history -----------------------------------------------------------------

@@ -88,6 +88,12 @@ class ChannelPacer:
         self._waiting.setdefault(message, job)
         return True
 
+    async def sent(self, jobs: list[tuple[str, str]]) -> None:
+        """Wait until no job of these (channel, key) pairs is queued or running: a message's sender
+        lives while it has either."""
+        while busy := {self._senders[message] for message in jobs if message in self._senders}:
+            await asyncio.wait(busy)
+
     async def drain(self) -> None:
         """Wait until every queued job has run (tests and shutdown)."""
         while self._senders:

@@ -10,6 +10,12 @@ card, not two), or after `rank_wait` if the ranking is slow. An answer that join
 after its cards were posted (a merge) gets a card of its own, posted once. A ranking for a batch this
 process never saw (a restart, another replica) restores the batch from the store, if the store
 knows where its messages are.
+
+Exactly once, whenever a process dies: every message's reference is stored the moment it is posted,
+and a batch whose cards show their final state is reported delivered. A batch adopted from a dead
+process (BatchResumed) is rebuilt: the surface first finds what was posted but never stored (each
+platform marks its messages so that they can be found), then what is missing is posted and the
+rest edited to its latest state.
 """
 
 from __future__ import annotations
@@ -24,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from adapters.presenter import card
-from core.domain import Answer, AnswerStatus, Batch, MessageRef, WorkspaceRef
-from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+from core.domain import Answer, AnswerStatus, Batch, BatchStatus, MessageRef, WorkspaceRef
+from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, BatchResumed, Event
 
 log = logging.getLogger(__name__)
 KEEP_BATCHES = 500  # recent batches kept in memory; older ones are restored from the store
@@ -38,11 +44,18 @@ class Surface(Protocol):
     async def show_card(self, live: LiveBatch, answer_id: int, *, optional: bool = False) -> None: ...
     async def show_question(self, live: LiveBatch, *, optional: bool = False) -> None: ...
     async def post_card(self, live: LiveBatch, view: card.CardView) -> MessageRef | None: ...
+    async def recover(self, live: LiveBatch) -> None:
+        """An adopted batch: find its messages posted but never stored, post its question (and
+        thread) if it never showed; sets live.question, live.thread and live.cards."""
+
+    async def settled(self, live: LiveBatch) -> None:
+        """Return once every state sent to the batch's messages has reached the platform."""
 
 
 class CoreForLive(Protocol):
     async def get_batch(self, batch_id: int, workspace: WorkspaceRef) -> Batch: ...
     async def message_for(self, workspace: WorkspaceRef, kind: str, target_id: int) -> MessageRef | None: ...
+    async def batch_delivered(self, batch_id: int) -> None: ...
     async def cards_posted(
         self,
         workspace: WorkspaceRef,
@@ -150,7 +163,9 @@ class LiveBatches:
             return found
         return await self.restore(await self.core.get_batch(batch_id, workspace))
 
-    async def restore(self, batch: Batch) -> LiveBatch:
+    async def restore(self, batch: Batch, *, posted: bool = True) -> LiveBatch:
+        """The batch with the messages the store knows; not `posted`: events are folded in but
+        shown only once the missing messages are posted (an adopted batch)."""
         found = self.batches.get(batch.id)
         if found is not None:
             return found
@@ -158,39 +173,81 @@ class LiveBatches:
         name = await self.name_of(ws, batch.asker) if self.name_of else batch.asker
         live = LiveBatch(batch, name, thread=batch.thread)
         live.question = await self.core.message_for(ws, "batch", batch.id)
-        live.follow_up = live.question is not None and live.question.message_id != batch.thread
+        # a question whose thread is known but whose own message is not was asked in that thread
+        live.follow_up = batch.thread is not None and (
+            live.question is None or live.question.message_id != batch.thread
+        )
         for answer in batch.answers:
             ref = await self.core.message_for(ws, "answer", answer.id)
             if ref is not None:
                 live.cards[answer.id] = ref
-        live.posted.set()
+        if posted:
+            live.posted.set()
         found = self.batches.get(batch.id)  # restored meanwhile by another event or click
         if found is not None:
             return found
         self._keep(live)
+        for event in self._early.pop(batch.id, []):
+            self._fold(live, event)
         return live
+
+    async def resume(self, batch: Batch) -> None:
+        """Rebuild an adopted batch's cards: find, then post what is missing, then edit the rest."""
+        live = await self.restore(batch, posted=False)
+        if live.posted.is_set():  # tracked here already: its own posting shows it
+            return
+        live.replace_batch(batch)
+        try:
+            known = (live.question, live.thread, dict(live.cards))
+            await self.surface.recover(live)
+            found = [("answer", answer_id, ref) for answer_id, ref in live.cards.items() if answer_id not in known[2]]
+            if live.question is not None and live.question != known[0]:
+                found.append(("batch", batch.id, live.question))
+            thread = live.thread if live.thread != known[1] else None
+            if found or thread:
+                await self.core.cards_posted(
+                    batch.workspace, found, conversation_id=batch.conversation_id, thread=thread
+                )
+        finally:
+            live.posted.set()
+        await self.show_all(live)
+        await self._deliver_if_final(live)
+
+    async def _deliver_if_final(self, live: LiveBatch) -> None:
+        """Once the batch is finished and its final states reached the platform, nobody needs to finish it."""
+        if live.batch.status in (BatchStatus.PENDING, BatchStatus.RUNNING):
+            return
+        await self.surface.settled(live)
+        await self.core.batch_delivered(live.batch.id)
+
+    async def question_shown(self, live: LiveBatch, *, new_thread: str | None = None) -> None:
+        """Store where the question is (and the thread it started) the moment it is posted."""
+        if live.question is not None:
+            batch = live.batch
+            await self.core.cards_posted(
+                batch.workspace,
+                [("batch", batch.id, live.question)],
+                conversation_id=batch.conversation_id,
+                thread=new_thread,
+            )
 
     # ---- posting ----------------------------------------------------------------------------
     async def post_cards(
         self, live: LiveBatch, post: Callable[[card.CardView], Awaitable[MessageRef]], *, new_thread: str | None = None
     ) -> None:
-        """Post one card per model in order, each in its latest state; then one core call stores
-        where everything is (and the thread, when this question started one), and whatever changed
-        while posting is shown."""
+        """Post one card per model in order, each in its latest state and stored as soon as it is
+        posted (the question first, with the thread it started); then whatever changed while
+        posting is shown."""
         shown: dict[int, int] = {}
         try:
+            await self.question_shown(live, new_thread=new_thread)
             for answer in live.batch.answers:
                 view = live.view(answer.id)
                 if view is None or answer.is_deleted:
                     continue
                 shown[answer.id] = live.versions.get(answer.id, 0)
-                live.cards[answer.id] = await post(view)
-            refs = [("answer", answer_id, ref) for answer_id, ref in live.cards.items()]
-            if live.question is not None:
-                refs.append(("batch", live.batch.id, live.question))
-            await self.core.cards_posted(
-                live.batch.workspace, refs, conversation_id=live.batch.conversation_id, thread=new_thread
-            )
+                live.cards[answer.id] = ref = await post(view)
+                await self.core.cards_posted(live.batch.workspace, [("answer", answer.id, ref)])
         finally:
             live.posted.set()
         for answer_id, version in shown.items():
@@ -199,9 +256,13 @@ class LiveBatches:
             if live.versions.get(answer_id, 0) != version and view and view.state is not card.CardState.WRITING:
                 await self.surface.show_card(live, answer_id)
         await self.surface.show_question(live)
+        await self._deliver_if_final(live)  # ranked while its cards were being posted
 
     # ---- the core's events ------------------------------------------------------------------
     async def on_event(self, event: Event) -> None:
+        if isinstance(event, BatchResumed):
+            await self.resume(event.batch)
+            return
         batch_id = event.batch.id if isinstance(event, BatchRanked) else event.answer.batch_id
         live = self.batches.get(batch_id)
         if live is None and isinstance(event, BatchRanked):
@@ -221,7 +282,10 @@ class LiveBatches:
             await self.post_new_cards(live)  # its card shows its latest state
             return
         if isinstance(event, BatchRanked):
-            await self.show_all(live)
+            try:
+                await self.show_all(live)
+            finally:  # a card the platform refuses for good (no access) is not kept leased forever
+                await self._deliver_if_final(live)
         elif isinstance(event, AnswerProgress):
             if live.preview_due(event.answer.id, self.pacing):
                 await self.surface.show_card(live, event.answer.id, optional=True)
@@ -256,9 +320,10 @@ class LiveBatches:
 
     @staticmethod
     def _fold(live: LiveBatch, event: Event) -> None:
-        if isinstance(event, BatchRanked):
+        if isinstance(event, BatchRanked | BatchResumed):
             live.replace_batch(event.batch)
-            live.ranked.set()
+            if isinstance(event, BatchRanked):
+                live.ranked.set()
             return
         answer = event.answer
         if isinstance(event, AnswerProgress):

@@ -318,5 +318,5 @@ def build_slack_app(
     bot = SlackBot(
         app, client, pacer, renderer, app_token=app_token, handlers=handlers, metrics=metrics, verifier=verifier
     )
-    service.subscribe(Platform.SLACK.value, bot.on_event)
+    service.subscribe(Platform.SLACK.value, bot.on_event, delivers=True)
     return bot

@@ -112,7 +112,8 @@ class ConfirmFlow(HandlerBase):
     """The question's acknowledgement and its confirmation; mixed into SlackHandlers, whose `_ask`
     posts the question and its cards."""
 
-    _ask: Callable[[Question], Awaitable[None]]  # SlackHandlers': posts the question and its cards
+    # SlackHandlers': stores the question, calls the acknowledgement given, posts the question and its cards
+    _ask: Callable[[Question, Callable[[], Awaitable[None]] | None], Awaitable[None]]
 
     async def ask_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
@@ -126,10 +127,7 @@ class ConfirmFlow(HandlerBase):
             await ack()
             say = functools.partial(respond, replace_original=False)
         estimate = await estimating
-        if estimate is None:
-            if say is ack:
-                await ack()  # asking says what is wrong, in one place
-        elif estimate.needs_confirmation:
+        if estimate is not None and estimate.needs_confirmation:
             value = pack(Pending(team, channel, user, question.text, str(question.delivery or ""), int(time.time())))
             shown = (
                 confirm_message(estimate, value)
@@ -138,11 +136,26 @@ class ConfirmFlow(HandlerBase):
             )
             await say(text=shown.text, blocks=shown.blocks, response_type="ephemeral")
             return
-        else:
-            note = blocks.notice(cost.acknowledgement(estimate))
-            await say(text=note.text, blocks=note.blocks, response_type="ephemeral")
         self.people.remember_name(team, user, command.get("user_name"))
-        await self._guard(self._responder(respond), self._ask(question))
+        note = blocks.notice(cost.acknowledgement(estimate)) if estimate is not None else None
+        told = False
+
+        async def acknowledge() -> None:  # once the question is stored, or to say what is wrong
+            nonlocal told
+            if told:
+                return
+            told = True
+            if note is not None:
+                await say(text=note.text, blocks=note.blocks, response_type="ephemeral")
+            elif say is ack:
+                await ack()  # asking says what is wrong, in one place
+
+        async def reply(message: str) -> None:
+            await acknowledge()
+            await self._responder(respond)(message)
+
+        await self._guard(reply, self._ask(question, acknowledge))
+        await acknowledge()  # a repeated delivery: acted on once already, nothing more to say
 
     async def confirm_follow_up(self, conversation: int, question: Question, reply_ts: str) -> bool:
         """A reply in a thread above the threshold: True once the private Ask / Cancel is posted."""
@@ -198,7 +211,7 @@ class ConfirmFlow(HandlerBase):
         await self._safe_reply(self._responder(respond, replace=True), cost.CONFIRMED)
         try:
             if pending.conversation is None:
-                await self._ask(pending.question())
+                await self._ask(pending.question(), None)
             else:
                 batch = await self.service.follow_up(pending.conversation, pending.question())
                 await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)

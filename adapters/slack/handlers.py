@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -80,8 +81,12 @@ class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
         else:
             await self._guard(self._responder(respond), self._history(team, rest or None, respond))
 
-    async def _ask(self, question: Question) -> None:
+    async def _ask(self, question: Question, acknowledge: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`acknowledge` once the question is stored: an acknowledged question is never lost, whenever
+        the process dies (the store write is a few ms of the 3 s Slack waits)."""
         batch = await self.service.ask(question)
+        if acknowledge is not None:
+            await acknowledge()
         team = question.workspace.external_id
         self.people.look_up_url(team)  # for the ranking's links to the cards, ready when it comes
         await self.renderer.open(batch, asker_name=await self.people.name(team, question.user))

@@ -175,7 +175,15 @@ class Pacer:
         for bucket in buckets.values():
             bucket.pause(seconds)
 
-    async def post(self, channel: str, *, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None) -> str:
+    async def post(
+        self,
+        channel: str,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]],
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         """Post a message (paced per channel) and return its ts; a 429 waits and tries again."""
         while True:
             await self._post_bucket(channel).take()
@@ -185,6 +193,7 @@ class Pacer:
                     text=text,
                     blocks=blocks,
                     thread_ts=thread_ts,
+                    metadata=metadata,
                     unfurl_links=False,
                     unfurl_media=False,
                 )
@@ -274,6 +283,11 @@ class Pacer:
             return None
         log.warning("chat.update failed: %s; trying again", why)
         return self.pacing.retry.wait(failures)
+
+    async def sent(self, messages: list[tuple[str, str]]) -> None:
+        """Wait until every state queued for these (channel, ts) messages was sent (or given up)."""
+        while running := [self._tasks[key] for key in messages if key in self._tasks]:
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def flush(self) -> None:
         """Wait until every queued update was sent (tests, shutdown)."""

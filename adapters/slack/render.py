@@ -3,6 +3,11 @@ latest look through the pacer. What a card says and when it changes is the prese
 
 Only what changed on screen is sent: the last payload of every message is remembered, so a
 click that changes one card costs one `chat.update`.
+
+Every question and card is posted with message metadata naming its batch and answer: a process
+that adopts a batch whose references were never stored finds them in the channel or thread
+(`conversations.history` / `conversations.replies` with `include_all_metadata`) instead of
+posting them twice.
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ from core.events import Event
 # and is sent as optional (see pacing.py), so final states never queue behind it.
 PACING = Pacing(preview_every=3.0)
 KEEP_SHOWN = 5000  # messages whose last payload is remembered (the recent batches' cards)
+QUESTION_EVENT, CARD_EVENT = "consensus_question", "consensus_card"  # message metadata event types
+SEARCHED = 200  # latest messages of a channel or thread searched for an adopted batch's messages
+
+
+def question_metadata(batch: Batch) -> dict[str, Any]:
+    return {"event_type": QUESTION_EVENT, "event_payload": {"batch_id": batch.id}}
+
+
+def card_metadata(answer: Answer) -> dict[str, Any]:
+    return {"event_type": CARD_EVENT, "event_payload": {"batch_id": answer.batch_id, "answer_id": answer.id}}
 
 
 class ThreadRenderer:
@@ -56,12 +71,7 @@ class ThreadRenderer:
         live = self.live.track(batch, asker_name=asker_name, follow_up=follow_up)
         new_thread: str | None = None
         try:
-            head = blocks.parent(live.batch, asker_name=asker_name, follow_up=follow_up)
-            ts = await self.pacer.post(
-                batch.channel, text=head.text, blocks=head.blocks, thread_ts=batch.thread if follow_up else None
-            )
-            live.question = MessageRef(batch.channel, ts)
-            self._remember((batch.channel, ts), head.blocks)
+            ts = await self._post_question(live)
             if not follow_up:
                 live.thread = new_thread = ts
         except BaseException:
@@ -72,6 +82,56 @@ class ThreadRenderer:
             return await self.post_card(live, view)
 
         await self.live.post_cards(live, post, new_thread=new_thread)
+
+    async def _post_question(self, live: LiveBatch) -> str:
+        batch = live.batch
+        head = blocks.parent(batch, asker_name=live.asker_name, follow_up=live.follow_up)
+        ts = await self.pacer.post(
+            batch.channel,
+            text=head.text,
+            blocks=head.blocks,
+            thread_ts=batch.thread if live.follow_up else None,
+            metadata=question_metadata(batch),
+        )
+        live.question = MessageRef(batch.channel, ts)
+        self._remember((batch.channel, ts), head.blocks)
+        return ts
+
+    async def recover(self, live: LiveBatch) -> None:
+        batch = live.batch
+        if live.question is None:
+            where = batch.thread if live.follow_up else None
+            for message in await self._marked(batch.channel, where):
+                if _payload(message, QUESTION_EVENT).get("batch_id") == batch.id:
+                    live.question = MessageRef(batch.channel, str(message["ts"]))
+            if live.question is None:
+                await self._post_question(live)
+            if not live.follow_up:
+                assert live.question is not None
+                live.thread = live.question.message_id
+        if live.thread is None or all(a.id in live.cards for a in batch.answers):
+            return
+        mine = {a.id for a in batch.answers}
+        for message in await self._marked(batch.channel, live.thread):
+            answer_id = _payload(message, CARD_EVENT).get("answer_id")
+            if answer_id in mine and answer_id not in live.cards:
+                live.cards[answer_id] = MessageRef(batch.channel, str(message["ts"]))
+
+    async def _marked(self, channel: str, thread: str | None) -> list[dict[str, Any]]:
+        """The latest messages of a channel (or a thread), with their metadata."""
+        if thread is None:
+            found = await self.pacer.client.conversations_history(
+                channel=channel, limit=SEARCHED, include_all_metadata=True
+            )
+        else:
+            found = await self.pacer.client.conversations_replies(
+                channel=channel, ts=thread, limit=SEARCHED, include_all_metadata=True
+            )
+        return list(found.get("messages") or [])
+
+    async def settled(self, live: LiveBatch) -> None:
+        refs = [*live.cards.values(), *([live.question] if live.question else [])]
+        await self.pacer.sent([(ref.channel, ref.message_id) for ref in refs])
 
     # --- the core's events and clicks ------------------------------------------------------------
 
@@ -87,7 +147,9 @@ class ThreadRenderer:
     async def post_card(self, live: LiveBatch, view: card.CardView) -> MessageRef:
         channel = live.batch.channel
         shown = blocks.card_message(view)
-        card_ts = await self.pacer.post(channel, text=shown.text, blocks=shown.blocks, thread_ts=live.thread)
+        card_ts = await self.pacer.post(
+            channel, text=shown.text, blocks=shown.blocks, thread_ts=live.thread, metadata=card_metadata(view.answer)
+        )
         self._remember((channel, card_ts), shown.blocks)
         return MessageRef(channel, card_ts)
 
@@ -154,3 +216,12 @@ class ThreadRenderer:
         self._shown.move_to_end(key)
         while len(self._shown) > KEEP_SHOWN:
             self._shown.popitem(last=False)
+
+
+def _payload(message: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """The metadata payload of one of our messages of `event_type`, else nothing."""
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != event_type:
+        return {}
+    payload = metadata.get("event_payload")
+    return payload if isinstance(payload, dict) else {}

@@ -27,7 +27,7 @@ from adapters.presenter.card import (
 from adapters.presenter.cost import cost_line
 from core.cost import total
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, ConversationDetail
-from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, Event
+from core.events import AnswerFailed, AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, BatchResumed, Event
 from core.ranking.judge import JUDGE_FAILED
 from core.resilience import tries
 
@@ -61,7 +61,7 @@ class LiveProgress:
         return table
 
     async def on_event(self, event: Event) -> None:
-        if isinstance(event, BatchRanked):
+        if isinstance(event, BatchRanked | BatchResumed):
             return
         answer = event.answer
         if answer.batch_id != self.batch_id:

@@ -1,19 +1,23 @@
-"""Which process runs which batch. The lease columns of request_batches are written here only."""
+"""Which process runs which batch. The lease columns of request_batches are written here only.
+
+A batch is leased until its cards are delivered in their final state, not only until its answers
+are stored: a process that dies in between leaves a batch the next one adopts to finish its cards."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import AnswerStatus, BatchStatus
-from core.store.tables import AiResponse, RequestBatch, utcnow
+from core.store.tables import AiResponse, Conversation, RequestBatch, Workspace, utcnow
 
 UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
+_UNDONE = or_(RequestBatch.status.in_(UNFINISHED), RequestBatch.delivered_at.is_(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,7 @@ class BatchLeases:
         assert batch is not None
         if uncount:
             batch.completed -= 1
-        batch.status, batch.finished_at = BatchStatus.RUNNING.value, None
+        batch.status, batch.finished_at, batch.delivered_at = BatchStatus.RUNNING.value, None, None
         batch.lease_owner, batch.lease_expires_at = lease.owner, lease.until
 
     async def renew(self, batch_ids: Sequence[int], lease: Lease) -> None:
@@ -76,7 +80,7 @@ class BatchLeases:
     ) -> bool:
         """Close the batch if `owner` still holds it and no answer waits to run (a retry clicked
         meanwhile); the checks and the write are one statement. Without `rescore` the consensus line
-        stays as it was (only a merge ran)."""
+        stays as it was (only a merge ran). `owner` keeps the lease until `delivered`."""
         ranking = {"consensus": consensus, "disagree": disagree} if rescore else {}
         waiting = select(AiResponse.id).where(
             AiResponse.batch_id == batch_id, AiResponse.status == AnswerStatus.PENDING.value
@@ -88,26 +92,63 @@ class BatchLeases:
                 status=status,
                 **ranking,
                 finished_at=utcnow(),
-                lease_owner=None,
-                lease_expires_at=None,
+                delivered_at=None,
             )
         )
         return bool(result.rowcount == 1)
 
-    async def release(self, owner: str) -> None:
-        """Hand back every unfinished batch `owner` holds, already expired: the next claim takes it at once."""
+    async def adopt_delivery(self, batch_id: int, lease: Lease) -> bool:
+        """Take a finished batch whose cards were never delivered, if its lease is free or ran out."""
+        result: Any = await self.session.execute(
+            update(RequestBatch)
+            .where(
+                RequestBatch.id == batch_id,
+                RequestBatch.status.not_in(UNFINISHED),
+                RequestBatch.delivered_at.is_(None),
+                or_(
+                    RequestBatch.lease_owner.is_(None),
+                    RequestBatch.lease_owner == lease.owner,
+                    RequestBatch.lease_expires_at < utcnow(),
+                ),
+            )
+            .values(**lease.columns())
+        )
+        return bool(result.rowcount == 1)
+
+    async def hand_back(self, batch_id: int) -> None:
+        """Let go of a finished batch this process cannot deliver: a process serving its platform adopts it."""
         await self.session.execute(
             update(RequestBatch)
-            .where(RequestBatch.lease_owner == owner, RequestBatch.status.in_(UNFINISHED))
+            .where(RequestBatch.id == batch_id, RequestBatch.status.not_in(UNFINISHED))
             .values(lease_owner=None, lease_expires_at=utcnow() - timedelta(seconds=1))
         )
 
-    async def orphaned(self, limit: int = 100) -> list[int]:
-        """Unfinished batches whose lease ran out; rows other replicas are claiming are skipped."""
+    async def delivered(self, batch_id: int) -> None:
+        """The finished batch's cards show its final state: nobody needs to hold it any more."""
+        await self.session.execute(
+            update(RequestBatch)
+            .where(RequestBatch.id == batch_id, RequestBatch.status.not_in(UNFINISHED))
+            .values(delivered_at=utcnow(), lease_owner=None, lease_expires_at=None)
+        )
+
+    async def release(self, owner: str) -> None:
+        """Hand back every unfinished or undelivered batch `owner` holds, already expired: the next
+        claim takes it at once."""
+        await self.session.execute(
+            update(RequestBatch)
+            .where(RequestBatch.lease_owner == owner, _UNDONE)
+            .values(lease_owner=None, lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    async def orphaned(self, delivering: Collection[str] = (), limit: int = 100) -> list[int]:
+        """Unfinished batches, and finished ones never delivered on one of the `delivering` platforms,
+        whose lease ran out; rows other replicas are claiming are skipped."""
+        on_platforms = select(Conversation.id).join(Workspace).where(Workspace.platform.in_(list(delivering)))
+        undelivered = and_(RequestBatch.delivered_at.is_(None), RequestBatch.conversation_id.in_(on_platforms))
         rows = await self.session.scalars(
             select(RequestBatch.id)
             .where(
-                RequestBatch.status.in_(UNFINISHED),
+                or_(RequestBatch.status.in_(UNFINISHED), undelivered),
                 or_(RequestBatch.lease_expires_at.is_(None), RequestBatch.lease_expires_at < utcnow()),
             )
             .order_by(RequestBatch.id)

@@ -129,6 +129,7 @@ class RequestBatch(Base):
     __table_args__ = (
         CheckConstraint("status IN ('PENDING', 'RUNNING', 'COMPLETED', 'PARTIAL', 'FAILED')", name="ck_batches_status"),
         Index("ix_batches_status_lease", "status", "lease_expires_at"),
+        Index("ix_batches_delivery", "delivered_at", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -144,6 +145,8 @@ class RequestBatch(Base):
     finished_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+    # the cards show the final state; until then the lease is kept, so a dead process's cards are finished
+    delivered_at: Mapped[datetime | None]
 
 
 class AiResponse(Base):

@@ -83,7 +83,7 @@ async def test_a_replica_that_lost_the_lease_writes_nothing(
 
 
 class _Service:
-    def subscribe(self, platform: str, sink: object) -> None:
+    def subscribe(self, platform: str, sink: object, *, delivers: bool = False) -> None:
         pass
 
 

@@ -93,7 +93,11 @@ async def test_health_metrics_json_logs_and_draining_on_sigterm(
             sender = SlackSender(session, f"{base}/slack/events", SECRETS["SLACK_SIGNING_SECRET"])
             assert (await sender.command("Is this observable?", response_url=slack.response_url()))[0] == 200
             await eventually(lambda: final(slack, 0), "the first question ranked", limit=30)
-            _, after = await get(session, f"{base}/metrics")
+            for _ in range(600):  # in flight until its final state is delivered: a moment after Slack shows it
+                _, after = await get(session, f"{base}/metrics")
+                if sample(after, "consensus_batches_in_flight") == 0:
+                    break
+                await asyncio.sleep(0.05)
             assert sample(after, "consensus_questions_total", platform="slack") == 1
             for model in ("openai/gpt-test", "anthropic/claude-test", "ollama/llama-test"):
                 assert sample(after, "consensus_answers_total", provider=model, status="completed") == 1

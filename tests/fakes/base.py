@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class RecordingServer:
         self.app = web.Application(middlewares=[self._record])
         self.call_latency = call_latency
         self.calls: list[Call] = []
+        self.held: list[Call] = []  # calls handled whose answer was held back (`hold`)
+        self._holds: dict[str, list[float]] = {}
         self.closing = asyncio.Event()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -99,9 +102,31 @@ class RecordingServer:
         if self.call_latency and request.headers.get("Upgrade", "").lower() != "websocket":
             await asyncio.sleep(self.call_latency)
         try:
-            return await handler(request)
+            response = await handler(request)
+            await self._held(call)
+            return response
         finally:
             call.answered = time.monotonic()
+
+    async def _held(self, call: Call) -> None:
+        """The call took effect; its answer waits if it is to be held back (`hold`)."""
+        holds = self._holds.get(call.name)
+        seconds = holds.pop(0) if holds else 0.0
+        if seconds:
+            async with self._changed:
+                self.held.append(call)
+                self._changed.notify_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), seconds)
+
+    def hold(self, name: str, seconds: float = 30.0, times: int = 1, after: int = 0) -> None:
+        """After the next `after` calls named `name`, the `times` that follow are handled (they take
+        effect), then their answer is held back for `seconds`: as a call that reached the platform
+        from a client that dies before it hears back."""
+        self._holds.setdefault(name, []).extend([0.0] * after + [seconds] * times)
+
+    def release_holds(self) -> None:
+        self._holds.clear()
 
     def named(self, name: str) -> list[Call]:
         return [c for c in self.calls if c.name == name]

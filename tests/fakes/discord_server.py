@@ -141,6 +141,7 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         r.add_get(API + "/channels/{cid}", self._get_channel)
         r.add_get(API + "/guilds/{gid}/members/{uid}", self._get_member)
         r.add_post(API + "/channels/{cid}/messages", self._create_message)
+        r.add_get(API + "/channels/{cid}/messages", self._history)
         r.add_route("*", API + "/channels/{cid}/messages/{mid}", self._channel_message)
         r.add_post(API + "/channels/{cid}/messages/{mid}/threads", self._create_thread)
 
@@ -222,7 +223,24 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         cid = request.match_info["cid"]
         if cid not in self.channels:
             return _error(404, 10003, "Unknown Channel")
-        return _json(self._store(cid, *(await p.request_body(request))))
+        data, files = await p.request_body(request)
+        nonce = data.get("nonce")
+        if nonce is not None and data.get("enforce_nonce"):  # the same author's nonce, recently: that message
+            for msg in self.messages.values():
+                if msg.get("nonce") == str(nonce) and msg["author"]["id"] == self.bot_user["id"]:
+                    return _json(msg)
+        msg = self._store(cid, data, files)
+        if nonce is not None:
+            msg["nonce"] = str(nonce)
+        return _json(msg)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        """A channel's latest messages, newest first (`limit`, at most 100)."""
+        cid = request.match_info["cid"]
+        if cid not in self.channels:
+            return _error(404, 10003, "Unknown Channel")
+        limit = min(int(request.query.get("limit", 50)), 100)
+        return _json(list(reversed(self.in_channel(cid)))[:limit])
 
     async def _channel_message(self, request: web.Request) -> web.Response:
         msg = self.messages.get(request.match_info["mid"])
@@ -246,6 +264,8 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             return _error(404, 10008, "Unknown Message")
         if parent["type"] not in (0, 5):
             return _error(400, 50024, "Cannot execute action on this channel type")
+        if msg.get("thread"):
+            return _error(400, 160004, "A thread has already been created for this message")
         data = await request.json()
         thread = p.thread_channel(
             parent["guild_id"],
@@ -341,8 +361,15 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         }
         if "guild_id" in ch:
             msg["guild_id"] = ch["guild_id"]
-        if interaction is not None:
+        if interaction is not None:  # a reply to an interaction says which one
             msg["webhook_id"] = self.app_id
+            who = interaction.get("member", {}).get("user") or interaction.get("user") or self.bot_user
+            msg["interaction_metadata"] = {
+                "id": interaction["id"],
+                "type": interaction["type"],
+                "user": who,
+                "authorizing_integration_owners": {},
+            }
         self.messages[msg["id"]] = msg
         if ch:
             ch["last_message_id"] = msg["id"]

@@ -39,6 +39,16 @@ class Message:
     edits: int = 0
     deleted: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)  # every posted/updated payload
+    metadata: dict[str, Any] | None = None  # message metadata: event_type and event_payload
+
+    def shown(self, *, with_metadata: bool) -> dict[str, Any]:
+        """As conversations.history and .replies return it."""
+        found: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text, "bot_id": BOT_ID}
+        if self.thread_ts:
+            found["thread_ts"] = self.thread_ts
+        if with_metadata and self.metadata:
+            found["metadata"] = self.metadata
+        return found
 
 
 def block_errors(blocks: Any, *, limit: int = 50) -> list[str]:
@@ -151,7 +161,7 @@ class FakeSlackAPI(FileUploads, RecordingServer):
             args.update(json.loads(body))
         elif body:
             args.update(parse_qsl(body.decode()))
-        for key in ("blocks", "view"):
+        for key in ("blocks", "view", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         return args
@@ -250,7 +260,13 @@ class FakeSlackAPI(FileUploads, RecordingServer):
             return {"ok": False, "error": error, "detail": block_errors(args.get("blocks", []))}
         ts = self._next_ts()
         message = Message(
-            args["channel"], ts, args.get("text", ""), args.get("blocks", []), args.get("thread_ts"), history=[args]
+            args["channel"],
+            ts,
+            args.get("text", ""),
+            args.get("blocks", []),
+            args.get("thread_ts"),
+            history=[args],
+            metadata=args.get("metadata"),
         )
         self.messages[args["channel"]][ts] = message
         return {
@@ -259,6 +275,28 @@ class FakeSlackAPI(FileUploads, RecordingServer):
             "ts": ts,
             "message": {"type": "message", "text": message.text, "ts": ts, "bot_id": BOT_ID},
         }
+
+    def m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The channel's top-level messages, newest first; metadata only with include_all_metadata."""
+        channel = self.messages.get(args.get("channel", ""), {})
+        found = [m for m in channel.values() if not m.deleted and not m.thread_ts]
+        return self._listing(reversed(found), args)
+
+    def m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first."""
+        channel = self.messages.get(args.get("channel", ""), {})
+        parent = channel.get(args.get("ts", ""))
+        if parent is None or parent.deleted:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = [m for m in channel.values() if m.thread_ts == parent.ts and not m.deleted]
+        return self._listing([parent, *replies], args)
+
+    @staticmethod
+    def _listing(messages: Any, args: dict[str, Any]) -> dict[str, Any]:
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = int(args.get("limit") or 100)
+        shown = [m.shown(with_metadata=with_metadata) for m in messages][:limit]
+        return {"ok": True, "messages": shown, "has_more": False}
 
     def _find(self, args: dict[str, Any]) -> Message | None:
         message = self.messages.get(args.get("channel", ""), {}).get(args.get("ts", ""))

@@ -13,7 +13,7 @@ from adapters.presenter import live as live_module
 from adapters.presenter.card import CardView
 from adapters.presenter.live import LiveBatch, LiveBatches, Pacing
 from core.domain import Answer, AnswerStatus, Batch, BatchStatus, MessageRef, Platform, WorkspaceRef
-from core.events import AnswerProgress, AnswerReady, AnswerStarted, BatchRanked
+from core.events import AnswerProgress, AnswerReady, AnswerStarted, BatchRanked, BatchResumed
 
 WS = WorkspaceRef(Platform.SLACK, "T1")
 
@@ -68,6 +68,9 @@ class FakeCore:
         self.calls.append(("cards_posted", len(refs), thread))
         self.stored.update({(kind, target): ref for kind, target, ref in refs})
 
+    async def batch_delivered(self, batch_id: int) -> None:
+        self.calls.append(("delivered", batch_id))
+
 
 class FakeSurface:
     def __init__(self) -> None:
@@ -79,6 +82,20 @@ class FakeSurface:
 
     async def show_question(self, live: LiveBatch, *, optional: bool = False) -> None:
         self.shown.append(("question", live.batch.id, optional, None))
+
+    async def post_card(self, live: LiveBatch, view: CardView) -> MessageRef | None:
+        self.shown.append(("posted", view.answer.id, False, view.state.value))
+        return MessageRef("C1", f"9.{view.answer.id}")
+
+    async def recover(self, live: LiveBatch) -> None:
+        """As a platform would: the card of answer 2 was posted before the kill, its ref not stored."""
+        self.shown.append(("recovered", live.batch.id, False, None))
+        live.question = live.question or MessageRef("C1", "8.0")
+        live.thread = live.thread or live.question.message_id
+        live.cards.setdefault(2, MessageRef("C1", "8.2"))
+
+    async def settled(self, live: LiveBatch) -> None:
+        self.shown.append(("settled", live.batch.id, False, None))
 
 
 SLACK_LIKE = Pacing(preview_every=3.0)
@@ -113,7 +130,7 @@ async def test_events_before_tracking_are_folded_in_when_tracked() -> None:
     assert await post_all(batches, live) == ["done", "waiting"]  # posted in its latest state
 
 
-async def test_events_while_posting_are_shown_once_posting_ends_and_one_core_call_stores_all() -> None:
+async def test_events_while_posting_are_shown_once_posting_ends_and_each_message_is_stored_as_posted() -> None:
     batches, core, surface = setup()
     live = batches.track(batch())
 
@@ -122,7 +139,8 @@ async def test_events_while_posting_are_shown_once_posting_ends_and_one_core_cal
             await batches.on_event(AnswerReady(done(live.batch.answers[1])))
 
     assert await post_all(batches, live, between=an_answer_arrives) == ["waiting", "done"]
-    assert core.calls == [("cards_posted", 3, "1.0")]  # the question and two cards, with the new thread
+    # the question with the thread it started, then each card the moment it exists
+    assert core.calls == [("cards_posted", 1, "1.0"), ("cards_posted", 1, None), ("cards_posted", 1, None)]
     assert surface.shown == [("question", 1, False, None)]  # card 2 was posted final: nothing more to show
     live2 = batches.track(batch(2, (answer(5, batch_id=2),)))
 
@@ -260,3 +278,58 @@ async def test_answers_that_finish_together_all_wait_for_the_ranking() -> None:
     assert surface.shown == [("card", 1, False, "done"), ("card", 2, False, "done"), ("question", 1, False, None)]
     for task in batches._showing:
         task.cancel()  # each would find the ranking in and show nothing more
+
+
+async def test_a_ranking_is_delivered_once_its_final_states_reached_the_platform() -> None:
+    batches, core, surface = setup()
+    live = batches.track(batch())
+    await post_all(batches, live)
+    assert ("delivered", 1) not in core.calls  # still answering: not delivered
+    ranked = replace(live.batch, status=BatchStatus.COMPLETED, answers=tuple(done(a) for a in live.batch.answers))
+    surface.shown.clear()
+    await batches.on_event(BatchRanked(ranked))
+    assert surface.shown[-1] == ("settled", 1, False, None)  # the edits were sent before it counts as delivered
+    assert core.calls[-1] == ("delivered", 1)
+
+
+async def test_a_batch_ranked_while_its_cards_were_posted_is_delivered_when_posting_ends() -> None:
+    batches, core, _ = setup()
+    live = batches.track(batch())
+
+    async def ranked_meanwhile() -> None:
+        if live.batch.status is BatchStatus.RUNNING:
+            finished = tuple(done(a) for a in live.batch.answers)
+            await batches.on_event(BatchRanked(replace(live.batch, status=BatchStatus.COMPLETED, answers=finished)))
+
+    await post_all(batches, live, between=ranked_meanwhile)
+    assert core.calls[-1] == ("delivered", 1)
+
+
+async def test_an_adopted_batch_finds_what_was_posted_posts_what_was_not_and_shows_the_rest() -> None:
+    batches, core, surface = setup()
+    core.stored[("answer", 1)] = MessageRef("C1", "8.1")  # stored before the kill; card 2's ref and the question not
+    finished = replace(batch(), status=BatchStatus.COMPLETED, answers=(done(answer(1)), done(answer(2)), answer(3)))
+    finished = replace(finished, answers=(*finished.answers[:2], done(answer(3))))
+    await batches.on_event(BatchResumed(finished))
+    live = batches.batches[1]
+    assert live.cards == {1: MessageRef("C1", "8.1"), 2: MessageRef("C1", "8.2"), 3: MessageRef("C1", "9.3")}
+    assert [entry[:2] for entry in surface.shown if entry[0] in ("recovered", "posted")] == [
+        ("recovered", 1),
+        ("posted", 3),  # only the card never posted
+    ]
+    assert {("card", 1), ("card", 2), ("card", 3), ("question", 1)} <= {entry[:2] for entry in surface.shown}
+    assert core.stored[("batch", 1)] == MessageRef("C1", "8.0")
+    assert core.stored[("answer", 2)] == MessageRef("C1", "8.2")
+    assert ("cards_posted", 2, "8.0") in core.calls  # what was found, with the thread it started
+    assert core.calls[-1] == ("delivered", 1)
+
+
+async def test_events_of_an_adopted_batch_that_still_runs_show_on_its_rebuilt_cards() -> None:
+    batches, core, surface = setup()
+    running = batch()
+    await batches.on_event(BatchResumed(running))
+    assert batches.batches[1].posted.is_set() and ("delivered", 1) not in core.calls
+    surface.shown.clear()
+    await batches.on_event(AnswerReady(done(running.answers[0])))
+    await shown_by_now(batches)
+    assert ("card", 1, False, "done") in surface.shown

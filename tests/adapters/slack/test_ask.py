@@ -216,3 +216,12 @@ async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_ran
         expected = scripted_whys.DISSENT if answer.model == "llama-test" else scripted_whys.AGREE
         assert expected in shown and answer.rank_reason and expected in answer.rank_reason
         assert answer.reasoning == scripted_whys.WHYS[answer.model]  # stored as the model wrote it
+
+
+async def test_a_question_is_stored_before_slack_hears_it_was_received(slack_env: SlackEnv) -> None:
+    status, _ = await slack_env.command("Stored before the acknowledgement?")
+    assert status == 200
+    # no waiting: a process killed right after the acknowledgement still finds the question to finish
+    [stored] = await slack_env.service.history(slack_env.ws)
+    assert stored.title == "Stored before the acknowledgement?"
+    await slack_env.settle()
