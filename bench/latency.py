@@ -1,6 +1,6 @@
 """Latency through the platforms with real round trips (issue 19).
 
-    python -m bench.latency [--quick] [--no-write]
+    python -m bench.latency [--quick] [--no-write] [--platform slack|discord] [--models 1|3] [--no-burst]
 
 One model streaming a 200-word answer over 1.0 s, then three such models; one question at a time,
 then 20 at once; the fake Slack Web API and the fake Discord REST server answer every call at once
@@ -34,6 +34,8 @@ from tests.fakes.llm_server import FakeLLMServer, Ok
 MODEL_SECONDS = 1.0
 LATENCIES = (0.0, 0.150)  # seconds added to every platform call
 MODELS = ("openai/gpt-bench", "anthropic/claude-bench", "ollama/llama-bench")
+PLATFORMS = ("slack", "discord")
+COUNTS = (1, 3)  # models per question
 BURST = 20
 CHUNKS = 40  # the answer arrives in 40 deltas, the first at 25 ms and the last at 1.0 s
 _SENTENCE = "Check the lock waits first, then compare the slow plan with a fast night's plan and refresh statistics"
@@ -100,9 +102,10 @@ def row(
 
 
 async def measure(
-    platform: str, driver: SlackDriver | DiscordDriver, server: FakeLLMServer, models: int, one: int
+    platform: str, driver: SlackDriver | DiscordDriver, server: FakeLLMServer, models: int, one: int, burst: bool
 ) -> list[list[object]]:
-    """Rows at each platform latency: `one` questions one at a time (after a warm-up), then BURST at once."""
+    """Rows at each platform latency: `one` questions one at a time (after a warm-up), then BURST at once
+    (unless `burst` is off)."""
     rows: list[list[object]] = []
     for latency in LATENCIES:
         driver.fake.call_latency = latency
@@ -110,6 +113,9 @@ async def measure(
         start = len(driver.asked)
         asked = [await _one(driver) for _ in range(one)]
         rows.append(row(platform, models, latency, "1 at a time", asked, _numbers(start, one), server))
+        if not burst:
+            print(table(HEADERS, rows[-1:]), flush=True)
+            continue
         start = len(driver.asked)
         if isinstance(driver, SlackDriver):
             asked = await driver.burst(BURST)
@@ -131,25 +137,29 @@ def _numbers(start: int, count: int) -> dict[int, int]:
     return {i: start + i + 1 for i in range(count)}
 
 
-async def run(quick: bool) -> str:
+async def run(
+    quick: bool, platforms: Sequence[str] = PLATFORMS, counts: Sequence[int] = COUNTS, burst: bool = True
+) -> str:
     one = 3 if quick else 6
     answers = (one + 1 + BURST) * len(LATENCIES) + 10
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="consensus-latency-") as tmp:
-        for count in (1, 3):
+        for count in counts:
             models = MODELS[:count]
             timings = dict.fromkeys(models, MODEL_SECONDS)
-            folder = Path(tmp) / f"slack-{count}"
-            folder.mkdir()
-            print(f"  Slack, {count} model(s) ...", flush=True)
-            async with model_server(models, answers) as server, CountingSlack() as fake:
-                async with slack_bot(server.url, folder, timings, fake) as (driver, _):
-                    rows += await measure("Slack HTTP", driver, server, count, one)
-            folder = Path(tmp) / f"discord-{count}"
-            folder.mkdir()
-            print(f"  Discord, {count} model(s) ...", flush=True)
-            async with model_server(models, answers) as server, discord_bot(server.url, folder, timings) as driver:
-                rows += await measure("Discord", driver, server, count, one)
+            if "slack" in platforms:
+                folder = Path(tmp) / f"slack-{count}"
+                folder.mkdir()
+                print(f"  Slack, {count} model(s) ...", flush=True)
+                async with model_server(models, answers) as server, CountingSlack() as fake:
+                    async with slack_bot(server.url, folder, timings, fake) as (driver, _):
+                        rows += await measure("Slack HTTP", driver, server, count, one, burst)
+            if "discord" in platforms:
+                folder = Path(tmp) / f"discord-{count}"
+                folder.mkdir()
+                print(f"  Discord, {count} model(s) ...", flush=True)
+                async with model_server(models, answers) as server, discord_bot(server.url, folder, timings) as driver:
+                    rows += await measure("Discord", driver, server, count, one, burst)
     intro = (
         f"One or three models, each streaming a {len(ANSWER.split())}-word answer over {MODEL_SECONDS:g} s "
         f"({CHUNKS} deltas); {one} questions one at a time (after a warm-up), then {BURST} at once; every call "
@@ -174,10 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer questions one at a time")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    ap.add_argument("--platform", choices=PLATFORMS, help="one platform only (prints, writes nothing)")
+    ap.add_argument("--models", type=int, choices=COUNTS, help="one model count only (prints, writes nothing)")
+    ap.add_argument("--no-burst", action="store_true", help=f"skip {BURST} at once (prints, writes nothing)")
     args = ap.parse_args(argv)
-    body = asyncio.run(run(args.quick))
+    platforms = [args.platform] if args.platform else PLATFORMS
+    counts = [args.models] if args.models else COUNTS
+    body = asyncio.run(run(args.quick, platforms, counts, burst=not args.no_burst))
     print("\n" + body)
-    if not args.no_write:
+    partial = args.platform or args.models or args.no_burst
+    if not (args.no_write or partial):
         write_section("Latency with platform round trips", body)
     return 0
 

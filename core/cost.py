@@ -118,6 +118,11 @@ def input_tokens(texts: Sequence[str]) -> int:
     return math.ceil(sum(len(t) for t in texts) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * len(texts)
 
 
+def output_tokens(text: str) -> int:
+    """The tokens of a written text, by the same rule (a stopped answer's, whose usage never came)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
 def typical_output(recent: Sequence[int]) -> int:
     """The output tokens to expect from a model whose latest answers gave `recent`."""
     return round(statistics.median(recent)) if recent else DEFAULT_OUTPUT_TOKENS

@@ -366,8 +366,10 @@ class FanOut:
             arrived = stopping.Arrived(progress)  # kept when the answer is stopped
             streaming = arrived if self.bus.wants_progress(platform) else None
             limit = self.settings.output_limits.limit(started.provider_id)
-            call = self.caller.call(provider, dataclasses.replace(request, max_tokens=limit), streaming, deadline)
-            outcome = await self.calls.run(started.id, call, arrived)
+            asked = dataclasses.replace(request, max_tokens=limit)
+            outcome = await self.calls.run(
+                started.id, self.caller.call(provider, asked, streaming, deadline), arrived, asked
+            )
         await progress.aclose()
 
         finished = self._finished(conversation, started, choice, outcome, job)

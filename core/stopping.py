@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
+from core import cost
 from core.domain import Ending
-from core.providers.base import Completion, OnText
+from core.providers.base import ChatRequest, Completion, OnText
 from core.resilience import CallOutcome
 from core.store.stops import NOTHING_KEPT_ERROR
 from core.store.store import Store
@@ -36,12 +37,15 @@ class Arrived:
         await self._forward(text)
 
 
-def stopped_outcome(arrived: str, latency_ms: int) -> CallOutcome:
-    """A stopped call: what arrived, ended "stopped". Its usage is unknown (providers report it at
-    the end of a stream), so its cost shows as unknown rather than as a guess."""
+def stopped_outcome(arrived: str, latency_ms: int, request: ChatRequest) -> CallOutcome:
+    """A stopped call: what arrived, ended "stopped". Providers report usage only at the end of a
+    stream, so its tokens are estimated (core/cost.py's rule) from what was sent and what arrived:
+    the tokens used, not the answer's whole length; cards show them as estimates."""
     if not arrived.strip():
         return CallOutcome(None, NOTHING_KEPT_ERROR, attempts=1, latency_ms=latency_ms)
-    return CallOutcome(Completion(arrived, ended=Ending.STOPPED), None, attempts=1, latency_ms=latency_ms)
+    sent = cost.input_tokens([request.system, *(m.content for m in request.messages)])
+    used = Completion(arrived, tokens_in=sent, tokens_out=cost.output_tokens(arrived), ended=Ending.STOPPED)
+    return CallOutcome(used, None, attempts=1, latency_ms=latency_ms)
 
 
 class RunningCalls:
@@ -54,8 +58,10 @@ class RunningCalls:
     def answer_ids(self) -> list[int]:
         return list(self._calls)
 
-    async def run(self, answer_id: int, call: Coroutine[Any, Any, CallOutcome], arrived: Arrived) -> CallOutcome:
-        """The call's outcome, or what arrived before it was stopped."""
+    async def run(
+        self, answer_id: int, call: Coroutine[Any, Any, CallOutcome], arrived: Arrived, request: ChatRequest
+    ) -> CallOutcome:
+        """The call's outcome (`request` made), or what arrived before it was stopped."""
         start = time.monotonic()
         task = asyncio.ensure_future(call)
         self._calls[answer_id] = task
@@ -65,7 +71,7 @@ class RunningCalls:
             current = asyncio.current_task()
             if not task.cancelled() or (current is not None and current.cancelling()):
                 raise  # this run itself is cancelled (the process stops): not a stop
-            return stopped_outcome(arrived.text, int((time.monotonic() - start) * 1000))
+            return stopped_outcome(arrived.text, int((time.monotonic() - start) * 1000), request)
         finally:
             self._calls.pop(answer_id, None)
 

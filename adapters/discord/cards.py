@@ -13,6 +13,7 @@ message's id.
 from __future__ import annotations
 
 import io
+import time
 from typing import Any, Protocol
 
 import discord
@@ -77,6 +78,19 @@ class Board:
             return MessageRef(str(sent.channel.id), str(sent.id))
 
         await self.live.post_cards(live, post, new_thread=new_thread)
+        if new_thread is not None:
+            await self._first_edit(live)
+
+    async def _first_edit(self, live: LiveBatch) -> None:
+        """discord.py sends one request at a time to a rate-limit bucket whose headers it has not
+        seen, and the edits in a new thread are a new bucket: the first card still being written
+        shows its text so far at once, so that the final states of the cards go out together."""
+        for answer_id in live.cards:
+            view = live.view(answer_id)
+            if view is not None and view.state is card.CardState.WRITING:
+                live.preview_shown[answer_id] = time.monotonic()  # the next preview keeps its pace
+                await self.show_card(live, answer_id, optional=True)
+                return
 
     @staticmethod
     def question_posted(live: LiveBatch, message: discord.Message) -> None:

@@ -112,7 +112,6 @@ class ConsensusBot(discord.Client):
         guild_ids: Iterable[int | str] = (),
         message_content: bool = False,
         sync_commands: bool = True,
-        edit_interval: float = 0.0,
         edit_retry: Backoff | None = None,
         metrics: Metrics | None = None,
         **client_options: Any,
@@ -131,7 +130,7 @@ class ConsensusBot(discord.Client):
         self.message_content = message_content
         self.sync_commands = sync_commands
         self.tree: app_commands.CommandTree[ConsensusBot] = app_commands.CommandTree(self)
-        self.pacer = ChannelPacer(edit_interval, edit_retry)
+        self.pacer = ChannelPacer(edit_retry)
         self.board = Board(self, service, self.pacer)
         self.handlers = Handlers(service, self.board)
         self.handlers.register(self.tree)
@@ -318,7 +317,7 @@ def build_discord_bot(
 
     Sharding: with `shard_count`, this process runs the shards in `shard_ids` (all when empty);
     only the process with shard 0 syncs the slash commands.
-    Extra options go to ConsensusBot / discord.Client (e.g. `edit_interval`, `guild_ready_timeout`).
+    Extra options go to ConsensusBot / discord.Client (e.g. `edit_retry`, `guild_ready_timeout`).
     """
     if api_base is not None or gateway_url is not None:
         configure_endpoints(api_base, gateway_url)

@@ -8,7 +8,6 @@ plain replies in a conversation's thread come here too.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from functools import partial
 from typing import Any, TypeVar
@@ -66,7 +65,7 @@ class Handlers:
                 return
             clean_question(question)  # the core's own check, before anything is public
             ws = workspace_of(interaction.guild_id, interaction.user.id)
-            asked = await self._while_deferring(interaction, self._estimate_then_ask(interaction, ws, question))
+            asked = await self._stored_then_deferred(interaction, self._estimate_then_ask(interaction, ws, question))
             if isinstance(asked, Estimate):
                 await self.asking.hold(interaction, question, asked)  # above the threshold: Ask / Cancel
                 return
@@ -79,20 +78,18 @@ class Handlers:
             if text is not None:
                 self._check_open()
                 ws = workspace_of(interaction.guild_id, interaction.user.id)
-                batch = await self._while_deferring(interaction, self._ask(interaction, ws, text, confirmed=True))
+                batch = await self._stored_then_deferred(interaction, self._ask(interaction, ws, text, confirmed=True))
                 await self._show(interaction, batch, text)
 
     @staticmethod
-    async def _while_deferring(interaction: discord.Interaction[Any], work: Awaitable[Asked]) -> Asked:
-        """`work` (the store's reads and the question, which starts the models) goes on while the
-        public deferral is on its way: the models never wait for Discord, nor Discord for the store."""
-        working = asyncio.ensure_future(work)
-        try:
-            await defer_publicly(interaction)
-        except BaseException:
-            await asyncio.gather(working, return_exceptions=True)
-            raise
-        return await working
+    async def _stored_then_deferred(interaction: discord.Interaction[Any], work: Awaitable[Asked]) -> Asked:
+        """`work` (the store's reads and the question, which starts the models), then the public
+        deferral: a question Discord was told about is in the store whatever moment the process dies,
+        and the models never wait for Discord. The store takes milliseconds of Discord's 3 s; a
+        refusal is answered privately, with nothing shown in the channel."""
+        asked = await work
+        await defer_publicly(interaction)
+        return asked
 
     async def _estimate_then_ask(
         self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str

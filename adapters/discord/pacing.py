@@ -1,10 +1,12 @@
-"""Per-channel queue of message edits: one worker per channel, latest state wins.
+"""Message edits: one in flight per message, the messages of a channel at once, latest state wins.
 
-Every card of a question lives in one thread, and a thread is one rate-limit bucket, so edits are
-serialised per channel. discord.py reads Discord's rate-limit headers and waits for the bucket
-itself (and retries a 429), so no pause is added here by default. Jobs are keyed by message: a newer
-job for a message replaces a queued one (coalescing), so while an edit waits for the bucket the
-states that arrive meanwhile cost one edit.
+Every card of a question lives in one thread, and a thread is one rate-limit bucket per route.
+discord.py reads Discord's rate-limit headers and holds each request until its bucket allows it (and
+retries a 429), so the edits of different messages are handed to it together: the final states of
+a question's cards go out in one round trip where the bucket allows, and no pause is added here.
+An edit of a message waits for the one of that message in flight (so an older state never lands
+after a newer one); jobs are keyed by message, and a newer job for a message replaces a waiting one
+(coalescing): the states that arrive during a round trip cost one edit.
 
 An edit that fails on Discord's side or on the way (a 5xx that discord.py's own retries did not get
 past, a dropped connection) is queued again after a backoff, unless a newer edit of that message
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -36,85 +37,72 @@ def transient(exc: Exception) -> bool:
 
 
 class ChannelPacer:
-    def __init__(self, interval: float = 0.0, retry: Backoff | None = None) -> None:
-        self.interval = interval
+    def __init__(self, retry: Backoff | None = None) -> None:
         self.retry = retry or Backoff()
-        self._queues: dict[str, OrderedDict[str, Job]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._running: dict[str, str] = {}  # channel -> the key of the job it runs now
+        self._waiting: dict[tuple[str, str], Job] = {}  # (channel, message) -> its latest job not yet started
+        self._senders: dict[tuple[str, str], asyncio.Task[None]] = {}  # one per message with work
         self._closed = False
 
     def submit(self, channel: str, key: str, job: Job) -> None:
-        """Queue `job` for `channel`; a job already queued under `key` is replaced."""
+        """Queue `job` for message `key` of `channel`; a job waiting under `key` is replaced."""
         if self._closed:
             return
-        queue = self._queues.setdefault(channel, OrderedDict())
-        queue[key] = job
-        if channel not in self._workers:
-            self._workers[channel] = asyncio.create_task(self._work(channel), name=f"discord-pacer-{channel}")
+        message = (channel, key)
+        self._waiting[message] = job
+        if message not in self._senders:
+            self._senders[message] = asyncio.create_task(self._send(message), name=f"discord-pacer-{channel}-{key}")
 
     def busy(self, channel: str) -> bool:
-        """Whether edits are queued for `channel` (progress can wait; final states come first)."""
-        return bool(self._queues.get(channel))
+        """Whether an edit in `channel` waits for its message's previous one (progress can wait;
+        final states come first)."""
+        return any(where == channel for where, _ in self._waiting)
 
-    async def _work(self, channel: str) -> None:
-        queue = self._queues[channel]
-        failures: dict[str, int] = {}  # message -> its tries in a row that failed on the way
+    async def _send(self, message: tuple[str, str]) -> None:
+        channel = message[0]
+        failures = 0  # tries in a row that failed on the way
         try:
-            while queue:
-                key, job = queue.popitem(last=False)
-                self._running[channel] = key
+            while message in self._waiting:
+                job = self._waiting.pop(message)
                 try:
                     await job()
-                    failures.pop(key, None)
+                    failures = 0
                 except discord.NotFound:
                     log.info("discord: a message in channel %s is gone; skipped its update", channel)
                 except Exception as exc:
                     if not transient(exc):
                         log.exception("discord: updating a message in channel %s failed", channel)
                     else:
-                        failures[key] = failures.get(key, 0) + 1
-                        if self._again(queue, key, job, failures[key], exc):
-                            self._running.pop(channel, None)  # queued again: waiting, not running
-                            await asyncio.sleep(self.retry.wait(failures[key]))
-                            continue
-                self._running.pop(channel, None)
-                if queue and self.interval > 0:
-                    await asyncio.sleep(self.interval)
+                        failures += 1
+                        if self._again(message, job, failures, exc):
+                            await asyncio.sleep(self.retry.wait(failures))
         finally:
-            self._running.pop(channel, None)
-            self._workers.pop(channel, None)
-            if not queue:
-                self._queues.pop(channel, None)
+            self._senders.pop(message, None)
 
-    def _again(self, queue: OrderedDict[str, Job], key: str, job: Job, failures: int, exc: Exception) -> bool:
-        """Queue a failed edit first again (a newer one for the message takes its place), unless
-        it failed too often; whether it was."""
+    def _again(self, message: tuple[str, str], job: Job, failures: int, exc: Exception) -> bool:
+        """Queue a failed edit again (unless a newer one for the message took its place, or it failed
+        too often); whether it was."""
         if self.retry.gives_up(failures):
             log.error("discord: updating a message failed: %s, gave up after %d tries", describe(exc), failures)
             return False
         log.warning("discord: updating a message failed: %s; trying again", describe(exc))
-        queue.setdefault(key, job)
-        queue.move_to_end(key, last=False)
+        self._waiting.setdefault(message, job)
         return True
 
-    def _pending(self, channel: str, key: str) -> bool:
-        return key in self._queues.get(channel, {}) or self._running.get(channel) == key
-
     async def sent(self, jobs: list[tuple[str, str]]) -> None:
-        """Wait until no job of these (channel, key) pairs is queued or running."""
-        while busy := {self._workers[ch] for ch, key in jobs if ch in self._workers and self._pending(ch, key)}:
-            await asyncio.wait(busy, timeout=0.25)  # a busy channel's worker may run on: look again
+        """Wait until no job of these (channel, key) pairs is queued or running: a message's sender
+        lives while it has either."""
+        while busy := {self._senders[message] for message in jobs if message in self._senders}:
+            await asyncio.wait(busy)
 
     async def drain(self) -> None:
         """Wait until every queued job has run (tests and shutdown)."""
-        while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        while self._senders:
+            await asyncio.gather(*list(self._senders.values()), return_exceptions=True)
 
     async def aclose(self) -> None:
         self._closed = True
-        workers = list(self._workers.values())
-        for task in workers:
+        senders = list(self._senders.values())
+        for task in senders:
             task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        self._queues.clear()
+        await asyncio.gather(*senders, return_exceptions=True)
+        self._waiting.clear()

@@ -52,11 +52,16 @@ def repeated(exc: BaseException) -> bool:
 
 async def forget_repeat(target: discord.Interaction[Any] | discord.Message) -> None:
     log.info("discord: a request was delivered again; it was acted on once")
-    if isinstance(target, discord.Interaction) and target.response.is_done() and not target.extras.get(ANSWERED):
-        try:  # the repeat's own "thinking…" reply: nothing will ever fill it
-            await target.delete_original_response()
-        except discord.HTTPException:
-            log.info("discord: could not remove the reply of a repeated request", exc_info=True)
+    if not isinstance(target, discord.Interaction) or target.extras.get(ANSWERED):
+        return
+    if target.type is not discord.InteractionType.application_command:
+        return  # a repeated click: its message is the original, and stays
+    try:  # acknowledged, so Discord shows no failure for it, then removed: nothing will ever fill it
+        if not target.response.is_done():
+            await target.response.defer(thinking=True)
+        await target.delete_original_response()
+    except discord.HTTPException:
+        log.info("discord: could not remove the reply of a repeated request", exc_info=True)
 
 
 async def report_error(target: discord.Interaction[Any] | discord.Message, exc: BaseException) -> None:

@@ -156,14 +156,15 @@ def score_text(answer: Answer, inert: Inert = _same) -> str:
 
 
 def usage_parts(answer: Answer) -> list[str]:
-    """Latency, tokens and cost (never "free" when unknown)."""
+    """Latency, tokens and cost (never "free" when unknown; "≈" where estimated: a stopped answer's)."""
     parts: list[str] = []
+    about = "≈ " if answer.is_stopped else ""
     if answer.latency_ms is not None:
         parts.append(f"{answer.latency_ms / 1000:.1f} s")
     if answer.tokens_in is not None or answer.tokens_out is not None:
-        parts.append(f"{answer.tokens_in or 0} in / {answer.tokens_out or 0} out tokens")
+        parts.append(f"{about}{answer.tokens_in or 0} in / {answer.tokens_out or 0} out tokens")
     if answer.cost_usd is not None:
-        parts.append(f"${answer.cost_usd:.4f}")
+        parts.append(f"{about}${answer.cost_usd:.4f}")
     elif answer.status is AnswerStatus.COMPLETED or parts:
         parts.append("cost unknown")
     return parts

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.adapters.discord.helpers import cards, eventually, field, slash
-from tests.bot.processes import cli_env, ensure_stopped, free_port, listening, start
+from tests.bot.processes import cli_env, consensus, ensure_stopped, free_port, listening, start
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_server import FakeLLMServer
@@ -77,10 +77,15 @@ class Rig:
         )
 
     async def spawn(self, env: dict[str, str], ready: Callable[[], Any]) -> asyncio.subprocess.Process:
+        if not self.procs and not self.url.startswith("sqlite"):  # PostgreSQL is migrated by the operator
+            code, _, err = await consensus(self.tmp_path, env, "db", "upgrade")
+            assert code == 0, err
         proc = await start(self.tmp_path, env, "serve")
         self.procs.append(proc)
         await eventually(lambda: proc.returncode is not None or ready(), "the serve process", limit=60)
-        assert proc.returncode is None, "serve exited at start-up"
+        if proc.returncode is not None:
+            _, err = await proc.communicate()
+            raise AssertionError(f"serve exited at start-up: {err.decode()[-2000:]}")
         return proc
 
     async def kill(self, proc: asyncio.subprocess.Process | None = None) -> None:

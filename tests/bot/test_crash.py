@@ -1,6 +1,6 @@
 """Exactly once, whenever the process dies: `consensus serve` is SIGKILLed at several points of a
 question's path (after the acknowledgement, between two posts, mid-answer, mid-rank, while the
-final states are sent), restarted on the same SQLite database, and every question it had
+final states are sent), restarted on the same database (SQLite and PostgreSQL), and every question it had
 acknowledged shows once: its question and each card posted once, each in its final state.
 
 One process is killed per point and the next one adopts what it left, so each point costs one
@@ -10,11 +10,13 @@ start-up. The ≥ 20 random kills per platform are `python -m bench.kills`.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.adapters.discord.helpers import eventually
 from tests.bot.crashes import ONCE, DiscordRig, SlackRig
@@ -44,12 +46,22 @@ async def eventually_async(
     raise AssertionError("the question was never stored")
 
 
+async def until(moment: Callable[[], object], what: str) -> None:
+    """`moment` is a check, or a coroutine function for a check that reads the store."""
+    for _ in range(300):
+        found = moment()
+        if await found if inspect.isawaitable(found) else found:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
 async def test_slack_questions_are_delivered_once_whenever_the_process_is_killed(
-    llm_server: FakeLLMServer, tmp_path: Path
+    llm_server: FakeLLMServer, tmp_path: Path, database_url: str
 ) -> None:
     async with FakeSlackAPI() as slack, aiohttp.ClientSession() as session:
         slack.add_user("U1", "alice")
-        rig = SlackRig(llm_server, tmp_path, slack, session, CONSENSUS_REVIEWER=REVIEWER)
+        rig = SlackRig(llm_server, tmp_path, slack, session, url=database_url, CONSENSUS_REVIEWER=REVIEWER)
         asked: dict[int, set[int]] = {}
         try:
             await rig.restart()
@@ -58,7 +70,7 @@ async def test_slack_questions_are_delivered_once_whenever_the_process_is_killed
                 assert await rig.ask(question), "the question was not acknowledged"
                 batch_id, answers = await new_batch(rig, set(asked))
                 asked[batch_id] = answers
-                await eventually(moment, what, limit=30)
+                await until(moment, what)
                 await rig.kill()
                 slack.release_holds()
                 slack.fail_next.clear()
@@ -96,7 +108,7 @@ async def test_slack_questions_are_delivered_once_whenever_the_process_is_killed
             )
             # ranked and stored, but the final states never reached Slack
             slack.fail_next["chat.update"].extend(["internal_error"] * 1000)
-            await kill_when("Killed before the final states showed?", lambda: ranked_in_store(rig), "the ranking")
+            await kill_when("Killed before the final states showed?", lambda: ranked_in_store(rig.url), "the ranking")
 
             outcomes = {batch_id: rig.outcome(batch_id, answers) for batch_id, answers in asked.items()}
             assert outcomes == dict.fromkeys(asked, ONCE)
@@ -109,21 +121,21 @@ def card_posts(fake: FakeDiscord) -> list[dict[str, object]]:
     return [m for m in fake.messages.values() if str(m.get("nonce", "")).startswith("consensus-a")]
 
 
-def ranked_in_store(rig: SlackRig | DiscordRig) -> bool:
-    db = sqlite3.connect(rig.url.split("///", 1)[1])
+async def ranked_in_store(url: str) -> bool:
+    """A question ranked and stored whose final states have not reached the platform."""
+    engine = create_async_engine(url)
     try:
-        (ranked,) = db.execute(
-            "SELECT count(*) FROM request_batches WHERE status = 'COMPLETED' AND delivered_at IS NULL"
-        ).fetchone()
-        return bool(ranked)
+        async with engine.connect() as conn:
+            ranked = "SELECT count(*) FROM request_batches WHERE status = 'COMPLETED' AND delivered_at IS NULL"
+            return bool((await conn.execute(text(ranked))).scalar())
     finally:
-        db.close()
+        await engine.dispose()
 
 
 async def test_discord_questions_are_delivered_once_whenever_the_process_is_killed(
-    llm_server: FakeLLMServer, fake_discord: FakeDiscord, world: p.World, tmp_path: Path
+    llm_server: FakeLLMServer, fake_discord: FakeDiscord, world: p.World, tmp_path: Path, database_url: str
 ) -> None:
-    rig = DiscordRig(llm_server, tmp_path, fake_discord, world, CONSENSUS_REVIEWER=REVIEWER)
+    rig = DiscordRig(llm_server, tmp_path, fake_discord, world, url=database_url, CONSENSUS_REVIEWER=REVIEWER)
     asked: dict[int, tuple[set[int], str]] = {}
     posts = "POST /channels/{id}/messages"
     try:
@@ -133,7 +145,7 @@ async def test_discord_questions_are_delivered_once_whenever_the_process_is_kill
             await rig.ask(question)
             batch_id, answers = await new_batch(rig, set(asked))
             asked[batch_id] = (answers, question)
-            await eventually(moment, what, limit=30)
+            await until(moment, what)
             await rig.kill()
             fake_discord.release_holds()
             fake_discord._failures.clear()

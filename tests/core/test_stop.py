@@ -72,7 +72,8 @@ async def test_stop_closes_the_stream_keeps_what_arrived_and_ranks_the_rest(
     assert stopped.status is AnswerStatus.COMPLETED and stopped.ended == Ending.STOPPED
     assert stopped.stopped_by == "U1" and stopped.ending_note == "stopped by U1"
     assert stopped.content and "First part" in stopped.content and "never arrives" not in stopped.content
-    assert stopped.tokens_out is None and stopped.cost_usd is None  # no usage came: unknown, not a guess
+    # no usage came: the tokens used are estimated from what was sent and what arrived, not the whole answer
+    assert stopped.tokens_in and 0 < (stopped.tokens_out or 0) < len(SLOW_TEXT) / 4
     assert stopped.rank is not None and (stopped.rank_reason or "").startswith("ranked on what arrived")
     assert all(a.rank is not None for a in batch.answers)  # the batch is ranked with what it has
     ready = [e.answer for e in events if isinstance(e, AnswerReady) and e.answer.id == stopped.id]

@@ -1,7 +1,8 @@
 """A fake Discord: REST v10 (the routes the bot uses) and a gateway over an aiohttp WebSocket.
 
 Stateful where discord.py depends on it: a message store, threads created from messages, the
-interaction token -> message map (`@original`), and scripted 429s carrying a `Via` header.
+interaction token -> message map (`@original`), per-route rate-limit buckets with their headers
+(tests/fakes/discord_limits.py), and scripted 429s carrying a `Via` header.
 Responses are built by hand: discord.py wants `Content-Type: application/json` exactly.
 """
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from tests.fakes import discord_payloads as p
 from tests.fakes.base import Call, RecordingServer
 from tests.fakes.discord_gateway import GatewayMixin, Session
+from tests.fakes.discord_limits import Buckets
 
 API = "/api/v10"
 _ID = re.compile(r"^\d{5,}$")
@@ -22,8 +24,19 @@ _json, _error = p.json_response, p.error_response
 
 
 class FakeDiscord(GatewayMixin, RecordingServer):
-    def __init__(self, *, heartbeat_ms: int = 41250, token: str = "test-token", call_latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        heartbeat_ms: int = 41250,
+        token: str = "test-token",
+        call_latency: float = 0.0,
+        bucket_limit: int = 5,
+        bucket_window: float = 0.25,
+    ) -> None:
+        """Each route allows `bucket_limit` requests per `bucket_window` seconds per channel, guild or
+        webhook (Discord's message routes: 5 per 5 s; a short window keeps the tests quick)."""
         self.token = token
+        self.buckets = Buckets(bucket_limit, bucket_window)
         self.heartbeat_ms = heartbeat_ms
         self.bot_user = p.user(name="consensus", bot=True)
         self.app_id = p.snowflake()
@@ -147,7 +160,15 @@ class FakeDiscord(GatewayMixin, RecordingServer):
             retry_after = queue.pop(0)
             body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
             return _json(body, 429, {"Via": "1.1 google", "Retry-After": str(retry_after), "X-RateLimit-Scope": "user"})
-        return await handler(request)
+        if not request.path.startswith(API):
+            return await handler(request)  # the gateway
+        allowed, headers = self.buckets.take(self.route_name(request), request.path)
+        if not allowed:
+            body, refused = self.buckets.refusal(headers)
+            return _json(body, 429, refused)
+        response = await handler(request)
+        response.headers.update(headers)
+        return response
 
     # ---- REST handlers -------------------------------------------------------------------------
     async def _me(self, request: web.Request) -> web.Response:

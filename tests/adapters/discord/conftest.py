@@ -25,7 +25,7 @@ async def start_bot(fake_discord: FakeDiscord, world: p.World) -> AsyncIterator[
         options.setdefault("guild_ids", (world.guild_id,))
         token = options.pop("token", fake_discord.token)
         options.setdefault("edit_retry", Backoff(base=0.01))
-        bot = build_discord_bot(service, token=token, guild_ready_timeout=0.05, edit_interval=0.0, **options)
+        bot = build_discord_bot(service, token=token, guild_ready_timeout=0.05, **options)
         running.append(bot)
         await bot.launch(ready_timeout=10)
         assert bot.ready_event.is_set(), "the bot never became ready"

@@ -131,10 +131,8 @@ async def test_budget_and_rate_refusals_reach_only_the_asker(
     ]
 
     await ask_in_channel(fake_discord, world, bot, service, "The first one is fine")
-    await slash(fake_discord, world, "consensus", question="And a second one?")
-    [rate] = await fake_discord.wait_for(FOLLOWUP)
-    assert rate.json()["flags"] & 64
-    assert rate.json()["content"].startswith("⚠️ You have asked 1 questions in the last minute; the limit is 1.")
+    rate = await private_answer(fake_discord, world, question="And a second one?")
+    assert rate["content"].startswith("⚠️ You have asked 1 questions in the last minute; the limit is 1.")
 
     await slash(
         fake_discord,
@@ -149,11 +147,9 @@ async def test_budget_and_rate_refusals_reach_only_the_asker(
         lambda: (s := fake_discord.named(ORIGINAL)) and "$0.00 per day" in s[-1].body.decode(), what="the budget set"
     )
     posts = len(fake_discord.named(CARD_POST))
-    await slash(fake_discord, world, "consensus", user=world.other, question="Over budget?")
-    [_, budget] = await fake_discord.wait_for(FOLLOWUP, 2)
-    assert budget.json()["flags"] & 64 and "daily budget" in budget.json()["content"]
-    deletes = fake_discord.named("DELETE /webhooks/{id}/{token}/messages/@original")
-    assert len(deletes) == 2  # each public "thinking…" went away: nothing of the refusal in the channel
+    budget = await private_answer(fake_discord, world, user=world.other, question="Over budget?")
+    assert "daily budget" in budget["content"]
+    assert fake_discord.named(FOLLOWUP) == []  # refused before anything was public: no "thinking…" to remove
     assert len(fake_discord.named(CARD_POST)) == posts
     public = [m for m in fake_discord.in_channel(world.channel_id) if not m["flags"] & 64]
     assert all("Over budget" not in json.dumps(m) and "second one" not in json.dumps(m) for m in public)
@@ -178,11 +174,9 @@ async def test_an_admin_limits_the_channels_and_elsewhere_only_the_asker_hears_w
     assert (await service.model_settings(ws)).allowed_channels == (world.channel_id,)
 
     elsewhere = p.text_channel(world.guild_id, name="random")
-    await slash(fake_discord, world, "consensus", channel=elsewhere, question="Anyone here?")
-    [reply] = await fake_discord.wait_for(FOLLOWUP)
-    assert reply.json()["flags"] & 64
-    assert reply.json()["content"] == f"⚠️ Consensus does not answer in this channel. Ask in <#{world.channel_id}>."
-    assert len(fake_discord.named("DELETE /webhooks/{id}/{token}/messages/@original")) == 1  # no public trace
+    reply = await private_answer(fake_discord, world, channel=elsewhere, question="Anyone here?")
+    assert reply["content"] == f"⚠️ Consensus does not answer in this channel. Ask in <#{world.channel_id}>."
+    assert fake_discord.named("DELETE /webhooks/{id}/{token}/messages/@original") == []  # nothing public to remove
     assert llm_server.calls == [] and await service.history(ws) == []  # nothing spent, nothing stored
 
     await slash(fake_discord, world, "consensus-settings", sub="channels", user=world.admin, change="remove")
@@ -194,3 +188,13 @@ async def test_an_admin_limits_the_channels_and_elsewhere_only_the_asker_hears_w
         lambda: any("every channel" in c.body.decode() for c in fake_discord.named(ORIGINAL)), what="every channel"
     )
     assert (await service.model_settings(ws)).allowed_channels is None
+
+
+async def private_answer(fake_discord: FakeDiscord, world: p.World, **options: Any) -> dict[str, Any]:
+    """What `/consensus` answered, when it answered at once and only to the asker (a refusal is
+    decided before anything is stored or shown)."""
+    before = len(fake_discord.named(CALLBACK))
+    await slash(fake_discord, world, "consensus", **options)
+    answer = (await fake_discord.wait_for(CALLBACK, before + 1))[-1].json()
+    assert answer["type"] == 4 and answer["data"]["flags"] & 64  # a message, ephemeral
+    return dict(answer["data"])

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.presenter import actions, card
 from adapters.presenter.actions import Click, Verb
-from core.domain import Actor, Answer, AnswerStatus, Batch, BatchStatus, Merging, Platform, WorkspaceRef
+from core.domain import Actor, Answer, AnswerStatus, Batch, BatchStatus, Ending, Merging, Platform, WorkspaceRef
 
 WS = WorkspaceRef(Platform.SLACK, "T1")
 
@@ -125,6 +125,8 @@ def test_facts_in_the_same_words_everywhere() -> None:
         "2.1 s · 12 in / 40 out tokens · $0.0012 · key: TEAM <X>"
     )
     assert card.usage_line(answer()) == "2.1 s · 12 in / 40 out tokens · cost unknown"
+    stopped = answer(cost_usd=0.0012, ended=Ending.STOPPED, stopped_by="U1")  # its usage never came: estimated
+    assert card.usage_line(stopped) == "2.1 s · ≈ 12 in / 40 out tokens · ≈ $0.0012"
 
 
 def test_status_lines() -> None:
