@@ -195,25 +195,44 @@ class ConfirmFlow(HandlerBase):
             return None
 
     async def on_confirm(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
         user = body["user"]["id"]
         channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
         reply = self._ephemeral(channel, user)
         if action.get("action_id") == CANCEL_ACTION:
+            await ack()
             await self._safe_reply(self._responder(respond, replace=True), cost.CANCELLED)
             return
-        await self._guard(reply, self._confirmed(team_of(body), user, str(action.get("value") or ""), respond))
+        acked = False
 
-    async def _confirmed(self, team: str, user: str, value: str, respond: Any) -> None:
+        async def acknowledge() -> None:  # Ask is acknowledged once its question is stored
+            nonlocal acked
+            if not acked:
+                acked = True
+                await ack()
+
+        try:
+            value = str(action.get("value") or "")
+            await self._guard(reply, self._confirmed(team_of(body), user, value, acknowledge, respond))
+        finally:
+            await acknowledge()
+
+    async def _confirmed(
+        self, team: str, user: str, value: str, acknowledge: Callable[[], Awaitable[None]], respond: Any
+    ) -> None:
         pending = unpack(value)
         if pending.user != user or pending.team != team:
             raise ConsensusError(cost.NOT_YOURS)
-        await self._safe_reply(self._responder(respond, replace=True), cost.CONFIRMED)
+
+        async def stored() -> None:  # the click answered, and the private estimate says it is asked
+            await acknowledge()
+            await self._safe_reply(self._responder(respond, replace=True), cost.CONFIRMED)
+
         try:
             if pending.conversation is None:
-                await self._ask(pending.question(), None)
+                await self._ask(pending.question(), stored)
             else:
                 batch = await self.service.follow_up(pending.conversation, pending.question())
+                await stored()
                 await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
         except DuplicateDeliveryError:
             raise ConsensusError(cost.ALREADY_ASKED) from None

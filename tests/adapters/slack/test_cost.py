@@ -109,9 +109,10 @@ async def test_above_the_threshold_the_asker_confirms_first(env: SlackEnv) -> No
     assert env.api.ephemeral[-1]["text"] == cost.NOT_YOURS and await env.service.history(env.ws) == []
 
     await click(env, confirm.ASK_ACTION, value)
+    # no waiting: Ask is acknowledged once its question is stored, so a process killed then still finishes it
+    assert [c.title for c in await env.service.history(env.ws)] == ["Is this <!channel> worth it?"]
     await env.api.wait_until(lambda: len(env.parents()) == 1 and len(env.cards()) == 3)
     await env.settle()
-    assert [c.title for c in await env.service.history(env.ws)] == ["Is this <!channel> worth it?"]
     assert env.api.responses[-1]["text"] == cost.CONFIRMED
 
     await click(env, confirm.ASK_ACTION, value)  # a second Ask asks nothing, and says so
