@@ -94,6 +94,10 @@ class ConsensusService(AdminVerbs):
         text = clean_question(question.text)
         async with self.store.write() as repo:
             workspace_id = await self._workspace(repo, question.workspace)
+            # First, in the question's own transaction: a repeat waits for the first to commit, then
+            # finds it, and is never refused by a limit the first one used up; a refusal rolls it back.
+            if question.delivery and not await repo.claim_event(workspace_id, f"question:{question.delivery}"):
+                raise DuplicateDeliveryError()
             settings = await self.settings_book.read(repo, workspace_id, question.channel)
             models = self._models(question, settings)
             await self.settings_book.admit(
@@ -113,9 +117,6 @@ class ConsensusService(AdminVerbs):
                     f"This question is estimated at {cost.text}, above this workspace's "
                     f"{money(settings.confirm_above_usd or 0)} threshold; ask it with the command to confirm it."
                 )
-            # In the question's own transaction: a repeat waits for the first to commit, then finds it.
-            if question.delivery and not await repo.claim_event(workspace_id, f"question:{question.delivery}"):
-                raise DuplicateDeliveryError()
             if conversation_id is None:
                 conversation = await repo.add_conversation(
                     workspace_id, question.channel, question.thread, " ".join(text.split())[:TITLE_CHARS], question.user
