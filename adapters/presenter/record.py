@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.presenter.card import best_first
+from adapters.presenter.card import best_first, usage_parts
 from core.cost import money, total
 from core.domain import Answer, AnswerStatus, Batch, ConversationDetail
 
@@ -68,10 +68,7 @@ def _answer_lines(answer: Answer, who: Who) -> list[str]:
         lines.append(f"  - Why: {inert(answer.reasoning)}")
     if answer.rank_reason:
         lines.append(f"  - Ranked: {inert(answer.rank_reason)}")
-    facts = [_ended(answer)]
-    if answer.latency_ms is not None:
-        facts.append(f"{answer.latency_ms / 1000:.1f} s")
-    facts.append(f"${answer.cost_usd:.4f}" if answer.cost_usd is not None else "cost unknown")
+    facts = [_ended(answer), *usage_parts(answer)]  # the card's own words: "≈" on a stopped answer
     lines.append(f"  - {' · '.join(facts)}")
     return lines
 
