@@ -279,11 +279,13 @@ class ConsensusBot(discord.Client):
 
     async def idle(self) -> None:
         """Wait until every question's cards are posted and every queued edit was sent (tests and shutdown)."""
+        await self.board.live.settle()
         await asyncio.gather(*(live.posted.wait() for live in list(self.board.live.batches.values())))
         await self.pacer.drain()
 
     async def close(self) -> None:
         try:  # let the last edits out, briefly
+            await asyncio.wait_for(self.board.live.settle(), CLOSE_GRACE)
             await asyncio.wait_for(self.pacer.drain(), CLOSE_GRACE)
         except TimeoutError:
             log.warning("discord: closing with message edits still queued")

@@ -292,6 +292,12 @@ class LiveBatches:
         elif isinstance(event, AnswerReady | AnswerFailed):
             self._show_finished(live, event.answer.id)
 
+    async def settle(self) -> None:
+        """Until every finished answer waiting for its companions or its ranking is shown (at most
+        `together + rank_wait`): before a platform is found idle or closes its senders."""
+        while self._showing:
+            await asyncio.gather(*self._showing, return_exceptions=True)
+
     def _show_finished(self, live: LiveBatch, answer_id: int) -> None:
         """Show a finished answer's card once the answers finishing with it are in too: while other
         models are answering, then; when none is left, the ranking follows at once and shows every

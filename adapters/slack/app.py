@@ -267,6 +267,7 @@ class SlackBot:
         if self.handlers is not None:
             await self.handlers.listeners.settle(LISTENER_GRACE)
         self._stopped = True
+        await self.renderer.live.settle()  # finished answers waiting for their ranking go out first
         await self.pacer.close()
         if self._session is not None:
             await self._session.close()

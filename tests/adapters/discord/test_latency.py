@@ -69,7 +69,7 @@ async def test_the_final_states_of_a_new_threads_cards_are_in_flight_together(
     await eventually(lambda: len([c for c in cards(fake_discord, thread_id) if field(c, "Score")]) == 3, limit=20)
     await service.wait_idle()
     await bot.idle()
-    await eventually(lambda: not bot.board.live._showing, what="the finished answers done waiting")
+    await bot.board.live.settle()  # the finished answers done waiting
 
     card_ids = {c["id"] for c in cards(fake_discord, thread_id)}
     edits = [c for c in fake_discord.named(CARD_EDIT) if c.path.rsplit("/", 1)[-1] in card_ids]

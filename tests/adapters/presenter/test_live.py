@@ -228,8 +228,7 @@ async def until(check: Any) -> None:
 
 async def shown_by_now(batches: LiveBatches) -> None:
     """Until every finished answer's pending show has run."""
-    while batches._showing:
-        await asyncio.gather(*batches._showing)
+    await batches.settle()
 
 
 async def test_the_last_answer_is_shown_with_the_ranking_that_follows_it() -> None:
