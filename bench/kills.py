@@ -30,7 +30,6 @@ import aiohttp
 from bench.common import PostgresUnavailable, scratch_postgres, table, write_section
 from tests.adapters.discord.helpers import CARD_POST, ORIGINAL
 from tests.bot.crashes import DUPLICATED, LOST, ONCE, DiscordRig, SlackRig, stored_questions
-from tests.bot.processes import consensus
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_server import FakeLLMServer
@@ -68,11 +67,7 @@ async def slack_kills(llm: FakeLLMServer, kills: int, url: str | None, tmp: Path
         slack.add_user("U1", "alice")
         for method in ("chat.postMessage", "chat.update"):
             slack.hold(method, LATENCY, times=100_000)
-        rig = SlackRig(llm, tmp, slack, session)
-        if url:
-            rig.url = url
-            code, _, err = await consensus(tmp, rig.env(), "db", "upgrade")
-            assert code == 0, err
+        rig = SlackRig(llm, tmp, slack, session, url=url) if url else SlackRig(llm, tmp, slack, session)
         replicas = 2 if url else 1
         total: Counter[str] = Counter()
         try:

@@ -29,7 +29,7 @@ async def test_the_first_ctrl_c_stops_the_model_still_writing_and_ranks_what_arr
     llm_server.script("chat", [Ok(TEXT, chunks=6, hold_after=3)], model=SLOW)
     proc = await start(tmp_path, cli_env(llm_server, tmp_path), "ask", "Explain everything", "--json")
     try:
-        await llm_server.wait_until(lambda: SLOW in llm_server.held, "the slow model held mid-answer", 60)
+        await llm_server.wait_until(lambda: SLOW in llm_server.held_streams, "the slow model held mid-answer", 60)
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 60)
     finally:
@@ -55,7 +55,7 @@ async def test_consensus_stop_stops_a_question_running_in_another_process(
         assert code == 0, err
     asking = await start(tmp_path, env, "ask", "Explain everything", "--json")
     try:
-        await llm_server.wait_until(lambda: SLOW in llm_server.held, "the slow model held mid-answer", 60)
+        await llm_server.wait_until(lambda: SLOW in llm_server.held_streams, "the slow model held mid-answer", 60)
         code, out, err = await consensus(tmp_path, env, "stop", "1")
         assert code == 0, err
         assert "Stopped OpenAI" in out

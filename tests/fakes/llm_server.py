@@ -140,7 +140,7 @@ class FakeLLMServer(RecordingServer):
         self._scripts: dict[tuple[str, str | None], deque[Step]] = defaultdict(deque)
         self.in_flight: dict[str, int] = defaultdict(int)  # per endpoint, now
         self.max_in_flight: dict[str, int] = defaultdict(int)  # per endpoint, the peak
-        self.held: list[str] = []  # models whose stream is held open now (Ok.hold_after)
+        self.held_streams: list[str] = []  # models whose stream is held open now (Ok.hold_after)
         self.closed_by_client: list[str] = []  # models whose held stream the client closed
         super().__init__()
 
@@ -169,12 +169,12 @@ class FakeLLMServer(RecordingServer):
         try:
             await asyncio.wait_for(met(), timeout)
         except TimeoutError:
-            raise AssertionError(f"expected {what}; held {self.held}, closed {self.closed_by_client}") from None
+            raise AssertionError(f"expected {what}; held {self.held_streams}, closed {self.closed_by_client}") from None
 
     async def _hold(self, request: web.Request, model: str) -> None:
         """Keep a stream open, writing nothing, until the client closes the connection (or we stop)."""
         async with self._changed:
-            self.held.append(model)
+            self.held_streams.append(model)
             self._changed.notify_all()
         try:
             while not self.closing.is_set():
@@ -185,7 +185,7 @@ class FakeLLMServer(RecordingServer):
                     return
                 await asyncio.sleep(0.02)  # the connection's end is noticed by the server's reader
         finally:
-            self.held.remove(model)
+            self.held_streams.remove(model)
 
     def _next_step(self, endpoint: str, model: str | None) -> Step:
         for key in ((endpoint, model), (endpoint, None)):

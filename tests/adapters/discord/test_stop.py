@@ -37,7 +37,7 @@ async def test_select_offers_stop_the_others_and_stop_closes_the_stream(
     calls = await fake_discord.wait_for("POST /channels/{id}/messages/{id}/threads")
     thread = calls[-1].path.split("/")[-2]
     await eventually(lambda: len(cards(fake_discord, thread)) == 3, what="3 cards")
-    await llm_server.wait_until(lambda: SLOW in llm_server.held, "the slow model held mid-answer")
+    await llm_server.wait_until(lambda: SLOW in llm_server.held_streams, "the slow model held mid-answer")
     root = fake_discord.messages[thread]
     await eventually(lambda: has_button(root, "stop"), what="Stop on the question while a model writes")
 
@@ -56,7 +56,7 @@ async def test_select_offers_stop_the_others_and_stop_closes_the_stream(
         lambda: any("asked" in (c.json().get("content") or "") for c in fake_discord.named(FOLLOWUP)),
         what="the refusal",
     )
-    assert SLOW in llm_server.held
+    assert SLOW in llm_server.held_streams
 
     await click(fake_discord, world, offer, custom_ids(offer)[0])  # the offer's button stops them
     await llm_server.wait_until(lambda: SLOW in llm_server.closed_by_client, "the stream closed by the bot")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -167,8 +168,10 @@ async def test_a_reply_in_the_thread_above_the_threshold_is_confirmed_first(env:
 
 def test_a_value_that_is_not_ours_reads_as_expired() -> None:
     pending = confirm.Pending("T1", "C1", "U1", "é" * 8000, "T-1", int(time.time()), 3, "1700000000.000100")
-    value = confirm.pack(pending)
-    assert value is None or confirm.unpack(value) == pending  # what fits reads back whole
+    value = confirm.pack(pending)  # repetitive text compresses: it fits, and reads back whole
+    assert value is not None and confirm.unpack(value) == pending
+    noise = confirm.Pending("T1", "C1", "U1", secrets.token_urlsafe(6000), "T-1", int(time.time()))
+    assert confirm.pack(noise) is None  # text that does not compress cannot be carried
     short = confirm.Pending("T1", "C1", "U1", "What is 6 x 7?", "T-1", int(time.time()))
     assert confirm.unpack(confirm.pack(short) or "") == short
     bomb = base64.urlsafe_b64encode(zlib.compress(b'{"team": "' + b"x" * 1_000_000 + b'"}', 9)).decode()

@@ -29,7 +29,7 @@ async def test_select_offers_stop_the_others_and_stop_closes_the_stream(slack_en
     live = next(iter(env.bot.renderer.threads.values()))
     batch_id = live.batch.id
     stop = f"consensus:stop:{batch_id}"
-    await env.llm.wait_until(lambda: SLOW in env.llm.held, "the slow model held mid-answer")
+    await env.llm.wait_until(lambda: SLOW in env.llm.held_streams, "the slow model held mid-answer")
     await env.api.wait_until(lambda: stop in json.dumps(env.parents()[0].blocks))  # Stop while it writes
 
     batch = await env.service.get_batch(batch_id, env.ws)
@@ -43,7 +43,7 @@ async def test_select_offers_stop_the_others_and_stop_closes_the_stream(slack_en
 
     await click_on_question(env, stop, user="U2")  # a bystander may not
     await env.api.wait_until(lambda: any("Only the person who asked" in e["text"] for e in env.api.ephemeral))
-    assert SLOW in env.llm.held
+    assert SLOW in env.llm.held_streams
 
     await click_on_question(env, stop, user="U1")
     await env.llm.wait_until(lambda: SLOW in env.llm.closed_by_client, "the stream closed by the bot")
