@@ -99,11 +99,16 @@ class ThreadRenderer:
 
     async def recover(self, live: LiveBatch) -> None:
         batch = live.batch
+        marked: list[dict[str, Any]] | None = None  # the thread's messages, read once
         if live.question is None:
             where = batch.thread if live.follow_up else None
-            for message in await self._marked(batch.channel, where):
+            found = await self._marked(batch.channel, where)
+            if where is not None and where == live.thread:
+                marked = found
+            for message in found:
                 if _payload(message, QUESTION_EVENT).get("batch_id") == batch.id:
                     live.question = MessageRef(batch.channel, str(message["ts"]))
+                    break
             if live.question is None:
                 await self._post_question(live)
             if not live.follow_up:
@@ -112,7 +117,7 @@ class ThreadRenderer:
         if live.thread is None or all(a.id in live.cards for a in batch.answers):
             return
         mine = {a.id for a in batch.answers}
-        for message in await self._marked(batch.channel, live.thread):
+        for message in marked if marked is not None else await self._marked(batch.channel, live.thread):
             answer_id = _payload(message, CARD_EVENT).get("answer_id")
             if answer_id in mine and answer_id not in live.cards:
                 live.cards[answer_id] = MessageRef(batch.channel, str(message["ts"]))
