@@ -76,7 +76,7 @@ def ask(
     limits --confirm-above`), a terminal asks before going on; elsewhere pass --yes."""
     from rich.console import Console
 
-    from adapters.presenter.cost import ASK, CANCELLED, acknowledgement, confirmation
+    from adapters.presenter.cost import CANCELLED, acknowledgement, confirmation
     from adapters.terminal.render import LiveProgress, batch_json, print_batch
     from core.domain import AnswerStatus, Platform, Question
     from core.errors import ConfigError, ConsensusError
@@ -105,7 +105,7 @@ def ask(
         console.print(acknowledgement(estimate), style="dim", highlight=False)
         if estimate.needs_confirmation and not yes:
             if not sys.stdin.isatty():
-                raise ConsensusError(confirmation(estimate).replace(f"choose {ASK}", "pass --yes"))
+                raise ConsensusError(confirmation(estimate, go_ahead="pass --yes"))
             if not click.confirm(confirmation(estimate), err=True):
                 click.echo(CANCELLED, err=True)
                 return EXIT_OK

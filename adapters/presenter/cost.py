@@ -56,10 +56,10 @@ def acknowledgement(estimate: Estimate) -> str:
     return f"Asking… {estimate.text}"
 
 
-def confirmation(estimate: Estimate) -> str:
-    """The private question before an expensive one is asked."""
+def confirmation(estimate: Estimate, go_ahead: str = f"choose {ASK}") -> str:
+    """The private question before an expensive one is asked; `go_ahead`: how the asker confirms."""
     threshold = money(estimate.threshold_usd or 0)
     return (
         f"This question is estimated at {estimate.text}, above this workspace's {threshold} threshold. "
-        f"Ask it anyway? Nothing is stored or spent unless you choose {ASK}."
+        f"Ask it anyway? Nothing is stored or spent unless you {go_ahead}."
     )
