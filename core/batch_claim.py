@@ -4,11 +4,12 @@ that its model requests wait for no other (SQLite has one writer); a resumed bat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core import merge
-from core.domain import Answer, AnswerStatus, BatchStatus
+from core.domain import Answer, AnswerStatus
 from core.keyring import KeyChoice, KeyRing
 from core.mapping import to_answer
 from core.store.leases import Lease
@@ -50,16 +51,24 @@ async def claim_new(
     repo: Repository,
     keys: KeyRing,
     platform: str,
-    batch: RequestBatch,
     question: tuple[Message, Conversation],
-    answers: list[AiResponse],
+    models: Sequence[tuple[str, str]],
+    lease: Lease,
     *,
     new_conversation: bool,
-) -> Claimed:
-    """A batch stored in this transaction under this process's lease: no statement to take it, to
-    read back what the caller holds, or to look for the history of a conversation it just began."""
-    batch.status, batch.started_at = BatchStatus.RUNNING.value, utcnow()
-    return await _start(repo, keys, platform, *question, answers, read_history=not new_conversation)
+) -> tuple[RequestBatch, list[AiResponse], Claimed]:
+    """The batch of a question stored in this transaction, stored already claimed and running: no
+    statement to take it, to mark its answers, to read them back, or to look for the history of a
+    conversation it just began."""
+    message, conversation = question
+    choices = await keys.choose_all(repo, conversation.workspace_id, message.author, [m for m, _ in models])
+    batch, answers = await repo.add_batch(message, models, lease, {m: c.meta for m, c in choices.items()})
+    questions = [] if new_conversation else await repo.earlier_questions(conversation.id, message.id)
+    earlier = await repo.answers_of_questions(q.id for q in questions)
+    started = [to_answer(row) for row in answers]
+    paying = {row.id: choices[row.provider_id] for row in answers}
+    claimed = Claimed(platform, message.content, conversation, questions, earlier, len(answers), started, paying, {})
+    return batch, answers, claimed
 
 
 async def _start(
@@ -69,18 +78,17 @@ async def _start(
     message: Message,
     conversation: Conversation,
     answers: list[AiResponse],
-    *,
-    read_history: bool = True,
 ) -> Claimed:
     """Each answer to run is marked running with the key that pays for it, and then writes once,
     when it is finished."""
-    questions = await repo.earlier_questions(conversation.id, message.id) if read_history else []
+    questions = await repo.earlier_questions(conversation.id, message.id)
     earlier = await repo.answers_of_questions(q.id for q in questions)
     unfinished = [a for a in answers if a.status in (AnswerStatus.PENDING, AnswerStatus.RUNNING)]
     for row in [row for row in unfinished if is_stopping(row)]:  # stopped while its process was gone
         close_unwritten(row)
     todo = [row for row in unfinished if row.status != AnswerStatus.FAILED]
-    choices = await keys.choose_all(repo, conversation.workspace_id, message.author, todo)
+    by_model = await keys.choose_all(repo, conversation.workspace_id, message.author, [row.provider_id for row in todo])
+    choices = {row.id: by_model[row.provider_id] for row in todo}
     now = utcnow()
     for row in todo:
         row.status, row.started_at = AnswerStatus.RUNNING.value, now

@@ -26,7 +26,7 @@ from core.mapping import aware
 from core.providers.base import ChatMessage, ChatRequest
 from core.providers.registry import ProviderConfig, ProviderRegistry, split_model_id
 from core.store.repositories import Repository
-from core.store.tables import AiResponse, ApiKey, utcnow
+from core.store.tables import ApiKey, utcnow
 
 Payer = Literal["user", "workspace", "operator"]
 ALWAYS_OFFERED = ("anthropic", "openai")
@@ -131,17 +131,17 @@ class KeyRing:
         return RotationReport(rotated, unreadable)
 
     async def choose_all(
-        self, repo: Repository, workspace_id: int, user_id: str, answers: Sequence[AiResponse]
-    ) -> dict[int, KeyChoice]:
-        """The key that pays for each answer of one question (answer id -> choice): the asker's,
+        self, repo: Repository, workspace_id: int, user_id: str, model_ids: Sequence[str]
+    ) -> dict[str, KeyChoice]:
+        """The key that pays for each model of one question ("provider/model" -> choice): the asker's,
         the workspace's, else the operator's. One query for them all."""
         stored = await self._stored(repo, workspace_id, user_id, provider=None)
         by_provider: dict[str, KeyChoice] = {}
-        for answer in answers:
-            provider = split_model_id(answer.provider_id)[0]
+        for model_id in model_ids:
+            provider = split_model_id(model_id)[0]
             if provider not in by_provider:
                 by_provider[provider] = self._pick(stored.get(provider, {}), provider, touch=True)
-        return {answer.id: by_provider[split_model_id(answer.provider_id)[0]] for answer in answers}
+        return {model_id: by_provider[split_model_id(model_id)[0]] for model_id in model_ids}
 
     async def _stored(
         self, repo: Repository, workspace_id: int, user_id: str, provider: str | None

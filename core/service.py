@@ -3,6 +3,7 @@ and write is scoped to the caller's workspace, so an id from elsewhere is simply
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -84,14 +85,17 @@ class ConsensusService(AdminVerbs):
 
     # -- asking ---------------------------------------------------------------------------------
 
-    async def ask(self, question: Question) -> Batch:
-        return await self._ask(None, question)
+    async def ask(self, question: Question, estimate: Estimate | None = None) -> Batch:
+        """`estimate`: this question's, when the caller has just made it (it is not made again)."""
+        return await self._ask(None, question, estimate)
 
-    async def follow_up(self, conversation_id: int, question: Question) -> Batch:
-        return await self._ask(conversation_id, question)
+    async def follow_up(self, conversation_id: int, question: Question, estimate: Estimate | None = None) -> Batch:
+        return await self._ask(conversation_id, question, estimate)
 
-    async def _ask(self, conversation_id: int | None, question: Question) -> Batch:
+    async def _ask(self, conversation_id: int | None, question: Question, cost: Estimate | None) -> Batch:
         text = clean_question(question.text)
+        # Its reads first, outside the write: SQLite has one writer, and every question waits for it.
+        cost = cost or await self.estimate(question, conversation_id)
         async with self.store.write() as repo:
             workspace_id = await self._workspace(repo, question.workspace)
             # First, in the question's own transaction: a repeat waits for the first to commit, then
@@ -103,15 +107,7 @@ class ConsensusService(AdminVerbs):
             await self.settings_book.admit(
                 repo, workspace_id, question.user, question.channel, settings
             )  # a refusal stores nothing
-            cost = await estimate_question(
-                repo,
-                self.fanout.prices,
-                workspace_id,
-                conversation_id,
-                [m for m, _ in models],
-                text,
-                settings.confirm_above_usd,
-            )
+            cost = dataclasses.replace(cost, threshold_usd=settings.confirm_above_usd)  # the threshold now
             if cost.needs_confirmation and not question.confirmed:
                 raise ConfirmationNeededError(
                     f"This question is estimated at {cost.text}, above this workspace's "
@@ -136,19 +132,16 @@ class ConsensusService(AdminVerbs):
                     **({"delivery": question.delivery} if question.delivery else {}),
                 },
             )
-            batch = await repo.add_batch(message, models, self.fanout.lease())
-            answers = await repo.answers_of_question(message.id)
-            view = to_batch(batch, message, conversation, question.workspace, answers)
-            platform = question.workspace.platform.value
-            claimed = await claim_new(
+            batch, answers, claimed = await claim_new(
                 repo,
                 self.fanout.keys,
-                platform,
-                batch,
+                question.workspace.platform.value,
                 (message, conversation),
-                answers,
+                models,
+                self.fanout.lease(),
                 new_conversation=conversation_id is None,
             )
+            view = to_batch(batch, message, conversation, question.workspace, answers)
         self.fanout.start(view.id, claimed)
         self.fanout.metrics.question_asked(question.workspace.platform.value)
         return view

@@ -182,20 +182,26 @@ class Repository:
         await self.index_text(conversation, "question", message.id, text)
         return message
 
-    async def add_batch(self, message: Message, models: Sequence[tuple[str, str]], lease: Lease) -> RequestBatch:
+    async def add_batch(
+        self, message: Message, models: Sequence[tuple[str, str]], lease: Lease, keys: Mapping[str, dict[str, Any]]
+    ) -> tuple[RequestBatch, list[AiResponse]]:
+        """A batch claimed by `lease` as it is stored: it and its answers start running, each answer
+        with the key that pays for it (`keys`: model id -> the key's meta). Two statements."""
+        now = utcnow()
         batch = RequestBatch(
             conversation_id=message.conversation_id,
             message_id=message.id,
             expected=len(models),
             completed=0,
-            status=BatchStatus.PENDING.value,
-            created_at=utcnow(),
+            status=BatchStatus.RUNNING.value,
+            created_at=now,
+            started_at=now,
             **lease.columns(),
         )
         self.session.add(batch)
         await self.session.flush()
-        await self.session.execute(
-            insert(AiResponse),
+        answers = await self.session.scalars(
+            insert(AiResponse).returning(AiResponse),
             [  # one statement for all the models
                 {
                     "batch_id": batch.id,
@@ -204,13 +210,14 @@ class Repository:
                     "provider_id": provider_id,
                     "model": provider_id.split("/", 1)[-1],
                     "label": label,
-                    "status": AnswerStatus.PENDING.value,
-                    "meta": {},
+                    "status": AnswerStatus.RUNNING.value,
+                    "started_at": now,
+                    "meta": {"key": keys[provider_id]},  # which key paid: on the card
                 }
                 for provider_id, label in models
             ],
         )
-        return batch
+        return batch, sorted(answers, key=lambda row: row.id)  # in the order asked, as ids are given
 
     async def add_merge(self, batch: RequestBatch, provider_id: str, label: str, lease: Lease) -> AiResponse:
         """A pending merge for the batch's question, and the batch reopened under `lease` to write it."""

@@ -38,9 +38,10 @@ async def asked(core: Core, text: str = "What is the capital of France?") -> Bat
     return await core.service.wait_for_batch(batch.id, TEAM)
 
 
-async def test_ask_stores_a_pending_answer_per_model_then_completes(core: Core) -> None:
+async def test_ask_stores_a_running_answer_per_model_then_completes(core: Core) -> None:
     batch = await core.service.ask(question())
-    assert [a.status for a in batch.answers] == [AnswerStatus.PENDING] * 3
+    assert batch.status == BatchStatus.RUNNING  # claimed as it is stored: its model requests are on their way
+    assert [a.status for a in batch.answers] == [AnswerStatus.RUNNING] * 3
     assert [a.provider_id for a in batch.answers] == ["openai/gpt-test", "anthropic/claude-test", "ollama/llama-test"]
     done = await core.service.wait_for_batch(batch.id, TEAM)
     assert done.status == BatchStatus.COMPLETED
