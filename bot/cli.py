@@ -110,7 +110,10 @@ def ask(
                 click.echo(CANCELLED, err=True)
                 return EXIT_OK
         asked = dataclasses.replace(asked, confirmed=True)
-        batch = await (service.follow_up(conversation, asked) if conversation else service.ask(asked))
+        if conversation:
+            batch = await service.follow_up(conversation, asked, estimate)
+        else:
+            batch = await service.ask(asked, estimate)
         progress = LiveProgress(batch, console)
         service.subscribe(Platform.TERMINAL, progress.on_event)
         batch = await wait_showing(service, progress, batch, live=console.is_terminal and not as_json)

@@ -95,23 +95,33 @@ class Handlers:
         self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str
     ) -> Batch | Estimate:
         """The stored question, or its estimate when it must wait for its asker's Ask."""
-        estimate = await self.asking.needs_confirmation(interaction, ws, text)
-        return estimate if estimate is not None else await self._ask(interaction, ws, text)
+        estimate = await self.asking.estimate(interaction, ws, text)
+        if estimate is not None and estimate.needs_confirmation:
+            return estimate
+        return await self._ask(interaction, ws, text, estimate=estimate)
 
     async def _ask(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str, *, confirmed: bool = False
+        self,
+        interaction: discord.Interaction[Any],
+        ws: WorkspaceRef,
+        text: str,
+        *,
+        confirmed: bool = False,
+        estimate: Estimate | None = None,
     ) -> Batch:
-        """Store the question (a follow-up when run in a conversation's thread); its models start."""
+        """Store the question (a follow-up when run in a conversation's thread); its models start.
+        `estimate`: the one just made for it, so that it is not made again."""
         channel, user, delivery = interaction.channel, str(interaction.user.id), str(interaction.id)
         if isinstance(channel, discord.Thread):
             parent, tid = str(channel.parent_id), str(channel.id)
             question = Question(ws, parent, user, text, thread=tid, delivery=delivery, confirmed=confirmed)
             conversation = await self.service.find_conversation(ws, parent, tid)
             if conversation is None:
-                return await self.service.ask(question)
-            return await self.service.follow_up(conversation, question)
+                return await self.service.ask(question, estimate)
+            return await self.service.follow_up(conversation, question, estimate)
         channel_id = str(channel.id if channel is not None else interaction.channel_id)
-        return await self.service.ask(Question(ws, channel_id, user, text, delivery=delivery, confirmed=confirmed))
+        question = Question(ws, channel_id, user, text, delivery=delivery, confirmed=confirmed)
+        return await self.service.ask(question, estimate)
 
     async def _show(self, interaction: discord.Interaction[Any], batch: Batch, text: str) -> None:
         """The question on the deferred reply, a thread from it (or the thread it was asked in), the cards."""

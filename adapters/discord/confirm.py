@@ -108,13 +108,6 @@ class Asking:
         self.service = service
         self.held = Confirmations()
 
-    async def needs_confirmation(
-        self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str
-    ) -> Estimate | None:
-        """The question's estimate when it must wait for its asker's Ask (store reads only)."""
-        estimate = await self._estimate(interaction, ws, text)
-        return estimate if estimate is not None and estimate.needs_confirmation else None
-
     async def hold(self, interaction: discord.Interaction[Any], text: str, estimate: Estimate) -> None:
         """The command was deferred publicly; its "thinking…" reply, which has shown nothing, gives
         way to the private estimate with Ask / Cancel."""
@@ -138,8 +131,9 @@ class Asking:
             log.info("discord: could not update a confirmed estimate", exc_info=True)
         return pending.text
 
-    async def _estimate(self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str) -> Estimate | None:
-        """A few store reads before the acknowledgement; None when the question cannot be asked as it is."""
+    async def estimate(self, interaction: discord.Interaction[Any], ws: WorkspaceRef, text: str) -> Estimate | None:
+        """A few store reads before the acknowledgement; None when the question cannot be asked as it is.
+        Its `needs_confirmation` says whether it waits for its asker's Ask."""
         channel = interaction.channel
         user = str(interaction.user.id)
         try:

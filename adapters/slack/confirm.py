@@ -112,15 +112,16 @@ class ConfirmFlow(HandlerBase):
     """The question's acknowledgement and its confirmation; mixed into SlackHandlers, whose `_ask`
     posts the question and its cards."""
 
-    # SlackHandlers': stores the question, calls the acknowledgement given, posts the question and its cards
-    _ask: Callable[[Question, Callable[[], Awaitable[None]] | None], Awaitable[None]]
+    # SlackHandlers': stores the question (with its estimate, when made), calls the acknowledgement
+    # given, posts the question and its cards
+    _ask: Callable[[Question, Callable[[], Awaitable[None]] | None, Estimate | None], Awaitable[None]]
 
     async def ask_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         team, user, channel = command["team_id"], command["user_id"], command["channel_id"]
         question = Question(
             workspace(team), channel, user, str(command.get("text") or "").strip(), delivery=command.get("trigger_id")
         )
-        estimating = asyncio.ensure_future(self._estimate(question))
+        estimating = asyncio.ensure_future(self.estimate(question))
         await asyncio.wait({estimating}, timeout=ACK_BUDGET)
         say = ack
         if not estimating.done():  # a slow store: Slack gets its answer in time, the estimate follows
@@ -154,12 +155,13 @@ class ConfirmFlow(HandlerBase):
             await acknowledge()
             await self._responder(respond)(message)
 
-        await self._guard(reply, self._ask(question, acknowledge))
+        await self._guard(reply, self._ask(question, acknowledge, estimate))
         await acknowledge()  # a repeated delivery: acted on once already, nothing more to say
 
-    async def confirm_follow_up(self, conversation: int, question: Question, reply_ts: str) -> bool:
+    async def confirm_follow_up(
+        self, conversation: int, question: Question, reply_ts: str, estimate: Estimate | None
+    ) -> bool:
         """A reply in a thread above the threshold: True once the private Ask / Cancel is posted."""
-        estimate = await self._estimate(question, conversation)
         if estimate is None or not estimate.needs_confirmation:
             return False
         team, thread = question.workspace.external_id, question.thread
@@ -184,7 +186,7 @@ class ConfirmFlow(HandlerBase):
         )
         return True
 
-    async def _estimate(self, question: Question, conversation: int | None = None) -> Estimate | None:
+    async def estimate(self, question: Question, conversation: int | None = None) -> Estimate | None:
         """A few store reads before the acknowledgement; None when the question cannot be asked as it is."""
         try:
             return await self.service.estimate(question, conversation)
@@ -229,7 +231,7 @@ class ConfirmFlow(HandlerBase):
 
         try:
             if pending.conversation is None:
-                await self._ask(pending.question(), stored)
+                await self._ask(pending.question(), stored, None)
             else:
                 batch = await self.service.follow_up(pending.conversation, pending.question())
                 await stored()

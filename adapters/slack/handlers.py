@@ -20,6 +20,7 @@ from adapters.slack.confirm import ASK_ACTION, CANCEL_ACTION, ConfirmFlow
 from adapters.slack.keys import KEY_DELETE, KEYS_CALLBACK, KeysFlow
 from adapters.slack.settings import SETTINGS_CALLBACK, SettingsFlow
 from adapters.slack.text import escape
+from core.cost import Estimate
 from core.domain import Actor, Batch, Question
 from core.errors import ConsensusError
 from core.leaderboard import DEFAULT_DAYS
@@ -81,10 +82,16 @@ class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
         else:
             await self._guard(self._responder(respond), self._history(team, rest or None, respond))
 
-    async def _ask(self, question: Question, acknowledge: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def _ask(
+        self,
+        question: Question,
+        acknowledge: Callable[[], Awaitable[None]] | None = None,
+        estimate: Estimate | None = None,
+    ) -> None:
         """`acknowledge` once the question is stored: an acknowledged question is never lost, whenever
-        the process dies (the store write is a few ms of the 3 s Slack waits)."""
-        batch = await self.service.ask(question)
+        the process dies (the store write is a few ms of the 3 s Slack waits). `estimate`: the one just
+        made for it, so that it is not made again."""
+        batch = await self.service.ask(question, estimate)
         if acknowledge is not None:
             await acknowledge()
         team = question.workspace.external_id
@@ -199,9 +206,10 @@ class SlackHandlers(KeysFlow, SettingsFlow, ConfirmFlow, HandlerBase):
         if bot_user:
             text = text.replace(f"<@{bot_user}>", " ")
         question = Question(ws, channel, user, text.strip(), thread=thread_ts)
-        if await self.confirm_follow_up(conversation, question, str(event.get("ts"))):
+        estimate = await self.estimate(question, conversation)
+        if await self.confirm_follow_up(conversation, question, str(event.get("ts")), estimate):
             return  # above the threshold: asked once the person confirms
-        batch = await self.service.follow_up(conversation, question)
+        batch = await self.service.follow_up(conversation, question, estimate)
         self.people.look_up_url(team)
         await self.renderer.open(batch, asker_name=await self.people.name(team, user), follow_up=True)
 
