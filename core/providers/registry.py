@@ -136,6 +136,10 @@ class ProviderRegistry:
                 if (entry := self._entry(self._config_for(model_id)[0].kind)) is not None:
                     self._import(entry.module)
 
+    async def loaded(self) -> None:
+        """Once every import started so far has ended (a failed one fails its models' cards later)."""
+        await asyncio.gather(*self._imports.values(), return_exceptions=True)
+
     def deferred(self, model_id: str) -> Provider:
         """A provider for holders built before any call (the judge): it is built on its first call."""
         return _Deferred(self, model_id, self.label(model_id))
