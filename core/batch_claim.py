@@ -4,7 +4,7 @@ that its model requests wait for no other (SQLite has one writer); a resumed bat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,15 +53,16 @@ async def claim_new(
     platform: str,
     question: tuple[Message, Conversation],
     models: Sequence[tuple[str, str]],
+    choices: Mapping[str, KeyChoice],
     lease: Lease,
     *,
     new_conversation: bool,
 ) -> tuple[RequestBatch, list[AiResponse], Claimed]:
-    """The batch of a question stored in this transaction, stored already claimed and running: no
-    statement to take it, to mark its answers, to read them back, or to look for the history of a
-    conversation it just began."""
+    """The batch of a question stored in this transaction, stored already claimed and running, each
+    answer with the key that pays for it (`choices`, by model): no statement to take it, to mark its
+    answers, to read them back, or to look for the history of a conversation it just began."""
     message, conversation = question
-    choices = await keys.choose_all(repo, conversation.workspace_id, message.author, [m for m, _ in models])
+    await keys.mark_used(repo, choices.values())
     batch, answers = await repo.add_batch(message, models, lease, {m: c.meta for m, c in choices.items()})
     questions = [] if new_conversation else await repo.earlier_questions(conversation.id, message.id)
     earlier = await repo.answers_of_questions(q.id for q in questions)
@@ -88,6 +89,7 @@ async def _start(
         close_unwritten(row)
     todo = [row for row in unfinished if row.status != AnswerStatus.FAILED]
     by_model = await keys.choose_all(repo, conversation.workspace_id, message.author, [row.provider_id for row in todo])
+    await keys.mark_used(repo, by_model.values())
     choices = {row.id: by_model[row.provider_id] for row in todo}
     now = utcnow()
     for row in todo:

@@ -8,7 +8,7 @@ a question the asker meant to pay for would be a surprise, and "set it again" is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ class KeyChoice:
     hint: str | None = None
     api_key: str | None = None
     error: str | None = None  # set when the chosen key cannot be used: the answer fails with it
+    stored_id: int | None = None  # the stored key's row: marked used when an answer is started with it
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -131,17 +132,22 @@ class KeyRing:
         return RotationReport(rotated, unreadable)
 
     async def choose_all(
-        self, repo: Repository, workspace_id: int, user_id: str, model_ids: Sequence[str]
+        self, repo: Repository, workspace_id: int | None, user_id: str, model_ids: Sequence[str]
     ) -> dict[str, KeyChoice]:
         """The key that pays for each model of one question ("provider/model" -> choice): the asker's,
-        the workspace's, else the operator's. One query for them all."""
-        stored = await self._stored(repo, workspace_id, user_id, provider=None)
+        the workspace's, else the operator's. One query for them all; reads only (see `mark_used`)."""
+        stored = {} if workspace_id is None else await self._stored(repo, workspace_id, user_id, provider=None)
         by_provider: dict[str, KeyChoice] = {}
         for model_id in model_ids:
             provider = split_model_id(model_id)[0]
             if provider not in by_provider:
-                by_provider[provider] = self._pick(stored.get(provider, {}), provider, touch=True)
+                by_provider[provider] = self._pick(stored.get(provider, {}), provider)
         return {model_id: by_provider[split_model_id(model_id)[0]] for model_id in model_ids}
+
+    async def mark_used(self, repo: Repository, choices: Iterable[KeyChoice]) -> None:
+        """When the stored keys among `choices` were last used (shown with them): now."""
+        if ids := {choice.stored_id for choice in choices if choice.stored_id is not None}:
+            await repo.keys.mark_used(ids, utcnow())
 
     async def _stored(
         self, repo: Repository, workspace_id: int, user_id: str, provider: str | None
@@ -152,21 +158,13 @@ class KeyRing:
             stored.setdefault(row.provider, {})[row.scope] = row
         return stored
 
-    async def _choose(
-        self, repo: Repository, workspace_id: int, user_id: str, provider: str, *, touch: bool
-    ) -> KeyChoice:
-        stored = await self._stored(repo, workspace_id, user_id, provider)
-        return self._pick(stored.get(provider, {}), provider, touch=touch)
-
-    def _pick(self, rows: dict[str, ApiKey], provider: str, *, touch: bool) -> KeyChoice:
+    def _pick(self, rows: dict[str, ApiKey], provider: str) -> KeyChoice:
         row = rows.get("user") or rows.get("workspace")
         if row is None:
             return KeyChoice("operator")
         scope: Payer = "user" if row.scope == "user" else "workspace"
-        if touch:
-            row.last_used_at = utcnow()
         try:
-            return KeyChoice(scope, row.hint, self._vault().decrypt(row.encrypted_value))
+            return KeyChoice(scope, row.hint, self._vault().decrypt(row.encrypted_value), stored_id=row.id)
         except (KeyUnreadableError, ConfigError):
             whose = f"Your {self.label(provider)} key" if scope == "user" else f"The team's {self.label(provider)} key"
             fix = "set it again" if scope == "user" else "an admin must set it again"
@@ -177,7 +175,8 @@ class KeyRing:
     ) -> str:
         """A cheap live call with the stored key the actor would pay with; a sentence for the actor."""
         label = self.label(provider)
-        choice = await self._choose(repo, workspace_id, actor.user_id, provider, touch=False)
+        stored = await self._stored(repo, workspace_id, actor.user_id, provider)
+        choice = self._pick(stored.get(provider, {}), provider)
         if choice.error or choice.api_key is None:
             return choice.error or f"No {label} key is stored for you or the team."
         return (await self.probe(provider, choice.api_key, models))[1]

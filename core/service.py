@@ -4,12 +4,13 @@ and write is scoped to the caller's workspace, so an id from elsewhere is simply
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from datetime import timedelta
 
 from core import merge
 from core.admin import AdminVerbs
-from core.batch_claim import claim_new
+from core.batch_claim import Claimed, claim_new
 from core.cost import CostTotal, Estimate, money
 from core.domain import (
     CUT_ENDINGS,
@@ -36,10 +37,11 @@ from core.estimates import estimate_question
 from core.events import EventBus, EventSink
 from core.fanout import FanOut
 from core.history import summaries
-from core.keyring import KeyRing
+from core.keyring import KeyChoice, KeyRing
 from core.leaderboard import DEFAULT_DAYS, Leaderboard, check_days, standings
 from core.mapping import to_answer, to_batch, to_conversation
 from core.providers.registry import ProviderRegistry
+from core.question_writer import QuestionWriter
 from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook, Spending
 from core.store.repositories import Repository
 from core.store.store import Store
@@ -61,6 +63,16 @@ def clean_question(text: str) -> str:
     return cleaned
 
 
+@dataclasses.dataclass(frozen=True)
+class BeforeAsking:
+    """What a question's store needs, read before its turn at the writer."""
+
+    settings: ModelSettings
+    models: list[tuple[str, str]]  # (model id, label)
+    cost: Estimate
+    keys: dict[str, KeyChoice]  # model id -> the key that pays
+
+
 class ConsensusService(AdminVerbs):
     def __init__(
         self,
@@ -76,6 +88,7 @@ class ConsensusService(AdminVerbs):
         self.store, self.fanout, self.bus, self.registry = store, fanout, bus, registry
         self.default_models = tuple(default_models)
         self.keys: KeyRing = fanout.keys  # the keys that pay for answers are the ones people manage here
+        self.questions: QuestionWriter[tuple[Batch, Claimed]] = QuestionWriter(store)
         # a workspace may merge with any configured model, the operator's merger and reviewer included
         self.settings_book = SettingsBook(self.default_models, limits, (*mergers, *filter(None, [fanout.merger])))
 
@@ -95,71 +108,92 @@ class ConsensusService(AdminVerbs):
     async def _ask(self, conversation_id: int | None, question: Question, cost: Estimate | None) -> Batch:
         text = clean_question(question.text)
         # Its reads first, outside the write: SQLite has one writer, and every question waits for it.
-        cost = cost or await self.estimate(question, conversation_id)
-        async with self.store.write() as repo:
-            workspace_id = await self._workspace(repo, question.workspace)
-            # First, in the question's own transaction: a repeat waits for the first to commit, then
-            # finds it, and is never refused by a limit the first one used up; a refusal rolls it back.
-            if question.delivery and not await repo.claim_event(workspace_id, f"question:{question.delivery}"):
-                raise DuplicateDeliveryError()
-            settings = await self.settings_book.read(repo, workspace_id, question.channel)
-            models = self._models(question, settings)
-            await self.settings_book.admit(
-                repo, workspace_id, question.user, question.channel, settings
-            )  # a refusal stores nothing
-            cost = dataclasses.replace(cost, threshold_usd=settings.confirm_above_usd)  # the threshold now
-            if cost.needs_confirmation and not question.confirmed:
-                raise ConfirmationNeededError(
-                    f"This question is estimated at {cost.text}, above this workspace's "
-                    f"{money(settings.confirm_above_usd or 0)} threshold; ask it with the command to confirm it."
-                )
-            if conversation_id is None:
-                conversation = await repo.add_conversation(
-                    workspace_id, question.channel, question.thread, " ".join(text.split())[:TITLE_CHARS], question.user
-                )
-            else:
-                conversation = await repo.conversation(conversation_id, workspace_id)
-            # the merge setting in force when asked decides this question's merge, whatever changes later
-            message = await repo.add_question(
-                conversation,
-                question.user,
-                text,
-                touch=conversation_id is not None,
-                # the command's delivery id: a process adopting the question finds the platform's reply to it
-                meta={
-                    "merging": settings.merging.value,
-                    "estimate": cost.stored(),
-                    **({"delivery": question.delivery} if question.delivery else {}),
-                },
-            )
-            batch, answers, claimed = await claim_new(
-                repo,
-                self.fanout.keys,
-                question.workspace.platform.value,
-                (message, conversation),
-                models,
-                self.fanout.lease(),
-                new_conversation=conversation_id is None,
-            )
-            view = to_batch(batch, message, conversation, question.workspace, answers)
-        self.fanout.start(view.id, claimed)
-        self.fanout.metrics.question_asked(question.workspace.platform.value)
+        before = await self._read_before_asking(question, conversation_id, text, cost, paying=True)
+        store = functools.partial(self._store_question, conversation_id, question, text, before)
+        view, _claimed = await self.questions.write(store, self._started)
         return view
 
-    async def estimate(self, question: Question, conversation_id: int | None = None) -> Estimate:
-        """What the question would cost with the models it would go to, before anything is stored; its
-        `needs_confirmation` says whether the asker confirms first."""
-        text = clean_question(question.text)
+    async def _read_before_asking(
+        self, question: Question, conversation_id: int | None, text: str, cost: Estimate | None, *, paying: bool
+    ) -> BeforeAsking:
+        """What asking reads: the settings, the models, the estimate (unless given), and with `paying`
+        the keys that pay."""
         async with self.store.read() as repo:
             workspace_id = await repo.workspace_id(question.workspace, create=False)
             if workspace_id is None:
                 settings = self.settings_book.unset()
             else:
                 settings = await self.settings_book.read(repo, workspace_id, question.channel)
-            models = [m for m, _ in self._models(question, settings)]
-            return await estimate_question(
-                repo, self.fanout.prices, workspace_id, conversation_id, models, text, settings.confirm_above_usd
+            models = self._models(question, settings)
+            ids = [m for m, _ in models]
+            if cost is None:
+                cost = await estimate_question(
+                    repo, self.fanout.prices, workspace_id, conversation_id, ids, text, settings.confirm_above_usd
+                )
+            keys = await self.keys.choose_all(repo, workspace_id, question.user, ids) if paying else {}
+        return BeforeAsking(settings, models, cost, keys)
+
+    def _started(self, stored: tuple[Batch, Claimed]) -> None:
+        view, claimed = stored
+        self.fanout.start(view.id, claimed)
+        self.fanout.metrics.question_asked(view.workspace.platform.value)
+
+    async def _store_question(
+        self, conversation_id: int | None, question: Question, text: str, before: BeforeAsking, repo: Repository
+    ) -> tuple[Batch, Claimed]:
+        """The question, its conversation (when it starts one) and its batch, claimed to run."""
+        workspace_id = await self._workspace(repo, question.workspace)
+        settings = before.settings
+        await self.settings_book.serialise(repo, workspace_id, settings)
+        # Then, in the question's own transaction: a repeat waits for the first to commit, then
+        # finds it, and is never refused by a limit the first one used up; a refusal rolls it back.
+        if question.delivery and not await repo.claim_event(workspace_id, f"question:{question.delivery}"):
+            raise DuplicateDeliveryError()
+        await self.settings_book.admit(
+            repo, workspace_id, question.user, question.channel, settings
+        )  # a refusal stores nothing
+        cost = dataclasses.replace(before.cost, threshold_usd=settings.confirm_above_usd)  # the threshold now
+        if cost.needs_confirmation and not question.confirmed:
+            raise ConfirmationNeededError(
+                f"This question is estimated at {cost.text}, above this workspace's "
+                f"{money(settings.confirm_above_usd or 0)} threshold; ask it with the command to confirm it."
             )
+        if conversation_id is None:
+            conversation = await repo.add_conversation(
+                workspace_id, question.channel, question.thread, " ".join(text.split())[:TITLE_CHARS], question.user
+            )
+        else:
+            conversation = await repo.conversation(conversation_id, workspace_id)
+        # the merge setting in force when asked decides this question's merge, whatever changes later
+        message = await repo.add_question(
+            conversation,
+            question.user,
+            text,
+            touch=conversation_id is not None,
+            # the command's delivery id: a process adopting the question finds the platform's reply to it
+            meta={
+                "merging": settings.merging.value,
+                "estimate": cost.stored(),
+                **({"delivery": question.delivery} if question.delivery else {}),
+            },
+        )
+        batch, answers, claimed = await claim_new(
+            repo,
+            self.fanout.keys,
+            question.workspace.platform.value,
+            (message, conversation),
+            before.models,
+            before.keys,
+            self.fanout.lease(),
+            new_conversation=conversation_id is None,
+        )
+        return to_batch(batch, message, conversation, question.workspace, answers), claimed
+
+    async def estimate(self, question: Question, conversation_id: int | None = None) -> Estimate:
+        """What the question would cost with the models it would go to, before anything is stored; its
+        `needs_confirmation` says whether the asker confirms first."""
+        text = clean_question(question.text)
+        return (await self._read_before_asking(question, conversation_id, text, None, paying=False)).cost
 
     async def spending(self, workspace: WorkspaceRef) -> Spending:
         """The workspace's spend since 00:00 UTC against its daily budget."""

@@ -191,18 +191,25 @@ class SettingsBook:
             await repo.settings.serialise_admissions(workspace_id)
             await self._check_budget(repo, workspace_id, settings.daily_budget_usd, utcnow())
 
+    @staticmethod
+    async def serialise(repo: Repository, workspace_id: int, settings: ModelSettings) -> None:
+        """Where limits apply, one question is admitted at a time per workspace. Taken first in the
+        transaction: a row written before that refers to the workspace would hold a lock that makes two
+        admissions wait for each other on PostgreSQL."""
+        if settings.daily_budget_usd is not None or settings.questions_per_minute is not None:
+            await repo.settings.serialise_admissions(workspace_id)
+
     async def admit(
         self, repo: Repository, workspace_id: int, user: str, channel: str, settings: ModelSettings
     ) -> None:
         """Refuse a question outside the allowed channels, over the user's rate or the workspace's budget
-        (before anything is stored); `settings` are the workspace's, as `read` gives them."""
+        (before anything is stored; after `serialise`); `settings` are the workspace's, as `read` gives them."""
         if not settings.answers_in(channel):
             assert settings.allowed_channels is not None
             raise ChannelNotAllowedError(settings.allowed_channels)
         budget, rate = settings.daily_budget_usd, settings.questions_per_minute
         if budget is None and rate is None:
             return
-        await repo.settings.serialise_admissions(workspace_id)
         now = utcnow()
         if rate is not None:
             await self._check_rate(repo, workspace_id, user, rate, now)

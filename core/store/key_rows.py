@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.store.tables import ApiKey
@@ -47,6 +48,9 @@ class KeyRows:
         if provider is not None:
             query = query.where(ApiKey.provider == provider)
         return list(await self.session.scalars(query))
+
+    async def mark_used(self, ids: Iterable[int], when: datetime) -> None:
+        await self.session.execute(update(ApiKey).where(ApiKey.id.in_(list(ids))).values(last_used_at=when))
 
     async def delete(self, workspace_id: int, scope: str, user_id: str, provider: str) -> bool:
         result: Any = await self.session.execute(

@@ -73,11 +73,15 @@ class Repository:
     """One transaction's queries. Batch leases, stored keys, settings, platform messages and stops
     have modules of their own, reached as `leases`, `keys`, `settings`, `messages` and `stops`."""
 
-    def __init__(self, session: AsyncSession, workspaces: dict[WorkspaceRef, int] | None = None) -> None:
+    def __init__(
+        self, session: AsyncSession, workspaces: dict[WorkspaceRef, int] | None = None, *, writes: bool = False
+    ) -> None:
         self.session = session
         # Workspace ids already committed (the store's cache, shared by its transactions): rows are
-        # never deleted or renumbered, and every call starts with this lookup.
+        # never deleted or renumbered, and every call starts with this lookup. Only reads add to it:
+        # a write may see a row of its own (or of its group's) that is not committed yet.
         self._workspaces = workspaces if workspaces is not None else {}
+        self._keeps_workspaces = not writes
         self.leases = BatchLeases(session)
         self.keys = KeyRows(session)
         self.settings = SettingRows(session)
@@ -102,17 +106,17 @@ class Repository:
         query = select(Workspace.id).where(
             Workspace.platform == ref.platform.value, Workspace.external_id == ref.external_id
         )
-        found = await self.session.scalar(query)
-        if found is not None:
-            self._workspaces[ref] = found  # committed before this transaction began: safe to keep
-        if found is not None or not create:
+        if not create:
+            if (found := await self.session.scalar(query)) is not None and self._keeps_workspaces:
+                self._workspaces[ref] = found
             return found
-        await self.session.execute(
+        created = await self.session.scalar(  # one statement for a new one; a known one is mostly kept
             upsert(self.session, Workspace)
             .values(platform=ref.platform.value, external_id=ref.external_id, created_at=utcnow())
             .on_conflict_do_nothing()
+            .returning(Workspace.id)
         )
-        return await self.session.scalar(query)
+        return int(created) if created is not None else await self.session.scalar(query)
 
     async def claim_event(self, workspace_id: int, event_id: str) -> bool:
         result: Any = await self.session.execute(

@@ -30,7 +30,8 @@ class Store:
         self._writes = session_factory(self.engine)
         # SQLite has one writer at a time. Queue this process's writers here rather than in
         # SQLite's busy handler, which polls with growing sleeps (up to 100 ms each).
-        self._write_turn = asyncio.Lock() if is_sqlite(url) else contextlib.nullcontext()
+        self.single_writer = is_sqlite(url)
+        self._write_turn = asyncio.Lock() if self.single_writer else contextlib.nullcontext()
         self._reads = session_factory(self.read_engine)
         self._workspaces: dict[WorkspaceRef, int] = {}  # see Repository.workspace_id
 
@@ -89,9 +90,18 @@ class Store:
         """One transaction, committed when the block ends without an error."""
         try:
             async with self._write_turn, self._writes.begin() as session:
-                yield Repository(session, self._workspaces)
+                yield Repository(session, self._workspaces, writes=True)
         except ConsensusError:
             raise
+        except SQLAlchemyError as exc:
+            raise StorageError() from exc
+
+    @asynccontextmanager
+    async def savepoint(self, repo: Repository) -> AsyncIterator[None]:
+        """Inside `write`: a part of its transaction that a failure inside takes back alone."""
+        try:
+            async with repo.session.begin_nested():
+                yield
         except SQLAlchemyError as exc:
             raise StorageError() from exc
 

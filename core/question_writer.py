@@ -1,0 +1,95 @@
+"""New questions are stored in groups where the database has one writer (SQLite): the questions that
+arrive while the store is busy are written together, in one transaction, each under a savepoint of
+its own, so that one refused question takes back only what it wrote. A burst of questions then waits
+for one commit and one turn at the database instead of one each. Elsewhere (PostgreSQL) each question
+is its own transaction, and they run side by side."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from core.store.repositories import Repository
+from core.store.store import Store
+
+T = TypeVar("T")
+MAX_GROUP = 50  # questions per transaction: a group stays a few hundred ms at most under load
+
+
+class _Job(Generic[T]):
+    def __init__(self, write: Callable[[Repository], Awaitable[T]], committed: Callable[[T], None]) -> None:
+        self.write, self.committed = write, committed
+        self.future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+
+class QuestionWriter(Generic[T]):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: list[_Job[T]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Questions waiting for their turn at the writer."""
+        return len(self._queue)
+
+    async def write(self, write: Callable[[Repository], Awaitable[T]], committed: Callable[[T], None]) -> T:
+        """`write`'s result once committed; `committed` is called with it first (it runs even when the
+        caller has gone, so that a stored question's models are never left waiting)."""
+        if not self.store.single_writer:
+            async with self.store.write() as repo:
+                result = await write(repo)
+            committed(result)
+            return result
+        job = _Job(write, committed)
+        job.future.add_done_callback(_retrieved)  # a caller that has gone leaves no "never retrieved" warning
+        self._queue.append(job)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued(), name="question-writer")
+        return await asyncio.shield(job.future)
+
+    async def _write_queued(self) -> None:
+        try:
+            while self._queue:
+                await self._write_group()
+        finally:  # cancelled (the process stops): nobody waits forever
+            for job in self._queue:
+                job.future.cancel()
+            self._queue = []
+
+    async def _write_group(self) -> None:
+        group: list[_Job[T]] = []
+        written: list[tuple[_Job[T], T]] = []
+        try:
+            async with self.store.write() as repo:
+                # taken once it is this writer's turn: the questions that came while it waited join
+                group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+                if len(group) == 1:  # alone: a refusal rolls back the whole transaction
+                    written.append((group[0], await group[0].write(repo)))
+                else:
+                    for job in group:
+                        try:
+                            async with self.store.savepoint(repo):
+                                written.append((job, await job.write(repo)))
+                        except Exception as exc:  # a refusal: this question took back what it wrote
+                            job.future.set_exception(exc)
+        except BaseException as exc:  # the transaction failed, or the process stops: none is stored
+            for job in group:
+                if not job.future.done():
+                    job.future.set_exception(exc) if isinstance(exc, Exception) else job.future.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for job, result in written:
+            try:
+                job.committed(result)
+            except Exception as exc:
+                job.future.set_exception(exc)
+            else:
+                job.future.set_result(result)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

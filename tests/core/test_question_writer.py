@@ -1,0 +1,68 @@
+"""Questions asked at the same moment, stored together where SQLite has one writer; each on its own
+elsewhere. Either way every question is judged alone: a refused one takes back only what it wrote."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import event, func, select
+
+from core.domain import Actor, Batch, BatchStatus, Platform, Question, WorkspaceRef
+from core.errors import DuplicateDeliveryError, RateLimitedError
+from core.store.tables import Conversation
+from tests.conftest import MakeCore
+
+TEAM = WorkspaceRef(Platform.SLACK, "T1")
+ADMIN = Actor(TEAM, "U-admin", is_admin=True)
+
+
+def asked_by(user: str, text: str, delivery: str) -> Question:
+    return Question(TEAM, "C1", user, text, delivery=delivery)
+
+
+async def test_a_burst_is_stored_in_one_transaction_and_a_refusal_takes_back_only_its_own(
+    database_url: str, make_core: MakeCore
+) -> None:
+    core = await make_core(database_url=database_url, consensus_questions_per_minute=2)
+    service, store = core.service, core.store
+    commits: list[int] = []
+    event.listen(store.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    burst = [
+        asked_by("U1", "one", "d1"),
+        asked_by("U1", "two", "d2"),
+        asked_by("U1", "three, over the limit", "d3"),
+        asked_by("U2", "four", "d4"),
+        asked_by("U2", "four, delivered again", "d4"),
+    ]
+    if store.single_writer:  # hold the writer until all five wait for it: one group, deterministically
+        async with store.write():
+            asking = [asyncio.ensure_future(service.ask(q)) for q in burst]
+            while service.questions.waiting < len(burst):  # noqa: ASYNC110 (a count, not an event)
+                await asyncio.sleep(0.01)
+            commits.clear()
+    else:
+        asking = [asyncio.ensure_future(service.ask(q)) for q in burst]
+    results = await asyncio.gather(*asking, return_exceptions=True)
+
+    kinds = [type(r) for r in results]
+    # which of U1's three is refused, and which "four" is the repeat, is the order they reached the writer
+    assert sorted(k.__name__ for k in kinds) == ["Batch"] * 3 + ["DuplicateDeliveryError", "RateLimitedError"]
+    assert RateLimitedError in kinds[:3] and DuplicateDeliveryError in kinds[3:]
+    if store.single_writer:
+        assert len(commits) == 1  # five questions, one commit
+    stored = [q.text for q, r in zip(burst, results, strict=True) if isinstance(r, Batch)]
+    async with store.read() as repo:
+        titles = await repo.session.scalars(select(Conversation.title))
+        assert sorted(titles) == sorted(stored)  # the refused question left nothing behind
+    for batch in [r for r in results if isinstance(r, Batch)]:
+        assert (await service.wait_for_batch(batch.id, TEAM)).status == BatchStatus.COMPLETED
+
+    await service.set_limits(ADMIN, daily_budget_usd=None, questions_per_minute=10)
+    refused = burst[kinds.index(RateLimitedError)]
+    again = await service.ask(refused)  # its delivery was taken back with it: asked now
+    assert again.question == refused.text
+    with pytest.raises(DuplicateDeliveryError):
+        await service.ask(burst[3])
+    async with store.read() as repo:
+        assert await repo.session.scalar(select(func.count()).select_from(Conversation)) == 4
