@@ -128,19 +128,21 @@ class SlackDriver:
 class DiscordDriver:
     """Slash-command interactions pushed through the fake gateway."""
 
-    def __init__(self, fake: FakeDiscord, world: p.World, models: int) -> None:
+    def __init__(self, fake: FakeDiscord, world: p.World, models: int, rooms: list[dict[str, Any]]) -> None:
         self.fake, self.world, self.models = fake, world, models
+        self.rooms = rooms  # channels besides the world's own
         self.asked: list[Asked] = []
         self._by_id: dict[str, Asked] = {}
         self._n = 0
 
-    async def ask(self) -> Asked:
+    async def ask(self, channel: dict[str, Any] | None = None) -> Asked:
+        """`channel`: the world's own unless told."""
         self._n += 1
         payload = p.slash_command(
             self.fake.app_id,
             "consensus",
             {"question": f"Why is the job slow? (#{self._n})"},
-            channel=self.world.channel,
+            channel=channel or self.world.channel,
             guild_id=self.world.guild_id,
             mem=self.world.member(self.world.asker),
         )

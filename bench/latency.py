@@ -7,7 +7,9 @@ then 20 at once; the fake Slack Web API and the fake Discord REST server answer 
 (0 ms) and then after 150 ms, as the real platforms take ~100-300 ms. For each row: last card final
 ÷ the model's 1.0 s (the median, and the p95 that matters at 20 at once), and the time from the
 command to the model request reaching the fake model. `CONSENSUS_CONCURRENCY` keeps its default,
-so a burst that queues behind the provider limit shows here.
+so a burst that queues behind the provider limit shows here. At 20 at once each question comes from
+a channel (and on Slack a workspace) of its own: in one channel, the platform's own limits for it
+(Slack ~1 post/s, Discord ~5 messages or threads per 5 s) set the pace.
 
 Times are taken where the fakes receive a request (the fake model runs in the bench process, so its
 arrivals are comparable): a card is final when the last post or edit of its cards arrives, so the
@@ -119,8 +121,8 @@ async def measure(
         start = len(driver.asked)
         if isinstance(driver, SlackDriver):
             asked = await driver.burst(BURST)
-        else:
-            asked = list(await asyncio.gather(*(driver.ask() for _ in range(BURST))))
+        else:  # each from a channel of its own, as on Slack: one channel's buckets would set the pace
+            asked = list(await asyncio.gather(*(driver.ask(room) for room in driver.rooms[:BURST])))
         await settle(driver, asked, 60)
         rows.append(row(platform, models, latency, f"{BURST} at once", asked, _numbers(start, BURST), server))
         print(table(HEADERS, rows[-2:]), flush=True)
@@ -158,11 +160,15 @@ async def run(
                 folder = Path(tmp) / f"discord-{count}"
                 folder.mkdir()
                 print(f"  Discord, {count} model(s) ...", flush=True)
-                async with model_server(models, answers) as server, discord_bot(server.url, folder, timings) as driver:
+                async with (
+                    model_server(models, answers) as server,
+                    discord_bot(server.url, folder, timings, rooms=BURST) as driver,
+                ):
                     rows += await measure("Discord", driver, server, count, one, burst)
     intro = (
         f"One or three models, each streaming a {len(ANSWER.split())}-word answer over {MODEL_SECONDS:g} s "
-        f"({CHUNKS} deltas); {one} questions one at a time (after a warm-up), then {BURST} at once; every call "
+        f"({CHUNKS} deltas); {one} questions one at a time (after a warm-up), then {BURST} at once, each from "
+        "a channel of its own; every call "
         "to the fake Slack Web API or Discord REST server answered at once, then after 150 ms. "
         "`consensus serve` in its own process with the default CONSENSUS_CONCURRENCY. Final = the last post "
         "or edit of the question's messages reaching the fake; the model request = its first arrival at "

@@ -156,13 +156,17 @@ async def run_slack_postgres(llm: str, folder: Path, many: int) -> list[list[obj
 
 
 @asynccontextmanager
-async def discord_bot(llm: str, folder: Path, models: dict[str, float], **env: str) -> AsyncIterator[DiscordDriver]:
+async def discord_bot(
+    llm: str, folder: Path, models: dict[str, float], rooms: int = 0, **env: str
+) -> AsyncIterator[DiscordDriver]:
     """`consensus serve` for Discord against a fake Discord (with `env` on top), once its gateway
-    session is ready, and a driver for it."""
+    session is ready, and a driver for it; `rooms`: text channels besides the world's own."""
     port = free_port()
     world = p.World()
     fake = FakeDiscord()
-    fake.add_guild(world.guild())
+    guild = world.guild()
+    guild["channels"] += [p.text_channel(world.guild_id, name=f"room-{n}") for n in range(rooms)]
+    fake.add_guild(guild)
     async with fake:
         env = {
             **model_env(llm, models),
@@ -178,7 +182,7 @@ async def discord_bot(llm: str, folder: Path, models: dict[str, float], **env: s
                     if ready.status == 200:
                         break
                 await asyncio.sleep(0.1)
-            yield DiscordDriver(fake, world, len(models))
+            yield DiscordDriver(fake, world, len(models), guild["channels"][1:])
 
 
 async def run_discord(llm: str, folder: Path, one: int, many: int) -> list[list[object]]:

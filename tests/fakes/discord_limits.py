@@ -1,7 +1,7 @@
 """Discord's per-route rate limits, as the fake Discord enforces them.
 
 Every REST route is a bucket (its hash names the route, not its ids) counted per top-level resource
-(the major parameter: a channel, a guild, or a webhook with its token): `limit` requests per
+(the major parameter: a channel, a guild, a webhook with its token, or an interaction): `limit` requests per
 `window` seconds, the window starting at the first request after the last one ended. Each answer
 carries X-RateLimit-Limit, -Remaining, -Reset (epoch seconds), -Reset-After (seconds) and -Bucket;
 a request over the limit gets a 429 with `retry_after` (and the headers, `Retry-After`,
@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 
-_MAJOR = ("channels", "guilds", "webhooks")
+_MAJOR = ("channels", "guilds", "webhooks", "interactions")
 
 
 @dataclass
@@ -25,10 +25,13 @@ class Window:
 
 
 def major_parameter(path: str) -> str:
-    """The top-level resource of a path under /api/v10: "channels/123", "webhooks/1/token", or ""."""
+    """The top-level resource of a path under /api/v10: "channels/123", "webhooks/1/token", or "".
+    An interaction's callback counts on its own (Discord keeps interaction callbacks out of the bot's
+    limits): twenty people's commands are answered at once, not five at a time."""
     parts = path.strip("/").split("/")[2:]  # past "api/v10"
     if len(parts) >= 2 and parts[0] in _MAJOR:
-        return "/".join(parts[:3] if parts[0] == "webhooks" and len(parts) >= 3 else parts[:2])
+        with_token = parts[0] in ("webhooks", "interactions") and len(parts) >= 3
+        return "/".join(parts[:3] if with_token else parts[:2])
     return ""
 
 

@@ -33,8 +33,8 @@ class FakeDiscord(GatewayMixin, RecordingServer):
         bucket_limit: int = 5,
         bucket_window: float = 0.25,
     ) -> None:
-        """Each route allows `bucket_limit` requests per `bucket_window` seconds per channel, guild or
-        webhook (Discord's message routes: 5 per 5 s; a short window keeps the tests quick)."""
+        """Each route allows `bucket_limit` requests per `bucket_window` seconds per channel, guild,
+        webhook or interaction (Discord's message routes: 5 per 5 s; a short window keeps the tests quick)."""
         self.token = token
         self.buckets = Buckets(bucket_limit, bucket_window)
         self.heartbeat_ms = heartbeat_ms
