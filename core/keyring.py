@@ -9,7 +9,7 @@ a question the asker meant to pay for would be a surprise, and "set it again" is
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.domain import Actor
@@ -39,7 +39,7 @@ class KeyChoice:
 
     scope: Payer
     hint: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in a log line that shows the choice
     error: str | None = None  # set when the chosen key cannot be used: the answer fails with it
     stored_id: int | None = None  # the stored key's row: marked used when an answer is started with it
 

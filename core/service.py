@@ -152,7 +152,7 @@ class ConsensusService(AdminVerbs):
         await self.settings_book.admit(
             repo, workspace_id, question.user, question.channel, settings
         )  # a refusal stores nothing
-        cost = dataclasses.replace(before.cost, threshold_usd=settings.confirm_above_usd)  # the threshold now
+        cost = dataclasses.replace(before.cost, threshold_usd=settings.confirm_above_usd)  # a given estimate's too
         if cost.needs_confirmation and not question.confirmed:
             raise ConfirmationNeededError(
                 f"This question is estimated at {cost.text}, above this workspace's "

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from core.domain import Actor, AnswerStatus, Platform, Question, WorkspaceRef
 from core.errors import ConfigError, InvalidKeyError, PermissionDeniedError
+from core.keyring import KeyChoice
 from core.store.tables import ApiKey, Base
 from tests.conftest import MakeCore
 from tests.fakes.llm_server import FakeLLMServer, server_error, unauthorized
@@ -202,3 +203,8 @@ async def database_text(core) -> str:  # type: ignore[no-untyped-def]
                 parts.extend(v.decode("latin-1") if isinstance(v, bytes) else repr(v) for v in row)
     assert parts
     return "\n".join(parts)
+
+
+def test_a_chosen_key_is_not_in_its_representation() -> None:
+    choice = KeyChoice("user", "…7890", "sk-live-secret-7890", stored_id=3)
+    assert "sk-live-secret" not in repr(choice) and "…7890" in repr(choice)
