@@ -36,12 +36,13 @@ from core.errors import (
 from core.estimates import estimate_question
 from core.events import EventBus, EventSink
 from core.fanout import FanOut
+from core.grouped_writes import GroupedWriter
 from core.history import summaries
 from core.keyring import KeyChoice, KeyRing
 from core.leaderboard import DEFAULT_DAYS, Leaderboard, check_days, standings
 from core.mapping import to_answer, to_batch, to_conversation
+from core.posted_messages import PostedMessages
 from core.providers.registry import ProviderRegistry
-from core.question_writer import QuestionWriter
 from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook, Spending
 from core.store.repositories import Repository
 from core.store.store import Store
@@ -88,7 +89,8 @@ class ConsensusService(AdminVerbs):
         self.store, self.fanout, self.bus, self.registry = store, fanout, bus, registry
         self.default_models = tuple(default_models)
         self.keys: KeyRing = fanout.keys  # the keys that pay for answers are the ones people manage here
-        self.questions: QuestionWriter[tuple[Batch, Claimed]] = QuestionWriter(store)
+        self.writes = GroupedWriter(store)  # new questions and where their messages are, in groups on SQLite
+        self.posted = PostedMessages(self.writes, self._workspace)
         # a workspace may merge with any configured model, the operator's merger and reviewer included
         self.settings_book = SettingsBook(self.default_models, limits, (*mergers, *filter(None, [fanout.merger])))
 
@@ -110,7 +112,7 @@ class ConsensusService(AdminVerbs):
         # Its reads first, outside the write: SQLite has one writer, and every question waits for it.
         before = await self._read_before_asking(question, conversation_id, text, cost, paying=True)
         store = functools.partial(self._store_question, conversation_id, question, text, before)
-        view, _claimed = await self.questions.write(store, self._started)
+        view, _claimed = await self.writes.write(store, self._started)
         return view
 
     async def _read_before_asking(
@@ -420,13 +422,10 @@ class ConsensusService(AdminVerbs):
         conversation_id: int | None = None,
         thread: str | None = None,
     ) -> None:
-        """As a question's messages are posted, in one transaction: the conversation's thread (when
-        the question started one) and which message shows each batch and answer."""
-        async with self.store.write() as repo:
-            workspace_id = await self._workspace(repo, workspace)
-            if conversation_id is not None and thread is not None:
-                await repo.set_thread(conversation_id, workspace_id, thread)
-            await repo.messages.remember(workspace_id, refs)
+        """As a question's messages are posted: the conversation's thread (when the question started
+        one) and which message shows each batch and answer, stored with those of the messages posted
+        meanwhile."""
+        await self.posted.remember(workspace, refs, conversation_id, thread)
 
     async def batch_delivered(self, batch_id: int) -> None:
         """The platform shows the ranked batch's cards in their final state: nobody needs to finish them."""

@@ -235,21 +235,23 @@ class LiveBatches:
     async def post_cards(
         self, live: LiveBatch, post: Callable[[card.CardView], Awaitable[MessageRef]], *, new_thread: str | None = None
     ) -> None:
-        """Post one card per model in order, each in its latest state and stored as soon as it is
-        posted (the question first, with the thread it started); then whatever changed while
-        posting is shown."""
+        """Post one card per model in order, each in its latest state and handed to the store as soon
+        as it is posted (the question first, with the thread it started); the next card does not wait
+        for that write. Then whatever changed while posting is shown."""
         shown: dict[int, int] = {}
+        storing = [asyncio.ensure_future(self.question_shown(live, new_thread=new_thread))]
         try:
-            await self.question_shown(live, new_thread=new_thread)
             for answer in live.batch.answers:
                 view = live.view(answer.id)
                 if view is None or answer.is_deleted:
                     continue
                 shown[answer.id] = live.versions.get(answer.id, 0)
                 live.cards[answer.id] = ref = await post(view)
-                await self.core.cards_posted(live.batch.workspace, [("answer", answer.id, ref)])
+                stored = self.core.cards_posted(live.batch.workspace, [("answer", answer.id, ref)])
+                storing.append(asyncio.ensure_future(stored))
         finally:
             live.posted.set()
+            await asyncio.gather(*storing)  # stored before the batch can count as delivered
         for answer_id, version in shown.items():
             view = live.view(answer_id)
             # streamed text waits for its pace: the next progress event shows it when due

@@ -106,11 +106,11 @@ class Repository:
         query = select(Workspace.id).where(
             Workspace.platform == ref.platform.value, Workspace.external_id == ref.external_id
         )
-        if not create:
-            if (found := await self.session.scalar(query)) is not None and self._keeps_workspaces:
+        if (found := await self.session.scalar(query)) is not None or not create:
+            if found is not None and self._keeps_workspaces:
                 self._workspaces[ref] = found
             return found
-        created = await self.session.scalar(  # one statement for a new one; a known one is mostly kept
+        created = await self.session.scalar(
             upsert(self.session, Workspace)
             .values(platform=ref.platform.value, external_id=ref.external_id, created_at=utcnow())
             .on_conflict_do_nothing()
@@ -135,7 +135,11 @@ class Repository:
         return found
 
     async def set_thread(self, conversation_id: int, workspace_id: int, thread: str) -> None:
-        (await self.conversation(conversation_id, workspace_id)).thread_ref = thread
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.workspace_id == workspace_id)
+            .values(thread_ref=thread)
+        )
 
     async def conversation_by_thread(self, workspace_id: int, channel: str, thread: str) -> int | None:
         return await self.session.scalar(

@@ -1,8 +1,8 @@
-"""New questions are stored in groups where the database has one writer (SQLite): the questions that
-arrive while the store is busy are written together, in one transaction, each under a savepoint of
-its own, so that one refused question takes back only what it wrote. A burst of questions then waits
-for one commit and one turn at the database instead of one each. Elsewhere (PostgreSQL) each question
-is its own transaction, and they run side by side."""
+"""Writes made in groups where the database has one writer (SQLite): new questions, and where their
+messages were posted. The writes that arrive while the store is busy are made together, in one
+transaction, each under a savepoint of its own, so that one refused question takes back only what it
+wrote. A burst then waits for one commit and one turn at the database instead of one per write.
+Elsewhere (PostgreSQL) each write is its own transaction, and they run side by side."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core.store.repositories import Repository
 from core.store.store import Store
 
 T = TypeVar("T")
-MAX_GROUP = 50  # questions per transaction: a group stays a few hundred ms at most under load
+MAX_GROUP = 50  # writes per transaction: a group stays a few hundred ms at most under load
 
 
 class _Job(Generic[T]):
@@ -23,18 +23,20 @@ class _Job(Generic[T]):
         self.future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
 
-class QuestionWriter(Generic[T]):
+class GroupedWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._queue: list[_Job[T]] = []
+        self._queue: list[_Job[Any]] = []
         self._writer: asyncio.Task[None] | None = None
 
     @property
     def waiting(self) -> int:
-        """Questions waiting for their turn at the writer."""
+        """Writes waiting for their turn at the database."""
         return len(self._queue)
 
-    async def write(self, write: Callable[[Repository], Awaitable[T]], committed: Callable[[T], None]) -> T:
+    async def write(
+        self, write: Callable[[Repository], Awaitable[T]], committed: Callable[[T], None] = lambda _result: None
+    ) -> T:
         """`write`'s result once committed; `committed` is called with it first (it runs even when the
         caller has gone, so that a stored question's models are never left waiting)."""
         if not self.store.single_writer:
@@ -59,8 +61,8 @@ class QuestionWriter(Generic[T]):
             self._queue = []
 
     async def _write_group(self) -> None:
-        group: list[_Job[T]] = []
-        written: list[tuple[_Job[T], T]] = []
+        group: list[_Job[Any]] = []
+        written: list[tuple[_Job[Any], Any]] = []
         try:
             async with self.store.write() as repo:
                 # taken once it is this writer's turn: the questions that came while it waited join
@@ -72,7 +74,7 @@ class QuestionWriter(Generic[T]):
                         try:
                             async with self.store.savepoint(repo):
                                 written.append((job, await job.write(repo)))
-                        except Exception as exc:  # a refusal: this question took back what it wrote
+                        except Exception as exc:  # a refusal: this write took back what it wrote
                             job.future.set_exception(exc)
         except BaseException as exc:  # the transaction failed, or the process stops: none is stored
             for job in group:

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import event, func, select
 
-from core.domain import Actor, Batch, BatchStatus, Platform, Question, WorkspaceRef
+from core.domain import Actor, Batch, BatchStatus, MessageRef, Platform, Question, WorkspaceRef
 from core.errors import DuplicateDeliveryError, RateLimitedError
 from core.store.tables import Conversation
 from tests.conftest import MakeCore
@@ -38,7 +38,7 @@ async def test_a_burst_is_stored_in_one_transaction_and_a_refusal_takes_back_onl
     if store.single_writer:  # hold the writer until all five wait for it: one group, deterministically
         async with store.write():
             asking = [asyncio.ensure_future(service.ask(q)) for q in burst]
-            while service.questions.waiting < len(burst):  # noqa: ASYNC110 (a count, not an event)
+            while service.writes.waiting < len(burst):  # noqa: ASYNC110 (a count, not an event)
                 await asyncio.sleep(0.01)
             commits.clear()
     else:
@@ -66,3 +66,37 @@ async def test_a_burst_is_stored_in_one_transaction_and_a_refusal_takes_back_onl
         await service.ask(burst[3])
     async with store.read() as repo:
         assert await repo.session.scalar(select(func.count()).select_from(Conversation)) == 4
+
+
+async def test_messages_posted_at_once_are_stored_by_one_write(database_url: str, make_core: MakeCore) -> None:
+    core = await make_core(database_url=database_url)
+    service, store = core.service, core.store
+    other = WorkspaceRef(Platform.DISCORD, "G2")
+    asked = [await service.ask(asked_by("U1", f"question {n}", f"p{n}")) for n in range(3)]
+    asked.append(await service.ask(Question(other, "C9", "U9", "elsewhere")))
+    await service.wait_idle()
+    commits: list[int] = []
+    event.listen(store.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+
+    posted = [
+        service.cards_posted(
+            batch.workspace,
+            [("batch", batch.id, MessageRef(batch.channel, f"{n}.0"))]
+            + [("answer", a.id, MessageRef(batch.channel, f"{n}.{i + 1}")) for i, a in enumerate(batch.answers)],
+            conversation_id=batch.conversation_id,
+            thread=f"{n}.0",
+        )
+        for n, batch in enumerate(asked)
+    ]
+    await asyncio.gather(*posted)
+
+    if store.single_writer:
+        assert len(commits) == 1  # four questions' messages, two workspaces: one write
+    for n, batch in enumerate(asked):
+        assert await service.message_for(batch.workspace, "batch", batch.id) == MessageRef(batch.channel, f"{n}.0")
+        last = batch.answers[-1]
+        assert await service.message_for(batch.workspace, "answer", last.id) == MessageRef(
+            batch.channel, f"{n}.{len(batch.answers)}"
+        )
+        assert await service.find_conversation(batch.workspace, batch.channel, f"{n}.0") == batch.conversation_id
+    assert await service.message_for(other, "batch", asked[0].id) is None  # each in its own workspace
