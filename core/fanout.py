@@ -193,7 +193,9 @@ class FanOut:
 
     async def wait(self, batch_id: int) -> None:
         while (task := self._tasks.get(batch_id)) is not None:  # a retry may run the batch once more
-            await asyncio.shield(task)
+            # not shield(): awaiting a task that has just ended returns without letting the loop run
+            # the callback that forgets it, and this would spin forever
+            await asyncio.wait({task})
 
     async def wait_idle(self) -> None:
         while self._tasks:

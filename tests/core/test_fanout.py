@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
 from types import SimpleNamespace
 
 import pytest
@@ -183,6 +184,29 @@ async def test_answers_finishing_together_are_stored_together_and_counted(
     assert owners == {None}
     history = await core.service.history(TEAM, "Question")
     assert len(history) == 6
+
+
+async def test_waiting_for_a_batch_whose_run_has_just_ended_returns(make_core: MakeCore) -> None:
+    """Its run ended, and the callback that forgets it has not run yet: waiting must let it run. A
+    wait that does not yield spins forever, so an alarm breaks into it."""
+    fanout = (await make_core()).fanout
+
+    async def nothing_to_do() -> None:
+        return None
+
+    def spun(*_: object) -> None:
+        raise TimeoutError("wait() spun without letting the event loop run")
+
+    fanout._launch(1, nothing_to_do())
+    await asyncio.sleep(0)  # the run ends here; forgetting it is the next thing the loop does
+    previous = signal.signal(signal.SIGALRM, spun)
+    signal.setitimer(signal.ITIMER_REAL, 2.0)
+    try:
+        await fanout.wait(1)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fanout.in_flight == 0
 
 
 async def test_an_answer_of_a_batch_taken_over_is_not_stored(database_url: str, make_core: MakeCore) -> None:
