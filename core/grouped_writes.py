@@ -77,6 +77,8 @@ class GroupedWriter:
                         except Exception as exc:  # a refusal: this write took back what it wrote
                             job.future.set_exception(exc)
         except BaseException as exc:  # the transaction failed, or the process stops: none is stored
+            if not group:  # it failed before taking its group: the writes waiting fail with it
+                group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
             for job in group:
                 if not job.future.done():
                     job.future.set_exception(exc) if isinstance(exc, Exception) else job.future.cancel()
