@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.store.repositories import AnswerFlags, FinishedAnswer
+from core.store.finished_rows import AnswerFlags, FinishedAnswer
 from core.store.store import Store
 
 
@@ -46,7 +46,7 @@ class AnswerWriter:
     async def _write_group(self, group: list[tuple[FinishedAnswer, asyncio.Future[AnswerFlags | None]]]) -> bool:
         try:
             async with self.store.write() as repo:
-                stored = await repo.store_answers(self.owner, [item for item, _ in group])
+                stored = await repo.finished.store_answers(self.owner, [item for item, _ in group])
         except Exception as exc:
             if len(group) == 1 and not group[0][1].done():
                 group[0][1].set_exception(exc)

@@ -60,8 +60,9 @@ from core.providers.replies import no_answer
 from core.ranking import Ranker, Ranking
 from core.resilience import CallOutcome, ResilientCaller
 from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
+from core.store.finished_rows import FinishedAnswer
 from core.store.leases import Lease
-from core.store.repositories import FinishedAnswer, Repository
+from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import Conversation, utcnow
 
@@ -464,7 +465,7 @@ class FanOut:
                     log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
                 return
             if ranking:
-                await repo.store_scores(_scores(ranking, live, endings))
+                await repo.finished.store_scores(_scores(ranking, live, endings))
             await self._await_delivery(repo, batch_id, platform)
             batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
             view = to_batch(batch, message, conversation, to_workspace(workspace), answers)

@@ -21,7 +21,7 @@ from core.events import (
     ProgressThrottle,
 )
 from core.fanout import model_names
-from core.store.repositories import FinishedAnswer
+from core.store.finished_rows import FinishedAnswer
 from core.store.tables import AiResponse, RequestBatch
 from tests.conftest import MakeCore
 from tests.fakes.llm_server import FakeLLMServer, Ok, unauthorized
@@ -230,8 +230,8 @@ async def test_an_answer_of_a_batch_taken_over_is_not_stored(database_url: str, 
         )
 
     async with core.store.write() as repo:
-        stored = await repo.store_answers("elsewhere", [finished(ours.id, batch.id)])
-        refused = await repo.store_answers(core.fanout.owner, [finished(taken.id, batch.id)])
+        stored = await repo.finished.store_answers("elsewhere", [finished(ours.id, batch.id)])
+        refused = await repo.finished.store_answers(core.fanout.owner, [finished(taken.id, batch.id)])
     assert set(stored) == {ours.id} and refused == {}
     async with core.store.read() as repo:
         statuses = dict(
