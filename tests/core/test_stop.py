@@ -50,6 +50,15 @@ def progressed(events: list[Event]) -> bool:
     return any(isinstance(e, AnswerProgress) and e.answer.provider_id == f"openai/{SLOW}" for e in events)
 
 
+async def asked_while_the_slow_model_writes(core: Core, llm_server: FakeLLMServer, events: list[Event]) -> Batch:
+    """A question whose quick models have answered and whose slow one has sent its first text, and
+    then holds its stream open."""
+    hold(llm_server)
+    asked = await ask_watching(core, events)
+    await eventually(lambda: progressed(events) and quick_done(events), "the slow model's first text")
+    return asked
+
+
 @pytest.fixture
 async def core(database_url: str, make_core: MakeCore) -> Core:
     return await make_core(database_url=database_url)
@@ -58,10 +67,8 @@ async def core(database_url: str, make_core: MakeCore) -> Core:
 async def test_stop_closes_the_stream_keeps_what_arrived_and_ranks_the_rest(
     core: Core, llm_server: FakeLLMServer
 ) -> None:
-    hold(llm_server)
     events: list[Event] = []
-    asked = await ask_watching(core, events)
-    await eventually(lambda: progressed(events) and quick_done(events), "the slow model's first text")
+    asked = await asked_while_the_slow_model_writes(core, llm_server, events)
 
     shown = await core.service.stop(asked.id, ASKER)
 
@@ -83,10 +90,8 @@ async def test_stop_closes_the_stream_keeps_what_arrived_and_ranks_the_rest(
 async def test_only_the_asker_or_an_admin_stops_and_a_finished_question_has_nothing_to_stop(
     core: Core, llm_server: FakeLLMServer
 ) -> None:
-    hold(llm_server)
     events: list[Event] = []
-    asked = await ask_watching(core, events)
-    await eventually(lambda: progressed(events) and quick_done(events), "the slow model's first text")
+    asked = await asked_while_the_slow_model_writes(core, llm_server, events)
     with pytest.raises(PermissionDeniedError):
         await core.service.stop(asked.id, Actor(TEAM, "U2"))
     assert not slow_answer(await core.service.get_batch(asked.id, TEAM)).is_stopped
@@ -120,10 +125,8 @@ async def test_a_stop_on_another_replica_cancels_the_call_where_it_runs(
 ) -> None:
     runner = await make_core(database_url=database_url)
     other = await make_core(database_url=database_url, migrate=False)
-    hold(llm_server)
     events: list[Event] = []
-    asked = await ask_watching(runner, events)
-    await eventually(lambda: progressed(events) and quick_done(events), "the slow model's first text")
+    asked = await asked_while_the_slow_model_writes(runner, llm_server, events)
 
     await other.service.stop(asked.id, ASKER)  # nothing of it runs there: the runner must notice
 
@@ -138,10 +141,8 @@ async def test_a_stopped_answer_whose_process_died_is_never_run_again(
     database_url: str, make_core: MakeCore, llm_server: FakeLLMServer
 ) -> None:
     first = await make_core(database_url=database_url)
-    hold(llm_server)
     events: list[Event] = []
-    asked = await ask_watching(first, events)
-    await eventually(lambda: progressed(events) and quick_done(events), "the slow model's first text")
+    asked = await asked_while_the_slow_model_writes(first, llm_server, events)
     await first.aclose()  # the process goes, its answer half written: the text dies with it
     second = await make_core(database_url=database_url, migrate=False)
     async with second.store.write() as repo:
@@ -157,10 +158,8 @@ async def test_a_stopped_answer_whose_process_died_is_never_run_again(
 
 
 async def test_a_stopped_answer_can_be_retried_and_then_finishes(core: Core, llm_server: FakeLLMServer) -> None:
-    hold(llm_server)
     events: list[Event] = []
-    asked = await ask_watching(core, events)
-    await eventually(lambda: progressed(events) and quick_done(events), "the slow model's first text")
+    asked = await asked_while_the_slow_model_writes(core, llm_server, events)
     await core.service.stop(asked.id, ASKER)
     stopped = slow_answer(await core.service.wait_for_batch(asked.id, TEAM))
 
