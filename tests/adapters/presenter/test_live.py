@@ -166,7 +166,7 @@ async def test_streamed_text_waits_a_moment_then_refreshes_at_its_pace(monkeypat
         await batches.on_event(AnswerProgress(running, text))
     assert surface.shown == [("card", 1, True, "writing"), ("card", 1, True, "writing")]  # at 101.3 and 104.4
     await batches.on_event(AnswerReady(done(running)))
-    await shown_by_now(batches)
+    await batches.settle()  # every finished answer's pending show has run
     assert surface.shown[-2:] == [("card", 1, False, "done"), ("question", 1, True, None)]  # 2 still waiting
 
 
@@ -226,11 +226,6 @@ async def until(check: Any) -> None:
     raise AssertionError("never happened")
 
 
-async def shown_by_now(batches: LiveBatches) -> None:
-    """Until every finished answer's pending show has run."""
-    await batches.settle()
-
-
 async def test_the_last_answer_is_shown_with_the_ranking_that_follows_it() -> None:
     batches, _, surface = setup(Pacing(preview_every=3.0, together=0, rank_wait=60))
     live = batches.track(batch())
@@ -238,14 +233,14 @@ async def test_the_last_answer_is_shown_with_the_ranking_that_follows_it() -> No
     surface.shown.clear()
     first, last = (done(a) for a in live.batch.answers)
     await batches.on_event(AnswerReady(first))  # another model is still answering: shown
-    await shown_by_now(batches)
+    await batches.settle()
     assert surface.shown == [("card", 1, False, "done"), ("question", 1, True, None)]
     await batches.on_event(AnswerReady(last))  # the last one: its card waits for the ranking
     await until(lambda: bool(batches._showing))
     assert surface.shown[2:] == []
     ranked = replace(live.batch, answers=(replace(first, score=9.0, rank=1), replace(last, score=4.0, rank=2)))
     await batches.on_event(BatchRanked(ranked))
-    await shown_by_now(batches)
+    await batches.settle()
     assert surface.shown[2:] == [("card", 1, False, "done"), ("card", 2, False, "done"), ("question", 1, False, None)]
     assert live.answer(2).score == 4.0  # type: ignore[union-attr]
 
@@ -256,7 +251,7 @@ async def test_the_last_answer_is_shown_anyway_when_no_ranking_comes() -> None:
     await post_all(batches, live)
     surface.shown.clear()
     await batches.on_event(AnswerReady(done(live.batch.answers[0])))
-    await shown_by_now(batches)
+    await batches.settle()
     assert surface.shown == [("card", 1, False, "done"), ("question", 1, False, None)]
 
 
@@ -330,5 +325,5 @@ async def test_events_of_an_adopted_batch_that_still_runs_show_on_its_rebuilt_ca
     assert batches.batches[1].posted.is_set() and ("delivered", 1) not in core.calls
     surface.shown.clear()
     await batches.on_event(AnswerReady(done(running.answers[0])))
-    await shown_by_now(batches)
+    await batches.settle()
     assert ("card", 1, False, "done") in surface.shown
