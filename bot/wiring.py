@@ -39,6 +39,7 @@ class Core:
     async def aclose(self, deadline: float = 0.0) -> None:
         await self.fanout.stop(deadline)
         await self.registry.aclose()
+        await self.service.writes.drain()  # where the last cards were posted
         await self.store.aclose()
 
 

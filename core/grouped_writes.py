@@ -51,6 +51,12 @@ class GroupedWriter:
             self._writer = asyncio.create_task(self._write_queued(), name="question-writer")
         return await asyncio.shield(job.future)
 
+    async def drain(self) -> None:
+        """Once the writes queued so far are written: before the store closes, so that none of them
+        opens it again."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.wait({self._writer})
+
     async def _write_queued(self) -> None:
         try:
             while self._queue:

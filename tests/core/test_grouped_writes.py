@@ -4,6 +4,7 @@ elsewhere. Either way every question is judged alone: a refused one takes back o
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
@@ -100,3 +101,30 @@ async def test_messages_posted_at_once_are_stored_by_one_write(database_url: str
         )
         assert await service.find_conversation(batch.workspace, batch.channel, f"{n}.0") == batch.conversation_id
     assert await service.message_for(other, "batch", asked[0].id) is None  # each in its own workspace
+
+
+async def test_closing_writes_the_queued_messages_before_the_store_closes(
+    tmp_path: Path, make_core: MakeCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite, where writes queue: a card posted as the process stops is stored before the store
+    closes, and no write opens it again afterwards (a connection nobody would close)."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/closing.db"
+    core = await make_core(database_url=url)
+    batch = await core.service.ask(asked_by("U1", "the last question", "last"))
+    await core.service.wait_idle()
+    posting: list[asyncio.Future[None]] = []
+    close_registry = core.registry.aclose
+
+    async def posted_while_stopping() -> None:
+        ref = MessageRef(batch.channel, "9.0")
+        posting.append(asyncio.ensure_future(core.service.cards_posted(batch.workspace, [("batch", batch.id, ref)])))
+        await asyncio.sleep(0)  # queued
+        await close_registry()
+
+    monkeypatch.setattr(core.registry, "aclose", posted_while_stopping)
+    await core.aclose()
+
+    assert posting[0].done() and posting[0].exception() is None
+    assert core.store.engine.pool.checkedin() == 0  # nothing opened after the close
+    again = await make_core(database_url=url)
+    assert await again.service.message_for(batch.workspace, "batch", batch.id) == MessageRef(batch.channel, "9.0")
