@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from core.store.sqlite_trips import OneTripDBAPI
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -36,7 +38,8 @@ def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncE
         kwargs.setdefault("pool_pre_ping", False)
         return create_async_engine(url, **kwargs)
 
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    # one trip to aiosqlite's thread per statement instead of three or four (see sqlite_trips)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, module=OneTripDBAPI(), **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
