@@ -1,10 +1,10 @@
 """Claiming a batch to run: its lease, and every answer to run marked running with the key that
-pays for it, in the caller's transaction. A new question claims its batch in its own transaction, so
-that its model requests wait for no other (SQLite has one writer); a resumed batch in one of its own."""
+pays for it, in the caller's transaction. A new question's batch is stored already claimed, in the
+transaction that stores the question (`claim_stored`); a resumed batch is claimed in one of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +13,10 @@ from core.domain import Answer, AnswerStatus
 from core.keyring import KeyChoice, KeyRing
 from core.mapping import to_answer
 from core.store.leases import Lease
+from core.store.question_rows import StoredQuestion
 from core.store.repositories import Repository
 from core.store.stops import close_unwritten, is_stopping
-from core.store.tables import AiResponse, Conversation, Message, RequestBatch, utcnow
+from core.store.tables import AiResponse, Conversation, Message, utcnow
 
 
 @dataclass
@@ -47,29 +48,20 @@ async def claim(repo: Repository, batch_id: int, lease: Lease, keys: KeyRing) ->
     return await _start(repo, keys, workspace.platform, message, conversation, answers)
 
 
-async def claim_new(
-    repo: Repository,
-    keys: KeyRing,
-    platform: str,
-    question: tuple[Message, Conversation],
-    models: Sequence[tuple[str, str]],
-    choices: Mapping[str, KeyChoice],
-    lease: Lease,
-    *,
-    new_conversation: bool,
-) -> tuple[RequestBatch, list[AiResponse], Claimed]:
-    """The batch of a question stored in this transaction, stored already claimed and running, each
-    answer with the key that pays for it (`choices`, by model): no statement to take it, to mark its
-    answers, to read them back, or to look for the history of a conversation it just began."""
-    message, conversation = question
-    await keys.mark_used(repo, choices.values())
-    batch, answers = await repo.add_batch(message, models, lease, {m: c.meta for m, c in choices.items()})
+async def claim_stored(
+    repo: Repository, platform: str, stored: StoredQuestion, choices: Mapping[str, KeyChoice], *, new_conversation: bool
+) -> Claimed:
+    """The batch of a question stored in this transaction, already claimed and running, each answer
+    with the key that pays for it (`choices`, by model): no statement to take it, to mark its answers,
+    to read them back, or to look for the history of a conversation it just began."""
+    message, conversation = stored.message, stored.conversation
     questions = [] if new_conversation else await repo.earlier_questions(conversation.id, message.id)
     earlier = await repo.answers_of_questions(q.id for q in questions)
-    started = [to_answer(row) for row in answers]
-    paying = {row.id: choices[row.provider_id] for row in answers}
-    claimed = Claimed(platform, message.content, conversation, questions, earlier, len(answers), started, paying, {})
-    return batch, answers, claimed
+    started = [to_answer(row) for row in stored.answers]
+    paying = {row.id: choices[row.provider_id] for row in stored.answers}
+    return Claimed(
+        platform, message.content, conversation, questions, earlier, len(stored.answers), started, paying, {}
+    )
 
 
 async def _start(

@@ -2,23 +2,52 @@
 messages were posted. The writes that arrive while the store is busy are made together, in one
 transaction, each under a savepoint of its own, so that one refused question takes back only what it
 wrote. A burst then waits for one commit and one turn at the database instead of one per write.
+A write may leave its rows for `Later`: after the group's savepoints, the rows of all such writes are
+stored together (one statement per table, instead of one per write and table).
 Elsewhere (PostgreSQL) each write is its own transaction, and they run side by side."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from core.store.repositories import Repository
 from core.store.store import Store
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 MAX_GROUP = 50  # writes per transaction: a group stays a few hundred ms at most under load
 
 
+@dataclass(frozen=True)
+class Later(Generic[Item, T]):
+    """A write's result, still to be stored: `store_all` stores the items of every write of the group
+    that returned the same `store_all`, and gives their results in the same order."""
+
+    item: Item
+    store_all: Callable[[Repository, list[Item]], Awaitable[list[T]]]
+
+
+async def _stored(repo: Repository, results: list[Any]) -> list[Any]:
+    """`results` with each `Later` one replaced by what it stores."""
+    stored = list(results)
+    waiting: dict[Any, list[int]] = {}  # store_all -> indexes in `results`
+    for index, result in enumerate(results):
+        if isinstance(result, Later):
+            waiting.setdefault(result.store_all, []).append(index)
+    for store_all, indexes in waiting.items():
+        done = await store_all(repo, [results[i].item for i in indexes])
+        for index, result in zip(indexes, done, strict=True):
+            stored[index] = result
+    return stored
+
+
 class _Job(Generic[T]):
-    def __init__(self, write: Callable[[Repository], Awaitable[T]], committed: Callable[[T], None]) -> None:
+    def __init__(
+        self, write: Callable[[Repository], Awaitable[T | Later[Any, T]]], committed: Callable[[T], None]
+    ) -> None:
         self.write, self.committed = write, committed
         self.future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
@@ -35,13 +64,16 @@ class GroupedWriter:
         return len(self._queue)
 
     async def write(
-        self, write: Callable[[Repository], Awaitable[T]], committed: Callable[[T], None] = lambda _result: None
+        self,
+        write: Callable[[Repository], Awaitable[T | Later[Any, T]]],
+        committed: Callable[[T], None] = lambda _result: None,
     ) -> T:
         """`write`'s result once committed; `committed` is called with it first (it runs even when the
         caller has gone, so that a stored question's models are never left waiting)."""
         if not self.store.single_writer:
             async with self.store.write() as repo:
-                result = await write(repo)
+                stored: list[T] = await _stored(repo, [await write(repo)])
+            result = stored[0]
             committed(result)
             return result
         job = _Job(write, committed)
@@ -82,6 +114,8 @@ class GroupedWriter:
                                 written.append((job, await job.write(repo)))
                         except Exception as exc:  # a refusal: this write took back what it wrote
                             job.future.set_exception(exc)
+                results = await _stored(repo, [result for _job, result in written])  # a failure fails all
+                written = [(job, result) for (job, _later), result in zip(written, results, strict=True)]
         except BaseException as exc:  # the transaction failed, or the process stops: none is stored
             if not group:  # it failed before taking its group: the writes waiting fail with it
                 group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from core import merge
 from core.admin import AdminVerbs
-from core.batch_claim import Claimed, claim_new
+from core.batch_claim import Claimed, claim_stored
 from core.cost import CostTotal, Estimate, money
 from core.domain import (
     CUT_ENDINGS,
@@ -36,7 +36,7 @@ from core.errors import (
 from core.estimates import estimate_question
 from core.events import EventBus, EventSink
 from core.fanout import FanOut
-from core.grouped_writes import GroupedWriter
+from core.grouped_writes import GroupedWriter, Later
 from core.history import summaries
 from core.keyring import KeyChoice, KeyRing
 from core.leaderboard import DEFAULT_DAYS, Leaderboard, check_days, standings
@@ -44,6 +44,7 @@ from core.mapping import to_answer, to_batch, to_conversation
 from core.posted_messages import PostedMessages
 from core.providers.registry import ProviderRegistry
 from core.settings import MAX_MODELS, Limits, ModelSettings, SettingsBook, Spending
+from core.store.question_rows import NewQuestion
 from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import AiResponse, utcnow
@@ -62,6 +63,15 @@ def clean_question(text: str) -> str:
             "Shorten it and ask again."
         )
     return cleaned
+
+
+@dataclasses.dataclass(frozen=True)
+class _Admitted:
+    """A question admitted in its turn at the writer, its rows still to store."""
+
+    question: Question
+    rows: NewQuestion
+    keys: dict[str, KeyChoice]  # model id -> the key that pays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,8 +152,9 @@ class ConsensusService(AdminVerbs):
 
     async def _store_question(
         self, conversation_id: int | None, question: Question, text: str, before: BeforeAsking, repo: Repository
-    ) -> tuple[Batch, Claimed]:
-        """The question, its conversation (when it starts one) and its batch, claimed to run."""
+    ) -> tuple[Batch, Claimed] | Later[_Admitted, tuple[Batch, Claimed]]:
+        """The question admitted (or refused, storing nothing); its conversation (when it starts one)
+        and its batch, claimed to run, are stored now or with its group's (`_store_admitted`)."""
         workspace_id = await self._workspace(repo, question.workspace)
         settings = before.settings
         await self.settings_book.serialise(repo, workspace_id, settings)
@@ -160,36 +171,46 @@ class ConsensusService(AdminVerbs):
                 f"This question is estimated at {cost.text}, above this workspace's "
                 f"{money(settings.confirm_above_usd or 0)} threshold; ask it with the command to confirm it."
             )
-        if conversation_id is None:
-            conversation = await repo.add_conversation(
-                workspace_id, question.channel, question.thread, " ".join(text.split())[:TITLE_CHARS], question.user
-            )
-        else:
-            conversation = await repo.conversation(conversation_id, workspace_id)
-        # the merge setting in force when asked decides this question's merge, whatever changes later
-        message = await repo.add_question(
-            conversation,
-            question.user,
-            text,
-            touch=conversation_id is not None,
-            # the command's delivery id: a process adopting the question finds the platform's reply to it
-            meta={
-                "merging": settings.merging.value,
-                "estimate": cost.stored(),
-                **({"delivery": question.delivery} if question.delivery else {}),
-            },
-        )
-        batch, answers, claimed = await claim_new(
-            repo,
-            self.fanout.keys,
-            question.workspace.platform.value,
-            (message, conversation),
-            before.models,
+        conversation = None if conversation_id is None else await repo.conversation(conversation_id, workspace_id)
+        admitted = _Admitted(
+            question,
+            NewQuestion(
+                workspace_id=workspace_id,
+                conversation=conversation,
+                channel=question.channel,
+                thread=question.thread,
+                author=question.user,
+                text=text,
+                title=" ".join(text.split())[:TITLE_CHARS],
+                # the merge setting in force when asked decides this question's merge, whatever changes
+                # later; the command's delivery id: a process adopting the question finds the reply to it
+                meta={
+                    "merging": settings.merging.value,
+                    "estimate": cost.stored(),
+                    **({"delivery": question.delivery} if question.delivery else {}),
+                },
+                models=before.models,
+                keys={model: choice.meta for model, choice in before.keys.items()},
+            ),
             before.keys,
-            self.fanout.lease(),
-            new_conversation=conversation_id is None,
         )
-        return to_batch(batch, message, conversation, question.workspace, answers), claimed
+        if settings.questions_per_minute is not None:  # the next question's rate counts this one: stored now
+            [stored] = await self._store_admitted(repo, [admitted])
+            return stored
+        return Later(admitted, self._store_admitted)  # with the other questions of its group
+
+    async def _store_admitted(self, repo: Repository, admitted: list[_Admitted]) -> list[tuple[Batch, Claimed]]:
+        """The admitted questions' rows, one statement per table for all of them, their batches claimed."""
+        await self.keys.mark_used(repo, [choice for one in admitted for choice in one.keys.values()])
+        stored = await repo.questions.add([one.rows for one in admitted], self.fanout.lease())
+        results = []
+        for one, rows in zip(admitted, stored, strict=True):
+            platform = one.question.workspace.platform.value
+            new_conversation = one.rows.conversation is None
+            claimed = await claim_stored(repo, platform, rows, one.keys, new_conversation=new_conversation)
+            view = to_batch(rows.batch, rows.message, rows.conversation, one.question.workspace, rows.answers)
+            results.append((view, claimed))
+        return results
 
     async def estimate(self, question: Question, conversation_id: int | None = None) -> Estimate:
         """What the question would cost with the models it would go to, before anything is stored; its

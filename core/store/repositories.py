@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, false, func, insert, select, update
+from sqlalchemy import Table, and_, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain import AnswerStatus, BatchStatus, WorkspaceRef
+from core.domain import AnswerStatus, WorkspaceRef
 from core.errors import NotFoundError
 from core.store import leaderboard_rows, search
 from core.store.finished_rows import FinishedRows
@@ -17,6 +17,7 @@ from core.store.key_rows import KeyRows
 from core.store.leaderboard_rows import AnswerOutcome
 from core.store.leases import BatchLeases, Lease
 from core.store.message_rows import MessageRows
+from core.store.question_rows import QuestionRows
 from core.store.setting_rows import SettingRows
 from core.store.stops import StopRows
 from core.store.tables import (
@@ -37,7 +38,7 @@ _ANSWERS: Table = AiResponse.__table__  # type: ignore[assignment]  # a mapped c
 class Repository:
     """One transaction's queries. Batch leases, stored keys, settings, platform messages, stops and
     finished answers have modules of their own, reached as `leases`, `keys`, `settings`, `messages`,
-    `stops` and `finished`."""
+    `stops`, `finished` and `questions`."""
 
     def __init__(
         self, session: AsyncSession, workspaces: dict[WorkspaceRef, int] | None = None, *, writes: bool = False
@@ -54,6 +55,7 @@ class Repository:
         self.messages = MessageRows(session)
         self.stops = StopRows(session)
         self.finished = FinishedRows(session, self.stops)
+        self.questions = QuestionRows(session)
 
     async def leaderboard_outcomes(
         self, workspace_id: int, since: datetime, channel: str | None
@@ -119,80 +121,6 @@ class Repository:
             .order_by(Conversation.id.desc())
             .limit(1)
         )
-
-    async def add_conversation(
-        self, workspace_id: int, channel: str, thread: str | None, title: str, created_by: str
-    ) -> Conversation:
-        now = utcnow()
-        row = Conversation(
-            workspace_id=workspace_id,
-            channel=channel,
-            thread_ref=thread,
-            title=title,
-            created_by=created_by,
-            created_at=now,
-            updated_at=now,
-        )
-        self.session.add(row)
-        await self.session.flush()
-        return row
-
-    async def add_question(
-        self,
-        conversation: Conversation,
-        author: str,
-        text: str,
-        *,
-        touch: bool = True,
-        meta: dict[str, Any] | None = None,
-    ) -> Message:
-        """`touch=False`: the conversation was just created, its `updated_at` is already now."""
-        message = Message(
-            conversation_id=conversation.id, author=author, content=text, created_at=utcnow(), meta=meta or {}
-        )
-        self.session.add(message)
-        if touch:
-            conversation.updated_at = utcnow()
-        await self.session.flush()
-        await self.index_text(conversation, "question", message.id, text)
-        return message
-
-    async def add_batch(
-        self, message: Message, models: Sequence[tuple[str, str]], lease: Lease, keys: Mapping[str, dict[str, Any]]
-    ) -> tuple[RequestBatch, list[AiResponse]]:
-        """A batch claimed by `lease` as it is stored: it and its answers start running, each answer
-        with the key that pays for it (`keys`: model id -> the key's meta). Two statements."""
-        now = utcnow()
-        batch = RequestBatch(
-            conversation_id=message.conversation_id,
-            message_id=message.id,
-            expected=len(models),
-            completed=0,
-            status=BatchStatus.RUNNING.value,
-            created_at=now,
-            started_at=now,
-            **lease.columns(),
-        )
-        self.session.add(batch)
-        await self.session.flush()
-        answers = await self.session.scalars(
-            insert(AiResponse).returning(AiResponse),
-            [  # one statement for all the models
-                {
-                    "batch_id": batch.id,
-                    "message_id": message.id,
-                    "conversation_id": message.conversation_id,
-                    "provider_id": provider_id,
-                    "model": provider_id.split("/", 1)[-1],
-                    "label": label,
-                    "status": AnswerStatus.RUNNING.value,
-                    "started_at": now,
-                    "meta": {"key": keys[provider_id]},  # which key paid: on the card
-                }
-                for provider_id, label in models
-            ],
-        )
-        return batch, sorted(answers, key=lambda row: row.id)  # in the order asked, as ids are given
 
     async def add_merge(self, batch: RequestBatch, provider_id: str, label: str, lease: Lease) -> AiResponse:
         """A pending merge for the batch's question, and the batch reopened under `lease` to write it."""

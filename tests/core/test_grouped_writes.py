@@ -4,6 +4,7 @@ elsewhere. Either way every question is judged alone: a refused one takes back o
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,43 @@ async def test_closing_writes_the_queued_messages_before_the_store_closes(
     assert core.store.engine.pool.checkedin() == 0  # nothing opened after the close
     again = await make_core(database_url=url)
     assert await again.service.message_for(batch.workspace, "batch", batch.id) == MessageRef(batch.channel, "9.0")
+
+
+async def test_a_group_s_rows_take_one_statement_per_table(tmp_path: Path, make_core: MakeCore) -> None:
+    """SQLite: the questions of a group are checked one by one (each its own delivery claim, under its
+    savepoint), then stored together: one INSERT per table, follow-ups in the right conversations."""
+    core = await make_core(database_url=f"sqlite+aiosqlite:///{tmp_path}/rows.db")
+    service, store = core.service, core.store
+    first = await service.ask(asked_by("U1", "where it starts", "f0"))
+    await service.wait_idle()
+    burst = [asked_by(f"U{n}", f"new question {n}", f"n{n}") for n in range(3)]
+    statements: list[str] = []
+    event.listen(store.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    async with store.write():  # all five wait for the writer: one group
+        asking = [asyncio.ensure_future(service.ask(q)) for q in burst]
+        asking += [
+            asyncio.ensure_future(service.follow_up(first.conversation_id, asked_by("U1", f"and then {n}?", f"u{n}")))
+            for n in range(2)
+        ]
+        while service.writes.waiting < len(asking):  # noqa: ASYNC110 (a count, not an event)
+            await asyncio.sleep(0.01)
+        statements.clear()
+    batches = await asyncio.gather(*asking)
+
+    inserts = Counter(s.split()[2] for s in statements if s.startswith("INSERT"))
+    assert inserts == {
+        "processed_events": 5,  # each question's own, under its savepoint
+        "conversations": 1,
+        "messages": 1,
+        "search_documents": 1,
+        "request_batches": 1,
+        "ai_responses": 1,
+    }
+    assert [b.question for b in batches] == [q.text for q in burst] + ["and then 0?", "and then 1?"]
+    assert len({b.conversation_id for b in batches[:3]} | {first.conversation_id}) == 4
+    assert {b.conversation_id for b in batches[3:]} == {first.conversation_id}
+    for batch in batches:
+        assert [a.provider_id for a in batch.answers] == [a.provider_id for a in first.answers]
+        assert (await service.wait_for_batch(batch.id, TEAM)).status == BatchStatus.COMPLETED
+    found = await service.history(TEAM, query="then")
+    assert [c.id for c in found] == [first.conversation_id]  # the follow-ups are searchable
