@@ -125,7 +125,10 @@ class QuestionRows:
         """One statement for all `rows`, read back in their order (ids are given in the order inserted)."""
         if not rows:
             return []
-        found = await self.session.scalars(insert(table).returning(table), rows)
+        # render_nulls: a row with None (a question outside a thread) still shares the one statement
+        found = await self.session.scalars(
+            insert(table).returning(table), rows, execution_options={"render_nulls": True}
+        )
         return sorted(found, key=lambda row: row.id)  # type: ignore[attr-defined]  # every table has an id
 
     async def _index(self, conversations: Sequence[Conversation], messages: Sequence[Message]) -> None:

@@ -138,7 +138,8 @@ async def test_a_group_s_rows_take_one_statement_per_table(tmp_path: Path, make_
     service, store = core.service, core.store
     first = await service.ask(asked_by("U1", "where it starts", "f0"))
     await service.wait_idle()
-    burst = [asked_by(f"U{n}", f"new question {n}", f"n{n}") for n in range(3)]
+    burst = [asked_by(f"U{n}", f"new question {n}", f"n{n}") for n in range(2)]
+    burst.append(Question(TEAM, "C1", "U2", "new question 2, in a thread", thread="1.5", delivery="n2"))
     statements: list[str] = []
     event.listen(store.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     async with store.write():  # all five wait for the writer: one group
@@ -163,6 +164,7 @@ async def test_a_group_s_rows_take_one_statement_per_table(tmp_path: Path, make_
     }
     assert [b.question for b in batches] == [q.text for q in burst] + ["and then 0?", "and then 1?"]
     assert len({b.conversation_id for b in batches[:3]} | {first.conversation_id}) == 4
+    assert await service.find_conversation(TEAM, "C1", "1.5") == batches[2].conversation_id
     assert {b.conversation_id for b in batches[3:]} == {first.conversation_id}
     for batch in batches:
         assert [a.provider_id for a in batch.answers] == [a.provider_id for a in first.answers]
