@@ -57,6 +57,7 @@ class GroupedWriter:
         self.store = store
         self._queue: list[_Job[Any]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Future[Any]] = set()  # elsewhere: the writes under way, each its own
 
     @property
     def waiting(self) -> int:
@@ -71,8 +72,14 @@ class GroupedWriter:
         """`write`'s result once committed; `committed` is called with it first (it runs even when the
         caller has gone, so that a stored question's models are never left waiting)."""
         if not self.store.single_writer:
-            async with self.store.write() as repo:
-                stored: list[T] = await _stored(repo, [await write(repo)])
+            running = asyncio.get_running_loop().create_future()
+            self._running.add(running)
+            try:
+                async with self.store.write() as repo:
+                    stored: list[T] = await _stored(repo, [await write(repo)])
+            finally:
+                self._running.discard(running)
+                running.set_result(None)
             result = stored[0]
             committed(result)
             return result
@@ -84,10 +91,10 @@ class GroupedWriter:
         return await asyncio.shield(job.future)
 
     async def drain(self) -> None:
-        """Once the writes queued so far are written: before the store closes, so that none of them
-        opens it again."""
-        while self._writer is not None and not self._writer.done():
-            await asyncio.wait({self._writer})
+        """Once the writes queued or under way are written: before the store closes, so that none of
+        them opens it again."""
+        while under_way := {*self._running, *[w for w in [self._writer] if w is not None and not w.done()]}:
+            await asyncio.wait(under_way)
 
     async def _write_queued(self) -> None:
         try:

@@ -104,13 +104,13 @@ async def test_messages_posted_at_once_are_stored_by_one_write(database_url: str
     assert await service.message_for(other, "batch", asked[0].id) is None  # each in its own workspace
 
 
-async def test_closing_writes_the_queued_messages_before_the_store_closes(
-    tmp_path: Path, make_core: MakeCore, monkeypatch: pytest.MonkeyPatch
+async def test_closing_writes_what_is_under_way_before_the_store_closes(
+    database_url: str, make_core: MakeCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On SQLite, where writes queue: a card posted as the process stops is stored before the store
-    closes, and no write opens it again afterwards (a connection nobody would close)."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/closing.db"
-    core = await make_core(database_url=url)
+    """A card posted as the process stops is stored before the store closes, whether its write is
+    queued (SQLite) or under way (PostgreSQL), and no write opens the store again afterwards (a
+    connection nobody would close)."""
+    core = await make_core(database_url=database_url)
     batch = await core.service.ask(asked_by("U1", "the last question", "last"))
     await core.service.wait_idle()
     posting: list[asyncio.Future[None]] = []
@@ -127,7 +127,7 @@ async def test_closing_writes_the_queued_messages_before_the_store_closes(
 
     assert posting[0].done() and posting[0].exception() is None
     assert core.store.engine.pool.checkedin() == 0  # nothing opened after the close
-    again = await make_core(database_url=url)
+    again = await make_core(database_url=database_url)
     assert await again.service.message_for(batch.workspace, "batch", batch.id) == MessageRef(batch.channel, "9.0")
 
 
