@@ -93,8 +93,14 @@ class GroupedWriter:
     async def drain(self) -> None:
         """Once the writes queued or under way are written: before the store closes, so that none of
         them opens it again."""
-        while under_way := {*self._running, *[w for w in [self._writer] if w is not None and not w.done()]}:
+        while under_way := self._under_way():
             await asyncio.wait(under_way)
+
+    def _under_way(self) -> set[asyncio.Future[Any]]:
+        under_way = set(self._running)
+        if self._writer is not None and not self._writer.done():
+            under_way.add(self._writer)
+        return under_way
 
     async def _write_queued(self) -> None:
         try:
