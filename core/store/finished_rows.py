@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.store import search
 from core.store.stops import StopRows, as_stopped
-from core.store.tables import AiResponse, RequestBatch, SearchDocument
-from core.store.upsert import upsert
+from core.store.tables import AiResponse, RequestBatch
 
 _ANSWERS: Table = AiResponse.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
 # What a user may change on an answer while it runs; read back when it is stored.
@@ -105,20 +105,8 @@ class FinishedRows:
                 statement,
                 [{"answer_id": item.answer_id, **{f"new_{k}": v for k, v in item.values.items()}} for item in same],
             )
-        await self._index_many([item for item in stored if item.indexed_body is not None])
-        rows = await self.session.execute(
-            select(*_ANSWER_FLAGS).where(_ANSWERS.c.id.in_([item.answer_id for item in stored]))
-        )
-        return {row.id: AnswerFlags(*row[1:]) for row in rows}
-
-    async def _index_many(self, answers: Sequence[FinishedAnswer]) -> None:
-        if not answers:
-            return
-        statement = upsert(self.session, SearchDocument)
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["source", "source_id"], set_={"body": statement.excluded.body}
-            ),
+        await search.index(
+            self.session,
             [
                 {
                     "workspace_id": a.workspace_id,
@@ -127,6 +115,11 @@ class FinishedRows:
                     "source_id": a.answer_id,
                     "body": a.indexed_body,
                 }
-                for a in answers
+                for a in stored
+                if a.indexed_body is not None
             ],
         )
+        rows = await self.session.execute(
+            select(*_ANSWER_FLAGS).where(_ANSWERS.c.id.in_([item.answer_id for item in stored]))
+        )
+        return {row.id: AnswerFlags(*row[1:]) for row in rows}

@@ -12,9 +12,9 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import AnswerStatus, BatchStatus
+from core.store import search
 from core.store.leases import Lease
-from core.store.tables import AiResponse, Base, Conversation, Message, RequestBatch, SearchDocument, utcnow
-from core.store.upsert import upsert
+from core.store.tables import AiResponse, Base, Conversation, Message, RequestBatch, utcnow
 
 Row = TypeVar("Row", bound=Base)
 
@@ -78,7 +78,19 @@ class QuestionRows:
                 for q, c in zip(questions, conversations, strict=True)
             ],
         )
-        await self._index(conversations, messages)
+        await search.index(
+            self.session,
+            [
+                {
+                    "workspace_id": c.workspace_id,
+                    "conversation_id": c.id,
+                    "source": "question",
+                    "source_id": m.id,
+                    "body": m.content,
+                }
+                for c, m in zip(conversations, messages, strict=True)
+            ],
+        )
         batches = await self._insert(
             RequestBatch,
             [
@@ -130,23 +142,3 @@ class QuestionRows:
             insert(table).returning(table), rows, execution_options={"render_nulls": True}
         )
         return sorted(found, key=lambda row: row.id)  # type: ignore[attr-defined]  # every table has an id
-
-    async def _index(self, conversations: Sequence[Conversation], messages: Sequence[Message]) -> None:
-        """The questions' search documents, as `Repository.index_text` writes one."""
-        statement = upsert(self.session, SearchDocument).values(
-            [
-                {
-                    "workspace_id": c.workspace_id,
-                    "conversation_id": c.id,
-                    "source": "question",
-                    "source_id": m.id,
-                    "body": m.content,
-                }
-                for c, m in zip(conversations, messages, strict=True)
-            ]
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["source", "source_id"], set_={"body": statement.excluded.body}
-            )
-        )

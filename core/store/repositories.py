@@ -263,15 +263,17 @@ class Repository:
     # -- settings, history and search -----------------------------------------------------------
 
     async def index_text(self, conversation: Conversation, source: str, source_id: int, body: str) -> None:
-        statement = upsert(self.session, SearchDocument).values(
-            workspace_id=conversation.workspace_id,
-            conversation_id=conversation.id,
-            source=source,
-            source_id=source_id,
-            body=body,
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(index_elements=["source", "source_id"], set_={"body": body})
+        await search.index(
+            self.session,
+            [
+                {
+                    "workspace_id": conversation.workspace_id,
+                    "conversation_id": conversation.id,
+                    "source": source,
+                    "source_id": source_id,
+                    "body": body,
+                }
+            ],
         )
 
     async def unindex(self, source: str, source_ids: Iterable[int]) -> None:

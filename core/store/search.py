@@ -15,11 +15,14 @@ prefix indexes, and a stored tsvector column on PostgreSQL, so the walk never pa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.store.tables import Conversation
+from core.store.tables import Conversation, SearchDocument
+from core.store.upsert import upsert
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 12
@@ -96,6 +99,19 @@ SELECT s.conversation_id, ts_headline('simple', s.body, to_tsquery('simple', :q)
 FROM (SELECT DISTINCT ON (d.conversation_id) d.conversation_id, d.body FROM search_documents d
       WHERE d.conversation_id IN ({{ids}}) AND {_PG_MATCH} ORDER BY d.conversation_id, d.id) s
 """
+
+
+async def index(session: AsyncSession, documents: Sequence[dict[str, Any]]) -> None:
+    """Search documents (workspace_id, conversation_id, source, source_id, body), one statement for
+    all; a document already indexed for the same source gets the new body."""
+    if documents:
+        statement = upsert(session, SearchDocument)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["source", "source_id"], set_={"body": statement.excluded.body}
+            ),
+            list(documents),
+        )
 
 
 def terms(query: str) -> list[str]:
