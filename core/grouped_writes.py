@@ -87,7 +87,7 @@ class GroupedWriter:
         job.future.add_done_callback(_retrieved)  # a caller that has gone leaves no "never retrieved" warning
         self._queue.append(job)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued(), name="question-writer")
+            self._writer = asyncio.create_task(self._write_queued(), name="grouped-writer")
         return await asyncio.shield(job.future)
 
     async def drain(self) -> None:
