@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cost import CostTotal
@@ -79,22 +79,24 @@ class SettingRows:
         self, workspace_id: int, provider_ids: Sequence[str], limit: int
     ) -> dict[str, list[int]]:
         """Per model, the output tokens of its latest `limit` finished answers in the workspace (not
-        merges). One short statement per model, each walking its index from the newest answer: on
-        SQLite that is faster than one UNION of them."""
-        found: dict[str, list[int]] = {}
-        for provider_id in provider_ids:
-            rows = await self.session.scalars(
-                select(AiResponse.tokens_out)
-                .join(Conversation, Conversation.id == AiResponse.conversation_id)
-                .where(
-                    AiResponse.provider_id == provider_id,
-                    Conversation.workspace_id == workspace_id,
-                    AiResponse.status == AnswerStatus.COMPLETED.value,
-                    AiResponse.role == "answer",
-                    AiResponse.tokens_out.is_not(None),
-                )
-                .order_by(AiResponse.provider_id.desc(), AiResponse.id.desc())
-                .limit(limit)
+        merges). One statement: a short walk of its index per model, from the newest answer."""
+        latest = [
+            select(AiResponse.provider_id, AiResponse.id, AiResponse.tokens_out)
+            .join(Conversation, Conversation.id == AiResponse.conversation_id)
+            .where(
+                AiResponse.provider_id == provider_id,
+                Conversation.workspace_id == workspace_id,
+                AiResponse.status == AnswerStatus.COMPLETED.value,
+                AiResponse.role == "answer",
+                AiResponse.tokens_out.is_not(None),
             )
-            found[provider_id] = [int(tokens) for tokens in rows if tokens is not None]
+            .order_by(AiResponse.provider_id.desc(), AiResponse.id.desc())
+            .limit(limit)
+            .subquery()
+            for provider_id in provider_ids
+        ]
+        rows = (await self.session.execute(union_all(*(select(each) for each in latest)))).all() if latest else []
+        found: dict[str, list[int]] = {provider_id: [] for provider_id in provider_ids}
+        for provider_id, _id, tokens in sorted(rows, key=lambda row: row.id, reverse=True):  # a union keeps no order
+            found[provider_id].append(int(tokens))
         return found

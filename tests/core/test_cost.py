@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from sqlalchemy import event
 
 from core import cost
 from core.domain import Actor, Platform, Question, WorkspaceRef
@@ -84,6 +85,26 @@ async def test_above_the_threshold_nothing_is_stored_until_confirmed(database_ur
     await service.wait_for_batch(batch.id, TEAM)
     assert (await service.set_confirmation(ADMIN, None)).confirm_above_usd is None
     assert not (await service.estimate(question("What is 6 x 7?"))).needs_confirmation
+
+
+async def test_each_model_s_latest_answers_are_read_in_one_statement(
+    database_url: str, make_core: MakeCore, llm_server: FakeLLMServer
+) -> None:
+    core = await make_core(database_url=database_url)
+    for words in (3, 5, 7):
+        for model, tokens in (("gpt-test", words * 10), ("llama-test", words)):
+            llm_server.script("chat", [Ok(" ".join(["word"] * words), tokens_out=tokens)], model=model)
+        batch = await core.service.ask(question("Count some words"))
+        await core.service.wait_for_batch(batch.id, TEAM)
+    statements: list[str] = []
+    event.listen(core.store.read_engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    async with core.store.read() as repo:
+        workspace_id = await repo.workspace_id(TEAM, create=False)
+        assert workspace_id is not None
+        statements.clear()
+        recent = await repo.settings.recent_output_tokens(workspace_id, [GPT, "ollama/llama-test", "x/none"], 2)
+    assert recent == {GPT: [70, 50], "ollama/llama-test": [7, 5], "x/none": []}  # newest first, at most 2
+    assert len([s for s in statements if s.startswith("SELECT")]) == 1
 
 
 def test_totals_and_amounts_read_as_people_expect() -> None:
