@@ -157,6 +157,7 @@ class AiResponse(Base):
         Index("ix_responses_live", "message_id", "is_deleted"),
         Index("ix_responses_ranking", "batch_id", "ranking_score"),
         Index("ix_responses_model_recent", "provider_id", "id"),  # a model's latest answers: the estimate
+        Index("ix_responses_created", "created_at"),  # today's answers: the spend against the daily budget
         # At most one selected answer per question, enforced by the database itself.
         Index(
             "uq_responses_one_selected",

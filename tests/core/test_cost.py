@@ -107,6 +107,21 @@ async def test_each_model_s_latest_answers_are_read_in_one_statement(
     assert len([s for s in statements if s.startswith("SELECT")]) == 1
 
 
+async def test_today_s_spend_reads_today_s_answers_by_their_index(make_core: MakeCore) -> None:
+    """The budget check runs inside the write that stores each question: it must not read every
+    answer the workspace ever had."""
+    core = await make_core()
+    await core.service.set_confirmation(ADMIN, None)  # the workspace exists
+    statements: list[tuple[str, object]] = []
+    listen = core.store.read_engine.sync_engine
+    event.listen(listen, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+    await core.service.spending(TEAM)
+    [(sql, params)] = [(s, p) for s, p in statements if "sum(ai_responses.cost_usd)" in s]
+    async with core.store.read_engine.connect() as connection:
+        plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all()  # type: ignore[arg-type]
+    assert any("ix_responses_created" in str(step) for step in plan), plan
+
+
 def test_totals_and_amounts_read_as_people_expect() -> None:
     assert cost.approx(0.04123) == "$0.041" and cost.approx(0.0035) == "$0.0035" and cost.approx(1.2) == "$1.20"
     assert cost.approx(0.00001) == "under $0.0001"
