@@ -3,9 +3,10 @@
     python -m bench.latency [--quick] [--no-write] [--platform slack|discord] [--models 1|3] [--no-burst]
 
 One model streaming a 200-word answer over 1.0 s, then three such models; one question at a time,
-then 20 at once; the fake Slack Web API and the fake Discord REST server answer every call at once
-(0 ms) and then after 150 ms, as the real platforms take ~100-300 ms. For each row: last card final
-÷ the model's 1.0 s (the median, and the p95 that matters at 20 at once), and the time from the
+then 20 at once, three times (once with --quick); the fake Slack Web API and the fake Discord REST
+server answer every call at once (0 ms) and then after 150 ms, as the real platforms take ~100-300
+ms. For each row: last card final ÷ the model's 1.0 s (the median, and the p95 that matters at 20 at
+once, of the three bursts' 60 questions: one burst's p95 moves by about ±0.1), and the time from the
 command to the model request reaching the fake model. `CONSENSUS_CONCURRENCY` keeps its default,
 so a burst that queues behind the provider limit shows here. At 20 at once each question comes from
 a channel (and on Slack a workspace) of its own: in one channel, the platform's own limits for it
@@ -39,6 +40,7 @@ MODELS = ("openai/gpt-bench", "anthropic/claude-bench", "ollama/llama-bench")
 PLATFORMS = ("slack", "discord")
 COUNTS = (1, 3)  # models per question
 BURST = 20
+ROUNDS = 3  # bursts per row (1 with --quick)
 CHUNKS = 40  # the answer arrives in 40 deltas, the first at 25 ms and the last at 1.0 s
 _SENTENCE = "Check the lock waits first, then compare the slow plan with a fast night's plan and refresh statistics"
 ANSWER = (
@@ -104,10 +106,15 @@ def row(
 
 
 async def measure(
-    platform: str, driver: SlackDriver | DiscordDriver, server: FakeLLMServer, models: int, one: int, burst: bool
+    platform: str,
+    driver: SlackDriver | DiscordDriver,
+    server: FakeLLMServer,
+    models: int,
+    one: int,
+    rounds: int,
 ) -> list[list[object]]:
-    """Rows at each platform latency: `one` questions one at a time (after a warm-up), then BURST at once
-    (unless `burst` is off)."""
+    """Rows at each platform latency: `one` questions one at a time (after a warm-up), then `rounds`
+    bursts of BURST at once (none when `rounds` is 0)."""
     rows: list[list[object]] = []
     for latency in LATENCIES:
         driver.fake.call_latency = latency
@@ -115,16 +122,21 @@ async def measure(
         start = len(driver.asked)
         asked = [await _one(driver) for _ in range(one)]
         rows.append(row(platform, models, latency, "1 at a time", asked, _numbers(start, one), server))
-        if not burst:
+        if not rounds:
             print(table(HEADERS, rows[-1:]), flush=True)
             continue
-        start = len(driver.asked)
-        if isinstance(driver, SlackDriver):
-            asked = await driver.burst(BURST)
-        else:  # each from a channel of its own, as on Slack: one channel's buckets would set the pace
-            asked = list(await asyncio.gather(*(driver.ask(room) for room in driver.rooms[:BURST])))
-        await settle(driver, asked, 60)
-        rows.append(row(platform, models, latency, f"{BURST} at once", asked, _numbers(start, BURST), server))
+        asked, number = [], {}
+        for _ in range(rounds):
+            start = len(driver.asked)
+            if isinstance(driver, SlackDriver):
+                burst = await driver.burst(BURST)
+            else:  # each from a channel of its own, as on Slack: one channel's buckets would set the pace
+                burst = list(await asyncio.gather(*(driver.ask(room) for room in driver.rooms[:BURST])))
+            await settle(driver, burst, 60)
+            number.update({len(asked) + i: n for i, n in _numbers(start, BURST).items()})
+            asked += burst
+        load = f"{BURST} at once" + (f", {rounds} times" if rounds > 1 else "")
+        rows.append(row(platform, models, latency, load, asked, number, server))
         print(table(HEADERS, rows[-2:]), flush=True)
     return rows
 
@@ -143,7 +155,8 @@ async def run(
     quick: bool, platforms: Sequence[str] = PLATFORMS, counts: Sequence[int] = COUNTS, burst: bool = True
 ) -> str:
     one = 3 if quick else 6
-    answers = (one + 1 + BURST) * len(LATENCIES) + 10
+    rounds = 0 if not burst else 1 if quick else ROUNDS
+    answers = (one + 1 + BURST * rounds) * len(LATENCIES) + 10
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="consensus-latency-") as tmp:
         for count in counts:
@@ -155,7 +168,7 @@ async def run(
                 print(f"  Slack, {count} model(s) ...", flush=True)
                 async with model_server(models, answers) as server, CountingSlack() as fake:
                     async with slack_bot(server.url, folder, timings, fake) as (driver, _):
-                        rows += await measure("Slack HTTP", driver, server, count, one, burst)
+                        rows += await measure("Slack HTTP", driver, server, count, one, rounds)
             if "discord" in platforms:
                 folder = Path(tmp) / f"discord-{count}"
                 folder.mkdir()
@@ -164,11 +177,11 @@ async def run(
                     model_server(models, answers) as server,
                     discord_bot(server.url, folder, timings, rooms=BURST) as driver,
                 ):
-                    rows += await measure("Discord", driver, server, count, one, burst)
+                    rows += await measure("Discord", driver, server, count, one, rounds)
     intro = (
         f"One or three models, each streaming a {len(ANSWER.split())}-word answer over {MODEL_SECONDS:g} s "
         f"({CHUNKS} deltas); {one} questions one at a time (after a warm-up), then {BURST} at once, each from "
-        "a channel of its own; every call "
+        f"a channel of its own, {rounds} time(s) (the p50 and p95 are of all {BURST * rounds}); every call "
         "to the fake Slack Web API or Discord REST server answered at once, then after 150 ms. "
         "`consensus serve` in its own process with the default CONSENSUS_CONCURRENCY. Final = the last post "
         "or edit of the question's messages reaching the fake; the model request = its first arrival at "
