@@ -46,7 +46,9 @@ class Core:
 def make_ranker(settings: Settings, registry: ProviderRegistry) -> Ranker:
     fallback = ConsensusRanker()
     if settings.consensus_reviewer:
-        return JudgeRanker(registry.deferred(settings.consensus_reviewer), fallback, twice=True)
+        reviewer = settings.consensus_reviewer
+        limit = OutputLimits(settings.consensus_max_tokens).limit(reviewer)
+        return JudgeRanker(registry.deferred(reviewer), fallback, twice=True, max_tokens=limit)
     return fallback
 
 

@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain import WHY_MAX_CHARS, WHY_MAX_WORDS
+from core.domain import WHY_MAX_CHARS, WHY_MAX_WORDS, Ending
 from core.errors import ProviderError
 from core.providers.base import ChatMessage, ChatRequest, Provider
+from core.providers.limits import DEFAULT_LIMIT
 from core.ranking.values import MAX_SCORE, Ranker, Ranking, Score, one_decimal
 from core.ranking.wording import LINE_MAX_CHARS, LINE_MAX_WORDS
 from core.review import clip_words
@@ -46,6 +47,10 @@ _NAMED = re.compile(r"\b[Aa]nswers? ([A-Z]{1,2}(?:(?:,\s*|\s+and\s+|\s*&\s*|,\s+
 
 class MalformedReply(ValueError):
     """The judge's reply is not the JSON object asked for."""
+
+
+class CutReply(MalformedReply):
+    """The judge reached its output limit before its verdict was whole."""
 
 
 @dataclass(frozen=True)
@@ -120,10 +125,21 @@ def named(text: str, names: Mapping[str, str]) -> str:
 class JudgeRanker:
     method = "judge"
 
-    def __init__(self, judge: Provider, fallback: Ranker, *, twice: bool = False, seed: int | None = None):
+    def __init__(
+        self,
+        judge: Provider,
+        fallback: Ranker,
+        *,
+        twice: bool = False,
+        seed: int | None = None,
+        max_tokens: int = DEFAULT_LIMIT,
+    ):
+        """`max_tokens`: the judge model's output limit (`OutputLimits`): a reasoning model's reasoning
+        counts against it, and one that thinks past it sends no verdict."""
         self.judge = judge
         self.fallback = fallback
         self.twice = twice
+        self.max_tokens = max_tokens
         self._rng = random.Random(seed)
 
     async def rank(self, question: str, answers: Mapping[str, str], names: Mapping[str, str] | None = None) -> Ranking:
@@ -135,6 +151,8 @@ class JudgeRanker:
         orders = [keys, keys[::-1]] if self.twice and len(keys) > 1 else [keys]
         try:
             verdicts = [await self._judge_once(question, answers, order) for order in orders]
+        except CutReply:
+            return self._failed(fallback, "reply cut at its output limit")
         except MalformedReply:
             return self._failed(fallback, "malformed reply")
         except ProviderError as exc:
@@ -157,9 +175,14 @@ class JudgeRanker:
         """Scores by answer key, the answer key of each letter, and the consensus sentence."""
         labels = letters(len(order))
         prompt = build_prompt(question, [answers[key] for key in order], labels)
-        request = ChatRequest(messages=(ChatMessage("user", prompt),), system=JUDGE_SYSTEM, max_tokens=1024)
+        request = ChatRequest(messages=(ChatMessage("user", prompt),), system=JUDGE_SYSTEM, max_tokens=self.max_tokens)
         completion = await self.judge.complete(request)
-        verdict = parse_reply(completion.text, labels)
+        try:
+            verdict = parse_reply(completion.text, labels)
+        except MalformedReply:
+            if completion.ended is Ending.LENGTH:
+                raise CutReply() from None
+            raise
         keyed = {key: verdict.scores[label] for key, label in zip(order, labels, strict=True)}
         return keyed, dict(zip(labels, order, strict=True)), verdict.consensus
 

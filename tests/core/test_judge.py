@@ -7,8 +7,12 @@ import re
 
 import pytest
 
+from bot.settings import Settings
+from bot.wiring import make_ranker
+from core.domain import Ending
 from core.errors import ProviderTimeoutError
 from core.providers.base import ChatRequest, Completion, OnText
+from core.providers.registry import ProviderRegistry
 from core.ranking import ConsensusRanker, JudgeRanker
 from core.ranking.judge import MalformedReply, Verdict, letters, named, parse_reply
 
@@ -22,9 +26,10 @@ class FakeJudge:
     id = "fake/judge"
     label = "Fake"
 
-    def __init__(self, reply: object = None, error: Exception | None = None) -> None:
+    def __init__(self, reply: object = None, error: Exception | None = None, ended: Ending = Ending.COMPLETE) -> None:
         self.reply = reply
         self.error = error
+        self.ended = ended
         self.requests: list[ChatRequest] = []
 
     async def complete(self, request: ChatRequest, on_text: OnText | None = None) -> Completion:
@@ -32,7 +37,7 @@ class FakeJudge:
         if self.error is not None:
             raise self.error
         reply = self.reply(request) if callable(self.reply) else self.reply
-        return Completion(text=str(reply))
+        return Completion(text=str(reply), ended=self.ended)
 
     async def aclose(self) -> None:
         return None
@@ -128,6 +133,32 @@ async def test_malformed_reply_falls_back_and_says_so(reply: str) -> None:
     ranking = await JudgeRanker(FakeJudge(reply), fallback, seed=0).rank(QUESTION, ANSWERS)
     assert ranking.method == "consensus (judge failed: malformed reply)"
     assert ranking.scores == fallback.score(QUESTION, ANSWERS).scores
+
+
+async def test_a_reply_cut_at_the_output_limit_says_so() -> None:
+    judge = FakeJudge('{"A": {"score": 7, "why": "Correct and sh', ended=Ending.LENGTH)
+    ranking = await JudgeRanker(judge, ConsensusRanker(), seed=0).rank(QUESTION, ANSWERS)
+    assert ranking.method == "consensus (judge failed: reply cut at its output limit)"
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "overrides", "limit"),
+    [
+        ("openai/gpt-5-mini", {}, 25_000),  # its reasoning counts against the limit
+        ("anthropic/claude-sonnet-4-5", {}, 4_096),
+        ("openai/gpt-5-mini", {"openai/*": 8_000}, 8_000),
+    ],
+)
+async def test_the_reviewer_writes_within_its_model_s_output_limit(
+    reviewer: str, overrides: dict[str, int], limit: int
+) -> None:
+    keys = {"openai_api_key": "sk-test", "anthropic_api_key": "sk-ant-test"}
+    settings = Settings(_env_file=None, consensus_reviewer=reviewer, consensus_max_tokens=overrides, **keys)
+    ranker = make_ranker(settings, ProviderRegistry(settings.provider_configs()))
+    assert isinstance(ranker, JudgeRanker)
+    ranker.judge = judge = FakeJudge(by_content({"6 x 7 = 42.": 9, "It is 42.": 8, "I think 40.": 2}))
+    await ranker.rank(QUESTION, ANSWERS)
+    assert {request.max_tokens for request in judge.requests} == {limit}
 
 
 async def test_provider_error_falls_back_with_reason() -> None:
