@@ -66,6 +66,7 @@ class ChatPlatform:
     bot: Any  # SlackBot or ConsensusBot: stop_intake() and stop()
     connect: Callable[[], Coroutine[Any, Any, None]]  # returns once connected and its token accepted
     ready: Check  # None when connected, else why not
+    ended: Callable[[], Coroutine[Any, Any, None]] | None = None  # raises once the connection ended for good
 
 
 def build_platforms(settings: Settings, core: Core, health: Health, metrics: PrometheusMetrics) -> list[ChatPlatform]:
@@ -104,7 +105,7 @@ def build_platforms(settings: Settings, core: Core, health: Health, metrics: Pro
         async def discord_ready() -> str | None:
             return discord_bot.ready_problem()
 
-        platforms.append(ChatPlatform("discord", discord_bot, discord_bot.launch, discord_ready))
+        platforms.append(ChatPlatform("discord", discord_bot, discord_bot.launch, discord_ready, discord_bot.ended))
     return platforms
 
 
@@ -142,7 +143,22 @@ async def connect_then_sweep(settings: Settings, core: Core, platforms: list[Cha
     resumed = await core.fanout.resume_orphans()
     if resumed:
         log.info("resumed %d unfinished questions", len(resumed))
-    await asyncio.gather(freeze_when_loaded(core), sweep_orphans(core.fanout, settings.consensus_lease_seconds / 2))
+    sweeping = sweep_orphans(core.fanout, settings.consensus_lease_seconds / 2)
+    ended = [p.ended() for p in platforms if p.ended is not None]  # a platform lost for good stops the server
+    await until_one_fails(freeze_when_loaded(core), sweeping, *ended)
+
+
+async def until_one_fails(*work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` together; the first error cancels the rest and is raised."""
+    tasks = [asyncio.create_task(each) for each in work]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # raises the error of the one that failed
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def freeze_when_loaded(core: Core) -> None:

@@ -37,7 +37,7 @@ from adapters.discord.views import CardButton
 from adapters.presenter.actions import Click
 from adapters.retrying import Backoff
 from core.domain import Platform
-from core.errors import ConfigError
+from core.errors import ConfigError, ConsensusError
 from core.metrics import Metrics, NoMetrics
 from core.service import ConsensusService
 
@@ -210,6 +210,16 @@ class ConsensusBot(discord.Client):
         if self._runner.done() and not self._runner.cancelled():
             self._raise_why_it_ended(self._runner)
 
+    async def ended(self) -> None:
+        """Wait while connected (discord.py reconnects by itself). Discord may end the session for
+        a reason reconnecting cannot mend (the token was reset, an intent or sharding is now
+        required); the client then stops for good, and this raises why."""
+        assert self._runner is not None, "launch first"
+        await asyncio.wait({self._runner})
+        if not self._runner.cancelled():
+            self._raise_why_it_ended(self._runner)
+        raise ConsensusError("Discord closed the bot's connection; it is no longer connected.")
+
     @staticmethod
     def _raise_why_it_ended(runner: asyncio.Task[None]) -> None:
         try:
@@ -224,7 +234,12 @@ class ConsensusBot(discord.Client):
         except discord.ConnectionClosed as exc:
             if exc.code == 4004:  # the gateway's "authentication failed"
                 raise ConfigError("Discord rejected DISCORD_TOKEN; copy the bot token again.") from exc
-            raise
+            if exc.code == 4011:  # the gateway's "sharding required"
+                raise ConfigError(
+                    "Discord requires this bot to connect in shards (it is in too many servers for "
+                    "one connection); set DISCORD_SHARD_COUNT."
+                ) from exc
+            raise ConsensusError(f"Discord ended the bot's session for good (close code {exc.code}).") from exc
 
     async def _run(self) -> None:
         await self._log_in()

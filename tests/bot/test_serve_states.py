@@ -229,6 +229,39 @@ async def test_discord_connects_once_discord_answers_and_stops_while_reconnectin
     assert "WARNING" in reconnect and "ClientConnectorError" in reconnect
 
 
+async def test_a_token_reset_while_serving_stops_it_with_one_line_and_exit_2(
+    llm_server: FakeLLMServer, fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """discord.py reconnects by itself, but not once Discord has ended the session for good: the
+    server then stops instead of staying up without its platform."""
+    health = free_port()
+    env = env_for(
+        llm_server,
+        tmp_path,
+        health,
+        DISCORD_TOKEN=fake_discord.token,
+        DISCORD_API_BASE=f"{fake_discord.url}/api/v10",
+        DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{fake_discord.port}/gateway",
+    )
+    proc = await start(tmp_path, env, "serve")
+    stderr = Stderr(proc)
+    try:
+        await ready_becomes(health, 200, "once connected")
+        token, fake_discord.token = fake_discord.token, "the-reset-token"  # the old token stops working
+        await fake_discord.close_sessions(4004, b"Authentication failed.")
+        code = await asyncio.wait_for(proc.wait(), DEADLINE + 30)
+    finally:
+        await ensure_stopped(proc)
+    log = await stderr.text()
+    assert code == 2, log
+    assert (
+        [line for line in log.splitlines() if line.startswith("Configuration:")]
+        == [line for line in log.splitlines() if "Discord rejected DISCORD_TOKEN" in line]
+        != []
+    ), log
+    assert_one_line_each(log, token)
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [

@@ -49,9 +49,10 @@ class GatewayMixin:
         for session in list(self._sessions):
             await session.send({"op": 0, "t": event, "s": self._seq, "d": data})
 
-    async def close_sessions(self) -> None:
+    async def close_sessions(self, code: int = 1000, message: bytes = b"") -> None:
+        """Close every gateway session; 4004 ("Authentication failed"), as when the bot's token is reset."""
         for session in list(self._sessions):
-            await session.ws.close()
+            await session.ws.close(code=code, message=message)
 
     async def gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()

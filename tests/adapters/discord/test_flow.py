@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from core.errors import ConfigError
+from core.errors import ConfigError, ConsensusError
 from tests.adapters import scripted_whys
 from tests.adapters.discord.conftest import StartBot
 from tests.adapters.discord.helpers import (
@@ -92,6 +94,26 @@ async def test_message_content_without_the_portal_switch_fails_at_start_up(
     service = await make_service()
     with pytest.raises(ConfigError, match="Message Content intent"):
         await start_bot(service, message_content=True)
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "said"),
+    [
+        (4004, ConfigError, "Discord rejected DISCORD_TOKEN"),
+        (4011, ConfigError, "set DISCORD_SHARD_COUNT"),
+        (4013, ConsensusError, r"for good \(close code 4013\)"),
+    ],
+)
+async def test_a_session_discord_ends_for_good_says_why_once_connected(
+    fake_discord: FakeDiscord, start_bot: StartBot, make_service, code: int, error: type[Exception], said: str
+) -> None:
+    bot = await start_bot(await make_service())
+    ended = asyncio.create_task(bot.ended())
+    await asyncio.sleep(0.05)
+    assert not ended.done()  # connected: nothing to say
+    await fake_discord.close_sessions(code)
+    with pytest.raises(error, match=said):
+        await asyncio.wait_for(ended, 10)
 
 
 async def test_each_card_shows_the_models_own_why_and_apart_what_decided_its_rank(
