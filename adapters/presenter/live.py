@@ -87,6 +87,7 @@ class LiveBatch:
     follow_up: bool = False  # the question is a reply in an existing thread
     thread: str | None = None  # where the cards are: the platform's thread id, once known
     question: MessageRef | None = None
+    question_stored: MessageRef | None = None  # the reference the store holds for the question
     cards: dict[int, MessageRef] = field(default_factory=dict)
     previews: dict[int, str] = field(default_factory=dict)
     preview_shown: dict[int, float] = field(default_factory=dict)  # answer id -> when, monotonic
@@ -221,15 +222,15 @@ class LiveBatches:
         await self.core.batch_delivered(live.batch.id)
 
     async def question_shown(self, live: LiveBatch, *, new_thread: str | None = None) -> None:
-        """Store where the question is (and the thread it started) the moment it is posted."""
-        if live.question is not None:
-            batch = live.batch
+        """Store where the question is (and the thread it started) the moment it is posted; what
+        the store already holds is not written again."""
+        question = live.question
+        refs = [] if question is None or question == live.question_stored else [("batch", live.batch.id, question)]
+        if refs or new_thread is not None:
             await self.core.cards_posted(
-                batch.workspace,
-                [("batch", batch.id, live.question)],
-                conversation_id=batch.conversation_id,
-                thread=new_thread,
+                live.batch.workspace, refs, conversation_id=live.batch.conversation_id, thread=new_thread
             )
+            live.question_stored = question
 
     # ---- posting ----------------------------------------------------------------------------
     async def post_cards(

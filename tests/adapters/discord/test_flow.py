@@ -33,6 +33,14 @@ async def test_question_opens_a_thread_with_a_card_per_model(
     fake_discord: FakeDiscord, world: p.World, start_bot: StartBot, make_service, llm_server: FakeLLMServer
 ) -> None:
     service = await make_service()
+    stored: list[tuple[list[str], str | None]] = []
+    store_refs = service.cards_posted
+
+    async def cards_posted(workspace, refs, *, conversation_id=None, thread=None):  # type: ignore[no-untyped-def]
+        stored.append(([kind for kind, *_ in refs], thread))
+        await store_refs(workspace, refs, conversation_id=conversation_id, thread=thread)
+
+    service.cards_posted = cards_posted
     bot = await start_bot(service)
     assert fake_discord.identified[-1]["intents"] == 1  # guilds only: no privileged intent
     synced = {c["name"] for c in fake_discord.commands[world.guild_id]}
@@ -55,6 +63,8 @@ async def test_question_opens_a_thread_with_a_card_per_model(
     root = fake_discord.messages[thread_id]
     await eventually(lambda: "ranked by agreement" in root["content"], what="a final status line")
     assert "What is the capital of France?" in root["embeds"][0]["description"]
+    # each reference stored once: the question's as soon as it shows, then the thread, then each card
+    assert stored == [(["batch"], None), ([], thread_id)] + [(["answer"], None)] * 3
 
 
 async def test_a_streaming_answer_fills_its_card_about_once_a_second(
