@@ -216,9 +216,10 @@ class ConsensusBot(discord.Client):
         required); the client then stops for good, and this raises why."""
         assert self._runner is not None, "launch first"
         await asyncio.wait({self._runner})
-        if not self._runner.cancelled():
-            self._raise_why_it_ended(self._runner)
-        raise ConsensusError("Discord closed the bot's connection; it is no longer connected.")
+        if self._runner.cancelled():
+            return  # stopped here
+        self._raise_why_it_ended(self._runner)
+        raise ConsensusError("The connection to Discord was closed; the bot is no longer connected.")
 
     @staticmethod
     def _raise_why_it_ended(runner: asyncio.Task[None]) -> None:
