@@ -113,8 +113,8 @@ async def test_today_s_spend_reads_today_s_answers_by_their_index(make_core: Mak
     core = await make_core()
     await core.service.set_confirmation(ADMIN, None)  # the workspace exists
     statements: list[tuple[str, object]] = []
-    listen = core.store.read_engine.sync_engine
-    event.listen(listen, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+    engine = core.store.read_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
     await core.service.spending(TEAM)
     [(sql, params)] = [(s, p) for s, p in statements if "sum(ai_responses.cost_usd)" in s]
     async with core.store.read_engine.connect() as connection:
