@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import getpass
 import json
 import sys
@@ -36,6 +37,9 @@ def main() -> None:
 @main.command()
 def serve() -> None:
     """Run the Slack and/or Discord bot (whichever is configured)."""
+    # What start-up makes lives as long as the process: collecting it as it comes cost 0.1 s of a
+    # 1 s start; collection is on again once it is frozen (bot.serve.freeze_when_loaded).
+    gc.disable()
     from bot.serve import serve as serve_forever
 
     settings = load_settings(default_level="INFO")

@@ -164,10 +164,14 @@ async def until_one_fails(*work: Coroutine[Any, Any, None]) -> None:
 async def freeze_when_loaded(core: Core) -> None:
     """Once the SDKs are loaded, what exists lives as long as the process: it leaves the garbage
     collector's view (gc.freeze). Its full collections walked those hundreds of thousands of objects,
-    pausing every question and card for 70-300 ms in a burst; now they walk what questions make."""
-    await core.registry.loaded()
-    gc.collect()
-    gc.freeze()
+    pausing every question and card for 70-300 ms in a burst; now they walk what questions make.
+    Collection is off until then (`consensus serve` turns it off before its imports)."""
+    try:
+        await core.registry.loaded()
+    finally:
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
 
 async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
