@@ -57,6 +57,12 @@ async def stored_questions(url: str) -> dict[int, tuple[str, set[int]]]:
         await engine.dispose()
 
 
+async def _read_into(lines: list[str], stream: asyncio.StreamReader) -> None:
+    """Read a process's output as it comes, so that it never waits on a full pipe."""
+    async for raw in stream:
+        lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+
 class Rig:
     """One serve process at a time, pointed at the fakes and one database."""
 
@@ -65,6 +71,8 @@ class Rig:
         self.url = url or f"sqlite+aiosqlite:///{tmp_path}/consensus.db"
         self.extra = extra
         self.procs: list[asyncio.subprocess.Process] = []
+        self.output: list[list[str]] = []  # each process's log lines, read as they come
+        self._readers: list[asyncio.Task[None]] = []
 
     def env(self, **platform: str) -> dict[str, str]:
         return cli_env(
@@ -82,10 +90,14 @@ class Rig:
             assert code == 0, err
         proc = await start(self.tmp_path, env, "serve")
         self.procs.append(proc)
+        lines: list[str] = []
+        self.output.append(lines)
+        readers = [asyncio.create_task(_read_into(lines, s)) for s in (proc.stdout, proc.stderr) if s]
+        self._readers += readers
         await eventually(lambda: proc.returncode is not None or ready(), "the serve process", limit=60)
         if proc.returncode is not None:
-            _, err = await proc.communicate()
-            raise AssertionError(f"serve exited at start-up: {err.decode()[-2000:]}")
+            await asyncio.gather(*readers)
+            raise AssertionError("serve exited at start-up:\n" + "\n".join(lines[-40:]))
         return proc
 
     async def kill(self, proc: asyncio.subprocess.Process | None = None) -> None:
@@ -97,6 +109,12 @@ class Rig:
 
     async def close(self) -> None:
         await ensure_stopped(*self.procs)
+        await asyncio.gather(*self._readers)
+
+    def print_output(self) -> None:
+        """Each process's log, on standard output: pytest shows it with a failed test."""
+        for n, lines in enumerate(self.output, 1):
+            print(f"--- serve process {n} ---", *lines, sep="\n")
 
     async def batches(self) -> dict[int, set[int]]:
         return await stored_batches(self.url)

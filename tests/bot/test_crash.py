@@ -114,6 +114,7 @@ async def test_slack_questions_are_delivered_once_whenever_the_process_is_killed
             assert outcomes == dict.fromkeys(asked, ONCE)
         finally:
             await rig.close()
+            rig.print_output()
 
 
 def card_posts(fake: FakeDiscord) -> list[dict[str, object]]:
@@ -179,3 +180,4 @@ async def test_discord_questions_are_delivered_once_whenever_the_process_is_kill
         assert outcomes == dict.fromkeys(asked, ONCE)
     finally:
         await rig.close()
+        rig.print_output()
