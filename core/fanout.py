@@ -17,22 +17,19 @@ import os
 import socket
 import time
 import uuid
-from collections import Counter
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from core import logcontext, merge, stopping
-from core.answer_writer import AnswerWriter
 from core.batch_claim import Claimed, MergeJob, claim
+from core.bulk_writer import BulkWriter
 from core.context import QUOTE_NOTICE, build_history
 from core.domain import (
-    CUT_ENDINGS,
-    WHY_MAX_CHARS,
-    WHY_MAX_WORDS,
     Answer,
     AnswerStatus,
+    Batch,
     BatchStatus,
     Merging,
     Platform,
@@ -57,11 +54,12 @@ from core.providers.base import ChatMessage, ChatRequest
 from core.providers.limits import OutputLimits
 from core.providers.registry import ProviderRegistry
 from core.providers.replies import no_answer
-from core.ranking import Ranker, Ranking
+from core.ranking import Ranker
+from core.ranking.rows import model_names, score_rows
 from core.resilience import CallOutcome, ResilientCaller
-from core.review import REVIEW_INSTRUCTIONS, clip_words, review_answer
-from core.store.finished_rows import FinishedAnswer
-from core.store.leases import Lease
+from core.review import REVIEW_INSTRUCTIONS, review_answer
+from core.store.finished_rows import AnswerFlags, FinishedAnswer
+from core.store.leases import Closing, Lease
 from core.store.repositories import Repository
 from core.store.store import Store
 from core.store.tables import Conversation, utcnow
@@ -96,32 +94,13 @@ class FanOutSettings:
     output_limits: OutputLimits = field(default_factory=OutputLimits)  # max tokens, per model
 
 
-def _scores(
-    ranking: Ranking, ranked: Mapping[str, str], endings: Mapping[str, str | None]
-) -> list[tuple[int, float, str | None, str, int]]:
-    """(answer id, score, rank reason, method, rank) of each answer in `ranked`; rank 1 is the best,
-    ties by id. A cut answer is ranked on what arrived, and its reason says so first."""
-    order = sorted(
-        ((key, score) for key, score in ranking.scores.items() if key in ranked),
-        key=lambda kv: (-kv[1].value, int(kv[0])),
-    )
-    return [
-        (int(key), score.value, _reason(score.reason, endings.get(key)), ranking.method, position)
-        for position, (key, score) in enumerate(order, start=1)
-    ]
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """A ranked batch to close, its answers' scores, and the platform that delivers it."""
 
-
-def _reason(reason: str, ended: str | None) -> str:
-    if ended not in CUT_ENDINGS:
-        return reason
-    return clip_words(f"ranked on what arrived; {reason}", WHY_MAX_WORDS, WHY_MAX_CHARS)
-
-
-def model_names(answers: Sequence[Any]) -> dict[str, str]:
-    """What the consensus line calls each answer's model: its label ("Anthropic"), or label and
-    model where two answers of the batch share a label ("OpenAI gpt-5-mini")."""
-    labels = Counter(a.label for a in answers)
-    return {str(a.id): a.label if labels[a.label] == 1 else f"{a.label} {a.model}" for a in answers}
+    closing: Closing
+    scores: list[tuple[int, float, str | None, str, int]]
+    platform: str
 
 
 def process_identity() -> str:
@@ -150,7 +129,10 @@ class FanOut:
         self.settings = settings or FanOutSettings()
         self.metrics: Metrics = metrics or NoMetrics()
         self.owner = process_identity()
-        self.writer = AnswerWriter(store, self.owner)
+        # answers finishing together are stored together, and so are batches ranked or delivered together
+        self.answer_writer = BulkWriter[FinishedAnswer, AnswerFlags | None](store, self._store_answers)
+        self.ranked_writer = BulkWriter[_Ranked, Batch | None](store, self._close_ranked)
+        self.delivered_writer = BulkWriter[int, None](store, self._store_delivered)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()  # batches given new work (a retry) while running: run once more
         self._delivering: set[int] = set()  # ranked batches whose cards are still being delivered here
@@ -241,9 +223,13 @@ class FanOut:
 
     async def delivered(self, batch_id: int) -> None:
         """The batch's cards show its final state: its lease ends."""
-        async with self.store.write() as repo:
-            await repo.leases.delivered(batch_id)
+        await self.delivered_writer.write(batch_id)
         self._delivering.discard(batch_id)
+
+    @staticmethod
+    async def _store_delivered(repo: Repository, batch_ids: Sequence[int]) -> list[None]:
+        await repo.leases.delivered(batch_ids)
+        return [None] * len(batch_ids)
 
     async def stop(self, deadline: float) -> None:
         """Let running batches finish within `deadline` seconds; hand the rest back."""
@@ -257,7 +243,7 @@ class FanOut:
             if loop is not None:
                 loop.cancel()
                 await asyncio.gather(loop, return_exceptions=True)
-        await self.writer.idle()  # answers already handed over are stored under the lease
+        await self.answer_writer.idle()  # answers already handed over are stored under the lease
         async with self.store.write() as repo:
             await repo.leases.release(self.owner)
 
@@ -317,7 +303,7 @@ class FanOut:
             self._delivering.add(batch_id)
             self._keep_renewing()
         elif platform == Platform.TERMINAL:
-            await repo.leases.delivered(batch_id)
+            await repo.leases.delivered([batch_id])
         else:
             await repo.leases.hand_back(batch_id)
 
@@ -376,7 +362,7 @@ class FanOut:
         await progress.aclose()
 
         finished = self._finished(conversation, started, choice, outcome, job)
-        flags = await self.writer.store_answer(finished)
+        flags = await self.answer_writer.write(finished)
         if flags is None:
             log.warning("batch %s was taken over by another process; dropping this answer", started.batch_id)
             return
@@ -385,6 +371,11 @@ class FanOut:
             answer.provider_id, answer.status, outcome.latency_ms, answer.tokens_in, answer.tokens_out, answer.cost_usd
         )
         await self.bus.publish(platform, AnswerReady(answer) if finished.succeeded else AnswerFailed(answer))
+
+    async def _store_answers(self, repo: Repository, finished: Sequence[FinishedAnswer]) -> list[AnswerFlags | None]:
+        """Each stored answer's flags; None where another process took its batch over."""
+        stored = await repo.finished.store_answers(self.owner, finished)
+        return [stored.get(item.answer_id) for item in finished]
 
     def _finished(
         self,
@@ -450,28 +441,34 @@ class FanOut:
         done = sum(a.status == AnswerStatus.COMPLETED for a in outcomes)
         failed = sum(a.status == AnswerStatus.FAILED for a in outcomes)
         status = BatchStatus.COMPLETED if not failed else BatchStatus.PARTIAL if done else BatchStatus.FAILED
-        async with self.store.write() as repo:
-            if not await repo.leases.finish(
-                batch_id,
-                self.owner,
-                status.value,
-                ranking.consensus if ranking else None,
-                bool(ranking and ranking.disagree),
-                rescore=rescore,
-            ):
-                if batch_id in self._again:
-                    log.info("batch %s has a retried answer to run first; ranking it after that", batch_id)
-                else:
-                    log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
-                return
-            if ranking:
-                await repo.finished.store_scores(_scores(ranking, live, endings))
-            await self._await_delivery(repo, batch_id, platform)
-            batch, message, conversation, workspace, answers = await repo.batch_with_workspace(batch_id)
-            view = to_batch(batch, message, conversation, to_workspace(workspace), answers)
-            if rescore and view.merging is Merging.AFTER_EVERY_QUESTION:
+        consensus, disagree = (ranking.consensus, ranking.disagree) if ranking else (None, False)
+        scores = score_rows(ranking, live, endings) if ranking else []
+        closing = Closing(batch_id, status, consensus, disagree, rescore)
+        view = await self.ranked_writer.write(_Ranked(closing, scores, platform))
+        if view is None:
+            if batch_id in self._again:
+                log.info("batch %s has a retried answer to run first; ranking it after that", batch_id)
+            else:
+                log.warning("batch %s was taken over by another process; not ranking it here", batch_id)
+            return
+        log.info("question finished: %s, %d of %d answered", view.status, done, len(outcomes))
+        await self.bus.publish(platform, BatchRanked(view))
+
+    async def _close_ranked(self, repo: Repository, ranked: Sequence[_Ranked]) -> list[Batch | None]:
+        """Close the ranked batches this process still holds and no retried answer waits in, with
+        their scores: their views, None for the others. Batches ranked together are closed together."""
+        ids = await repo.leases.finish(self.owner, [r.closing for r in ranked])
+        closing = [r for r in ranked if r.closing.batch_id in ids]
+        await repo.finished.store_scores([score for r in closing for score in r.scores])
+        for r in closing:
+            await self._await_delivery(repo, r.closing.batch_id, r.platform)
+        rows = await repo.batches_with_workspace([r.closing.batch_id for r in closing])
+        views: dict[int, Batch] = {}
+        for r in closing:
+            batch, message, conversation, workspace, answers = rows[r.closing.batch_id]
+            view = views[batch.id] = to_batch(batch, message, conversation, to_workspace(workspace), answers)
+            if r.closing.rescore and view.merging is Merging.AFTER_EVERY_QUESTION:
                 workspace_id, lease = conversation.workspace_id, self.lease()
                 if await merge.add_after_ranking(repo, batch, message, workspace_id, answers, self.merger, lease):
                     self._again.add(batch.id)  # it runs when this run of the batch ends
-        log.info("question finished: %s, %d of %d answered", view.status, done, len(outcomes))
-        await self.bus.publish(platform, BatchRanked(view))
+        return [views.get(r.closing.batch_id) for r in ranked]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.domain import AnswerStatus, BatchStatus
@@ -18,6 +18,17 @@ from core.store.tables import AiResponse, Conversation, RequestBatch, Workspace,
 
 UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
 _UNDONE = or_(RequestBatch.status.in_(UNFINISHED), RequestBatch.delivered_at.is_(None))
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """A ranked batch to close: its status, and with `rescore` its consensus line (see `finish`)."""
+
+    batch_id: int
+    status: BatchStatus
+    consensus: str | None = None
+    disagree: bool = False
+    rescore: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,27 +86,42 @@ class BatchLeases:
                 .values(lease_expires_at=lease.until)
             )
 
-    async def finish(
-        self, batch_id: int, owner: str, status: str, consensus: str | None, disagree: bool, *, rescore: bool = True
-    ) -> bool:
-        """Close the batch if `owner` still holds it and no answer waits to run (a retry clicked
-        meanwhile); the checks and the write are one statement. Without `rescore` the consensus line
-        stays as it was (only a merge ran). `owner` keeps the lease until `delivered`."""
-        ranking = {"consensus": consensus, "disagree": disagree} if rescore else {}
+    async def finish(self, owner: str, closing: Sequence[Closing]) -> set[int]:
+        """Close each batch that `owner` still holds and no answer waits to run in (a retry clicked
+        meanwhile), in one statement whatever their number: the ids closed. A batch not `rescore`d
+        keeps its consensus line (only a merge ran). `owner` keeps the lease until `delivered`."""
+        if not closing:
+            return set()
+        rescored = [c for c in closing if c.rescore]
+        ranking: dict[str, Any] = {}
+        if rescored:
+            ranking = {
+                "consensus": case(
+                    {c.batch_id: c.consensus for c in rescored}, value=RequestBatch.id, else_=RequestBatch.consensus
+                ),
+                "disagree": case(
+                    {c.batch_id: c.disagree for c in rescored}, value=RequestBatch.id, else_=RequestBatch.disagree
+                ),
+            }
         waiting = select(AiResponse.id).where(
-            AiResponse.batch_id == batch_id, AiResponse.status == AnswerStatus.PENDING.value
+            AiResponse.batch_id == RequestBatch.id, AiResponse.status == AnswerStatus.PENDING.value
         )
-        result: Any = await self.session.execute(
+        closed = await self.session.scalars(
             update(RequestBatch)
-            .where(RequestBatch.id == batch_id, RequestBatch.lease_owner == owner, ~waiting.exists())
+            .where(
+                RequestBatch.id.in_([c.batch_id for c in closing]),
+                RequestBatch.lease_owner == owner,
+                ~waiting.exists(),
+            )
             .values(
-                status=status,
+                status=case({c.batch_id: c.status.value for c in closing}, value=RequestBatch.id),
                 **ranking,
                 finished_at=utcnow(),
                 delivered_at=None,
             )
+            .returning(RequestBatch.id)
         )
-        return bool(result.rowcount == 1)
+        return set(closed)
 
     async def adopt_delivery(self, batch_id: int, lease: Lease) -> bool:
         """Take a finished batch whose cards were never delivered, if its lease is free or ran out."""
@@ -123,11 +149,11 @@ class BatchLeases:
             .values(lease_owner=None, lease_expires_at=utcnow() - timedelta(seconds=1))
         )
 
-    async def delivered(self, batch_id: int) -> None:
-        """The finished batch's cards show its final state: nobody needs to hold it any more."""
+    async def delivered(self, batch_ids: Sequence[int]) -> None:
+        """The finished batches' cards show their final state: nobody needs to hold them any more."""
         await self.session.execute(
             update(RequestBatch)
-            .where(RequestBatch.id == batch_id, RequestBatch.status.not_in(UNFINISHED))
+            .where(RequestBatch.id.in_(batch_ids), RequestBatch.status.not_in(UNFINISHED))
             .values(delivered_at=utcnow(), lease_owner=None, lease_expires_at=None)
         )
 

@@ -164,22 +164,34 @@ class Repository:
     async def batch_with_workspace(
         self, batch_id: int
     ) -> tuple[RequestBatch, Message, Conversation, Workspace, list[AiResponse]]:
-        """The batch, its question, conversation and workspace in one statement, then its answers."""
-        found = (
-            await self.session.execute(
-                select(RequestBatch, Message, Conversation, Workspace)
-                .join(Message, Message.id == RequestBatch.message_id)
-                .join(Conversation, Conversation.id == RequestBatch.conversation_id)
-                .join(Workspace, Workspace.id == Conversation.workspace_id)
-                .where(RequestBatch.id == batch_id)
-            )
-        ).first()
+        found = (await self.batches_with_workspace([batch_id])).get(batch_id)
         if found is None:
             raise NotFoundError()
-        answers = await self.session.scalars(
-            select(AiResponse).where(AiResponse.batch_id == batch_id).order_by(AiResponse.id)
+        return found
+
+    async def batches_with_workspace(
+        self, batch_ids: Sequence[int]
+    ) -> dict[int, tuple[RequestBatch, Message, Conversation, Workspace, list[AiResponse]]]:
+        """Each batch found, with its question, conversation and workspace (one statement), then its
+        answers (one more), whatever the number of batches."""
+        rows = await self.session.execute(
+            select(RequestBatch, Message, Conversation, Workspace)
+            .join(Message, Message.id == RequestBatch.message_id)
+            .join(Conversation, Conversation.id == RequestBatch.conversation_id)
+            .join(Workspace, Workspace.id == Conversation.workspace_id)
+            .where(RequestBatch.id.in_(batch_ids))
         )
-        return found[0], found[1], found[2], found[3], list(answers)
+        found = {row[0].id: row for row in rows}
+        answers: dict[int, list[AiResponse]] = {batch_id: [] for batch_id in found}
+        if found:
+            for answer in await self.session.scalars(
+                select(AiResponse).where(AiResponse.batch_id.in_(list(found))).order_by(AiResponse.id)
+            ):
+                answers[answer.batch_id].append(answer)
+        return {
+            batch_id: (batch, message, conversation, workspace, answers[batch_id])
+            for batch_id, (batch, message, conversation, workspace) in found.items()
+        }
 
     async def answer_outcomes(self, batch_id: int) -> list[Any]:
         """(id, status, is_deleted, content, ended, label, model, role) of each answer: what ranking

@@ -1,13 +1,20 @@
 """A batch stays leased until its cards are delivered; one whose process died before that is adopted
-by the next process serving its platform, which is told to rebuild its cards (BatchResumed)."""
+by the next process serving its platform, which is told to rebuild its cards (BatchResumed).
+Batches ranked or delivered together are written together."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
-from core.domain import BatchStatus, Platform, Question, WorkspaceRef
+from sqlalchemy import event, update
+
+from core.bulk_writer import BulkWriter
+from core.domain import AnswerStatus, BatchStatus, Platform, Question, WorkspaceRef
 from core.events import BatchRanked, BatchResumed, Event
-from core.store.tables import RequestBatch, utcnow
+from core.store.leases import Closing
+from core.store.tables import AiResponse, RequestBatch, utcnow
 from tests.conftest import MakeCore
 from tests.fakes.llm_server import FakeLLMServer
 
@@ -75,3 +82,74 @@ async def test_a_batch_no_one_here_delivers_is_handed_back_and_a_terminal_one_is
     assert await core.fanout.resume_orphans() == []  # it is left for a process that serves Discord
     owner, until, delivered = await lease_of(core, printed.id)
     assert (owner, until) == (None, None) and delivered is not None
+
+
+async def test_batches_ranked_together_are_closed_in_one_statement_each_by_its_own_rules(
+    database_url: str, make_core: MakeCore, llm_server: FakeLLMServer
+) -> None:
+    """Only batches this process holds, with no retried answer waiting, are closed; one ranked
+    without a new ranking (only a merge ran) keeps its consensus line."""
+    core = await make_core(database_url=database_url)
+    batches = [await core.service.ask(Question(TEAM, "C1", "U1", f"Question {n}?")) for n in range(4)]
+    for batch in batches:
+        await core.service.wait_for_batch(batch.id, TEAM)
+    held, elsewhere, retried, merged = (b.id for b in batches)
+    async with core.store.write() as repo:
+        for batch_id, owner in (
+            (held, core.fanout.owner),
+            (elsewhere, "another-process"),
+            (retried, core.fanout.owner),
+        ):
+            await repo.session.execute(
+                update(RequestBatch)
+                .where(RequestBatch.id == batch_id)
+                .values(status=BatchStatus.RUNNING, consensus=None, lease_owner=owner)
+            )
+        await repo.session.execute(
+            update(RequestBatch)
+            .where(RequestBatch.id == merged)
+            .values(status=BatchStatus.RUNNING, consensus="Kept.", lease_owner=core.fanout.owner)
+        )
+        await repo.session.execute(
+            update(AiResponse).where(AiResponse.id == batches[2].answers[0].id).values(status=AnswerStatus.PENDING)
+        )
+    statements: list[str] = []
+    event.listen(core.store.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    closing = [
+        Closing(held, BatchStatus.COMPLETED, "All agree.", False),
+        Closing(elsewhere, BatchStatus.COMPLETED, "Not ours.", False),
+        Closing(retried, BatchStatus.COMPLETED, "Too early.", False),
+        Closing(merged, BatchStatus.PARTIAL, "Ignored.", True, rescore=False),
+    ]
+    async with core.store.write() as repo:
+        closed = await repo.leases.finish(core.fanout.owner, closing)
+    assert closed == {held, merged}
+    assert len([s for s in statements if s.startswith("UPDATE request_batches")]) == 1
+    async with core.store.read() as repo:
+        rows = {b: await repo.session.get(RequestBatch, b) for b in (held, elsewhere, retried, merged)}
+    shown = {b: (row.status, row.consensus, row.disagree) for b, row in rows.items() if row is not None}
+    assert shown == {
+        held: (BatchStatus.COMPLETED, "All agree.", False),
+        elsewhere: (BatchStatus.RUNNING, None, False),
+        retried: (BatchStatus.RUNNING, None, False),
+        merged: (BatchStatus.PARTIAL, "Kept.", False),
+    }
+
+
+async def test_a_bulk_writer_writes_what_arrives_together_in_one_transaction_and_a_refusal_alone(
+    make_core: MakeCore,
+) -> None:
+    core = await make_core()
+    groups: list[list[int]] = []
+
+    async def write_all(_repo: object, items: Sequence[int]) -> list[int]:
+        groups.append(list(items))
+        if 13 in items:
+            raise ValueError("refused")
+        return [item * 2 for item in items]
+
+    writer = BulkWriter[int, int](core.store, write_all)
+    assert await asyncio.gather(*(writer.write(n) for n in (1, 2, 3))) == [2, 4, 6]
+    results = await asyncio.gather(*(writer.write(n) for n in (4, 13, 5)), return_exceptions=True)
+    assert results[0] == 8 and isinstance(results[1], ValueError) and results[2] == 10
+    assert groups == [[1, 2, 3], [4, 13, 5], [4], [13], [5]]  # the group failed: each alone

@@ -20,7 +20,7 @@ from core.events import (
     Event,
     ProgressThrottle,
 )
-from core.fanout import model_names
+from core.ranking.rows import model_names
 from core.store.finished_rows import FinishedAnswer
 from core.store.tables import AiResponse, RequestBatch
 from tests.conftest import MakeCore
@@ -265,7 +265,7 @@ async def test_a_write_the_database_refuses_fails_only_its_own_answer(make_core:
     good = [finished(a.id, "failed") for a in batch.answers[1:count]]
     bad = finished(batch.answers[0].id, "not a status")  # the check constraint refuses it
     results = await asyncio.gather(
-        *(core.fanout.writer.store_answer(item) for item in [bad, *good]), return_exceptions=True
+        *(core.fanout.answer_writer.write(item) for item in [bad, *good]), return_exceptions=True
     )
     assert isinstance(results[0], Exception)
     assert all(not isinstance(r, BaseException) and r is not None for r in results[1:])
