@@ -53,8 +53,8 @@ def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncE
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # A writer takes the lock up front: in WAL a reader that later writes fails at once
-        # otherwise. Readers begin deferred and never wait for writers.
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # otherwise. Readers begin deferred and never wait for writers. Sent with the first statement.
+        conn.connection.dbapi_connection.begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     return engine
 

@@ -6,7 +6,9 @@ through the event loop, which in a burst is busy for a millisecond or more per t
 one writer: every trip a write makes is a wait for the questions queued behind it. Here a statement
 opens its cursor, executes, fetches and closes in one function run in that thread, and the adapter
 keeps what SQLAlchemy reads afterwards (the rows, their description, the row count and the last row
-id). Everything else is SQLAlchemy's adapter, unchanged.
+id). A transaction's BEGIN goes with its first statement, and ending a transaction that never began
+(the pool's reset after a commit, a transaction that ran nothing) makes no trip: a one-statement
+transaction is two trips, not four. Everything else is SQLAlchemy's adapter, unchanged.
 """
 
 from __future__ import annotations
@@ -27,8 +29,13 @@ from sqlalchemy.util.concurrency import await_
 _Outcome = tuple[Any, int, int | None, list[Any]]  # description, row count, last row id, rows
 
 
-def _execute(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """In aiosqlite's thread: the whole statement, from cursor to close."""
+def _execute(
+    connection: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """In aiosqlite's thread: the transaction's BEGIN if it is the first statement, then the whole
+    statement, from cursor to close."""
+    if begin is not None:
+        connection.execute(begin)
     cursor = connection.cursor()
     try:
         if many:
@@ -75,18 +82,38 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
+        adapted = cast(_OneTripConnection, self._adapt_connection)
+        async with adapted._execute_mutex:
+            begin, adapted.begin = adapted.begin, None
             # aiosqlite's own way into its thread (its cursors use it the same way)
             outcome = await connection._execute(  # type: ignore[no-untyped-call]
-                _execute, connection._conn, operation, parameters, many
+                _execute, connection._conn, begin, operation, parameters, many
             )
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows)
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("begin",)
     _cursor_cls = _OneTripCursor  # type: ignore[assignment]  # a subclass: mypy reads the attribute as invariant
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin: str | None = None  # the BEGIN of a transaction whose first statement has not run
+
+    def rollback(self) -> None:
+        if self._began():
+            super().rollback()
+
+    def commit(self) -> None:
+        if self._began():
+            super().commit()
+
+    def _began(self) -> bool:
+        """Whether SQLite has a transaction to end; a BEGIN still waiting for its statement is dropped."""
+        waiting, self.begin = self.begin, None
+        sqlite = self._connection._connection  # None once closed: SQLAlchemy's adapter skips it too
+        return waiting is None and sqlite is not None and sqlite.in_transaction
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -1,5 +1,6 @@
 """SQLite statements make one trip to aiosqlite's thread each, and SQLAlchemy still gets everything it
-reads back: rows, their columns, the row count, the last row id and the driver's errors."""
+reads back: rows, their columns, the row count, the last row id and the driver's errors. A BEGIN goes
+with its transaction's first statement; a transaction that never began is not ended."""
 
 from __future__ import annotations
 
@@ -81,3 +82,32 @@ async def test_a_transaction_still_begins_and_commits(engine: AsyncEngine) -> No
         await connection.rollback()
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT body FROM notes"))).scalars().all() == ["kept"]
+
+
+async def test_a_transaction_s_begin_goes_with_its_first_statement_and_an_ended_one_is_not_ended_again(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(notes).values(body="one"))
+    assert trips == ["_execute", "commit"]  # BEGIN IMMEDIATE with the insert; the pool's reset makes no trip
+    trips.clear()
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(notes.c.body))).scalars().all() == ["one"]
+    assert trips == ["_execute", "rollback"]
+    trips.clear()
+    async with engine.begin():
+        pass  # nothing ran: nothing began
+    assert trips == []
+
+
+async def test_a_failed_statement_s_transaction_is_still_taken_back(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(insert(notes).values(body="first"))
+        with pytest.raises(IntegrityError):
+            await connection.execute(insert(notes).values(body="first"))
+        await connection.rollback()
+        assert not connection.in_transaction()
+        await connection.execute(insert(notes).values(body="second"))  # a new transaction begins
+        await connection.commit()
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(notes.c.body))).scalars().all() == ["second"]
