@@ -243,7 +243,8 @@ class FanOut:
             if loop is not None:
                 loop.cancel()
                 await asyncio.gather(loop, return_exceptions=True)
-        await self.answer_writer.idle()  # answers already handed over are stored under the lease
+        for writer in (self.answer_writer, self.ranked_writer, self.delivered_writer):
+            await writer.idle()  # what was handed over is stored under the lease
         async with self.store.write() as repo:
             await repo.leases.release(self.owner)
 
