@@ -50,7 +50,8 @@ class GatewayMixin:
             await session.send({"op": 0, "t": event, "s": self._seq, "d": data})
 
     async def close_sessions(self, code: int = 1000, message: bytes = b"") -> None:
-        """Close every gateway session; 4004 ("Authentication failed"), as when the bot's token is reset."""
+        """Close every gateway session with `code`: 1000 a normal close, after which the bot reconnects;
+        4004 ("Authentication failed") as when the bot's token is reset, after which it must not."""
         for session in list(self._sessions):
             await session.ws.close(code=code, message=message)
 
